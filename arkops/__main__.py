@@ -1,0 +1,3 @@
+from arkops.cli import main
+
+main()

@@ -1,0 +1,66 @@
+"""Rendering for every command: data to stdout (table, json, csv), messages to stderr."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from enum import Enum
+from typing import Any, Iterable
+
+import typer
+
+from arkops.runtime import Runtime
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+FORMAT_HELP = "Output format: table, json (one JSON document) or csv."
+
+
+def runtime(ctx: typer.Context) -> Runtime:
+    return ctx.find_root().obj
+
+
+def say(rt: Runtime, message: str) -> None:
+    """A message for the person at the terminal (stderr), silenced by --quiet."""
+    if not rt.quiet:
+        print(message, file=sys.stderr)
+
+
+def emit_json(document: Any) -> None:
+    print(json.dumps(document, ensure_ascii=False, indent=2))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)
+
+
+def emit_rows(rows: list[dict], fmt: Format, columns: Iterable[str] | None = None, *, title: str | None = None) -> None:
+    """One helper for every listing: the same rows as a table, a JSON list or CSV."""
+    cols = list(columns) if columns is not None else (list(rows[0]) if rows else [])
+    if fmt is Format.json:
+        emit_json(rows)
+    elif fmt is Format.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(cols)
+        for row in rows:
+            writer.writerow([_cell(row.get(col)) for col in cols])
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=title, show_edge=False, header_style="bold")
+        for col in cols:
+            table.add_column(col)
+        for row in rows:
+            table.add_row(*(_cell(row.get(col)) for col in cols))
+        Console(soft_wrap=True).print(table)

@@ -1,0 +1,131 @@
+"""`arkops mail ...`: preview, send, test, outbox, flush, retry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from arkops.cli._output import FORMAT_HELP, Format, emit_rows, runtime, say
+from arkops.errors import ExitCode
+
+app = typer.Typer(help="Email: preview templates, send, and work the outbox.", no_args_is_help=True)
+
+VarOption = Annotated[list[str], typer.Option("--var", help="A template variable, key=value (repeatable); unset ones use sample values.")]
+
+
+def _report(rt, report) -> int:
+    parts = [f"{report.sent} sent"]
+    for name in ("retry", "failed", "dead", "unknown", "recovered"):
+        if getattr(report, name):
+            parts.append(f"{getattr(report, name)} {name}")
+    say(rt, "outbox: " + ", ".join(parts))
+    for line in report.errors:
+        say(rt, "  " + line)
+    return ExitCode.SERVICE if report.unreachable else ExitCode.OK
+
+
+@app.command("preview")
+def mail_preview(
+    ctx: typer.Context,
+    template: Annotated[str, typer.Argument(help="Template name, e.g. trial_day7.")],
+    *,
+    var: VarOption = [],
+    locale: Annotated[Optional[str], typer.Option(help="en or fr (default: the configured locale).")] = None,
+    html: Annotated[Optional[Path], typer.Option(help="Write the HTML part to this file.")] = None,
+) -> None:
+    """Render a template with sample values: subject and text to stdout.
+
+    Example: arkops mail preview trial_day7 --locale fr --var days_left=3 --html /tmp/day7.html
+    """
+    from arkops.core.mail import parse_vars, preview
+    from arkops.store import atomic_write_bytes
+
+    rt = runtime(ctx)
+    rendered = preview(rt, template, parse_vars(var), locale=locale)
+    print(f"Subject: {rendered.subject}\n\n{rendered.text}", end="")
+    if html is not None:
+        atomic_write_bytes(html.resolve(), rendered.html.encode("utf-8"))
+        say(rt, f"HTML part written to {html}")
+
+
+@app.command("send")
+def mail_send(
+    ctx: typer.Context,
+    template: Annotated[str, typer.Argument(help="Template name.")],
+    *,
+    to: Annotated[str, typer.Option("--to", help="Recipient address.")],
+    var: VarOption = [],
+    locale: Annotated[Optional[str], typer.Option(help="en or fr.")] = None,
+    key: Annotated[Optional[str], typer.Option(help="Idempotency key: a second send with the same key does nothing.")] = None,
+) -> None:
+    """Queue a message and send it now.
+
+    Example: arkops mail send trial_day12 --to ana@example.com --var days_left=2
+    """
+    from arkops.core.mail import parse_vars, send
+
+    rt = runtime(ctx)
+    queued, report = send(rt, template, to, parse_vars(var), now=rt.now(), locale=locale, key=key)
+    for item in queued:
+        say(rt, f"message {item.id} to {item.to}: {'queued' if item.created else 'already queued'} ({item.state})")
+    raise typer.Exit(_report(rt, report))
+
+
+@app.command("test")
+def mail_test(ctx: typer.Context, *, to: Annotated[str, typer.Option("--to", help="Recipient address.")]) -> None:
+    """Send a test message through the configured SMTP server.
+
+    Example: arkops mail test --to you@example.com
+    """
+    from arkops.core.mail import send_test
+
+    rt = runtime(ctx)
+    _, report = send_test(rt, to, now=rt.now())
+    raise typer.Exit(_report(rt, report))
+
+
+@app.command("outbox")
+def mail_outbox(
+    ctx: typer.Context,
+    *,
+    state: Annotated[Optional[str], typer.Option(help="pending, sending, sent, failed, dead, unknown or dry-run.")] = None,
+    format: Annotated[Format, typer.Option("--format", help=FORMAT_HELP)] = Format.table,
+) -> None:
+    """List messages in the outbox.
+
+    Example: arkops mail outbox --state unknown --format json
+    """
+    from arkops.core.mail import list_outbox
+
+    rt = runtime(ctx)
+    rows = list_outbox(rt, state)
+    columns = ["id", "state", "template", "to", "subject", "attempts", "created_at", "sent_at", "next_attempt_at", "last_error"]
+    if format is Format.json:
+        rows = [{k: v for k, v in row.items() if k not in ("html", "claimed_by")} for row in rows]
+    emit_rows(rows, format, None if format is Format.json else columns)
+
+
+@app.command("flush")
+def mail_flush(ctx: typer.Context) -> None:
+    """Send every message that is due (cron runs this every 5 minutes).
+
+    Example: arkops mail flush
+    """
+    from arkops.core.mail import flush
+
+    rt = runtime(ctx)
+    raise typer.Exit(_report(rt, flush(rt, now=rt.now())))
+
+
+@app.command("retry")
+def mail_retry(ctx: typer.Context, message_id: Annotated[str, typer.Argument(metavar="ID", help="Message id from `mail outbox`.")]) -> None:
+    """Resend a failed, dead or unknown message now.
+
+    Example: arkops mail retry 42
+    """
+    from arkops.core.mail import retry
+
+    rt = runtime(ctx)
+    raise typer.Exit(_report(rt, retry(rt, message_id, now=rt.now())))

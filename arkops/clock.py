@@ -1,0 +1,43 @@
+"""Time: UTC everywhere, `ARKOPS_NOW` replaces the clock for tests and replays."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+
+from arkops.errors import DataError
+
+
+def parse_iso(text: str, *, what: str = "timestamp") -> datetime:
+    """Parse ISO 8601 (a trailing Z, or an offset, or naive meaning UTC) to an aware UTC datetime."""
+    if not isinstance(text, str) or not text.strip():
+        raise DataError(f"{what}: {text!r} is not an ISO 8601 date")
+    value = text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise DataError(f"{what}: {text!r} is not an ISO 8601 date") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def now() -> datetime:
+    override = os.environ.get("ARKOPS_NOW")
+    if override:
+        return parse_iso(override, what="ARKOPS_NOW")
+    return datetime.now(timezone.utc)
+
+
+def iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def from_unix(seconds: int | float | None) -> datetime | None:
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, tz=timezone.utc)

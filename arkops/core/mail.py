@@ -1,0 +1,90 @@
+"""Mail commands' core: preview, send, test, list, flush, retry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from arkops.config import env
+from arkops.core.notify import Queued, notify, render_message
+from arkops.errors import DataError
+from arkops.mail import outbox
+from arkops.mail.address import normalize_address
+from arkops.mail.catalog import SAMPLES
+from arkops.mail.render import Rendered
+from arkops.mail.smtp import Outcome, SmtpSession, SmtpSettings
+from arkops.mail.webhook import post_chat
+from arkops.runtime import Runtime
+
+
+def parse_vars(pairs: list[str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise DataError(f"--var {pair!r}: expected key=value")
+        values[name.strip()] = value
+    return values
+
+
+def with_samples(template: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    if template not in SAMPLES:
+        raise DataError(f"unknown template {template!r} (see `arkops mail preview --help` for the list)")
+    return {**SAMPLES[template], **overrides}
+
+
+def preview(rt: Runtime, template: str, variables: dict[str, Any], *, locale: str | None) -> Rendered:
+    return render_message(rt, template, with_samples(template, variables), locale=locale or rt.config.locale, recipient="preview@example.com")
+
+
+def send(rt: Runtime, template: str, to: str, variables: dict[str, Any], *, now: datetime, locale: str | None, key: str | None) -> tuple[list[Queued], outbox.FlushReport]:
+    address = normalize_address(to, field="--to")
+    queued = notify(rt, template, with_samples(template, variables), key=key or f"manual:{template}:{address}:{now.isoformat()}", now=now, to=address, locale=locale)
+    return queued, flush(rt, now=now, only={q.id for q in queued})
+
+
+def send_test(rt: Runtime, to: str, *, now: datetime) -> tuple[list[Queued], outbox.FlushReport]:
+    return send(rt, "test", to, {}, now=now, locale=None, key=None)
+
+
+def flush(rt: Runtime, *, now: datetime, only: set[str] | None = None) -> outbox.FlushReport:
+    if rt.dry_run:
+        return outbox.FlushReport()
+    timeout = rt.config["mail"]["timeout_seconds"]
+
+    def send_email(docs: list[dict]) -> list[Outcome]:
+        settings = SmtpSettings.from_env(timeout)  # read only when an email is due; claims are released on error
+        sender = normalize_address(settings.mail_from, field="MAIL_FROM")
+        with SmtpSession(settings) as session:
+            return [session.send(outbox.build_email(doc, sender), sender, doc["to"]) for doc in docs]
+
+    def send_chat(doc: dict) -> Outcome:
+        return post_chat(doc["to"], doc["text"], timeout=timeout)
+
+    return outbox.flush(rt.store, now=now, send_email=send_email, send_chat=send_chat, only=only)
+
+
+def retry(rt: Runtime, message_id: str, *, now: datetime) -> outbox.FlushReport:
+    outbox.make_pending(rt.store, message_id, now=now)
+    return flush(rt, now=now, only={message_id})
+
+
+def list_outbox(rt: Runtime, state: str | None) -> list[dict]:
+    return outbox.list_messages(rt.store, state)
+
+
+def smtp_check(rt: Runtime) -> str:
+    """Connect, EHLO, STARTTLS and login as configured, send nothing."""
+    settings = SmtpSettings.from_env(rt.config["mail"]["timeout_seconds"])
+    session = SmtpSession(settings)
+    smtp = session.connect()
+    try:
+        smtp.noop()
+    finally:
+        smtp.quit()
+    login = f", logged in as {settings.user}" if settings.user else ""
+    return f"{settings.host}:{settings.port} answered ({settings.security}{login})"
+
+
+def mail_from_ok() -> str:
+    return normalize_address(env("MAIL_FROM"), field="MAIL_FROM")

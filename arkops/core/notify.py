@@ -1,0 +1,80 @@
+"""The one way any domain tells someone something: render, validate, enqueue.
+
+Operator alerts go to ARKOPS_ALERT_TO in the operator's locale, and also to
+the chat webhook when `[mail] alert_webhook_url` is set. Customer messages
+go to the customer in their locale (or the configured default) and never to
+the chat webhook.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from arkops.config import LOCALES, env
+from arkops.errors import ConfigError, DataError
+from arkops.mail.address import check_header, normalize_address
+from arkops.mail.catalog import SAMPLES, is_operator_message
+from arkops.mail.outbox import CHAT, EMAIL, Draft, enqueue
+from arkops.mail.render import Rendered, render
+from arkops.runtime import Runtime
+
+CHAT_TEXT_LIMIT = 600
+
+
+@dataclass
+class Queued:
+    id: str
+    key: str
+    created: bool
+    state: str
+    to: str
+
+
+def render_message(rt: Runtime, template: str, variables: dict[str, Any], *, locale: str, recipient: str) -> Rendered:
+    if template not in SAMPLES:
+        raise DataError(f"unknown template {template!r}")
+    if locale not in LOCALES:
+        raise DataError(f"locale {locale!r} is not one of {', '.join(LOCALES)}")
+    context = {"recipient": recipient, "product": rt.config["mail"]["from_name"], **variables}
+    return render(template, context, locale=locale, templates_dir=rt.config["mail"]["templates_dir"])
+
+
+def operator_address() -> str:
+    address = env("ARKOPS_ALERT_TO")
+    if not address:
+        raise ConfigError("environment", "ARKOPS_ALERT_TO", "not set; operator alerts need an address")
+    return normalize_address(address, field="ARKOPS_ALERT_TO")
+
+
+def notify(
+    rt: Runtime,
+    template: str,
+    variables: dict[str, Any],
+    *,
+    key: str,
+    now: datetime,
+    to: str | None = None,
+    locale: str | None = None,
+) -> list[Queued]:
+    """Queue one message (and its chat copy for operator alerts); a key already queued is a no-op."""
+    operator = is_operator_message(template) and to is None
+    recipient = operator_address() if operator else normalize_address(to or "", field="to")
+    chosen_locale = rt.config.operator_locale if operator else (locale or rt.config.locale)
+    rendered = render_message(rt, template, variables, locale=chosen_locale, recipient=recipient)
+    check_header(rendered.subject, "subject")
+    sender = normalize_address(env("MAIL_FROM", "arkops@localhost"), field="MAIL_FROM")
+    from_name = check_header(rt.config["mail"]["from_name"], "[mail] from_name")
+    drafts = [Draft(key, EMAIL, template, chosen_locale, recipient, rendered.subject, rendered.text, rendered.html, from_name)]
+    webhook = rt.config["mail"]["alert_webhook_url"]
+    if operator and webhook:
+        text = f"{rendered.subject}\n{rendered.text.strip()}"
+        if len(text) > CHAT_TEXT_LIMIT:
+            text = text[: CHAT_TEXT_LIMIT - 1] + "…"
+        drafts.append(Draft(f"{key}#chat", CHAT, template, chosen_locale, webhook, rendered.subject, text))
+    queued = []
+    for draft in drafts:
+        doc, created = enqueue(rt.store, draft, now=now, dry_run=rt.dry_run, sender=sender)
+        queued.append(Queued(doc["id"], draft.key, created, doc["state"], doc["to"] if draft.channel == EMAIL else "chat"))
+    return queued

@@ -1,0 +1,1 @@
+"""Email: templates, rendering, the outbox and its transports (SMTP, chat webhook)."""

@@ -1,0 +1,235 @@
+"""The outbox: every message is stored before it is sent, under an idempotency key.
+
+States: pending -> sending -> sent | pending (retry later) | failed (5xx) |
+dead (gave up after the backoff schedule) | unknown (cut off after the body
+went out: never resent blindly, `arkops mail retry ID` resends). Dry runs
+store `dry-run` messages and write them as .eml files.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid
+from pathlib import Path
+from typing import Callable
+
+from arkops.clock import iso, parse_iso
+from arkops.errors import DataError
+from arkops.mail.smtp import FAILED, RETRY, SENT, UNKNOWN, Outcome
+from arkops.store import Store, atomic_write_bytes, ensure_dir, register_schema
+
+DB = "outbox"
+register_schema(DB, 1)
+
+BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=6))
+STATES = ("pending", "sending", "sent", "failed", "dead", "unknown", "dry-run")
+EMAIL, CHAT = "email", "chat"
+
+
+@dataclass
+class Draft:
+    key: str
+    channel: str  # email or chat
+    template: str
+    locale: str
+    to: str  # an address, or the webhook URL for chat
+    subject: str
+    text: str
+    html: str = ""
+    from_name: str = "arkops"
+
+
+@dataclass
+class FlushReport:
+    sent: int = 0
+    retry: int = 0
+    failed: int = 0
+    dead: int = 0
+    unknown: int = 0
+    recovered: int = 0  # stale 'sending' claims turned to unknown
+    unreachable: bool = False  # no message could reach its server
+    errors: list[str] = field(default_factory=list)
+
+
+def _claimer() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _claimer_alive(claimer: str) -> bool:
+    host, _, pid = claimer.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another machine's claim: cannot tell, leave it
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def build_email(doc: dict, sender: str) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = doc["subject"]
+    message["From"] = formataddr((doc.get("from_name") or "", sender))
+    message["To"] = doc["to"]
+    message["Date"] = format_datetime(parse_iso(doc["created_at"]))
+    message["Message-ID"] = doc["message_id"]
+    message["X-Arkops-Key"] = doc["key"]
+    message.set_content(doc["text"], charset="utf-8")
+    message.add_alternative(doc["html"], subtype="html", charset="utf-8")
+    return message
+
+
+def eml_folder(store: Store) -> Path:
+    return store.data_dir / "outbox"
+
+
+def enqueue(store: Store, draft: Draft, *, now: datetime, dry_run: bool, sender: str = "arkops@localhost") -> tuple[dict, bool]:
+    """Store a message once per key; returns (message, created). Same key again is a no-op."""
+    with store.transaction(DB) as db:
+        existing_id = (db.get("keys", draft.key) or {}).get("id")
+        existing = db.get("messages", existing_id) if existing_id else None
+        if existing is not None and not (existing["state"] == "dry-run" and not dry_run):
+            return existing, False
+        counter = db.get("counters", "messages") or {"next": 1}
+        message_id = existing_id or str(counter["next"])
+        if existing_id is None:
+            db.put("counters", "messages", {"next": counter["next"] + 1})
+        domain = sender.rpartition("@")[2] or "localhost"
+        doc = {
+            "id": message_id,
+            "key": draft.key,
+            "channel": draft.channel,
+            "template": draft.template,
+            "locale": draft.locale,
+            "to": draft.to,
+            "from_name": draft.from_name,
+            "subject": draft.subject,
+            "text": draft.text,
+            "html": draft.html,
+            "message_id": make_msgid(idstring=f"arkops{message_id}", domain=domain),
+            "state": "dry-run" if dry_run else "pending",
+            "attempts": 0,
+            "created_at": iso(now),
+            "next_attempt_at": iso(now),
+            "sent_at": None,
+            "last_error": None,
+            "claimed_by": None,
+        }
+        db.put("messages", message_id, doc)
+        db.put("keys", draft.key, {"id": message_id})
+    if dry_run:
+        folder = ensure_dir(eml_folder(store))
+        suffix = "eml" if draft.channel == EMAIL else "chat.txt"
+        content = build_email(doc, sender).as_bytes() if draft.channel == EMAIL else draft.text.encode("utf-8")
+        atomic_write_bytes(folder / f"{int(message_id):06d}-{draft.template}.{suffix}", content)
+    return doc, True
+
+
+def list_messages(store: Store, state: str | None = None) -> list[dict]:
+    if state is not None and state not in STATES:
+        raise DataError(f"state {state!r} is not one of {', '.join(STATES)}")
+    with store.transaction(DB) as db:
+        rows = db.values("messages")
+    rows.sort(key=lambda m: int(m["id"]))
+    return [m for m in rows if state is None or m["state"] == state]
+
+
+def _claim(store: Store, now: datetime, only: set[str] | None, report: FlushReport) -> list[dict]:
+    with store.transaction(DB) as db:
+        claimed = []
+        for message_id, doc in db.items("messages"):
+            if doc["state"] == "sending" and not _claimer_alive(doc.get("claimed_by") or ""):
+                doc.update(state="unknown", claimed_by=None, last_error="the sending process died mid-send; outcome unknown (arkops mail retry ID resends)")
+                db.put("messages", message_id, doc)
+                report.recovered += 1
+                continue
+            if doc["state"] != "pending" or (only is not None and message_id not in only):
+                continue
+            if parse_iso(doc["next_attempt_at"]) > now:
+                continue
+            doc.update(state="sending", claimed_by=_claimer(), claimed_at=iso(now))
+            db.put("messages", message_id, doc)
+            claimed.append(doc)
+    claimed.sort(key=lambda m: int(m["id"]))
+    return claimed
+
+
+def _settle(store: Store, doc: dict, outcome: Outcome, now: datetime, report: FlushReport) -> None:
+    with store.transaction(DB) as db:
+        current = db.get("messages", doc["id"]) or doc
+        current["claimed_by"] = None
+        current["last_error"] = None if outcome.kind == SENT else outcome.detail
+        if outcome.kind == SENT:
+            current.update(state="sent", sent_at=iso(now))
+            report.sent += 1
+        elif outcome.kind == RETRY:
+            current["attempts"] = current.get("attempts", 0) + 1
+            if current["attempts"] > len(BACKOFF):
+                current["state"] = "dead"
+                report.dead += 1
+            else:
+                current.update(state="pending", next_attempt_at=iso(now + BACKOFF[current["attempts"] - 1]))
+                report.retry += 1
+        elif outcome.kind == FAILED:
+            current["state"] = "failed"
+            report.failed += 1
+        else:
+            current["state"] = "unknown"
+            report.unknown += 1
+        db.put("messages", doc["id"], current)
+    if outcome.kind != SENT:
+        report.errors.append(f"message {doc['id']} ({doc['template']} to {doc['to'] if doc['channel'] == EMAIL else 'chat'}): {outcome.kind}: {outcome.detail}")
+
+
+def flush(
+    store: Store,
+    *,
+    now: datetime,
+    send_email: Callable[[list[dict]], list[Outcome]],
+    send_chat: Callable[[dict], Outcome],
+    only: set[str] | None = None,
+) -> FlushReport:
+    """Claim what is due, send it outside the lock, record each outcome. Safe to run concurrently."""
+    report = FlushReport()
+    claimed = _claim(store, now, only, report)
+    emails = [doc for doc in claimed if doc["channel"] == EMAIL]
+    chats = [doc for doc in claimed if doc["channel"] == CHAT]
+    try:
+        outcomes = list(zip(emails, send_email(emails))) if emails else []
+        outcomes += [(doc, send_chat(doc)) for doc in chats]
+    except BaseException:
+        _release(store, [doc["id"] for doc in claimed])
+        raise
+    for doc, outcome in outcomes:
+        _settle(store, doc, outcome, now, report)
+    report.unreachable = bool(outcomes) and all(o.kind == RETRY for _, o in outcomes)
+    return report
+
+
+def _release(store: Store, ids: list[str]) -> None:
+    """Hand claimed messages back untouched (the sender raised before any outcome)."""
+    with store.transaction(DB) as db:
+        for message_id in ids:
+            doc = db.get("messages", message_id)
+            if doc and doc["state"] == "sending":
+                doc.update(state="pending", claimed_by=None)
+                db.put("messages", message_id, doc)
+
+
+def make_pending(store: Store, message_id: str, *, now: datetime) -> dict:
+    """`mail retry ID`: put a failed, dead, unknown or waiting message back in line, due now."""
+    with store.transaction(DB) as db:
+        doc = db.get("messages", message_id)
+        if doc is None:
+            raise DataError(f"no message with id {message_id!r} in the outbox")
+        if doc["state"] in ("sent", "sending", "dry-run"):
+            raise DataError(f"message {message_id} is {doc['state']}; only pending, failed, dead or unknown messages can be retried")
+        doc.update(state="pending", next_attempt_at=iso(now), claimed_by=None)
+        db.put("messages", message_id, doc)
+    return doc

@@ -1,0 +1,64 @@
+"""Jinja rendering: StrictUndefined everywhere, autoescape in HTML parts only.
+
+Templates live in `<locale>/<name>.txt` (first line `Subject: ...`) and
+`<locale>/<name>.html` (extends `_base.html`). A folder named by
+`[mail] templates_dir` is searched first, so an operator overrides any file
+by writing one of the same name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from arkops.errors import DataError
+
+BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+if not BUILTIN_TEMPLATES.is_dir():  # running from a source checkout: the repo's top-level templates/
+    BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+@lru_cache(maxsize=8)
+def _environments(override: str) -> tuple[Any, Any]:
+    from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
+
+    folders = ([override] if override else []) + [str(BUILTIN_TEMPLATES)]
+    loader = ChoiceLoader([FileSystemLoader(folder) for folder in folders])
+    common = {"loader": loader, "undefined": StrictUndefined, "keep_trailing_newline": False}
+    text_env = Environment(autoescape=False, trim_blocks=True, lstrip_blocks=True, **common)
+    html_env = Environment(autoescape=True, **common)
+    return text_env, html_env
+
+
+def template_names() -> list[str]:
+    return sorted(p.stem for p in (BUILTIN_TEMPLATES / "en").glob("*.txt"))
+
+
+def render(name: str, variables: dict[str, Any], *, locale: str, templates_dir: str = "") -> Rendered:
+    """Render one message; a missing variable or template is a DataError naming it."""
+    from jinja2 import TemplateError, TemplateNotFound, UndefinedError
+
+    text_env, html_env = _environments(templates_dir)
+    try:
+        text_source = text_env.get_template(f"{locale}/{name}.txt").render(variables, locale=locale)
+        subject, _, body = text_source.partition("\n")
+        if not subject.startswith("Subject:"):
+            raise DataError(f"template {locale}/{name}.txt: the first line must be 'Subject: ...'")
+        subject = " ".join(subject[len("Subject:"):].split())
+        html = html_env.get_template(f"{locale}/{name}.html").render(variables, locale=locale, subject=subject)
+    except TemplateNotFound as exc:
+        raise DataError(f"template {name!r}: no file {exc.name} for locale {locale!r}") from None
+    except UndefinedError as exc:
+        raise DataError(f"template {locale}/{name}: {exc.message}") from None
+    except TemplateError as exc:
+        raise DataError(f"template {locale}/{name}: {exc}") from None
+    return Rendered(subject=subject, text=body.strip("\n") + "\n", html=html)

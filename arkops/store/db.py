@@ -1,0 +1,228 @@
+"""TinyDB databases held inside an exclusive lock, written atomically on commit.
+
+A database is one JSON file in TinyDB's layout (`{table: {doc_id: doc}}`).
+`Store.transaction(name)` takes the lock, opens a fresh TinyDB on a
+transactional storage, and on a clean exit writes the whole file once with
+`atomic_write_bytes`; on an exception nothing is written. Each database
+carries `_meta.schema`; `register_schema` declares the current version and
+the migrations that bring older files up to it.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from tinydb import TinyDB
+from tinydb.storages import Storage
+
+from arkops.errors import CorruptFileError, DataError
+from arkops.store.files import atomic_write_bytes, ensure_dir, remove_stale_temps
+from arkops.store.jsonl import JsonLines
+from arkops.store.locking import DATA_LOCK_WAIT, exclusive
+
+META = "_meta"
+
+
+@dataclass
+class Schema:
+    version: int
+    # migrations[n] turns a version-n database into version n+1, in place
+    migrations: dict[int, Callable[["Db"], None]] = field(default_factory=dict)
+
+
+SCHEMAS: dict[str, Schema] = {}
+
+
+def register_schema(name: str, version: int, migrations: dict[int, Callable[["Db"], None]] | None = None) -> None:
+    SCHEMAS[name] = Schema(version, migrations or {})
+
+
+def read_json_file(path: Path) -> Any:
+    """Parse a data file, or raise CorruptFileError naming it; an empty or missing file is None."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CorruptFileError(path, f"invalid JSON: {exc}") from None
+
+
+class TransactionalStorage(Storage):
+    """TinyDB storage that reads once, keeps writes in memory, and writes the file on commit."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        data = read_json_file(self.path)
+        if data is not None and (not isinstance(data, dict) or not all(isinstance(t, dict) for t in data.values())):
+            raise CorruptFileError(self.path, "not a TinyDB document (expected {table: {id: document}})")
+        self.data: dict | None = data
+        self.dirty = False
+
+    def read(self) -> dict | None:
+        return self.data
+
+    def write(self, data: dict) -> None:
+        self.data = data
+        self.dirty = True
+
+    def commit(self) -> None:
+        if self.dirty and self.data is not None:
+            payload = json.dumps(self.data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            atomic_write_bytes(self.path, payload)
+            self.dirty = False
+
+    def close(self) -> None:
+        pass
+
+
+class Db:
+    """Keyed tables over one TinyDB file, valid only inside `Store.transaction`.
+
+    Documents are addressed by their natural key (event id, customer id,
+    idempotency key) so every lookup and write is O(1); TinyDB's own
+    `Table` API rebuilds a table on each write, far too slow for a sync of
+    thousands of events.
+    """
+
+    def __init__(self, name: str, tiny: TinyDB) -> None:
+        self.name = name
+        self.tiny = tiny
+        self._storage: TransactionalStorage = tiny.storage  # type: ignore[assignment]
+        if self._storage.data is None:
+            self._storage.data = {}
+        self._data: dict[str, dict[str, dict]] = self._storage.data
+
+    def _table(self, table: str, create: bool = False) -> dict[str, dict]:
+        if table not in self._data:
+            if not create:
+                return {}
+            self._data[table] = {}
+        return self._data[table]
+
+    def get(self, table: str, key: str) -> dict | None:
+        return self._table(table).get(key)
+
+    def put(self, table: str, key: str, document: dict) -> None:
+        self._table(table, create=True)[key] = document
+        self._storage.dirty = True
+
+    def insert_new(self, table: str, key: str, document: dict) -> bool:
+        """Insert unless the key exists; True when inserted (the idempotency primitive)."""
+        rows = self._table(table, create=True)
+        if key in rows:
+            return False
+        rows[key] = document
+        self._storage.dirty = True
+        return True
+
+    def delete(self, table: str, key: str) -> None:
+        if self._table(table).pop(key, None) is not None:
+            self._storage.dirty = True
+
+    def items(self, table: str) -> list[tuple[str, dict]]:
+        return list(self._table(table).items())
+
+    def values(self, table: str) -> list[dict]:
+        return list(self._table(table).values())
+
+    def count(self, table: str) -> int:
+        return len(self._table(table))
+
+    def tables(self) -> list[str]:
+        return [name for name in self._data if name != META]
+
+    @property
+    def schema_version(self) -> int | None:
+        meta = self._data.get(META, {}).get("1")
+        return meta.get("schema") if meta else None
+
+    def set_schema_version(self, version: int) -> None:
+        self.put(META, "1", {"schema": version})
+
+
+class Store:
+    """The data directory: every read and write of arkops state goes through here."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+
+    @property
+    def lock_dir(self) -> Path:
+        return self.data_dir / "locks"
+
+    def path(self, name: str) -> Path:
+        return self.data_dir / f"{name}.json"
+
+    def ensure(self) -> None:
+        ensure_dir(self.data_dir)
+        ensure_dir(self.lock_dir)
+
+    @contextmanager
+    def lock(self, name: str, *, wait: float = DATA_LOCK_WAIT, what: str | None = None) -> Iterator[None]:
+        self.ensure()
+        with exclusive(self.lock_dir / f"{name}.lock", wait=wait, what=what or f"lock {name!r}"):
+            yield
+
+    @contextmanager
+    def job_lock(self, job: str) -> Iterator[None]:
+        """A job's run lock: when another run holds it, fail at once with exit 75."""
+        with self.lock(f"job-{job}", wait=0, what=f"job lock {job!r}"):
+            yield
+
+    @contextmanager
+    def transaction(self, name: str) -> Iterator[Db]:
+        """Lock, open a fresh TinyDB, yield it, write atomically on success, close before release."""
+        schema = SCHEMAS.get(name)
+        if schema is None:
+            raise KeyError(f"database {name!r} has no registered schema")
+        path = self.path(name)
+        with self.lock(name, what=f"database {path.name}"):
+            remove_stale_temps(path)
+            tiny = TinyDB(str(path), storage=TransactionalStorage)
+            try:
+                db = Db(name, tiny)
+                self._migrate(db, schema, path)
+                yield db
+                tiny.storage.commit()  # type: ignore[attr-defined]
+            finally:
+                tiny.close()
+
+    def _migrate(self, db: Db, schema: Schema, path: Path) -> None:
+        version = db.schema_version
+        if version is None:
+            if db.tables():
+                raise CorruptFileError(path, "no schema version in _meta")
+            db.set_schema_version(schema.version)
+            return
+        if version > schema.version:
+            raise DataError(
+                f"{path} has schema version {version}, newer than this arkops knows ({schema.version}); upgrade arkops"
+            )
+        while version < schema.version:
+            migrate = schema.migrations.get(version)
+            if migrate is None:
+                raise DataError(f"{path}: no migration from schema version {version}")
+            migrate(db)
+            version += 1
+            db.set_schema_version(version)
+
+    def jsonl(self, name: str) -> JsonLines:
+        return JsonLines(self.data_dir / f"{name}.jsonl")
+
+    def append(self, name: str, records: list[dict]) -> int:
+        self.ensure()
+        with self.lock(f"{name}.jsonl"):
+            return self.jsonl(name).append(records)
+
+    def data_files(self) -> list[Path]:
+        if not self.data_dir.is_dir():
+            return []
+        return sorted(p for p in self.data_dir.iterdir() if p.suffix in (".json", ".jsonl") and p.is_file())

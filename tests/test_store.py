@@ -1,0 +1,164 @@
+"""The storage layer under real processes: concurrency, crashes, corruption, locks."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from arkops.errors import CorruptFileError, LockBusyError
+from arkops.store import Store, register_schema
+
+from conftest import run_arkops, wait_until
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from arkops.store import Store, register_schema
+    register_schema("stress", 1)
+    store = Store(Path(sys.argv[1]))
+    worker = sys.argv[2]
+    for n in range(int(sys.argv[3])):
+        with store.transaction("stress") as db:
+            db.put("records", f"{worker}-{n}", {"worker": worker, "n": n, "pad": "x" * int(sys.argv[4])})
+    """
+)
+
+
+def test_sixteen_processes_fifty_records_each_keep_all_800(tmp_path):
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), str(w), "50", "10"]) for w in range(16)]
+    assert all(p.wait(timeout=120) == 0 for p in procs)
+    data = json.loads((tmp_path / "stress.json").read_text())
+    assert len(data["records"]) == 800
+    assert data["_meta"]["1"]["schema"] == 1
+    assert stat.S_IMODE((tmp_path / "stress.json").stat().st_mode) == 0o600
+
+
+def test_writer_killed_at_random_points_never_leaves_a_torn_file(tmp_path):
+    rng = random.Random(7)
+    path = tmp_path / "stress.json"
+    for round_ in range(20):
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), f"r{round_}", "100000", "2000"])
+        time.sleep(0.15 + rng.random() * 0.35)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        if path.exists():
+            data = json.loads(path.read_bytes())  # old or new content, never a mix
+            assert isinstance(data["records"], dict)
+    register_schema("stress", 1)
+    with Store(tmp_path).transaction("stress") as db:  # the next writer cleans up and carries on
+        before = db.count("records")
+        db.put("records", "after", {"ok": True})
+    assert len(json.loads(path.read_bytes())["records"]) == before + 1
+    assert not list(tmp_path.glob(".stress.json.*.tmp"))
+
+
+def test_corrupt_file_is_refused_and_left_unchanged(tmp_path):
+    register_schema("things", 1)
+    path = tmp_path / "things.json"
+    path.write_bytes(b'{"_meta": {"1": {"schema": 1}}, "rows": {"a": ')
+    before = path.read_bytes()
+    with pytest.raises(CorruptFileError, match="things.json"):
+        with Store(tmp_path).transaction("things") as db:
+            db.put("rows", "b", {})
+    assert path.read_bytes() == before
+
+
+def test_corrupt_outbox_gives_exit_3_naming_the_file(workspace):
+    path = workspace / "data" / "outbox.json"
+    path.write_bytes(b"not json at all \x00")
+    result = run_arkops("mail", "outbox", cwd=workspace)
+    assert result.code == 3
+    assert "outbox.json" in result.err and "left untouched" in result.err
+    assert result.err.count("\n") == 1
+    assert path.read_bytes() == b"not json at all \x00"
+
+
+def test_newer_schema_is_refused(tmp_path):
+    register_schema("things", 1)
+    (tmp_path / "things.json").write_text('{"_meta": {"1": {"schema": 9}}}')
+    with pytest.raises(Exception, match="newer than this arkops knows"):
+        with Store(tmp_path).transaction("things"):
+            pass
+
+
+def test_migration_hook_runs_once_and_records_the_version(tmp_path):
+    (tmp_path / "legacy.json").write_text('{"_meta": {"1": {"schema": 1}}, "rows": {"a": {"name": "x"}}}')
+
+    def add_flag(db):
+        for key, row in db.items("rows"):
+            db.put("rows", key, {**row, "flag": True})
+
+    register_schema("legacy", 2, {1: add_flag})
+    with Store(tmp_path).transaction("legacy") as db:
+        assert db.get("rows", "a") == {"name": "x", "flag": True}
+        assert db.schema_version == 2
+
+
+def test_failed_transaction_writes_nothing(tmp_path):
+    register_schema("things", 1)
+    store = Store(tmp_path)
+    with store.transaction("things") as db:
+        db.put("rows", "a", {"v": 1})
+    with pytest.raises(RuntimeError):
+        with store.transaction("things") as db:
+            db.put("rows", "a", {"v": 2})
+            raise RuntimeError("boom")
+    with store.transaction("things") as db:
+        assert db.get("rows", "a") == {"v": 1}
+
+
+HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from arkops.store import Store
+    with Store(Path(sys.argv[1])).job_lock("stripe-sync"):
+        print("held", flush=True)
+        time.sleep(30)
+    """
+)
+
+
+def test_held_job_lock_fails_fast_and_names_the_lock(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        started = time.monotonic()
+        with pytest.raises(LockBusyError, match="job lock 'stripe-sync'") as info:
+            with Store(tmp_path).job_lock("stripe-sync"):
+                pass
+        assert time.monotonic() - started < 1.0
+        assert info.value.exit_code == 75
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (tmp_path / "locks" / "job-stripe-sync.lock").exists()  # lock files are never deleted
+    with Store(tmp_path).job_lock("stripe-sync"):
+        pass
+
+
+def test_jsonl_appends_from_processes_and_skips_a_torn_tail(tmp_path):
+    script = "import sys; from pathlib import Path; from arkops.store import Store\n" \
+             "s = Store(Path(sys.argv[1]))\n" \
+             "for n in range(25): s.append('visits', [{'w': sys.argv[2], 'n': n}])"
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), str(w)]) for w in range(8)]
+    assert all(p.wait(timeout=60) == 0 for p in procs)
+    store = Store(tmp_path)
+    assert len(list(store.jsonl("visits").read())) == 200
+    with open(tmp_path / "visits.jsonl", "ab") as handle:
+        handle.write(b'{"w": "torn", "n"')  # a writer killed mid-line
+    assert len(list(store.jsonl("visits").read())) == 200
+    store.append("visits", [{"w": "next", "n": 0}])
+    records = list(store.jsonl("visits").read())
+    assert len(records) == 201 and records[-1] == {"w": "next", "n": 0}
