@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from arkops import clock
-from arkops.config import Config, load_config
-from arkops.store import Store
+if TYPE_CHECKING:  # kept out of `arkops --help`'s import path
+    from arkops.config import Config
+    from arkops.store import Store
 
 
 @dataclass
@@ -19,17 +20,23 @@ class Runtime:
     dry_run: bool = False
     quiet: bool = False
     verbose: bool = False
-    _config: Config | None = field(default=None, repr=False)
+    _config: "Config | None" = field(default=None, repr=False)
 
     @property
-    def config(self) -> Config:
+    def config(self) -> "Config":
         if self._config is None:
+            from arkops.config import load_config
+
             self._config = load_config(self.config_path)
         return self._config
 
     @property
-    def store(self) -> Store:
+    def store(self) -> "Store":
+        from arkops.store import Store
+
         return Store(self.data_dir)
 
     def now(self) -> datetime:
+        from arkops import clock
+
         return clock.now()

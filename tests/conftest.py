@@ -109,7 +109,7 @@ def smtp_server(monkeypatch):
 
     behaviour = SmtpBehaviour()
     port = free_port()
-    controller = Controller(RecordingHandler(behaviour), hostname="127.0.0.1", port=port)
+    controller = Controller(RecordingHandler(behaviour), hostname="127.0.0.1", port=port, enable_SMTPUTF8=True)
     controller.start()
     monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("SMTP_PORT", str(port))

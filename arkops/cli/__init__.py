@@ -28,6 +28,10 @@ app = typer.Typer(
 )
 
 
+# init writes the config; doctor reports a bad one as a failed check instead of stopping.
+CONFIG_OPTIONAL = {"init", "doctor"}
+
+
 def _version(value: bool) -> None:
     if value:
         print(f"arkops {__version__}")
@@ -51,6 +55,8 @@ def root(
 
     load_env_file(env_file)
     ctx.obj = Runtime(data_dir=data_dir, config_path=config, env_file=env_file, dry_run=dry_run, quiet=quiet, verbose=verbose)
+    if ctx.invoked_subcommand not in CONFIG_OPTIONAL:
+        ctx.obj.config  # a bad arkops.toml stops every command up front (exit 3), never half-way
 
 
 def _register() -> None:

@@ -208,7 +208,7 @@ def flush(
         raise
     for doc, outcome in outcomes:
         _settle(store, doc, outcome, now, report)
-    report.unreachable = bool(outcomes) and all(o.kind == RETRY for _, o in outcomes)
+    report.unreachable = bool(outcomes) and not any(o.reached for _, o in outcomes)
     return report
 
 

@@ -14,6 +14,7 @@ import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
+from email.policy import SMTPUTF8 as SMTPUTF8_POLICY
 
 from arkops.config import env
 from arkops.errors import ConfigError, redact
@@ -25,6 +26,7 @@ SENT, RETRY, FAILED, UNKNOWN = "sent", "retry", "failed", "unknown"
 class Outcome:
     kind: str
     detail: str = ""
+    reached: bool = True  # False when the server (or webhook) could not be reached at all
 
 
 @dataclass(frozen=True)
@@ -114,11 +116,17 @@ class SmtpSession:
             if self._smtp is None:
                 self._smtp = self.connect()
         except SmtpConnectionError as exc:
-            return Outcome(RETRY, str(exc))
+            return Outcome(RETRY, str(exc), reached=False)
         smtp = self._smtp
         body_sent = False
+        policy = SMTP_POLICY
+        options: list[str] = []
+        if not (sender.isascii() and recipient.isascii()):
+            if not smtp.has_extn("smtputf8"):
+                return Outcome(FAILED, "the address needs SMTPUTF8, which this server does not offer")
+            options, policy = ["SMTPUTF8", "BODY=8BITMIME"], SMTPUTF8_POLICY
         try:
-            code, reply = smtp.mail(sender)
+            code, reply = smtp.mail(sender, options)
             if code != 250:
                 smtp.rset()
                 return _reply_outcome(code, reply, "MAIL FROM")
@@ -131,7 +139,7 @@ class SmtpSession:
             if code != 354:
                 smtp.rset()
                 return _reply_outcome(code, reply, "DATA")
-            payload = re.sub(rb"(?m)^\.", b"..", message.as_bytes(policy=SMTP_POLICY))
+            payload = re.sub(rb"(?m)^\.", b"..", message.as_bytes(policy=policy))
             if not payload.endswith(b"\r\n"):
                 payload += b"\r\n"
             body_sent = True
@@ -147,4 +155,4 @@ class SmtpSession:
                 return Outcome(UNKNOWN, f"connection lost after the message was sent ({detail}); the server may have it")
             if isinstance(exc, smtplib.SMTPResponseException):
                 return _reply_outcome(exc.smtp_code, exc.smtp_error, "SMTP")
-            return Outcome(RETRY, detail)
+            return Outcome(RETRY, detail, reached=False)

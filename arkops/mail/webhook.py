@@ -20,4 +20,4 @@ def post_chat(url: str, text: str, *, timeout: float) -> Outcome:
         kind = RETRY if exc.code in (408, 429) or exc.code >= 500 else FAILED
         return Outcome(kind, f"HTTP {exc.code} {exc.reason}")
     except (urllib.error.URLError, OSError) as exc:
-        return Outcome(RETRY, redact(f"{type(exc).__name__}: {exc}"))
+        return Outcome(RETRY, redact(f"{type(exc).__name__}: {exc}"), reached=False)

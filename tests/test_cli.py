@@ -1,0 +1,156 @@
+"""The command-line contract: config errors, exit codes, init, doctor, imports."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from arkops.core.setup import CONFIG_TEMPLATE
+from arkops.config import parse_config
+
+from conftest import run_arkops, write_config
+
+
+def test_unknown_key_is_one_line_naming_file_and_key(cli, workspace):
+    write_config(workspace, "[trials]\nlenght_days = 10\n")
+    result = cli("mail", "preview", "trial_day7")
+    assert result.code == 3
+    assert result.err == f"arkops: error: {workspace / 'arkops.toml'}: trials.lenght_days: unknown key (known here: demo_activity_threshold, demo_url, grace_days, length_days, schedule, upgrade_url)\n"
+
+
+def test_bad_values_name_the_key(cli, workspace):
+    cases = {
+        'timezone = "Mars/Olympus"\n': "timezone: 'Mars/Olympus' is not an IANA time zone",
+        'currency = "euro"\n': "currency: 'euro' is not an ISO 4217 code",
+        "[plans.pro]\nprice = -5\n": "plans.pro.price: must be at least 0",
+        '[jobs.trials-nudge]\nat = "25:00"\n': "jobs.trials-nudge.at: '25:00' is not a time HH:MM",
+        "[trials]\nlength_days = \"14\"\n": "trials.length_days: expected an integer, got str",
+        "[fx]\nusd = 1.1\n": "fx.usd: 'usd' is not an ISO 4217 code",
+        "timezone = \n": "(syntax)",
+    }
+    for text, expected in cases.items():
+        write_config(workspace, text)
+        result = cli("doctor")
+        assert result.code == 1, text
+        assert expected in result.out.replace("\n", " ") or expected in result.err, (text, result.out)
+        result = cli("mail", "outbox")
+        assert result.code == 3 and expected in result.err, (text, result.err)
+
+
+def test_partial_config_gets_defaults():
+    config = parse_config('timezone = "Europe/Paris"\n[trials]\nlength_days = 30\n', "arkops.toml")
+    assert config["trials"]["length_days"] == 30
+    assert config["trials"]["grace_days"] == 2
+    assert config.currency == "EUR" and set(config["plans"]) == {"starter", "pro", "business"}
+
+
+def test_init_writes_valid_files_and_never_overwrites_without_force(cli, workspace):
+    (workspace / "data").rmdir()
+    result = cli("init")
+    assert result.code == 0, result.err
+    assert parse_config((workspace / "arkops.toml").read_text(), "x")["plans"]["starter"]["price"] == 900
+    assert oct((workspace / "data").stat().st_mode & 0o777) == "0o700"
+    assert "STRIPE_SECRET_KEY" in (workspace / ".env.example").read_text()
+    (workspace / "arkops.toml").write_text("# mine\n")
+    result = cli("init")
+    assert "kept" in result.err and (workspace / "arkops.toml").read_text() == "# mine\n"
+    cli("init", "--force")
+    assert (workspace / "arkops.toml").read_text() == CONFIG_TEMPLATE
+
+
+def test_env_file_never_overrides_the_environment(cli, workspace, monkeypatch):
+    (workspace / ".env").write_text("ARKOPS_ALERT_TO=fromfile@example.com\nSMTP_SECURITY=ssl\n")
+    monkeypatch.setenv("ARKOPS_ALERT_TO", "fromenv@example.com")
+    result = cli("doctor", "--format", "json")
+    checks = {c["check"]: c for c in json.loads(result.out)}
+    assert checks["ARKOPS_ALERT_TO"]["detail"] == "fromenv@example.com"
+    assert os.environ["SMTP_SECURITY"] == "ssl"
+    monkeypatch.delenv("SMTP_SECURITY")
+
+
+def test_usage_error_is_exit_2(cli):
+    result = cli("mail", "send", "test")
+    assert result.code == 2 and "--to" in result.err
+    assert cli("no-such-command").code == 2
+
+
+def test_version(cli):
+    result = cli("--version")
+    assert result.code == 0 and result.out.startswith("arkops ")
+
+
+def test_bad_arkops_now_is_exit_3(cli, monkeypatch):
+    monkeypatch.setenv("ARKOPS_NOW", "yesterday")
+    result = cli("mail", "send", "test", "--to", "a@example.com")
+    assert result.code == 3 and "ARKOPS_NOW" in result.err
+
+
+def test_doctor_json_and_secrets_never_printed(cli, workspace, monkeypatch):
+    key = "sk_live_" + "A1b2C3d4E5f6G7h8"
+    hook = "whsec_" + "abcdefghijklmnopqrstuvwxyz012345"
+    monkeypatch.setenv("STRIPE_SECRET_KEY", key)
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", hook)
+    monkeypatch.setenv("SMTP_HOST", "mail.example.com")
+    monkeypatch.setenv("SMTP_USER", "ops")
+    monkeypatch.setenv("SMTP_PASSWORD", "hunter2-very-secret")
+    result = cli("doctor", "--format", "json")
+    assert result.code == 0, result.out
+    checks = {c["check"]: c for c in json.loads(result.out)}
+    assert checks["stripe key"]["status"] == "ok" and "live mode" in checks["stripe key"]["detail"]
+    assert checks["templates"]["status"] == "ok"
+    for secret in (key, hook, "hunter2-very-secret", key[8:], hook[6:]):
+        assert secret not in result.out + result.err
+
+
+def test_doctor_fails_on_world_readable_data_dir_and_bad_key(cli, workspace, monkeypatch):
+    (workspace / "data").chmod(0o755)
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "pk_test_notasecretkey")
+    result = cli("doctor", "--format", "json")
+    assert result.code == 1
+    checks = {c["check"]: c for c in json.loads(result.out)}
+    assert checks["data dir"]["status"] == "fail" and "world-readable" in checks["data dir"]["detail"]
+    assert checks["stripe key"]["status"] == "fail"
+    assert "notasecretkey" not in result.out
+
+
+def test_doctor_reports_a_corrupt_data_file(cli, workspace):
+    (workspace / "data" / "outbox.json").write_text("{oops")
+    result = cli("doctor", "--format", "json")
+    assert result.code == 1
+    checks = {c["check"]: c for c in json.loads(result.out)}
+    assert checks["data outbox.json"]["status"] == "fail"
+
+
+def test_doctor_smtp_connects_without_sending(cli, smtp_server):
+    result = cli("doctor", "--smtp", "--format", "json")
+    checks = {c["check"]: c for c in json.loads(result.out)}
+    assert checks["smtp"]["status"] == "ok", checks["smtp"]
+    assert smtp_server.received == []
+
+
+def test_doctor_smtp_failure_is_exit_1(cli, monkeypatch):
+    from conftest import free_port
+
+    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("SMTP_PORT", str(free_port()))
+    monkeypatch.setenv("SMTP_SECURITY", "none")
+    result = cli("doctor", "--smtp", "--format", "json")
+    assert result.code == 1
+    assert {c["check"]: c for c in json.loads(result.out)}["smtp"]["status"] == "fail"
+
+
+def test_help_imports_neither_stripe_nor_jinja2():
+    code = (
+        "import sys\nfrom arkops.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('stripe', 'jinja2', 'rich.markdown') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_python_dash_m_works(workspace):
+    result = run_arkops("--help", cwd=workspace)
+    assert result.code == 0 and "Usage: arkops" in result.out

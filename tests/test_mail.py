@@ -1,0 +1,272 @@
+"""Email end to end: templates, outbox, a real SMTP server on loopback, the chat webhook."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from arkops.config import LOCALES, load_config
+from arkops.mail.catalog import SAMPLES
+from arkops.mail.render import render, template_names
+
+from conftest import free_port, run_arkops, write_config
+
+NOW = "2026-03-02T10:00:00Z"
+
+
+def parse(raw: bytes):
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+def outbox(cli, state=None):
+    args = ["mail", "outbox", "--format", "json"] + (["--state", state] if state else [])
+    result = cli(*args)
+    assert result.code == 0, result.err
+    return json.loads(result.out)
+
+
+def test_every_template_is_in_the_catalog_and_renders_in_both_locales():
+    assert set(template_names()) == set(SAMPLES)
+    for name, sample in SAMPLES.items():
+        for locale in LOCALES:
+            rendered = render(name, {"recipient": "a@example.com", "product": "arkops", **sample}, locale=locale)
+            assert rendered.subject and "\n" not in rendered.subject
+            assert rendered.text.strip()
+            assert "<html" in rendered.html and "<script" not in rendered.html
+
+
+def test_untrusted_values_are_escaped_in_html_and_intact_in_text():
+    hostile = "<script>alert('x')</script> \"quoted\""
+    for name, sample in SAMPLES.items():
+        values = {k: (hostile if isinstance(v, str) else v) for k, v in sample.items()}
+        if name == "hot_leads":
+            values["leads"] = [{**sample["leads"][0], "user_agent": hostile, "referrer": hostile}]
+        rendered = render(name, {"recipient": "a@example.com", "product": "arkops", **values}, locale="en")
+        if any(isinstance(v, str) for v in sample.values()) or name == "hot_leads":
+            assert "<script>" not in rendered.html, name
+            assert "&lt;script&gt;" in rendered.html, name
+            assert hostile in rendered.text or hostile in rendered.subject, name
+
+
+def test_missing_variable_is_an_error_not_a_blank(cli):
+    result = cli("mail", "preview", "trial_day7", "--var", "days_left=3")
+    assert result.code == 0 and "3 days left" in result.out  # samples fill the rest
+    from arkops.errors import DataError
+
+    with pytest.raises(DataError, match="days_left"):
+        render("trial_day7", {"recipient": "a@example.com", "product": "x", "plan": "pro", "activity_count": 1}, locale="en")
+
+
+def test_preview_prints_subject_and_text_and_writes_html(cli, workspace):
+    result = cli("mail", "preview", "trial_day12", "--locale", "fr", "--html", "day12.html", "--var", "days_left=2")
+    assert result.code == 0, result.err
+    assert result.out.startswith("Subject: Plus que 2 jours d'essai\n")
+    assert "<html" in (workspace / "day12.html").read_text()
+
+
+def test_operator_template_override_from_config(cli, workspace):
+    folder = workspace / "mytemplates" / "en"
+    folder.mkdir(parents=True)
+    (folder / "trial_day7.txt").write_text("Subject: Custom {{ days_left }}\n\nCustom body\n")
+    write_config(workspace, '[mail]\ntemplates_dir = "mytemplates"\n')
+    result = cli("mail", "preview", "trial_day7")
+    assert result.out.startswith("Subject: Custom 7\n\nCustom body")
+
+
+def test_sent_message_is_multipart_utf8_with_id_and_date(cli, smtp_server, monkeypatch):
+    monkeypatch.setenv("ARKOPS_NOW", NOW)
+    result = cli("mail", "send", "trial_welcome", "--to", "Élodie@Exemple.fr", "--locale", "fr", "--var", "plan=Démarrage")
+    assert result.code == 0, result.err
+    assert len(smtp_server.received) == 1
+    message = parse(smtp_server.received[0])
+    assert message.get_content_type() == "multipart/alternative"
+    parts = [part.get_content_type() for part in message.iter_parts()]
+    assert parts == ["text/plain", "text/html"]
+    assert message["Subject"] == "Bienvenue dans votre essai arkops"
+    assert "Démarrage" in message.get_body(("plain",)).get_content()
+    assert "Démarrage" in message.get_body(("html",)).get_content()
+    assert message["Message-ID"] and message["Date"]
+    assert outbox(cli, "sent")[0]["to"] == "Élodie@exemple.fr"
+
+
+def test_international_domain_is_sent_as_punycode(cli, smtp_server):
+    result = cli("mail", "send", "test", "--to", "ana@bücher.example")
+    assert result.code == 0, result.err
+    assert parse(smtp_server.received[0])["To"] == "ana@xn--bcher-kva.example"
+
+
+def test_same_key_twice_is_queued_and_sent_once(cli, smtp_server):
+    for _ in range(2):
+        assert cli("mail", "send", "trial_day7", "--to", "ana@example.com", "--key", "trial:ana@example.com:day7").code == 0
+    assert len(smtp_server.received) == 1
+    assert len(outbox(cli)) == 1
+
+
+def test_451_is_retried_later_and_then_succeeds(cli, smtp_server, monkeypatch):
+    smtp_server.data_reply = "451 4.3.0 Try again later"
+    monkeypatch.setenv("ARKOPS_NOW", NOW)
+    result = cli("mail", "send", "test", "--to", "ana@example.com")
+    assert result.code == 0 and "1 retry" in result.err
+    [message] = outbox(cli)
+    assert message["state"] == "pending" and message["attempts"] == 1
+    assert message["next_attempt_at"] == "2026-03-02T10:01:00Z"
+    smtp_server.data_reply = None
+    assert "0 sent" in cli("mail", "flush").err  # not due yet: nothing happens
+    monkeypatch.setenv("ARKOPS_NOW", "2026-03-02T10:01:00Z")
+    assert "1 sent" in cli("mail", "flush").err
+    assert len(smtp_server.received) == 1
+    assert outbox(cli)[0]["state"] == "sent"
+
+
+def test_backoff_schedule_ends_dead(cli, smtp_server, monkeypatch):
+    smtp_server.rcpt_reply = "450 4.2.0 Mailbox busy"
+    monkeypatch.setenv("ARKOPS_NOW", NOW)
+    cli("mail", "send", "test", "--to", "ana@example.com")
+    moments = ["2026-03-02T10:01:00Z", "2026-03-02T10:06:00Z", "2026-03-02T10:36:00Z", "2026-03-02T12:36:00Z", "2026-03-02T18:36:00Z"]
+    for moment in moments:
+        monkeypatch.setenv("ARKOPS_NOW", moment)
+        cli("mail", "flush")
+    [message] = outbox(cli)
+    assert message["state"] == "dead" and message["attempts"] == 6
+
+
+def test_550_fails_without_retry_and_retry_command_resends(cli, smtp_server, monkeypatch):
+    smtp_server.data_reply = "550 5.1.1 No such user"
+    monkeypatch.setenv("ARKOPS_NOW", NOW)
+    result = cli("mail", "send", "test", "--to", "ana@example.com")
+    assert "1 failed" in result.err and "550" in result.err
+    monkeypatch.setenv("ARKOPS_NOW", "2026-03-05T10:00:00Z")
+    cli("mail", "flush")
+    [message] = outbox(cli)
+    assert message["state"] == "failed" and message["attempts"] == 0
+    smtp_server.data_reply = None
+    assert cli("mail", "retry", message["id"]).code == 0
+    assert outbox(cli)[0]["state"] == "sent" and len(smtp_server.received) == 1
+
+
+def test_connection_dropped_after_data_is_unknown_and_not_resent(cli, smtp_server, monkeypatch):
+    smtp_server.drop_after_data = True
+    monkeypatch.setenv("ARKOPS_NOW", NOW)
+    result = cli("mail", "send", "test", "--to", "ana@example.com")
+    assert "1 unknown" in result.err
+    monkeypatch.setenv("ARKOPS_NOW", "2026-03-09T10:00:00Z")
+    cli("mail", "flush")
+    assert len(smtp_server.received) == 1
+    [message] = outbox(cli, "unknown")
+    assert "may have it" in message["last_error"]
+
+
+def test_silent_server_does_not_hang_beyond_the_timeout(workspace, silent_server):
+    write_config(workspace, "[mail]\ntimeout_seconds = 1.0\n")
+    started = time.monotonic()
+    result = run_arkops("mail", "send", "test", "--to", "ana@example.com", cwd=workspace, timeout=30)
+    assert time.monotonic() - started < 8
+    assert result.code == 4, result.err  # nothing could reach the server
+    assert "1 retry" in result.err
+
+
+def test_address_with_line_break_is_refused_and_nothing_is_queued(cli, smtp_server):
+    result = cli("mail", "send", "test", "--to", "ana@example.com\r\nBcc: victim@example.com")
+    assert result.code == 3
+    assert result.err.startswith("arkops: error: --to: line breaks are not allowed")
+    assert smtp_server.received == []
+    assert outbox(cli) == []
+
+
+@pytest.mark.parametrize("address", ["not-an-address", "a@example.com, b@example.com", "a@@example.com", ""])
+def test_bad_addresses_exit_3(cli, address):
+    result = cli("mail", "send", "test", "--to", address)
+    assert result.code == 3 and "not a valid email address" in result.err
+    assert outbox(cli) == []
+
+
+def test_two_concurrent_flushes_deliver_each_message_once(workspace, smtp_server, cli):
+    for n in range(30):
+        assert cli("--dry-run", "mail", "send", "test", "--to", f"user{n}@example.com").code == 0
+    # turn the dry-run rows into real pending ones through the same keys
+    rows = outbox(cli)
+    assert all(row["state"] == "dry-run" for row in rows)
+    from arkops.core.notify import notify
+    from arkops.runtime import Runtime
+    from arkops.clock import parse_iso
+    from pathlib import Path
+
+    rt = Runtime(Path("data"), Path("arkops.toml"), Path(".env"))
+    for row in rows:
+        notify(rt, "test", {}, key=row["key"], now=parse_iso(NOW), to=row["to"])
+    flushes = [subprocess.Popen([sys.executable, "-m", "arkops", "mail", "flush"], cwd=workspace) for _ in range(2)]
+    assert [p.wait(timeout=60) for p in flushes] == [0, 0]
+    recipients = [parse(raw)["To"] for raw in smtp_server.received]
+    assert sorted(recipients) == sorted(f"user{n}@example.com" for n in range(30))
+    assert all(row["state"] == "sent" for row in outbox(cli))
+
+
+def test_dry_run_writes_eml_and_sends_nothing(cli, workspace, smtp_server):
+    result = cli("--dry-run", "mail", "send", "trial_day7", "--to", "ana@example.com")
+    assert result.code == 0
+    [eml] = list((workspace / "data" / "outbox").glob("*.eml"))
+    assert parse(eml.read_bytes())["Subject"] == "Halfway through your trial"
+    assert smtp_server.received == []
+    assert outbox(cli)[0]["state"] == "dry-run"
+
+
+class ChatHandler(BaseHTTPRequestHandler):
+    received: list = []
+
+    def do_POST(self):  # noqa: N802
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        ChatHandler.received.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+def test_operator_alert_reaches_the_chat_webhook_once(cli, workspace, smtp_server, monkeypatch):
+    ChatHandler.received = []
+    server = HTTPServer(("127.0.0.1", free_port()), ChatHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        write_config(workspace, f'[mail]\nalert_webhook_url = "http://127.0.0.1:{server.server_port}/hooks/x"\n')
+        from arkops.core.notify import notify
+        from arkops.runtime import Runtime
+        from arkops.clock import parse_iso
+        from pathlib import Path
+
+        rt = Runtime(Path("data"), Path("arkops.toml"), Path(".env"))
+        for _ in range(2):
+            notify(rt, "first_revenue", SAMPLES["first_revenue"], key="alert:first_revenue", now=parse_iso(NOW))
+            notify(rt, "trial_welcome", SAMPLES["trial_welcome"], key="trial:ana:welcome", now=parse_iso(NOW), to="ana@example.com")
+        for _ in range(2):
+            assert cli("mail", "flush").code == 0
+        assert len(ChatHandler.received) == 1
+        assert ChatHandler.received[0]["text"].startswith("First revenue: €29.00")
+        assert len(smtp_server.received) == 2  # operator + customer email, once each
+        channels = sorted(row["channel"] for row in outbox(cli))
+        assert channels == ["chat", "email", "email"]
+    finally:
+        server.shutdown()
+
+
+def test_missing_smtp_host_keeps_messages_queued(cli, monkeypatch):
+    result = cli("mail", "send", "test", "--to", "ana@example.com")
+    assert result.code == 3 and "SMTP_HOST" in result.err
+    [message] = outbox(cli)
+    assert message["state"] == "pending"
+
+
+def test_config_locale_chooses_customer_language(cli, workspace):
+    write_config(workspace, 'locale = "fr"\n')
+    assert load_config(workspace / "arkops.toml").locale == "fr"
+    assert cli("mail", "preview", "trial_day14_ended").out.startswith("Subject: Votre essai est terminé")
