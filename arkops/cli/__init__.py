@@ -60,11 +60,15 @@ def root(
 
 
 def _register() -> None:
-    from arkops.cli import doctor, mail, setup
+    from arkops.cli import billing, doctor, mail, payments, setup, stripe_cmd, webhooks
 
     setup.register(app)
     doctor.register(app)
     app.add_typer(mail.app, name="mail")
+    app.add_typer(stripe_cmd.app, name="stripe")
+    app.add_typer(webhooks.app, name="webhooks")
+    app.add_typer(payments.app, name="payments")
+    app.add_typer(billing.app, name="billing")
 
 
 _register()

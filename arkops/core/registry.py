@@ -9,6 +9,7 @@ import importlib
 
 DOMAINS = [
     "arkops.mail.outbox",
+    "arkops.core.billing.ledger",
 ]
 
 

@@ -1,0 +1,29 @@
+"""`arkops billing ...`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from arkops.cli._output import FORMAT_HELP, Format, emit_rows, runtime
+
+app = typer.Typer(help="Billing: subscriptions in the ledger.", no_args_is_help=True)
+
+
+@app.command("subscriptions")
+def billing_subscriptions(
+    ctx: typer.Context,
+    *,
+    status: Annotated[Optional[str], typer.Option(help="Only this Stripe status (active, trialing, past_due, canceled, ...).")] = None,
+    format: Annotated[Format, typer.Option("--format", help=FORMAT_HELP)] = Format.table,
+) -> None:
+    """Subscriptions with their current MRR.
+
+    Example: arkops billing subscriptions --status active
+    """
+    from arkops.core.billing.report import subscription_rows
+
+    rt = runtime(ctx)
+    emit_rows(subscription_rows(rt, status=status, now=rt.now()), format,
+              ["subscription", "customer_email", "status", "plan", "mrr", "currency", "cancel_at_period_end", "started", "ended"])

@@ -1,0 +1,84 @@
+"""`arkops payments ...`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from arkops.cli._output import FORMAT_HELP, Format, emit_json, emit_rows, runtime, say
+
+app = typer.Typer(help="Payments: revenue, MRR and its movements, churn, failed payments.", no_args_is_help=True)
+FormatOption = Annotated[Format, typer.Option("--format", help=FORMAT_HELP)]
+
+
+@app.command("report")
+def payments_report(
+    ctx: typer.Context,
+    *,
+    months: Annotated[int, typer.Option(help="How many months to show.")] = 12,
+    currency: Annotated[Optional[str], typer.Option(help="Report in this currency (rates from [fx]).")] = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """MRR, ARR, ARPU, LTV and month-by-month movements, churn and revenue.
+
+    Example: arkops payments report --months 6 --format json
+    """
+    from arkops.core.billing.report import build_report
+
+    rt = runtime(ctx)
+    report = build_report(rt, now=rt.now(), months=months, currency=currency)
+    if format is Format.json:
+        emit_json(report)
+        return
+    if format is Format.table:
+        from arkops.money import format_money
+
+        cur = report["currency"]
+        ltv = format_money(report["ltv"], cur) if report["ltv"] is not None else "n/a (no churn)"
+        print(f"as of {report['as_of']}: MRR {format_money(report['mrr'], cur)}, ARR {format_money(report['arr'], cur)}, "
+              f"{report['paying_customers']} paying, ARPU {format_money(report['arpu'], cur)}, LTV {ltv}")
+    emit_rows(report["months"], format, title=f"amounts in {report['currency']} minor units")
+
+
+@app.command("list")
+def payments_list(
+    ctx: typer.Context,
+    *,
+    month: Annotated[Optional[str], typer.Option(help="Only this month, YYYY-MM (configured time zone).")] = None,
+    status: Annotated[Optional[str], typer.Option(help="paid, failed or refunded.")] = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Invoices in the ledger.
+
+    Example: arkops payments list --month 2026-03 --status paid
+    """
+    from arkops.core.billing.report import payment_rows
+
+    emit_rows(payment_rows(runtime(ctx), month=month, status=status), format,
+              ["invoice", "customer_email", "status", "amount", "refunded", "currency", "paid_at"])
+
+
+@app.command("failed")
+def payments_failed(ctx: typer.Context, *, format: FormatOption = Format.table) -> None:
+    """Open dunning cases: unpaid invoices whose payment failed.
+
+    Example: arkops payments failed --format csv
+    """
+    from arkops.core.billing.report import failed_rows
+
+    emit_rows(failed_rows(runtime(ctx)), format, ["invoice", "customer_email", "amount", "currency", "attempts", "next_attempt"])
+
+
+@app.command("import")
+def payments_import(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="A payments.json file (the older format).")]) -> None:
+    """Import the older payments.json format; idempotent by invoice id.
+
+    Example: arkops payments import old/payments.json
+    """
+    from arkops.core.billing.service import import_payments
+
+    rt = runtime(ctx)
+    result = import_payments(rt, file, now=rt.now())
+    say(rt, f"payments import: {result.applied} imported, {result.duplicates} already present")

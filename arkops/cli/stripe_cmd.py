@@ -1,0 +1,28 @@
+"""`arkops stripe ...`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from arkops.cli._output import runtime, say
+
+app = typer.Typer(help="Stripe: fill the ledger from the Events API.", no_args_is_help=True)
+
+
+@app.command("sync")
+def stripe_sync(
+    ctx: typer.Context,
+    *,
+    full: Annotated[bool, typer.Option("--full", help="Rebuild from the customers, subscriptions and invoices lists (when events are gone).")] = False,
+) -> None:
+    """Pull new Stripe events (oldest first) and apply each once; cron runs it every 10 minutes.
+
+    Example: arkops stripe sync
+    """
+    from arkops.core.billing.service import sync
+
+    rt = runtime(ctx)
+    result = sync(rt, now=rt.now(), full=full, progress=lambda line: say(rt, line))
+    say(rt, f"stripe sync: {result.applied} applied, {result.duplicates} already seen, {result.ignored} ignored, {len(result.alerts)} alerts")

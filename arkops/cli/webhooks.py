@@ -1,0 +1,56 @@
+"""`arkops webhooks ...`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from arkops.cli._output import runtime, say
+
+app = typer.Typer(help="Stripe webhooks: verify signed payloads and apply them.", no_args_is_help=True)
+
+
+@app.command("ingest")
+def webhooks_ingest(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(metavar="[FILE|-]", help="The raw payload, or - for stdin.")] = "-",
+    *,
+    signature: Annotated[Optional[str], typer.Option("--signature", help="The Stripe-Signature header.")] = None,
+) -> None:
+    """Verify one signed webhook payload and apply it (exit 0 applied or already seen, 3 refused).
+
+    Example: arkops webhooks ingest event.json --signature "t=1700000000,v1=..."
+    """
+    from arkops.core.billing.service import ingest_webhook
+    from arkops.errors import DataError
+
+    rt = runtime(ctx)
+    if source == "-":
+        payload = sys.stdin.buffer.read()
+    else:
+        try:
+            payload = Path(source).read_bytes()
+        except OSError as exc:
+            raise DataError(f"{source}: {exc.strerror}") from None
+    result = ingest_webhook(rt, payload, signature, now=rt.now())
+    say(rt, "already seen" if result.duplicates else ("ignored (type not tracked)" if result.ignored else "applied"))
+
+
+@app.command("serve")
+def webhooks_serve(
+    ctx: typer.Context,
+    *,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8787,
+) -> None:
+    """Receive Stripe webhooks on POST /webhooks/stripe until stopped.
+
+    Example: arkops webhooks serve --port 8787   (then: stripe listen --forward-to localhost:8787/webhooks/stripe)
+    """
+    from arkops.core.billing.service import serve_webhooks
+
+    rt = runtime(ctx)
+    serve_webhooks(rt, host=host, port=port, log=lambda line: say(rt, line), ready=lambda url: say(rt, f"listening on {url}"))

@@ -1,0 +1,1 @@
+"""Billing: the ledger of Stripe customers, subscriptions, invoices and refunds, and its reports."""

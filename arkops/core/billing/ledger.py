@@ -1,0 +1,272 @@
+"""The ledger and its single entry point, `apply(event)`.
+
+Every source (Events API sync, webhooks, `--full` rebuild, the legacy
+payments.json import) turns its input into Stripe-shaped events and calls
+`apply_events`, which applies each event id once. Each object keeps the
+event time of its current state; an older event never overwrites a newer
+state, but is still recorded in the object's history, from which the state
+at any past instant is rebuilt (the reports use this for month-end MRR).
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from arkops.clock import from_unix, iso
+from arkops.store import Db, register_schema
+
+DB = "ledger"
+register_schema(DB, 1)
+
+HANDLED = {
+    "checkout.session.completed",
+    "customer.created",
+    "customer.updated",
+    "customer.deleted",
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "customer.subscription.trial_will_end",
+    "invoice.paid",
+    "invoice.payment_failed",
+    "charge.refunded",
+}
+
+
+@dataclass
+class Alert:
+    template: str
+    variables: dict
+    key: str
+    to: str | None = None  # None: the operator
+    locale: str | None = None
+
+
+@dataclass
+class ApplyResult:
+    applied: int = 0
+    duplicates: int = 0
+    ignored: int = 0  # unknown event types, recorded as seen
+    alerts: list[Alert] = field(default_factory=list)
+
+
+def _id(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return value.get("id")
+    return value
+
+
+def _newer(db: Db, table: str, key: str, at: int) -> bool:
+    """True when the event at `at` is at least as new as the stored state (ties: later delivery wins)."""
+    current = db.get(table, key)
+    return current is None or at >= current.get("_at", 0)
+
+
+def _remember(db: Db, table: str, key: str, at: int, state: dict) -> None:
+    """Keep every version by event time, so the state at any instant can be rebuilt."""
+    history = db.get(f"{table}_history", key) or {"versions": []}
+    versions = history["versions"]
+    times = [v["_at"] for v in versions]
+    versions.insert(bisect.bisect_right(times, at), {**state, "_at": at})
+    db.put(f"{table}_history", key, history)
+
+
+def _store_versioned(db: Db, table: str, key: str, at: int, state: dict) -> bool:
+    _remember(db, table, key, at, state)
+    if _newer(db, table, key, at):
+        db.put(table, key, {**state, "_at": at})
+        return True
+    return False
+
+
+def normalize_discount(discount: dict) -> dict | None:
+    # Expanded discount objects carry the coupon under `coupon` in older API
+    # versions and under `source.coupon` in newer ones.
+    coupon = discount.get("coupon") or (discount.get("source") or {}).get("coupon")
+    if not isinstance(coupon, dict):
+        return None
+    return {
+        "coupon": coupon.get("id"),
+        "percent_off": coupon.get("percent_off"),
+        "amount_off": coupon.get("amount_off"),
+        "currency": coupon.get("currency"),
+        "duration": coupon.get("duration"),
+        "start": discount.get("start"),
+        "end": discount.get("end"),
+    }
+
+
+def normalize_subscription(sub: dict) -> dict:
+    items = []
+    for item in (sub.get("items") or {}).get("data", []):
+        price = item.get("price") or item.get("plan") or {}
+        recurring = price.get("recurring") or {}
+        items.append(
+            {
+                "price": price.get("id"),
+                "product": _id(price.get("product")),
+                "unit_amount": price.get("unit_amount", price.get("amount")) or 0,
+                "currency": (price.get("currency") or sub.get("currency") or "").upper(),
+                "interval": recurring.get("interval") or price.get("interval") or "month",
+                "interval_count": recurring.get("interval_count") or price.get("interval_count") or 1,
+                "quantity": item.get("quantity") or 1,
+            }
+        )
+    raw_discounts = sub.get("discounts") or []
+    if not raw_discounts and isinstance(sub.get("discount"), dict):
+        raw_discounts = [sub["discount"]]
+    discounts = [d for d in (normalize_discount(x) for x in raw_discounts if isinstance(x, dict)) if d]
+    return {
+        "id": sub["id"],
+        "customer": _id(sub.get("customer")),
+        "status": sub.get("status"),
+        "items": items,
+        "discounts": discounts,
+        "trial_start": sub.get("trial_start"),
+        "trial_end": sub.get("trial_end"),
+        "cancel_at_period_end": bool(sub.get("cancel_at_period_end")),
+        "canceled_at": sub.get("canceled_at"),
+        "ended_at": sub.get("ended_at"),
+        "start_date": sub.get("start_date") or sub.get("created"),
+    }
+
+
+def _customer_email(db: Db, customer_id: str | None) -> str | None:
+    customer = db.get("customers", customer_id) if customer_id else None
+    return customer.get("email") if customer else None
+
+
+def _apply_customer(db: Db, obj: dict, at: int, deleted: bool) -> None:
+    previous = db.get("customers", obj["id"]) or {}
+    state = {
+        "id": obj["id"],
+        "email": obj.get("email") or previous.get("email"),
+        "name": obj.get("name") or previous.get("name"),
+        "created": obj.get("created") or previous.get("created"),
+        "deleted": deleted,
+    }
+    _store_versioned(db, "customers", obj["id"], at, state)
+
+
+def _apply_subscription(db: Db, obj: dict, at: int, result: ApplyResult, settings: dict) -> None:
+    state = normalize_subscription(obj)
+    was_active = (db.get("flags", f"active:{state['id']}") or {}).get("value")
+    _store_versioned(db, "subscriptions", state["id"], at, state)
+    if state["status"] == "active" and not was_active:
+        db.put("flags", f"active:{state['id']}", {"value": True})
+        email = _customer_email(db, state["customer"])
+        if settings.get("notify_subscription_welcome") and email:
+            plan = state["items"][0]["product"] if state["items"] else ""
+            result.alerts.append(Alert("subscription_welcome", {"plan": plan or "your plan"}, f"subscription:{state['id']}:welcome", to=email))
+
+
+def _apply_invoice(db: Db, obj: dict, at: int, event_type: str, result: ApplyResult, settings: dict, money) -> None:
+    invoice_id = obj["id"]
+    previous = db.get("invoices", invoice_id) or {}
+    paid = event_type == "invoice.paid"
+    transitions = obj.get("status_transitions") or {}
+    email = obj.get("customer_email") or _customer_email(db, _id(obj.get("customer"))) or previous.get("customer_email")
+    state = {
+        "id": invoice_id,
+        "customer": _id(obj.get("customer")),
+        "customer_email": email,
+        "subscription": _id(obj.get("subscription")) or _id(((obj.get("parent") or {}).get("subscription_details") or {}).get("subscription")),
+        "status": "paid" if paid else (obj.get("status") or "open"),
+        "currency": (obj.get("currency") or "").upper(),
+        "amount_paid": obj.get("amount_paid") or 0,
+        "amount_due": obj.get("amount_due") or 0,
+        "billing_reason": obj.get("billing_reason"),
+        "paid_at": (transitions.get("paid_at") or at) if paid else previous.get("paid_at"),
+        "attempt_count": obj.get("attempt_count") or previous.get("attempt_count") or 0,
+        "next_payment_attempt": None if paid else obj.get("next_payment_attempt"),
+        "payment_failed": (not paid) or previous.get("payment_failed", False),
+        "refunded": previous.get("refunded", 0),
+    }
+    if previous.get("status") == "paid" and not paid:
+        state.update(status="paid", paid_at=previous["paid_at"], amount_paid=previous["amount_paid"])  # paid is final
+    _store_versioned(db, "invoices", invoice_id, at, state)
+    amount = money(state["amount_paid"] if paid else state["amount_due"], state["currency"])
+    if paid:
+        if db.insert_new("flags", "first_revenue", {"invoice": invoice_id}):
+            result.alerts.append(Alert("first_revenue", {"email": email or state["customer"] or "unknown", "amount": amount, "invoice_id": invoice_id}, "alert:first_revenue"))
+        if settings.get("notify_payment_received") and email:
+            result.alerts.append(Alert("payment_received", {"amount": amount, "invoice_id": invoice_id}, f"invoice:{invoice_id}:received", to=email))
+    else:
+        attempt = state["attempt_count"] or 1
+        next_attempt = iso_day(state["next_payment_attempt"])
+        variables = {"email": email or state["customer"] or "unknown", "amount": amount, "invoice_id": invoice_id, "attempt_count": attempt, "next_attempt": next_attempt}
+        result.alerts.append(Alert("payment_failed", variables, f"invoice:{invoice_id}:failed:{attempt}"))
+        if settings.get("notify_payment_failed_customer") and email:
+            customer_vars = {k: variables[k] for k in ("amount", "invoice_id", "next_attempt")}
+            result.alerts.append(Alert("payment_failed_customer", customer_vars, f"invoice:{invoice_id}:failed-customer:{attempt}", to=email))
+
+
+def iso_day(seconds: int | None) -> str:
+    if not seconds:
+        return "none scheduled"
+    return from_unix(seconds).strftime("%Y-%m-%d")  # type: ignore[union-attr]
+
+
+def _apply_refund(db: Db, charge: dict, at: int) -> None:
+    invoice_id = _id(charge.get("invoice"))
+    refunds = (charge.get("refunds") or {}).get("data") or []
+    known = sum(r["amount"] for r in db.values("refunds") if r["charge"] == charge["id"]) if not refunds else 0
+    if not refunds and (charge.get("amount_refunded") or 0) > known:
+        refunds = [{"id": f"{charge['id']}:{charge['amount_refunded']}", "amount": charge["amount_refunded"] - known, "created": at, "currency": charge.get("currency")}]
+    for refund in refunds:
+        record = {
+            "id": refund["id"],
+            "charge": charge["id"],
+            "invoice": invoice_id,
+            "customer": _id(charge.get("customer")),
+            "amount": refund.get("amount") or 0,
+            "currency": (refund.get("currency") or charge.get("currency") or "").upper(),
+            "created": refund.get("created") or at,
+        }
+        db.insert_new("refunds", refund["id"], record)
+    if invoice_id and (invoice := db.get("invoices", invoice_id)):
+        invoice["refunded"] = sum(r["amount"] for r in db.values("refunds") if r["invoice"] == invoice_id)
+        db.put("invoices", invoice_id, invoice)
+
+
+def _apply_checkout(db: Db, session: dict, at: int) -> None:
+    customer_id = _id(session.get("customer"))
+    email = (session.get("customer_details") or {}).get("email") or session.get("customer_email")
+    if customer_id and email and not _customer_email(db, customer_id):
+        _store_versioned(db, "customers", customer_id, at, {"id": customer_id, "email": email, "name": (session.get("customer_details") or {}).get("name"), "created": at, "deleted": False})
+
+
+def apply_event(db: Db, event: dict, *, now: datetime, settings: dict, money, result: ApplyResult) -> None:
+    """Apply one event inside a ledger transaction; an event id already seen does nothing."""
+    event_id = event["id"]
+    if db.get("events", event_id) is not None:
+        result.duplicates += 1
+        return
+    event_type = event.get("type", "")
+    at = int(event.get("created") or now.timestamp())
+    obj = (event.get("data") or {}).get("object") or {}
+    db.put("events", event_id, {"type": event_type, "created": at, "applied_at": iso(now)})
+    if event_type not in HANDLED:
+        result.ignored += 1
+        return
+    if event_type.startswith("customer.subscription."):
+        _apply_subscription(db, obj, at, result, settings)
+    elif event_type.startswith("customer."):
+        _apply_customer(db, obj, at, deleted=event_type == "customer.deleted")
+    elif event_type.startswith("invoice."):
+        _apply_invoice(db, obj, at, event_type, result, settings, money)
+    elif event_type == "charge.refunded":
+        _apply_refund(db, obj, at)
+    elif event_type == "checkout.session.completed":
+        _apply_checkout(db, obj, at)
+    result.applied += 1
+
+
+def state_at(versions: list[dict], at: int) -> dict | None:
+    """The version in force at unix time `at` (the last one at or before it)."""
+    times = [v["_at"] for v in versions]
+    index = bisect.bisect_right(times, at)
+    return versions[index - 1] if index else None

@@ -1,0 +1,224 @@
+"""Filling the ledger: Events API sync, full rebuild, webhooks, the legacy payments.json import."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Callable, Iterable
+
+from arkops.clock import iso, parse_iso
+from arkops.core.billing.ledger import DB, ApplyResult, apply_event
+from arkops.core.notify import notify
+from arkops.errors import CheckFailed, ConfigError, DataError
+from arkops.money import format_money, to_minor
+from arkops.runtime import Runtime
+
+BATCH = 500
+EVENT_RETENTION = timedelta(days=30)  # Stripe keeps events for 30 days
+Progress = Callable[[str], None]
+
+
+class SyncGapError(CheckFailed):
+    """The cursor is older than Stripe's event retention: events were lost."""
+
+
+def _money(rt: Runtime) -> Callable[[int, str], str]:
+    locale = rt.config.operator_locale
+    return lambda minor, currency: format_money(minor, currency or rt.config.currency, locale)
+
+
+def apply_events(rt: Runtime, events: Iterable[dict], *, now: datetime, cursor: bool = False) -> ApplyResult:
+    """Apply events in batches, one transaction each; alerts are queued inside it (idempotent keys)."""
+    result = ApplyResult()
+    settings = rt.config["billing"]
+    money = _money(rt)
+    batch: list[dict] = []
+
+    def commit(chunk: list[dict]) -> None:
+        with rt.store.transaction(DB) as db:
+            before = len(result.alerts)
+            for event in chunk:
+                apply_event(db, event, now=now, settings=settings, money=money, result=result)
+            for alert in result.alerts[before:]:
+                notify(rt, alert.template, alert.variables, key=alert.key, now=now, to=alert.to, locale=alert.locale)
+            if cursor and chunk:
+                newest = max(chunk, key=lambda e: e.get("created") or 0)
+                current = db.get("sync", "cursor") or {}
+                if (newest.get("created") or 0) >= current.get("created", 0):
+                    db.put("sync", "cursor", {"created": newest["created"], "event": newest["id"], "synced_at": iso(now)})
+
+    for event in events:
+        if not isinstance(event, dict) or not isinstance(event.get("id"), str):
+            raise DataError("an event without an id cannot be applied")
+        batch.append(event)
+        if len(batch) >= BATCH:
+            commit(batch)
+            batch = []
+    if batch:
+        commit(batch)
+    return result
+
+
+def read_cursor(rt: Runtime) -> dict | None:
+    with rt.store.transaction(DB) as db:
+        return db.get("sync", "cursor")
+
+
+def sync(rt: Runtime, *, now: datetime, full: bool = False, progress: Progress = lambda _: None) -> ApplyResult:
+    """`stripe sync`: pull /v1/events since the cursor, oldest first, under the job lock."""
+    from arkops.sources import stripe_api
+
+    with rt.store.job_lock("stripe-sync"):
+        if full:
+            return _full_rebuild(rt, now=now, progress=progress)
+        cursor = read_cursor(rt)
+        if cursor and now - parse_iso(iso_from(cursor["created"])) > EVENT_RETENTION:
+            notify(rt, "job_failed", {"job": "stripe-sync", "failures": 1, "recovered": False,
+                                      "error": f"the sync cursor ({iso_from(cursor['created'])}) is older than Stripe's 30-day event retention; run `arkops stripe sync --full`"},
+                   key=f"alert:stripe-sync:gap:{cursor['event']}", now=now)
+            raise SyncGapError(
+                f"the last synced event ({iso_from(cursor['created'])}) is older than Stripe's 30-day event retention: "
+                "events in between are gone; run `arkops stripe sync --full` to rebuild from customers, subscriptions and invoices"
+            )
+        client = stripe_api.client()
+        params: dict = {"created": {"gte": cursor["created"]}} if cursor else {}
+        events: list[dict] = []
+        for count, event in enumerate(stripe_api.iter_list(client.v1.events, params, what="listing events"), start=1):
+            events.append(event)
+            if count % 1000 == 0:
+                progress(f"fetched {count} events")
+        # The Events API lists newest first; apply oldest first (stable for events of the same second).
+        events.reverse()
+        events.sort(key=lambda e: e.get("created") or 0)
+        progress(f"fetched {len(events)} events; applying")
+        return apply_events(rt, events, now=now, cursor=True)
+
+
+def iso_from(seconds: int) -> str:
+    from arkops.clock import from_unix
+
+    return iso(from_unix(seconds)) or ""
+
+
+def _full_rebuild(rt: Runtime, *, now: datetime, progress: Progress) -> ApplyResult:
+    """Rebuild from the list endpoints when events are gone; history before today is approximate."""
+    from arkops.sources import stripe_api
+
+    client = stripe_api.client()
+    stamp = int(now.timestamp())
+    events: list[dict] = []
+    for customer in stripe_api.iter_list(client.v1.customers, {}, what="listing customers"):
+        events.append(_synthetic("customer.updated", customer, customer.get("created") or stamp))
+    progress(f"{len(events)} customers")
+    for sub in stripe_api.iter_list(client.v1.subscriptions, {"status": "all"}, what="listing subscriptions"):
+        start = sub.get("start_date") or sub.get("created") or stamp
+        if sub.get("status") in ("active", "past_due", "canceled") and (sub.get("trial_end") or 0) < stamp:
+            began = max(start, sub.get("trial_end") or 0)
+            events.append(_synthetic("customer.subscription.created", {**sub, "status": "active", "ended_at": None, "canceled_at": None}, began, suffix="start"))
+        events.append(_synthetic("customer.subscription.updated", sub, sub.get("ended_at") or stamp))
+    progress(f"{len(events)} customers and subscription versions")
+    for invoice in stripe_api.iter_list(client.v1.invoices, {}, what="listing invoices"):
+        if invoice.get("status") == "paid":
+            paid_at = (invoice.get("status_transitions") or {}).get("paid_at") or invoice.get("created") or stamp
+            events.append(_synthetic("invoice.paid", invoice, paid_at))
+    events.sort(key=lambda e: e["created"])
+    progress(f"rebuilding from {len(events)} objects")
+    result = apply_events(rt, events, now=now)
+    with rt.store.transaction(DB) as db:
+        db.put("sync", "cursor", {"created": stamp, "event": f"full:{stamp}", "synced_at": iso(now)})
+    return result
+
+
+def _synthetic(event_type: str, obj: dict, created: int, suffix: str = "") -> dict:
+    marker = f":{suffix}" if suffix else ""
+    return {"id": f"full:{obj['id']}:{created}{marker}", "type": event_type, "created": created, "data": {"object": obj}}
+
+
+def verify_webhook(payload: bytes, signature: str | None) -> dict:
+    """Check the Stripe-Signature header (300 s tolerance) and parse the event; DataError otherwise."""
+    import stripe
+
+    from arkops.config import env
+
+    secret = env("STRIPE_WEBHOOK_SECRET")
+    if not secret:
+        raise ConfigError("environment", "STRIPE_WEBHOOK_SECRET", "not set; cannot verify webhooks")
+    if not signature:
+        raise DataError("webhook refused: no Stripe-Signature header")
+    try:
+        stripe.WebhookSignature.verify_header(payload.decode("utf-8"), signature, secret, tolerance=300)
+    except stripe.SignatureVerificationError as exc:
+        raise DataError(f"webhook refused: {exc.user_message or exc}") from None
+    except UnicodeDecodeError:
+        raise DataError("webhook refused: payload is not UTF-8") from None
+    try:
+        event = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"webhook refused: payload is not JSON ({exc})") from None
+    if not isinstance(event, dict) or not isinstance(event.get("id"), str) or "type" not in event:
+        raise DataError("webhook refused: payload is not a Stripe event")
+    return event
+
+
+def ingest_webhook(rt: Runtime, payload: bytes, signature: str | None, *, now: datetime) -> ApplyResult:
+    event = verify_webhook(payload, signature)
+    return apply_events(rt, [event], now=now)
+
+
+def import_payments(rt: Runtime, path: Path, *, now: datetime) -> ApplyResult:
+    """The legacy payments.json: [{invoice_id, customer_email, amount (major units), currency, status, paid_at}]."""
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not JSON ({exc})") from None
+    if not isinstance(records, list):
+        raise DataError(f"{path}: expected a list of payments")
+    events = []
+    for index, record in enumerate(records):
+        where = f"{path}[{index}]"
+        if not isinstance(record, dict) or not record.get("invoice_id"):
+            raise DataError(f"{where}: needs an invoice_id")
+        currency = str(record.get("currency") or "").upper()
+        if len(currency) != 3:
+            raise DataError(f"{where}: currency {record.get('currency')!r} is not an ISO code")
+        amount = to_minor(record.get("amount"), currency, what=f"{where}.amount")
+        status = record.get("status")
+        if status not in ("paid", "failed"):
+            raise DataError(f"{where}: status {status!r} is not paid or failed")
+        at = int(parse_iso(str(record.get("paid_at") or ""), what=f"{where}.paid_at").timestamp())
+        invoice = {"id": record["invoice_id"], "customer_email": record.get("customer_email"), "currency": currency,
+                   "amount_paid": amount if status == "paid" else 0, "amount_due": amount, "status": status,
+                   "status_transitions": {"paid_at": at if status == "paid" else None}, "attempt_count": 1}
+        event_type = "invoice.paid" if status == "paid" else "invoice.payment_failed"
+        events.append({"id": f"import:{record['invoice_id']}:{status}", "type": event_type, "created": at, "data": {"object": invoice}})
+    return apply_events(rt, events, now=now)
+
+
+def serve_webhooks(rt: Runtime, *, host: str, port: int, log: Progress, ready: Callable[[str], None] = lambda _: None) -> None:
+    """`webhooks serve`: verify and apply each POST; 400 on a bad signature; unknown types are accepted."""
+    from arkops.clock import now as clock_now
+    from arkops.errors import ArkopsError
+    from arkops.sources.webhook_server import PATH, make_server
+
+    def handle(payload: bytes, signature: str | None) -> tuple[int, dict]:
+        try:
+            result = ingest_webhook(rt, payload, signature, now=clock_now())
+        except DataError as exc:
+            log(str(exc))
+            return 400, {"error": str(exc)}
+        except ArkopsError as exc:  # a busy lock or a broken data file: let Stripe retry later
+            log(str(exc))
+            return 503, {"error": "temporarily unavailable"}
+        return 200, {"received": True, "duplicate": bool(result.duplicates), "ignored": bool(result.ignored)}
+
+    server = make_server(host, port, handle, log)
+    ready(f"http://{server.server_address[0]}:{server.server_address[1]}{PATH}")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -1,0 +1,52 @@
+"""Money: integer minor units with an ISO currency; conversion with the [fx] table; display via Babel."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from arkops.errors import DataError
+
+
+def exponent(currency: str) -> int:
+    from babel.numbers import get_currency_precision
+
+    return get_currency_precision(currency.upper())
+
+
+def to_minor(amount: object, currency: str, *, what: str = "amount") -> int:
+    """Major units (29.90, "29.90") to integer minor units, exactly."""
+    try:
+        value = Decimal(str(amount))
+    except InvalidOperation:
+        raise DataError(f"{what}: {amount!r} is not a number") from None
+    if not value.is_finite():
+        raise DataError(f"{what}: {amount!r} is not a number")
+    minor = value.scaleb(exponent(currency))
+    if minor != minor.to_integral_value():
+        raise DataError(f"{what}: {amount!r} has more decimals than {currency.upper()} allows")
+    return int(minor)
+
+
+def format_money(minor: int | float, currency: str, locale: str = "en") -> str:
+    from babel.numbers import format_currency
+
+    value = Decimal(round(minor)).scaleb(-exponent(currency))
+    return format_currency(value, currency.upper(), locale=locale)
+
+
+class Converter:
+    """Converts minor units of any currency into the reporting currency; a missing rate is exit 3."""
+
+    def __init__(self, reporting: str, rates: dict[str, float]) -> None:
+        self.reporting = reporting.upper()
+        self.rates = {code.upper(): rate for code, rate in rates.items()}
+
+    def __call__(self, minor: float, currency: str) -> float:
+        code = (currency or self.reporting).upper()
+        if code == self.reporting:
+            return minor
+        rate = self.rates.get(code)
+        if rate is None:
+            raise DataError(f"no exchange rate for {code} in [fx] of arkops.toml (needed to report in {self.reporting})")
+        scale = 10 ** (exponent(self.reporting) - exponent(code))
+        return minor * rate * scale
