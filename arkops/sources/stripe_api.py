@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterator
 from arkops.config import env
 from arkops.errors import ConfigError, ServiceError, redact
 
-RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
+RETRY_DELAYS = (0.5, 1.0, 2.0)
 
 
 def client() -> Any:

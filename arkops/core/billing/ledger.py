@@ -31,6 +31,7 @@ HANDLED = {
     "customer.subscription.deleted",
     "customer.subscription.trial_will_end",
     "invoice.paid",
+    "invoice.payment_succeeded",  # older name of the same moment; localstripe sends it
     "invoice.payment_failed",
     "charge.refunded",
 }
@@ -166,7 +167,7 @@ def _apply_subscription(db: Db, obj: dict, at: int, result: ApplyResult, setting
 def _apply_invoice(db: Db, obj: dict, at: int, event_type: str, result: ApplyResult, settings: dict, money) -> None:
     invoice_id = obj["id"]
     previous = db.get("invoices", invoice_id) or {}
-    paid = event_type == "invoice.paid"
+    paid = event_type in ("invoice.paid", "invoice.payment_succeeded")
     transitions = obj.get("status_transitions") or {}
     email = obj.get("customer_email") or _customer_email(db, _id(obj.get("customer"))) or previous.get("customer_email")
     state = {

@@ -1,0 +1,149 @@
+"""Stripe sync and webhooks against localstripe, a real Stripe-compatible server process on loopback."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+import stripe
+
+from conftest import free_port, run_arkops, wait_until
+
+KEY = "sk_test_" + "localstripe0123456789"
+SECRET = "whsec_" + "localstripe0123456789abcdef"
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture
+def localstripe(workspace, monkeypatch):
+    port = free_port()
+    binary = Path(sys.executable).parent / "localstripe"
+    proc = subprocess.Popen([str(binary), "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert wait_until(lambda: port_open(port), 20), "localstripe did not start"
+    base = f"http://127.0.0.1:{port}"
+    # localstripe keeps its data in a pickle file across runs: start from nothing
+    urllib.request.urlopen(urllib.request.Request(f"{base}/_config/data", method="DELETE"), timeout=10)
+    monkeypatch.setenv("STRIPE_API_BASE", base)
+    monkeypatch.setenv("STRIPE_SECRET_KEY", KEY)
+    yield stripe.StripeClient(KEY, base_addresses={"api": base})
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def create_paying_customer(client, email: str, amount: int = 2900) -> None:
+    product = client.v1.products.create({"name": "Pro"})
+    plan = client.v1.plans.create({"product": product.id, "amount": amount, "currency": "eur", "interval": "month"})
+    token = client.v1.tokens.create({"card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}})
+    customer = client.v1.customers.create({"email": email, "source": token.id})
+    client.v1.subscriptions.create({"customer": customer.id, "items": [{"plan": plan.id}]})
+
+
+def test_sync_pulls_events_and_applies_each_once(cli, localstripe):
+    create_paying_customer(localstripe, "ana@example.com", 2900)
+    create_paying_customer(localstripe, "bob@example.com", 9900)
+    first = cli("stripe", "sync")
+    assert first.code == 0, first.err
+    subs = json.loads(cli("billing", "subscriptions", "--format", "json").out)
+    assert sorted((s["customer_email"], s["status"], s["mrr"]) for s in subs) == [("ana@example.com", "active", 2900), ("bob@example.com", "active", 9900)]
+    second = cli("stripe", "sync")
+    assert second.code == 0 and "0 applied" in second.err
+    messages = json.loads(cli("mail", "outbox", "--format", "json").out)
+    assert [m["template"] for m in messages] == ["first_revenue"]
+    paid = json.loads(cli("payments", "list", "--status", "paid", "--format", "json").out)
+    assert sorted(p["amount"] for p in paid) == [2900, 9900]
+    create_paying_customer(localstripe, "cem@example.com", 900)
+    third = cli("stripe", "sync")
+    assert third.code == 0
+    assert len(json.loads(cli("billing", "subscriptions", "--format", "json").out)) == 3
+
+
+def test_full_rebuild_from_list_endpoints(cli, localstripe):
+    create_paying_customer(localstripe, "ana@example.com", 2900)
+    result = cli("stripe", "sync", "--full")
+    assert result.code == 0, result.err
+    subs = json.loads(cli("billing", "subscriptions", "--format", "json").out)
+    assert [(s["customer_email"], s["mrr"]) for s in subs] == [("ana@example.com", 2900)]
+
+
+def test_sync_is_refused_while_another_sync_holds_the_lock(workspace, localstripe):
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+        import sys, time
+        from pathlib import Path
+        from arkops.store import Store
+        with Store(Path(sys.argv[1])).job_lock("stripe-sync"):
+            print("held", flush=True); time.sleep(30)
+        """), str(workspace / "data")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        started = time.monotonic()
+        result = run_arkops("stripe", "sync", cwd=workspace)
+        assert result.code == 75 and "job lock 'stripe-sync'" in result.err
+        assert time.monotonic() - started < 5
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_unreachable_stripe_is_exit_4(workspace, monkeypatch):
+    monkeypatch.setenv("STRIPE_SECRET_KEY", KEY)
+    monkeypatch.setenv("STRIPE_API_BASE", f"http://127.0.0.1:{free_port()}")
+    result = run_arkops("stripe", "sync", cwd=workspace)
+    assert result.code == 4 and "Stripe unreachable" in result.err
+    assert KEY not in result.err
+
+
+def test_cursor_older_than_retention_alerts_and_points_to_full(cli, workspace, localstripe, monkeypatch):
+    create_paying_customer(localstripe, "ana@example.com")
+    assert cli("stripe", "sync").code == 0
+    monkeypatch.setenv("ARKOPS_NOW", "2027-06-01T00:00:00Z")
+    result = cli("stripe", "sync")
+    assert result.code == 1 and "--full" in result.err and "30-day" in result.err
+    templates = [m["template"] for m in json.loads(cli("mail", "outbox", "--format", "json").out)]
+    assert templates.count("job_failed") == 1
+
+
+def test_doctor_stripe_check_uses_the_local_server(cli, localstripe):
+    result = cli("doctor", "--stripe", "--format", "json")
+    checks = {c["check"]: c for c in json.loads(result.out)}
+    assert checks["stripe api"]["status"] == "ok", checks["stripe api"]
+
+
+def test_localstripe_delivers_signed_webhooks_to_serve(workspace, localstripe, monkeypatch):
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "arkops", "webhooks", "serve", "--port", str(port)], cwd=workspace,
+                              env={**__import__("os").environ, "STRIPE_WEBHOOK_SECRET": SECRET}, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_until(lambda: port_open(port), 20)
+        api = __import__("os").environ["STRIPE_API_BASE"]
+        body = f"url=http://127.0.0.1:{port}/webhooks/stripe&secret={SECRET}".encode()
+        urllib.request.urlopen(urllib.request.Request(f"{api}/_config/webhooks/arkops", data=body, method="POST"), timeout=10)
+        create_paying_customer(localstripe, "web@example.com", 2900)
+        ledger = workspace / "data" / "ledger.json"
+
+        def delivered() -> bool:  # localstripe posts each event on its own, in any order
+            data = json.loads(ledger.read_text()) if ledger.exists() else {}
+            return bool(data.get("subscriptions")) and bool(data.get("customers"))
+
+        assert wait_until(delivered, 30)
+        data = json.loads(ledger.read_text())
+        assert [c["email"] for c in data["customers"].values()] == ["web@example.com"]
+        bad = urllib.request.Request(f"http://127.0.0.1:{port}/webhooks/stripe", data=b'{"id": "evt_x", "type": "x"}', method="POST",
+                                     headers={"Stripe-Signature": "t=1,v1=00"})
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(bad, timeout=10)
+        assert info.value.code == 400
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
