@@ -60,7 +60,7 @@ def root(
 
 
 def _register() -> None:
-    from arkops.cli import billing, doctor, mail, payments, setup, stripe_cmd, webhooks
+    from arkops.cli import billing, doctor, mail, payments, setup, stripe_cmd, trials, webhooks
 
     setup.register(app)
     doctor.register(app)
@@ -69,6 +69,7 @@ def _register() -> None:
     app.add_typer(webhooks.app, name="webhooks")
     app.add_typer(payments.app, name="payments")
     app.add_typer(billing.app, name="billing")
+    app.add_typer(trials.app, name="trials")
 
 
 _register()

@@ -10,6 +10,7 @@ import importlib
 DOMAINS = [
     "arkops.mail.outbox",
     "arkops.core.billing.ledger",
+    "arkops.core.trials",
 ]
 
 

@@ -47,18 +47,22 @@ def call(request: Callable[[], Any], *, what: str, sleep: Callable[[float], None
 
 
 def ping() -> str:
-    listing = call(lambda: client().v1.events.list({"limit": 1}), what="checking the API")
+    listing = call(lambda: client().raw_request("get", "/v1/events", limit=1), what="checking the API").data
     base = env("STRIPE_API_BASE") or "api.stripe.com"
-    return f"{base} answered ({len(listing.data)} recent event visible)"
+    return f"{base} answered ({len(listing.get('data') or [])} recent event visible)"
 
 
-def iter_list(resource: Any, params: dict, *, what: str) -> Iterator[dict]:
-    """Every object of a list endpoint, all pages, each page fetched with retries."""
+def iter_list(client: Any, path: str, params: dict, *, what: str) -> Iterator[dict]:
+    """Every object of a list endpoint (e.g. /v1/events), all pages, each page fetched with retries.
+
+    Pages are read as plain JSON (`raw_request`): building a StripeObject for
+    each of thousands of events costs more than applying them.
+    """
     params = {"limit": 100, **params}
     while True:
-        page = call(lambda: resource.list(params), what=what)
-        for item in page.data:
-            yield item.to_dict() if hasattr(item, "to_dict") else dict(item)
-        if not page.has_more or not page.data:
+        page = call(lambda: client.raw_request("get", path, **params), what=what).data
+        items = page.get("data") or []
+        yield from items
+        if not page.get("has_more") or not items:
             return
-        params = {**params, "starting_after": page.data[-1].id}
+        params = {**params, "starting_after": items[-1]["id"]}

@@ -271,3 +271,23 @@ def state_at(versions: list[dict], at: int) -> dict | None:
     times = [v["_at"] for v in versions]
     index = bisect.bisect_right(times, at)
     return versions[index - 1] if index else None
+
+
+def first_payment_by_email(db: Db) -> dict[str, int]:
+    """When each customer email first paid: a paid invoice, or a subscription active (not trialing)."""
+    emails = {cid: (c.get("email") or "").strip().lower() for cid, c in db.items("customers")}
+    first: dict[str, int] = {}
+
+    def seen(email: str | None, at: int | None) -> None:
+        if email and at and (email not in first or at < first[email]):
+            first[email] = at
+
+    for invoice in db.values("invoices"):
+        if invoice.get("status") == "paid":
+            seen((invoice.get("customer_email") or emails.get(invoice.get("customer"), "")).strip().lower(), invoice.get("paid_at"))
+    for history in db.values("subscriptions_history"):
+        for version in history["versions"]:
+            if version.get("status") in ("active", "past_due"):
+                seen(emails.get(version.get("customer")), version["_at"])
+                break
+    return first

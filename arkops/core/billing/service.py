@@ -14,7 +14,7 @@ from arkops.errors import CheckFailed, ConfigError, DataError
 from arkops.money import format_money, to_minor
 from arkops.runtime import Runtime
 
-BATCH = 500
+BATCH = 2000  # events per transaction: one atomic file write each; a crash loses at most one batch, re-applied next run
 EVENT_RETENTION = timedelta(days=30)  # Stripe keeps events for 30 days
 Progress = Callable[[str], None]
 
@@ -84,7 +84,7 @@ def sync(rt: Runtime, *, now: datetime, full: bool = False, progress: Progress =
         client = stripe_api.client()
         params: dict = {"created": {"gte": cursor["created"]}} if cursor else {}
         events: list[dict] = []
-        for count, event in enumerate(stripe_api.iter_list(client.v1.events, params, what="listing events"), start=1):
+        for count, event in enumerate(stripe_api.iter_list(client, "/v1/events", params, what="listing events"), start=1):
             events.append(event)
             if count % 1000 == 0:
                 progress(f"fetched {count} events")
@@ -108,17 +108,17 @@ def _full_rebuild(rt: Runtime, *, now: datetime, progress: Progress) -> ApplyRes
     client = stripe_api.client()
     stamp = int(now.timestamp())
     events: list[dict] = []
-    for customer in stripe_api.iter_list(client.v1.customers, {}, what="listing customers"):
+    for customer in stripe_api.iter_list(client, "/v1/customers", {}, what="listing customers"):
         events.append(_synthetic("customer.updated", customer, customer.get("created") or stamp))
     progress(f"{len(events)} customers")
-    for sub in stripe_api.iter_list(client.v1.subscriptions, {"status": "all"}, what="listing subscriptions"):
+    for sub in stripe_api.iter_list(client, "/v1/subscriptions", {"status": "all"}, what="listing subscriptions"):
         start = sub.get("start_date") or sub.get("created") or stamp
         if sub.get("status") in ("active", "past_due", "canceled") and (sub.get("trial_end") or 0) < stamp:
             began = max(start, sub.get("trial_end") or 0)
             events.append(_synthetic("customer.subscription.created", {**sub, "status": "active", "ended_at": None, "canceled_at": None}, began, suffix="start"))
         events.append(_synthetic("customer.subscription.updated", sub, sub.get("ended_at") or stamp))
     progress(f"{len(events)} customers and subscription versions")
-    for invoice in stripe_api.iter_list(client.v1.invoices, {}, what="listing invoices"):
+    for invoice in stripe_api.iter_list(client, "/v1/invoices", {}, what="listing invoices"):
         if invoice.get("status") == "paid":
             paid_at = (invoice.get("status_transitions") or {}).get("paid_at") or invoice.get("created") or stamp
             events.append(_synthetic("invoice.paid", invoice, paid_at))

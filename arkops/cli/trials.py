@@ -1,0 +1,157 @@
+"""`arkops trials ...`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from arkops.cli._output import FORMAT_HELP, Format, emit_json, emit_rows, runtime, say
+from arkops.errors import ExitCode
+
+app = typer.Typer(help="Trials: signups, activity, activation, conversion and lifecycle emails.", no_args_is_help=True)
+FormatOption = Annotated[Format, typer.Option("--format", help=FORMAT_HELP)]
+AtOption = Annotated[Optional[str], typer.Option("--at", help="When it happened, ISO 8601 (default: now).")]
+
+
+@app.command("signup")
+def trials_signup(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The trial's email address.")],
+    *,
+    plan: Annotated[str, typer.Option("--plan", help="A plan id from arkops.toml.")],
+    source: Annotated[Optional[str], typer.Option(help="utm source or referrer.")] = None,
+    locale: Annotated[Optional[str], typer.Option(help="The customer's language for emails: en or fr.")] = None,
+    at: AtOption = None,
+) -> None:
+    """Record a trial signup (idempotent: the first signup of an email wins).
+
+    Example: arkops trials signup ana@example.com --plan pro --source newsletter
+    """
+    from arkops.core.trials import signup
+
+    rt = runtime(ctx)
+    created = signup(rt, email, plan, source=source, at=at, locale=locale, now=rt.now())
+    say(rt, "trial recorded" if created else "trial already recorded")
+
+
+@app.command("activity")
+def trials_activity(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The trial's email address.")],
+    *,
+    kind: Annotated[str, typer.Option("--kind", help="What was done, e.g. watch_created or api_call.")],
+    count: Annotated[int, typer.Option(help="How many.", min=1)] = 1,
+    at: AtOption = None,
+) -> None:
+    """Record product use by a trial (the first one activates it).
+
+    Example: arkops trials activity ana@example.com --kind watch_created --count 3
+    """
+    from arkops.core.trials import activity
+
+    rt = runtime(ctx)
+    added = activity(rt, email, kind, count=count, at=at, now=rt.now())
+    say(rt, "activity recorded" if added else "activity already recorded")
+
+
+@app.command("import")
+def trials_import(ctx: typer.Context, files: Annotated[list[Path], typer.Argument(help="JSON files from the web app (signups, activity).")]) -> None:
+    """Import the web app's signup and activity files; malformed records are skipped and reported (exit 3).
+
+    Example: arkops trials import app/signups.json app/activity.json
+    """
+    from arkops.core.trials import import_files
+
+    rt = runtime(ctx)
+    report = import_files(rt, files, now=rt.now())
+    for line in report.skipped:
+        say(rt, f"skipped {line}")
+    say(rt, f"trials import: {report.signups} signups, {report.activities} activities, {report.duplicates} already present, {len(report.skipped)} skipped")
+    raise typer.Exit(ExitCode.BAD_DATA if report.skipped else ExitCode.OK)
+
+
+@app.command("list")
+def trials_list(
+    ctx: typer.Context,
+    *,
+    state: Annotated[Optional[str], typer.Option(help="signed_up, active, converted or expired.")] = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Trials with their state, dates, days left and activity.
+
+    Example: arkops trials list --state active --format json
+    """
+    from arkops.core.trials import list_trials
+
+    rt = runtime(ctx)
+    emit_rows(list_trials(rt, state=state, now=rt.now()), format,
+              ["email", "plan", "source", "state", "signed_up_at", "trial_ends_at", "activated_at", "converted_at", "days_left", "activity"])
+
+
+@app.command("show")
+def trials_show(ctx: typer.Context, email: Annotated[str, typer.Argument(help="The trial's email address.")], *, format: FormatOption = Format.table) -> None:
+    """One trial's timeline: signup, activity, emails, conversion.
+
+    Example: arkops trials show ana@example.com
+    """
+    from arkops.core.trials import show
+
+    rt = runtime(ctx)
+    result = show(rt, email, now=rt.now())
+    if format is Format.json:
+        emit_json(result)
+        return
+    trial = result["trial"]
+    if format is Format.table:
+        print(f"{trial['email']}: {trial['state']}, plan {trial['plan']}, {trial['days_left']} days left")
+    emit_rows(result["timeline"], format, ["at", "what", "detail"])
+
+
+@app.command("track")
+def trials_track(
+    ctx: typer.Context,
+    *,
+    summary: Annotated[bool, typer.Option("--summary", help="Also print the digest: last 24 h and 7 d, rates, time to convert.")] = False,
+    format: FormatOption = Format.table,
+) -> None:
+    """Detect new activations, conversions and expirations; alert the operator once each (cron: every 10 min).
+
+    Example: arkops trials track --summary
+    """
+    from arkops.core.trials import summary as build_summary
+    from arkops.core.trials import track
+
+    rt = runtime(ctx)
+    now = rt.now()
+    report = track(rt, now=now)
+    say(rt, f"trials track: {len(report.activated)} activated, {len(report.converted)} converted, {len(report.expired)} expired")
+    if summary:
+        digest = build_summary(rt, now=now)
+        if format is Format.json:
+            emit_json(digest)
+        else:
+            def pct(value):
+                return "n/a" if value is None else f"{value * 100:.1f} %"
+
+            day, week = digest["last_24h"], digest["last_7d"]
+            median = digest["median_days_activation_to_conversion"]
+            print(f"24 h: {day['signups']} signups, {day['activations']} activations, {day['conversions']} conversions | "
+                  f"7 d: {week['signups']} signups, {week['activations']} activations, {week['conversions']} conversions | "
+                  f"activation {pct(digest['activation_rate'])}, trial -> paid {pct(digest['trial_to_paid_rate'])}, "
+                  f"avg activity {digest['average_activity'] if digest['average_activity'] is not None else 'n/a'}, "
+                  f"median activation -> conversion {'n/a' if median is None else f'{median} days'}")
+
+
+@app.command("nudge")
+def trials_nudge(ctx: typer.Context) -> None:
+    """Queue the lifecycle emails that are due (day 0, 1, 7, 12, 14), each once per trial (cron: daily).
+
+    Example: arkops trials nudge
+    """
+    from arkops.core.trials import nudge
+
+    rt = runtime(ctx)
+    report = nudge(rt, now=rt.now())
+    say(rt, f"trials nudge: {len(report.queued)} emails queued, {len(report.skipped)} skipped (too late)")

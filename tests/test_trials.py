@@ -1,0 +1,188 @@
+"""Trials end to end, driven by ARKOPS_NOW: signup to day 14, real SMTP delivery, processes, bad input."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from conftest import run_arkops, write_config
+from stripe_shapes import event, invoice
+
+SIGNUP = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
+
+
+def at(days: float, hour: int = 9) -> str:
+    moment = (SIGNUP + timedelta(days=days)).replace(hour=hour, minute=0)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def subjects(smtp_server) -> list[tuple[str, str]]:
+    out = []
+    for raw in smtp_server.received:
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        out.append((message["To"], message["Subject"]))
+    return out
+
+
+def cron_day(cli, monkeypatch, day: int, runs=(7, 13, 19)) -> None:
+    """What cron does on one day: nudge and flush several times."""
+    for hour in runs:
+        monkeypatch.setenv("ARKOPS_NOW", at(day, hour))
+        assert cli("trials", "track").code == 0
+        assert cli("trials", "nudge").code == 0
+        assert cli("mail", "flush").code == 0
+
+
+def pay(workspace, address: str, when: str) -> None:
+    from arkops.clock import parse_iso
+    from arkops.core.billing.service import apply_events
+    from arkops.runtime import Runtime
+
+    paid_at = int(parse_iso(when).timestamp())
+    rt = Runtime(Path("data"), Path("arkops.toml"), Path(".env"))
+    apply_events(rt, [event(f"evt_{address}", "invoice.paid", invoice(f"in_{address}", f"cus_{address}", 2900, paid_at=paid_at, email=address), paid_at)],
+                 now=parse_iso(when))
+
+
+def test_whole_life_both_branches_each_message_once(cli, workspace, smtp_server, monkeypatch):
+    write_config(workspace, '[trials]\nupgrade_url = "https://example.com/upgrade"\ndemo_url = "https://example.com/demo"\n')
+    monkeypatch.setenv("ARKOPS_NOW", SIGNUP.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    for address in ("idle@example.com", "busy@example.com"):
+        assert cli("trials", "signup", address, "--plan", "pro", "--source", "newsletter").code == 0
+    assert cli("trials", "activity", "busy@example.com", "--kind", "watch_created", "--count", "5", "--at", at(0, 11)).code == 0
+    for day in range(0, 16):
+        if day == 10:
+            pay(workspace, "busy@example.com", at(10, 8))
+        cron_day(cli, monkeypatch, day)
+    got = subjects(smtp_server)
+    customer = sorted((to, subject) for to, subject in got if to != "owner@example.com")
+    assert customer == sorted([
+        ("idle@example.com", "Welcome to your arkops trial"),
+        ("idle@example.com", "Need a hand getting started?"),
+        ("idle@example.com", "Halfway through your trial"),
+        ("idle@example.com", "2 days left in your trial"),
+        ("idle@example.com", "Your trial has ended"),
+        ("busy@example.com", "Welcome to your arkops trial"),
+        ("busy@example.com", "You are off to a great start"),
+        ("busy@example.com", "Halfway through your trial"),
+        ("busy@example.com", "Thank you for choosing arkops"),  # converted on day 10: no day-12 reminder
+    ])
+    operator = sorted(subject for to, subject in got if to == "owner@example.com")
+    assert operator == ["First revenue: €29.00", "Trial activated: busy@example.com", "Trial converted: busy@example.com is now paying"]
+    states = {t["email"]: t["state"] for t in json.loads(cli("trials", "list", "--format", "json").out)}
+    assert states == {"idle@example.com": "expired", "busy@example.com": "converted"}
+
+
+def test_a_missed_day_still_sends_once_and_a_long_gap_skips(cli, workspace, smtp_server, monkeypatch):
+    monkeypatch.setenv("ARKOPS_NOW", SIGNUP.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    cli("trials", "signup", "ana@example.com", "--plan", "starter")
+    cron_day(cli, monkeypatch, 0)
+    cron_day(cli, monkeypatch, 2)  # day 1 missed: the day-1 email goes out a day late, once
+    cron_day(cli, monkeypatch, 3)
+    cron_day(cli, monkeypatch, 11)  # days 4-10 missed: day 7 is 4 days late (> 2 days grace): skipped
+    got = [subject for to, subject in subjects(smtp_server) if to == "ana@example.com"]
+    assert got == ["Welcome to your arkops trial", "Need a hand getting started?"]
+    timeline = json.loads(cli("trials", "show", "ana@example.com", "--format", "json").out)["timeline"]
+    assert {"what": "step day7", "detail": "skipped"} in [{k: e[k] for k in ("what", "detail")} for e in timeline]
+
+
+def test_day12_upgrade_link_and_day7_usage(cli, workspace, monkeypatch):
+    write_config(workspace, '[trials]\nupgrade_url = "https://example.com/upgrade"\n')
+    monkeypatch.setenv("ARKOPS_NOW", SIGNUP.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    cli("trials", "signup", "ana@example.com", "--plan", "pro")
+    cli("trials", "activity", "ana@example.com", "--kind", "api_call", "--count", "2")
+    for day in (7, 12):
+        monkeypatch.setenv("ARKOPS_NOW", at(day))
+        cli("--dry-run", "trials", "nudge")
+    messages = {m["template"]: m for m in json.loads(cli("mail", "outbox", "--format", "json").out)}
+    assert "2 actions so far" in messages["trial_day7"]["text"] and "7 days" in messages["trial_day7"]["text"]
+    assert "https://example.com/upgrade" in messages["trial_day12"]["text"]
+    assert "2 days" in messages["trial_day12"]["text"]
+
+
+def test_emails_are_normalised_to_one_trial(cli, workspace):
+    assert "trial recorded" in cli("trials", "signup", "  Ana@Example.COM ", "--plan", "pro").err
+    assert "already recorded" in cli("trials", "signup", "ana@example.com", "--plan", "starter").err
+    rows = json.loads(cli("trials", "list", "--format", "json").out)
+    assert [(r["email"], r["plan"]) for r in rows] == [("ana@example.com", "pro")]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["trials", "signup", "not-an-email", "--plan", "pro"], "not a valid email address"),
+    (["trials", "signup", "ana@example.com", "--plan", "gold"], "plan 'gold' is not a configured plan"),
+    (["trials", "signup", "ana@example.com", "--plan", "pro", "--at", "next tuesday"], "--at: 'next tuesday' is not an ISO 8601 date"),
+    (["trials", "activity", "ana@example.com", "--kind", "x", "--at", "2026-13-01"], "--at: '2026-13-01' is not an ISO 8601 date"),
+])
+def test_bad_input_is_one_line_exit_3_nothing_written(cli, workspace, args, message):
+    result = cli(*args)
+    assert result.code == 3
+    assert message in result.err and result.err.count("\n") == 1
+    assert not (workspace / "data" / "trials.json").exists()
+
+
+def test_import_keeps_good_records_reports_bad_ones_and_is_idempotent(cli, workspace):
+    signups = workspace / "signups.json"
+    signups.write_text(json.dumps([
+        {"email": "a@example.com", "plan": "pro", "source": "google", "created_at": "2026-03-01T10:00:00Z", "company": "ACME"},
+        {"email": "b@example.com", "plan": "starter", "timestamp": 1772445600},
+        {"email": "broken", "plan": "pro"},
+        "not an object",
+    ]))
+    activity = workspace / "activity.json"
+    activity.write_text(json.dumps([
+        {"email": "A@example.com", "action": "watch_created", "count": 2, "timestamp": "2026-03-01T11:00:00Z"},
+        {"email": "a@example.com", "kind": "api_call", "count": -1, "timestamp": "2026-03-01T12:00:00Z"},
+    ]))
+    result = cli("trials", "import", str(signups), str(activity))
+    assert result.code == 3
+    assert f"skipped {signups}[2]: " in result.err and f"skipped {signups}[3]: not an object" in result.err
+    assert f"skipped {activity}[1]: count: -1 is not a positive whole number" in result.err
+    assert "2 signups, 1 activities" in result.err
+    again = cli("trials", "import", str(signups), str(activity))
+    assert "0 signups, 0 activities, 3 already present" in again.err
+    rows = {r["email"]: r for r in json.loads(cli("trials", "list", "--format", "json").out)}
+    assert rows["a@example.com"]["activity"] == {"watch_created": 2}
+    assert rows["a@example.com"]["source"] == "google"
+    data = json.loads((workspace / "data" / "trials.json").read_text())
+    assert data["trials"]["a@example.com"]["extra"] == {"company": "ACME"}
+
+
+def test_32_concurrent_signups_keep_all_32(workspace):
+    procs = [subprocess.Popen([sys.executable, "-m", "arkops", "trials", "signup", f"user{n}@example.com", "--plan", "pro"], cwd=workspace)
+             for n in range(32)]
+    assert [p.wait(timeout=120) for p in procs] == [0] * 32
+    data = json.loads((workspace / "data" / "trials.json").read_text())
+    assert len(data["trials"]) == 32
+
+
+def test_two_parallel_tracks_alert_once(cli, workspace, monkeypatch):
+    monkeypatch.setenv("ARKOPS_NOW", SIGNUP.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    for n in range(5):
+        cli("trials", "signup", f"user{n}@example.com", "--plan", "pro")
+        cli("trials", "activity", f"user{n}@example.com", "--kind", "login")
+    procs = [subprocess.Popen([sys.executable, "-m", "arkops", "trials", "track"], cwd=workspace) for _ in range(2)]
+    assert [p.wait(timeout=60) for p in procs] == [0, 0]
+    messages = json.loads(cli("mail", "outbox", "--format", "json").out)
+    assert sorted(m["subject"] for m in messages) == sorted(f"Trial activated: user{n}@example.com" for n in range(5))
+
+
+def test_summary_digest(cli, workspace, monkeypatch):
+    monkeypatch.setenv("ARKOPS_NOW", at(0, 10))
+    cli("trials", "signup", "a@example.com", "--plan", "pro")
+    cli("trials", "signup", "b@example.com", "--plan", "pro")
+    cli("trials", "activity", "a@example.com", "--kind", "login", "--count", "4")
+    pay(workspace, "a@example.com", at(3, 10))
+    monkeypatch.setenv("ARKOPS_NOW", at(20, 10))
+    digest = json.loads(cli("trials", "track", "--summary", "--format", "json").out)
+    assert digest["trials"] == 2 and digest["activation_rate"] == 0.5
+    assert digest["trial_to_paid_rate"] == 0.5  # one converted, one expired
+    assert digest["average_activity"] == 2.0
+    assert digest["median_days_activation_to_conversion"] == 3.0
+    assert digest["last_7d"] == {"signups": 0, "activations": 0, "conversions": 0}
