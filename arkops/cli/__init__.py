@@ -28,8 +28,8 @@ app = typer.Typer(
 )
 
 
-# init writes the config; doctor reports a bad one as a failed check instead of stopping.
-CONFIG_OPTIONAL = {"init", "doctor"}
+# init and demo write their own config; doctor reports a bad one as a failed check instead of stopping.
+CONFIG_OPTIONAL = {"init", "doctor", "demo"}
 
 
 def _version(value: bool) -> None:
@@ -60,10 +60,12 @@ def root(
 
 
 def _register() -> None:
-    from arkops.cli import billing, doctor, mail, payments, setup, stripe_cmd, trials, webhooks
+    from arkops.cli import billing, demo, doctor, jobs, mail, payments, setup, stripe_cmd, trials, webhooks
 
     setup.register(app)
     doctor.register(app)
+    jobs.register(app)
+    demo.register(app)
     app.add_typer(mail.app, name="mail")
     app.add_typer(stripe_cmd.app, name="stripe")
     app.add_typer(webhooks.app, name="webhooks")

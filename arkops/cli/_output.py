@@ -6,7 +6,7 @@ import csv
 import json
 import sys
 from enum import Enum
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import typer
 
@@ -44,8 +44,19 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def emit_rows(rows: list[dict], fmt: Format, columns: Iterable[str] | None = None, *, title: str | None = None) -> None:
-    """One helper for every listing: the same rows as a table, a JSON list or CSV."""
+def emit_rows(
+    rows: list[dict],
+    fmt: Format,
+    columns: Iterable[str] | None = None,
+    *,
+    title: str | None = None,
+    display: dict[str, Callable[[Any], str]] | None = None,
+) -> None:
+    """One helper for every listing: the same rows as a table, a JSON list or CSV.
+
+    `display` formats cells for people (money, percentages) in table output
+    only; JSON and CSV keep the raw values (minor units, fractions).
+    """
     cols = list(columns) if columns is not None else (list(rows[0]) if rows else [])
     if fmt is Format.json:
         emit_json(rows)
@@ -58,9 +69,11 @@ def emit_rows(rows: list[dict], fmt: Format, columns: Iterable[str] | None = Non
         from rich.console import Console
         from rich.table import Table
 
+        shown = display or {}
         table = Table(title=title, show_edge=False, header_style="bold")
         for col in cols:
-            table.add_column(col)
+            table.add_column(col, overflow="fold")
         for row in rows:
-            table.add_row(*(_cell(row.get(col)) for col in cols))
-        Console(soft_wrap=True).print(table)
+            table.add_row(*(shown[col](row.get(col)) if col in shown and row.get(col) is not None else _cell(row.get(col)) for col in cols))
+        # On a terminal, fit its width (long cells fold); piped, never cut a value.
+        Console(width=None if sys.stdout.isatty() else 400).print(table)

@@ -39,7 +39,11 @@ def payments_report(
         ltv = format_money(report["ltv"], cur) if report["ltv"] is not None else "n/a (no churn)"
         print(f"as of {report['as_of']}: MRR {format_money(report['mrr'], cur)}, ARR {format_money(report['arr'], cur)}, "
               f"{report['paying_customers']} paying, ARPU {format_money(report['arpu'], cur)}, LTV {ltv}")
-    emit_rows(report["months"], format, title=f"amounts in {report['currency']} minor units")
+    from arkops.money import format_money
+
+    cur = report["currency"]
+    money = {col: (lambda v: format_money(v, cur)) for col in ("mrr", "new", "expansion", "contraction", "churn", "reactivation", "revenue")}
+    emit_rows(report["months"], format, display={**money, "logo_churn_rate": lambda v: f"{v * 100:.1f} %"})
 
 
 @app.command("list")

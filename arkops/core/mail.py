@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from arkops.config import env
+from arkops.core.jobs import Job, register_job
 from arkops.core.notify import Queued, notify, render_message
 from arkops.errors import DataError
 from arkops.mail import outbox
@@ -88,3 +89,16 @@ def smtp_check(rt: Runtime) -> str:
 
 def mail_from_ok() -> str:
     return normalize_address(env("MAIL_FROM"), field="MAIL_FROM")
+
+
+def _flush_job(rt: Runtime, now: datetime) -> str:
+    from arkops.errors import ServiceError
+
+    report = flush(rt, now=now)
+    if report.unreachable:
+        raise ServiceError("SMTP server unreachable: " + "; ".join(report.errors[:1]))
+    parts = [f"{report.sent} sent"] + [f"{getattr(report, k)} {k}" for k in ("retry", "failed", "dead", "unknown") if getattr(report, k)]
+    return ", ".join(parts)
+
+
+register_job(Job("mail-flush", "send the emails that are due", _flush_job, every_minutes=5, order=90))

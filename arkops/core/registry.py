@@ -1,4 +1,4 @@
-"""Where domains plug in: importing a domain module registers its databases (and, later, its jobs).
+"""Where domains plug in: importing a domain module registers its databases and its cron jobs.
 
 A new domain adds its module path to DOMAINS; nothing else needs to change.
 """
@@ -8,8 +8,9 @@ from __future__ import annotations
 import importlib
 
 DOMAINS = [
-    "arkops.mail.outbox",
-    "arkops.core.billing.ledger",
+    "arkops.core.jobs",
+    "arkops.core.mail",
+    "arkops.core.billing.service",
     "arkops.core.trials",
 ]
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from arkops.clock import from_unix, iso, parse_iso
+from arkops.core.jobs import Job, register_job
 from arkops.core.notify import notify
 from arkops.errors import DataError
 from arkops.mail.address import normalize_address
@@ -180,7 +181,7 @@ def _conversions(rt: Runtime) -> dict[str, int]:
 
 def _refresh(trial: dict, now: datetime, paid: dict[str, int]) -> dict:
     paid_at = paid.get(trial["email"])
-    if paid_at and not trial["converted_at"]:
+    if paid_at and paid_at <= now.timestamp() and not trial["converted_at"]:
         trial["converted_at"] = iso(from_unix(max(paid_at, int(parse_iso(trial["signed_up_at"]).timestamp()))))
     if trial["converted_at"]:
         trial["state"] = "converted"
@@ -381,3 +382,17 @@ def summary(rt: Runtime, *, now: datetime) -> dict:
         "average_activity": round(sum(sum(t["activity"].values()) for t in trials) / len(trials), 2) if trials else None,
         "median_days_activation_to_conversion": round(statistics.median(to_convert), 2) if to_convert else None,
     }
+
+
+def _track_job(rt: Runtime, now: datetime) -> str:
+    report = track(rt, now=now)
+    return f"{len(report.activated)} activated, {len(report.converted)} converted, {len(report.expired)} expired"
+
+
+def _nudge_job(rt: Runtime, now: datetime) -> str:
+    report = nudge(rt, now=now)
+    return f"{len(report.queued)} emails queued" + (f", {len(report.skipped)} skipped (too late)" if report.skipped else "")
+
+
+register_job(Job("trials-track", "alert new trial activations and conversions", _track_job, every_minutes=10, order=20))
+register_job(Job("trials-nudge", "queue the trial lifecycle emails that are due", _nudge_job, daily_at="09:00", order=30))

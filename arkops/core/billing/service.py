@@ -9,6 +9,7 @@ from typing import Callable, Iterable
 
 from arkops.clock import iso, parse_iso
 from arkops.core.billing.ledger import DB, ApplyResult, apply_event
+from arkops.core.jobs import Job, register_job
 from arkops.core.notify import notify
 from arkops.errors import CheckFailed, ConfigError, DataError
 from arkops.money import format_money, to_minor
@@ -67,32 +68,37 @@ def read_cursor(rt: Runtime) -> dict | None:
 
 def sync(rt: Runtime, *, now: datetime, full: bool = False, progress: Progress = lambda _: None) -> ApplyResult:
     """`stripe sync`: pull /v1/events since the cursor, oldest first, under the job lock."""
+    with rt.store.job_lock("stripe-sync"):
+        return _sync(rt, now=now, full=full, progress=progress)
+
+
+def _sync(rt: Runtime, *, now: datetime, full: bool, progress: Progress) -> ApplyResult:
+    """The sync itself; the caller holds the `stripe-sync` job lock."""
     from arkops.sources import stripe_api
 
-    with rt.store.job_lock("stripe-sync"):
-        if full:
-            return _full_rebuild(rt, now=now, progress=progress)
-        cursor = read_cursor(rt)
-        if cursor and now - parse_iso(iso_from(cursor["created"])) > EVENT_RETENTION:
-            notify(rt, "job_failed", {"job": "stripe-sync", "failures": 1, "recovered": False,
-                                      "error": f"the sync cursor ({iso_from(cursor['created'])}) is older than Stripe's 30-day event retention; run `arkops stripe sync --full`"},
-                   key=f"alert:stripe-sync:gap:{cursor['event']}", now=now)
-            raise SyncGapError(
-                f"the last synced event ({iso_from(cursor['created'])}) is older than Stripe's 30-day event retention: "
-                "events in between are gone; run `arkops stripe sync --full` to rebuild from customers, subscriptions and invoices"
-            )
-        client = stripe_api.client()
-        params: dict = {"created": {"gte": cursor["created"]}} if cursor else {}
-        events: list[dict] = []
-        for count, event in enumerate(stripe_api.iter_list(client, "/v1/events", params, what="listing events"), start=1):
-            events.append(event)
-            if count % 1000 == 0:
-                progress(f"fetched {count} events")
-        # The Events API lists newest first; apply oldest first (stable for events of the same second).
-        events.reverse()
-        events.sort(key=lambda e: e.get("created") or 0)
-        progress(f"fetched {len(events)} events; applying")
-        return apply_events(rt, events, now=now, cursor=True)
+    if full:
+        return _full_rebuild(rt, now=now, progress=progress)
+    cursor = read_cursor(rt)
+    if cursor and now - parse_iso(iso_from(cursor["created"])) > EVENT_RETENTION:
+        notify(rt, "job_failed", {"job": "stripe-sync", "failures": 1, "recovered": False,
+                                  "error": f"the sync cursor ({iso_from(cursor['created'])}) is older than Stripe's 30-day event retention; run `arkops stripe sync --full`"},
+               key=f"alert:stripe-sync:gap:{cursor['event']}", now=now)
+        raise SyncGapError(
+            f"the last synced event ({iso_from(cursor['created'])}) is older than Stripe's 30-day event retention: "
+            "events in between are gone; run `arkops stripe sync --full` to rebuild from customers, subscriptions and invoices"
+        )
+    client = stripe_api.client()
+    params: dict = {"created": {"gte": cursor["created"]}} if cursor else {}
+    events: list[dict] = []
+    for count, event in enumerate(stripe_api.iter_list(client, "/v1/events", params, what="listing events"), start=1):
+        events.append(event)
+        if count % 1000 == 0:
+            progress(f"fetched {count} events")
+    # The Events API lists newest first; apply oldest first (stable for events of the same second).
+    events.reverse()
+    events.sort(key=lambda e: e.get("created") or 0)
+    progress(f"fetched {len(events)} events; applying")
+    return apply_events(rt, events, now=now, cursor=True)
 
 
 def iso_from(seconds: int) -> str:
@@ -222,3 +228,17 @@ def serve_webhooks(rt: Runtime, *, host: str, port: int, log: Progress, ready: C
         pass
     finally:
         server.server_close()
+
+
+def _sync_job(rt: Runtime, now: datetime) -> str:
+    result = _sync(rt, now=now, full=False, progress=lambda _: None)
+    return f"{result.applied} events applied, {len(result.alerts)} alerts"
+
+
+def _no_stripe_key(rt: Runtime) -> str | None:
+    from arkops.config import env
+
+    return None if env("STRIPE_SECRET_KEY") else "no STRIPE_SECRET_KEY set"
+
+
+register_job(Job("stripe-sync", "pull new Stripe events into the ledger", _sync_job, every_minutes=10, order=10, skip_reason=_no_stripe_key))

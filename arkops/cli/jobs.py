@@ -1,0 +1,67 @@
+"""`arkops run`, `arkops jobs`, `arkops cron print`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from arkops.cli._output import FORMAT_HELP, Format, emit_rows, runtime
+
+cron_app = typer.Typer(help="Cron: the crontab line for this installation.", no_args_is_help=True)
+
+
+def run(
+    ctx: typer.Context,
+    *,
+    only: Annotated[Optional[str], typer.Option("--only", help="Run only this job (still only when due, unless --force).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Ignore the schedule: run now.")] = False,
+) -> None:
+    """Run every job that is due: the one cron entry (exit 0 ok, 1 a job failed, 75 all locked).
+
+    Example: arkops run   (cron: */5 * * * * cd /srv/arkops && arkops run)
+    """
+    from arkops.core.jobs import run_due
+
+    rt = runtime(ctx)
+    report = run_due(rt, now=rt.now(), only=only, force=force)
+    width = max((len(r.name) for r in report.results), default=0)
+    for result in report.results:
+        timing = f"  {result.seconds:.1f} s" if result.status != "skipped" else ""
+        print(f"{result.name:<{width}}  {result.status:<7}  {result.detail}{timing}")
+    raise typer.Exit(report.exit_code)
+
+
+def jobs(ctx: typer.Context, *, format: Annotated[Format, typer.Option("--format", help=FORMAT_HELP)] = Format.table) -> None:
+    """List jobs with their schedule, last run and outcome.
+
+    Example: arkops jobs --format json
+    """
+    from arkops.core.jobs import list_jobs
+
+    rt = runtime(ctx)
+    emit_rows(list_jobs(rt, now=rt.now()), format,
+              None if format is Format.json else ["job", "schedule", "last_start", "outcome", "detail", "consecutive_failures", "next_due"])
+
+
+@cron_app.command("print")
+def cron_print(
+    ctx: typer.Context,
+    *,
+    log: Annotated[Path, typer.Option(help="Where cron appends the output.")] = Path("/var/log/arkops.log"),
+    every: Annotated[int, typer.Option(help="Minutes between ticks.", min=1, max=59)] = 5,
+) -> None:
+    """Print the crontab line for this installation (absolute paths to arkops, folder, env file).
+
+    Example: arkops cron print | crontab -
+    """
+    from arkops.core.cronline import cron_line
+
+    print(cron_line(runtime(ctx), log=log, every=every))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+    app.command("jobs")(jobs)
+    app.add_typer(cron_app, name="cron")

@@ -1,0 +1,31 @@
+"""The crontab line for this installation."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+from arkops.runtime import Runtime
+
+
+def arkops_executable() -> Path:
+    beside = Path(sys.executable).parent / "arkops"  # the venv's own entry point
+    if beside.exists():
+        return beside
+    found = shutil.which("arkops")
+    return Path(found).resolve() if found else beside
+
+
+def cron_line(rt: Runtime, *, log: Path, every: int) -> str:
+    folder = Path.cwd().resolve()
+    parts = [
+        str(arkops_executable()),
+        "--env-file", str(rt.env_file.resolve()),
+        "--config", str(rt.config_path.resolve()),
+        "--data-dir", str(rt.data_dir.resolve()),
+        "run",
+    ]
+    command = " ".join(shlex.quote(p) for p in parts)
+    return f"*/{every} * * * * cd {shlex.quote(str(folder))} && {command} >> {shlex.quote(str(log))} 2>&1"

@@ -1,0 +1,183 @@
+"""`arkops demo`: a self-contained workspace with a synthetic business, the same on every run.
+
+The demo is a registry too: each domain registers a part that turns the
+shared synthetic world (people, their trials and their subscriptions) into
+that domain's inputs, written and applied through the same paths as real
+data (the web app's JSON files, Stripe events through `apply(event)`).
+Later domains (leads, funnel, promo, usage) add their own part.
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+
+from arkops.clock import iso
+from arkops.errors import DataError
+from arkops.runtime import Runtime
+from arkops.store import atomic_write_bytes, ensure_dir
+
+DEMO_NOW = datetime(2026, 10, 15, 9, 30, tzinfo=timezone.utc)  # the demo is frozen at this instant
+DAYS = 120
+SEED = 20261015
+PART_MODULES = ["arkops.core.demo.trials_part", "arkops.core.demo.billing_part"]
+MARKER = ".arkops-demo"
+
+DEMO_CONFIG = """\
+# arkops demo workspace: a synthetic business, frozen at {now} (see .env).
+timezone = "Europe/Paris"
+currency = "EUR"
+locale = "en"
+
+[trials]
+upgrade_url = "https://demo.example/upgrade"
+demo_url = "https://demo.example/book-a-call"
+
+[mail]
+from_name = "Acme Watch"
+
+[fx]
+USD = 0.92
+"""
+
+DEMO_ENV = """\
+# The demo is frozen in time so that every command agrees with its summary.
+ARKOPS_NOW={now}
+MAIL_FROM=ops@demo.example
+ARKOPS_ALERT_TO=founder@demo.example
+"""
+
+
+@dataclass
+class Person:
+    email: str
+    plan: str
+    interval: str  # month or year
+    source: str
+    locale: str
+    signed_up_at: datetime | None  # None: a customer from before the trials
+    activity: list[tuple[datetime, str, int]] = field(default_factory=list)
+    pays_from: datetime | None = None
+    upgrade_at: datetime | None = None
+    cancel_at: datetime | None = None
+    failed_payment: bool = False
+    refund: bool = False
+
+
+@dataclass
+class World:
+    now: datetime
+    rng: random.Random
+    workspace: Path
+    rt: Runtime
+    people: list[Person]
+    lines: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DemoPart:
+    name: str
+    order: int
+    build: Callable[[World], None]
+
+
+PARTS: dict[str, DemoPart] = {}
+
+
+def register_part(part: DemoPart) -> None:
+    PARTS[part.name] = part
+
+
+def make_people(rng: random.Random, now: datetime) -> list[Person]:
+    start = now - timedelta(days=DAYS)
+    plans = ["starter", "pro", "business"]
+    sources = ["google", "newsletter", "producthunt", "twitter", "direct"]
+    people: list[Person] = []
+    for n in range(12):  # customers who were paying before the window
+        began = now - timedelta(days=rng.randint(DAYS + 10, DAYS + 300))
+        people.append(Person(f"customer{n:02d}@acme-clients.example", rng.choice(plans), "year" if n % 4 == 0 else "month",
+                             "direct", "fr" if n % 3 == 0 else "en", None, pays_from=began))
+    for n in range(70):
+        signed = start + timedelta(days=rng.uniform(0, DAYS - 0.5))
+        person = Person(f"trial{n:02d}@example.org", rng.choices(plans, weights=[5, 4, 1])[0], "year" if rng.random() < 0.2 else "month",
+                        rng.choice(sources), "fr" if rng.random() < 0.25 else "en", signed)
+        if rng.random() < 0.7:
+            first = signed + timedelta(hours=rng.uniform(1, 60))
+            for _ in range(rng.randint(1, 12)):
+                moment = first + timedelta(hours=rng.uniform(0, 24 * 12))
+                if moment < now:
+                    person.activity.append((moment, rng.choice(["watch_created", "api_call", "alert_configured"]), rng.randint(1, 5)))
+            person.activity.sort()
+            if person.activity and rng.random() < 0.45:
+                converts = signed + timedelta(days=rng.uniform(3, 14))
+                if converts < now:
+                    person.pays_from = converts
+        people.append(person)
+    paying = [p for p in people if p.pays_from and p.interval == "month"]
+    # The stories every operator meets: an upgrade, a cancellation, a failed then recovered payment, a refund.
+    starter = next(p for p in paying if p.plan == "starter" and p.pays_from < now - timedelta(days=70))
+    starter.upgrade_at = starter.pays_from + timedelta(days=45)
+    leaving = next(p for p in paying if p is not starter and p.pays_from < now - timedelta(days=60))
+    leaving.cancel_at = now - timedelta(days=rng.randint(5, 25))
+    next(p for p in paying if p not in (starter, leaving) and p.pays_from < now - timedelta(days=40)).failed_payment = True
+    next(p for p in reversed(paying) if p not in (starter, leaving) and not p.failed_payment).refund = True
+    return people
+
+
+def create_workspace(folder: Path, *, force: bool) -> None:
+    if folder.exists() and any(folder.iterdir()):
+        if not (folder / MARKER).exists():
+            raise DataError(f"{folder} exists and is not an arkops demo; choose another folder")
+        if not force:
+            raise DataError(f"{folder} already holds a demo; pass --force to rebuild it")
+        shutil.rmtree(folder)
+    ensure_dir(folder)
+    folder.chmod(0o755)
+    stamp = iso(DEMO_NOW)
+    for name, content in ((MARKER, f"arkops demo, frozen at {stamp}\n"), ("arkops.toml", DEMO_CONFIG.format(now=stamp)), (".env", DEMO_ENV.format(now=stamp))):
+        atomic_write_bytes(folder / name, content.encode("utf-8"))
+    ensure_dir(folder / "data").chmod(0o700)
+
+
+def run_demo(folder: Path, *, force: bool = False) -> dict:
+    """Build the workspace, feed every part, run every job in dry-run mode, and summarise."""
+    from arkops.config import load_env_file
+    from arkops.core.billing.report import build_report
+    from arkops.core.jobs import run_due
+    from arkops.core.trials import list_trials
+    from arkops.mail.outbox import list_messages
+
+    folder = folder.resolve()
+    create_workspace(folder, force=force)
+    load_env_file(folder / ".env")
+    rt = Runtime(data_dir=folder / "data", config_path=folder / "arkops.toml", env_file=folder / ".env", dry_run=True)
+    rng = random.Random(SEED)
+    world = World(DEMO_NOW, rng, folder, rt, make_people(rng, DEMO_NOW))
+    for module in PART_MODULES:
+        importlib.import_module(module)
+    for part in sorted(PARTS.values(), key=lambda p: p.order):
+        part.build(world)
+    jobs = run_due(rt, now=DEMO_NOW, force=True)
+    report = build_report(rt, now=DEMO_NOW, months=1)
+    month = report["months"][-1]
+    states: dict[str, int] = {}
+    for trial in list_trials(rt, state=None, now=DEMO_NOW):
+        states[trial["state"]] = states.get(trial["state"], 0) + 1
+    messages = list_messages(rt.store)
+    return {
+        "workspace": str(folder),
+        "as_of": report["as_of"],
+        "currency": report["currency"],
+        "mrr": report["mrr"],
+        "month": {k: month[k] for k in ("month", "new", "expansion", "contraction", "churn", "reactivation", "revenue")},
+        "paying_customers": report["paying_customers"],
+        "trials": dict(sorted(states.items())),
+        "emails_rendered": sum(1 for m in messages if m["channel"] == "email"),
+        "jobs": [{"job": r.name, "status": r.status, "detail": r.detail} for r in jobs.results],
+        "inputs": world.lines,
+    }

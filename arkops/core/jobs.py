@@ -1,0 +1,232 @@
+"""The job registry and `arkops run`: every domain declares its cron jobs here.
+
+A job is a name, a default schedule (every N minutes, or daily at HH:MM local
+time) and the core function to call. `[jobs.<name>]` in arkops.toml changes
+the schedule or disables a job. Each run holds the job's own lock, records
+its start, end, outcome and summary, and a job failing 3 runs in a row
+alerts the operator once, then once more when it recovers.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable
+
+from arkops.clock import iso, parse_iso
+from arkops.errors import ArkopsError, ConfigError, LockBusyError, redact
+from arkops.runtime import Runtime
+from arkops.store import register_schema
+
+DB = "jobs"
+register_schema(DB, 1)
+ALERT_AFTER_FAILURES = 3
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    description: str
+    run: Callable[[Runtime, datetime], str]  # returns a one-line summary; raises on failure
+    every_minutes: int | None = None
+    daily_at: str | None = None  # "HH:MM", local time
+    order: int = 50  # lower runs first within a tick (mail-flush runs last, to send what others queued)
+    skip_reason: Callable[[Runtime], str | None] = lambda rt: None  # e.g. "no STRIPE_SECRET_KEY"
+
+
+JOBS: dict[str, Job] = {}
+
+
+def register_job(job: Job) -> Job:
+    JOBS[job.name] = job
+    return job
+
+
+@dataclass
+class Schedule:
+    enabled: bool
+    every_minutes: int | None
+    daily_at: str | None
+
+    def describe(self) -> str:
+        if not self.enabled:
+            return "disabled"
+        return f"every {self.every_minutes} min" if self.every_minutes else f"daily {self.daily_at}"
+
+
+def load_jobs() -> list[Job]:
+    from arkops.core import registry
+
+    registry.load_domains()
+    return sorted(JOBS.values(), key=lambda j: (j.order, j.name))
+
+
+def schedule_of(rt: Runtime, job: Job) -> Schedule:
+    override = rt.config["jobs"].get(job.name, {})
+    every = override.get("every_minutes") or None
+    at = override.get("at") or None
+    if every and at:
+        raise ConfigError(rt.config.path, f"jobs.{job.name}", "set every_minutes or at, not both")
+    if not every and not at:
+        every, at = job.every_minutes, job.daily_at
+    return Schedule(override.get("enabled", True), every, at)
+
+
+def check_job_names(rt: Runtime, jobs: list[Job]) -> None:
+    known = {j.name for j in jobs}
+    for name in rt.config["jobs"]:
+        if name not in known:
+            raise ConfigError(rt.config.path, f"jobs.{name}", f"no such job (known: {', '.join(sorted(known))})")
+
+
+def next_due(rt: Runtime, schedule: Schedule, last_start: str | None, now: datetime) -> datetime | None:
+    """When the job is next due; None means due now. Interval jobs run once per aligned slot, daily jobs once a local day."""
+    if schedule.every_minutes:
+        slot = schedule.every_minutes * 60
+        if last_start is None:
+            return None
+        current_slot = int(now.timestamp()) // slot
+        if int(parse_iso(last_start).timestamp()) // slot < current_slot:
+            return None
+        return datetime.fromtimestamp((current_slot + 1) * slot, tz=now.tzinfo)
+    tz = rt.config.tz
+    hour, minute = map(int, (schedule.daily_at or "00:00").split(":"))
+    local = now.astimezone(tz)
+    today_at = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if local < today_at:
+        return today_at
+    if last_start is None or parse_iso(last_start) < today_at:
+        return None
+    return today_at + timedelta(days=1)
+
+
+@dataclass
+class JobResult:
+    name: str
+    status: str  # ok, failed, skipped
+    detail: str
+    seconds: float = 0.0
+
+
+@dataclass
+class RunReport:
+    results: list[JobResult] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        from arkops.errors import ExitCode
+
+        if any(r.status == "failed" for r in self.results):
+            return ExitCode.CHECK_FAILED
+        ran = [r for r in self.results if r.status == "ok"]
+        locked = [r for r in self.results if r.status == "skipped" and r.detail.startswith("locked")]
+        if locked and not ran:
+            return ExitCode.LOCKED
+        return ExitCode.OK
+
+
+def _record(rt: Runtime, name: str, update: Callable[[dict], None]) -> dict:
+    with rt.store.transaction(DB) as db:
+        state = db.get("runs", name) or {"consecutive_failures": 0, "alerted": False}
+        update(state)
+        db.put("runs", name, state)
+        return state
+
+
+def _alert(rt: Runtime, name: str, state: dict, now: datetime, *, recovered: bool, error: str) -> None:
+    from arkops.core.notify import notify
+
+    failures = state["consecutive_failures"]
+    since = state.get("failing_since") or iso(now)
+    notify(rt, "job_failed", {"job": name, "failures": failures, "error": error, "recovered": recovered},
+           key=f"alert:job:{name}:{'recovered' if recovered else 'failing'}:{since}", now=now)
+
+
+def run_due(rt: Runtime, *, now: datetime, only: str | None = None, force: bool = False) -> RunReport:
+    jobs = load_jobs()
+    check_job_names(rt, jobs)
+    if only is not None and only not in JOBS:
+        raise ConfigError("--only", only, f"no such job (known: {', '.join(j.name for j in jobs)})")
+    report = RunReport()
+    for job in jobs:
+        if only is not None and job.name != only:
+            continue
+        report.results.append(_run_one(rt, job, now=now, force=force))
+    return report
+
+
+def _run_one(rt: Runtime, job: Job, *, now: datetime, force: bool) -> JobResult:
+    schedule = schedule_of(rt, job)
+    if not schedule.enabled and not force:
+        return JobResult(job.name, "skipped", "disabled in arkops.toml")
+    reason = job.skip_reason(rt)
+    if reason:
+        return JobResult(job.name, "skipped", reason)
+    last = job_states(rt).get(job.name, {})
+    due_at = None if force else next_due(rt, schedule, last.get("last_start"), now)
+    if due_at is not None:
+        return JobResult(job.name, "skipped", f"not due until {due_at.astimezone(rt.config.tz).strftime('%Y-%m-%d %H:%M')}")
+    try:
+        with rt.store.job_lock(job.name):
+            return _execute(rt, job, now)
+    except LockBusyError:
+        return JobResult(job.name, "skipped", "locked: still running from an earlier tick")
+
+
+def _execute(rt: Runtime, job: Job, now: datetime) -> JobResult:
+    _record(rt, job.name, lambda s: s.update(last_start=iso(now), running=True))
+    started = time.monotonic()
+    try:
+        summary = job.run(rt, now)
+    except Exception as exc:  # one failing job must not stop the others
+        error = redact(str(exc) if isinstance(exc, ArkopsError) else f"{type(exc).__name__}: {exc}")
+        seconds = time.monotonic() - started
+
+        def failed(state: dict) -> None:
+            state.update(last_end=iso(rt.now()), running=False, outcome="failed", detail=error, seconds=round(seconds, 3))
+            state["consecutive_failures"] = state.get("consecutive_failures", 0) + 1
+            if state["consecutive_failures"] == 1:
+                state["failing_since"] = iso(now)
+
+        state = _record(rt, job.name, failed)
+        if state["consecutive_failures"] >= ALERT_AFTER_FAILURES and not state.get("alerted"):
+            try:
+                _alert(rt, job.name, state, now, recovered=False, error=error)
+                _record(rt, job.name, lambda s: s.update(alerted=True))
+            except ArkopsError as alert_error:
+                error += f" (alert not queued: {alert_error})"
+        return JobResult(job.name, "failed", error, seconds)
+    seconds = time.monotonic() - started
+    previous = job_states(rt).get(job.name, {})
+    if previous.get("alerted"):
+        try:
+            _alert(rt, job.name, previous, now, recovered=True, error="")
+        except ArkopsError:
+            pass  # the recovery note is a courtesy; the job itself worked
+    _record(rt, job.name, lambda s: s.update(last_end=iso(rt.now()), running=False, outcome="ok", detail=summary, seconds=round(seconds, 3),
+                                             consecutive_failures=0, alerted=False, failing_since=None, last_success=iso(now)))
+    return JobResult(job.name, "ok", summary, seconds)
+
+
+def job_states(rt: Runtime) -> dict[str, dict]:
+    with rt.store.transaction(DB) as db:
+        return dict(db.items("runs"))
+
+
+def list_jobs(rt: Runtime, *, now: datetime) -> list[dict]:
+    jobs = load_jobs()
+    check_job_names(rt, jobs)
+    states = job_states(rt)
+    rows = []
+    for job in jobs:
+        schedule = schedule_of(rt, job)
+        state = states.get(job.name, {})
+        due = next_due(rt, schedule, state.get("last_start"), now) if schedule.enabled else None
+        rows.append({
+            "job": job.name, "schedule": schedule.describe(), "description": job.description,
+            "last_start": state.get("last_start"), "last_end": state.get("last_end"), "outcome": state.get("outcome"),
+            "detail": state.get("detail"), "consecutive_failures": state.get("consecutive_failures", 0),
+            "next_due": None if not schedule.enabled else (iso(due) if due else "now"),
+        })
+    return rows
