@@ -6,14 +6,12 @@ import json
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 import stripe
 
-from conftest import free_port, run_arkops, wait_until, write_config
-from stripe_shapes import charge_refunded, customer, event, invoice, percent_discount, subscription, ts
+from conftest import write_config
+from stripe_shapes import charge_refunded, event, invoice, percent_discount, subscription, ts
 
 SECRET = "whsec_" + "testsecretvalue0123456789abcdef"
 

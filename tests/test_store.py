@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import stat
@@ -11,14 +10,13 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 
 from arkops.errors import CorruptFileError, LockBusyError
 from arkops.store import Store, register_schema
 
-from conftest import run_arkops, wait_until
+from conftest import run_arkops
 
 WRITER = textwrap.dedent(
     """

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_arkops, write_config
+from conftest import write_config
 from stripe_shapes import event, invoice
 
 SIGNUP = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)

@@ -136,18 +136,10 @@ class ImportReport:
 
 def import_files(rt: Runtime, paths: list[Path], *, now: datetime) -> ImportReport:
     """The web app's JSON files: signups and activity lists. Malformed records are skipped and reported."""
+    from arkops.sources.json_files import read_json_list
+
     report = ImportReport()
-    batches = []
-    for path in paths:
-        try:
-            records = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise DataError(f"{path}: no such file") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise DataError(f"{path}: not JSON ({exc})") from None
-        if not isinstance(records, list):
-            raise DataError(f"{path}: expected a list of records")
-        batches.append((path, records))
+    batches = [(path, read_json_list(path)) for path in paths]  # every file readable before anything is written
     with rt.store.transaction(DB) as db:
         # signups first, so activity in the same import finds its trial
         ordered = sorted(((path, i, r) for path, records in batches for i, r in enumerate(records)),

@@ -19,7 +19,7 @@ from typing import Callable
 
 from arkops.clock import iso, parse_iso
 from arkops.errors import DataError
-from arkops.mail.smtp import FAILED, RETRY, SENT, UNKNOWN, Outcome
+from arkops.mail.smtp import FAILED, RETRY, SENT, Outcome
 from arkops.store import Store, atomic_write_bytes, ensure_dir, register_schema
 
 DB = "outbox"

@@ -174,14 +174,9 @@ def ingest_webhook(rt: Runtime, payload: bytes, signature: str | None, *, now: d
 
 def import_payments(rt: Runtime, path: Path, *, now: datetime) -> ApplyResult:
     """The legacy payments.json: [{invoice_id, customer_email, amount (major units), currency, status, paid_at}]."""
-    try:
-        records = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not JSON ({exc})") from None
-    if not isinstance(records, list):
-        raise DataError(f"{path}: expected a list of payments")
+    from arkops.sources.json_files import read_json_list
+
+    records = read_json_list(path, items="payments")
     events = []
     for index, record in enumerate(records):
         where = f"{path}[{index}]"

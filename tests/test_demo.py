@@ -1,0 +1,65 @@
+"""`arkops demo`: a self-contained workspace whose commands agree with its summary, the same every run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+SCRUB = ("ARKOPS_DATA_DIR", "ARKOPS_CONFIG", "ARKOPS_NOW", "ARKOPS_ALERT_TO", "MAIL_FROM", "SMTP_HOST", "STRIPE_SECRET_KEY", "STRIPE_API_BASE")
+
+
+def arkops(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in SCRUB}
+    return subprocess.run([sys.executable, "-m", "arkops", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_demo_summary_agrees_with_the_workspace_and_is_reproducible(tmp_path):
+    started = time.monotonic()
+    first = arkops("demo", "one", "--format", "json", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert time.monotonic() - started < 30
+    summary = json.loads(first.stdout)
+    workspace = tmp_path / "one"
+    assert summary["mrr"] > 0 and summary["paying_customers"] > 0 and summary["emails_rendered"] > 0
+
+    report = json.loads(arkops("payments", "report", "--format", "json", cwd=workspace).stdout)
+    assert report["mrr"] == summary["mrr"] and report["paying_customers"] == summary["paying_customers"]
+    month = report["months"][-1]
+    assert {k: month[k] for k in summary["month"]} == summary["month"]
+
+    trials = json.loads(arkops("trials", "list", "--format", "json", cwd=workspace).stdout)
+    assert dict(Counter(t["state"] for t in trials)) == summary["trials"]
+
+    outbox = json.loads(arkops("mail", "outbox", "--format", "json", cwd=workspace).stdout)
+    emails = [m for m in outbox if m["channel"] == "email"]
+    assert len(emails) == summary["emails_rendered"] and all(m["state"] == "dry-run" for m in outbox)
+    assert len(list((workspace / "data" / "outbox").glob("*.eml"))) == summary["emails_rendered"]
+
+    stories = json.loads(arkops("payments", "list", "--format", "json", cwd=workspace).stdout)
+    assert any(p["status"] == "refunded" for p in stories)
+    subscriptions = json.loads(arkops("billing", "subscriptions", "--format", "json", cwd=workspace).stdout)
+    assert {"active", "canceled"} <= {s["status"] for s in subscriptions}
+    assert any("/1year" in s["plan"] for s in subscriptions)
+
+    doctor = arkops("doctor", "--format", "json", cwd=workspace)
+    assert doctor.returncode == 0, doctor.stdout
+
+    second = arkops("demo", str(tmp_path / "two"), "--format", "json", cwd=tmp_path)
+    again = json.loads(second.stdout)
+    assert {k: v for k, v in again.items() if k != "workspace"} == {k: v for k, v in summary.items() if k != "workspace"}
+
+
+def test_demo_refuses_a_folder_that_is_not_a_demo(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    result = arkops("demo", "mine", cwd=tmp_path)
+    assert result.returncode == 3 and "is not an arkops demo" in result.stderr
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+    assert arkops("demo", "d", cwd=tmp_path).returncode == 0
+    assert arkops("demo", "d", cwd=tmp_path).returncode == 3
+    assert arkops("demo", "d", "--force", cwd=tmp_path).returncode == 0
