@@ -36,6 +36,7 @@ def test_jobs_run_only_when_due(cli, monkeypatch):
     assert lines(cli("run", "--only", "trials-nudge", "--force"))["trials-nudge"][0] == "ok"
     rows = {r["job"]: r for r in json.loads(cli("jobs", "--format", "json").out)}
     assert rows["trials-nudge"]["schedule"] == "daily 09:00" and rows["trials-nudge"]["outcome"] == "ok"
+    assert rows["trials-nudge"]["counts"] == {"queued": 0, "skipped": 0}
     assert rows["mail-flush"]["schedule"] == "every 5 min" and rows["mail-flush"]["next_due"] == "2026-03-02T09:15:00Z"
 
 

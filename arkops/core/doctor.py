@@ -83,6 +83,14 @@ def _stripe_settings() -> list[Check]:
     return checks
 
 
+def _trial_links(rt: Runtime) -> Check:
+    missing = [key for key in ("upgrade_url", "demo_url") if not rt.config["trials"][key]]
+    if missing:
+        keys = ", ".join(f"[trials] {k}" for k in missing)
+        return Check("trial links", WARN, f"{keys} not set: lifecycle emails link to a reply (mailto:MAIL_FROM) instead")
+    return Check("trial links", OK, "upgrade and demo links set")
+
+
 def _data_dir(rt: Runtime) -> Check:
     path = rt.data_dir
     if not path.is_dir():
@@ -193,6 +201,7 @@ def run_checks(rt: Runtime, *, smtp: bool, stripe: bool) -> list[Check]:
     steps: list[Callable[[], Check | list[Check]]] = [
         lambda: _mail_settings(rt),
         _stripe_settings,
+        lambda: _trial_links(rt),
         lambda: _data_dir(rt),
         lambda: _data_files(rt),
         lambda: _templates(rt),

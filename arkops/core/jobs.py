@@ -28,7 +28,7 @@ ALERT_AFTER_FAILURES = 3
 class Job:
     name: str
     description: str
-    run: Callable[[Runtime, datetime], str]  # returns a one-line summary; raises on failure
+    run: Callable[[Runtime, datetime], tuple[str, dict]]  # (one-line summary, counts); raises on failure
     every_minutes: int | None = None
     daily_at: str | None = None  # "HH:MM", local time
     order: int = 50  # lower runs first within a tick (mail-flush runs last, to send what others queued)
@@ -178,7 +178,7 @@ def _execute(rt: Runtime, job: Job, now: datetime) -> JobResult:
     _record(rt, job.name, lambda s: s.update(last_start=iso(now), running=True))
     started = time.monotonic()
     try:
-        summary = job.run(rt, now)
+        summary, counts = job.run(rt, now)
     except Exception as exc:  # one failing job must not stop the others
         error = redact(str(exc) if isinstance(exc, ArkopsError) else f"{type(exc).__name__}: {exc}")
         seconds = time.monotonic() - started
@@ -204,7 +204,7 @@ def _execute(rt: Runtime, job: Job, now: datetime) -> JobResult:
             _alert(rt, job.name, previous, now, recovered=True, error="")
         except ArkopsError:
             pass  # the recovery note is a courtesy; the job itself worked
-    _record(rt, job.name, lambda s: s.update(last_end=iso(rt.now()), running=False, outcome="ok", detail=summary, seconds=round(seconds, 3),
+    _record(rt, job.name, lambda s: s.update(last_end=iso(rt.now()), running=False, outcome="ok", detail=summary, counts=counts, seconds=round(seconds, 3),
                                              consecutive_failures=0, alerted=False, failing_since=None, last_success=iso(now)))
     return JobResult(job.name, "ok", summary, seconds)
 
@@ -226,7 +226,7 @@ def list_jobs(rt: Runtime, *, now: datetime) -> list[dict]:
         rows.append({
             "job": job.name, "schedule": schedule.describe(), "description": job.description,
             "last_start": state.get("last_start"), "last_end": state.get("last_end"), "outcome": state.get("outcome"),
-            "detail": state.get("detail"), "consecutive_failures": state.get("consecutive_failures", 0),
+            "detail": state.get("detail"), "counts": state.get("counts", {}), "consecutive_failures": state.get("consecutive_failures", 0),
             "next_due": None if not schedule.enabled else (iso(due) if due else "now"),
         })
     return rows

@@ -91,14 +91,14 @@ def mail_from_ok() -> str:
     return normalize_address(env("MAIL_FROM"), field="MAIL_FROM")
 
 
-def _flush_job(rt: Runtime, now: datetime) -> str:
+def _flush_job(rt: Runtime, now: datetime) -> tuple[str, dict]:
     from arkops.errors import ServiceError
 
     report = flush(rt, now=now)
     if report.unreachable:
         raise ServiceError("SMTP server unreachable: " + "; ".join(report.errors[:1]))
-    parts = [f"{report.sent} sent"] + [f"{getattr(report, k)} {k}" for k in ("retry", "failed", "dead", "unknown") if getattr(report, k)]
-    return ", ".join(parts)
+    counts = {k: getattr(report, k) for k in ("sent", "retry", "failed", "dead", "unknown")}
+    return ", ".join([f"{report.sent} sent"] + [f"{v} {k}" for k, v in counts.items() if v and k != "sent"]), counts
 
 
 register_job(Job("mail-flush", "send the emails that are due", _flush_job, every_minutes=5, order=90))

@@ -376,14 +376,16 @@ def summary(rt: Runtime, *, now: datetime) -> dict:
     }
 
 
-def _track_job(rt: Runtime, now: datetime) -> str:
+def _track_job(rt: Runtime, now: datetime) -> tuple[str, dict]:
     report = track(rt, now=now)
-    return f"{len(report.activated)} activated, {len(report.converted)} converted, {len(report.expired)} expired"
+    counts = {"activated": len(report.activated), "converted": len(report.converted), "expired": len(report.expired)}
+    return f"{counts['activated']} activated, {counts['converted']} converted, {counts['expired']} expired", counts
 
 
-def _nudge_job(rt: Runtime, now: datetime) -> str:
+def _nudge_job(rt: Runtime, now: datetime) -> tuple[str, dict]:
     report = nudge(rt, now=now)
-    return f"{len(report.queued)} emails queued" + (f", {len(report.skipped)} skipped (too late)" if report.skipped else "")
+    counts = {"queued": len(report.queued), "skipped": len(report.skipped)}
+    return f"{counts['queued']} emails queued" + (f", {counts['skipped']} skipped (too late)" if report.skipped else ""), counts
 
 
 register_job(Job("trials-track", "alert new trial activations and conversions", _track_job, every_minutes=10, order=20))

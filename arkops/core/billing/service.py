@@ -225,9 +225,10 @@ def serve_webhooks(rt: Runtime, *, host: str, port: int, log: Progress, ready: C
         server.server_close()
 
 
-def _sync_job(rt: Runtime, now: datetime) -> str:
+def _sync_job(rt: Runtime, now: datetime) -> tuple[str, dict]:
     result = _sync(rt, now=now, full=False, progress=lambda _: None)
-    return f"{result.applied} events applied, {len(result.alerts)} alerts"
+    counts = {"applied": result.applied, "duplicates": result.duplicates, "ignored": result.ignored, "alerts": len(result.alerts)}
+    return f"{result.applied} events applied, {len(result.alerts)} alerts", counts
 
 
 def _no_stripe_key(rt: Runtime) -> str | None:
