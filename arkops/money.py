@@ -35,18 +35,36 @@ def format_money(minor: int | float, currency: str, locale: str = "en") -> str:
 
 
 class Converter:
-    """Converts minor units of any currency into the reporting currency; a missing rate is exit 3."""
+    """Converts minor units of any currency into the reporting currency; a missing rate is exit 3.
 
-    def __init__(self, reporting: str, rates: dict[str, float]) -> None:
+    `[fx]` rates are against the configured currency (1 unit of the key =
+    rate units of `base`); a report in another currency goes through `base`.
+    """
+
+    def __init__(self, reporting: str, rates: dict[str, float], base: str | None = None) -> None:
         self.reporting = reporting.upper()
+        self.base = (base or reporting).upper()
         self.rates = {code.upper(): rate for code, rate in rates.items()}
+        self._factors: dict[str, float] = {}
+
+    def _rate_to_base(self, code: str) -> float:
+        if code == self.base:
+            return 1.0
+        rate = self.rates.get(code)
+        if not rate:
+            raise DataError(f"no exchange rate for {code} in [fx] of arkops.toml (rates are against {self.base})")
+        return rate
+
+    def factor(self, currency: str) -> float:
+        """Multiply minor units of `currency` by this to get minor units of the reporting currency."""
+        code = (currency or self.base).upper()
+        if code not in self._factors:
+            if code == self.reporting:
+                self._factors[code] = 1.0
+            else:
+                value = self._rate_to_base(code) / self._rate_to_base(self.reporting)
+                self._factors[code] = value * 10 ** (exponent(self.reporting) - exponent(code))
+        return self._factors[code]
 
     def __call__(self, minor: float, currency: str) -> float:
-        code = (currency or self.reporting).upper()
-        if code == self.reporting:
-            return minor
-        rate = self.rates.get(code)
-        if rate is None:
-            raise DataError(f"no exchange rate for {code} in [fx] of arkops.toml (needed to report in {self.reporting})")
-        scale = 10 ** (exponent(self.reporting) - exponent(code))
-        return minor * rate * scale
+        return minor * self.factor(currency)

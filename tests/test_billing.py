@@ -173,6 +173,19 @@ def test_hand_computed_scenario_month_by_month(cli, workspace, monkeypatch):
     assert report["currency"] == "EUR" and report["as_of"] == "2026-06-15T12:00:00Z"
 
 
+def test_report_in_another_currency_goes_through_the_configured_one(cli, workspace, monkeypatch):
+    write_config(workspace, "[fx]\nUSD = 0.5\nJPY = 0.01\n")
+    apply_all(workspace, [
+        event("e1", "customer.subscription.created", subscription("sub_a", "cus_a", [(2900, "eur", "month", 1, 1, "pro")], start="2026-02-01"), ts("2026-02-01")),
+        event("e2", "customer.subscription.created", subscription("sub_j", "cus_j", [(1000, "jpy", "month", 1, 1, "pro")], start="2026-02-01"), ts("2026-02-01")),
+    ])
+    monkeypatch.setenv("ARKOPS_NOW", "2026-06-15T12:00:00Z")
+    eur = json.loads(cli("payments", "report", "--format", "json").out)
+    assert eur["mrr"] == 2900 + 1000  # 1000 yen = 10.00 EUR = 1000 cents
+    usd = json.loads(cli("payments", "report", "--currency", "USD", "--format", "json").out)
+    assert usd["currency"] == "USD" and usd["mrr"] == 7800  # 39.00 EUR / 0.5
+
+
 def test_missing_fx_rate_is_exit_3_naming_the_currency(cli, workspace, monkeypatch):
     apply_all(workspace, [event("e1", "customer.subscription.created", subscription("sub_b", "cus_b", [(12000, "usd", "year", 1, 1, "pro")], start="2026-02-01"), ts("2026-02-01"))])
     monkeypatch.setenv("ARKOPS_NOW", "2026-06-15T12:00:00Z")

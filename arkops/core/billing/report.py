@@ -78,7 +78,7 @@ def build_report(rt: Runtime, *, now: datetime, months: int, currency: str | Non
         raise DataError("--months must be at least 1")
     config = rt.config
     reporting = (currency or config.currency).upper()
-    convert = Converter(reporting, config["fx"])
+    convert = Converter(reporting, config["fx"], base=config.currency)
     tz = config.tz
     ledger = load(rt)
     now_ts = int(now.timestamp())
