@@ -35,15 +35,14 @@ class JsonLines:
             return
         with open(self.path, "rb") as handle:
             lines = handle.read().split(b"\n")
-        last = len(lines) - 1
-        for number, line in enumerate(lines):
+        # A record is complete only with its newline: what follows the last one
+        # is a write still in progress or cut off, never a record.
+        for number, line in enumerate(lines[:-1]):
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
             except (json.JSONDecodeError, UnicodeDecodeError):
-                if number == last:  # no newline yet: a write still in progress or cut off
-                    return
                 raise CorruptFileError(self.path, f"line {number + 1} is not JSON") from None
             if not isinstance(record, dict):
                 raise CorruptFileError(self.path, f"line {number + 1} is not a JSON object")
