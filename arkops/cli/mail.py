@@ -40,13 +40,11 @@ def mail_preview(
     Example: arkops mail preview trial_day7 --locale fr --var days_left=3 --html /tmp/day7.html
     """
     from arkops.core.mail import parse_vars, preview
-    from arkops.store import atomic_write_bytes
 
     rt = runtime(ctx)
-    rendered = preview(rt, template, parse_vars(var), locale=locale)
+    rendered = preview(rt, template, parse_vars(var), locale=locale, html_path=html)
     print(f"Subject: {rendered.subject}\n\n{rendered.text}", end="")
     if html is not None:
-        atomic_write_bytes(html.resolve(), rendered.html.encode("utf-8"))
         say(rt, f"HTML part written to {html}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from arkops.config import env
@@ -16,6 +17,7 @@ from arkops.mail.render import Rendered
 from arkops.mail.smtp import Outcome, SmtpSession, SmtpSettings
 from arkops.mail.webhook import post_chat
 from arkops.runtime import Runtime
+from arkops.store import atomic_write_bytes
 
 
 def parse_vars(pairs: list[str]) -> dict[str, Any]:
@@ -34,8 +36,15 @@ def with_samples(template: str, overrides: dict[str, Any]) -> dict[str, Any]:
     return {**SAMPLES[template], **overrides}
 
 
-def preview(rt: Runtime, template: str, variables: dict[str, Any], *, locale: str | None) -> Rendered:
-    return render_message(rt, template, with_samples(template, variables), locale=locale or rt.config.locale, recipient="preview@example.com")
+def preview(rt: Runtime, template: str, variables: dict[str, Any], *, locale: str | None, html_path: Path | None = None) -> Rendered:
+    """Render with sample values; optionally write the HTML part to a file."""
+    rendered = render_message(rt, template, with_samples(template, variables), locale=locale or rt.config.locale, recipient="preview@example.com")
+    if html_path is not None:
+        try:
+            atomic_write_bytes(html_path.resolve(), rendered.html.encode("utf-8"))
+        except OSError as exc:
+            raise DataError(f"--html {html_path}: {exc.strerror}") from None
+    return rendered
 
 
 def send(rt: Runtime, template: str, to: str, variables: dict[str, Any], *, now: datetime, locale: str | None, key: str | None) -> tuple[list[Queued], outbox.FlushReport]:
