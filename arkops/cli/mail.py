@@ -12,7 +12,7 @@ from arkops.errors import ExitCode
 
 app = typer.Typer(help="Email: preview templates, send, and work the outbox.", no_args_is_help=True)
 
-VarOption = Annotated[list[str], typer.Option("--var", help="A template variable, key=value (repeatable); unset ones use sample values.")]
+VarOption = Annotated[list[str], typer.Option("--var", metavar="KEY=VALUE", help="A template variable, key=value (repeatable); unset ones use sample values.")]
 
 
 def _report(rt, report) -> int:
@@ -29,7 +29,7 @@ def _report(rt, report) -> int:
 @app.command("preview")
 def mail_preview(
     ctx: typer.Context,
-    template: Annotated[str, typer.Argument(help="Template name, e.g. trial_day7.")],
+    template: Annotated[str, typer.Argument(metavar="TEMPLATE", help="Template name, e.g. trial_day7.")],
     *,
     var: VarOption = [],
     locale: Annotated[Optional[str], typer.Option(help="en or fr (default: the configured locale).")] = None,
@@ -51,9 +51,9 @@ def mail_preview(
 @app.command("send")
 def mail_send(
     ctx: typer.Context,
-    template: Annotated[str, typer.Argument(help="Template name.")],
+    template: Annotated[str, typer.Argument(metavar="TEMPLATE", help="Template name.")],
     *,
-    to: Annotated[str, typer.Option("--to", help="Recipient address.")],
+    to: Annotated[str, typer.Option("--to", metavar="ADDR", help="Recipient address.")],
     var: VarOption = [],
     locale: Annotated[Optional[str], typer.Option(help="en or fr.")] = None,
     key: Annotated[Optional[str], typer.Option(help="Idempotency key: a second send with the same key does nothing.")] = None,
@@ -72,7 +72,7 @@ def mail_send(
 
 
 @app.command("test")
-def mail_test(ctx: typer.Context, *, to: Annotated[str, typer.Option("--to", help="Recipient address.")]) -> None:
+def mail_test(ctx: typer.Context, *, to: Annotated[str, typer.Option("--to", metavar="ADDR", help="Recipient address.")]) -> None:
     """Send a test message through the configured SMTP server.
 
     Example: arkops mail test --to you@example.com

@@ -76,7 +76,7 @@ def payments_failed(ctx: typer.Context, *, format: FormatOption = Format.table) 
 
 
 @app.command("import")
-def payments_import(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="A payments.json file (the older format).")]) -> None:
+def payments_import(ctx: typer.Context, file: Annotated[Path, typer.Argument(metavar="FILE", help="A payments.json file (the older format).")]) -> None:
     """Import the older payments.json format; idempotent by invoice id.
 
     Example: arkops payments import old/payments.json

@@ -18,7 +18,7 @@ AtOption = Annotated[Optional[str], typer.Option("--at", help="When it happened,
 @app.command("signup")
 def trials_signup(
     ctx: typer.Context,
-    email: Annotated[str, typer.Argument(help="The trial's email address.")],
+    email: Annotated[str, typer.Argument(metavar="EMAIL", help="The trial's email address.")],
     *,
     plan: Annotated[str, typer.Option("--plan", help="A plan id from arkops.toml.")],
     source: Annotated[Optional[str], typer.Option(help="utm source or referrer.")] = None,
@@ -39,7 +39,7 @@ def trials_signup(
 @app.command("activity")
 def trials_activity(
     ctx: typer.Context,
-    email: Annotated[str, typer.Argument(help="The trial's email address.")],
+    email: Annotated[str, typer.Argument(metavar="EMAIL", help="The trial's email address.")],
     *,
     kind: Annotated[str, typer.Option("--kind", help="What was done, e.g. watch_created or api_call.")],
     count: Annotated[int, typer.Option(help="How many.", min=1)] = 1,
@@ -57,7 +57,7 @@ def trials_activity(
 
 
 @app.command("import")
-def trials_import(ctx: typer.Context, files: Annotated[list[Path], typer.Argument(help="JSON files from the web app (signups, activity).")]) -> None:
+def trials_import(ctx: typer.Context, files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="JSON files from the web app (signups, activity).")]) -> None:
     """Import the web app's signup and activity files; malformed records are skipped and reported (exit 3).
 
     Example: arkops trials import app/signups.json app/activity.json
@@ -91,7 +91,7 @@ def trials_list(
 
 
 @app.command("show")
-def trials_show(ctx: typer.Context, email: Annotated[str, typer.Argument(help="The trial's email address.")], *, format: FormatOption = Format.table) -> None:
+def trials_show(ctx: typer.Context, email: Annotated[str, typer.Argument(metavar="EMAIL", help="The trial's email address.")], *, format: FormatOption = Format.table) -> None:
     """One trial's timeline: signup, activity, emails, conversion.
 
     Example: arkops trials show ana@example.com
