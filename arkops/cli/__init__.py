@@ -11,20 +11,79 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from arkops import __version__
 from arkops.errors import ArkopsError, ExitCode, redact
+from arkops.cli._output import SETTINGS
 from arkops.runtime import Runtime
 
+# Every command and group, by name: (module, attribute). A domain adds its line here.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("arkops.cli.setup", "init"),
+    "doctor": ("arkops.cli.doctor", "doctor"),
+    "run": ("arkops.cli.jobs", "run"),
+    "jobs": ("arkops.cli.jobs", "jobs"),
+    "cron": ("arkops.cli.jobs", "cron_app"),
+    "demo": ("arkops.cli.demo", "demo"),
+    "mail": ("arkops.cli.mail", "app"),
+    "stripe": ("arkops.cli.stripe_cmd", "app"),
+    "webhooks": ("arkops.cli.webhooks", "app"),
+    "payments": ("arkops.cli.payments", "app"),
+    "billing": ("arkops.cli.billing", "app"),
+    "trials": ("arkops.cli.trials", "app"),
+}
+
+
+def _target(name: str):
+    import importlib
+
+    module, attribute = COMMANDS[name]
+    return getattr(importlib.import_module(module), attribute)
+
+
+class LazyGroup(TyperGroup):
+    """Builds a command only when it runs or its own help is asked for.
+
+    Typer turns every signature into a click command when the tree is built;
+    building them all for `arkops --help` costs more than the imports. The
+    listing reads each command's summary from its Typer app or docstring.
+    """
+
+    def list_commands(self, ctx) -> list[str]:  # type: ignore[override]
+        return list(COMMANDS)
+
+    def get_command(self, ctx, cmd_name: str):  # type: ignore[override]
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            from typer.main import get_command
+
+            target = _target(cmd_name)
+            if not isinstance(target, typer.Typer):
+                from arkops.cli._output import SETTINGS
+
+                single = typer.Typer(**SETTINGS)
+                single.command(cmd_name)(target)
+                target = single
+            command = get_command(target)
+            command.name = cmd_name
+            self.commands[cmd_name] = command
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx, formatter) -> None:  # type: ignore[override]
+        rows = []
+        for name in COMMANDS:
+            target = _target(name)
+            text = target.info.help if isinstance(target, typer.Typer) else target.__doc__
+            rows.append((name, (text or "").strip().splitlines()[0]))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
 app = typer.Typer(
+    cls=LazyGroup,
     name="arkops",
     help="arkops: trials, leads, funnel, promo codes and payments for a small SaaS, from one command line.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-    pretty_exceptions_show_locals=False,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    **SETTINGS,
 )
 
 
@@ -57,24 +116,6 @@ def root(
     ctx.obj = Runtime(data_dir=data_dir, config_path=config, env_file=env_file, dry_run=dry_run, quiet=quiet, verbose=verbose)
     if ctx.invoked_subcommand not in CONFIG_OPTIONAL:
         ctx.obj.config  # a bad arkops.toml stops every command up front (exit 3), never half-way
-
-
-def _register() -> None:
-    from arkops.cli import billing, demo, doctor, jobs, mail, payments, setup, stripe_cmd, trials, webhooks
-
-    setup.register(app)
-    doctor.register(app)
-    jobs.register(app)
-    demo.register(app)
-    app.add_typer(mail.app, name="mail")
-    app.add_typer(stripe_cmd.app, name="stripe")
-    app.add_typer(webhooks.app, name="webhooks")
-    app.add_typer(payments.app, name="payments")
-    app.add_typer(billing.app, name="billing")
-    app.add_typer(trials.app, name="trials")
-
-
-_register()
 
 
 def main(argv: list[str] | None = None) -> None:

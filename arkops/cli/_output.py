@@ -22,6 +22,27 @@ class Format(str, Enum):
 FORMAT_HELP = "Output format: table, json (one JSON document) or csv."
 
 
+SETTINGS = {
+    "no_args_is_help": True,
+    "rich_markup_mode": None,
+    "pretty_exceptions_enable": False,
+    "pretty_exceptions_show_locals": False,  # secrets live in locals
+    "add_completion": False,
+    "context_settings": {"help_option_names": ["-h", "--help"]},
+}
+
+
+def group(help: str) -> typer.Typer:
+    """A command group with the house settings (plain help, no completion, -h).
+
+    The empty callback keeps a group with one command a group (`arkops stripe
+    sync`), where Typer would otherwise collapse it into the command itself.
+    """
+    app = typer.Typer(help=help, **SETTINGS)
+    app.callback()(lambda: None)
+    return app
+
+
 def runtime(ctx: typer.Context) -> Runtime:
     return ctx.find_root().obj
 

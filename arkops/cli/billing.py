@@ -6,9 +6,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from arkops.cli._output import FORMAT_HELP, Format, emit_rows, runtime
+from arkops.cli._output import group, FORMAT_HELP, Format, emit_rows, runtime
 
-app = typer.Typer(help="Billing: subscriptions in the ledger.", no_args_is_help=True)
+app = group("Billing: subscriptions in the ledger.")
 
 
 @app.command("subscriptions")

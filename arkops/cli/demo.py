@@ -12,7 +12,7 @@ from arkops.cli._output import FORMAT_HELP, Format, emit_json, runtime
 
 def demo(
     ctx: typer.Context,
-    folder: Annotated[Path, typer.Argument(metavar="[DIR]", help="Where to create the demo workspace.")] = Path("arkops-demo"),
+    folder: Annotated[Path, typer.Argument(metavar="DIR", help="Where to create the demo workspace.")] = Path("arkops-demo"),
     *,
     force: Annotated[bool, typer.Option("--force", help="Rebuild an existing demo workspace.")] = False,
     format: Annotated[Format, typer.Option("--format", help=FORMAT_HELP)] = Format.table,
@@ -49,7 +49,3 @@ def demo(
     for command in ("payments report", "payments list --status refunded", "payments failed", "billing subscriptions", "trials list",
                     "trials show trial03@example.org", "mail outbox", "mail preview trial_day7 --locale fr", "jobs", "doctor"):
         print(f"  cd {summary['workspace']} && arkops {command}")
-
-
-def register(app: typer.Typer) -> None:
-    app.command("demo")(demo)

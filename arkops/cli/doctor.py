@@ -26,7 +26,3 @@ def doctor(
     checks = run_checks(runtime(ctx), smtp=smtp, stripe=stripe)
     emit_rows([c.as_dict() for c in checks], format, ["check", "status", "detail"])
     raise typer.Exit(ExitCode.CHECK_FAILED if any(c.status == FAIL for c in checks) else ExitCode.OK)
-
-
-def register(app: typer.Typer) -> None:
-    app.command("doctor")(doctor)

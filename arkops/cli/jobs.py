@@ -7,9 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from arkops.cli._output import FORMAT_HELP, Format, emit_rows, runtime
+from arkops.cli._output import group, FORMAT_HELP, Format, emit_rows, runtime
 
-cron_app = typer.Typer(help="Cron: the crontab line for this installation.", no_args_is_help=True)
+cron_app = group("Cron: the crontab line for this installation.")
 
 
 def run(
@@ -59,9 +59,3 @@ def cron_print(
     from arkops.core.cronline import cron_line
 
     print(cron_line(runtime(ctx), log=log, every=every))
-
-
-def register(app: typer.Typer) -> None:
-    app.command("run")(run)
-    app.command("jobs")(jobs)
-    app.add_typer(cron_app, name="cron")

@@ -7,10 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from arkops.cli._output import FORMAT_HELP, Format, emit_rows, runtime, say
+from arkops.cli._output import group, FORMAT_HELP, Format, emit_rows, runtime, say
 from arkops.errors import ExitCode
 
-app = typer.Typer(help="Email: preview templates, send, and work the outbox.", no_args_is_help=True)
+app = group("Email: preview templates, send, and work the outbox.")
 
 VarOption = Annotated[list[str], typer.Option("--var", metavar="KEY=VALUE", help="A template variable, key=value (repeatable); unset ones use sample values.")]
 

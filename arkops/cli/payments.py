@@ -7,9 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from arkops.cli._output import FORMAT_HELP, Format, emit_json, emit_rows, runtime, say
+from arkops.cli._output import group, FORMAT_HELP, Format, emit_json, emit_rows, runtime, say
 
-app = typer.Typer(help="Payments: revenue, MRR and its movements, churn, failed payments.", no_args_is_help=True)
+app = group("Payments: revenue, MRR and its movements, churn, failed payments.")
 FormatOption = Annotated[Format, typer.Option("--format", help=FORMAT_HELP)]
 
 

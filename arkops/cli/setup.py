@@ -23,7 +23,3 @@ def init(ctx: typer.Context, *, force: Annotated[bool, typer.Option("--force", h
     for path in result.kept:
         say(rt, f"kept {path} (exists; --force to overwrite)")
     say(rt, f"data directory {rt.data_dir} (mode 0700)")
-
-
-def register(app: typer.Typer) -> None:
-    app.command("init")(init)

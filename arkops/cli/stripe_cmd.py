@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from arkops.cli._output import runtime, say
+from arkops.cli._output import group, runtime, say
 
-app = typer.Typer(help="Stripe: fill the ledger from the Events API.", no_args_is_help=True)
+app = group("Stripe: fill the ledger from the Events API.")
 
 
 @app.command("sync")

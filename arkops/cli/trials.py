@@ -7,10 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from arkops.cli._output import FORMAT_HELP, Format, emit_json, emit_rows, runtime, say
+from arkops.cli._output import group, FORMAT_HELP, Format, emit_json, emit_rows, runtime, say
 from arkops.errors import ExitCode
 
-app = typer.Typer(help="Trials: signups, activity, activation, conversion and lifecycle emails.", no_args_is_help=True)
+app = group("Trials: signups, activity, activation, conversion and lifecycle emails.")
 FormatOption = Annotated[Format, typer.Option("--format", help=FORMAT_HELP)]
 AtOption = Annotated[Optional[str], typer.Option("--at", help="When it happened, ISO 8601 (default: now).")]
 

@@ -8,9 +8,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from arkops.cli._output import runtime, say
+from arkops.cli._output import group, runtime, say
 
-app = typer.Typer(help="Stripe webhooks: verify signed payloads and apply them.", no_args_is_help=True)
+app = group("Stripe webhooks: verify signed payloads and apply them.")
 
 
 @app.command("ingest")
