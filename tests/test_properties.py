@@ -86,3 +86,34 @@ def test_jsonl_keeps_complete_records_and_drops_a_torn_tail(tmp_path_factory, re
     assert list(log.read()) == records
     log.append([{"after": 1}])
     assert list(log.read()) == [*records, {"after": 1}]
+
+
+version_strategy = st.fixed_dictionaries({
+    "_at": st.integers(min_value=0, max_value=1000),
+    "status": st.sampled_from(["active", "past_due", "trialing", "canceled"]),
+    "amount": st.integers(min_value=0, max_value=10_000),
+    "ended_at": st.one_of(st.none(), st.integers(min_value=0, max_value=1200)),
+    "percent": st.one_of(st.none(), st.integers(min_value=1, max_value=100)),
+    "discount_end": st.integers(min_value=0, max_value=1200),
+})
+
+
+@given(st.lists(version_strategy, min_size=1, max_size=6), st.lists(st.integers(min_value=0, max_value=1300), min_size=1, max_size=12))
+def test_mrr_series_matches_evaluating_each_instant(raw_versions, raw_instants):
+    from arkops.core.billing.report import mrr_series
+
+    versions = sorted(
+        ({"_at": v["_at"], "status": v["status"], "ended_at": v["ended_at"],
+          "items": [{"unit_amount": v["amount"], "quantity": 1, "interval": "month", "interval_count": 1, "currency": "EUR"}],
+          "discounts": [{"percent_off": v["percent"], "duration": "repeating", "start": 0, "end": v["discount_end"]}] if v["percent"] else []}
+         for v in raw_versions),
+        key=lambda v: v["_at"],
+    )
+    instants = sorted(raw_instants)
+    convert = Converter("EUR", {})
+
+    def naive(at):
+        current = [v for v in versions if v["_at"] <= at]
+        return subscription_mrr(current[-1], at, convert) if current else 0.0
+
+    assert mrr_series(versions, instants, convert) == [naive(at) for at in instants]

@@ -5,7 +5,7 @@ payments.json import) turns its input into Stripe-shaped events and calls
 `apply_events`, which applies each event id once. Each object keeps the
 event time of its current state; an older event never overwrites a newer
 state, but is still recorded in the object's history, from which the state
-at any past instant is rebuilt (the reports use this for month-end MRR).
+at any past instant is rebuilt (`report.mrr_series` walks it for month-end MRR).
 """
 
 from __future__ import annotations
@@ -264,13 +264,6 @@ def apply_event(db: Db, event: dict, *, now: datetime, settings: dict, money, re
     elif event_type == "checkout.session.completed":
         _apply_checkout(db, obj, at)
     result.applied += 1
-
-
-def state_at(versions: list[dict], at: int) -> dict | None:
-    """The version in force at unix time `at` (the last one at or before it)."""
-    times = [v["_at"] for v in versions]
-    index = bisect.bisect_right(times, at)
-    return versions[index - 1] if index else None
 
 
 def first_payment_by_email(db: Db) -> dict[str, int]:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Callable
 
 from arkops.clock import from_unix, iso
-from arkops.core.billing.ledger import DB, state_at
+from arkops.core.billing.ledger import DB
 from arkops.errors import DataError
 from arkops.money import Converter
 from arkops.runtime import Runtime
@@ -53,6 +53,32 @@ def subscription_mrr(sub: dict | None, at: int, convert: Callable[[float, str], 
                 off = monthly(discount["amount_off"], first["interval"], first["interval_count"])
                 total -= convert(off, discount.get("currency") or first["currency"])
     return max(total, 0.0)
+
+
+def mrr_series(versions: list[dict], instants: list[int], convert: Callable[[float, str], float]) -> list[float]:
+    """A subscription's MRR at each of the sorted `instants`, walking its versions once.
+
+    A version without discounts or an end date has the same MRR at every
+    instant it covers, so it is computed once.
+    """
+    out: list[float] = []
+    index, count = 0, len(versions)
+    constant: float | None = None
+    for at in instants:
+        while index < count and versions[index]["_at"] <= at:
+            index += 1
+            constant = None
+        if index == 0:
+            out.append(0.0)
+            continue
+        state = versions[index - 1]
+        if state.get("discounts") or state.get("ended_at"):
+            out.append(subscription_mrr(state, at, convert))
+            continue
+        if constant is None:
+            constant = subscription_mrr(state, at, convert)
+        out.append(constant)
+    return out
 
 
 def month_starts(tz, first: datetime, last: datetime) -> list[datetime]:
@@ -100,10 +126,14 @@ def build_report(rt: Runtime, *, now: datetime, months: int, currency: str | Non
     month_names = [s.strftime("%Y-%m") for s in starts[:-1]]
     before_first = boundaries[0] - 1
 
-    def customer_mrr(customer: str, at: int) -> float:
-        return sum(subscription_mrr(state_at(v, at), at, convert) for v in subs_by_customer[customer])
-
-    snapshots = {c: [customer_mrr(c, before_first)] + [customer_mrr(c, at) for at in instants] for c in subs_by_customer}
+    points = [before_first, *instants]
+    snapshots = {}
+    for customer, histories in subs_by_customer.items():
+        series = [0.0] * len(points)
+        for versions in histories:
+            for i, value in enumerate(mrr_series(versions, points, convert)):
+                series[i] += value
+        snapshots[customer] = series
 
     revenue = [0.0] * len(month_names)
     for invoice in ledger["invoices"]:
