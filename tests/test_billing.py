@@ -222,3 +222,22 @@ def test_payments_import_bad_amount_is_exit_3(cli, workspace):
     result = cli("payments", "import", str(path))
     assert result.code == 3 and "payments.json[0].amount" in result.err
     assert not (workspace / "data" / "ledger.json").exists() or "invoices" not in ledger(workspace)
+
+
+def test_a_customer_address_that_cannot_be_used_does_not_block_the_ledger(cli, workspace):
+    write_config(workspace, "[billing]\nnotify_payment_received = true\n")
+    paid = invoice("in_bad", "cus_bad", 2900, paid_at=ts("2026-03-01"), email="not an address@@example")
+    result = apply_all(workspace, [event("evt_bad", "invoice.paid", paid, ts("2026-03-01"))])
+    assert result.applied == 1 and len(result.undeliverable) == 1
+    assert "payment_received" in result.undeliverable[0]
+    templates = [m["template"] for m in json.loads(cli("mail", "outbox", "--format", "json").out)]
+    assert templates == ["first_revenue"]
+
+
+def test_operator_alerts_need_an_address(cli, workspace, monkeypatch):
+    monkeypatch.delenv("ARKOPS_ALERT_TO")
+    with pytest.raises(Exception, match="ARKOPS_ALERT_TO"):
+        apply_all(workspace, [paid_event()])
+    assert "invoices" not in ledger(workspace)  # nothing applied: the event is retried once configured
+    checks = {c["check"]: c for c in json.loads(cli("doctor", "--format", "json").out)}
+    assert checks["ARKOPS_ALERT_TO"]["status"] == "fail"

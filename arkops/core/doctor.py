@@ -47,10 +47,13 @@ def _mail_settings(rt: Runtime) -> list[Check]:
             problem = "SMTP_USER is set but SMTP_PASSWORD is not"
         detail = f"{env('SMTP_HOST')}:{env('SMTP_PORT') or 'default port'} ({security}), password {mask(env('SMTP_PASSWORD'))}"
         checks.append(Check("smtp settings", FAIL if problem else OK, problem or detail))
-    for name, required_for in (("MAIL_FROM", "sending"), ("ARKOPS_ALERT_TO", "operator alerts")):
+    # Operator alerts are queued by sync, track and run: without an address they stop those jobs.
+    required = {"ARKOPS_ALERT_TO": (FAIL, "operator alerts cannot be queued"),
+                "MAIL_FROM": (FAIL if env("SMTP_HOST") else WARN, "needed to send")}
+    for name, (status, why) in required.items():
         value = env(name)
         if not value:
-            checks.append(Check(name, WARN, f"not set (needed for {required_for})"))
+            checks.append(Check(name, status, f"not set: {why}"))
             continue
         try:
             checks.append(Check(name, OK, normalize_address(value, field=name)))

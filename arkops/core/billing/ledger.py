@@ -52,6 +52,7 @@ class ApplyResult:
     duplicates: int = 0
     ignored: int = 0  # unknown event types, recorded as seen
     alerts: list[Alert] = field(default_factory=list)
+    undeliverable: list[str] = field(default_factory=list)  # customer emails not queued (bad address in Stripe)
 
 
 def _id(value: Any) -> str | None:

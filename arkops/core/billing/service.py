@@ -42,7 +42,13 @@ def apply_events(rt: Runtime, events: Iterable[dict], *, now: datetime, cursor: 
             for event in chunk:
                 apply_event(db, event, now=now, settings=settings, money=money, result=result)
             for alert in result.alerts[before:]:
-                notify(rt, alert.template, alert.variables, key=alert.key, now=now, to=alert.to, locale=alert.locale)
+                try:
+                    notify(rt, alert.template, alert.variables, key=alert.key, now=now, to=alert.to, locale=alert.locale)
+                except DataError as exc:
+                    if alert.to is None or isinstance(exc, ConfigError):
+                        raise  # operator alerts and configuration problems must stop the run
+                    # A customer address Stripe accepted but we cannot send to must not block the ledger.
+                    result.undeliverable.append(f"{alert.template} to {alert.to!r}: {exc}")
             if cursor and chunk:
                 newest = max(chunk, key=lambda e: e.get("created") or 0)
                 current = db.get("sync", "cursor") or {}
@@ -207,6 +213,9 @@ def serve_webhooks(rt: Runtime, *, host: str, port: int, log: Progress, ready: C
     def handle(payload: bytes, signature: str | None) -> tuple[int, dict]:
         try:
             result = ingest_webhook(rt, payload, signature, now=clock_now())
+        except ConfigError as exc:  # our side is not set up: let Stripe retry once it is
+            log(str(exc))
+            return 503, {"error": "temporarily unavailable"}
         except DataError as exc:
             log(str(exc))
             return 400, {"error": str(exc)}
