@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from arkops.errors import DataError
@@ -48,6 +49,8 @@ class Converter:
         self._factors: dict[str, float] = {}
 
     def _rate_to_base(self, code: str) -> float:
+        if not re.fullmatch(r"[A-Z]{3}", code):
+            raise DataError(f"currency {code!r} is not an ISO 4217 code (e.g. EUR)")
         if code == self.base:
             return 1.0
         rate = self.rates.get(code)
@@ -59,7 +62,7 @@ class Converter:
         """Multiply minor units of `currency` by this to get minor units of the reporting currency."""
         code = (currency or self.base).upper()
         if code not in self._factors:
-            if code == self.reporting:
+            if code == self.reporting == self.base:
                 self._factors[code] = 1.0
             else:
                 value = self._rate_to_base(code) / self._rate_to_base(self.reporting)

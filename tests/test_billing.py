@@ -241,3 +241,19 @@ def test_operator_alerts_need_an_address(cli, workspace, monkeypatch):
     assert "invoices" not in ledger(workspace)  # nothing applied: the event is retried once configured
     checks = {c["check"]: c for c in json.loads(cli("doctor", "--format", "json").out)}
     assert checks["ARKOPS_ALERT_TO"]["status"] == "fail"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["payments", "report", "--currency", "XXX"], "no exchange rate for XXX"),
+    (["payments", "report", "--currency", "e1"], "'E1' is not an ISO 4217 code"),
+    (["payments", "report", "--months", "0"], "--months must be at least 1"),
+    (["payments", "list", "--month", "2026-13"], "--month '2026-13' is not YYYY-MM"),
+    (["payments", "list", "--status", "late"], "--status 'late' is not paid, failed or refunded"),
+    (["billing", "subscriptions", "--status", "bogus"], "--status 'bogus' is not a Stripe subscription status"),
+])
+def test_bad_report_options_are_one_line_exit_3(cli, workspace, args, message):
+    apply_all(workspace, [paid_event()])
+    before = (workspace / "data" / "ledger.json").read_bytes()
+    result = cli(*args)
+    assert result.code == 3 and message in result.err and result.err.count("\n") == 1
+    assert (workspace / "data" / "ledger.json").read_bytes() == before

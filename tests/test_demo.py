@@ -60,6 +60,9 @@ def test_demo_refuses_a_folder_that_is_not_a_demo(tmp_path):
     result = arkops("demo", "mine", cwd=tmp_path)
     assert result.returncode == 3 and "is not an arkops demo" in result.stderr
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+    (tmp_path / "afile").write_text("x")
+    result = arkops("demo", "afile", cwd=tmp_path)
+    assert result.returncode == 3 and "is a file" in result.stderr
     assert arkops("demo", "d", cwd=tmp_path).returncode == 0
     assert arkops("demo", "d", cwd=tmp_path).returncode == 3
     assert arkops("demo", "d", "--force", cwd=tmp_path).returncode == 0

@@ -32,7 +32,7 @@ def parse_vars(pairs: list[str]) -> dict[str, Any]:
 
 def with_samples(template: str, overrides: dict[str, Any]) -> dict[str, Any]:
     if template not in SAMPLES:
-        raise DataError(f"unknown template {template!r} (see `arkops mail preview --help` for the list)")
+        raise DataError(f"unknown template {template!r} (known: {', '.join(sorted(SAMPLES))})")
     return {**SAMPLES[template], **overrides}
 
 

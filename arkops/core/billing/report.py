@@ -105,6 +105,7 @@ def build_report(rt: Runtime, *, now: datetime, months: int, currency: str | Non
     config = rt.config
     reporting = (currency or config.currency).upper()
     convert = Converter(reporting, config["fx"], base=config.currency)
+    convert.factor(reporting)  # an unknown report currency fails now, not only when an amount needs it
     tz = config.tz
     ledger = load(rt)
     now_ts = int(now.timestamp())
@@ -241,7 +242,12 @@ def failed_rows(rt: Runtime) -> list[dict]:
     return sorted(rows, key=lambda r: r["invoice"])
 
 
+SUBSCRIPTION_STATUSES = ("incomplete", "incomplete_expired", "trialing", "active", "past_due", "canceled", "unpaid", "paused")
+
+
 def subscription_rows(rt: Runtime, *, status: str | None, now: datetime) -> list[dict]:
+    if status is not None and status not in SUBSCRIPTION_STATUSES:
+        raise DataError(f"--status {status!r} is not a Stripe subscription status ({', '.join(SUBSCRIPTION_STATUSES)})")
     convert = Converter(rt.config.currency, rt.config["fx"])
     ledger = load(rt)
     at = int(now.timestamp())

@@ -130,6 +130,8 @@ def make_people(rng: random.Random, now: datetime) -> list[Person]:
 
 
 def create_workspace(folder: Path, *, force: bool) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise DataError(f"{folder} is a file; choose a folder for the demo")
     if folder.exists() and any(folder.iterdir()):
         if not (folder / MARKER).exists():
             raise DataError(f"{folder} exists and is not an arkops demo; choose another folder")
