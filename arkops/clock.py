@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from arkops.errors import DataError
 
@@ -20,24 +20,24 @@ def parse_iso(text: str, *, what: str = "timestamp") -> datetime:
     except ValueError:
         raise DataError(f"{what}: {text!r} is not an ISO 8601 date") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def now() -> datetime:
     override = os.environ.get("ARKOPS_NOW")
     if override:
         return parse_iso(override, what="ARKOPS_NOW")
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def from_unix(seconds: int | float | None) -> datetime | None:
     if seconds is None:
         return None
-    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return datetime.fromtimestamp(seconds, tz=UTC)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from arkops.errors import ConfigError
@@ -49,7 +50,14 @@ class MapOf:
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:
-    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "a table", list: "a list"}
+    names = {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        dict: "a table",
+        list: "a list",
+    }
     kinds = kind if isinstance(kind, tuple) else (kind,)
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
@@ -87,7 +95,9 @@ def _url(value: str) -> str | None:
 
 
 def _slug(value: str) -> str | None:
-    return None if re.fullmatch(r"[a-z0-9][a-z0-9_-]*", value) else f"{value!r} must be lowercase letters, digits, - or _"
+    return (
+        None if re.fullmatch(r"[a-z0-9][a-z0-9_-]*", value) else f"{value!r} must be lowercase letters, digits, - or _"
+    )
 
 
 PLAN = {
@@ -138,7 +148,9 @@ SCHEMA: dict[str, Any] = {
         "templates_dir": Field(str, ""),
         "alert_webhook_url": Field(str, "", _url),
         "timeout_seconds": Field(float, 10.0, _at_least(0.1)),
-        "operator_locale": Field(str, "", lambda v: None if v in ("",) + LOCALES else f"{v!r} is not one of {', '.join(LOCALES)}"),
+        "operator_locale": Field(
+            str, "", lambda v: None if v in ("", *LOCALES) else f"{v!r} is not one of {', '.join(LOCALES)}"
+        ),
         "from_name": Field(str, "arkops"),
     },
     "billing": {

@@ -20,10 +20,10 @@ class Runtime:
     dry_run: bool = False
     quiet: bool = False
     verbose: bool = False
-    _config: "Config | None" = field(default=None, repr=False)
+    _config: Config | None = field(default=None, repr=False)
 
     @property
-    def config(self) -> "Config":
+    def config(self) -> Config:
         if self._config is None:
             from arkops.config import load_config
 
@@ -31,7 +31,7 @@ class Runtime:
         return self._config
 
     @property
-    def store(self) -> "Store":
+    def store(self) -> Store:
         from arkops.store import Store
 
         return Store(self.data_dir)

@@ -32,8 +32,19 @@ class Result:
 @pytest.fixture
 def workspace(tmp_path, monkeypatch):
     """A fresh working folder: config, data dir and .env all point inside tmp_path."""
-    for name in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE", "SMTP_HOST", "SMTP_PORT", "SMTP_USER",
-                 "SMTP_PASSWORD", "SMTP_SECURITY", "MAIL_FROM", "ARKOPS_ALERT_TO", "ARKOPS_NOW"):
+    for name in (
+        "STRIPE_SECRET_KEY",
+        "STRIPE_WEBHOOK_SECRET",
+        "STRIPE_API_BASE",
+        "SMTP_HOST",
+        "SMTP_PORT",
+        "SMTP_USER",
+        "SMTP_PASSWORD",
+        "SMTP_SECURITY",
+        "MAIL_FROM",
+        "ARKOPS_ALERT_TO",
+        "ARKOPS_NOW",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ARKOPS_DATA_DIR", str(tmp_path / "data"))
@@ -63,10 +74,19 @@ def cli(workspace, capsys):
     return run
 
 
-def run_arkops(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 60, input: str | None = None) -> Result:
+def run_arkops(
+    *args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 60, input: str | None = None
+) -> Result:
     """Run arkops as a separate process (for locking, crash and concurrency tests)."""
-    proc = subprocess.run([sys.executable, "-m", "arkops", *args], capture_output=True, text=True, env={**os.environ, **(env or {})},
-                          cwd=cwd, timeout=timeout, input=input)
+    proc = subprocess.run(
+        [sys.executable, "-m", "arkops", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        timeout=timeout,
+        input=input,
+    )
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 

@@ -9,7 +9,6 @@ import time
 
 import pytest
 import stripe
-
 from conftest import write_config
 from stripe_shapes import charge_refunded, event, invoice, percent_discount, subscription, ts
 
@@ -39,7 +38,12 @@ def ledger(workspace) -> dict:
 
 
 def paid_event(n: int = 1) -> dict:
-    return event(f"evt_paid_{n}", "invoice.paid", invoice(f"in_{n}", "cus_1", 2900, paid_at=ts("2026-03-01"), email="ana@example.com"), ts("2026-03-01"))
+    return event(
+        f"evt_paid_{n}",
+        "invoice.paid",
+        invoice(f"in_{n}", "cus_1", 2900, paid_at=ts("2026-03-01"), email="ana@example.com"),
+        ts("2026-03-01"),
+    )
 
 
 def test_valid_signature_is_applied_once(cli, workspace, signed):
@@ -72,8 +76,15 @@ def test_refused_payloads_apply_nothing(cli, workspace, signed):
 def test_same_event_from_16_processes_is_applied_once_with_one_alert(workspace, signed):
     payload, header = signed(paid_event())
     (workspace / "event.json").write_text(payload)
-    procs = [subprocess.Popen([sys.executable, "-m", "arkops", "webhooks", "ingest", "event.json", "--signature", header], cwd=workspace,
-                              stderr=subprocess.PIPE, text=True) for _ in range(16)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "arkops", "webhooks", "ingest", "event.json", "--signature", header],
+            cwd=workspace,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(16)
+    ]
     outputs = [p.communicate(timeout=60)[1] for p in procs]
     assert [p.returncode for p in procs] == [0] * 16
     assert sum("applied" in out for out in outputs) == 1
@@ -83,8 +94,18 @@ def test_same_event_from_16_processes_is_applied_once_with_one_alert(workspace, 
 
 
 def test_out_of_order_updates_keep_the_newer_state(cli, workspace, signed):
-    newer = event("evt_b", "customer.subscription.updated", subscription("sub_1", "cus_1", [(2900, "eur", "month", 1, 1, "pro")]), ts("2026-03-10"))
-    older = event("evt_a", "customer.subscription.updated", subscription("sub_1", "cus_1", [(900, "eur", "month", 1, 1, "starter")]), ts("2026-03-05"))
+    newer = event(
+        "evt_b",
+        "customer.subscription.updated",
+        subscription("sub_1", "cus_1", [(2900, "eur", "month", 1, 1, "pro")]),
+        ts("2026-03-10"),
+    )
+    older = event(
+        "evt_a",
+        "customer.subscription.updated",
+        subscription("sub_1", "cus_1", [(900, "eur", "month", 1, 1, "starter")]),
+        ts("2026-03-05"),
+    )
     for evt in (newer, older):
         payload, header = signed(evt)
         assert ingest(cli, workspace, payload, header).code == 0
@@ -123,25 +144,96 @@ def test_hand_computed_scenario_month_by_month(cli, workspace, monkeypatch):
     write_config(workspace, "[fx]\nUSD = 0.5\n")
     events = [
         # A: monthly 29 EUR from Jan 10; upgraded to 99 EUR on Apr 5 (expansion +70).
-        event("e1", "customer.subscription.created", subscription("sub_a", "cus_a", [(2900, "eur", "month", 1, 1, "pro")], start="2026-01-10"), ts("2026-01-10")),
-        event("e2", "customer.subscription.updated", subscription("sub_a", "cus_a", [(9900, "eur", "month", 1, 1, "business")], start="2026-01-10"), ts("2026-04-05")),
+        event(
+            "e1",
+            "customer.subscription.created",
+            subscription("sub_a", "cus_a", [(2900, "eur", "month", 1, 1, "pro")], start="2026-01-10"),
+            ts("2026-01-10"),
+        ),
+        event(
+            "e2",
+            "customer.subscription.updated",
+            subscription("sub_a", "cus_a", [(9900, "eur", "month", 1, 1, "business")], start="2026-01-10"),
+            ts("2026-04-05"),
+        ),
         # B: annual 120 USD = 60 EUR/yr at 0.5 -> 5 EUR/month, from Feb 1.
-        event("e3", "customer.subscription.created", subscription("sub_b", "cus_b", [(12000, "usd", "year", 1, 1, "pro")], start="2026-02-01"), ts("2026-02-01")),
+        event(
+            "e3",
+            "customer.subscription.created",
+            subscription("sub_b", "cus_b", [(12000, "usd", "year", 1, 1, "pro")], start="2026-02-01"),
+            ts("2026-02-01"),
+        ),
         # C: 3-monthly 90 EUR -> 30/month, quantity 2 -> 60/month, from Jan 20; cancelled, ends Mar 15 (churn in March).
-        event("e4", "customer.subscription.created", subscription("sub_c", "cus_c", [(9000, "eur", "month", 3, 2, "team")], start="2026-01-20"), ts("2026-01-20")),
-        event("e5", "customer.subscription.updated", subscription("sub_c", "cus_c", [(9000, "eur", "month", 3, 2, "team")], start="2026-01-20", cancel_at_period_end=True), ts("2026-02-20")),
-        event("e6", "customer.subscription.deleted", subscription("sub_c", "cus_c", [(9000, "eur", "month", 3, 2, "team")], start="2026-01-20", status="canceled", ended_at=ts("2026-03-15")), ts("2026-03-15")),
+        event(
+            "e4",
+            "customer.subscription.created",
+            subscription("sub_c", "cus_c", [(9000, "eur", "month", 3, 2, "team")], start="2026-01-20"),
+            ts("2026-01-20"),
+        ),
+        event(
+            "e5",
+            "customer.subscription.updated",
+            subscription(
+                "sub_c", "cus_c", [(9000, "eur", "month", 3, 2, "team")], start="2026-01-20", cancel_at_period_end=True
+            ),
+            ts("2026-02-20"),
+        ),
+        event(
+            "e6",
+            "customer.subscription.deleted",
+            subscription(
+                "sub_c",
+                "cus_c",
+                [(9000, "eur", "month", 3, 2, "team")],
+                start="2026-01-20",
+                status="canceled",
+                ended_at=ts("2026-03-15"),
+            ),
+            ts("2026-03-15"),
+        ),
         # D: 40 EUR monthly with 25 % off for 2 months from Feb 1 (older API shape): 30 in Feb and Mar, 40 from Apr 1 (expansion +10).
-        event("e7", "customer.subscription.created", subscription("sub_d", "cus_d", [(4000, "eur", "month", 1, 1, "pro")], start="2026-02-01",
-                                                             discounts=[percent_discount(25, "2026-02-01", 2, newer_api=False)]), ts("2026-02-01")),
+        event(
+            "e7",
+            "customer.subscription.created",
+            subscription(
+                "sub_d",
+                "cus_d",
+                [(4000, "eur", "month", 1, 1, "pro")],
+                start="2026-02-01",
+                discounts=[percent_discount(25, "2026-02-01", 2, newer_api=False)],
+            ),
+            ts("2026-02-01"),
+        ),
         # E: trial from Mar 1 (no MRR), converts Mar 15 at 9 EUR (new in March).
-        event("e8", "customer.subscription.created", subscription("sub_e", "cus_e", [(900, "eur", "month", 1, 1, "starter")], start="2026-03-01", status="trialing"), ts("2026-03-01")),
-        event("e9", "customer.subscription.updated", subscription("sub_e", "cus_e", [(900, "eur", "month", 1, 1, "starter")], start="2026-03-01"), ts("2026-03-15")),
+        event(
+            "e8",
+            "customer.subscription.created",
+            subscription(
+                "sub_e", "cus_e", [(900, "eur", "month", 1, 1, "starter")], start="2026-03-01", status="trialing"
+            ),
+            ts("2026-03-01"),
+        ),
+        event(
+            "e9",
+            "customer.subscription.updated",
+            subscription("sub_e", "cus_e", [(900, "eur", "month", 1, 1, "starter")], start="2026-03-01"),
+            ts("2026-03-15"),
+        ),
         # C comes back in May at 29 EUR (reactivation).
-        event("e10", "customer.subscription.created", subscription("sub_c2", "cus_c", [(2900, "eur", "month", 1, 1, "pro")], start="2026-05-02"), ts("2026-05-02")),
+        event(
+            "e10",
+            "customer.subscription.created",
+            subscription("sub_c2", "cus_c", [(2900, "eur", "month", 1, 1, "pro")], start="2026-05-02"),
+            ts("2026-05-02"),
+        ),
         # Revenue: two paid invoices in March, one refund in March, one paid in April.
         event("e11", "invoice.paid", invoice("in_1", "cus_a", 2900, paid_at=ts("2026-03-10")), ts("2026-03-10")),
-        event("e12", "invoice.paid", invoice("in_2", "cus_b", 12000, currency="usd", paid_at=ts("2026-03-11")), ts("2026-03-11")),
+        event(
+            "e12",
+            "invoice.paid",
+            invoice("in_2", "cus_b", 12000, currency="usd", paid_at=ts("2026-03-11")),
+            ts("2026-03-11"),
+        ),
         event("e13", "charge.refunded", charge_refunded("ch_1", "in_1", 1000, ts("2026-03-20")), ts("2026-03-20")),
         event("e14", "invoice.paid", invoice("in_3", "cus_a", 9900, paid_at=ts("2026-04-05")), ts("2026-04-05")),
     ]
@@ -162,9 +254,17 @@ def test_hand_computed_scenario_month_by_month(cli, workspace, monkeypatch):
     }
     for month, (mrr, new, expansion, contraction, churn, reactivation, paying, churned, rate) in expected.items():
         row = months[month]
-        assert (row["mrr"], row["new"], row["expansion"], row["contraction"], row["churn"], row["reactivation"],
-                row["paying_customers"], row["churned_customers"], row["logo_churn_rate"]) == \
-               (mrr, new, expansion, contraction, churn, reactivation, paying, churned, rate), month
+        assert (
+            row["mrr"],
+            row["new"],
+            row["expansion"],
+            row["contraction"],
+            row["churn"],
+            row["reactivation"],
+            row["paying_customers"],
+            row["churned_customers"],
+            row["logo_churn_rate"],
+        ) == (mrr, new, expansion, contraction, churn, reactivation, paying, churned, rate), month
     assert months["2026-03"]["revenue"] == 2900 + 6000 - 1000
     assert months["2026-04"]["revenue"] == 9900
     assert report["mrr"] == 18200 and report["arr"] == 218400
@@ -175,10 +275,23 @@ def test_hand_computed_scenario_month_by_month(cli, workspace, monkeypatch):
 
 def test_report_in_another_currency_goes_through_the_configured_one(cli, workspace, monkeypatch):
     write_config(workspace, "[fx]\nUSD = 0.5\nJPY = 0.01\n")
-    apply_all(workspace, [
-        event("e1", "customer.subscription.created", subscription("sub_a", "cus_a", [(2900, "eur", "month", 1, 1, "pro")], start="2026-02-01"), ts("2026-02-01")),
-        event("e2", "customer.subscription.created", subscription("sub_j", "cus_j", [(1000, "jpy", "month", 1, 1, "pro")], start="2026-02-01"), ts("2026-02-01")),
-    ])
+    apply_all(
+        workspace,
+        [
+            event(
+                "e1",
+                "customer.subscription.created",
+                subscription("sub_a", "cus_a", [(2900, "eur", "month", 1, 1, "pro")], start="2026-02-01"),
+                ts("2026-02-01"),
+            ),
+            event(
+                "e2",
+                "customer.subscription.created",
+                subscription("sub_j", "cus_j", [(1000, "jpy", "month", 1, 1, "pro")], start="2026-02-01"),
+                ts("2026-02-01"),
+            ),
+        ],
+    )
     monkeypatch.setenv("ARKOPS_NOW", "2026-06-15T12:00:00Z")
     eur = json.loads(cli("payments", "report", "--format", "json").out)
     assert eur["mrr"] == 2900 + 1000  # 1000 yen = 10.00 EUR = 1000 cents
@@ -187,7 +300,17 @@ def test_report_in_another_currency_goes_through_the_configured_one(cli, workspa
 
 
 def test_missing_fx_rate_is_exit_3_naming_the_currency(cli, workspace, monkeypatch):
-    apply_all(workspace, [event("e1", "customer.subscription.created", subscription("sub_b", "cus_b", [(12000, "usd", "year", 1, 1, "pro")], start="2026-02-01"), ts("2026-02-01"))])
+    apply_all(
+        workspace,
+        [
+            event(
+                "e1",
+                "customer.subscription.created",
+                subscription("sub_b", "cus_b", [(12000, "usd", "year", 1, 1, "pro")], start="2026-02-01"),
+                ts("2026-02-01"),
+            )
+        ],
+    )
     monkeypatch.setenv("ARKOPS_NOW", "2026-06-15T12:00:00Z")
     result = cli("payments", "report")
     assert result.code == 3 and "USD" in result.err and "[fx]" in result.err
@@ -197,7 +320,16 @@ def test_failed_payment_alerts_and_lists_dunning(cli, workspace, monkeypatch):
     failed = invoice("in_9", "cus_9", 2900, email="bob@example.com", attempt_count=2, next_attempt=ts("2026-03-08"))
     apply_all(workspace, [event("e1", "invoice.payment_failed", failed, ts("2026-03-05"))])
     rows = json.loads(cli("payments", "failed", "--format", "json").out)
-    assert rows == [{"invoice": "in_9", "customer_email": "bob@example.com", "amount": 2900, "currency": "EUR", "attempts": 2, "next_attempt": "2026-03-08T00:00:00Z"}]
+    assert rows == [
+        {
+            "invoice": "in_9",
+            "customer_email": "bob@example.com",
+            "amount": 2900,
+            "currency": "EUR",
+            "attempts": 2,
+            "next_attempt": "2026-03-08T00:00:00Z",
+        }
+    ]
     messages = json.loads(cli("mail", "outbox", "--format", "json").out)
     assert [m["template"] for m in messages] == ["payment_failed"]
     assert "€29.00" in messages[0]["subject"]
@@ -205,20 +337,50 @@ def test_failed_payment_alerts_and_lists_dunning(cli, workspace, monkeypatch):
 
 def test_payments_import_is_idempotent(cli, workspace):
     path = workspace / "payments.json"
-    path.write_text(json.dumps([
-        {"invoice_id": "legacy_1", "customer_email": "old@example.com", "amount": 29.0, "currency": "EUR", "status": "paid", "paid_at": "2025-12-03T10:00:00Z"},
-        {"invoice_id": "legacy_2", "customer_email": "old@example.com", "amount": "9.90", "currency": "eur", "status": "failed", "paid_at": "2025-12-04T10:00:00Z"},
-    ]))
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "invoice_id": "legacy_1",
+                    "customer_email": "old@example.com",
+                    "amount": 29.0,
+                    "currency": "EUR",
+                    "status": "paid",
+                    "paid_at": "2025-12-03T10:00:00Z",
+                },
+                {
+                    "invoice_id": "legacy_2",
+                    "customer_email": "old@example.com",
+                    "amount": "9.90",
+                    "currency": "eur",
+                    "status": "failed",
+                    "paid_at": "2025-12-04T10:00:00Z",
+                },
+            ]
+        )
+    )
     assert cli("payments", "import", str(path)).code == 0
     assert "0 imported, 2 already present" in cli("payments", "import", str(path)).err
     rows = json.loads(cli("payments", "list", "--format", "json").out)
-    assert [(r["invoice"], r["status"], r["amount"]) for r in rows] == [("legacy_1", "paid", 2900), ("legacy_2", "failed", 990)]
-    assert json.loads(cli("payments", "list", "--month", "2025-12", "--status", "paid", "--format", "json").out)[0]["invoice"] == "legacy_1"
+    assert [(r["invoice"], r["status"], r["amount"]) for r in rows] == [
+        ("legacy_1", "paid", 2900),
+        ("legacy_2", "failed", 990),
+    ]
+    assert (
+        json.loads(cli("payments", "list", "--month", "2025-12", "--status", "paid", "--format", "json").out)[0][
+            "invoice"
+        ]
+        == "legacy_1"
+    )
 
 
 def test_payments_import_bad_amount_is_exit_3(cli, workspace):
     path = workspace / "payments.json"
-    path.write_text(json.dumps([{"invoice_id": "x", "amount": "29.999", "currency": "EUR", "status": "paid", "paid_at": "2025-12-03"}]))
+    path.write_text(
+        json.dumps(
+            [{"invoice_id": "x", "amount": "29.999", "currency": "EUR", "status": "paid", "paid_at": "2025-12-03"}]
+        )
+    )
     result = cli("payments", "import", str(path))
     assert result.code == 3 and "payments.json[0].amount" in result.err
     assert not (workspace / "data" / "ledger.json").exists() or "invoices" not in ledger(workspace)
@@ -243,14 +405,17 @@ def test_operator_alerts_need_an_address(cli, workspace, monkeypatch):
     assert checks["ARKOPS_ALERT_TO"]["status"] == "fail"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["payments", "report", "--currency", "XXX"], "no exchange rate for XXX"),
-    (["payments", "report", "--currency", "e1"], "'E1' is not an ISO 4217 code"),
-    (["payments", "report", "--months", "0"], "--months must be at least 1"),
-    (["payments", "list", "--month", "2026-13"], "--month '2026-13' is not YYYY-MM"),
-    (["payments", "list", "--status", "late"], "--status 'late' is not paid, failed or refunded"),
-    (["billing", "subscriptions", "--status", "bogus"], "--status 'bogus' is not a Stripe subscription status"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["payments", "report", "--currency", "XXX"], "no exchange rate for XXX"),
+        (["payments", "report", "--currency", "e1"], "'E1' is not an ISO 4217 code"),
+        (["payments", "report", "--months", "0"], "--months must be at least 1"),
+        (["payments", "list", "--month", "2026-13"], "--month '2026-13' is not YYYY-MM"),
+        (["payments", "list", "--status", "late"], "--status 'late' is not paid, failed or refunded"),
+        (["billing", "subscriptions", "--status", "bogus"], "--status 'bogus' is not a Stripe subscription status"),
+    ],
+)
 def test_bad_report_options_are_one_line_exit_3(cli, workspace, args, message):
     apply_all(workspace, [paid_event()])
     before = (workspace / "data" / "ledger.json").read_bytes()

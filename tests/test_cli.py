@@ -7,17 +7,20 @@ import os
 import subprocess
 import sys
 
-from arkops.core.setup import CONFIG_TEMPLATE
-from arkops.config import parse_config
-
 from conftest import run_arkops, write_config
+
+from arkops.config import parse_config
+from arkops.core.setup import CONFIG_TEMPLATE
 
 
 def test_unknown_key_is_one_line_naming_file_and_key(cli, workspace):
     write_config(workspace, "[trials]\nlenght_days = 10\n")
     result = cli("mail", "preview", "trial_day7")
     assert result.code == 3
-    assert result.err == f"arkops: error: {workspace / 'arkops.toml'}: trials.lenght_days: unknown key (known here: demo_activity_threshold, demo_url, grace_days, length_days, schedule, upgrade_url)\n"
+    assert (
+        result.err
+        == f"arkops: error: {workspace / 'arkops.toml'}: trials.lenght_days: unknown key (known here: demo_activity_threshold, demo_url, grace_days, length_days, schedule, upgrade_url)\n"
+    )
 
 
 def test_bad_values_name_the_key(cli, workspace):
@@ -26,7 +29,7 @@ def test_bad_values_name_the_key(cli, workspace):
         'currency = "euro"\n': "currency: 'euro' is not an ISO 4217 code",
         "[plans.pro]\nprice = -5\n": "plans.pro.price: must be at least 0",
         '[jobs.trials-nudge]\nat = "25:00"\n': "jobs.trials-nudge.at: '25:00' is not a time HH:MM",
-        "[trials]\nlength_days = \"14\"\n": "trials.length_days: expected an integer, got str",
+        '[trials]\nlength_days = "14"\n': "trials.length_days: expected an integer, got str",
         "[fx]\nusd = 1.1\n": "fx.usd: 'usd' is not an ISO 4217 code",
         "timezone = \n": "(syntax)",
     }

@@ -10,12 +10,23 @@ import time
 from collections import Counter
 from pathlib import Path
 
-SCRUB = ("ARKOPS_DATA_DIR", "ARKOPS_CONFIG", "ARKOPS_NOW", "ARKOPS_ALERT_TO", "MAIL_FROM", "SMTP_HOST", "STRIPE_SECRET_KEY", "STRIPE_API_BASE")
+SCRUB = (
+    "ARKOPS_DATA_DIR",
+    "ARKOPS_CONFIG",
+    "ARKOPS_NOW",
+    "ARKOPS_ALERT_TO",
+    "MAIL_FROM",
+    "SMTP_HOST",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_API_BASE",
+)
 
 
 def arkops(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in SCRUB}
-    return subprocess.run([sys.executable, "-m", "arkops", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "arkops", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_demo_summary_agrees_with_the_workspace_and_is_reproducible(tmp_path):
@@ -51,7 +62,9 @@ def test_demo_summary_agrees_with_the_workspace_and_is_reproducible(tmp_path):
 
     second = arkops("demo", str(tmp_path / "two"), "--format", "json", cwd=tmp_path)
     again = json.loads(second.stdout)
-    assert {k: v for k, v in again.items() if k != "workspace"} == {k: v for k, v in summary.items() if k != "workspace"}
+    assert {k: v for k, v in again.items() if k != "workspace"} == {
+        k: v for k, v in summary.items() if k != "workspace"
+    }
 
 
 def test_demo_refuses_a_folder_that_is_not_a_demo(tmp_path):

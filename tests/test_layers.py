@@ -41,7 +41,11 @@ def test_core_never_prints_or_uses_typer_or_rich():
     for path in (PACKAGE / "core").rglob("*.py"):
         source = path.read_text()
         tree = ast.parse(source)
-        calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "print"]
+        calls = [
+            n
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "print"
+        ]
         assert not calls, f"{path} prints"
         for name in ("typer", "rich"):
             assert f"import {name}" not in source and f"from {name}" not in source, f"{path} imports {name}"

@@ -10,14 +10,14 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import ClassVar
 
 import pytest
+from conftest import free_port, run_arkops, write_config
 
 from arkops.config import LOCALES, load_config
 from arkops.mail.catalog import SAMPLES
 from arkops.mail.render import render, template_names
-
-from conftest import free_port, run_arkops, write_config
 
 NOW = "2026-03-02T10:00:00Z"
 
@@ -62,7 +62,11 @@ def test_missing_variable_is_an_error_not_a_blank(cli):
     from arkops.errors import DataError
 
     with pytest.raises(DataError, match="days_left"):
-        render("trial_day7", {"recipient": "a@example.com", "product": "x", "plan": "pro", "activity_count": 1}, locale="en")
+        render(
+            "trial_day7",
+            {"recipient": "a@example.com", "product": "x", "plan": "pro", "activity_count": 1},
+            locale="en",
+        )
 
 
 def test_preview_prints_subject_and_text_and_writes_html(cli, workspace):
@@ -83,7 +87,9 @@ def test_operator_template_override_from_config(cli, workspace):
 
 def test_sent_message_is_multipart_utf8_with_id_and_date(cli, smtp_server, monkeypatch):
     monkeypatch.setenv("ARKOPS_NOW", NOW)
-    result = cli("mail", "send", "trial_welcome", "--to", "Élodie@Exemple.fr", "--locale", "fr", "--var", "plan=Démarrage")
+    result = cli(
+        "mail", "send", "trial_welcome", "--to", "Élodie@Exemple.fr", "--locale", "fr", "--var", "plan=Démarrage"
+    )
     assert result.code == 0, result.err
     assert len(smtp_server.received) == 1
     message = parse(smtp_server.received[0])
@@ -105,7 +111,10 @@ def test_international_domain_is_sent_as_punycode(cli, smtp_server):
 
 def test_same_key_twice_is_queued_and_sent_once(cli, smtp_server):
     for _ in range(2):
-        assert cli("mail", "send", "trial_day7", "--to", "ana@example.com", "--key", "trial:ana@example.com:day7").code == 0
+        assert (
+            cli("mail", "send", "trial_day7", "--to", "ana@example.com", "--key", "trial:ana@example.com:day7").code
+            == 0
+        )
     assert len(smtp_server.received) == 1
     assert len(outbox(cli)) == 1
 
@@ -130,7 +139,13 @@ def test_backoff_schedule_ends_dead(cli, smtp_server, monkeypatch):
     smtp_server.rcpt_reply = "450 4.2.0 Mailbox busy"
     monkeypatch.setenv("ARKOPS_NOW", NOW)
     cli("mail", "send", "test", "--to", "ana@example.com")
-    moments = ["2026-03-02T10:01:00Z", "2026-03-02T10:06:00Z", "2026-03-02T10:36:00Z", "2026-03-02T12:36:00Z", "2026-03-02T18:36:00Z"]
+    moments = [
+        "2026-03-02T10:01:00Z",
+        "2026-03-02T10:06:00Z",
+        "2026-03-02T10:36:00Z",
+        "2026-03-02T12:36:00Z",
+        "2026-03-02T18:36:00Z",
+    ]
     for moment in moments:
         monkeypatch.setenv("ARKOPS_NOW", moment)
         cli("mail", "flush")
@@ -194,10 +209,11 @@ def test_two_concurrent_flushes_deliver_each_message_once(workspace, smtp_server
     # turn the dry-run rows into real pending ones through the same keys
     rows = outbox(cli)
     assert all(row["state"] == "dry-run" for row in rows)
+    from pathlib import Path
+
+    from arkops.clock import parse_iso
     from arkops.core.notify import notify
     from arkops.runtime import Runtime
-    from arkops.clock import parse_iso
-    from pathlib import Path
 
     rt = Runtime(Path("data"), Path("arkops.toml"), Path(".env"))
     for row in rows:
@@ -219,9 +235,9 @@ def test_dry_run_writes_eml_and_sends_nothing(cli, workspace, smtp_server):
 
 
 class ChatHandler(BaseHTTPRequestHandler):
-    received: list = []
+    received: ClassVar[list] = []
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         ChatHandler.received.append(json.loads(body))
         self.send_response(200)
@@ -239,15 +255,23 @@ def test_operator_alert_reaches_the_chat_webhook_once(cli, workspace, smtp_serve
     thread.start()
     try:
         write_config(workspace, f'[mail]\nalert_webhook_url = "http://127.0.0.1:{server.server_port}/hooks/x"\n')
+        from pathlib import Path
+
+        from arkops.clock import parse_iso
         from arkops.core.notify import notify
         from arkops.runtime import Runtime
-        from arkops.clock import parse_iso
-        from pathlib import Path
 
         rt = Runtime(Path("data"), Path("arkops.toml"), Path(".env"))
         for _ in range(2):
             notify(rt, "first_revenue", SAMPLES["first_revenue"], key="alert:first_revenue", now=parse_iso(NOW))
-            notify(rt, "trial_welcome", SAMPLES["trial_welcome"], key="trial:ana:welcome", now=parse_iso(NOW), to="ana@example.com")
+            notify(
+                rt,
+                "trial_welcome",
+                SAMPLES["trial_welcome"],
+                key="trial:ana:welcome",
+                now=parse_iso(NOW),
+                to="ana@example.com",
+            )
         for _ in range(2):
             assert cli("mail", "flush").code == 0
         assert len(ChatHandler.received) == 1

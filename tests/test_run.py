@@ -60,7 +60,9 @@ HOLDER = textwrap.dedent("""
 
 
 def test_a_locked_job_is_skipped_while_the_others_run(workspace):
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(workspace / "data"), "trials-track"], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(workspace / "data"), "trials-track"], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         result = run_arkops("run", cwd=workspace, env={"ARKOPS_NOW": "2026-03-02T09:05:00Z"})

@@ -12,11 +12,10 @@ import textwrap
 import time
 
 import pytest
+from conftest import run_arkops
 
 from arkops.errors import CorruptFileError, LockBusyError
 from arkops.store import Store, register_schema
-
-from conftest import run_arkops
 
 WRITER = textwrap.dedent(
     """
@@ -66,9 +65,8 @@ def test_corrupt_file_is_refused_and_left_unchanged(tmp_path):
     path = tmp_path / "things.json"
     path.write_bytes(b'{"_meta": {"1": {"schema": 1}}, "rows": {"a": ')
     before = path.read_bytes()
-    with pytest.raises(CorruptFileError, match="things.json"):
-        with Store(tmp_path).transaction("things") as db:
-            db.put("rows", "b", {})
+    with pytest.raises(CorruptFileError, match=r"things\.json"), Store(tmp_path).transaction("things") as db:
+        db.put("rows", "b", {})
     assert path.read_bytes() == before
 
 
@@ -85,9 +83,8 @@ def test_corrupt_outbox_gives_exit_3_naming_the_file(workspace):
 def test_newer_schema_is_refused(tmp_path):
     register_schema("things", 1)
     (tmp_path / "things.json").write_text('{"_meta": {"1": {"schema": 9}}}')
-    with pytest.raises(Exception, match="newer than this arkops knows"):
-        with Store(tmp_path).transaction("things"):
-            pass
+    with pytest.raises(Exception, match="newer than this arkops knows"), Store(tmp_path).transaction("things"):
+        pass
 
 
 def test_migration_hook_runs_once_and_records_the_version(tmp_path):
@@ -108,10 +105,14 @@ def test_failed_transaction_writes_nothing(tmp_path):
     store = Store(tmp_path)
     with store.transaction("things") as db:
         db.put("rows", "a", {"v": 1})
-    with pytest.raises(RuntimeError):
+
+    def fail_midway() -> None:
         with store.transaction("things") as db:
             db.put("rows", "a", {"v": 2})
             raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        fail_midway()
     with store.transaction("things") as db:
         assert db.get("rows", "a") == {"v": 1}
 
@@ -133,9 +134,11 @@ def test_held_job_lock_fails_fast_and_names_the_lock(tmp_path):
     try:
         assert holder.stdout.readline().strip() == "held"
         started = time.monotonic()
-        with pytest.raises(LockBusyError, match="job lock 'stripe-sync'") as info:
-            with Store(tmp_path).job_lock("stripe-sync"):
-                pass
+        with (
+            pytest.raises(LockBusyError, match="job lock 'stripe-sync'") as info,
+            Store(tmp_path).job_lock("stripe-sync"),
+        ):
+            pass
         assert time.monotonic() - started < 1.0
         assert info.value.exit_code == 75
     finally:
@@ -147,9 +150,11 @@ def test_held_job_lock_fails_fast_and_names_the_lock(tmp_path):
 
 
 def test_jsonl_appends_from_processes_and_skips_a_torn_tail(tmp_path):
-    script = "import sys; from pathlib import Path; from arkops.store import Store\n" \
-             "s = Store(Path(sys.argv[1]))\n" \
-             "for n in range(25): s.append('visits', [{'w': sys.argv[2], 'n': n}])"
+    script = (
+        "import sys; from pathlib import Path; from arkops.store import Store\n"
+        "s = Store(Path(sys.argv[1]))\n"
+        "for n in range(25): s.append('visits', [{'w': sys.argv[2], 'n': n}])"
+    )
     procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), str(w)]) for w in range(8)]
     assert all(p.wait(timeout=60) == 0 for p in procs)
     store = Store(tmp_path)

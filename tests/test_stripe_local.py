@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import stripe
-
 from conftest import free_port, run_arkops, wait_until
 
 KEY = "sk_test_" + "localstripe0123456789"
@@ -45,7 +44,9 @@ def localstripe(workspace, monkeypatch):
 def create_paying_customer(client, email: str, amount: int = 2900) -> None:
     product = client.v1.products.create({"name": "Pro"})
     plan = client.v1.plans.create({"product": product.id, "amount": amount, "currency": "eur", "interval": "month"})
-    token = client.v1.tokens.create({"card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}})
+    token = client.v1.tokens.create(
+        {"card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}}
+    )
     customer = client.v1.customers.create({"email": email, "source": token.id})
     client.v1.subscriptions.create({"customer": customer.id, "items": [{"plan": plan.id}]})
 
@@ -56,7 +57,10 @@ def test_sync_pulls_events_and_applies_each_once(cli, localstripe):
     first = cli("stripe", "sync")
     assert first.code == 0, first.err
     subs = json.loads(cli("billing", "subscriptions", "--format", "json").out)
-    assert sorted((s["customer_email"], s["status"], s["mrr"]) for s in subs) == [("ana@example.com", "active", 2900), ("bob@example.com", "active", 9900)]
+    assert sorted((s["customer_email"], s["status"], s["mrr"]) for s in subs) == [
+        ("ana@example.com", "active", 2900),
+        ("bob@example.com", "active", 9900),
+    ]
     second = cli("stripe", "sync")
     assert second.code == 0 and "0 applied" in second.err
     messages = json.loads(cli("mail", "outbox", "--format", "json").out)
@@ -78,13 +82,22 @@ def test_full_rebuild_from_list_endpoints(cli, localstripe):
 
 
 def test_sync_is_refused_while_another_sync_holds_the_lock(workspace, localstripe):
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent("""
         import sys, time
         from pathlib import Path
         from arkops.store import Store
         with Store(Path(sys.argv[1])).job_lock("stripe-sync"):
             print("held", flush=True); time.sleep(30)
-        """), str(workspace / "data")], stdout=subprocess.PIPE, text=True)
+        """),
+            str(workspace / "data"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         started = time.monotonic()
@@ -122,13 +135,20 @@ def test_doctor_stripe_check_uses_the_local_server(cli, localstripe):
 
 def test_localstripe_delivers_signed_webhooks_to_serve(workspace, localstripe, monkeypatch):
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "arkops", "webhooks", "serve", "--port", str(port)], cwd=workspace,
-                              env={**__import__("os").environ, "STRIPE_WEBHOOK_SECRET": SECRET}, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "arkops", "webhooks", "serve", "--port", str(port)],
+        cwd=workspace,
+        env={**__import__("os").environ, "STRIPE_WEBHOOK_SECRET": SECRET},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert wait_until(lambda: port_open(port), 20)
         api = __import__("os").environ["STRIPE_API_BASE"]
         body = f"url=http://127.0.0.1:{port}/webhooks/stripe&secret={SECRET}".encode()
-        urllib.request.urlopen(urllib.request.Request(f"{api}/_config/webhooks/arkops", data=body, method="POST"), timeout=10)
+        urllib.request.urlopen(
+            urllib.request.Request(f"{api}/_config/webhooks/arkops", data=body, method="POST"), timeout=10
+        )
         create_paying_customer(localstripe, "web@example.com", 2900)
         ledger = workspace / "data" / "ledger.json"
 
@@ -139,8 +159,12 @@ def test_localstripe_delivers_signed_webhooks_to_serve(workspace, localstripe, m
         assert wait_until(delivered, 30)
         data = json.loads(ledger.read_text())
         assert [c["email"] for c in data["customers"].values()] == ["web@example.com"]
-        bad = urllib.request.Request(f"http://127.0.0.1:{port}/webhooks/stripe", data=b'{"id": "evt_x", "type": "x"}', method="POST",
-                                     headers={"Stripe-Signature": "t=1,v1=00"})
+        bad = urllib.request.Request(
+            f"http://127.0.0.1:{port}/webhooks/stripe",
+            data=b'{"id": "evt_x", "type": "x"}',
+            method="POST",
+            headers={"Stripe-Signature": "t=1,v1=00"},
+        )
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(bad, timeout=10)
         assert info.value.code == 400

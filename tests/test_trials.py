@@ -7,15 +7,14 @@ import email.policy
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
 from conftest import write_config
 from stripe_shapes import event, invoice
 
-SIGNUP = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
+SIGNUP = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 
 def at(days: float, hour: int = 9) -> str:
@@ -47,35 +46,56 @@ def pay(workspace, address: str, when: str) -> None:
 
     paid_at = int(parse_iso(when).timestamp())
     rt = Runtime(Path("data"), Path("arkops.toml"), Path(".env"))
-    apply_events(rt, [event(f"evt_{address}", "invoice.paid", invoice(f"in_{address}", f"cus_{address}", 2900, paid_at=paid_at, email=address), paid_at)],
-                 now=parse_iso(when))
+    apply_events(
+        rt,
+        [
+            event(
+                f"evt_{address}",
+                "invoice.paid",
+                invoice(f"in_{address}", f"cus_{address}", 2900, paid_at=paid_at, email=address),
+                paid_at,
+            )
+        ],
+        now=parse_iso(when),
+    )
 
 
 def test_whole_life_both_branches_each_message_once(cli, workspace, smtp_server, monkeypatch):
-    write_config(workspace, '[trials]\nupgrade_url = "https://example.com/upgrade"\ndemo_url = "https://example.com/demo"\n')
+    write_config(
+        workspace, '[trials]\nupgrade_url = "https://example.com/upgrade"\ndemo_url = "https://example.com/demo"\n'
+    )
     monkeypatch.setenv("ARKOPS_NOW", SIGNUP.strftime("%Y-%m-%dT%H:%M:%SZ"))
     for address in ("idle@example.com", "busy@example.com"):
         assert cli("trials", "signup", address, "--plan", "pro", "--source", "newsletter").code == 0
-    assert cli("trials", "activity", "busy@example.com", "--kind", "watch_created", "--count", "5", "--at", at(0, 11)).code == 0
+    assert (
+        cli("trials", "activity", "busy@example.com", "--kind", "watch_created", "--count", "5", "--at", at(0, 11)).code
+        == 0
+    )
     for day in range(0, 16):
         if day == 10:
             pay(workspace, "busy@example.com", at(10, 8))
         cron_day(cli, monkeypatch, day)
     got = subjects(smtp_server)
     customer = sorted((to, subject) for to, subject in got if to != "owner@example.com")
-    assert customer == sorted([
-        ("idle@example.com", "Welcome to your arkops trial"),
-        ("idle@example.com", "Need a hand getting started?"),
-        ("idle@example.com", "Halfway through your trial"),
-        ("idle@example.com", "2 days left in your trial"),
-        ("idle@example.com", "Your trial has ended"),
-        ("busy@example.com", "Welcome to your arkops trial"),
-        ("busy@example.com", "You are off to a great start"),
-        ("busy@example.com", "Halfway through your trial"),
-        ("busy@example.com", "Thank you for choosing arkops"),  # converted on day 10: no day-12 reminder
-    ])
+    assert customer == sorted(
+        [
+            ("idle@example.com", "Welcome to your arkops trial"),
+            ("idle@example.com", "Need a hand getting started?"),
+            ("idle@example.com", "Halfway through your trial"),
+            ("idle@example.com", "2 days left in your trial"),
+            ("idle@example.com", "Your trial has ended"),
+            ("busy@example.com", "Welcome to your arkops trial"),
+            ("busy@example.com", "You are off to a great start"),
+            ("busy@example.com", "Halfway through your trial"),
+            ("busy@example.com", "Thank you for choosing arkops"),  # converted on day 10: no day-12 reminder
+        ]
+    )
     operator = sorted(subject for to, subject in got if to == "owner@example.com")
-    assert operator == ["First revenue: €29.00", "Trial activated: busy@example.com", "Trial converted: busy@example.com is now paying"]
+    assert operator == [
+        "First revenue: €29.00",
+        "Trial activated: busy@example.com",
+        "Trial converted: busy@example.com is now paying",
+    ]
     states = {t["email"]: t["state"] for t in json.loads(cli("trials", "list", "--format", "json").out)}
     assert states == {"idle@example.com": "expired", "busy@example.com": "converted"}
 
@@ -114,12 +134,21 @@ def test_emails_are_normalised_to_one_trial(cli, workspace):
     assert [(r["email"], r["plan"]) for r in rows] == [("ana@example.com", "pro")]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["trials", "signup", "not-an-email", "--plan", "pro"], "not a valid email address"),
-    (["trials", "signup", "ana@example.com", "--plan", "gold"], "plan 'gold' is not a configured plan"),
-    (["trials", "signup", "ana@example.com", "--plan", "pro", "--at", "next tuesday"], "--at: 'next tuesday' is not an ISO 8601 date"),
-    (["trials", "activity", "ana@example.com", "--kind", "x", "--at", "2026-13-01"], "--at: '2026-13-01' is not an ISO 8601 date"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["trials", "signup", "not-an-email", "--plan", "pro"], "not a valid email address"),
+        (["trials", "signup", "ana@example.com", "--plan", "gold"], "plan 'gold' is not a configured plan"),
+        (
+            ["trials", "signup", "ana@example.com", "--plan", "pro", "--at", "next tuesday"],
+            "--at: 'next tuesday' is not an ISO 8601 date",
+        ),
+        (
+            ["trials", "activity", "ana@example.com", "--kind", "x", "--at", "2026-13-01"],
+            "--at: '2026-13-01' is not an ISO 8601 date",
+        ),
+    ],
+)
 def test_bad_input_is_one_line_exit_3_nothing_written(cli, workspace, args, message):
     result = cli(*args)
     assert result.code == 3
@@ -129,17 +158,31 @@ def test_bad_input_is_one_line_exit_3_nothing_written(cli, workspace, args, mess
 
 def test_import_keeps_good_records_reports_bad_ones_and_is_idempotent(cli, workspace):
     signups = workspace / "signups.json"
-    signups.write_text(json.dumps([
-        {"email": "a@example.com", "plan": "pro", "source": "google", "created_at": "2026-03-01T10:00:00Z", "company": "ACME"},
-        {"email": "b@example.com", "plan": "starter", "timestamp": 1772445600},
-        {"email": "broken", "plan": "pro"},
-        "not an object",
-    ]))
+    signups.write_text(
+        json.dumps(
+            [
+                {
+                    "email": "a@example.com",
+                    "plan": "pro",
+                    "source": "google",
+                    "created_at": "2026-03-01T10:00:00Z",
+                    "company": "ACME",
+                },
+                {"email": "b@example.com", "plan": "starter", "timestamp": 1772445600},
+                {"email": "broken", "plan": "pro"},
+                "not an object",
+            ]
+        )
+    )
     activity = workspace / "activity.json"
-    activity.write_text(json.dumps([
-        {"email": "A@example.com", "action": "watch_created", "count": 2, "timestamp": "2026-03-01T11:00:00Z"},
-        {"email": "a@example.com", "kind": "api_call", "count": -1, "timestamp": "2026-03-01T12:00:00Z"},
-    ]))
+    activity.write_text(
+        json.dumps(
+            [
+                {"email": "A@example.com", "action": "watch_created", "count": 2, "timestamp": "2026-03-01T11:00:00Z"},
+                {"email": "a@example.com", "kind": "api_call", "count": -1, "timestamp": "2026-03-01T12:00:00Z"},
+            ]
+        )
+    )
     result = cli("trials", "import", str(signups), str(activity))
     assert result.code == 3
     assert f"skipped {signups}[2]: " in result.err and f"skipped {signups}[3]: not an object" in result.err
@@ -155,8 +198,12 @@ def test_import_keeps_good_records_reports_bad_ones_and_is_idempotent(cli, works
 
 
 def test_32_concurrent_signups_keep_all_32(workspace):
-    procs = [subprocess.Popen([sys.executable, "-m", "arkops", "trials", "signup", f"user{n}@example.com", "--plan", "pro"], cwd=workspace)
-             for n in range(32)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "arkops", "trials", "signup", f"user{n}@example.com", "--plan", "pro"], cwd=workspace
+        )
+        for n in range(32)
+    ]
     assert [p.wait(timeout=120) for p in procs] == [0] * 32
     data = json.loads((workspace / "data" / "trials.json").read_text())
     assert len(data["trials"]) == 32

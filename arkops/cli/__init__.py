@@ -8,14 +8,14 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from typer.core import TyperGroup
 
 from arkops import __version__
-from arkops.errors import ArkopsError, ExitCode, redact
 from arkops.cli._output import SETTINGS
+from arkops.errors import ArkopsError, ExitCode, redact
 from arkops.runtime import Runtime
 
 # Every command and group, by name: (module, attribute). A domain adds its line here.
@@ -101,21 +101,32 @@ def _version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     *,
-    data_dir: Annotated[Path, typer.Option(envvar="ARKOPS_DATA_DIR", help="Data directory (all state lives here).")] = Path("data"),
+    data_dir: Annotated[
+        Path, typer.Option(envvar="ARKOPS_DATA_DIR", help="Data directory (all state lives here).")
+    ] = Path("data"),
     config: Annotated[Path, typer.Option(envvar="ARKOPS_CONFIG", help="Configuration file.")] = Path("arkops.toml"),
-    env_file: Annotated[Path, typer.Option(help="Secrets file, loaded without overriding the environment.")] = Path(".env"),
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Render emails to data/outbox/*.eml; send nothing, write nothing to Stripe.")] = False,
+    env_file: Annotated[Path, typer.Option(help="Secrets file, loaded without overriding the environment.")] = Path(
+        ".env"
+    ),
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Render emails to data/outbox/*.eml; send nothing, write nothing to Stripe."),
+    ] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only data and errors.")] = False,
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="More detail; tracebacks on errors.")] = False,
-    version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = None,
+    version: Annotated[
+        bool | None, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = None,
 ) -> None:
     """arkops: trials, leads, funnel, promo codes and payments for a small SaaS, from one command line."""
     from arkops.config import load_env_file
 
     load_env_file(env_file)
-    ctx.obj = Runtime(data_dir=data_dir, config_path=config, env_file=env_file, dry_run=dry_run, quiet=quiet, verbose=verbose)
+    ctx.obj = Runtime(
+        data_dir=data_dir, config_path=config, env_file=env_file, dry_run=dry_run, quiet=quiet, verbose=verbose
+    )
     if ctx.invoked_subcommand not in CONFIG_OPTIONAL:
-        ctx.obj.config  # a bad arkops.toml stops every command up front (exit 3), never half-way
+        _ = ctx.obj.config  # a bad arkops.toml stops every command up front (exit 3), never half-way
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -153,6 +164,9 @@ def main(argv: list[str] | None = None) -> None:
             import traceback
 
             print(redact(traceback.format_exc()), file=sys.stderr)
-        print(f"arkops: internal error: {redact(f'{type(exc).__name__}: {exc}')} (run with --verbose for details)", file=sys.stderr)
+        print(
+            f"arkops: internal error: {redact(f'{type(exc).__name__}: {exc}')} (run with --verbose for details)",
+            file=sys.stderr,
+        )
         sys.exit(ExitCode.CHECK_FAILED)
     sys.exit(result if isinstance(result, int) else ExitCode.OK)

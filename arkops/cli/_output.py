@@ -5,15 +5,16 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from enum import Enum
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from enum import StrEnum
+from typing import Any
 
 import typer
 
 from arkops.runtime import Runtime
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
@@ -95,6 +96,11 @@ def emit_rows(
         for col in cols:
             table.add_column(col, overflow="fold")
         for row in rows:
-            table.add_row(*(shown[col](row.get(col)) if col in shown and row.get(col) is not None else _cell(row.get(col)) for col in cols))
+            table.add_row(
+                *(
+                    shown[col](row.get(col)) if col in shown and row.get(col) is not None else _cell(row.get(col))
+                    for col in cols
+                )
+            )
         # On a terminal, fit its width (long cells fold); piped, never cut a value.
         Console(width=None if sys.stdout.isatty() else 400).print(table)

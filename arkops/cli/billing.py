@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from arkops.cli._output import group, FORMAT_HELP, Format, emit_rows, runtime
+from arkops.cli._output import FORMAT_HELP, Format, emit_rows, group, runtime
 
 app = group("Billing: subscriptions in the ledger.")
 
@@ -15,7 +15,9 @@ app = group("Billing: subscriptions in the ledger.")
 def billing_subscriptions(
     ctx: typer.Context,
     *,
-    status: Annotated[Optional[str], typer.Option(help="Only this Stripe status (active, trialing, past_due, canceled, ...).")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="Only this Stripe status (active, trialing, past_due, canceled, ...).")
+    ] = None,
     format: Annotated[Format, typer.Option("--format", help=FORMAT_HELP)] = Format.table,
 ) -> None:
     """Subscriptions with their current MRR.
@@ -25,5 +27,18 @@ def billing_subscriptions(
     from arkops.core.billing.report import subscription_rows
 
     rt = runtime(ctx)
-    emit_rows(subscription_rows(rt, status=status, now=rt.now()), format,
-              ["subscription", "customer_email", "status", "plan", "mrr", "currency", "cancel_at_period_end", "started", "ended"])
+    emit_rows(
+        subscription_rows(rt, status=status, now=rt.now()),
+        format,
+        [
+            "subscription",
+            "customer_email",
+            "status",
+            "plan",
+            "mrr",
+            "currency",
+            "cancel_at_period_end",
+            "started",
+            "ended",
+        ],
+    )

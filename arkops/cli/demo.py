@@ -12,7 +12,9 @@ from arkops.cli._output import FORMAT_HELP, Format, emit_json, runtime
 
 def demo(
     ctx: typer.Context,
-    folder: Annotated[Path, typer.Argument(metavar="DIR", help="Where to create the demo workspace.")] = Path("arkops-demo"),
+    folder: Annotated[Path, typer.Argument(metavar="DIR", help="Where to create the demo workspace.")] = Path(
+        "arkops-demo"
+    ),
     *,
     force: Annotated[bool, typer.Option("--force", help="Rebuild an existing demo workspace.")] = False,
     format: Annotated[Format, typer.Option("--format", help=FORMAT_HELP)] = Format.table,
@@ -39,13 +41,25 @@ def demo(
     for line in summary["inputs"]:
         print(f"  {line}")
     print(f"MRR {money(summary['mrr'])} from {summary['paying_customers']} paying customers")
-    print(f"{month['month']}: new {money(month['new'])}, expansion {money(month['expansion'])}, contraction {money(month['contraction'])}, "
-          f"churn {money(month['churn'])}, reactivation {money(month['reactivation'])}, revenue {money(month['revenue'])}")
+    print(
+        f"{month['month']}: new {money(month['new'])}, expansion {money(month['expansion'])}, contraction {money(month['contraction'])}, "
+        f"churn {money(month['churn'])}, reactivation {money(month['reactivation'])}, revenue {money(month['revenue'])}"
+    )
     print("trials: " + ", ".join(f"{count} {state}" for state, count in summary["trials"].items()))
     print(f"emails rendered (dry run): {summary['emails_rendered']} in {summary['workspace']}/data/outbox/")
     for job in summary["jobs"]:
         print(f"  job {job['job']}: {job['status']}, {job['detail']}")
     print("explore:")
-    for command in ("payments report", "payments list --status refunded", "payments failed", "billing subscriptions", "trials list",
-                    "trials show trial03@example.org", "mail outbox", "mail preview trial_day7 --locale fr", "jobs", "doctor"):
+    for command in (
+        "payments report",
+        "payments list --status refunded",
+        "payments failed",
+        "billing subscriptions",
+        "trials list",
+        "trials show trial03@example.org",
+        "mail outbox",
+        "mail preview trial_day7 --locale fr",
+        "jobs",
+        "doctor",
+    ):
         print(f"  cd {summary['workspace']} && arkops {command}")

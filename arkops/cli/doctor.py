@@ -13,8 +13,12 @@ from arkops.errors import ExitCode
 def doctor(
     ctx: typer.Context,
     *,
-    smtp: Annotated[bool, typer.Option("--smtp", help="Also connect to the SMTP server (EHLO, STARTTLS, login); sends nothing.")] = False,
-    stripe: Annotated[bool, typer.Option("--stripe", help="Also call the Stripe API (honours STRIPE_API_BASE).")] = False,
+    smtp: Annotated[
+        bool, typer.Option("--smtp", help="Also connect to the SMTP server (EHLO, STARTTLS, login); sends nothing.")
+    ] = False,
+    stripe: Annotated[
+        bool, typer.Option("--stripe", help="Also call the Stripe API (honours STRIPE_API_BASE).")
+    ] = False,
     format: Annotated[Format, typer.Option("--format", help=FORMAT_HELP)] = Format.table,
 ) -> None:
     """Check config, secrets, data files, templates and services; exit 1 if a check fails.

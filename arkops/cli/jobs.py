@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from arkops.cli._output import group, FORMAT_HELP, Format, emit_rows, runtime
+from arkops.cli._output import FORMAT_HELP, Format, emit_rows, group, runtime
 
 cron_app = group("Cron: the crontab line for this installation.")
 
@@ -15,7 +15,9 @@ cron_app = group("Cron: the crontab line for this installation.")
 def run(
     ctx: typer.Context,
     *,
-    only: Annotated[Optional[str], typer.Option("--only", help="Run only this job (still only when due, unless --force).")] = None,
+    only: Annotated[
+        str | None, typer.Option("--only", help="Run only this job (still only when due, unless --force).")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Ignore the schedule: run now.")] = False,
 ) -> None:
     """Run every job that is due: the one cron entry (exit 0 ok, 1 a job failed, 75 all locked).
@@ -33,7 +35,9 @@ def run(
     raise typer.Exit(report.exit_code)
 
 
-def jobs(ctx: typer.Context, *, format: Annotated[Format, typer.Option("--format", help=FORMAT_HELP)] = Format.table) -> None:
+def jobs(
+    ctx: typer.Context, *, format: Annotated[Format, typer.Option("--format", help=FORMAT_HELP)] = Format.table
+) -> None:
     """List jobs with their schedule, last run and outcome.
 
     Example: arkops jobs --format json
@@ -41,8 +45,13 @@ def jobs(ctx: typer.Context, *, format: Annotated[Format, typer.Option("--format
     from arkops.core.jobs import list_jobs
 
     rt = runtime(ctx)
-    emit_rows(list_jobs(rt, now=rt.now()), format,
-              None if format is Format.json else ["job", "schedule", "last_start", "outcome", "detail", "consecutive_failures", "next_due"])
+    emit_rows(
+        list_jobs(rt, now=rt.now()),
+        format,
+        None
+        if format is Format.json
+        else ["job", "schedule", "last_start", "outcome", "detail", "consecutive_failures", "next_due"],
+    )
 
 
 @cron_app.command("print")

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from arkops.cli._output import group, FORMAT_HELP, Format, emit_rows, runtime, say
+from arkops.cli._output import FORMAT_HELP, Format, emit_rows, group, runtime, say
 from arkops.errors import ExitCode
 
 app = group("Email: preview templates, send, and work the outbox.")
 
-VarOption = Annotated[list[str], typer.Option("--var", metavar="KEY=VALUE", help="A template variable, key=value (repeatable); unset ones use sample values.")]
+VarOption = Annotated[
+    list[str],
+    typer.Option(
+        "--var", metavar="KEY=VALUE", help="A template variable, key=value (repeatable); unset ones use sample values."
+    ),
+]
 
 
 def _report(rt, report) -> int:
@@ -31,9 +36,9 @@ def mail_preview(
     ctx: typer.Context,
     template: Annotated[str, typer.Argument(metavar="TEMPLATE", help="Template name, e.g. trial_day7.")],
     *,
-    var: VarOption = [],
-    locale: Annotated[Optional[str], typer.Option(help="en or fr (default: the configured locale).")] = None,
-    html: Annotated[Optional[Path], typer.Option(help="Write the HTML part to this file.")] = None,
+    var: VarOption = None,
+    locale: Annotated[str | None, typer.Option(help="en or fr (default: the configured locale).")] = None,
+    html: Annotated[Path | None, typer.Option(help="Write the HTML part to this file.")] = None,
 ) -> None:
     """Render a template with sample values: subject and text to stdout.
 
@@ -41,6 +46,8 @@ def mail_preview(
     """
     from arkops.core.mail import parse_vars, preview
 
+    if var is None:
+        var = []
     rt = runtime(ctx)
     rendered = preview(rt, template, parse_vars(var), locale=locale, html_path=html)
     print(f"Subject: {rendered.subject}\n\n{rendered.text}", end="")
@@ -54,9 +61,11 @@ def mail_send(
     template: Annotated[str, typer.Argument(metavar="TEMPLATE", help="Template name.")],
     *,
     to: Annotated[str, typer.Option("--to", metavar="ADDR", help="Recipient address.")],
-    var: VarOption = [],
-    locale: Annotated[Optional[str], typer.Option(help="en or fr.")] = None,
-    key: Annotated[Optional[str], typer.Option(help="Idempotency key: a second send with the same key does nothing.")] = None,
+    var: VarOption = None,
+    locale: Annotated[str | None, typer.Option(help="en or fr.")] = None,
+    key: Annotated[
+        str | None, typer.Option(help="Idempotency key: a second send with the same key does nothing.")
+    ] = None,
 ) -> None:
     """Queue a message and send it now.
 
@@ -64,6 +73,8 @@ def mail_send(
     """
     from arkops.core.mail import parse_vars, send
 
+    if var is None:
+        var = []
     rt = runtime(ctx)
     queued, report = send(rt, template, to, parse_vars(var), now=rt.now(), locale=locale, key=key)
     for item in queued:
@@ -72,7 +83,9 @@ def mail_send(
 
 
 @app.command("test")
-def mail_test(ctx: typer.Context, *, to: Annotated[str, typer.Option("--to", metavar="ADDR", help="Recipient address.")]) -> None:
+def mail_test(
+    ctx: typer.Context, *, to: Annotated[str, typer.Option("--to", metavar="ADDR", help="Recipient address.")]
+) -> None:
     """Send a test message through the configured SMTP server.
 
     Example: arkops mail test --to you@example.com
@@ -88,7 +101,7 @@ def mail_test(ctx: typer.Context, *, to: Annotated[str, typer.Option("--to", met
 def mail_outbox(
     ctx: typer.Context,
     *,
-    state: Annotated[Optional[str], typer.Option(help="pending, sending, sent, failed, dead, unknown or dry-run.")] = None,
+    state: Annotated[str | None, typer.Option(help="pending, sending, sent, failed, dead, unknown or dry-run.")] = None,
     format: Annotated[Format, typer.Option("--format", help=FORMAT_HELP)] = Format.table,
 ) -> None:
     """List messages in the outbox.
@@ -99,7 +112,18 @@ def mail_outbox(
 
     rt = runtime(ctx)
     rows = list_outbox(rt, state)
-    columns = ["id", "state", "template", "to", "subject", "attempts", "created_at", "sent_at", "next_attempt_at", "last_error"]
+    columns = [
+        "id",
+        "state",
+        "template",
+        "to",
+        "subject",
+        "attempts",
+        "created_at",
+        "sent_at",
+        "next_attempt_at",
+        "last_error",
+    ]
     if format is Format.json:
         rows = [{k: v for k, v in row.items() if k not in ("html", "claimed_by")} for row in rows]
     emit_rows(rows, format, None if format is Format.json else columns)
@@ -118,7 +142,9 @@ def mail_flush(ctx: typer.Context) -> None:
 
 
 @app.command("retry")
-def mail_retry(ctx: typer.Context, message_id: Annotated[str, typer.Argument(metavar="ID", help="Message id from `mail outbox`.")]) -> None:
+def mail_retry(
+    ctx: typer.Context, message_id: Annotated[str, typer.Argument(metavar="ID", help="Message id from `mail outbox`.")]
+) -> None:
     """Resend a failed, dead or unknown message now.
 
     Example: arkops mail retry 42

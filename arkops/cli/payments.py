@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from arkops.cli._output import group, FORMAT_HELP, Format, emit_json, emit_rows, runtime, say
+from arkops.cli._output import FORMAT_HELP, Format, emit_json, emit_rows, group, runtime, say
 
 app = group("Payments: revenue, MRR and its movements, churn, failed payments.")
 FormatOption = Annotated[Format, typer.Option("--format", help=FORMAT_HELP)]
@@ -18,7 +18,7 @@ def payments_report(
     ctx: typer.Context,
     *,
     months: Annotated[int, typer.Option(help="How many months to show.")] = 12,
-    currency: Annotated[Optional[str], typer.Option(help="Report in this currency (rates from [fx]).")] = None,
+    currency: Annotated[str | None, typer.Option(help="Report in this currency (rates from [fx]).")] = None,
     format: FormatOption = Format.table,
 ) -> None:
     """MRR, ARR, ARPU, LTV and month-by-month movements, churn and revenue.
@@ -37,12 +37,17 @@ def payments_report(
 
         cur = report["currency"]
         ltv = format_money(report["ltv"], cur) if report["ltv"] is not None else "n/a (no churn)"
-        print(f"as of {report['as_of']}: MRR {format_money(report['mrr'], cur)}, ARR {format_money(report['arr'], cur)}, "
-              f"{report['paying_customers']} paying, ARPU {format_money(report['arpu'], cur)}, LTV {ltv}")
+        print(
+            f"as of {report['as_of']}: MRR {format_money(report['mrr'], cur)}, ARR {format_money(report['arr'], cur)}, "
+            f"{report['paying_customers']} paying, ARPU {format_money(report['arpu'], cur)}, LTV {ltv}"
+        )
     from arkops.money import format_money
 
     cur = report["currency"]
-    money = {col: (lambda v: format_money(v, cur)) for col in ("mrr", "new", "expansion", "contraction", "churn", "reactivation", "revenue")}
+    money = {
+        col: (lambda v: format_money(v, cur))
+        for col in ("mrr", "new", "expansion", "contraction", "churn", "reactivation", "revenue")
+    }
     emit_rows(report["months"], format, display={**money, "logo_churn_rate": lambda v: f"{v * 100:.1f} %"})
 
 
@@ -50,8 +55,8 @@ def payments_report(
 def payments_list(
     ctx: typer.Context,
     *,
-    month: Annotated[Optional[str], typer.Option(help="Only this month, YYYY-MM (configured time zone).")] = None,
-    status: Annotated[Optional[str], typer.Option(help="paid, failed or refunded.")] = None,
+    month: Annotated[str | None, typer.Option(help="Only this month, YYYY-MM (configured time zone).")] = None,
+    status: Annotated[str | None, typer.Option(help="paid, failed or refunded.")] = None,
     format: FormatOption = Format.table,
 ) -> None:
     """Invoices in the ledger.
@@ -60,8 +65,11 @@ def payments_list(
     """
     from arkops.core.billing.report import payment_rows
 
-    emit_rows(payment_rows(runtime(ctx), month=month, status=status), format,
-              ["invoice", "customer_email", "status", "amount", "refunded", "currency", "paid_at"])
+    emit_rows(
+        payment_rows(runtime(ctx), month=month, status=status),
+        format,
+        ["invoice", "customer_email", "status", "amount", "refunded", "currency", "paid_at"],
+    )
 
 
 @app.command("failed")
@@ -72,11 +80,18 @@ def payments_failed(ctx: typer.Context, *, format: FormatOption = Format.table) 
     """
     from arkops.core.billing.report import failed_rows
 
-    emit_rows(failed_rows(runtime(ctx)), format, ["invoice", "customer_email", "amount", "currency", "attempts", "next_attempt"])
+    emit_rows(
+        failed_rows(runtime(ctx)),
+        format,
+        ["invoice", "customer_email", "amount", "currency", "attempts", "next_attempt"],
+    )
 
 
 @app.command("import")
-def payments_import(ctx: typer.Context, file: Annotated[Path, typer.Argument(metavar="FILE", help="A payments.json file (the older format).")]) -> None:
+def payments_import(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="A payments.json file (the older format).")],
+) -> None:
     """Import the older payments.json format; idempotent by invoice id.
 
     Example: arkops payments import old/payments.json

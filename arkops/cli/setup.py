@@ -9,7 +9,9 @@ import typer
 from arkops.cli._output import runtime, say
 
 
-def init(ctx: typer.Context, *, force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False) -> None:
+def init(
+    ctx: typer.Context, *, force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False
+) -> None:
     """Create arkops.toml, .env.example and the data directory.
 
     Example: arkops init && arkops doctor

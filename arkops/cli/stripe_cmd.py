@@ -15,7 +15,12 @@ app = group("Stripe: fill the ledger from the Events API.")
 def stripe_sync(
     ctx: typer.Context,
     *,
-    full: Annotated[bool, typer.Option("--full", help="Rebuild from the customers, subscriptions and invoices lists (when events are gone).")] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full", help="Rebuild from the customers, subscriptions and invoices lists (when events are gone)."
+        ),
+    ] = False,
 ) -> None:
     """Pull new Stripe events (oldest first) and apply each once; cron runs it every 10 minutes.
 
@@ -27,4 +32,7 @@ def stripe_sync(
     result = sync(rt, now=rt.now(), full=full, progress=lambda line: say(rt, line))
     for line in result.undeliverable:
         say(rt, f"not queued: {line}")
-    say(rt, f"stripe sync: {result.applied} applied, {result.duplicates} already seen, {result.ignored} ignored, {len(result.alerts)} alerts")
+    say(
+        rt,
+        f"stripe sync: {result.applied} applied, {result.duplicates} already seen, {result.ignored} ignored, {len(result.alerts)} alerts",
+    )

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from arkops.cli._output import group, FORMAT_HELP, Format, emit_json, emit_rows, runtime, say
+from arkops.cli._output import FORMAT_HELP, Format, emit_json, emit_rows, group, runtime, say
 from arkops.errors import ExitCode
 
 app = group("Trials: signups, activity, activation, conversion and lifecycle emails.")
 FormatOption = Annotated[Format, typer.Option("--format", help=FORMAT_HELP)]
-AtOption = Annotated[Optional[str], typer.Option("--at", help="When it happened, ISO 8601 (default: now).")]
+AtOption = Annotated[str | None, typer.Option("--at", help="When it happened, ISO 8601 (default: now).")]
 
 
 @app.command("signup")
@@ -21,8 +21,8 @@ def trials_signup(
     email: Annotated[str, typer.Argument(metavar="EMAIL", help="The trial's email address.")],
     *,
     plan: Annotated[str, typer.Option("--plan", help="A plan id from arkops.toml.")],
-    source: Annotated[Optional[str], typer.Option(help="utm source or referrer.")] = None,
-    locale: Annotated[Optional[str], typer.Option(help="The customer's language for emails: en or fr.")] = None,
+    source: Annotated[str | None, typer.Option(help="utm source or referrer.")] = None,
+    locale: Annotated[str | None, typer.Option(help="The customer's language for emails: en or fr.")] = None,
     at: AtOption = None,
 ) -> None:
     """Record a trial signup (idempotent: the first signup of an email wins).
@@ -57,7 +57,12 @@ def trials_activity(
 
 
 @app.command("import")
-def trials_import(ctx: typer.Context, files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="JSON files from the web app (signups, activity).")]) -> None:
+def trials_import(
+    ctx: typer.Context,
+    files: Annotated[
+        list[Path], typer.Argument(metavar="FILE...", help="JSON files from the web app (signups, activity).")
+    ],
+) -> None:
     """Import the web app's signup and activity files; malformed records are skipped and reported (exit 3).
 
     Example: arkops trials import app/signups.json app/activity.json
@@ -68,7 +73,10 @@ def trials_import(ctx: typer.Context, files: Annotated[list[Path], typer.Argumen
     report = import_files(rt, files, now=rt.now())
     for line in report.skipped:
         say(rt, f"skipped {line}")
-    say(rt, f"trials import: {report.signups} signups, {report.activities} activities, {report.duplicates} already present, {len(report.skipped)} skipped")
+    say(
+        rt,
+        f"trials import: {report.signups} signups, {report.activities} activities, {report.duplicates} already present, {len(report.skipped)} skipped",
+    )
     raise typer.Exit(ExitCode.BAD_DATA if report.skipped else ExitCode.OK)
 
 
@@ -76,7 +84,7 @@ def trials_import(ctx: typer.Context, files: Annotated[list[Path], typer.Argumen
 def trials_list(
     ctx: typer.Context,
     *,
-    state: Annotated[Optional[str], typer.Option(help="signed_up, active, converted or expired.")] = None,
+    state: Annotated[str | None, typer.Option(help="signed_up, active, converted or expired.")] = None,
     format: FormatOption = Format.table,
 ) -> None:
     """Trials with their state, dates, days left and activity.
@@ -86,12 +94,31 @@ def trials_list(
     from arkops.core.trials import list_trials
 
     rt = runtime(ctx)
-    emit_rows(list_trials(rt, state=state, now=rt.now()), format,
-              ["email", "plan", "source", "state", "signed_up_at", "trial_ends_at", "activated_at", "converted_at", "days_left", "activity"])
+    emit_rows(
+        list_trials(rt, state=state, now=rt.now()),
+        format,
+        [
+            "email",
+            "plan",
+            "source",
+            "state",
+            "signed_up_at",
+            "trial_ends_at",
+            "activated_at",
+            "converted_at",
+            "days_left",
+            "activity",
+        ],
+    )
 
 
 @app.command("show")
-def trials_show(ctx: typer.Context, email: Annotated[str, typer.Argument(metavar="EMAIL", help="The trial's email address.")], *, format: FormatOption = Format.table) -> None:
+def trials_show(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(metavar="EMAIL", help="The trial's email address.")],
+    *,
+    format: FormatOption = Format.table,
+) -> None:
     """One trial's timeline: signup, activity, emails, conversion.
 
     Example: arkops trials show ana@example.com
@@ -113,7 +140,9 @@ def trials_show(ctx: typer.Context, email: Annotated[str, typer.Argument(metavar
 def trials_track(
     ctx: typer.Context,
     *,
-    summary: Annotated[bool, typer.Option("--summary", help="Also print the digest: last 24 h and 7 d, rates, time to convert.")] = False,
+    summary: Annotated[
+        bool, typer.Option("--summary", help="Also print the digest: last 24 h and 7 d, rates, time to convert.")
+    ] = False,
     format: FormatOption = Format.table,
 ) -> None:
     """Detect new activations, conversions and expirations; alert the operator once each (cron: every 10 min).
@@ -126,22 +155,28 @@ def trials_track(
     rt = runtime(ctx)
     now = rt.now()
     report = track(rt, now=now)
-    say(rt, f"trials track: {len(report.activated)} activated, {len(report.converted)} converted, {len(report.expired)} expired")
+    say(
+        rt,
+        f"trials track: {len(report.activated)} activated, {len(report.converted)} converted, {len(report.expired)} expired",
+    )
     if summary:
         digest = build_summary(rt, now=now)
         if format is Format.json:
             emit_json(digest)
         else:
+
             def pct(value):
                 return "n/a" if value is None else f"{value * 100:.1f} %"
 
             day, week = digest["last_24h"], digest["last_7d"]
             median = digest["median_days_activation_to_conversion"]
-            print(f"24 h: {day['signups']} signups, {day['activations']} activations, {day['conversions']} conversions | "
-                  f"7 d: {week['signups']} signups, {week['activations']} activations, {week['conversions']} conversions | "
-                  f"activation {pct(digest['activation_rate'])}, trial -> paid {pct(digest['trial_to_paid_rate'])}, "
-                  f"avg activity {digest['average_activity'] if digest['average_activity'] is not None else 'n/a'}, "
-                  f"median activation -> conversion {'n/a' if median is None else f'{median} days'}")
+            print(
+                f"24 h: {day['signups']} signups, {day['activations']} activations, {day['conversions']} conversions | "
+                f"7 d: {week['signups']} signups, {week['activations']} activations, {week['conversions']} conversions | "
+                f"activation {pct(digest['activation_rate'])}, trial -> paid {pct(digest['trial_to_paid_rate'])}, "
+                f"avg activity {digest['average_activity'] if digest['average_activity'] is not None else 'n/a'}, "
+                f"median activation -> conversion {'n/a' if median is None else f'{median} days'}"
+            )
 
 
 @app.command("nudge")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -18,7 +18,7 @@ def webhooks_ingest(
     ctx: typer.Context,
     source: Annotated[str, typer.Argument(metavar="[FILE|-]", help="The raw payload, or - for stdin.")] = "-",
     *,
-    signature: Annotated[Optional[str], typer.Option("--signature", help="The Stripe-Signature header.")] = None,
+    signature: Annotated[str | None, typer.Option("--signature", help="The Stripe-Signature header.")] = None,
 ) -> None:
     """Verify one signed webhook payload and apply it (exit 0 applied or already seen, 3 refused).
 
@@ -53,4 +53,6 @@ def webhooks_serve(
     from arkops.core.billing.service import serve_webhooks
 
     rt = runtime(ctx)
-    serve_webhooks(rt, host=host, port=port, log=lambda line: say(rt, line), ready=lambda url: say(rt, f"listening on {url}"))
+    serve_webhooks(
+        rt, host=host, port=port, log=lambda line: say(rt, line), ready=lambda url: say(rt, f"listening on {url}")
+    )

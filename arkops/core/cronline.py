@@ -22,9 +22,12 @@ def cron_line(rt: Runtime, *, log: Path, every: int) -> str:
     folder = Path.cwd().resolve()
     parts = [
         str(arkops_executable()),
-        "--env-file", str(rt.env_file.resolve()),
-        "--config", str(rt.config_path.resolve()),
-        "--data-dir", str(rt.data_dir.resolve()),
+        "--env-file",
+        str(rt.env_file.resolve()),
+        "--config",
+        str(rt.config_path.resolve()),
+        "--data-dir",
+        str(rt.data_dir.resolve()),
         "run",
     ]
     command = " ".join(shlex.quote(p) for p in parts)

@@ -7,8 +7,8 @@ import re
 import shutil
 import stat
 import subprocess
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 from arkops.config import LOCALES, env
 from arkops.errors import ArkopsError, mask, redact
@@ -31,7 +31,11 @@ def _config(rt: Runtime) -> Check:
     config = rt.config
     if not config.exists:
         return Check("config", WARN, f"{config.path} not found; using defaults (run `arkops init`)")
-    return Check("config", OK, f"{config.path}: {len(config['plans'])} plans, timezone {config['timezone']}, currency {config.currency}")
+    return Check(
+        "config",
+        OK,
+        f"{config.path}: {len(config['plans'])} plans, timezone {config['timezone']}, currency {config.currency}",
+    )
 
 
 def _mail_settings(rt: Runtime) -> list[Check]:
@@ -42,14 +46,20 @@ def _mail_settings(rt: Runtime) -> list[Check]:
         checks.append(Check("smtp settings", WARN, "SMTP_HOST not set: emails stay in the outbox until it is"))
     else:
         security = env("SMTP_SECURITY", "starttls")
-        problem = None if security in ("starttls", "ssl", "none") else f"SMTP_SECURITY {security!r} is not starttls, ssl or none"
+        problem = (
+            None
+            if security in ("starttls", "ssl", "none")
+            else f"SMTP_SECURITY {security!r} is not starttls, ssl or none"
+        )
         if env("SMTP_USER") and not env("SMTP_PASSWORD"):
             problem = "SMTP_USER is set but SMTP_PASSWORD is not"
         detail = f"{env('SMTP_HOST')}:{env('SMTP_PORT') or 'default port'} ({security}), password {mask(env('SMTP_PASSWORD'))}"
         checks.append(Check("smtp settings", FAIL if problem else OK, problem or detail))
     # Operator alerts are queued by sync, track and run: without an address they stop those jobs.
-    required = {"ARKOPS_ALERT_TO": (FAIL, "operator alerts cannot be queued"),
-                "MAIL_FROM": (FAIL if env("SMTP_HOST") else WARN, "needed to send")}
+    required = {
+        "ARKOPS_ALERT_TO": (FAIL, "operator alerts cannot be queued"),
+        "MAIL_FROM": (FAIL if env("SMTP_HOST") else WARN, "needed to send"),
+    }
     for name, (status, why) in required.items():
         value = env(name)
         if not value:
@@ -72,17 +82,31 @@ def _stripe_settings() -> list[Check]:
         if match:
             checks.append(Check("stripe key", OK, f"{match.group(2)} mode, {mask(key)}"))
         else:
-            checks.append(Check("stripe key", FAIL, f"STRIPE_SECRET_KEY does not look like sk_test_/sk_live_/rk_ key ({mask(key)})"))
+            checks.append(
+                Check(
+                    "stripe key", FAIL, f"STRIPE_SECRET_KEY does not look like sk_test_/sk_live_/rk_ key ({mask(key)})"
+                )
+            )
     secret = env("STRIPE_WEBHOOK_SECRET")
     if not secret:
-        checks.append(Check("stripe webhook secret", WARN, "STRIPE_WEBHOOK_SECRET not set: `webhooks ingest/serve` will refuse payloads"))
+        checks.append(
+            Check(
+                "stripe webhook secret",
+                WARN,
+                "STRIPE_WEBHOOK_SECRET not set: `webhooks ingest/serve` will refuse payloads",
+            )
+        )
     elif re.match(r"^whsec_[A-Za-z0-9+/=]{16,}$", secret):
         checks.append(Check("stripe webhook secret", OK, mask(secret)))
     else:
-        checks.append(Check("stripe webhook secret", FAIL, f"STRIPE_WEBHOOK_SECRET should start with whsec_ ({mask(secret)})"))
+        checks.append(
+            Check("stripe webhook secret", FAIL, f"STRIPE_WEBHOOK_SECRET should start with whsec_ ({mask(secret)})")
+        )
     base = env("STRIPE_API_BASE")
     if base:
-        checks.append(Check("stripe api base", WARN, f"STRIPE_API_BASE={base} (a local Stripe-compatible server, not Stripe)"))
+        checks.append(
+            Check("stripe api base", WARN, f"STRIPE_API_BASE={base} (a local Stripe-compatible server, not Stripe)")
+        )
     return checks
 
 
@@ -90,7 +114,9 @@ def _trial_links(rt: Runtime) -> Check:
     missing = [key for key in ("upgrade_url", "demo_url") if not rt.config["trials"][key]]
     if missing:
         keys = ", ".join(f"[trials] {k}" for k in missing)
-        return Check("trial links", WARN, f"{keys} not set: lifecycle emails link to a reply (mailto:MAIL_FROM) instead")
+        return Check(
+            "trial links", WARN, f"{keys} not set: lifecycle emails link to a reply (mailto:MAIL_FROM) instead"
+        )
     return Check("trial links", OK, "upgrade and demo links set")
 
 
@@ -107,9 +133,8 @@ def _data_dir(rt: Runtime) -> Check:
 
 
 def _data_files(rt: Runtime) -> list[Check]:
-    from arkops.store import SCHEMAS, read_json_file
-
     from arkops.core import registry
+    from arkops.store import SCHEMAS, read_json_file
 
     registry.load_domains()
     checks = []
@@ -126,7 +151,13 @@ def _data_files(rt: Runtime) -> list[Check]:
             if schema is None:
                 checks.append(Check(f"data {path.name}", WARN, "not an arkops database (unknown name)"))
             elif version is None or version > schema.version:
-                checks.append(Check(f"data {path.name}", FAIL, f"schema version {version!r}, this arkops knows up to {schema.version}"))
+                checks.append(
+                    Check(
+                        f"data {path.name}",
+                        FAIL,
+                        f"schema version {version!r}, this arkops knows up to {schema.version}",
+                    )
+                )
             else:
                 rows = sum(len(t) for k, t in data.items() if k != "_meta")
                 note = f" (migrates to {schema.version} on next write)" if version < schema.version else ""
@@ -151,7 +182,12 @@ def _templates(rt: Runtime) -> Check:
                 return Check("templates", FAIL, str(exc))
             rendered += 1
     where = rt.config["mail"]["templates_dir"]
-    return Check("templates", OK, f"{rendered} renderings ({len(SAMPLES)} messages x {len(LOCALES)} locales)" + (f", overrides in {where}" if where else ""))
+    return Check(
+        "templates",
+        OK,
+        f"{rendered} renderings ({len(SAMPLES)} messages x {len(LOCALES)} locales)"
+        + (f", overrides in {where}" if where else ""),
+    )
 
 
 def _outbox(rt: Runtime) -> Check:

@@ -9,10 +9,11 @@ alerts the operator once, then once more when it recovers.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable
 
 from arkops.clock import iso, parse_iso
 from arkops.errors import ArkopsError, ConfigError, LockBusyError, redact
@@ -139,8 +140,13 @@ def _alert(rt: Runtime, name: str, state: dict, now: datetime, *, recovered: boo
 
     failures = state["consecutive_failures"]
     since = state.get("failing_since") or iso(now)
-    notify(rt, "job_failed", {"job": name, "failures": failures, "error": error, "recovered": recovered},
-           key=f"alert:job:{name}:{'recovered' if recovered else 'failing'}:{since}", now=now)
+    notify(
+        rt,
+        "job_failed",
+        {"job": name, "failures": failures, "error": error, "recovered": recovered},
+        key=f"alert:job:{name}:{'recovered' if recovered else 'failing'}:{since}",
+        now=now,
+    )
 
 
 def run_due(rt: Runtime, *, now: datetime, only: str | None = None, force: bool = False) -> RunReport:
@@ -166,7 +172,9 @@ def _run_one(rt: Runtime, job: Job, *, now: datetime, force: bool) -> JobResult:
     last = job_states(rt).get(job.name, {})
     due_at = None if force else next_due(rt, schedule, last.get("last_start"), now)
     if due_at is not None:
-        return JobResult(job.name, "skipped", f"not due until {due_at.astimezone(rt.config.tz).strftime('%Y-%m-%d %H:%M')}")
+        return JobResult(
+            job.name, "skipped", f"not due until {due_at.astimezone(rt.config.tz).strftime('%Y-%m-%d %H:%M')}"
+        )
     try:
         with rt.store.job_lock(job.name):
             return _execute(rt, job, now)
@@ -184,7 +192,9 @@ def _execute(rt: Runtime, job: Job, now: datetime) -> JobResult:
         seconds = time.monotonic() - started
 
         def failed(state: dict) -> None:
-            state.update(last_end=iso(rt.now()), running=False, outcome="failed", detail=error, seconds=round(seconds, 3))
+            state.update(
+                last_end=iso(rt.now()), running=False, outcome="failed", detail=error, seconds=round(seconds, 3)
+            )
             state["consecutive_failures"] = state.get("consecutive_failures", 0) + 1
             if state["consecutive_failures"] == 1:
                 state["failing_since"] = iso(now)
@@ -200,12 +210,24 @@ def _execute(rt: Runtime, job: Job, now: datetime) -> JobResult:
     seconds = time.monotonic() - started
     previous = job_states(rt).get(job.name, {})
     if previous.get("alerted"):
-        try:
+        with contextlib.suppress(ArkopsError):  # the recovery note is a courtesy; the job itself worked
             _alert(rt, job.name, previous, now, recovered=True, error="")
-        except ArkopsError:
-            pass  # the recovery note is a courtesy; the job itself worked
-    _record(rt, job.name, lambda s: s.update(last_end=iso(rt.now()), running=False, outcome="ok", detail=summary, counts=counts, seconds=round(seconds, 3),
-                                             consecutive_failures=0, alerted=False, failing_since=None, last_success=iso(now)))
+    _record(
+        rt,
+        job.name,
+        lambda s: s.update(
+            last_end=iso(rt.now()),
+            running=False,
+            outcome="ok",
+            detail=summary,
+            counts=counts,
+            seconds=round(seconds, 3),
+            consecutive_failures=0,
+            alerted=False,
+            failing_since=None,
+            last_success=iso(now),
+        ),
+    )
     return JobResult(job.name, "ok", summary, seconds)
 
 
@@ -223,10 +245,18 @@ def list_jobs(rt: Runtime, *, now: datetime) -> list[dict]:
         schedule = schedule_of(rt, job)
         state = states.get(job.name, {})
         due = next_due(rt, schedule, state.get("last_start"), now) if schedule.enabled else None
-        rows.append({
-            "job": job.name, "schedule": schedule.describe(), "description": job.description,
-            "last_start": state.get("last_start"), "last_end": state.get("last_end"), "outcome": state.get("outcome"),
-            "detail": state.get("detail"), "counts": state.get("counts", {}), "consecutive_failures": state.get("consecutive_failures", 0),
-            "next_due": None if not schedule.enabled else (iso(due) if due else "now"),
-        })
+        rows.append(
+            {
+                "job": job.name,
+                "schedule": schedule.describe(),
+                "description": job.description,
+                "last_start": state.get("last_start"),
+                "last_end": state.get("last_end"),
+                "outcome": state.get("outcome"),
+                "detail": state.get("detail"),
+                "counts": state.get("counts", {}),
+                "consecutive_failures": state.get("consecutive_failures", 0),
+                "next_due": None if not schedule.enabled else (iso(due) if due else "now"),
+            }
+        )
     return rows

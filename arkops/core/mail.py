@@ -36,9 +36,17 @@ def with_samples(template: str, overrides: dict[str, Any]) -> dict[str, Any]:
     return {**SAMPLES[template], **overrides}
 
 
-def preview(rt: Runtime, template: str, variables: dict[str, Any], *, locale: str | None, html_path: Path | None = None) -> Rendered:
+def preview(
+    rt: Runtime, template: str, variables: dict[str, Any], *, locale: str | None, html_path: Path | None = None
+) -> Rendered:
     """Render with sample values; optionally write the HTML part to a file."""
-    rendered = render_message(rt, template, with_samples(template, variables), locale=locale or rt.config.locale, recipient="preview@example.com")
+    rendered = render_message(
+        rt,
+        template,
+        with_samples(template, variables),
+        locale=locale or rt.config.locale,
+        recipient="preview@example.com",
+    )
     if html_path is not None:
         try:
             atomic_write_bytes(html_path.resolve(), rendered.html.encode("utf-8"))
@@ -47,9 +55,26 @@ def preview(rt: Runtime, template: str, variables: dict[str, Any], *, locale: st
     return rendered
 
 
-def send(rt: Runtime, template: str, to: str, variables: dict[str, Any], *, now: datetime, locale: str | None, key: str | None) -> tuple[list[Queued], outbox.FlushReport]:
+def send(
+    rt: Runtime,
+    template: str,
+    to: str,
+    variables: dict[str, Any],
+    *,
+    now: datetime,
+    locale: str | None,
+    key: str | None,
+) -> tuple[list[Queued], outbox.FlushReport]:
     address = normalize_address(to, field="--to")
-    queued = notify(rt, template, with_samples(template, variables), key=key or f"manual:{template}:{address}:{now.isoformat()}", now=now, to=address, locale=locale)
+    queued = notify(
+        rt,
+        template,
+        with_samples(template, variables),
+        key=key or f"manual:{template}:{address}:{now.isoformat()}",
+        now=now,
+        to=address,
+        locale=locale,
+    )
     return queued, flush(rt, now=now, only={q.id for q in queued})
 
 

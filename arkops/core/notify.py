@@ -66,7 +66,9 @@ def notify(
     check_header(rendered.subject, "subject")
     sender = normalize_address(env("MAIL_FROM", "arkops@localhost"), field="MAIL_FROM")
     from_name = check_header(rt.config["mail"]["from_name"], "[mail] from_name")
-    drafts = [Draft(key, EMAIL, template, chosen_locale, recipient, rendered.subject, rendered.text, rendered.html, from_name)]
+    drafts = [
+        Draft(key, EMAIL, template, chosen_locale, recipient, rendered.subject, rendered.text, rendered.html, from_name)
+    ]
     webhook = rt.config["mail"]["alert_webhook_url"]
     if operator and webhook:
         text = f"{rendered.subject}\n{rendered.text.strip()}"
@@ -76,5 +78,7 @@ def notify(
     queued = []
     for draft in drafts:
         doc, created = enqueue(rt.store, draft, now=now, dry_run=rt.dry_run, sender=sender)
-        queued.append(Queued(doc["id"], draft.key, created, doc["state"], doc["to"] if draft.channel == EMAIL else "chat"))
+        queued.append(
+            Queued(doc["id"], draft.key, created, doc["state"], doc["to"] if draft.channel == EMAIL else "chat")
+        )
     return queued

@@ -104,7 +104,9 @@ def _activity(db: Db, record: dict, now: datetime) -> bool:
         raise DataError(f"no trial for {email}; record the signup first")
     key = hashlib.sha256(json.dumps([email, kind, count, iso(at)]).encode()).hexdigest()[:24]
     extra = {k: v for k, v in record.items() if k not in ACTIVITY_FIELDS}
-    if not db.insert_new("activity", key, {"email": email, "kind": kind, "count": count, "at": iso(at), "extra": extra}):
+    if not db.insert_new(
+        "activity", key, {"email": email, "kind": kind, "count": count, "at": iso(at), "extra": extra}
+    ):
         return False
     trial["activity"][kind] = trial["activity"].get(kind, 0) + count
     trial["activity_total"] += count
@@ -114,7 +116,9 @@ def _activity(db: Db, record: dict, now: datetime) -> bool:
     return True
 
 
-def signup(rt: Runtime, email: str, plan: str, *, source: str | None, at: str | None, locale: str | None, now: datetime) -> bool:
+def signup(
+    rt: Runtime, email: str, plan: str, *, source: str | None, at: str | None, locale: str | None, now: datetime
+) -> bool:
     record = {"email": email, "plan": plan, "source": source, "created_at": iso(_at(at, now, "--at")), "locale": locale}
     with rt.store.transaction(DB) as db:  # invalid input raises before any write: nothing is committed
         return _signup(db, rt, {k: v for k, v in record.items() if v is not None}, now)
@@ -142,8 +146,10 @@ def import_files(rt: Runtime, paths: list[Path], *, now: datetime) -> ImportRepo
     batches = [(path, read_json_list(path)) for path in paths]  # every file readable before anything is written
     with rt.store.transaction(DB) as db:
         # signups first, so activity in the same import finds its trial
-        ordered = sorted(((path, i, r) for path, records in batches for i, r in enumerate(records)),
-                         key=lambda item: 0 if isinstance(item[2], dict) and "plan" in item[2] else 1)
+        ordered = sorted(
+            ((path, i, r) for path, records in batches for i, r in enumerate(records)),
+            key=lambda item: 0 if isinstance(item[2], dict) and "plan" in item[2] else 1,
+        )
         for path, index, record in ordered:
             try:
                 if not isinstance(record, dict):
@@ -163,7 +169,8 @@ def import_files(rt: Runtime, paths: list[Path], *, now: datetime) -> ImportRepo
 
 
 def _conversions(rt: Runtime) -> dict[str, int]:
-    from arkops.core.billing.ledger import DB as LEDGER, first_payment_by_email
+    from arkops.core.billing.ledger import DB as LEDGER
+    from arkops.core.billing.ledger import first_payment_by_email
 
     if not rt.store.path(LEDGER).exists():
         return {}
@@ -209,14 +216,34 @@ def track(rt: Runtime, *, now: datetime) -> TrackReport:
             _refresh(trial, now, paid)
             flags = trial.setdefault("alerted", {})
             if trial["activated_at"] and not flags.get("activated"):
-                notify(rt, "trial_activated", {"email": email, "plan": trial["plan"], "activity_kind": trial["activated_kind"],
-                                               "activated_at": _local(rt, trial["activated_at"])}, key=f"trial:{email}:activated", now=now)
+                notify(
+                    rt,
+                    "trial_activated",
+                    {
+                        "email": email,
+                        "plan": trial["plan"],
+                        "activity_kind": trial["activated_kind"],
+                        "activated_at": _local(rt, trial["activated_at"]),
+                    },
+                    key=f"trial:{email}:activated",
+                    now=now,
+                )
                 flags["activated"] = iso(now)
                 report.activated.append(email)
             if trial["converted_at"] and not flags.get("converted"):
                 days = (parse_iso(trial["converted_at"]) - parse_iso(trial["signed_up_at"])).days
-                notify(rt, "trial_converted", {"email": email, "plan": trial["plan"], "converted_at": _local(rt, trial["converted_at"]),
-                                               "days_in_trial": days}, key=f"trial:{email}:converted", now=now)
+                notify(
+                    rt,
+                    "trial_converted",
+                    {
+                        "email": email,
+                        "plan": trial["plan"],
+                        "converted_at": _local(rt, trial["converted_at"]),
+                        "days_in_trial": days,
+                    },
+                    key=f"trial:{email}:converted",
+                    now=now,
+                )
                 flags["converted"] = iso(now)
                 report.converted.append(email)
             if trial["state"] == "expired" and before != "expired":
@@ -249,12 +276,23 @@ def _step_message(rt: Runtime, step: str, trial: dict, now: datetime) -> tuple[s
         if trial["activity_total"] == 0:
             return "trial_day1_help", {"plan": plan}
         if trial["activity_total"] > config["demo_activity_threshold"]:
-            return "trial_day1_demo", {"activity_count": trial["activity_total"], "demo_url": config["demo_url"] or "mailto:" + _reply_to()}
+            return "trial_day1_demo", {
+                "activity_count": trial["activity_total"],
+                "demo_url": config["demo_url"] or "mailto:" + _reply_to(),
+            }
         return None
     if step == "day7":
-        return "trial_day7", {"plan": plan, "activity_count": trial["activity_total"], "days_left": days_left(trial, now, rt.config.tz)}
+        return "trial_day7", {
+            "plan": plan,
+            "activity_count": trial["activity_total"],
+            "days_left": days_left(trial, now, rt.config.tz),
+        }
     if step == "day12":
-        return "trial_day12", {"plan": plan, "days_left": days_left(trial, now, rt.config.tz), "upgrade_url": config["upgrade_url"] or "mailto:" + _reply_to()}
+        return "trial_day12", {
+            "plan": plan,
+            "days_left": days_left(trial, now, rt.config.tz),
+            "upgrade_url": config["upgrade_url"] or "mailto:" + _reply_to(),
+        }
     if trial["state"] == "converted":
         return "trial_day14_converted", {"plan": plan}
     return "trial_day14_ended", {"plan": plan}
@@ -288,25 +326,52 @@ def nudge(rt: Runtime, *, now: datetime) -> NudgeReport:
                 if trial["state"] == "converted" and step != "day14":
                     continue  # converted trials get no further reminders, only the day-14 thank-you
                 if (today - due).days > grace:
-                    db.put("steps", key, {"email": email, "step": step, "state": "skipped", "at": iso(now), "due": due.isoformat()})
+                    db.put(
+                        "steps",
+                        key,
+                        {"email": email, "step": step, "state": "skipped", "at": iso(now), "due": due.isoformat()},
+                    )
                     report.skipped.append(key)
                     continue
                 message = _step_message(rt, step, trial, now)
                 if message is None:
-                    db.put("steps", key, {"email": email, "step": step, "state": "not needed", "at": iso(now), "due": due.isoformat()})
+                    db.put(
+                        "steps",
+                        key,
+                        {"email": email, "step": step, "state": "not needed", "at": iso(now), "due": due.isoformat()},
+                    )
                     continue
                 template, variables = message
-                notify(rt, template, variables, key=f"trial:{email}:{step}", now=now, to=email, locale=trial.get("locale"))
-                db.put("steps", key, {"email": email, "step": step, "state": "queued", "template": template, "at": iso(now), "due": due.isoformat()})
+                notify(
+                    rt, template, variables, key=f"trial:{email}:{step}", now=now, to=email, locale=trial.get("locale")
+                )
+                db.put(
+                    "steps",
+                    key,
+                    {
+                        "email": email,
+                        "step": step,
+                        "state": "queued",
+                        "template": template,
+                        "at": iso(now),
+                        "due": due.isoformat(),
+                    },
+                )
                 report.queued.append(key)
     return report
 
 
 def _row(trial: dict, now: datetime, tz) -> dict:
     return {
-        "email": trial["email"], "plan": trial["plan"], "source": trial["source"], "state": trial["state"],
-        "signed_up_at": trial["signed_up_at"], "trial_ends_at": trial["trial_ends_at"], "activated_at": trial["activated_at"],
-        "converted_at": trial["converted_at"], "days_left": 0 if trial["state"] in ("converted", "expired") else days_left(trial, now, tz),
+        "email": trial["email"],
+        "plan": trial["plan"],
+        "source": trial["source"],
+        "state": trial["state"],
+        "signed_up_at": trial["signed_up_at"],
+        "trial_ends_at": trial["trial_ends_at"],
+        "activated_at": trial["activated_at"],
+        "converted_at": trial["converted_at"],
+        "days_left": 0 if trial["state"] in ("converted", "expired") else days_left(trial, now, tz),
         "activity": trial["activity"],
     }
 
@@ -333,13 +398,29 @@ def show(rt: Runtime, email: str, *, now: datetime) -> dict:
         _refresh(trial, now, paid)
         activity = [a for a in db.values("activity") if a["email"] == address]
         steps = [s for s in db.values("steps") if s["email"] == address]
-    timeline = [{"at": trial["signed_up_at"], "what": "signup", "detail": f"plan {trial['plan']}, source {trial['source'] or '-'}"}]
+    timeline = [
+        {
+            "at": trial["signed_up_at"],
+            "what": "signup",
+            "detail": f"plan {trial['plan']}, source {trial['source'] or '-'}",
+        }
+    ]
     timeline += [{"at": a["at"], "what": "activity", "detail": f"{a['kind']} x{a['count']}"} for a in activity]
-    timeline += [{"at": s["at"], "what": f"step {s['step']}", "detail": s["state"] + (f" ({s['template']})" if s.get("template") else "")} for s in steps]
+    timeline += [
+        {
+            "at": s["at"],
+            "what": f"step {s['step']}",
+            "detail": s["state"] + (f" ({s['template']})" if s.get("template") else ""),
+        }
+        for s in steps
+    ]
     prefix = f"trial:{address}:"
     if rt.store.path("outbox").exists():
-        timeline += [{"at": m["sent_at"] or m["created_at"], "what": f"email {m['template']}", "detail": m["state"]}
-                     for m in list_messages(rt.store) if m["key"].startswith(prefix) and m["channel"] == "email"]
+        timeline += [
+            {"at": m["sent_at"] or m["created_at"], "what": f"email {m['template']}", "detail": m["state"]}
+            for m in list_messages(rt.store)
+            if m["key"].startswith(prefix) and m["channel"] == "email"
+        ]
     if trial["converted_at"]:
         timeline.append({"at": trial["converted_at"], "what": "converted", "detail": "paying in the billing ledger"})
     timeline.sort(key=lambda e: e["at"])
@@ -363,7 +444,11 @@ def summary(rt: Runtime, *, now: datetime) -> dict:
     activated = sum(1 for t in trials if t["activated_at"])
     converted = [t for t in trials if t["converted_at"]]
     decided = len(converted) + sum(1 for t in trials if t["state"] == "expired")
-    to_convert = [(parse_iso(t["converted_at"]) - parse_iso(t["activated_at"])).total_seconds() / 86400 for t in converted if t["activated_at"]]
+    to_convert = [
+        (parse_iso(t["converted_at"]) - parse_iso(t["activated_at"])).total_seconds() / 86400
+        for t in converted
+        if t["activated_at"]
+    ]
     return {
         "as_of": iso(now),
         "trials": len(trials),
@@ -371,7 +456,9 @@ def summary(rt: Runtime, *, now: datetime) -> dict:
         "last_7d": counts["7d"],
         "activation_rate": round(activated / len(trials), 4) if trials else None,
         "trial_to_paid_rate": round(len(converted) / decided, 4) if decided else None,
-        "average_activity": round(sum(sum(t["activity"].values()) for t in trials) / len(trials), 2) if trials else None,
+        "average_activity": round(sum(sum(t["activity"].values()) for t in trials) / len(trials), 2)
+        if trials
+        else None,
         "median_days_activation_to_conversion": round(statistics.median(to_convert), 2) if to_convert else None,
     }
 
@@ -385,8 +472,12 @@ def _track_job(rt: Runtime, now: datetime) -> tuple[str, dict]:
 def _nudge_job(rt: Runtime, now: datetime) -> tuple[str, dict]:
     report = nudge(rt, now=now)
     counts = {"queued": len(report.queued), "skipped": len(report.skipped)}
-    return f"{counts['queued']} emails queued" + (f", {counts['skipped']} skipped (too late)" if report.skipped else ""), counts
+    return f"{counts['queued']} emails queued" + (
+        f", {counts['skipped']} skipped (too late)" if report.skipped else ""
+    ), counts
 
 
 register_job(Job("trials-track", "alert new trial activations and conversions", _track_job, every_minutes=10, order=20))
-register_job(Job("trials-nudge", "queue the trial lifecycle emails that are due", _nudge_job, daily_at="09:00", order=30))
+register_job(
+    Job("trials-nudge", "queue the trial lifecycle emails that are due", _nudge_job, daily_at="09:00", order=30)
+)

@@ -8,19 +8,44 @@ also receives `recipient`, `locale`, `product` and `subject` (HTML only).
 from __future__ import annotations
 
 OPERATOR_TEMPLATES: dict[str, dict] = {
-    "trial_activated": {"email": "ana@example.com", "plan": "pro", "activated_at": "2026-03-02 10:15 UTC", "activity_kind": "watch_created"},
+    "trial_activated": {
+        "email": "ana@example.com",
+        "plan": "pro",
+        "activated_at": "2026-03-02 10:15 UTC",
+        "activity_kind": "watch_created",
+    },
     "trial_converted": {"email": "ana@example.com", "plan": "pro", "converted_at": "2026-03-12", "days_in_trial": 10},
     "first_revenue": {"email": "ana@example.com", "amount": "€29.00", "invoice_id": "in_123"},
-    "payment_failed": {"email": "ana@example.com", "amount": "€29.00", "invoice_id": "in_123", "attempt_count": 1, "next_attempt": "2026-03-15"},
+    "payment_failed": {
+        "email": "ana@example.com",
+        "amount": "€29.00",
+        "invoice_id": "in_123",
+        "attempt_count": 1,
+        "next_attempt": "2026-03-15",
+    },
     "hot_leads": {
         "window": "15 minutes",
-        "leads": [{"visitor": "203.0.113.7", "score": 11, "pages": ["/pricing", "/trial"], "referrer": "https://news.example/", "user_agent": "Mozilla/5.0"}],
+        "leads": [
+            {
+                "visitor": "203.0.113.7",
+                "score": 11,
+                "pages": ["/pricing", "/trial"],
+                "referrer": "https://news.example/",
+                "user_agent": "Mozilla/5.0",
+            }
+        ],
     },
     "conversion_rate": {"rate_name": "demo -> trial", "rate": "3.1 %", "threshold": "5.0 %", "sample": 160},
     "no_visits": {"hours": 24, "last_visit": "2026-03-01 08:00 UTC"},
     "quota_reached": {"customer": "ana@example.com", "metric": "watches", "used": 10, "limit": 10},
     "job_failed": {"job": "stripe-sync", "failures": 3, "error": "Stripe unreachable", "recovered": False},
-    "weekly_report": {"period": "2026-W10", "mrr": "€1,234.00", "revenue": "€310.00", "new_trials": 12, "conversions": 2},
+    "weekly_report": {
+        "period": "2026-W10",
+        "mrr": "€1,234.00",
+        "revenue": "€310.00",
+        "new_trials": 12,
+        "conversions": 2,
+    },
     "test": {},
 }
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
-from typing import Callable
 
 from arkops.clock import iso, parse_iso
 from arkops.errors import DataError
@@ -89,7 +89,9 @@ def eml_folder(store: Store) -> Path:
     return store.data_dir / "outbox"
 
 
-def enqueue(store: Store, draft: Draft, *, now: datetime, dry_run: bool, sender: str = "arkops@localhost") -> tuple[dict, bool]:
+def enqueue(
+    store: Store, draft: Draft, *, now: datetime, dry_run: bool, sender: str = "arkops@localhost"
+) -> tuple[dict, bool]:
     """Store a message once per key; returns (message, created). Same key again is a no-op."""
     with store.transaction(DB) as db:
         existing_id = (db.get("keys", draft.key) or {}).get("id")
@@ -145,7 +147,11 @@ def _claim(store: Store, now: datetime, only: set[str] | None, report: FlushRepo
         claimed = []
         for message_id, doc in db.items("messages"):
             if doc["state"] == "sending" and not _claimer_alive(doc.get("claimed_by") or ""):
-                doc.update(state="unknown", claimed_by=None, last_error="the sending process died mid-send; outcome unknown (arkops mail retry ID resends)")
+                doc.update(
+                    state="unknown",
+                    claimed_by=None,
+                    last_error="the sending process died mid-send; outcome unknown (arkops mail retry ID resends)",
+                )
                 db.put("messages", message_id, doc)
                 report.recovered += 1
                 continue
@@ -184,7 +190,9 @@ def _settle(store: Store, doc: dict, outcome: Outcome, now: datetime, report: Fl
             report.unknown += 1
         db.put("messages", doc["id"], current)
     if outcome.kind != SENT:
-        report.errors.append(f"message {doc['id']} ({doc['template']} to {doc['to'] if doc['channel'] == EMAIL else 'chat'}): {outcome.kind}: {outcome.detail}")
+        report.errors.append(
+            f"message {doc['id']} ({doc['template']} to {doc['to'] if doc['channel'] == EMAIL else 'chat'}): {outcome.kind}: {outcome.detail}"
+        )
 
 
 def flush(
@@ -201,7 +209,7 @@ def flush(
     emails = [doc for doc in claimed if doc["channel"] == EMAIL]
     chats = [doc for doc in claimed if doc["channel"] == CHAT]
     try:
-        outcomes = list(zip(emails, send_email(emails))) if emails else []
+        outcomes = list(zip(emails, send_email(emails), strict=False)) if emails else []
         outcomes += [(doc, send_chat(doc)) for doc in chats]
     except BaseException:
         _release(store, [doc["id"] for doc in claimed])
@@ -229,7 +237,9 @@ def make_pending(store: Store, message_id: str, *, now: datetime) -> dict:
         if doc is None:
             raise DataError(f"no message with id {message_id!r} in the outbox")
         if doc["state"] in ("sent", "sending", "dry-run"):
-            raise DataError(f"message {message_id} is {doc['state']}; only pending, failed, dead or unknown messages can be retried")
+            raise DataError(
+                f"message {message_id} is {doc['state']}; only pending, failed, dead or unknown messages can be retried"
+            )
         doc.update(state="pending", next_attempt_at=iso(now), claimed_by=None)
         db.put("messages", message_id, doc)
     return doc

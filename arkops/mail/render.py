@@ -53,7 +53,7 @@ def render(name: str, variables: dict[str, Any], *, locale: str, templates_dir: 
         subject, _, body = text_source.partition("\n")
         if not subject.startswith("Subject:"):
             raise DataError(f"template {locale}/{name}.txt: the first line must be 'Subject: ...'")
-        subject = " ".join(subject[len("Subject:"):].split())
+        subject = " ".join(subject[len("Subject:") :].split())
         html = html_env.get_template(f"{locale}/{name}.html").render(variables, locale=locale, subject=subject)
     except TemplateNotFound as exc:
         raise DataError(f"template {name!r}: no file {exc.name} for locale {locale!r}") from None

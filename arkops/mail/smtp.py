@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import smtplib
-import socket
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -40,7 +39,7 @@ class SmtpSettings:
     timeout: float
 
     @classmethod
-    def from_env(cls, timeout: float) -> "SmtpSettings":
+    def from_env(cls, timeout: float) -> SmtpSettings:
         security = env("SMTP_SECURITY", "starttls").lower()
         if security not in ("starttls", "ssl", "none"):
             raise ConfigError("environment", "SMTP_SECURITY", f"{security!r} is not starttls, ssl or none")
@@ -75,7 +74,7 @@ class SmtpSession:
         self.settings = settings
         self._smtp: smtplib.SMTP | None = None
 
-    def __enter__(self) -> "SmtpSession":
+    def __enter__(self) -> SmtpSession:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -85,7 +84,9 @@ class SmtpSession:
         s = self.settings
         try:
             if s.security == "ssl":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=ssl.create_default_context())
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    s.host, s.port, timeout=s.timeout, context=ssl.create_default_context()
+                )
             else:
                 smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
             smtp.ehlo()
@@ -148,11 +149,13 @@ class SmtpSession:
             if code == 250:
                 return Outcome(SENT, f"250 {reply.decode('utf-8', 'replace')}")
             return _reply_outcome(code, reply, "end of DATA")
-        except (OSError, smtplib.SMTPException, socket.timeout) as exc:
+        except (TimeoutError, OSError, smtplib.SMTPException) as exc:
             self._drop()
             detail = f"{type(exc).__name__}: {exc}"
             if body_sent:
-                return Outcome(UNKNOWN, f"connection lost after the message was sent ({detail}); the server may have it")
+                return Outcome(
+                    UNKNOWN, f"connection lost after the message was sent ({detail}); the server may have it"
+                )
             if isinstance(exc, smtplib.SMTPResponseException):
                 return _reply_outcome(exc.smtp_code, exc.smtp_error, "SMTP")
             return Outcome(RETRY, detail, reached=False)

@@ -12,7 +12,9 @@ from arkops.mail.smtp import FAILED, RETRY, SENT, Outcome
 
 def post_chat(url: str, text: str, *, timeout: float) -> Outcome:
     body = json.dumps({"text": text}).encode("utf-8")
-    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json", "User-Agent": "arkops"})
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json", "User-Agent": "arkops"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return Outcome(SENT, f"HTTP {response.status}")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from arkops.config import env
 from arkops.errors import ConfigError, ServiceError, redact
@@ -27,7 +28,7 @@ def call(request: Callable[[], Any], *, what: str, sleep: Callable[[float], None
     import stripe
 
     last = ""
-    for attempt, delay in enumerate((0.0, *RETRY_DELAYS)):
+    for _attempt, delay in enumerate((0.0, *RETRY_DELAYS)):
         if delay:
             sleep(delay)
         try:
@@ -42,7 +43,9 @@ def call(request: Callable[[], Any], *, what: str, sleep: Callable[[float], None
             if (exc.http_status or 0) >= 500:
                 last = redact(str(exc.user_message or exc)).splitlines()[0]
                 continue
-            raise ServiceError(f"Stripe rejected the request while {what}: {redact(str(exc.user_message or exc))}") from None
+            raise ServiceError(
+                f"Stripe rejected the request while {what}: {redact(str(exc.user_message or exc))}"
+            ) from None
     raise ServiceError(f"Stripe unreachable while {what} after {len(RETRY_DELAYS) + 1} attempts: {last}")
 
 
@@ -60,7 +63,7 @@ def iter_list(client: Any, path: str, params: dict, *, what: str) -> Iterator[di
     """
     params = {"limit": 100, **params}
     while True:
-        page = call(lambda: client.raw_request("get", path, **params), what=what).data
+        page = call(lambda query=params: client.raw_request("get", path, **query), what=what).data
         items = page.get("data") or []
         yield from items
         if not page.get("has_more") or not items:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
 
 PATH = "/webhooks/stripe"
 MAX_BODY = 1 << 20  # Stripe events are far smaller
@@ -23,7 +23,7 @@ def make_server(host: str, port: int, handle: Handler, log: Callable[[str], None
             self.end_headers()
             self.wfile.write(payload)
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             if self.path.split("?")[0] != PATH:
                 self._reply(404, {"error": "not found"})
                 return
@@ -34,10 +34,10 @@ def make_server(host: str, port: int, handle: Handler, log: Callable[[str], None
             status, body = handle(self.rfile.read(length), self.headers.get("Stripe-Signature"))
             self._reply(status, body)
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self._reply(405 if self.path.split("?")[0] == PATH else 404, {"error": "POST only"})
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             log(f"{self.address_string()} {format % args}")
 
     return ThreadingHTTPServer((host, port), Receiver)

@@ -11,10 +11,11 @@ the migrations that bring older files up to it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from tinydb import TinyDB
 from tinydb.storages import Storage
@@ -31,13 +32,13 @@ META = "_meta"
 class Schema:
     version: int
     # migrations[n] turns a version-n database into version n+1, in place
-    migrations: dict[int, Callable[["Db"], None]] = field(default_factory=dict)
+    migrations: dict[int, Callable[[Db], None]] = field(default_factory=dict)
 
 
 SCHEMAS: dict[str, Schema] = {}
 
 
-def register_schema(name: str, version: int, migrations: dict[int, Callable[["Db"], None]] | None = None) -> None:
+def register_schema(name: str, version: int, migrations: dict[int, Callable[[Db], None]] | None = None) -> None:
     SCHEMAS[name] = Schema(version, migrations or {})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -46,7 +47,5 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def remove_stale_temps(path: Path) -> None:
     """Drop temp files a killed writer left; call only while holding the file's lock."""
     for stale in path.parent.glob(f".{path.name}.*.tmp"):
-        try:
+        with contextlib.suppress(FileNotFoundError):
             stale.unlink()
-        except FileNotFoundError:
-            pass

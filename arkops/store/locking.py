@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from arkops.errors import LockBusyError
 
@@ -30,7 +30,9 @@ def exclusive(lock_path: Path, *, wait: float, what: str) -> Iterator[None]:
     except Timeout:
         if wait == 0:
             raise LockBusyError(f"{what} is held by another arkops run ({lock_path}); skipped") from None
-        raise LockBusyError(f"{what} stayed locked for {wait:g} s ({lock_path}); is another arkops run stuck?") from None
+        raise LockBusyError(
+            f"{what} stayed locked for {wait:g} s ({lock_path}); is another arkops run stuck?"
+        ) from None
     try:
         yield
     finally:

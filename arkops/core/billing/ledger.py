@@ -162,7 +162,14 @@ def _apply_subscription(db: Db, obj: dict, at: int, result: ApplyResult, setting
         email = _customer_email(db, state["customer"])
         if settings.get("notify_subscription_welcome") and email:
             plan = state["items"][0]["product"] if state["items"] else ""
-            result.alerts.append(Alert("subscription_welcome", {"plan": plan or "your plan"}, f"subscription:{state['id']}:welcome", to=email))
+            result.alerts.append(
+                Alert(
+                    "subscription_welcome",
+                    {"plan": plan or "your plan"},
+                    f"subscription:{state['id']}:welcome",
+                    to=email,
+                )
+            )
 
 
 def _apply_invoice(db: Db, obj: dict, at: int, event_type: str, result: ApplyResult, settings: dict, money) -> None:
@@ -175,7 +182,8 @@ def _apply_invoice(db: Db, obj: dict, at: int, event_type: str, result: ApplyRes
         "id": invoice_id,
         "customer": _id(obj.get("customer")),
         "customer_email": email,
-        "subscription": _id(obj.get("subscription")) or _id(((obj.get("parent") or {}).get("subscription_details") or {}).get("subscription")),
+        "subscription": _id(obj.get("subscription"))
+        or _id(((obj.get("parent") or {}).get("subscription_details") or {}).get("subscription")),
         "status": "paid" if paid else (obj.get("status") or "open"),
         "currency": (obj.get("currency") or "").upper(),
         "amount_paid": obj.get("amount_paid") or 0,
@@ -193,17 +201,43 @@ def _apply_invoice(db: Db, obj: dict, at: int, event_type: str, result: ApplyRes
     amount = money(state["amount_paid"] if paid else state["amount_due"], state["currency"])
     if paid:
         if db.insert_new("flags", "first_revenue", {"invoice": invoice_id}):
-            result.alerts.append(Alert("first_revenue", {"email": email or state["customer"] or "unknown", "amount": amount, "invoice_id": invoice_id}, "alert:first_revenue"))
+            result.alerts.append(
+                Alert(
+                    "first_revenue",
+                    {"email": email or state["customer"] or "unknown", "amount": amount, "invoice_id": invoice_id},
+                    "alert:first_revenue",
+                )
+            )
         if settings.get("notify_payment_received") and email:
-            result.alerts.append(Alert("payment_received", {"amount": amount, "invoice_id": invoice_id}, f"invoice:{invoice_id}:received", to=email))
+            result.alerts.append(
+                Alert(
+                    "payment_received",
+                    {"amount": amount, "invoice_id": invoice_id},
+                    f"invoice:{invoice_id}:received",
+                    to=email,
+                )
+            )
     else:
         attempt = state["attempt_count"] or 1
         next_attempt = iso_day(state["next_payment_attempt"])
-        variables = {"email": email or state["customer"] or "unknown", "amount": amount, "invoice_id": invoice_id, "attempt_count": attempt, "next_attempt": next_attempt}
+        variables = {
+            "email": email or state["customer"] or "unknown",
+            "amount": amount,
+            "invoice_id": invoice_id,
+            "attempt_count": attempt,
+            "next_attempt": next_attempt,
+        }
         result.alerts.append(Alert("payment_failed", variables, f"invoice:{invoice_id}:failed:{attempt}"))
         if settings.get("notify_payment_failed_customer") and email:
             customer_vars = {k: variables[k] for k in ("amount", "invoice_id", "next_attempt")}
-            result.alerts.append(Alert("payment_failed_customer", customer_vars, f"invoice:{invoice_id}:failed-customer:{attempt}", to=email))
+            result.alerts.append(
+                Alert(
+                    "payment_failed_customer",
+                    customer_vars,
+                    f"invoice:{invoice_id}:failed-customer:{attempt}",
+                    to=email,
+                )
+            )
 
 
 def iso_day(seconds: int | None) -> str:
@@ -217,7 +251,14 @@ def _apply_refund(db: Db, charge: dict, at: int) -> None:
     refunds = (charge.get("refunds") or {}).get("data") or []
     known = sum(r["amount"] for r in db.values("refunds") if r["charge"] == charge["id"]) if not refunds else 0
     if not refunds and (charge.get("amount_refunded") or 0) > known:
-        refunds = [{"id": f"{charge['id']}:{charge['amount_refunded']}", "amount": charge["amount_refunded"] - known, "created": at, "currency": charge.get("currency")}]
+        refunds = [
+            {
+                "id": f"{charge['id']}:{charge['amount_refunded']}",
+                "amount": charge["amount_refunded"] - known,
+                "created": at,
+                "currency": charge.get("currency"),
+            }
+        ]
     for refund in refunds:
         record = {
             "id": refund["id"],
@@ -238,7 +279,19 @@ def _apply_checkout(db: Db, session: dict, at: int) -> None:
     customer_id = _id(session.get("customer"))
     email = (session.get("customer_details") or {}).get("email") or session.get("customer_email")
     if customer_id and email and not _customer_email(db, customer_id):
-        _store_versioned(db, "customers", customer_id, at, {"id": customer_id, "email": email, "name": (session.get("customer_details") or {}).get("name"), "created": at, "deleted": False})
+        _store_versioned(
+            db,
+            "customers",
+            customer_id,
+            at,
+            {
+                "id": customer_id,
+                "email": email,
+                "name": (session.get("customer_details") or {}).get("name"),
+                "created": at,
+                "deleted": False,
+            },
+        )
 
 
 def apply_event(db: Db, event: dict, *, now: datetime, settings: dict, money, result: ApplyResult) -> None:
@@ -278,7 +331,10 @@ def first_payment_by_email(db: Db) -> dict[str, int]:
 
     for invoice in db.values("invoices"):
         if invoice.get("status") == "paid":
-            seen((invoice.get("customer_email") or emails.get(invoice.get("customer"), "")).strip().lower(), invoice.get("paid_at"))
+            seen(
+                (invoice.get("customer_email") or emails.get(invoice.get("customer"), "")).strip().lower(),
+                invoice.get("paid_at"),
+            )
     for history in db.values("subscriptions_history"):
         for version in history["versions"]:
             if version.get("status") in ("active", "past_due"):

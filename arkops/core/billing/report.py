@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from arkops.clock import from_unix, iso
 from arkops.core.billing.ledger import DB
@@ -119,7 +119,9 @@ def build_report(rt: Runtime, *, now: datetime, months: int, currency: str | Non
         earliest = min(earliest, versions[0]["_at"])
 
     first_month = min(from_unix(earliest), now)  # type: ignore[type-var]
-    shown_from = _add_months(now.astimezone(tz).replace(day=1, hour=0, minute=0, second=0, microsecond=0), -(months - 1))
+    shown_from = _add_months(
+        now.astimezone(tz).replace(day=1, hour=0, minute=0, second=0, microsecond=0), -(months - 1)
+    )
     starts = month_starts(tz, min(first_month, shown_from), now)  # type: ignore[type-var]
     # snapshot instants: the last second of each month, or now for the current month
     boundaries = [int(s.timestamp()) for s in starts]
@@ -168,15 +170,17 @@ def build_report(rt: Runtime, *, now: datetime, months: int, currency: str | Non
                 movement["expansion"] += after - before
             elif after < before:
                 movement["contraction"] -= before - after
-        rows.append({
-            "month": name,
-            "mrr": round(total),
-            **{k: round(v) for k, v in movement.items()},
-            "paying_customers": paying,
-            "churned_customers": churned,
-            "logo_churn_rate": round(churned / paying_before, 4) if paying_before else 0.0,
-            "revenue": round(revenue[i]),
-        })
+        rows.append(
+            {
+                "month": name,
+                "mrr": round(total),
+                **{k: round(v) for k, v in movement.items()},
+                "paying_customers": paying,
+                "churned_customers": churned,
+                "logo_churn_rate": round(churned / paying_before, 4) if paying_before else 0.0,
+                "revenue": round(revenue[i]),
+            }
+        )
     shown = rows[-months:]
     mrr = rows[-1]["mrr"] if rows else 0
     paying_now = rows[-1]["paying_customers"] if rows else 0
@@ -206,17 +210,33 @@ def payment_rows(rt: Runtime, *, month: str | None, status: str | None) -> list[
     tz = rt.config.tz
     rows = []
     for invoice in load(rt)["invoices"]:
-        kind = "refunded" if invoice.get("refunded") else ("paid" if invoice["status"] == "paid" else ("failed" if invoice.get("payment_failed") else invoice["status"]))
+        kind = (
+            "refunded"
+            if invoice.get("refunded")
+            else (
+                "paid"
+                if invoice["status"] == "paid"
+                else ("failed" if invoice.get("payment_failed") else invoice["status"])
+            )
+        )
         moment = invoice.get("paid_at") or invoice.get("_at")
         local_month = from_unix(moment).astimezone(tz).strftime("%Y-%m") if moment else None
         if (status and kind != status) or (month and local_month != month):
             continue
-        rows.append((moment or 0, {
-            "invoice": invoice["id"], "customer_email": invoice.get("customer_email"), "status": kind,
-            "amount": invoice["amount_paid"] if invoice["status"] == "paid" else invoice["amount_due"],
-            "refunded": invoice.get("refunded", 0), "currency": invoice["currency"],
-            "paid_at": iso(from_unix(invoice["paid_at"])) if invoice.get("paid_at") else None,
-        }))
+        rows.append(
+            (
+                moment or 0,
+                {
+                    "invoice": invoice["id"],
+                    "customer_email": invoice.get("customer_email"),
+                    "status": kind,
+                    "amount": invoice["amount_paid"] if invoice["status"] == "paid" else invoice["amount_due"],
+                    "refunded": invoice.get("refunded", 0),
+                    "currency": invoice["currency"],
+                    "paid_at": iso(from_unix(invoice["paid_at"])) if invoice.get("paid_at") else None,
+                },
+            )
+        )
     if month and not _is_month(month):
         raise DataError(f"--month {month!r} is not YYYY-MM")
     return [row for _, row in sorted(rows, key=lambda pair: (pair[0], pair[1]["invoice"]))]
@@ -233,16 +253,36 @@ def _is_month(text: str) -> bool:
 def failed_rows(rt: Runtime) -> list[dict]:
     rows = []
     for invoice in load(rt)["invoices"]:
-        if invoice["status"] != "paid" and invoice.get("payment_failed") and invoice["status"] not in ("void", "uncollectible"):
-            rows.append({
-                "invoice": invoice["id"], "customer_email": invoice.get("customer_email"), "amount": invoice["amount_due"],
-                "currency": invoice["currency"], "attempts": invoice.get("attempt_count", 0),
-                "next_attempt": iso(from_unix(invoice["next_payment_attempt"])) if invoice.get("next_payment_attempt") else None,
-            })
+        if (
+            invoice["status"] != "paid"
+            and invoice.get("payment_failed")
+            and invoice["status"] not in ("void", "uncollectible")
+        ):
+            rows.append(
+                {
+                    "invoice": invoice["id"],
+                    "customer_email": invoice.get("customer_email"),
+                    "amount": invoice["amount_due"],
+                    "currency": invoice["currency"],
+                    "attempts": invoice.get("attempt_count", 0),
+                    "next_attempt": iso(from_unix(invoice["next_payment_attempt"]))
+                    if invoice.get("next_payment_attempt")
+                    else None,
+                }
+            )
     return sorted(rows, key=lambda r: r["invoice"])
 
 
-SUBSCRIPTION_STATUSES = ("incomplete", "incomplete_expired", "trialing", "active", "past_due", "canceled", "unpaid", "paused")
+SUBSCRIPTION_STATUSES = (
+    "incomplete",
+    "incomplete_expired",
+    "trialing",
+    "active",
+    "past_due",
+    "canceled",
+    "unpaid",
+    "paused",
+)
 
 
 def subscription_rows(rt: Runtime, *, status: str | None, now: datetime) -> list[dict]:
@@ -256,12 +296,20 @@ def subscription_rows(rt: Runtime, *, status: str | None, now: datetime) -> list
         if status and sub["status"] != status:
             continue
         email = (ledger["customers"].get(sub["customer"]) or {}).get("email")
-        plan = ", ".join(f"{i['product'] or i['price']} x{i['quantity']} /{i['interval_count']}{i['interval']}" for i in sub["items"])
-        rows.append({
-            "subscription": sub["id"], "customer_email": email, "status": sub["status"], "plan": plan,
-            "mrr": round(subscription_mrr(sub, at, convert)), "currency": convert.reporting,
-            "cancel_at_period_end": sub["cancel_at_period_end"],
-            "started": iso(from_unix(sub["start_date"])) if sub.get("start_date") else None,
-            "ended": iso(from_unix(sub["ended_at"])) if sub.get("ended_at") else None,
-        })
+        plan = ", ".join(
+            f"{i['product'] or i['price']} x{i['quantity']} /{i['interval_count']}{i['interval']}" for i in sub["items"]
+        )
+        rows.append(
+            {
+                "subscription": sub["id"],
+                "customer_email": email,
+                "status": sub["status"],
+                "plan": plan,
+                "mrr": round(subscription_mrr(sub, at, convert)),
+                "currency": convert.reporting,
+                "cancel_at_period_end": sub["cancel_at_period_end"],
+                "started": iso(from_unix(sub["start_date"])) if sub.get("start_date") else None,
+                "ended": iso(from_unix(sub["ended_at"])) if sub.get("ended_at") else None,
+            }
+        )
     return sorted(rows, key=lambda r: r["subscription"])

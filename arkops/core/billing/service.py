@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable, Iterable
 
 from arkops.clock import iso, parse_iso
 from arkops.core.billing.ledger import DB, ApplyResult, apply_event
@@ -43,7 +43,9 @@ def apply_events(rt: Runtime, events: Iterable[dict], *, now: datetime, cursor: 
                 apply_event(db, event, now=now, settings=settings, money=money, result=result)
             for alert in result.alerts[before:]:
                 try:
-                    notify(rt, alert.template, alert.variables, key=alert.key, now=now, to=alert.to, locale=alert.locale)
+                    notify(
+                        rt, alert.template, alert.variables, key=alert.key, now=now, to=alert.to, locale=alert.locale
+                    )
                 except DataError as exc:
                     if alert.to is None or isinstance(exc, ConfigError):
                         raise  # operator alerts and configuration problems must stop the run
@@ -53,7 +55,9 @@ def apply_events(rt: Runtime, events: Iterable[dict], *, now: datetime, cursor: 
                 newest = max(chunk, key=lambda e: e.get("created") or 0)
                 current = db.get("sync", "cursor") or {}
                 if (newest.get("created") or 0) >= current.get("created", 0):
-                    db.put("sync", "cursor", {"created": newest["created"], "event": newest["id"], "synced_at": iso(now)})
+                    db.put(
+                        "sync", "cursor", {"created": newest["created"], "event": newest["id"], "synced_at": iso(now)}
+                    )
 
     for event in events:
         if not isinstance(event, dict) or not isinstance(event.get("id"), str):
@@ -86,9 +90,18 @@ def _sync(rt: Runtime, *, now: datetime, full: bool, progress: Progress) -> Appl
         return _full_rebuild(rt, now=now, progress=progress)
     cursor = read_cursor(rt)
     if cursor and now - parse_iso(iso_from(cursor["created"])) > EVENT_RETENTION:
-        notify(rt, "job_failed", {"job": "stripe-sync", "failures": 1, "recovered": False,
-                                  "error": f"the sync cursor ({iso_from(cursor['created'])}) is older than Stripe's 30-day event retention; run `arkops stripe sync --full`"},
-               key=f"alert:stripe-sync:gap:{cursor['event']}", now=now)
+        notify(
+            rt,
+            "job_failed",
+            {
+                "job": "stripe-sync",
+                "failures": 1,
+                "recovered": False,
+                "error": f"the sync cursor ({iso_from(cursor['created'])}) is older than Stripe's 30-day event retention; run `arkops stripe sync --full`",
+            },
+            key=f"alert:stripe-sync:gap:{cursor['event']}",
+            now=now,
+        )
         raise SyncGapError(
             f"the last synced event ({iso_from(cursor['created'])}) is older than Stripe's 30-day event retention: "
             "events in between are gone; run `arkops stripe sync --full` to rebuild from customers, subscriptions and invoices"
@@ -127,7 +140,14 @@ def _full_rebuild(rt: Runtime, *, now: datetime, progress: Progress) -> ApplyRes
         start = sub.get("start_date") or sub.get("created") or stamp
         if sub.get("status") in ("active", "past_due", "canceled") and (sub.get("trial_end") or 0) < stamp:
             began = max(start, sub.get("trial_end") or 0)
-            events.append(_synthetic("customer.subscription.created", {**sub, "status": "active", "ended_at": None, "canceled_at": None}, began, suffix="start"))
+            events.append(
+                _synthetic(
+                    "customer.subscription.created",
+                    {**sub, "status": "active", "ended_at": None, "canceled_at": None},
+                    began,
+                    suffix="start",
+                )
+            )
         events.append(_synthetic("customer.subscription.updated", sub, sub.get("ended_at") or stamp))
     progress(f"{len(events)} customers and subscription versions")
     for invoice in stripe_api.iter_list(client, "/v1/invoices", {}, what="listing invoices"):
@@ -144,7 +164,12 @@ def _full_rebuild(rt: Runtime, *, now: datetime, progress: Progress) -> ApplyRes
 
 def _synthetic(event_type: str, obj: dict, created: int, suffix: str = "") -> dict:
     marker = f":{suffix}" if suffix else ""
-    return {"id": f"full:{obj['id']}:{created}{marker}", "type": event_type, "created": created, "data": {"object": obj}}
+    return {
+        "id": f"full:{obj['id']}:{created}{marker}",
+        "type": event_type,
+        "created": created,
+        "data": {"object": obj},
+    }
 
 
 def verify_webhook(payload: bytes, signature: str | None) -> dict:
@@ -196,15 +221,31 @@ def import_payments(rt: Runtime, path: Path, *, now: datetime) -> ApplyResult:
         if status not in ("paid", "failed"):
             raise DataError(f"{where}: status {status!r} is not paid or failed")
         at = int(parse_iso(str(record.get("paid_at") or ""), what=f"{where}.paid_at").timestamp())
-        invoice = {"id": record["invoice_id"], "customer_email": record.get("customer_email"), "currency": currency,
-                   "amount_paid": amount if status == "paid" else 0, "amount_due": amount, "status": status,
-                   "status_transitions": {"paid_at": at if status == "paid" else None}, "attempt_count": 1}
+        invoice = {
+            "id": record["invoice_id"],
+            "customer_email": record.get("customer_email"),
+            "currency": currency,
+            "amount_paid": amount if status == "paid" else 0,
+            "amount_due": amount,
+            "status": status,
+            "status_transitions": {"paid_at": at if status == "paid" else None},
+            "attempt_count": 1,
+        }
         event_type = "invoice.paid" if status == "paid" else "invoice.payment_failed"
-        events.append({"id": f"import:{record['invoice_id']}:{status}", "type": event_type, "created": at, "data": {"object": invoice}})
+        events.append(
+            {
+                "id": f"import:{record['invoice_id']}:{status}",
+                "type": event_type,
+                "created": at,
+                "data": {"object": invoice},
+            }
+        )
     return apply_events(rt, events, now=now)
 
 
-def serve_webhooks(rt: Runtime, *, host: str, port: int, log: Progress, ready: Callable[[str], None] = lambda _: None) -> None:
+def serve_webhooks(
+    rt: Runtime, *, host: str, port: int, log: Progress, ready: Callable[[str], None] = lambda _: None
+) -> None:
     """`webhooks serve`: verify and apply each POST; 400 on a bad signature; unknown types are accepted."""
     from arkops.clock import now as clock_now
     from arkops.errors import ArkopsError
@@ -236,7 +277,12 @@ def serve_webhooks(rt: Runtime, *, host: str, port: int, log: Progress, ready: C
 
 def _sync_job(rt: Runtime, now: datetime) -> tuple[str, dict]:
     result = _sync(rt, now=now, full=False, progress=lambda _: None)
-    counts = {"applied": result.applied, "duplicates": result.duplicates, "ignored": result.ignored, "alerts": len(result.alerts)}
+    counts = {
+        "applied": result.applied,
+        "duplicates": result.duplicates,
+        "ignored": result.ignored,
+        "alerts": len(result.alerts),
+    }
     return f"{result.applied} events applied, {len(result.alerts)} alerts", counts
 
 
@@ -246,4 +292,13 @@ def _no_stripe_key(rt: Runtime) -> str | None:
     return None if env("STRIPE_SECRET_KEY") else "no STRIPE_SECRET_KEY set"
 
 
-register_job(Job("stripe-sync", "pull new Stripe events into the ledger", _sync_job, every_minutes=10, order=10, skip_reason=_no_stripe_key))
+register_job(
+    Job(
+        "stripe-sync",
+        "pull new Stripe events into the ledger",
+        _sync_job,
+        every_minutes=10,
+        order=10,
+        skip_reason=_no_stripe_key,
+    )
+)

@@ -12,17 +12,17 @@ from __future__ import annotations
 import importlib
 import random
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 from arkops.clock import iso
 from arkops.errors import DataError
 from arkops.runtime import Runtime
 from arkops.store import atomic_write_bytes, ensure_dir
 
-DEMO_NOW = datetime(2026, 10, 15, 9, 30, tzinfo=timezone.utc)  # the demo is frozen at this instant
+DEMO_NOW = datetime(2026, 10, 15, 9, 30, tzinfo=UTC)  # the demo is frozen at this instant
 DAYS = 120
 SEED = 20261015
 PART_MODULES = ["arkops.core.demo.trials_part", "arkops.core.demo.billing_part"]
@@ -100,18 +100,35 @@ def make_people(rng: random.Random, now: datetime) -> list[Person]:
     people: list[Person] = []
     for n in range(12):  # customers who were paying before the window
         began = now - timedelta(days=rng.randint(DAYS + 10, DAYS + 300))
-        people.append(Person(f"customer{n:02d}@acme-clients.example", rng.choice(plans), "year" if n % 4 == 0 else "month",
-                             "direct", "fr" if n % 3 == 0 else "en", None, pays_from=began))
+        people.append(
+            Person(
+                f"customer{n:02d}@acme-clients.example",
+                rng.choice(plans),
+                "year" if n % 4 == 0 else "month",
+                "direct",
+                "fr" if n % 3 == 0 else "en",
+                None,
+                pays_from=began,
+            )
+        )
     for n in range(70):
         signed = start + timedelta(days=rng.uniform(0, DAYS - 0.5))
-        person = Person(f"trial{n:02d}@example.org", rng.choices(plans, weights=[5, 4, 1])[0], "year" if rng.random() < 0.2 else "month",
-                        rng.choice(sources), "fr" if rng.random() < 0.25 else "en", signed)
+        person = Person(
+            f"trial{n:02d}@example.org",
+            rng.choices(plans, weights=[5, 4, 1])[0],
+            "year" if rng.random() < 0.2 else "month",
+            rng.choice(sources),
+            "fr" if rng.random() < 0.25 else "en",
+            signed,
+        )
         if rng.random() < 0.7:
             first = signed + timedelta(hours=rng.uniform(1, 60))
             for _ in range(rng.randint(1, 12)):
                 moment = first + timedelta(hours=rng.uniform(0, 24 * 12))
                 if moment < now:
-                    person.activity.append((moment, rng.choice(["watch_created", "api_call", "alert_configured"]), rng.randint(1, 5)))
+                    person.activity.append(
+                        (moment, rng.choice(["watch_created", "api_call", "alert_configured"]), rng.randint(1, 5))
+                    )
             person.activity.sort()
             if person.activity and rng.random() < 0.45:
                 converts = signed + timedelta(days=rng.uniform(3, 14))
@@ -124,7 +141,9 @@ def make_people(rng: random.Random, now: datetime) -> list[Person]:
     starter.upgrade_at = starter.pays_from + timedelta(days=45)
     leaving = next(p for p in paying if p is not starter and p.pays_from < now - timedelta(days=60))
     leaving.cancel_at = now - timedelta(days=rng.randint(5, 25))
-    next(p for p in paying if p not in (starter, leaving) and p.pays_from < now - timedelta(days=40)).failed_payment = True
+    next(
+        p for p in paying if p not in (starter, leaving) and p.pays_from < now - timedelta(days=40)
+    ).failed_payment = True
     next(p for p in reversed(paying) if p not in (starter, leaving) and not p.failed_payment).refund = True
     return people
 
@@ -141,7 +160,11 @@ def create_workspace(folder: Path, *, force: bool) -> None:
     ensure_dir(folder)
     folder.chmod(0o755)
     stamp = iso(DEMO_NOW)
-    for name, content in ((MARKER, f"arkops demo, frozen at {stamp}\n"), ("arkops.toml", DEMO_CONFIG.format(now=stamp)), (".env", DEMO_ENV.format(now=stamp))):
+    for name, content in (
+        (MARKER, f"arkops demo, frozen at {stamp}\n"),
+        ("arkops.toml", DEMO_CONFIG.format(now=stamp)),
+        (".env", DEMO_ENV.format(now=stamp)),
+    ):
         atomic_write_bytes(folder / name, content.encode("utf-8"))
     ensure_dir(folder / "data").chmod(0o700)
 
@@ -176,7 +199,9 @@ def run_demo(folder: Path, *, force: bool = False) -> dict:
         "as_of": report["as_of"],
         "currency": report["currency"],
         "mrr": report["mrr"],
-        "month": {k: month[k] for k in ("month", "new", "expansion", "contraction", "churn", "reactivation", "revenue")},
+        "month": {
+            k: month[k] for k in ("month", "new", "expansion", "contraction", "churn", "reactivation", "revenue")
+        },
         "paying_customers": report["paying_customers"],
         "trials": dict(sorted(states.items())),
         "emails_rendered": sum(1 for m in messages if m["channel"] == "email"),
