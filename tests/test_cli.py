@@ -10,7 +10,7 @@ import sys
 from conftest import run_arkops, write_config
 
 from arkops.config import parse_config
-from arkops.core.setup import CONFIG_TEMPLATE
+from arkops.core.workspace.init import CONFIG_TEMPLATE
 
 
 def test_unknown_key_is_one_line_naming_file_and_key(cli, workspace):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -18,28 +18,18 @@ from arkops.cli._output import SETTINGS
 from arkops.errors import ArkopsError, ExitCode, redact
 from arkops.runtime import Runtime
 
-# Every command and group, by name: (module, attribute). A domain adds its line here.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "init": ("arkops.cli.setup", "init"),
-    "doctor": ("arkops.cli.doctor", "doctor"),
-    "run": ("arkops.cli.jobs", "run"),
-    "jobs": ("arkops.cli.jobs", "jobs"),
-    "cron": ("arkops.cli.jobs", "cron_app"),
-    "demo": ("arkops.cli.demo", "demo"),
-    "mail": ("arkops.cli.mail", "app"),
-    "stripe": ("arkops.cli.stripe_cmd", "app"),
-    "webhooks": ("arkops.cli.webhooks", "app"),
-    "payments": ("arkops.cli.payments", "app"),
-    "billing": ("arkops.cli.billing", "app"),
-    "trials": ("arkops.cli.trials", "app"),
-}
+
+def _commands() -> dict[str, str]:
+    """Every top-level command, from the domains' declarations (`arkops.core.registry`)."""
+    from arkops.core.registry import commands
+
+    return commands()
 
 
-def _target(name: str):
-    import importlib
+def _target(name: str) -> Any:
+    from arkops.core.domain import resolve
 
-    module, attribute = COMMANDS[name]
-    return getattr(importlib.import_module(module), attribute)
+    return resolve(_commands()[name])
 
 
 class LazyGroup(TyperGroup):
@@ -51,10 +41,10 @@ class LazyGroup(TyperGroup):
     """
 
     def list_commands(self, ctx) -> list[str]:  # type: ignore[override]
-        return list(COMMANDS)
+        return list(_commands())
 
     def get_command(self, ctx, cmd_name: str):  # type: ignore[override]
-        if cmd_name not in self.commands and cmd_name in COMMANDS:
+        if cmd_name not in self.commands and cmd_name in _commands():
             from typer.main import get_command
 
             target = _target(cmd_name)
@@ -71,7 +61,7 @@ class LazyGroup(TyperGroup):
 
     def format_commands(self, ctx, formatter) -> None:  # type: ignore[override]
         rows = []
-        for name in COMMANDS:
+        for name in _commands():
             target = _target(name)
             text = target.info.help if isinstance(target, typer.Typer) else target.__doc__
             rows.append((name, (text or "").strip().splitlines()[0]))

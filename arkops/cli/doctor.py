@@ -27,6 +27,7 @@ def doctor(
     """
     from arkops.core.doctor import FAIL, run_checks
 
-    checks = run_checks(runtime(ctx), smtp=smtp, stripe=stripe)
+    online = frozenset(name for name, wanted in (("smtp", smtp), ("stripe", stripe)) if wanted)
+    checks = run_checks(runtime(ctx), online=online)
     emit_rows([c.as_dict() for c in checks], format, ["check", "status", "detail"])
     raise typer.Exit(ExitCode.CHECK_FAILED if any(c.status == FAIL for c in checks) else ExitCode.OK)

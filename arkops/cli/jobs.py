@@ -24,7 +24,7 @@ def run(
 
     Example: arkops run   (cron: */5 * * * * cd /srv/arkops && arkops run)
     """
-    from arkops.core.jobs import run_due
+    from arkops.core.jobs.runner import run_due
 
     rt = runtime(ctx)
     report = run_due(rt, now=rt.now(), only=only, force=force)
@@ -42,7 +42,7 @@ def jobs(
 
     Example: arkops jobs --format json
     """
-    from arkops.core.jobs import list_jobs
+    from arkops.core.jobs.runner import list_jobs
 
     rt = runtime(ctx)
     emit_rows(
@@ -65,6 +65,6 @@ def cron_print(
 
     Example: arkops cron print | crontab -
     """
-    from arkops.core.cronline import cron_line
+    from arkops.core.jobs.cronline import cron_line
 
     print(cron_line(runtime(ctx), log=log, every=every))

@@ -21,11 +21,7 @@ VarOption = Annotated[
 
 
 def _report(rt, report) -> int:
-    parts = [f"{report.sent} sent"]
-    for name in ("retry", "failed", "dead", "unknown", "recovered"):
-        if getattr(report, name):
-            parts.append(f"{getattr(report, name)} {name}")
-    say(rt, "outbox: " + ", ".join(parts))
+    say(rt, f"outbox: {report.summary()}")
     for line in report.errors:
         say(rt, "  " + line)
     return ExitCode.SERVICE if report.unreachable else ExitCode.OK
@@ -44,7 +40,7 @@ def mail_preview(
 
     Example: arkops mail preview trial_day7 --locale fr --var days_left=3 --html /tmp/day7.html
     """
-    from arkops.core.mail import parse_vars, preview
+    from arkops.core.mail.service import parse_vars, preview
 
     if var is None:
         var = []
@@ -71,7 +67,7 @@ def mail_send(
 
     Example: arkops mail send trial_day12 --to ana@example.com --var days_left=2
     """
-    from arkops.core.mail import parse_vars, send
+    from arkops.core.mail.service import parse_vars, send
 
     if var is None:
         var = []
@@ -90,7 +86,7 @@ def mail_test(
 
     Example: arkops mail test --to you@example.com
     """
-    from arkops.core.mail import send_test
+    from arkops.core.mail.service import send_test
 
     rt = runtime(ctx)
     _, report = send_test(rt, to, now=rt.now())
@@ -108,7 +104,7 @@ def mail_outbox(
 
     Example: arkops mail outbox --state unknown --format json
     """
-    from arkops.core.mail import list_outbox
+    from arkops.core.mail.service import list_outbox
 
     rt = runtime(ctx)
     rows = list_outbox(rt, state)
@@ -135,7 +131,7 @@ def mail_flush(ctx: typer.Context) -> None:
 
     Example: arkops mail flush
     """
-    from arkops.core.mail import flush
+    from arkops.core.mail.service import flush
 
     rt = runtime(ctx)
     raise typer.Exit(_report(rt, flush(rt, now=rt.now())))
@@ -149,7 +145,7 @@ def mail_retry(
 
     Example: arkops mail retry 42
     """
-    from arkops.core.mail import retry
+    from arkops.core.mail.service import retry
 
     rt = runtime(ctx)
     raise typer.Exit(_report(rt, retry(rt, message_id, now=rt.now())))

@@ -16,7 +16,7 @@ def init(
 
     Example: arkops init && arkops doctor
     """
-    from arkops.core.setup import init_workspace
+    from arkops.core.workspace.init import init_workspace
 
     rt = runtime(ctx)
     result = init_workspace(rt.config_path, rt.config_path.parent / ".env.example", rt.data_dir, force=force)

@@ -32,7 +32,4 @@ def stripe_sync(
     result = sync(rt, now=rt.now(), full=full, progress=lambda line: say(rt, line))
     for line in result.undeliverable:
         say(rt, f"not queued: {line}")
-    say(
-        rt,
-        f"stripe sync: {result.applied} applied, {result.duplicates} already seen, {result.ignored} ignored, {len(result.alerts)} alerts",
-    )
+    say(rt, f"stripe sync: {result.summary()}")

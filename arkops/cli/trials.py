@@ -29,7 +29,7 @@ def trials_signup(
 
     Example: arkops trials signup ana@example.com --plan pro --source newsletter
     """
-    from arkops.core.trials import signup
+    from arkops.core.trials.records import signup
 
     rt = runtime(ctx)
     created = signup(rt, email, plan, source=source, at=at, locale=locale, now=rt.now())
@@ -49,7 +49,7 @@ def trials_activity(
 
     Example: arkops trials activity ana@example.com --kind watch_created --count 3
     """
-    from arkops.core.trials import activity
+    from arkops.core.trials.records import activity
 
     rt = runtime(ctx)
     added = activity(rt, email, kind, count=count, at=at, now=rt.now())
@@ -67,7 +67,7 @@ def trials_import(
 
     Example: arkops trials import app/signups.json app/activity.json
     """
-    from arkops.core.trials import import_files
+    from arkops.core.trials.records import import_files
 
     rt = runtime(ctx)
     report = import_files(rt, files, now=rt.now())
@@ -91,7 +91,7 @@ def trials_list(
 
     Example: arkops trials list --state active --format json
     """
-    from arkops.core.trials import list_trials
+    from arkops.core.trials.queries import list_trials
 
     rt = runtime(ctx)
     emit_rows(
@@ -123,7 +123,7 @@ def trials_show(
 
     Example: arkops trials show ana@example.com
     """
-    from arkops.core.trials import show
+    from arkops.core.trials.queries import show
 
     rt = runtime(ctx)
     result = show(rt, email, now=rt.now())
@@ -149,16 +149,13 @@ def trials_track(
 
     Example: arkops trials track --summary
     """
-    from arkops.core.trials import summary as build_summary
-    from arkops.core.trials import track
+    from arkops.core.trials.lifecycle import track
+    from arkops.core.trials.queries import summary as build_summary
 
     rt = runtime(ctx)
     now = rt.now()
     report = track(rt, now=now)
-    say(
-        rt,
-        f"trials track: {len(report.activated)} activated, {len(report.converted)} converted, {len(report.expired)} expired",
-    )
+    say(rt, f"trials track: {report.summary()}")
     if summary:
         digest = build_summary(rt, now=now)
         if format is Format.json:
@@ -185,8 +182,8 @@ def trials_nudge(ctx: typer.Context) -> None:
 
     Example: arkops trials nudge
     """
-    from arkops.core.trials import nudge
+    from arkops.core.trials.lifecycle import nudge
 
     rt = runtime(ctx)
     report = nudge(rt, now=rt.now())
-    say(rt, f"trials nudge: {len(report.queued)} emails queued, {len(report.skipped)} skipped (too late)")
+    say(rt, f"trials nudge: {report.summary()}")

@@ -1,1 +1,10 @@
-"""Domain logic: no Typer, no Rich, no printing. Functions take `now` where time matters."""
+"""Domain logic: no Typer, no Rich, no printing. Functions take `now` where time matters.
+
+Importing `arkops.core` reads every domain's declaration (`registry`) and
+tells the store their databases, so no code path can open a database whose
+schema is not known.
+"""
+
+from arkops.core.registry import register_databases
+
+register_databases()

@@ -1,20 +1,68 @@
-"""Where domains plug in: importing a domain module registers its databases and its cron jobs.
+"""The one list of domains, and what the rest of arkops reads from their declarations.
 
-A new domain adds its module path to DOMAINS; nothing else needs to change.
+A new domain is a package under `arkops/core/` whose `__init__.py` declares
+`DOMAIN = Domain(...)` (see `arkops.core.domain`), plus its line here.
+Reading the declarations imports no domain code: the CLI lists commands,
+the store learns the databases, `arkops run` the jobs, `doctor` the checks
+and the demo its parts, each importing a target only when it is used.
 """
 
 from __future__ import annotations
 
 import importlib
+from functools import cache
+
+from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job
 
 DOMAINS = [
+    "arkops.core.workspace",
     "arkops.core.jobs",
     "arkops.core.mail",
-    "arkops.core.billing.service",
+    "arkops.core.billing",
     "arkops.core.trials",
 ]
 
 
-def load_domains() -> None:
-    for module in DOMAINS:
-        importlib.import_module(module)
+@cache
+def domains() -> tuple[Domain, ...]:
+    found = []
+    for package in DOMAINS:
+        domain = getattr(importlib.import_module(package), "DOMAIN", None)
+        if not isinstance(domain, Domain):
+            raise TypeError(f"{package} declares no DOMAIN = Domain(...)")
+        found.append(domain)
+    return tuple(sorted(found, key=lambda d: d.order))
+
+
+def commands() -> dict[str, str]:
+    """Every top-level command, in help order: name -> "module:attribute"."""
+    return {name: target for domain in domains() for name, target in domain.commands.items()}
+
+
+def databases() -> dict[str, tuple[Domain, Database]]:
+    return {db.name: (domain, db) for domain in domains() for db in domain.databases}
+
+
+def jobs() -> list[Job]:
+    return sorted((job for domain in domains() for job in domain.jobs), key=lambda j: (j.order, j.name))
+
+
+def checks() -> list[DoctorCheck]:
+    return sorted((check for domain in domains() for check in domain.checks), key=lambda c: c.order)
+
+
+def demo_parts() -> list[tuple[str, DemoPart]]:
+    parts = [(domain.name, domain.demo) for domain in domains() if domain.demo is not None]
+    return sorted(parts, key=lambda pair: pair[1].order)
+
+
+def register_databases() -> None:
+    """Tell the store every declared database's schema version and migrations."""
+    from arkops.core.domain import resolve
+    from arkops.store.schema import register_schema
+
+    for _, database in databases().values():
+        if database.kind != "tinydb":
+            continue
+        target = database.migrations
+        register_schema(database.name, database.version, (lambda t=target: resolve(t)) if target else None)

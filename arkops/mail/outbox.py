@@ -20,10 +20,9 @@ from pathlib import Path
 from arkops.clock import iso, parse_iso
 from arkops.errors import DataError
 from arkops.mail.smtp import FAILED, RETRY, SENT, Outcome
-from arkops.store import Store, atomic_write_bytes, ensure_dir, register_schema
+from arkops.store import Store, atomic_write_bytes, ensure_dir
 
-DB = "outbox"
-register_schema(DB, 1)
+DB = "outbox"  # declared, with its schema version, by the mail domain (arkops.core.mail)
 
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=6))
 STATES = ("pending", "sending", "sent", "failed", "dead", "unknown", "dry-run")
@@ -53,6 +52,12 @@ class FlushReport:
     recovered: int = 0  # stale 'sending' claims turned to unknown
     unreachable: bool = False  # no message could reach its server
     errors: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in ("sent", "retry", "failed", "dead", "unknown", "recovered")}
+
+    def summary(self) -> str:
+        return ", ".join(f"{v} {k}" for k, v in self.counts().items() if v or k == "sent")
 
 
 def _claimer() -> str:

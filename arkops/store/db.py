@@ -11,9 +11,8 @@ the migrations that bring older files up to it.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,22 +23,9 @@ from arkops.errors import CorruptFileError, DataError
 from arkops.store.files import atomic_write_bytes, ensure_dir, remove_stale_temps
 from arkops.store.jsonl import JsonLines
 from arkops.store.locking import DATA_LOCK_WAIT, exclusive
+from arkops.store.schema import SCHEMAS, Schema
 
 META = "_meta"
-
-
-@dataclass
-class Schema:
-    version: int
-    # migrations[n] turns a version-n database into version n+1, in place
-    migrations: dict[int, Callable[[Db], None]] = field(default_factory=dict)
-
-
-SCHEMAS: dict[str, Schema] = {}
-
-
-def register_schema(name: str, version: int, migrations: dict[int, Callable[[Db], None]] | None = None) -> None:
-    SCHEMAS[name] = Schema(version, migrations or {})
 
 
 def read_json_file(path: Path) -> Any:
@@ -124,10 +110,6 @@ class Db:
         self._storage.dirty = True
         return True
 
-    def delete(self, table: str, key: str) -> None:
-        if self._table(table).pop(key, None) is not None:
-            self._storage.dirty = True
-
     def items(self, table: str) -> list[tuple[str, dict]]:
         return list(self._table(table).items())
 
@@ -208,7 +190,7 @@ class Store:
                 f"{path} has schema version {version}, newer than this arkops knows ({schema.version}); upgrade arkops"
             )
         while version < schema.version:
-            migrate = schema.migrations.get(version)
+            migrate = schema.migration(version)
             if migrate is None:
                 raise DataError(f"{path}: no migration from schema version {version}")
             migrate(db)

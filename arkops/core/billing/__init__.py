@@ -1,1 +1,53 @@
-"""Billing: the ledger of Stripe customers, subscriptions, invoices and refunds, and its reports."""
+"""Billing: the ledger of Stripe customers, subscriptions, invoices and refunds, and its reports.
+
+`ledger` is the one `apply(event)` path, `service` fills it (sync, webhooks,
+imports), `report` turns it into MRR, movements, churn and revenue.
+"""
+
+from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job
+
+DOMAIN = Domain(
+    name="billing",
+    summary="The Stripe ledger (sync, webhooks, imports) and revenue reports.",
+    commands={
+        "stripe": "arkops.cli.stripe_cmd:app",
+        "webhooks": "arkops.cli.webhooks:app",
+        "payments": "arkops.cli.payments:app",
+        "billing": "arkops.cli.billing:app",
+    },
+    databases=(
+        Database(
+            "ledger",
+            version=1,
+            personal={
+                "customers": ("email", "name"),
+                "customers_history": ("versions",),
+                "invoices": ("customer_email",),
+                "invoices_history": ("versions",),
+            },
+        ),
+    ),
+    jobs=(
+        Job(
+            "stripe-sync",
+            "pull new Stripe events into the ledger",
+            "arkops.core.billing.service:sync_job",
+            every_minutes=10,
+            order=10,
+            skip_reason="arkops.core.billing.service:no_stripe_key",
+        ),
+    ),
+    checks=(
+        DoctorCheck("arkops.core.billing.checks:stripe_settings", order=30),
+        DoctorCheck("arkops.core.billing.checks:stripe_api", order=92, needs="stripe"),
+    ),
+    demo=DemoPart("arkops.core.billing.demo:build", order=20),
+    templates=(
+        "first_revenue",
+        "payment_failed",
+        "payment_received",
+        "payment_failed_customer",
+        "subscription_welcome",
+    ),
+    order=50,
+)

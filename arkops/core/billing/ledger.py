@@ -16,10 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from arkops.clock import from_unix, iso
-from arkops.store import Db, register_schema
+from arkops.store import Db
+from arkops.text import counted
 
 DB = "ledger"
-register_schema(DB, 1)
 
 HANDLED = {
     "checkout.session.completed",
@@ -53,6 +53,20 @@ class ApplyResult:
     ignored: int = 0  # unknown event types, recorded as seen
     alerts: list[Alert] = field(default_factory=list)
     undeliverable: list[str] = field(default_factory=list)  # customer emails not queued (bad address in Stripe)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "applied": self.applied,
+            "duplicates": self.duplicates,
+            "ignored": self.ignored,
+            "alerts": len(self.alerts),
+        }
+
+    def summary(self) -> str:
+        return (
+            f"{self.applied} applied, {self.duplicates} already seen, {self.ignored} ignored, "
+            f"{counted(len(self.alerts), 'alert')}"
+        )
 
 
 def _id(value: Any) -> str | None:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from arkops.clock import iso, parse_iso
 from arkops.core.billing.ledger import DB, ApplyResult, apply_event
-from arkops.core.jobs import Job, register_job
 from arkops.core.notify import notify
 from arkops.errors import CheckFailed, ConfigError, DataError
 from arkops.money import format_money, to_minor
@@ -275,30 +274,12 @@ def serve_webhooks(
         server.server_close()
 
 
-def _sync_job(rt: Runtime, now: datetime) -> tuple[str, dict]:
-    result = _sync(rt, now=now, full=False, progress=lambda _: None)
-    counts = {
-        "applied": result.applied,
-        "duplicates": result.duplicates,
-        "ignored": result.ignored,
-        "alerts": len(result.alerts),
-    }
-    return f"{result.applied} events applied, {len(result.alerts)} alerts", counts
+def sync_job(rt: Runtime, *, now: datetime) -> ApplyResult:
+    """The `stripe-sync` job: `arkops run` already holds the job lock."""
+    return _sync(rt, now=now, full=False, progress=lambda _: None)
 
 
-def _no_stripe_key(rt: Runtime) -> str | None:
+def no_stripe_key(rt: Runtime) -> str | None:
     from arkops.config import env
 
     return None if env("STRIPE_SECRET_KEY") else "no STRIPE_SECRET_KEY set"
-
-
-register_job(
-    Job(
-        "stripe-sync",
-        "pull new Stripe events into the ledger",
-        _sync_job,
-        every_minutes=10,
-        order=10,
-        skip_reason=_no_stripe_key,
-    )
-)

@@ -1,18 +1,15 @@
 """`arkops demo`: a self-contained workspace with a synthetic business, the same on every run.
 
-The demo is a registry too: each domain registers a part that turns the
-shared synthetic world (people, their trials and their subscriptions) into
-that domain's inputs, written and applied through the same paths as real
-data (the web app's JSON files, Stripe events through `apply(event)`).
-Later domains (leads, funnel, promo, usage) add their own part.
+Each domain declares a demo part (`DemoPart` in its `DOMAIN`) that turns
+the shared synthetic world (people, their trials and their subscriptions)
+into that domain's inputs, written and applied through the same paths as
+real data (the web app's JSON files, Stripe events through `apply(event)`).
 """
 
 from __future__ import annotations
 
-import importlib
 import random
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +22,6 @@ from arkops.store import atomic_write_bytes, ensure_dir
 DEMO_NOW = datetime(2026, 10, 15, 9, 30, tzinfo=UTC)  # the demo is frozen at this instant
 DAYS = 120
 SEED = 20261015
-PART_MODULES = ["arkops.core.demo.trials_part", "arkops.core.demo.billing_part"]
 MARKER = ".arkops-demo"
 
 DEMO_CONFIG = """\
@@ -79,20 +75,6 @@ class World:
     lines: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class DemoPart:
-    name: str
-    order: int
-    build: Callable[[World], None]
-
-
-PARTS: dict[str, DemoPart] = {}
-
-
-def register_part(part: DemoPart) -> None:
-    PARTS[part.name] = part
-
-
 def make_people(rng: random.Random, now: datetime) -> list[Person]:
     start = now - timedelta(days=DAYS)
     plans = ["starter", "pro", "business"]
@@ -135,16 +117,14 @@ def make_people(rng: random.Random, now: datetime) -> list[Person]:
                 if converts < now:
                     person.pays_from = converts
         people.append(person)
-    paying = [p for p in people if p.pays_from and p.interval == "month"]
+    paying = [(p, p.pays_from) for p in people if p.pays_from is not None and p.interval == "month"]
     # The stories every operator meets: an upgrade, a cancellation, a failed then recovered payment, a refund.
-    starter = next(p for p in paying if p.plan == "starter" and p.pays_from < now - timedelta(days=70))
-    starter.upgrade_at = starter.pays_from + timedelta(days=45)
-    leaving = next(p for p in paying if p is not starter and p.pays_from < now - timedelta(days=60))
+    starter, started = next((p, at) for p, at in paying if p.plan == "starter" and at < now - timedelta(days=70))
+    starter.upgrade_at = started + timedelta(days=45)
+    leaving = next(p for p, at in paying if p is not starter and at < now - timedelta(days=60))
     leaving.cancel_at = now - timedelta(days=rng.randint(5, 25))
-    next(
-        p for p in paying if p not in (starter, leaving) and p.pays_from < now - timedelta(days=40)
-    ).failed_payment = True
-    next(p for p in reversed(paying) if p not in (starter, leaving) and not p.failed_payment).refund = True
+    next(p for p, at in paying if p not in (starter, leaving) and at < now - timedelta(days=40)).failed_payment = True
+    next(p for p, _ in reversed(paying) if p not in (starter, leaving) and not p.failed_payment).refund = True
     return people
 
 
@@ -173,8 +153,10 @@ def run_demo(folder: Path, *, force: bool = False) -> dict:
     """Build the workspace, feed every part, run every job in dry-run mode, and summarise."""
     from arkops.config import load_env_file
     from arkops.core.billing.report import build_report
-    from arkops.core.jobs import run_due
-    from arkops.core.trials import list_trials
+    from arkops.core.domain import resolve
+    from arkops.core.jobs.runner import run_due
+    from arkops.core.registry import demo_parts
+    from arkops.core.trials.queries import list_trials
     from arkops.mail.outbox import list_messages
 
     folder = folder.resolve()
@@ -183,10 +165,8 @@ def run_demo(folder: Path, *, force: bool = False) -> dict:
     rt = Runtime(data_dir=folder / "data", config_path=folder / "arkops.toml", env_file=folder / ".env", dry_run=True)
     rng = random.Random(SEED)
     world = World(DEMO_NOW, rng, folder, rt, make_people(rng, DEMO_NOW))
-    for module in PART_MODULES:
-        importlib.import_module(module)
-    for part in sorted(PARTS.values(), key=lambda p: p.order):
-        part.build(world)
+    for _, part in demo_parts():
+        resolve(part.build)(world)
     jobs = run_due(rt, now=DEMO_NOW, force=True)
     report = build_report(rt, now=DEMO_NOW, months=1)
     month = report["months"][-1]

@@ -1,7 +1,8 @@
-"""The job registry and `arkops run`: every domain declares its cron jobs here.
+"""`arkops run`: every job that is due, each under its own lock, its outcome recorded.
 
-A job is a name, a default schedule (every N minutes, or daily at HH:MM local
-time) and the core function to call. `[jobs.<name>]` in arkops.toml changes
+Each domain declares its jobs in its `DOMAIN` (`arkops.core.domain.Job`): a
+name, a default schedule (every N minutes, or daily at HH:MM local time) and
+the core function to call. `[jobs.<name>]` in arkops.toml changes
 the schedule or disables a job. Each run holds the job's own lock, records
 its start, end, outcome and summary, and a job failing 3 runs in a row
 alerts the operator once, then once more when it recovers.
@@ -16,32 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from arkops.clock import iso, parse_iso
+from arkops.core.domain import Job, resolve
 from arkops.errors import ArkopsError, ConfigError, LockBusyError, redact
 from arkops.runtime import Runtime
-from arkops.store import register_schema
 
 DB = "jobs"
-register_schema(DB, 1)
 ALERT_AFTER_FAILURES = 3
-
-
-@dataclass(frozen=True)
-class Job:
-    name: str
-    description: str
-    run: Callable[[Runtime, datetime], tuple[str, dict]]  # (one-line summary, counts); raises on failure
-    every_minutes: int | None = None
-    daily_at: str | None = None  # "HH:MM", local time
-    order: int = 50  # lower runs first within a tick (mail-flush runs last, to send what others queued)
-    skip_reason: Callable[[Runtime], str | None] = lambda rt: None  # e.g. "no STRIPE_SECRET_KEY"
-
-
-JOBS: dict[str, Job] = {}
-
-
-def register_job(job: Job) -> Job:
-    JOBS[job.name] = job
-    return job
 
 
 @dataclass
@@ -57,10 +38,9 @@ class Schedule:
 
 
 def load_jobs() -> list[Job]:
-    from arkops.core import registry
+    from arkops.core.registry import jobs
 
-    registry.load_domains()
-    return sorted(JOBS.values(), key=lambda j: (j.order, j.name))
+    return jobs()
 
 
 def schedule_of(rt: Runtime, job: Job) -> Schedule:
@@ -152,7 +132,7 @@ def _alert(rt: Runtime, name: str, state: dict, now: datetime, *, recovered: boo
 def run_due(rt: Runtime, *, now: datetime, only: str | None = None, force: bool = False) -> RunReport:
     jobs = load_jobs()
     check_job_names(rt, jobs)
-    if only is not None and only not in JOBS:
+    if only is not None and only not in {j.name for j in jobs}:
         raise ConfigError("--only", only, f"no such job (known: {', '.join(j.name for j in jobs)})")
     report = RunReport()
     for job in jobs:
@@ -166,7 +146,7 @@ def _run_one(rt: Runtime, job: Job, *, now: datetime, force: bool) -> JobResult:
     schedule = schedule_of(rt, job)
     if not schedule.enabled and not force:
         return JobResult(job.name, "skipped", "disabled in arkops.toml")
-    reason = job.skip_reason(rt)
+    reason = resolve(job.skip_reason)(rt) if job.skip_reason else None
     if reason:
         return JobResult(job.name, "skipped", reason)
     last = job_states(rt).get(job.name, {})
@@ -186,7 +166,8 @@ def _execute(rt: Runtime, job: Job, now: datetime) -> JobResult:
     _record(rt, job.name, lambda s: s.update(last_start=iso(now), running=True))
     started = time.monotonic()
     try:
-        summary, counts = job.run(rt, now)
+        outcome = resolve(job.run)(rt, now=now)
+        summary, counts = outcome.summary(), outcome.counts()
     except Exception as exc:  # one failing job must not stop the others
         error = redact(str(exc) if isinstance(exc, ArkopsError) else f"{type(exc).__name__}: {exc}")
         seconds = time.monotonic() - started

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from arkops.clock import iso
-from arkops.core.demo import DemoPart, World, register_part
-from arkops.core.trials import import_files
+from arkops.core.demo import World
+from arkops.core.trials.records import import_files
 from arkops.store import atomic_write_bytes, ensure_dir
 
 
@@ -28,6 +28,3 @@ def build(world: World) -> None:
     world.lines.append(
         f"app/signups.json and app/activity.json: {report.signups} trial signups, {report.activities} activity records"
     )
-
-
-register_part(DemoPart("trials", 10, build))

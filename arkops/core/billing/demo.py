@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timedelta
 
 from arkops.core.billing.service import apply_events
-from arkops.core.demo import DemoPart, Person, World, register_part
+from arkops.core.demo import Person, World
 from arkops.store import atomic_write_bytes
 
 
@@ -200,6 +200,3 @@ def build(world: World) -> None:
     )
     result = apply_events(world.rt, events.items, now=world.now)
     world.lines.append(f"app/stripe-events.json: {result.applied} Stripe events applied to the ledger")
-
-
-register_part(DemoPart("billing", 20, build))

@@ -1,0 +1,57 @@
+"""The billing domain's `doctor` checks: Stripe settings, and with `--stripe` a call to the API."""
+
+from __future__ import annotations
+
+import re
+
+from arkops.config import env
+from arkops.core.doctor import FAIL, OK, WARN, Check
+from arkops.errors import ArkopsError, mask
+from arkops.runtime import Runtime
+
+
+def stripe_settings(rt: Runtime) -> list[Check]:
+    key = env("STRIPE_SECRET_KEY")
+    checks = []
+    if not key:
+        checks.append(Check("stripe key", WARN, "STRIPE_SECRET_KEY not set: stripe sync is disabled"))
+    else:
+        match = re.match(r"^(sk|rk)_(test|live)_[A-Za-z0-9]{8,}$", key)
+        if match:
+            checks.append(Check("stripe key", OK, f"{match.group(2)} mode, {mask(key)}"))
+        else:
+            checks.append(
+                Check(
+                    "stripe key", FAIL, f"STRIPE_SECRET_KEY does not look like sk_test_/sk_live_/rk_ key ({mask(key)})"
+                )
+            )
+    secret = env("STRIPE_WEBHOOK_SECRET")
+    if not secret:
+        checks.append(
+            Check(
+                "stripe webhook secret",
+                WARN,
+                "STRIPE_WEBHOOK_SECRET not set: `webhooks ingest/serve` will refuse payloads",
+            )
+        )
+    elif re.match(r"^whsec_[A-Za-z0-9+/=]{16,}$", secret):
+        checks.append(Check("stripe webhook secret", OK, mask(secret)))
+    else:
+        checks.append(
+            Check("stripe webhook secret", FAIL, f"STRIPE_WEBHOOK_SECRET should start with whsec_ ({mask(secret)})")
+        )
+    base = env("STRIPE_API_BASE")
+    if base:
+        checks.append(
+            Check("stripe api base", WARN, f"STRIPE_API_BASE={base} (a local Stripe-compatible server, not Stripe)")
+        )
+    return checks
+
+
+def stripe_api(rt: Runtime) -> Check:
+    from arkops.sources.stripe_api import ping
+
+    try:
+        return Check("stripe api", OK, ping())
+    except ArkopsError as exc:
+        return Check("stripe api", FAIL, str(exc))

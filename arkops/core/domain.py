@@ -1,0 +1,96 @@
+"""What a domain brings, declared in one place.
+
+Each domain package (`arkops/core/<domain>/__init__.py`) holds one `Domain`:
+its command groups, its databases and the personal data they hold, its cron
+jobs, its doctor checks, its demo part and the templates it sends. Code is
+named by `"module:attribute"` strings and imported only when used, so the
+declarations stay cheap to read: `arkops --help` reads every one of them
+without importing any domain code.
+
+`arkops.core.registry.DOMAINS` lists the domain packages; the README's
+"Adding a domain" section walks through a new one.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def resolve(target: str) -> Any:
+    """The object a `"package.module:attribute"` string names."""
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+@dataclass(frozen=True)
+class Database:
+    """A data file the domain owns.
+
+    `personal` maps each table to the fields that hold personal data
+    (emails, names, IP addresses, message bodies): what `privacy export`
+    and `forget` must reach; `_key` stands for the document's own key (an
+    idempotency key such as `trial:<email>:day7`). An empty mapping says,
+    explicitly, "none".
+    `migrations` names a `{version: function}` dict that brings an older
+    file up to `version`, imported only when a migration runs.
+    """
+
+    name: str
+    version: int
+    personal: dict[str, tuple[str, ...]]
+    kind: str = "tinydb"  # or "jsonl" for high-volume append-only records
+    migrations: str | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """A cron job run by `arkops run`.
+
+    `run` names a function `(rt, *, now) -> outcome`, where the outcome has
+    `summary() -> str` and `counts() -> dict`: the same line the command
+    prints is what the job records. It raises on failure.
+    """
+
+    name: str
+    description: str
+    run: str
+    every_minutes: int | None = None
+    daily_at: str | None = None  # "HH:MM", local time
+    order: int = 50  # lower runs first within a tick (mail-flush runs last, to send what others queued)
+    skip_reason: str | None = None  # names a function (rt) -> str | None, e.g. "no STRIPE_SECRET_KEY set"
+
+
+@dataclass(frozen=True)
+class DoctorCheck:
+    """A `doctor` check: names a function `(rt) -> Check | list[Check]` (`arkops.core.doctor.Check`).
+
+    `needs` is the doctor option that turns on a check reaching an outside
+    service (`smtp`, `stripe`); None runs it always.
+    """
+
+    target: str
+    order: int = 50
+    needs: str | None = None
+
+
+@dataclass(frozen=True)
+class DemoPart:
+    """Names a function `(world) -> None` that feeds the domain's share of the demo business."""
+
+    build: str
+    order: int = 50
+
+
+@dataclass(frozen=True)
+class Domain:
+    name: str
+    summary: str
+    commands: dict[str, str] = field(default_factory=dict)  # command name -> "arkops.cli.module:app or function"
+    databases: tuple[Database, ...] = ()
+    jobs: tuple[Job, ...] = ()
+    checks: tuple[DoctorCheck, ...] = ()
+    demo: DemoPart | None = None
+    templates: tuple[str, ...] = ()  # names in arkops.mail.catalog this domain sends
+    order: int = 50  # position of its commands in `arkops --help`

@@ -1,0 +1,37 @@
+"""Email: the outbox and its delivery (`service`), and the mail settings' `doctor` checks (`checks`).
+
+Rendering, the outbox file and the SMTP and chat transports live one layer
+down, in `arkops.mail`; `arkops.core.notify` is how every domain queues a message.
+"""
+
+from arkops.core.domain import Database, DoctorCheck, Domain, Job
+
+DOMAIN = Domain(
+    name="mail",
+    summary="Email: templates, the idempotent outbox, SMTP delivery and chat alerts.",
+    commands={"mail": "arkops.cli.mail:app"},
+    databases=(
+        Database(
+            "outbox",
+            version=1,
+            personal={"messages": ("to", "subject", "text", "html", "key"), "keys": ("_key",)},
+        ),
+    ),
+    jobs=(
+        Job(
+            "mail-flush",
+            "send the emails that are due",
+            "arkops.core.mail.service:flush_job",
+            every_minutes=5,
+            order=90,
+        ),
+    ),
+    checks=(
+        DoctorCheck("arkops.core.mail.checks:mail_settings", order=20),
+        DoctorCheck("arkops.core.mail.checks:templates", order=70),
+        DoctorCheck("arkops.core.mail.checks:outbox", order=80),
+        DoctorCheck("arkops.core.mail.checks:smtp", order=91, needs="smtp"),
+    ),
+    templates=("test", "job_failed"),
+    order=40,
+)

@@ -1,0 +1,86 @@
+"""The mail domain's `doctor` checks: settings and addresses, every template, the outbox, and with `--smtp` the server."""
+
+from __future__ import annotations
+
+from arkops.config import LOCALES, env
+from arkops.core.doctor import FAIL, OK, WARN, Check
+from arkops.errors import ArkopsError, mask, redact
+from arkops.runtime import Runtime
+
+
+def mail_settings(rt: Runtime) -> list[Check]:
+    from arkops.mail.address import normalize_address
+
+    checks = []
+    if not env("SMTP_HOST"):
+        checks.append(Check("smtp settings", WARN, "SMTP_HOST not set: emails stay in the outbox until it is"))
+    else:
+        security = env("SMTP_SECURITY", "starttls")
+        problem = (
+            None
+            if security in ("starttls", "ssl", "none")
+            else f"SMTP_SECURITY {security!r} is not starttls, ssl or none"
+        )
+        if env("SMTP_USER") and not env("SMTP_PASSWORD"):
+            problem = "SMTP_USER is set but SMTP_PASSWORD is not"
+        detail = f"{env('SMTP_HOST')}:{env('SMTP_PORT') or 'default port'} ({security}), password {mask(env('SMTP_PASSWORD'))}"
+        checks.append(Check("smtp settings", FAIL if problem else OK, problem or detail))
+    # Operator alerts are queued by sync, track and run: without an address they stop those jobs.
+    required = {
+        "ARKOPS_ALERT_TO": (FAIL, "operator alerts cannot be queued"),
+        "MAIL_FROM": (FAIL if env("SMTP_HOST") else WARN, "needed to send"),
+    }
+    for name, (status, why) in required.items():
+        value = env(name)
+        if not value:
+            checks.append(Check(name, status, f"not set: {why}"))
+            continue
+        try:
+            checks.append(Check(name, OK, normalize_address(value, field=name)))
+        except ArkopsError as exc:
+            checks.append(Check(name, FAIL, str(exc)))
+    return checks
+
+
+def templates(rt: Runtime) -> Check:
+    from arkops.core.notify import render_message
+    from arkops.mail.catalog import SAMPLES
+
+    rendered = 0
+    for name, sample in SAMPLES.items():
+        for locale in LOCALES:
+            try:
+                render_message(rt, name, sample, locale=locale, recipient="doctor@example.com")
+            except ArkopsError as exc:
+                return Check("templates", FAIL, str(exc))
+            rendered += 1
+    where = rt.config["mail"]["templates_dir"]
+    return Check(
+        "templates",
+        OK,
+        f"{rendered} renderings ({len(SAMPLES)} messages x {len(LOCALES)} locales)"
+        + (f", overrides in {where}" if where else ""),
+    )
+
+
+def outbox(rt: Runtime) -> Check:
+    from arkops.mail.outbox import list_messages
+
+    if not rt.store.path("outbox").exists():
+        return Check("outbox", OK, "empty")
+    stuck = [m for m in list_messages(rt.store) if m["state"] in ("unknown", "dead", "failed")]
+    if stuck:
+        ids = ", ".join(f"{m['id']} ({m['state']})" for m in stuck[:5])
+        return Check("outbox", WARN, f"{len(stuck)} message(s) need attention: {ids}; see `arkops mail outbox`")
+    return Check("outbox", OK, "no failed, dead or unknown messages")
+
+
+def smtp(rt: Runtime) -> Check:
+    from arkops.core.mail.service import smtp_check
+
+    try:
+        return Check("smtp", OK, smtp_check(rt))
+    except ArkopsError as exc:
+        return Check("smtp", FAIL, str(exc))
+    except Exception as exc:  # connection errors of every kind are the finding, not a crash
+        return Check("smtp", FAIL, redact(f"{type(exc).__name__}: {exc}"))

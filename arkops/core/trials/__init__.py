@@ -1,0 +1,51 @@
+"""Trials: signups, activity, activation, conversion (from the billing ledger) and lifecycle emails.
+
+`state` holds the record and its derived state, `records` signups, activity
+and imports, `lifecycle` the operator alerts and the emails by day,
+`queries` the listings and the digest.
+"""
+
+from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job
+
+DOMAIN = Domain(
+    name="trials",
+    summary="14-day trials: signups, activity, activation, conversion and the lifecycle emails.",
+    commands={"trials": "arkops.cli.trials:app"},
+    databases=(
+        Database(
+            "trials",
+            version=1,
+            personal={"trials": ("email", "source", "extra"), "activity": ("email", "extra"), "steps": ("email",)},
+        ),
+    ),
+    jobs=(
+        Job(
+            "trials-track",
+            "alert new trial activations and conversions",
+            "arkops.core.trials.lifecycle:track",
+            every_minutes=10,
+            order=20,
+        ),
+        Job(
+            "trials-nudge",
+            "queue the trial lifecycle emails that are due",
+            "arkops.core.trials.lifecycle:nudge",
+            daily_at="09:00",
+            order=30,
+        ),
+    ),
+    checks=(DoctorCheck("arkops.core.trials.checks:trial_links", order=40),),
+    demo=DemoPart("arkops.core.trials.demo:build", order=10),
+    templates=(
+        "trial_activated",
+        "trial_converted",
+        "trial_welcome",
+        "trial_day1_help",
+        "trial_day1_demo",
+        "trial_day7",
+        "trial_day12",
+        "trial_day14_converted",
+        "trial_day14_ended",
+    ),
+    order=60,
+)

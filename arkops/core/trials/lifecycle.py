@@ -1,0 +1,188 @@
+"""Trial lifecycle: operator alerts for activations and conversions (`track`), customer emails by day (`nudge`).
+
+Every alert and lifecycle email goes through `notify` with a per-trial key,
+inside the trials transaction, so a job that runs twice, or two at once,
+has no double effect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from arkops.clock import iso, parse_iso
+from arkops.core.notify import notify
+from arkops.core.trials.state import DB, conversions, days_left, local_time, refresh
+from arkops.runtime import Runtime
+from arkops.text import counted
+
+
+@dataclass
+class TrackReport:
+    activated: list[str] = field(default_factory=list)
+    converted: list[str] = field(default_factory=list)
+    expired: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {"activated": len(self.activated), "converted": len(self.converted), "expired": len(self.expired)}
+
+    def summary(self) -> str:
+        return ", ".join(f"{number} {what}" for what, number in self.counts().items())
+
+
+def track(rt: Runtime, *, now: datetime) -> TrackReport:
+    """Find new activations, conversions and expirations; alert the operator once per trial."""
+    paid = conversions(rt)
+    report = TrackReport()
+    with rt.store.transaction(DB) as db:
+        for email, trial in db.items("trials"):
+            before = trial["state"]
+            refresh(trial, now, paid)
+            flags = trial.setdefault("alerted", {})
+            if trial["activated_at"] and not flags.get("activated"):
+                notify(
+                    rt,
+                    "trial_activated",
+                    {
+                        "email": email,
+                        "plan": trial["plan"],
+                        "activity_kind": trial["activated_kind"],
+                        "activated_at": local_time(rt, trial["activated_at"]),
+                    },
+                    key=f"trial:{email}:activated",
+                    now=now,
+                )
+                flags["activated"] = iso(now)
+                report.activated.append(email)
+            if trial["converted_at"] and not flags.get("converted"):
+                days = (parse_iso(trial["converted_at"]) - parse_iso(trial["signed_up_at"])).days
+                notify(
+                    rt,
+                    "trial_converted",
+                    {
+                        "email": email,
+                        "plan": trial["plan"],
+                        "converted_at": local_time(rt, trial["converted_at"]),
+                        "days_in_trial": days,
+                    },
+                    key=f"trial:{email}:converted",
+                    now=now,
+                )
+                flags["converted"] = iso(now)
+                report.converted.append(email)
+            if trial["state"] == "expired" and before != "expired":
+                report.expired.append(email)
+            db.put("trials", email, trial)
+    return report
+
+
+STEPS = ("welcome", "day1", "day7", "day12", "day14")
+
+
+@dataclass
+class NudgeReport:
+    queued: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {"queued": len(self.queued), "skipped": len(self.skipped)}
+
+    def summary(self) -> str:
+        late = f", {len(self.skipped)} skipped (too late)" if self.skipped else ""
+        return f"{counted(len(self.queued), 'email')} queued{late}"
+
+
+def _step_message(rt: Runtime, step: str, trial: dict, now: datetime) -> tuple[str, dict] | None:
+    """The template and variables for a due step, or None when the step sends nothing for this trial."""
+    config = rt.config["trials"]
+    plan = (rt.config["plans"].get(trial["plan"]) or {}).get("name") or trial["plan"]
+    if step == "welcome":
+        ends = parse_iso(trial["trial_ends_at"]).astimezone(rt.config.tz).strftime("%Y-%m-%d")
+        return "trial_welcome", {"plan": plan, "trial_days": config["length_days"], "ends_on": ends}
+    if step == "day1":
+        if trial["activity_total"] == 0:
+            return "trial_day1_help", {"plan": plan}
+        if trial["activity_total"] > config["demo_activity_threshold"]:
+            return "trial_day1_demo", {
+                "activity_count": trial["activity_total"],
+                "demo_url": config["demo_url"] or "mailto:" + _reply_to(),
+            }
+        return None
+    if step == "day7":
+        return "trial_day7", {
+            "plan": plan,
+            "activity_count": trial["activity_total"],
+            "days_left": days_left(trial, now, rt.config.tz),
+        }
+    if step == "day12":
+        return "trial_day12", {
+            "plan": plan,
+            "days_left": days_left(trial, now, rt.config.tz),
+            "upgrade_url": config["upgrade_url"] or "mailto:" + _reply_to(),
+        }
+    if trial["state"] == "converted":
+        return "trial_day14_converted", {"plan": plan}
+    return "trial_day14_ended", {"plan": plan}
+
+
+def _reply_to() -> str:
+    from arkops.config import env
+
+    return env("MAIL_FROM", "ops@localhost")
+
+
+def nudge(rt: Runtime, *, now: datetime) -> NudgeReport:
+    """Send each due lifecycle step once per trial; a step late by more than the grace period is skipped."""
+    paid = conversions(rt)
+    config = rt.config["trials"]
+    schedule = config["schedule"]
+    grace = config["grace_days"]
+    tz = rt.config.tz
+    today = now.astimezone(tz).date()
+    report = NudgeReport()
+    with rt.store.transaction(DB) as db:
+        for email, trial in db.items("trials"):
+            refresh(trial, now, paid)
+            db.put("trials", email, trial)
+            signup_day = parse_iso(trial["signed_up_at"]).astimezone(tz).date()
+            for step in STEPS:
+                due: date = signup_day + timedelta(days=schedule[step])
+                key = f"{email}:{step}"
+                if today < due or db.get("steps", key) is not None:
+                    continue
+                if trial["state"] == "converted" and step != "day14":
+                    continue  # converted trials get no further reminders, only the day-14 thank-you
+                if (today - due).days > grace:
+                    db.put(
+                        "steps",
+                        key,
+                        {"email": email, "step": step, "state": "skipped", "at": iso(now), "due": due.isoformat()},
+                    )
+                    report.skipped.append(key)
+                    continue
+                message = _step_message(rt, step, trial, now)
+                if message is None:
+                    db.put(
+                        "steps",
+                        key,
+                        {"email": email, "step": step, "state": "not needed", "at": iso(now), "due": due.isoformat()},
+                    )
+                    continue
+                template, variables = message
+                notify(
+                    rt, template, variables, key=f"trial:{email}:{step}", now=now, to=email, locale=trial.get("locale")
+                )
+                db.put(
+                    "steps",
+                    key,
+                    {
+                        "email": email,
+                        "step": step,
+                        "state": "queued",
+                        "template": template,
+                        "at": iso(now),
+                        "due": due.isoformat(),
+                    },
+                )
+                report.queued.append(key)
+    return report

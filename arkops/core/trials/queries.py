@@ -1,0 +1,113 @@
+"""Reading trials: the list, one trial's timeline, and the operator's digest."""
+
+from __future__ import annotations
+
+import statistics
+from datetime import datetime, timedelta, tzinfo
+
+from arkops.clock import iso, parse_iso
+from arkops.core.trials.state import DB, STATES, conversions, days_left, normalize_email, refresh
+from arkops.errors import DataError
+from arkops.runtime import Runtime
+
+
+def _row(trial: dict, now: datetime, tz: tzinfo) -> dict:
+    return {
+        "email": trial["email"],
+        "plan": trial["plan"],
+        "source": trial["source"],
+        "state": trial["state"],
+        "signed_up_at": trial["signed_up_at"],
+        "trial_ends_at": trial["trial_ends_at"],
+        "activated_at": trial["activated_at"],
+        "converted_at": trial["converted_at"],
+        "days_left": 0 if trial["state"] in ("converted", "expired") else days_left(trial, now, tz),
+        "activity": trial["activity"],
+    }
+
+
+def list_trials(rt: Runtime, *, state: str | None, now: datetime) -> list[dict]:
+    if state is not None and state not in STATES:
+        raise DataError(f"state {state!r} is not one of {', '.join(STATES)}")
+    paid = conversions(rt)
+    with rt.store.transaction(DB) as db:
+        trials = [refresh(t, now, paid) for t in db.values("trials")]
+    rows = [_row(t, now, rt.config.tz) for t in trials if state is None or t["state"] == state]
+    return sorted(rows, key=lambda r: (r["signed_up_at"], r["email"]))
+
+
+def show(rt: Runtime, email: str, *, now: datetime) -> dict:
+    from arkops.mail.outbox import list_messages
+
+    address = normalize_email(email)
+    paid = conversions(rt)
+    with rt.store.transaction(DB) as db:
+        trial = db.get("trials", address)
+        if trial is None:
+            raise DataError(f"no trial for {address}")
+        refresh(trial, now, paid)
+        activity = [a for a in db.values("activity") if a["email"] == address]
+        steps = [s for s in db.values("steps") if s["email"] == address]
+    timeline = [
+        {
+            "at": trial["signed_up_at"],
+            "what": "signup",
+            "detail": f"plan {trial['plan']}, source {trial['source'] or '-'}",
+        }
+    ]
+    timeline += [{"at": a["at"], "what": "activity", "detail": f"{a['kind']} x{a['count']}"} for a in activity]
+    timeline += [
+        {
+            "at": s["at"],
+            "what": f"step {s['step']}",
+            "detail": s["state"] + (f" ({s['template']})" if s.get("template") else ""),
+        }
+        for s in steps
+    ]
+    prefix = f"trial:{address}:"
+    if rt.store.path("outbox").exists():
+        timeline += [
+            {"at": m["sent_at"] or m["created_at"], "what": f"email {m['template']}", "detail": m["state"]}
+            for m in list_messages(rt.store)
+            if m["key"].startswith(prefix) and m["channel"] == "email"
+        ]
+    if trial["converted_at"]:
+        timeline.append({"at": trial["converted_at"], "what": "converted", "detail": "paying in the billing ledger"})
+    timeline.sort(key=lambda e: e["at"])
+    return {"trial": _row(trial, now, rt.config.tz), "timeline": timeline}
+
+
+def summary(rt: Runtime, *, now: datetime) -> dict:
+    """The operator's digest line: last 24 h and 7 d, rates, activity, time to convert."""
+    trials = list_trials(rt, state=None, now=now)
+
+    def within(moment: str | None, span: timedelta) -> bool:
+        return moment is not None and now - span <= parse_iso(moment) <= now
+
+    counts = {}
+    for label, span in (("24h", timedelta(hours=24)), ("7d", timedelta(days=7))):
+        counts[label] = {
+            "signups": sum(within(t["signed_up_at"], span) for t in trials),
+            "activations": sum(within(t["activated_at"], span) for t in trials),
+            "conversions": sum(within(t["converted_at"], span) for t in trials),
+        }
+    activated = sum(1 for t in trials if t["activated_at"])
+    converted = [t for t in trials if t["converted_at"]]
+    decided = len(converted) + sum(1 for t in trials if t["state"] == "expired")
+    to_convert = [
+        (parse_iso(t["converted_at"]) - parse_iso(t["activated_at"])).total_seconds() / 86400
+        for t in converted
+        if t["activated_at"]
+    ]
+    return {
+        "as_of": iso(now),
+        "trials": len(trials),
+        "last_24h": counts["24h"],
+        "last_7d": counts["7d"],
+        "activation_rate": round(activated / len(trials), 4) if trials else None,
+        "trial_to_paid_rate": round(len(converted) / decided, 4) if decided else None,
+        "average_activity": round(sum(sum(t["activity"].values()) for t in trials) / len(trials), 2)
+        if trials
+        else None,
+        "median_days_activation_to_conversion": round(statistics.median(to_convert), 2) if to_convert else None,
+    }

@@ -1,0 +1,150 @@
+"""Trial signups and activity: one at a time from the web app or the shell, or imported from its JSON files.
+
+Each write goes through one trials transaction: invalid input raises before
+anything is committed; an import skips and reports the records it cannot use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from arkops.clock import from_unix, iso, parse_iso
+from arkops.core.trials.state import DB, normalize_email
+from arkops.errors import DataError
+from arkops.runtime import Runtime
+from arkops.store import Db
+
+SIGNUP_FIELDS = {"email", "plan", "source", "created_at", "timestamp", "utm_source", "referrer", "locale"}
+ACTIVITY_FIELDS = {"email", "kind", "action", "count", "timestamp", "created_at"}
+
+
+def _check_plan(rt: Runtime, plan: Any) -> str:
+    plans = rt.config["plans"]
+    if not isinstance(plan, str) or plan not in plans:
+        raise DataError(f"plan {plan!r} is not a configured plan ({', '.join(sorted(plans))})")
+    return plan
+
+
+def _at(value: Any, now: datetime, what: str) -> datetime:
+    if value is None or value == "":
+        return now
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return from_unix(value)  # type: ignore[return-value]
+    return parse_iso(str(value), what=what)
+
+
+def _new_trial(rt: Runtime, email: str, plan: str, source: str | None, at: datetime, extra: dict) -> dict:
+    return {
+        "email": email,
+        "plan": plan,
+        "source": source,
+        "locale": extra.pop("locale", None),
+        "signed_up_at": iso(at),
+        "trial_ends_at": iso(at + timedelta(days=rt.config["trials"]["length_days"])),
+        "activity": {},
+        "activity_total": 0,
+        "activated_at": None,
+        "activated_kind": None,
+        "converted_at": None,
+        "state": "signed_up",
+        "extra": extra,
+    }
+
+
+def _signup(db: Db, rt: Runtime, record: dict, now: datetime) -> bool:
+    email = normalize_email(record.get("email"))
+    plan = _check_plan(rt, record.get("plan"))
+    at = _at(record.get("created_at", record.get("timestamp")), now, "created_at")
+    source = record.get("source") or record.get("utm_source") or record.get("referrer")
+    if source is not None and not isinstance(source, str):
+        raise DataError(f"source: {source!r} is not text")
+    locale = record.get("locale")
+    if locale is not None and locale not in ("en", "fr"):
+        raise DataError(f"locale: {locale!r} is not en or fr")
+    extra = {k: v for k, v in record.items() if k not in SIGNUP_FIELDS}
+    if locale:
+        extra["locale"] = locale
+    return db.insert_new("trials", email, _new_trial(rt, email, plan, source, at, extra))
+
+
+def _activity(db: Db, record: dict, now: datetime) -> bool:
+    email = normalize_email(record.get("email"))
+    kind = record.get("kind") or record.get("action")
+    if not isinstance(kind, str) or not kind.strip():
+        raise DataError("kind: missing (kind or action)")
+    count = record.get("count", 1)
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise DataError(f"count: {count!r} is not a positive whole number")
+    at = _at(record.get("timestamp", record.get("created_at")), now, "timestamp")
+    trial = db.get("trials", email)
+    if trial is None:
+        raise DataError(f"no trial for {email}; record the signup first")
+    key = hashlib.sha256(json.dumps([email, kind, count, iso(at)]).encode()).hexdigest()[:24]
+    extra = {k: v for k, v in record.items() if k not in ACTIVITY_FIELDS}
+    if not db.insert_new(
+        "activity", key, {"email": email, "kind": kind, "count": count, "at": iso(at), "extra": extra}
+    ):
+        return False
+    trial["activity"][kind] = trial["activity"].get(kind, 0) + count
+    trial["activity_total"] += count
+    if trial["activated_at"] is None or parse_iso(trial["activated_at"]) > at:
+        trial["activated_at"], trial["activated_kind"] = iso(at), kind
+    db.put("trials", email, trial)
+    return True
+
+
+def signup(
+    rt: Runtime, email: str, plan: str, *, source: str | None, at: str | None, locale: str | None, now: datetime
+) -> bool:
+    record = {"email": email, "plan": plan, "source": source, "created_at": iso(_at(at, now, "--at")), "locale": locale}
+    with rt.store.transaction(DB) as db:  # invalid input raises before any write: nothing is committed
+        return _signup(db, rt, {k: v for k, v in record.items() if v is not None}, now)
+
+
+def activity(rt: Runtime, email: str, kind: str, *, count: int, at: str | None, now: datetime) -> bool:
+    record = {"email": email, "kind": kind, "count": count, "timestamp": iso(_at(at, now, "--at"))}
+    with rt.store.transaction(DB) as db:
+        return _activity(db, {k: v for k, v in record.items() if v is not None}, now)
+
+
+@dataclass
+class ImportReport:
+    signups: int = 0
+    activities: int = 0
+    duplicates: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+def import_files(rt: Runtime, paths: list[Path], *, now: datetime) -> ImportReport:
+    """The web app's JSON files: signups and activity lists. Malformed records are skipped and reported."""
+    from arkops.sources.json_files import read_json_list
+
+    report = ImportReport()
+    batches = [(path, read_json_list(path)) for path in paths]  # every file readable before anything is written
+    with rt.store.transaction(DB) as db:
+        # signups first, so activity in the same import finds its trial
+        ordered = sorted(
+            ((path, i, r) for path, records in batches for i, r in enumerate(records)),
+            key=lambda item: 0 if isinstance(item[2], dict) and "plan" in item[2] else 1,
+        )
+        for path, index, record in ordered:
+            try:
+                if not isinstance(record, dict):
+                    raise DataError("not an object")
+                if "plan" in record:
+                    added = _signup(db, rt, record, now)
+                    report.signups += added
+                elif "kind" in record or "action" in record:
+                    added = _activity(db, record, now)
+                    report.activities += added
+                else:
+                    raise DataError("neither a signup (plan) nor an activity (kind or action)")
+                report.duplicates += not added
+            except DataError as exc:
+                report.skipped.append(f"{path}[{index}]: {exc}")
+    return report

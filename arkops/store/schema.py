@@ -1,0 +1,35 @@
+"""Schema versions of the databases, declared before any is opened.
+
+Kept apart from `arkops.store.db` so that declaring a database (which every
+command does, `--help` included) does not import TinyDB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from arkops.store.db import Db
+
+Migrations = dict[int, Callable[["Db"], None]]
+
+
+@dataclass
+class Schema:
+    version: int
+    # migrations[n] turns a version-n database into version n+1, in place; given
+    # as a dict, or as a function returning it so the code loads only when needed
+    migrations: Migrations | Callable[[], Migrations] = field(default_factory=dict)
+
+    def migration(self, version: int) -> Callable[[Db], None] | None:
+        table: Any = self.migrations if isinstance(self.migrations, dict) else self.migrations()
+        return table.get(version)
+
+
+SCHEMAS: dict[str, Schema] = {}
+
+
+def register_schema(name: str, version: int, migrations: Migrations | Callable[[], Migrations] | None = None) -> None:
+    SCHEMAS[name] = Schema(version, migrations or {})

@@ -1,0 +1,8 @@
+"""Small wording helpers shared by every layer's messages."""
+
+from __future__ import annotations
+
+
+def counted(number: int, noun: str, plural: str | None = None) -> str:
+    """`1 email`, `3 emails`, `0 emails`; irregular plurals are given (`counted(n, "entry", "entries")`)."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
