@@ -86,6 +86,11 @@ def _fraction(value: float) -> str | None:
     return None if 0 <= value <= 1 else "must be between 0 and 1 (e.g. 0.05 for 5 %)"
 
 
+def _delays(value: list) -> str | None:
+    ok = len(value) <= 10 and all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 600 for v in value)
+    return None if ok else "must be a list of at most 10 waits in seconds, each 0-600 (e.g. [0.5, 1.0, 2.0])"
+
+
 def _clock_time(value: str) -> str | None:
     return None if re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value) else f"{value!r} is not a time HH:MM"
 
@@ -157,6 +162,7 @@ SCHEMA: dict[str, Any] = {
         "notify_payment_received": Field(bool, False),
         "notify_payment_failed_customer": Field(bool, False),
         "notify_subscription_welcome": Field(bool, False),
+        "stripe_retry_seconds": Field(list, [0.5, 1.0, 2.0], _delays),
     },
     "fx": MapOf(Field(float, 1.0, _at_least(0.0)), {}, lambda k: _currency(k)),
     "jobs": MapOf(

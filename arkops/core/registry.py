@@ -10,7 +10,7 @@ and the demo its parts, each importing a target only when it is used.
 from __future__ import annotations
 
 import importlib
-from functools import cache
+from functools import cache, partial
 
 from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job
 
@@ -64,5 +64,5 @@ def register_databases() -> None:
     for _, database in databases().values():
         if database.kind != "tinydb":
             continue
-        target = database.migrations
-        register_schema(database.name, database.version, (lambda t=target: resolve(t)) if target else None)
+        loader = partial(resolve, database.migrations) if database.migrations else None
+        register_schema(database.name, database.version, loader)

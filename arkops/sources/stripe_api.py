@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,8 +20,9 @@ def client() -> Any:
     if not key:
         raise ConfigError("environment", "STRIPE_SECRET_KEY", "not set")
     base = env("STRIPE_API_BASE")
-    addresses = {"api": base.rstrip("/")} if base else None
-    return stripe.StripeClient(key, base_addresses=addresses, max_network_retries=0)
+    if base:  # a local Stripe-compatible server (tests, localstripe)
+        return stripe.StripeClient(key, base_addresses={"api": base.rstrip("/")}, max_network_retries=0)
+    return stripe.StripeClient(key, max_network_retries=0)
 
 
 def call(request: Callable[[], Any], *, what: str, sleep: Callable[[float], None] = time.sleep) -> Any:
@@ -63,7 +65,7 @@ def iter_list(client: Any, path: str, params: dict, *, what: str) -> Iterator[di
     """
     params = {"limit": 100, **params}
     while True:
-        page = call(lambda query=params: client.raw_request("get", path, **query), what=what).data
+        page = call(partial(client.raw_request, "get", path, **params), what=what).data
         items = page.get("data") or []
         yield from items
         if not page.get("has_more") or not items:

@@ -265,7 +265,8 @@ def serve_webhooks(
         return 200, {"received": True, "duplicate": bool(result.duplicates), "ignored": bool(result.ignored)}
 
     server = make_server(host, port, handle, log)
-    ready(f"http://{server.server_address[0]}:{server.server_address[1]}{PATH}")
+    bound_host, bound_port = server.server_address[:2]
+    ready(f"http://{bound_host!s}:{bound_port}{PATH}")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
