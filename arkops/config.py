@@ -1,12 +1,15 @@
 """arkops.toml: every key has a default, every unknown key is an error.
 
-The schema below is the single source of truth for keys, types and defaults;
-`arkops init` writes a commented file, the README documents the same keys.
+The schema below is the single source of truth for keys, types, defaults
+and their meaning: `arkops init` writes its commented file from it
+(`config_template`), and the README's configuration reference is generated
+from it (`reference_rows`, through cog).
 Secrets never live here: they come from the environment and `.env`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -26,6 +29,7 @@ class Field:
     kind: type | tuple[type, ...]
     default: Any
     check: Callable[[Any], str | None] | None = None  # returns a problem or None
+    doc: str = ""  # one line: the comment in `arkops init`'s file and the README's reference
 
     def parse(self, value: Any, path: Path, key: str) -> Any:
         if isinstance(value, bool) and self.kind is not bool:
@@ -41,12 +45,26 @@ class Field:
 
 
 @dataclass(frozen=True)
+class Table:
+    """A table with fixed keys (`[trials]`)."""
+
+    fields: dict[str, Field | Table | MapOf]
+    doc: str = ""
+
+
+@dataclass(frozen=True)
 class MapOf:
     """A table whose keys are chosen by the operator (plan ids, currencies, job names)."""
 
-    item: Any
+    item: Field | Table
     default: dict
     key_check: Callable[[str], str | None] | None = None
+    doc: str = ""
+    key_name: str = "name"  # how the reference names a key: [plans.<id>]
+    example: str = ""  # commented TOML shown by `arkops init` when the default is empty
+
+
+Spec = Field | Table | MapOf
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:
@@ -87,7 +105,9 @@ def _fraction(value: float) -> str | None:
 
 
 def _delays(value: list) -> str | None:
-    ok = len(value) <= 10 and all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 600 for v in value)
+    ok = len(value) <= 10 and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 600 for v in value
+    )
     return None if ok else "must be a list of at most 10 waits in seconds, each 0-600 (e.g. [0.5, 1.0, 2.0])"
 
 
@@ -105,14 +125,16 @@ def _slug(value: str) -> str | None:
     )
 
 
-PLAN = {
-    "name": Field(str, ""),
-    "price": Field(int, 0, _at_least(0)),  # minor units per interval
-    "currency": Field(str, "EUR", _currency),
-    "interval": Field(str, "month", _one_of("month", "year")),
-    "stripe_price": Field(str, ""),
-    "limits": MapOf(Field(int, 0, _at_least(0)), {}, _slug),
-}
+PLAN = Table(
+    {
+        "name": Field(str, "", doc="shown to customers in emails and to the operator in reports"),
+        "price": Field(int, 0, _at_least(0), doc="price per interval in minor units (900 = 9.00)"),
+        "currency": Field(str, "EUR", _currency, doc="ISO 4217 code"),
+        "interval": Field(str, "month", _one_of("month", "year"), doc="month or year"),
+        "stripe_price": Field(str, "", doc="the Stripe price id (price_...), for checkout links"),
+        "limits": MapOf(Field(int, 0, _at_least(0)), {}, _slug, doc="quota name = limit, for usage quotas"),
+    }
+)
 
 DEFAULT_PLANS = {
     "starter": {"name": "Starter", "price": 900, "limits": {"watches": 10, "api_calls": 10_000}},
@@ -120,63 +142,114 @@ DEFAULT_PLANS = {
     "business": {"name": "Business", "price": 9900, "limits": {"watches": 500, "api_calls": 1_000_000}},
 }
 
-SCHEMA: dict[str, Any] = {
-    "timezone": Field(str, "UTC", _timezone),
-    "currency": Field(str, "EUR", _currency),
-    "locale": Field(str, "en", _one_of(*LOCALES)),
-    "plans": MapOf(PLAN, DEFAULT_PLANS, _slug),
-    "trials": {
-        "length_days": Field(int, 14, _at_least(1)),
-        "grace_days": Field(int, 2, _at_least(0)),
-        "demo_activity_threshold": Field(int, 3, _at_least(0)),
-        "upgrade_url": Field(str, "", _url),
-        "demo_url": Field(str, "", _url),
-        "schedule": {
-            "welcome": Field(int, 0, _at_least(0)),
-            "day1": Field(int, 1, _at_least(0)),
-            "day7": Field(int, 7, _at_least(0)),
-            "day12": Field(int, 12, _at_least(0)),
-            "day14": Field(int, 14, _at_least(0)),
-        },
-    },
-    "leads": {
-        "pages": MapOf(Field(int, 1, _at_least(0)), {"/pricing": 3, "/trial": 5, "/demo": 5}),
-        "hot_score": Field(int, 8, _at_least(1)),
-        "digest_minutes": Field(int, 15, _at_least(1)),
-    },
-    "funnel": {
-        "min_sample": Field(int, 30, _at_least(1)),
-        "rate_thresholds": MapOf(Field(float, 0.0, _fraction), {"demo_to_trial": 0.05, "trial_to_paid": 0.10}),
-        "no_data_hours": Field(int, 24, _at_least(1)),
-    },
-    "mail": {
-        "templates_dir": Field(str, ""),
-        "alert_webhook_url": Field(str, "", _url),
-        "timeout_seconds": Field(float, 10.0, _at_least(0.1)),
-        "operator_locale": Field(
-            str, "", lambda v: None if v in ("", *LOCALES) else f"{v!r} is not one of {', '.join(LOCALES)}"
-        ),
-        "from_name": Field(str, "arkops"),
-    },
-    "billing": {
-        "notify_payment_received": Field(bool, False),
-        "notify_payment_failed_customer": Field(bool, False),
-        "notify_subscription_welcome": Field(bool, False),
-        "stripe_retry_seconds": Field(list, [0.5, 1.0, 2.0], _delays),
-    },
-    "fx": MapOf(Field(float, 1.0, _at_least(0.0)), {}, lambda k: _currency(k)),
-    "jobs": MapOf(
+# The one source for every key, default and comment: `arkops init` writes its
+# file from it, the README's configuration reference is generated from it.
+SCHEMA: dict[str, Spec] = {
+    "timezone": Field(str, "UTC", _timezone, doc="IANA time zone; reports group days, weeks and months in it"),
+    "currency": Field(str, "EUR", _currency, doc="reporting currency (ISO 4217)"),
+    "locale": Field(str, "en", _one_of(*LOCALES), doc="default language of customer emails: en or fr"),
+    "plans": MapOf(PLAN, DEFAULT_PLANS, _slug, doc="the plans you sell", key_name="id"),
+    "trials": Table(
         {
-            "enabled": Field(bool, True),
-            "every_minutes": Field(int, 0, _at_least(1)),
-            "at": Field(str, "", _clock_time),
+            "length_days": Field(int, 14, _at_least(1), doc="trial length in days"),
+            "grace_days": Field(int, 2, _at_least(0), doc="a lifecycle email later than this many days is skipped"),
+            "demo_activity_threshold": Field(
+                int, 3, _at_least(0), doc="day 1: more activities than this -> offer a demo"
+            ),
+            "upgrade_url": Field(str, "", _url, doc="link in the day-12 email (empty: a mailto reply)"),
+            "demo_url": Field(str, "", _url, doc="link in the day-1 demo offer (empty: a mailto reply)"),
+            "schedule": Table(
+                {
+                    "welcome": Field(int, 0, _at_least(0), doc="day of the welcome email"),
+                    "day1": Field(int, 1, _at_least(0), doc="day of the help or demo-offer email"),
+                    "day7": Field(int, 7, _at_least(0), doc="day of the usage email"),
+                    "day12": Field(int, 12, _at_least(0), doc="day of the trial-ends-soon email"),
+                    "day14": Field(int, 14, _at_least(0), doc="day of the thank-you or trial-ended email"),
+                },
+                doc="the day of the trial each lifecycle email goes out",
+            ),
         },
+        doc="14-day trials and their lifecycle emails",
+    ),
+    "leads": Table(
+        {
+            "pages": MapOf(
+                Field(int, 1, _at_least(0)),
+                {"/pricing": 3, "/trial": 5, "/demo": 5},
+                doc="tracked pages and their weights",
+                key_name="path",
+            ),
+            "hot_score": Field(int, 8, _at_least(1), doc="a visitor at or above this score is a hot lead"),
+            "digest_minutes": Field(int, 15, _at_least(1), doc="hot leads are emailed within this many minutes"),
+        },
+        doc="hot leads from the access logs",
+    ),
+    "funnel": Table(
+        {
+            "min_sample": Field(int, 30, _at_least(1), doc="no rate alert on fewer visitors than this"),
+            "rate_thresholds": MapOf(
+                Field(float, 0.0, _fraction),
+                {"demo_to_trial": 0.05, "trial_to_paid": 0.10},
+                doc="alert when a stage-to-stage rate falls under this fraction",
+                key_name="rate",
+            ),
+            "no_data_hours": Field(int, 24, _at_least(1), doc="alarm when no visit arrived for this long"),
+        },
+        doc="conversion-rate alerts and the no-data alarm",
+    ),
+    "mail": Table(
+        {
+            "templates_dir": Field(str, "", doc="a folder whose templates override the built-in ones"),
+            "alert_webhook_url": Field(
+                str, "", _url, doc="Slack/Mattermost incoming webhook that also receives operator alerts"
+            ),
+            "timeout_seconds": Field(float, 10.0, _at_least(0.1), doc="SMTP and webhook connect/read timeout"),
+            "operator_locale": Field(
+                str,
+                "",
+                lambda v: None if v in ("", *LOCALES) else f"{v!r} is not one of {', '.join(LOCALES)}",
+                doc="language of operator alerts (empty: locale)",
+            ),
+            "from_name": Field(str, "arkops", doc="the sender's display name"),
+        },
+        doc="email delivery",
+    ),
+    "billing": Table(
+        {
+            "notify_payment_received": Field(bool, False, doc="email customers a receipt note"),
+            "notify_payment_failed_customer": Field(bool, False, doc="email customers when a payment fails"),
+            "notify_subscription_welcome": Field(bool, False, doc="welcome email when a subscription starts"),
+            "stripe_retry_seconds": Field(
+                list, [0.5, 1.0, 2.0], _delays, doc="waits between retries of a failed Stripe request"
+            ),
+        },
+        doc="the Stripe ledger and customer billing emails",
+    ),
+    "fx": MapOf(
+        Field(float, 1.0, _at_least(0.0)),
         {},
+        lambda k: _currency(k),
+        doc="exchange rates into the reporting currency: 1 unit of the key = value units",
+        key_name="CODE",
+        example="USD = 0.92\nGBP = 1.17",
+    ),
+    "jobs": MapOf(
+        Table(
+            {
+                "enabled": Field(bool, True, doc="false switches the job off"),
+                "every_minutes": Field(int, 0, _at_least(1), doc="run every N minutes (0: the job's own schedule)"),
+                "at": Field(str, "", _clock_time, doc="run daily at HH:MM, local time (empty: the job's own schedule)"),
+            }
+        ),
+        {},
+        doc="schedule overrides for `arkops run` (see `arkops jobs`)",
+        key_name="job",
+        example='[jobs.trials-nudge]\nat = "09:00"\n[jobs.stripe-sync]\nevery_minutes = 10\nenabled = true',
     ),
 }
 
 
-def _parse_table(schema: dict, raw: Any, path: Path, prefix: str) -> dict:
+def _parse_table(schema: dict[str, Spec], raw: Any, path: Path, prefix: str) -> dict:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -188,11 +261,11 @@ def _parse_table(schema: dict, raw: Any, path: Path, prefix: str) -> dict:
     return {key: _parse_node(spec, raw.get(key), key in raw, path, prefix + key) for key, spec in schema.items()}
 
 
-def _parse_node(spec: Any, value: Any, present: bool, path: Path, key: str) -> Any:
+def _parse_node(spec: Spec, value: Any, present: bool, path: Path, key: str) -> Any:
     if isinstance(spec, Field):
         return spec.parse(value, path, key) if present else spec.default
-    if isinstance(spec, dict):
-        return _parse_table(spec, value if present else {}, path, key + ".")
+    if isinstance(spec, Table):
+        return _parse_table(spec.fields, value if present else {}, path, key + ".")
     if isinstance(spec, MapOf):
         entries = value if present else spec.default
         if not isinstance(entries, dict):
@@ -263,3 +336,107 @@ def load_env_file(path: Path) -> bool:
 
 def env(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
+
+
+# --- The config file `arkops init` writes, and the README's reference, both from SCHEMA ---
+
+TEMPLATE_HEADER = """\
+# arkops.toml: every key is optional; the values shown are the defaults.
+# An unknown key is an error, so a typo never hides. Secrets (Stripe and
+# SMTP) live in the environment or .env, never here. The README's
+# "Configuration" section explains every key.
+"""
+
+
+def toml_value(value: Any) -> str:
+    """A default as TOML writes it (strings, numbers, booleans, lists, inline tables)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        return "{ " + ", ".join(f"{_toml_key(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(value)
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
+
+
+def _line(key: str, value: Any, doc: str) -> str:
+    text = f"{_toml_key(key)} = {toml_value(value)}"
+    return f"{text}  # {doc}" if doc else text
+
+
+def _table_lines(fields: dict[str, Spec], values: dict, *, comments: bool) -> tuple[list[str], list[tuple[str, Spec]]]:
+    """The `key = value` lines of one table, and the sub-tables that follow it."""
+    lines, later = [], []
+    for key, spec in fields.items():
+        if isinstance(spec, Table) or (isinstance(spec, MapOf) and isinstance(spec.item, Table)):
+            later.append((key, spec))
+            continue
+        value = values.get(key, spec.default)
+        lines.append(_line(key, value, spec.doc if comments else ""))
+    return lines, later
+
+
+def _section(name: str, spec: Spec) -> list[str]:
+    comment = [f"# {spec.doc}"] if spec.doc else []
+    if isinstance(spec, Table):
+        lines, later = _table_lines(spec.fields, {}, comments=True)
+        out = ["", *comment, f"[{name}]", *lines]
+        for key, sub in later:
+            out += _section(f"{name}.{key}", sub)
+        return out
+    assert isinstance(spec, MapOf)
+    example = [f"# {line}" for line in spec.example.splitlines()]
+    if isinstance(spec.item, Table):
+        out = ["", *comment]
+        for index, (key, entry) in enumerate(spec.default.items()):
+            lines, _ = _table_lines(spec.item.fields, entry, comments=index == 0)
+            out += ([""] if index else []) + [f"[{name}.{_toml_key(key)}]", *lines]
+        return out + ([] if spec.default else example)
+    entries = [_line(key, value, "") for key, value in spec.default.items()]
+    return ["", *comment, f"[{name}]", *(entries or example)]
+
+
+def config_template() -> str:
+    """The commented arkops.toml of `arkops init`: every key with its default and its meaning."""
+    lines = [_line(key, spec.default, spec.doc) for key, spec in SCHEMA.items() if isinstance(spec, Field)]
+    for key, spec in SCHEMA.items():
+        if not isinstance(spec, Field):
+            lines += _section(key, spec)
+    return TEMPLATE_HEADER + "\n" + "\n".join(lines) + "\n"
+
+
+def reference_rows() -> list[tuple[str, str, str]]:
+    """(key, default, meaning) for every key, as the README's configuration reference lists them."""
+    rows: list[tuple[str, str, str]] = []
+
+    def walk(prefix: str, fields: dict[str, Spec]) -> None:
+        for key, spec in fields.items():
+            where = f"{prefix} {key}" if prefix else key
+            if isinstance(spec, Field):
+                rows.append((where, toml_value(spec.default), spec.doc))
+            elif isinstance(spec, Table):
+                inner = f"[{prefix[1:-1]}.{key}]" if prefix else f"[{key}]"
+                if spec.doc:
+                    rows.append((inner, "", spec.doc))
+                walk(inner, spec.fields)
+            elif isinstance(spec.item, Table):
+                inner = f"[{prefix[1:-1]}.{key}.<{spec.key_name}>]" if prefix else f"[{key}.<{spec.key_name}>]"
+                shown = ", ".join(spec.default) or "none"
+                rows.append((inner, shown, spec.doc))
+                walk(inner, spec.item.fields)
+            else:
+                name = f"{where}" if prefix else f"[{key}] <{spec.key_name}>"
+                rows.append((name, toml_value(spec.default) if spec.default else "none", spec.doc))
+
+    walk("", SCHEMA)
+    return rows

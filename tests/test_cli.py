@@ -9,8 +9,7 @@ import sys
 
 from conftest import run_arkops, write_config
 
-from arkops.config import parse_config
-from arkops.core.workspace.init import CONFIG_TEMPLATE
+from arkops.config import config_template, parse_config
 
 
 def test_unknown_key_is_one_line_naming_file_and_key(cli, workspace):
@@ -60,7 +59,7 @@ def test_init_writes_valid_files_and_never_overwrites_without_force(cli, workspa
     result = cli("init")
     assert "kept" in result.err and (workspace / "arkops.toml").read_text() == "# mine\n"
     cli("init", "--force")
-    assert (workspace / "arkops.toml").read_text() == CONFIG_TEMPLATE
+    assert (workspace / "arkops.toml").read_text() == config_template()
 
 
 def test_env_file_never_overrides_the_environment(cli, workspace, monkeypatch):

@@ -122,13 +122,14 @@ def root(
 def main(argv: list[str] | None = None) -> None:
     """Run the command; turn every outcome into one of the documented exit codes."""
     from typer import Abort
-    from typer._click import exceptions as click_exceptions
+
+    from arkops.cli._click import ClickException, UsageError
 
     args = sys.argv[1:] if argv is None else argv
     verbose = "-v" in args or "--verbose" in args
     try:
         result = app(args=args, prog_name="arkops", standalone_mode=False)
-    except click_exceptions.UsageError as exc:
+    except UsageError as exc:
         exc.show()
         sys.exit(ExitCode.USAGE)
     except Abort:
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
             print(redact(traceback.format_exc()), file=sys.stderr)
         print(f"arkops: error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    except click_exceptions.ClickException as exc:
+    except ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:

@@ -22,7 +22,12 @@ def run(
 ) -> None:
     """Run every job that is due: the one cron entry (exit 0 ok, 1 a job failed, 75 all locked).
 
-    Example: arkops run   (cron: */5 * * * * cd /srv/arkops && arkops run)
+    Interval jobs run once per aligned slot, daily jobs once a local day after
+    their time. Each job holds its own lock (one still running from the last
+    tick is skipped, the others run) and records its outcome (`arkops jobs`).
+    `arkops cron print` gives the crontab line.
+
+    Example: arkops run --only trials-track --force
     """
     from arkops.core.jobs.runner import run_due
 

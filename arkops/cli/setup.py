@@ -14,7 +14,10 @@ def init(
 ) -> None:
     """Create arkops.toml, .env.example and the data directory.
 
-    Example: arkops init && arkops doctor
+    arkops.toml lists every key with its default and meaning. Next: copy
+    .env.example to .env, fill it, then run `arkops doctor`.
+
+    Example: arkops init
     """
     from arkops.core.workspace.init import init_workspace
 

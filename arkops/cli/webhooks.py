@@ -48,7 +48,11 @@ def webhooks_serve(
 ) -> None:
     """Receive Stripe webhooks on POST /webhooks/stripe until stopped.
 
-    Example: arkops webhooks serve --port 8787   (then: stripe listen --forward-to localhost:8787/webhooks/stripe)
+    For `stripe listen --forward-to localhost:8787/webhooks/stripe`, or behind
+    the site's reverse proxy: 200 applied or ignored, 400 bad signature, 503
+    when the ledger is busy or unreadable (Stripe retries).
+
+    Example: arkops webhooks serve --port 8787
     """
     from arkops.core.billing.service import serve_webhooks
 
