@@ -8,14 +8,15 @@ declarations stay cheap to read: `arkops --help` reads every one of them
 without importing any domain code.
 
 `arkops.core.registry.DOMAINS` lists the domain packages; the README's
-"Adding a domain" section walks through a new one.
+"Adding a domain" section walks through a new one. The declarations are
+NamedTuples: immutable, and several times cheaper to define than
+dataclasses on the `--help` path.
 """
 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
 def resolve(target: str) -> Any:
@@ -24,8 +25,7 @@ def resolve(target: str) -> Any:
     return getattr(importlib.import_module(module), attribute)
 
 
-@dataclass(frozen=True)
-class Database:
+class Database(NamedTuple):
     """A data file the domain owns.
 
     `personal` maps each table to the fields that hold personal data
@@ -44,8 +44,7 @@ class Database:
     migrations: str | None = None
 
 
-@dataclass(frozen=True)
-class Job:
+class Job(NamedTuple):
     """A cron job run by `arkops run`.
 
     `run` names a function `(rt, *, now) -> outcome`, where the outcome has
@@ -62,8 +61,7 @@ class Job:
     skip_reason: str | None = None  # names a function (rt) -> str | None, e.g. "no STRIPE_SECRET_KEY set"
 
 
-@dataclass(frozen=True)
-class DoctorCheck:
+class DoctorCheck(NamedTuple):
     """A `doctor` check: names a function `(rt) -> Check | list[Check]` (`arkops.core.doctor.Check`).
 
     `needs` is the doctor option that turns on a check reaching an outside
@@ -75,19 +73,17 @@ class DoctorCheck:
     needs: str | None = None
 
 
-@dataclass(frozen=True)
-class DemoPart:
+class DemoPart(NamedTuple):
     """Names a function `(world) -> None` that feeds the domain's share of the demo business."""
 
     build: str
     order: int = 50
 
 
-@dataclass(frozen=True)
-class Domain:
+class Domain(NamedTuple):
     name: str
     summary: str
-    commands: dict[str, str] = field(default_factory=dict)  # command name -> "arkops.cli.module:app or function"
+    commands: dict[str, str] = {}  # noqa: RUF012 (never mutated)  command name -> "arkops.cli.module:app or function"
     databases: tuple[Database, ...] = ()
     jobs: tuple[Job, ...] = ()
     checks: tuple[DoctorCheck, ...] = ()
