@@ -10,23 +10,52 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
+from typing import Any, NotRequired, TypedDict, cast
 
 from arkops.clock import iso, parse_iso
 from arkops.errors import DataError
 from arkops.mail.smtp import FAILED, RETRY, SENT, Outcome
 from arkops.store import Store, atomic_write_bytes, ensure_dir
+from arkops.store.tables import Table
 
 DB = "outbox"  # declared, with its schema version, by the mail domain (arkops.core.mail)
 
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=6))
 STATES = ("pending", "sending", "sent", "failed", "dead", "unknown", "dry-run")
 EMAIL, CHAT = "email", "chat"
+
+
+class OutboxMessage(TypedDict):
+    """One message as stored in outbox.json, keyed by `id`; times are ISO 8601 in UTC."""
+
+    id: str  # a counter, as text
+    key: str  # the idempotency key
+    channel: str  # email or chat
+    template: str
+    locale: str
+    to: str  # an address, or the webhook URL for chat
+    from_name: str
+    subject: str
+    text: str
+    html: str
+    message_id: str  # the Message-ID header
+    state: str  # one of STATES
+    attempts: int  # failed attempts so far
+    created_at: str
+    next_attempt_at: str
+    sent_at: str | None
+    last_error: str | None
+    claimed_by: str | None  # host:pid of the process sending it
+    claimed_at: NotRequired[str]  # when it was last claimed
+
+
+MESSAGES = Table[OutboxMessage]("messages")
 
 
 @dataclass
@@ -77,7 +106,8 @@ def _claimer_alive(claimer: str) -> bool:
     return True
 
 
-def build_email(doc: dict, sender: str) -> EmailMessage:
+def build_email(doc: Mapping[str, Any], sender: str) -> EmailMessage:
+    """The email for an OutboxMessage (any mapping with its fields)."""
     message = EmailMessage()
     message["Subject"] = doc["subject"]
     message["From"] = formataddr((doc.get("from_name") or "", sender))
@@ -96,11 +126,12 @@ def eml_folder(store: Store) -> Path:
 
 def enqueue(
     store: Store, draft: Draft, *, now: datetime, dry_run: bool, sender: str = "arkops@localhost"
-) -> tuple[dict, bool]:
+) -> tuple[OutboxMessage, bool]:
     """Store a message once per key; returns (message, created). Same key again is a no-op."""
+    stamp = cast(str, iso(now))
     with store.transaction(DB) as db:
         existing_id = (db.get("keys", draft.key) or {}).get("id")
-        existing = db.get("messages", existing_id) if existing_id else None
+        existing = MESSAGES.get(db, existing_id) if existing_id else None
         if existing is not None and not (existing["state"] == "dry-run" and not dry_run):
             return existing, False
         counter = db.get("counters", "messages") or {"next": 1}
@@ -108,7 +139,7 @@ def enqueue(
         if existing_id is None:
             db.put("counters", "messages", {"next": counter["next"] + 1})
         domain = sender.rpartition("@")[2] or "localhost"
-        doc = {
+        doc: OutboxMessage = {
             "id": message_id,
             "key": draft.key,
             "channel": draft.channel,
@@ -122,13 +153,13 @@ def enqueue(
             "message_id": make_msgid(idstring=f"arkops{message_id}", domain=domain),
             "state": "dry-run" if dry_run else "pending",
             "attempts": 0,
-            "created_at": iso(now),
-            "next_attempt_at": iso(now),
+            "created_at": stamp,
+            "next_attempt_at": stamp,
             "sent_at": None,
             "last_error": None,
             "claimed_by": None,
         }
-        db.put("messages", message_id, doc)
+        MESSAGES.put(db, message_id, doc)
         db.put("keys", draft.key, {"id": message_id})
     if dry_run:
         folder = ensure_dir(eml_folder(store))
@@ -147,37 +178,39 @@ def list_messages(store: Store, state: str | None = None) -> list[dict]:
     return [m for m in rows if state is None or m["state"] == state]
 
 
-def _claim(store: Store, now: datetime, only: set[str] | None, report: FlushReport) -> list[dict]:
+def _claim(store: Store, now: datetime, only: set[str] | None, report: FlushReport) -> list[OutboxMessage]:
     with store.transaction(DB) as db:
         claimed = []
-        for message_id, doc in db.items("messages"):
+        for message_id, doc in MESSAGES.items(db):
             if doc["state"] == "sending" and not _claimer_alive(doc.get("claimed_by") or ""):
                 doc.update(
-                    state="unknown",
-                    claimed_by=None,
-                    last_error="the sending process died mid-send; outcome unknown (arkops mail retry ID resends)",
+                    {
+                        "state": "unknown",
+                        "claimed_by": None,
+                        "last_error": "the sending process died mid-send; outcome unknown (arkops mail retry ID resends)",
+                    }
                 )
-                db.put("messages", message_id, doc)
+                MESSAGES.put(db, message_id, doc)
                 report.recovered += 1
                 continue
             if doc["state"] != "pending" or (only is not None and message_id not in only):
                 continue
             if parse_iso(doc["next_attempt_at"]) > now:
                 continue
-            doc.update(state="sending", claimed_by=_claimer(), claimed_at=iso(now))
-            db.put("messages", message_id, doc)
+            doc.update({"state": "sending", "claimed_by": _claimer(), "claimed_at": cast(str, iso(now))})
+            MESSAGES.put(db, message_id, doc)
             claimed.append(doc)
     claimed.sort(key=lambda m: int(m["id"]))
     return claimed
 
 
-def _settle(store: Store, doc: dict, outcome: Outcome, now: datetime, report: FlushReport) -> None:
+def _settle(store: Store, doc: OutboxMessage, outcome: Outcome, now: datetime, report: FlushReport) -> None:
     with store.transaction(DB) as db:
-        current = db.get("messages", doc["id"]) or doc
+        current = MESSAGES.get(db, doc["id"]) or doc
         current["claimed_by"] = None
         current["last_error"] = None if outcome.kind == SENT else outcome.detail
         if outcome.kind == SENT:
-            current.update(state="sent", sent_at=iso(now))
+            current.update({"state": "sent", "sent_at": iso(now)})
             report.sent += 1
         elif outcome.kind == RETRY:
             current["attempts"] = current.get("attempts", 0) + 1
@@ -185,7 +218,8 @@ def _settle(store: Store, doc: dict, outcome: Outcome, now: datetime, report: Fl
                 current["state"] = "dead"
                 report.dead += 1
             else:
-                current.update(state="pending", next_attempt_at=iso(now + BACKOFF[current["attempts"] - 1]))
+                retry_at = now + BACKOFF[current["attempts"] - 1]
+                current.update({"state": "pending", "next_attempt_at": cast(str, iso(retry_at))})
                 report.retry += 1
         elif outcome.kind == FAILED:
             current["state"] = "failed"
@@ -193,7 +227,7 @@ def _settle(store: Store, doc: dict, outcome: Outcome, now: datetime, report: Fl
         else:
             current["state"] = "unknown"
             report.unknown += 1
-        db.put("messages", doc["id"], current)
+        MESSAGES.put(db, doc["id"], current)
     if outcome.kind != SENT:
         report.errors.append(
             f"message {doc['id']} ({doc['template']} to {doc['to'] if doc['channel'] == EMAIL else 'chat'}): {outcome.kind}: {outcome.detail}"
@@ -204,11 +238,14 @@ def flush(
     store: Store,
     *,
     now: datetime,
-    send_email: Callable[[list[dict]], list[Outcome]],
-    send_chat: Callable[[dict], Outcome],
+    send_email: Callable[[list[Any]], list[Outcome]],
+    send_chat: Callable[[Any], Outcome],
     only: set[str] | None = None,
 ) -> FlushReport:
-    """Claim what is due, send it outside the lock, record each outcome. Safe to run concurrently."""
+    """Claim what is due, send it outside the lock, record each outcome. Safe to run concurrently.
+
+    `send_email` gets the claimed emails, `send_chat` one chat message at a time, each an OutboxMessage.
+    """
     report = FlushReport()
     claimed = _claim(store, now, only, report)
     emails = [doc for doc in claimed if doc["channel"] == EMAIL]
@@ -229,22 +266,22 @@ def _release(store: Store, ids: list[str]) -> None:
     """Hand claimed messages back untouched (the sender raised before any outcome)."""
     with store.transaction(DB) as db:
         for message_id in ids:
-            doc = db.get("messages", message_id)
+            doc = MESSAGES.get(db, message_id)
             if doc and doc["state"] == "sending":
-                doc.update(state="pending", claimed_by=None)
-                db.put("messages", message_id, doc)
+                doc.update({"state": "pending", "claimed_by": None})
+                MESSAGES.put(db, message_id, doc)
 
 
-def make_pending(store: Store, message_id: str, *, now: datetime) -> dict:
+def make_pending(store: Store, message_id: str, *, now: datetime) -> OutboxMessage:
     """`mail retry ID`: put a failed, dead, unknown or waiting message back in line, due now."""
     with store.transaction(DB) as db:
-        doc = db.get("messages", message_id)
+        doc = MESSAGES.get(db, message_id)
         if doc is None:
             raise DataError(f"no message with id {message_id!r} in the outbox")
         if doc["state"] in ("sent", "sending", "dry-run"):
             raise DataError(
                 f"message {message_id} is {doc['state']}; only pending, failed, dead or unknown messages can be retried"
             )
-        doc.update(state="pending", next_attempt_at=iso(now), claimed_by=None)
-        db.put("messages", message_id, doc)
+        doc.update({"state": "pending", "next_attempt_at": cast(str, iso(now)), "claimed_by": None})
+        MESSAGES.put(db, message_id, doc)
     return doc

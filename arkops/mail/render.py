@@ -11,9 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arkops.errors import DataError
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 if not BUILTIN_TEMPLATES.is_dir():  # running from a source checkout: the repo's top-level templates/
@@ -28,15 +31,24 @@ class Rendered:
 
 
 @lru_cache(maxsize=8)
-def _environments(override: str) -> tuple[Any, Any]:
+def _environments(override: str) -> tuple[Environment, Environment]:
+    """The text and HTML environments over the same folders (jinja2 is imported on first use)."""
     from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 
     folders = ([override] if override else []) + [str(BUILTIN_TEMPLATES)]
     loader = ChoiceLoader([FileSystemLoader(folder) for folder in folders])
-    common = {"loader": loader, "undefined": StrictUndefined, "keep_trailing_newline": False}
-    text_env = Environment(autoescape=False, trim_blocks=True, lstrip_blocks=True, **common)
-    html_env = Environment(autoescape=True, **common)
-    return text_env, html_env
+
+    def environment(*, html: bool) -> Environment:
+        return Environment(
+            loader=loader,
+            undefined=StrictUndefined,
+            keep_trailing_newline=False,
+            autoescape=html,
+            trim_blocks=not html,
+            lstrip_blocks=not html,
+        )
+
+    return environment(html=False), environment(html=True)
 
 
 def template_names() -> list[str]:

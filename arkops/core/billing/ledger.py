@@ -11,11 +11,24 @@ at any past instant is rebuilt (`report.mrr_series` walks it for month-end MRR).
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from arkops.clock import from_unix, iso
+from arkops.core.billing.records import (
+    CUSTOMERS,
+    INVOICES,
+    REFUNDS,
+    SUBSCRIPTIONS_HISTORY,
+    Customer,
+    Discount,
+    Invoice,
+    Refund,
+    Subscription,
+    SubscriptionItem,
+)
 from arkops.store import Db
 from arkops.text import counted
 
@@ -35,12 +48,14 @@ HANDLED = {
     "invoice.payment_failed",
     "charge.refunded",
 }
+PAID_EVENTS = ("invoice.paid", "invoice.payment_succeeded")
+Money = Callable[[int, str], str]  # minor units and currency, as the operator reads them
 
 
 @dataclass
 class Alert:
     template: str
-    variables: dict
+    variables: dict[str, Any]
     key: str
     to: str | None = None  # None: the operator
     locale: str | None = None
@@ -81,7 +96,7 @@ def _newer(db: Db, table: str, key: str, at: int) -> bool:
     return current is None or at >= current.get("_at", 0)
 
 
-def _remember(db: Db, table: str, key: str, at: int, state: dict) -> None:
+def _remember(db: Db, table: str, key: str, at: int, state: Mapping[str, Any]) -> None:
     """Keep every version by event time, so the state at any instant can be rebuilt."""
     history = db.get(f"{table}_history", key) or {"versions": []}
     versions = history["versions"]
@@ -90,7 +105,7 @@ def _remember(db: Db, table: str, key: str, at: int, state: dict) -> None:
     db.put(f"{table}_history", key, history)
 
 
-def _store_versioned(db: Db, table: str, key: str, at: int, state: dict) -> bool:
+def _store_versioned(db: Db, table: str, key: str, at: int, state: Mapping[str, Any]) -> bool:
     _remember(db, table, key, at, state)
     if _newer(db, table, key, at):
         db.put(table, key, {**state, "_at": at})
@@ -98,7 +113,7 @@ def _store_versioned(db: Db, table: str, key: str, at: int, state: dict) -> bool
     return False
 
 
-def normalize_discount(discount: dict) -> dict | None:
+def normalize_discount(discount: dict) -> Discount | None:
     # Expanded discount objects carry the coupon under `coupon` in older API
     # versions and under `source.coupon` in newer ones.
     coupon = discount.get("coupon") or (discount.get("source") or {}).get("coupon")
@@ -115,8 +130,8 @@ def normalize_discount(discount: dict) -> dict | None:
     }
 
 
-def normalize_subscription(sub: dict) -> dict:
-    items = []
+def normalize_subscription(sub: dict) -> Subscription:
+    items: list[SubscriptionItem] = []
     for item in (sub.get("items") or {}).get("data", []):
         price = item.get("price") or item.get("plan") or {}
         recurring = price.get("recurring") or {}
@@ -151,13 +166,13 @@ def normalize_subscription(sub: dict) -> dict:
 
 
 def _customer_email(db: Db, customer_id: str | None) -> str | None:
-    customer = db.get("customers", customer_id) if customer_id else None
+    customer = CUSTOMERS.get(db, customer_id) if customer_id else None
     return customer.get("email") if customer else None
 
 
 def _apply_customer(db: Db, obj: dict, at: int, deleted: bool) -> None:
-    previous = db.get("customers", obj["id"]) or {}
-    state = {
+    previous: Customer | dict[str, Any] = CUSTOMERS.get(db, obj["id"]) or {}
+    state: Customer = {
         "id": obj["id"],
         "email": obj.get("email") or previous.get("email"),
         "name": obj.get("name") or previous.get("name"),
@@ -167,7 +182,7 @@ def _apply_customer(db: Db, obj: dict, at: int, deleted: bool) -> None:
     _store_versioned(db, "customers", obj["id"], at, state)
 
 
-def _apply_subscription(db: Db, obj: dict, at: int, result: ApplyResult, settings: dict) -> None:
+def _apply_subscription(db: Db, obj: dict, at: int, result: ApplyResult, settings: Mapping[str, Any]) -> None:
     state = normalize_subscription(obj)
     was_active = (db.get("flags", f"active:{state['id']}") or {}).get("value")
     _store_versioned(db, "subscriptions", state["id"], at, state)
@@ -186,16 +201,31 @@ def _apply_subscription(db: Db, obj: dict, at: int, result: ApplyResult, setting
             )
 
 
-def _apply_invoice(db: Db, obj: dict, at: int, event_type: str, result: ApplyResult, settings: dict, money) -> None:
-    invoice_id = obj["id"]
-    previous = db.get("invoices", invoice_id) or {}
-    paid = event_type in ("invoice.paid", "invoice.payment_succeeded")
+def _apply_invoice(
+    db: Db, obj: dict, at: int, event_type: str, result: ApplyResult, settings: Mapping[str, Any], money: Money
+) -> None:
+    paid = event_type in PAID_EVENTS
+    previous = INVOICES.get(db, obj["id"])
+    state = _invoice_state(db, obj, at, paid, previous)
+    if previous and previous.get("status") == "paid" and not paid:
+        _keep_paid(state, previous)
+    _store_versioned(db, "invoices", state["id"], at, state)
+    amount = money(state["amount_paid"] if paid else state["amount_due"], state["currency"])
+    if paid:
+        result.alerts += _paid_alerts(db, state, amount, settings)
+    else:
+        result.alerts += _failed_alerts(state, amount, settings)
+
+
+def _invoice_state(db: Db, obj: dict, at: int, paid: bool, previous: Invoice | None) -> Invoice:
+    """The invoice as this event shows it, keeping what only earlier events told (email, paid time, attempts, refunds)."""
+    known: Invoice | dict[str, Any] = previous or {}
     transitions = obj.get("status_transitions") or {}
-    email = obj.get("customer_email") or _customer_email(db, _id(obj.get("customer"))) or previous.get("customer_email")
-    state = {
-        "id": invoice_id,
-        "customer": _id(obj.get("customer")),
-        "customer_email": email,
+    customer = _id(obj.get("customer"))
+    return {
+        "id": obj["id"],
+        "customer": customer,
+        "customer_email": obj.get("customer_email") or _customer_email(db, customer) or known.get("customer_email"),
         "subscription": _id(obj.get("subscription"))
         or _id(((obj.get("parent") or {}).get("subscription_details") or {}).get("subscription")),
         "status": "paid" if paid else (obj.get("status") or "open"),
@@ -203,55 +233,66 @@ def _apply_invoice(db: Db, obj: dict, at: int, event_type: str, result: ApplyRes
         "amount_paid": obj.get("amount_paid") or 0,
         "amount_due": obj.get("amount_due") or 0,
         "billing_reason": obj.get("billing_reason"),
-        "paid_at": (transitions.get("paid_at") or at) if paid else previous.get("paid_at"),
-        "attempt_count": obj.get("attempt_count") or previous.get("attempt_count") or 0,
+        "paid_at": (transitions.get("paid_at") or at) if paid else known.get("paid_at"),
+        "attempt_count": obj.get("attempt_count") or known.get("attempt_count") or 0,
         "next_payment_attempt": None if paid else obj.get("next_payment_attempt"),
-        "payment_failed": (not paid) or previous.get("payment_failed", False),
-        "refunded": previous.get("refunded", 0),
+        "payment_failed": (not paid) or known.get("payment_failed", False),
+        "refunded": known.get("refunded", 0),
     }
-    if previous.get("status") == "paid" and not paid:
-        state.update(status="paid", paid_at=previous["paid_at"], amount_paid=previous["amount_paid"])  # paid is final
-    _store_versioned(db, "invoices", invoice_id, at, state)
-    amount = money(state["amount_paid"] if paid else state["amount_due"], state["currency"])
-    if paid:
-        if db.insert_new("flags", "first_revenue", {"invoice": invoice_id}):
-            result.alerts.append(
-                Alert(
-                    "first_revenue",
-                    {"email": email or state["customer"] or "unknown", "amount": amount, "invoice_id": invoice_id},
-                    "alert:first_revenue",
-                )
+
+
+def _keep_paid(state: Invoice, previous: Invoice) -> None:
+    """Paid is final: a later failure or update of a paid invoice leaves it paid, when and for what it was."""
+    state.update({"status": "paid", "paid_at": previous["paid_at"], "amount_paid": previous["amount_paid"]})
+
+
+def _paid_alerts(db: Db, invoice: Invoice, amount: str, settings: Mapping[str, Any]) -> list[Alert]:
+    """The operator's first-revenue alert (once per ledger), and the customer's receipt when enabled."""
+    invoice_id, email = invoice["id"], invoice["customer_email"]
+    alerts = []
+    if db.insert_new("flags", "first_revenue", {"invoice": invoice_id}):
+        alerts.append(
+            Alert(
+                "first_revenue",
+                {"email": email or invoice["customer"] or "unknown", "amount": amount, "invoice_id": invoice_id},
+                "alert:first_revenue",
             )
-        if settings.get("notify_payment_received") and email:
-            result.alerts.append(
-                Alert(
-                    "payment_received",
-                    {"amount": amount, "invoice_id": invoice_id},
-                    f"invoice:{invoice_id}:received",
-                    to=email,
-                )
+        )
+    if settings.get("notify_payment_received") and email:
+        alerts.append(
+            Alert(
+                "payment_received",
+                {"amount": amount, "invoice_id": invoice_id},
+                f"invoice:{invoice_id}:received",
+                to=email,
             )
-    else:
-        attempt = state["attempt_count"] or 1
-        next_attempt = iso_day(state["next_payment_attempt"])
-        variables = {
-            "email": email or state["customer"] or "unknown",
-            "amount": amount,
-            "invoice_id": invoice_id,
-            "attempt_count": attempt,
-            "next_attempt": next_attempt,
-        }
-        result.alerts.append(Alert("payment_failed", variables, f"invoice:{invoice_id}:failed:{attempt}"))
-        if settings.get("notify_payment_failed_customer") and email:
-            customer_vars = {k: variables[k] for k in ("amount", "invoice_id", "next_attempt")}
-            result.alerts.append(
-                Alert(
-                    "payment_failed_customer",
-                    customer_vars,
-                    f"invoice:{invoice_id}:failed-customer:{attempt}",
-                    to=email,
-                )
+        )
+    return alerts
+
+
+def _failed_alerts(invoice: Invoice, amount: str, settings: Mapping[str, Any]) -> list[Alert]:
+    """The operator's alert for this attempt, and the customer's notice when enabled; keyed by attempt."""
+    invoice_id, email = invoice["id"], invoice["customer_email"]
+    attempt = invoice["attempt_count"] or 1
+    variables = {
+        "email": email or invoice["customer"] or "unknown",
+        "amount": amount,
+        "invoice_id": invoice_id,
+        "attempt_count": attempt,
+        "next_attempt": iso_day(invoice["next_payment_attempt"]),
+    }
+    alerts = [Alert("payment_failed", variables, f"invoice:{invoice_id}:failed:{attempt}")]
+    if settings.get("notify_payment_failed_customer") and email:
+        customer_vars = {k: variables[k] for k in ("amount", "invoice_id", "next_attempt")}
+        alerts.append(
+            Alert(
+                "payment_failed_customer",
+                customer_vars,
+                f"invoice:{invoice_id}:failed-customer:{attempt}",
+                to=email,
             )
+        )
+    return alerts
 
 
 def iso_day(seconds: int | None) -> str:
@@ -263,7 +304,7 @@ def iso_day(seconds: int | None) -> str:
 def _apply_refund(db: Db, charge: dict, at: int) -> None:
     invoice_id = _id(charge.get("invoice"))
     refunds = (charge.get("refunds") or {}).get("data") or []
-    known = sum(r["amount"] for r in db.values("refunds") if r["charge"] == charge["id"]) if not refunds else 0
+    known = sum(r["amount"] for r in REFUNDS.values(db) if r["charge"] == charge["id"]) if not refunds else 0
     if not refunds and (charge.get("amount_refunded") or 0) > known:
         refunds = [
             {
@@ -274,7 +315,7 @@ def _apply_refund(db: Db, charge: dict, at: int) -> None:
             }
         ]
     for refund in refunds:
-        record = {
+        record: Refund = {
             "id": refund["id"],
             "charge": charge["id"],
             "invoice": invoice_id,
@@ -283,10 +324,10 @@ def _apply_refund(db: Db, charge: dict, at: int) -> None:
             "currency": (refund.get("currency") or charge.get("currency") or "").upper(),
             "created": refund.get("created") or at,
         }
-        db.insert_new("refunds", refund["id"], record)
-    if invoice_id and (invoice := db.get("invoices", invoice_id)):
-        invoice["refunded"] = sum(r["amount"] for r in db.values("refunds") if r["invoice"] == invoice_id)
-        db.put("invoices", invoice_id, invoice)
+        REFUNDS.insert_new(db, refund["id"], record)
+    if invoice_id and (invoice := INVOICES.get(db, invoice_id)):
+        invoice["refunded"] = sum(r["amount"] for r in REFUNDS.values(db) if r["invoice"] == invoice_id)
+        INVOICES.put(db, invoice_id, invoice)
 
 
 def _apply_checkout(db: Db, session: dict, at: int) -> None:
@@ -308,7 +349,9 @@ def _apply_checkout(db: Db, session: dict, at: int) -> None:
         )
 
 
-def apply_event(db: Db, event: dict, *, now: datetime, settings: dict, money, result: ApplyResult) -> None:
+def apply_event(
+    db: Db, event: dict, *, now: datetime, settings: Mapping[str, Any], money: Money, result: ApplyResult
+) -> None:
     """Apply one event inside a ledger transaction; an event id already seen does nothing."""
     event_id = event["id"]
     if db.get("events", event_id) is not None:
@@ -336,22 +379,25 @@ def apply_event(db: Db, event: dict, *, now: datetime, settings: dict, money, re
 
 def first_payment_by_email(db: Db) -> dict[str, int]:
     """When each customer email first paid: a paid invoice, or a subscription active (not trialing)."""
-    emails = {cid: (c.get("email") or "").strip().lower() for cid, c in db.items("customers")}
+    emails = {cid: (c.get("email") or "").strip().lower() for cid, c in CUSTOMERS.items(db)}
     first: dict[str, int] = {}
+
+    def email_of(customer: str | None) -> str | None:
+        return emails.get(customer) if customer else None
 
     def seen(email: str | None, at: int | None) -> None:
         if email and at and (email not in first or at < first[email]):
             first[email] = at
 
-    for invoice in db.values("invoices"):
+    for invoice in INVOICES.values(db):
         if invoice.get("status") == "paid":
             seen(
-                (invoice.get("customer_email") or emails.get(invoice.get("customer"), "")).strip().lower(),
+                (invoice.get("customer_email") or email_of(invoice.get("customer")) or "").strip().lower(),
                 invoice.get("paid_at"),
             )
-    for history in db.values("subscriptions_history"):
+    for history in SUBSCRIPTIONS_HISTORY.values(db):
         for version in history["versions"]:
             if version.get("status") in ("active", "past_due"):
-                seen(emails.get(version.get("customer")), version["_at"])
+                seen(email_of(version.get("customer")), version["_at"])
                 break
     return first

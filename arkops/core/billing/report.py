@@ -5,16 +5,34 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from typing import Any
 
 from arkops.clock import from_unix, iso
 from arkops.core.billing.ledger import DB
+from arkops.core.billing.records import (
+    CUSTOMERS,
+    INVOICES,
+    REFUNDS,
+    SUBSCRIPTIONS,
+    SUBSCRIPTIONS_HISTORY,
+    Customer,
+    Discount,
+    Invoice,
+    Refund,
+    Subscription,
+    SubscriptionHistory,
+)
 from arkops.errors import DataError
 from arkops.money import Converter
 from arkops.runtime import Runtime
 
 MRR_STATUSES = {"active", "past_due"}
 MONTHS_PER_INTERVAL = {"day": 12 / 365, "week": 12 / 52, "month": 1.0, "year": 12.0}
+CHURN_MONTHS = 6  # LTV divides ARPU by the average logo churn rate of the last six months
+
+Convert = Callable[[float, str], float]  # minor units of a currency to minor units of the reporting currency
 
 
 def monthly(amount: float, interval: str, interval_count: int) -> float:
@@ -22,18 +40,19 @@ def monthly(amount: float, interval: str, interval_count: int) -> float:
     return amount / (MONTHS_PER_INTERVAL.get(interval, 1.0) * (interval_count or 1))
 
 
-def discount_active(discount: dict, at: int) -> bool:
+def discount_active(discount: Discount, at: int) -> bool:
     if discount.get("duration") == "once":
         return False  # a one-off reduction of one invoice is not recurring revenue
     start, end = discount.get("start"), discount.get("end")
     return (start is None or start <= at) and (end is None or at < end)
 
 
-def subscription_mrr(sub: dict | None, at: int, convert: Callable[[float, str], float]) -> float:
+def subscription_mrr(sub: Subscription | None, at: int, convert: Convert) -> float:
     """MRR of one subscription state at unix time `at`, in the reporting currency (unrounded)."""
     if not sub or sub.get("status") not in MRR_STATUSES:
         return 0.0
-    if sub.get("ended_at") and sub["ended_at"] <= at:
+    ended_at = sub.get("ended_at")
+    if ended_at and ended_at <= at:
         return 0.0
     total = 0.0
     for item in sub.get("items", []):
@@ -42,20 +61,20 @@ def subscription_mrr(sub: dict | None, at: int, convert: Callable[[float, str], 
         for discount in sub.get("discounts", []):
             if not discount_active(discount, at):
                 continue
-            if discount.get("percent_off"):
-                net -= gross * discount["percent_off"] / 100
+            if percent_off := discount.get("percent_off"):
+                net -= gross * percent_off / 100
         total += convert(net, item["currency"])
     # amount_off applies once per invoice of the subscription: normalise by the first item's interval
     if sub.get("items"):
         first = sub["items"][0]
         for discount in sub.get("discounts", []):
-            if discount.get("amount_off") and discount_active(discount, at):
-                off = monthly(discount["amount_off"], first["interval"], first["interval_count"])
+            if (amount_off := discount.get("amount_off")) and discount_active(discount, at):
+                off = monthly(amount_off, first["interval"], first["interval_count"])
                 total -= convert(off, discount.get("currency") or first["currency"])
     return max(total, 0.0)
 
 
-def mrr_series(versions: list[dict], instants: list[int], convert: Callable[[float, str], float]) -> list[float]:
+def mrr_series(versions: list[Subscription], instants: list[int], convert: Convert) -> list[float]:
     """A subscription's MRR at each of the sorted `instants`, walking its versions once.
 
     A version without discounts or an end date has the same MRR at every
@@ -81,122 +100,227 @@ def mrr_series(versions: list[dict], instants: list[int], convert: Callable[[flo
     return out
 
 
-def month_starts(tz, first: datetime, last: datetime) -> list[datetime]:
+def month_starts(tz: tzinfo, first: datetime, last: datetime) -> list[datetime]:
     """The first instant (in tz) of each calendar month from first's month through the month after last's."""
     a, b = first.astimezone(tz), last.astimezone(tz)
     start, end = a.year * 12 + a.month - 1, b.year * 12 + b.month - 1
     return [datetime(i // 12, i % 12 + 1, 1, tzinfo=tz) for i in range(start, end + 2)]
 
 
-def load(rt: Runtime) -> dict:
+@dataclass(frozen=True)
+class Ledger:
+    """The ledger's current states, read in one transaction."""
+
+    customers: dict[str, Customer]
+    subscriptions: dict[str, Subscription]
+    history: dict[str, SubscriptionHistory]
+    invoices: list[Invoice]
+    refunds: list[Refund]
+
+    @property
+    def first_activity(self) -> int | None:
+        """The event time of the oldest subscription version."""
+        return min((history["versions"][0]["_at"] for history in self.history.values()), default=None)
+
+    def customer_email(self, customer_id: str | None) -> str | None:
+        customer = self.customers.get(customer_id) if customer_id else None
+        return customer.get("email") if customer else None
+
+
+def load(rt: Runtime) -> Ledger:
     with rt.store.transaction(DB) as db:
-        return {
-            "customers": dict(db.items("customers")),
-            "subscriptions": dict(db.items("subscriptions")),
-            "history": dict(db.items("subscriptions_history")),
-            "invoices": db.values("invoices"),
-            "refunds": db.values("refunds"),
-        }
+        return Ledger(
+            customers=dict(CUSTOMERS.items(db)),
+            subscriptions=dict(SUBSCRIPTIONS.items(db)),
+            history=dict(SUBSCRIPTIONS_HISTORY.items(db)),
+            invoices=INVOICES.values(db),
+            refunds=REFUNDS.values(db),
+        )
 
 
-def build_report(rt: Runtime, *, now: datetime, months: int, currency: str | None = None) -> dict:
-    if months < 1:
-        raise DataError("--months must be at least 1")
-    config = rt.config
-    reporting = (currency or config.currency).upper()
-    convert = Converter(reporting, config["fx"], base=config.currency)
-    convert.factor(reporting)  # an unknown report currency fails now, not only when an amount needs it
-    tz = config.tz
-    ledger = load(rt)
+@dataclass(frozen=True)
+class MonthGrid:
+    """The calendar months of a report, in the configured time zone.
+
+    From the month of the ledger's first activity, or the first month shown when that is earlier, through
+    the current month.
+    """
+
+    names: list[str]  # YYYY-MM
+    boundaries: list[int]  # unix time each month starts, then the start of the month after the last
+    instants: list[int]  # when each month's MRR is taken: its last second, or now for the current month
+
+    @property
+    def snapshot_points(self) -> list[int]:
+        """The MRR snapshots: the second before the first month, then each month's instant."""
+        return [self.boundaries[0] - 1, *self.instants]
+
+
+def month_grid(tz: tzinfo, now: datetime, months: int, first_activity: int | None) -> MonthGrid:
     now_ts = int(now.timestamp())
-
-    subs_by_customer: dict[str, list[list[dict]]] = defaultdict(list)
-    earliest = now_ts
-    for sub_id, history in ledger["history"].items():
-        versions = history["versions"]
-        customer = versions[-1].get("customer") or sub_id
-        subs_by_customer[customer].append(versions)
-        earliest = min(earliest, versions[0]["_at"])
-
-    first_month = min(from_unix(earliest), now)  # type: ignore[type-var]
+    first = now if first_activity is None else min(datetime.fromtimestamp(first_activity, UTC), now)
     shown_from = _add_months(
         now.astimezone(tz).replace(day=1, hour=0, minute=0, second=0, microsecond=0), -(months - 1)
     )
-    starts = month_starts(tz, min(first_month, shown_from), now)  # type: ignore[type-var]
-    # snapshot instants: the last second of each month, or now for the current month
+    starts = month_starts(tz, min(first, shown_from), now)
     boundaries = [int(s.timestamp()) for s in starts]
-    instants = [min(b - 1, now_ts) for b in boundaries[1:]]
-    month_names = [s.strftime("%Y-%m") for s in starts[:-1]]
-    before_first = boundaries[0] - 1
+    return MonthGrid(
+        names=[s.strftime("%Y-%m") for s in starts[:-1]],
+        boundaries=boundaries,
+        instants=[min(b - 1, now_ts) for b in boundaries[1:]],
+    )
 
-    points = [before_first, *instants]
+
+def histories_by_customer(ledger: Ledger) -> dict[str, list[list[Subscription]]]:
+    """Each customer's subscriptions, as their version lists (a subscription without a customer stands alone)."""
+    histories: dict[str, list[list[Subscription]]] = defaultdict(list)
+    for sub_id, history in ledger.history.items():
+        versions = history["versions"]
+        histories[versions[-1].get("customer") or sub_id].append(versions)
+    return histories
+
+
+def mrr_snapshots(
+    histories: dict[str, list[list[Subscription]]], points: list[int], convert: Convert
+) -> dict[str, list[float]]:
+    """Each customer's MRR at each point, summed over their subscriptions."""
     snapshots = {}
-    for customer, histories in subs_by_customer.items():
+    for customer, subscriptions in histories.items():
         series = [0.0] * len(points)
-        for versions in histories:
+        for versions in subscriptions:
             for i, value in enumerate(mrr_series(versions, points, convert)):
                 series[i] += value
         snapshots[customer] = series
+    return snapshots
 
-    revenue = [0.0] * len(month_names)
-    for invoice in ledger["invoices"]:
-        if invoice.get("status") == "paid" and invoice.get("paid_at"):
-            index = bisect.bisect_right(boundaries, invoice["paid_at"]) - 1
+
+def revenue_by_month(ledger: Ledger, boundaries: list[int], convert: Convert) -> list[float]:
+    """Paid invoices by the month they were paid, less refunds by the month they were made."""
+    revenue = [0.0] * (len(boundaries) - 1)
+    for invoice in ledger.invoices:
+        if invoice.get("status") == "paid" and (paid_at := invoice.get("paid_at")):
+            index = bisect.bisect_right(boundaries, paid_at) - 1
             if 0 <= index < len(revenue):
                 revenue[index] += convert(invoice["amount_paid"], invoice["currency"])
-    for refund in ledger["refunds"]:
+    for refund in ledger.refunds:
         index = bisect.bisect_right(boundaries, refund["created"]) - 1
         if 0 <= index < len(revenue):
             revenue[index] -= convert(refund["amount"], refund["currency"])
+    return revenue
 
-    rows = []
-    ever_paid: set[str] = {c for c, snap in snapshots.items() if snap[0] > 0}
-    for i, name in enumerate(month_names):
-        movement = {"new": 0.0, "expansion": 0.0, "contraction": 0.0, "churn": 0.0, "reactivation": 0.0}
-        churned = paying = paying_before = 0
-        total = 0.0
-        for customer, snap in snapshots.items():
-            before, after = snap[i], snap[i + 1]
-            total += after
-            paying += after > 0
-            paying_before += before > 0
-            if before <= 0 < after:
-                movement["reactivation" if customer in ever_paid else "new"] += after
-                ever_paid.add(customer)
-            elif after <= 0 < before:
-                movement["churn"] -= before
-                churned += 1
-            elif after > before:
-                movement["expansion"] += after - before
-            elif after < before:
-                movement["contraction"] -= before - after
-        rows.append(
-            {
-                "month": name,
-                "mrr": round(total),
-                **{k: round(v) for k, v in movement.items()},
-                "paying_customers": paying,
-                "churned_customers": churned,
-                "logo_churn_rate": round(churned / paying_before, 4) if paying_before else 0.0,
-                "revenue": round(revenue[i]),
-            }
-        )
-    shown = rows[-months:]
-    mrr = rows[-1]["mrr"] if rows else 0
-    paying_now = rows[-1]["paying_customers"] if rows else 0
+
+@dataclass(frozen=True)
+class MonthMovement:
+    """One month's row of the report: MRR at its end and how it moved since the month before (unrounded)."""
+
+    month: str
+    mrr: float
+    new: float
+    expansion: float
+    contraction: float
+    churn: float
+    reactivation: float
+    paying_customers: int
+    churned_customers: int
+    paying_before: int  # customers paying at the end of the month before
+    revenue: float
+
+    @property
+    def logo_churn_rate(self) -> float:
+        return round(self.churned_customers / self.paying_before, 4) if self.paying_before else 0.0
+
+    def as_row(self) -> dict[str, Any]:
+        return {
+            "month": self.month,
+            "mrr": round(self.mrr),
+            "new": round(self.new),
+            "expansion": round(self.expansion),
+            "contraction": round(self.contraction),
+            "churn": round(self.churn),
+            "reactivation": round(self.reactivation),
+            "paying_customers": self.paying_customers,
+            "churned_customers": self.churned_customers,
+            "logo_churn_rate": self.logo_churn_rate,
+            "revenue": round(self.revenue),
+        }
+
+
+def movements(snapshots: dict[str, list[float]], grid: MonthGrid, revenue: list[float]) -> list[MonthMovement]:
+    """Every month of the grid; a customer paying again after stopping is a reactivation, not new."""
+    ever_paid = {customer for customer, snap in snapshots.items() if snap[0] > 0}
+    return [month_movement(name, i, snapshots, ever_paid, revenue[i]) for i, name in enumerate(grid.names)]
+
+
+def month_movement(
+    name: str, i: int, snapshots: dict[str, list[float]], ever_paid: set[str], revenue: float
+) -> MonthMovement:
+    """Month i compares snapshot i (the end of the month before) with snapshot i + 1; adds to `ever_paid`."""
+    new = expansion = contraction = churn = reactivation = total = 0.0
+    churned = paying = paying_before = 0
+    for customer, snap in snapshots.items():
+        before, after = snap[i], snap[i + 1]
+        total += after
+        paying += after > 0
+        paying_before += before > 0
+        if before <= 0 < after:
+            if customer in ever_paid:
+                reactivation += after
+            else:
+                new += after
+            ever_paid.add(customer)
+        elif after <= 0 < before:
+            churn -= before
+            churned += 1
+        elif after > before:
+            expansion += after - before
+        elif after < before:
+            contraction -= before - after
+    return MonthMovement(
+        month=name,
+        mrr=total,
+        new=new,
+        expansion=expansion,
+        contraction=contraction,
+        churn=churn,
+        reactivation=reactivation,
+        paying_customers=paying,
+        churned_customers=churned,
+        paying_before=paying_before,
+        revenue=revenue,
+    )
+
+
+def summary(rows: list[MonthMovement], *, shown: int, currency: str, now: datetime) -> dict[str, Any]:
+    """The headline figures from the last month (MRR, ARR, ARPU) and the recent churn (LTV), then the months shown."""
+    mrr = round(rows[-1].mrr)
+    paying_now = rows[-1].paying_customers
     arpu = round(mrr / paying_now) if paying_now else 0
-    recent = [r["logo_churn_rate"] for r in rows[-6:]]
-    average_churn = sum(recent) / len(recent) if recent else 0
+    recent = [row.logo_churn_rate for row in rows[-CHURN_MONTHS:]]
+    average_churn = sum(recent) / len(recent)
     return {
-        "currency": reporting,
+        "currency": currency,
         "as_of": iso(now),
         "mrr": mrr,
         "arr": 12 * mrr,
         "paying_customers": paying_now,
         "arpu": arpu,
         "ltv": round(arpu / average_churn) if average_churn else None,
-        "months": shown,
+        "months": [row.as_row() for row in rows[-shown:]],
     }
+
+
+def build_report(rt: Runtime, *, now: datetime, months: int, currency: str | None = None) -> dict[str, Any]:
+    if months < 1:
+        raise DataError("--months must be at least 1")
+    config = rt.config
+    reporting = (currency or config.currency).upper()
+    convert = Converter(reporting, config["fx"], base=config.currency)
+    convert.factor(reporting)  # an unknown report currency fails now, not only when an amount needs it
+    ledger = load(rt)
+    grid = month_grid(config.tz, now, months, ledger.first_activity)
+    snapshots = mrr_snapshots(histories_by_customer(ledger), grid.snapshot_points, convert)
+    rows = movements(snapshots, grid, revenue_by_month(ledger, grid.boundaries, convert))
+    return summary(rows, shown=months, currency=reporting, now=now)
 
 
 def _add_months(moment: datetime, delta: int) -> datetime:
@@ -209,7 +333,7 @@ def payment_rows(rt: Runtime, *, month: str | None, status: str | None) -> list[
         raise DataError(f"--status {status!r} is not paid, failed or refunded")
     tz = rt.config.tz
     rows = []
-    for invoice in load(rt)["invoices"]:
+    for invoice in load(rt).invoices:
         kind = (
             "refunded"
             if invoice.get("refunded")
@@ -220,7 +344,7 @@ def payment_rows(rt: Runtime, *, month: str | None, status: str | None) -> list[
             )
         )
         moment = invoice.get("paid_at") or invoice.get("_at")
-        local_month = from_unix(moment).astimezone(tz).strftime("%Y-%m") if moment else None
+        local_month = datetime.fromtimestamp(moment, tz).strftime("%Y-%m") if moment else None
         if (status and kind != status) or (month and local_month != month):
             continue
         rows.append(
@@ -252,7 +376,7 @@ def _is_month(text: str) -> bool:
 
 def failed_rows(rt: Runtime) -> list[dict]:
     rows = []
-    for invoice in load(rt)["invoices"]:
+    for invoice in load(rt).invoices:
         if (
             invoice["status"] != "paid"
             and invoice.get("payment_failed")
@@ -292,10 +416,10 @@ def subscription_rows(rt: Runtime, *, status: str | None, now: datetime) -> list
     ledger = load(rt)
     at = int(now.timestamp())
     rows = []
-    for sub in ledger["subscriptions"].values():
+    for sub in ledger.subscriptions.values():
         if status and sub["status"] != status:
             continue
-        email = (ledger["customers"].get(sub["customer"]) or {}).get("email")
+        email = ledger.customer_email(sub["customer"])
         plan = ", ".join(
             f"{i['product'] or i['price']} x{i['quantity']} /{i['interval_count']}{i['interval']}" for i in sub["items"]
         )

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any, cast
 
 from arkops.clock import iso, parse_iso
 from arkops.core.notify import notify
-from arkops.core.trials.state import DB, conversions, days_left, local_time, refresh
+from arkops.core.trials.state import DB, STEP_RECORDS, TRIALS, Trial, conversions, days_left, local_time, refresh
 from arkops.runtime import Runtime
 from arkops.text import counted
 
@@ -34,8 +35,9 @@ def track(rt: Runtime, *, now: datetime) -> TrackReport:
     """Find new activations, conversions and expirations; alert the operator once per trial."""
     paid = conversions(rt)
     report = TrackReport()
+    stamp = cast(str, iso(now))
     with rt.store.transaction(DB) as db:
-        for email, trial in db.items("trials"):
+        for email, trial in TRIALS.items(db):
             before = trial["state"]
             refresh(trial, now, paid)
             flags = trial.setdefault("alerted", {})
@@ -52,7 +54,7 @@ def track(rt: Runtime, *, now: datetime) -> TrackReport:
                     key=f"trial:{email}:activated",
                     now=now,
                 )
-                flags["activated"] = iso(now)
+                flags["activated"] = stamp
                 report.activated.append(email)
             if trial["converted_at"] and not flags.get("converted"):
                 days = (parse_iso(trial["converted_at"]) - parse_iso(trial["signed_up_at"])).days
@@ -68,11 +70,11 @@ def track(rt: Runtime, *, now: datetime) -> TrackReport:
                     key=f"trial:{email}:converted",
                     now=now,
                 )
-                flags["converted"] = iso(now)
+                flags["converted"] = stamp
                 report.converted.append(email)
             if trial["state"] == "expired" and before != "expired":
                 report.expired.append(email)
-            db.put("trials", email, trial)
+            TRIALS.put(db, email, trial)
     return report
 
 
@@ -92,7 +94,7 @@ class NudgeReport:
         return f"{counted(len(self.queued), 'email')} queued{late}"
 
 
-def _step_message(rt: Runtime, step: str, trial: dict, now: datetime) -> tuple[str, dict] | None:
+def _step_message(rt: Runtime, step: str, trial: Trial, now: datetime) -> tuple[str, dict[str, Any]] | None:
     """The template and variables for a due step, or None when the step sends nothing for this trial."""
     config = rt.config["trials"]
     plan = (rt.config["plans"].get(trial["plan"]) or {}).get("name") or trial["plan"]
@@ -139,48 +141,47 @@ def nudge(rt: Runtime, *, now: datetime) -> NudgeReport:
     grace = config["grace_days"]
     tz = rt.config.tz
     today = now.astimezone(tz).date()
+    stamp = cast(str, iso(now))
     report = NudgeReport()
     with rt.store.transaction(DB) as db:
-        for email, trial in db.items("trials"):
+        for email, trial in TRIALS.items(db):
             refresh(trial, now, paid)
-            db.put("trials", email, trial)
+            TRIALS.put(db, email, trial)
             signup_day = parse_iso(trial["signed_up_at"]).astimezone(tz).date()
             for step in STEPS:
                 due: date = signup_day + timedelta(days=schedule[step])
                 key = f"{email}:{step}"
-                if today < due or db.get("steps", key) is not None:
+                if today < due or STEP_RECORDS.get(db, key) is not None:
                     continue
                 if trial["state"] == "converted" and step != "day14":
                     continue  # converted trials get no further reminders, only the day-14 thank-you
                 if (today - due).days > grace:
-                    db.put(
-                        "steps",
-                        key,
-                        {"email": email, "step": step, "state": "skipped", "at": iso(now), "due": due.isoformat()},
+                    STEP_RECORDS.put(
+                        db, key, {"email": email, "step": step, "state": "skipped", "at": stamp, "due": due.isoformat()}
                     )
                     report.skipped.append(key)
                     continue
                 message = _step_message(rt, step, trial, now)
                 if message is None:
-                    db.put(
-                        "steps",
+                    STEP_RECORDS.put(
+                        db,
                         key,
-                        {"email": email, "step": step, "state": "not needed", "at": iso(now), "due": due.isoformat()},
+                        {"email": email, "step": step, "state": "not needed", "at": stamp, "due": due.isoformat()},
                     )
                     continue
                 template, variables = message
                 notify(
                     rt, template, variables, key=f"trial:{email}:{step}", now=now, to=email, locale=trial.get("locale")
                 )
-                db.put(
-                    "steps",
+                STEP_RECORDS.put(
+                    db,
                     key,
                     {
                         "email": email,
                         "step": step,
                         "state": "queued",
                         "template": template,
-                        "at": iso(now),
+                        "at": stamp,
                         "due": due.isoformat(),
                     },
                 )

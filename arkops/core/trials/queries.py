@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import statistics
 from datetime import datetime, timedelta, tzinfo
+from typing import Any
 
 from arkops.clock import iso, parse_iso
-from arkops.core.trials.state import DB, STATES, conversions, days_left, normalize_email, refresh
+from arkops.core.trials.state import (
+    ACTIVITY,
+    DB,
+    STATES,
+    STEP_RECORDS,
+    TRIALS,
+    Trial,
+    conversions,
+    days_left,
+    normalize_email,
+    refresh,
+)
 from arkops.errors import DataError
 from arkops.runtime import Runtime
 
 
-def _row(trial: dict, now: datetime, tz: tzinfo) -> dict:
+def _row(trial: Trial, now: datetime, tz: tzinfo) -> dict[str, Any]:
     return {
         "email": trial["email"],
         "plan": trial["plan"],
@@ -26,28 +38,28 @@ def _row(trial: dict, now: datetime, tz: tzinfo) -> dict:
     }
 
 
-def list_trials(rt: Runtime, *, state: str | None, now: datetime) -> list[dict]:
+def list_trials(rt: Runtime, *, state: str | None, now: datetime) -> list[dict[str, Any]]:
     if state is not None and state not in STATES:
         raise DataError(f"state {state!r} is not one of {', '.join(STATES)}")
     paid = conversions(rt)
     with rt.store.transaction(DB) as db:
-        trials = [refresh(t, now, paid) for t in db.values("trials")]
+        trials = [refresh(t, now, paid) for t in TRIALS.values(db)]
     rows = [_row(t, now, rt.config.tz) for t in trials if state is None or t["state"] == state]
     return sorted(rows, key=lambda r: (r["signed_up_at"], r["email"]))
 
 
-def show(rt: Runtime, email: str, *, now: datetime) -> dict:
+def show(rt: Runtime, email: str, *, now: datetime) -> dict[str, Any]:
     from arkops.mail.outbox import list_messages
 
     address = normalize_email(email)
     paid = conversions(rt)
     with rt.store.transaction(DB) as db:
-        trial = db.get("trials", address)
+        trial = TRIALS.get(db, address)
         if trial is None:
             raise DataError(f"no trial for {address}")
         refresh(trial, now, paid)
-        activity = [a for a in db.values("activity") if a["email"] == address]
-        steps = [s for s in db.values("steps") if s["email"] == address]
+        activity = [a for a in ACTIVITY.values(db) if a["email"] == address]
+        steps = [s for s in STEP_RECORDS.values(db) if s["email"] == address]
     timeline = [
         {
             "at": trial["signed_up_at"],
@@ -77,7 +89,7 @@ def show(rt: Runtime, email: str, *, now: datetime) -> dict:
     return {"trial": _row(trial, now, rt.config.tz), "timeline": timeline}
 
 
-def summary(rt: Runtime, *, now: datetime) -> dict:
+def summary(rt: Runtime, *, now: datetime) -> dict[str, Any]:
     """The operator's digest line: last 24 h and 7 d, rates, activity, time to convert."""
     trials = list_trials(rt, state=None, now=now)
 

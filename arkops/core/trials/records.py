@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from arkops.clock import from_unix, iso, parse_iso
-from arkops.core.trials.state import DB, normalize_email
+from arkops.clock import iso, parse_iso
+from arkops.core.trials.state import ACTIVITY, DB, TRIALS, Trial, normalize_email
 from arkops.errors import DataError
 from arkops.runtime import Runtime
 from arkops.store import Db
@@ -34,18 +34,19 @@ def _at(value: Any, now: datetime, what: str) -> datetime:
     if value is None or value == "":
         return now
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return from_unix(value)  # type: ignore[return-value]
+        return datetime.fromtimestamp(value, UTC)
     return parse_iso(str(value), what=what)
 
 
-def _new_trial(rt: Runtime, email: str, plan: str, source: str | None, at: datetime, extra: dict) -> dict:
+def _new_trial(rt: Runtime, email: str, plan: str, source: str | None, at: datetime, extra: dict[str, Any]) -> Trial:
+    ends = at + timedelta(days=rt.config["trials"]["length_days"])
     return {
         "email": email,
         "plan": plan,
         "source": source,
         "locale": extra.pop("locale", None),
-        "signed_up_at": iso(at),
-        "trial_ends_at": iso(at + timedelta(days=rt.config["trials"]["length_days"])),
+        "signed_up_at": cast(str, iso(at)),
+        "trial_ends_at": cast(str, iso(ends)),
         "activity": {},
         "activity_total": 0,
         "activated_at": None,
@@ -69,7 +70,7 @@ def _signup(db: Db, rt: Runtime, record: dict, now: datetime) -> bool:
     extra = {k: v for k, v in record.items() if k not in SIGNUP_FIELDS}
     if locale:
         extra["locale"] = locale
-    return db.insert_new("trials", email, _new_trial(rt, email, plan, source, at, extra))
+    return TRIALS.insert_new(db, email, _new_trial(rt, email, plan, source, at, extra))
 
 
 def _activity(db: Db, record: dict, now: datetime) -> bool:
@@ -81,20 +82,19 @@ def _activity(db: Db, record: dict, now: datetime) -> bool:
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         raise DataError(f"count: {count!r} is not a positive whole number")
     at = _at(record.get("timestamp", record.get("created_at")), now, "timestamp")
-    trial = db.get("trials", email)
+    stamp = cast(str, iso(at))
+    trial = TRIALS.get(db, email)
     if trial is None:
         raise DataError(f"no trial for {email}; record the signup first")
-    key = hashlib.sha256(json.dumps([email, kind, count, iso(at)]).encode()).hexdigest()[:24]
+    key = hashlib.sha256(json.dumps([email, kind, count, stamp]).encode()).hexdigest()[:24]
     extra = {k: v for k, v in record.items() if k not in ACTIVITY_FIELDS}
-    if not db.insert_new(
-        "activity", key, {"email": email, "kind": kind, "count": count, "at": iso(at), "extra": extra}
-    ):
+    if not ACTIVITY.insert_new(db, key, {"email": email, "kind": kind, "count": count, "at": stamp, "extra": extra}):
         return False
     trial["activity"][kind] = trial["activity"].get(kind, 0) + count
     trial["activity_total"] += count
     if trial["activated_at"] is None or parse_iso(trial["activated_at"]) > at:
-        trial["activated_at"], trial["activated_kind"] = iso(at), kind
-    db.put("trials", email, trial)
+        trial["activated_at"], trial["activated_kind"] = stamp, kind
+    TRIALS.put(db, email, trial)
     return True
 
 

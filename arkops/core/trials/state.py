@@ -9,15 +9,61 @@ activity, else `signed_up`.
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from arkops.clock import from_unix, iso, parse_iso
 from arkops.errors import DataError
 from arkops.mail.address import normalize_address
 from arkops.runtime import Runtime
+from arkops.store.tables import Table
 
 DB = "trials"
 STATES = ("signed_up", "active", "converted", "expired")
+
+
+class Trial(TypedDict):
+    """One trial as stored in trials.json; times are ISO 8601 in UTC."""
+
+    email: str  # normalised: the key
+    plan: str
+    source: str | None
+    locale: str | None  # the customer's emails' language, when the signup gave one
+    signed_up_at: str
+    trial_ends_at: str
+    activity: dict[str, int]  # count by kind
+    activity_total: int
+    activated_at: str | None  # the earliest activity
+    activated_kind: str | None
+    converted_at: str | None
+    state: str  # one of STATES, as of the last refresh
+    extra: dict[str, Any]  # the signup's other fields, kept as given
+    alerted: NotRequired[dict[str, str]]  # operator alerts sent (activated, converted) and when
+
+
+class Activity(TypedDict):
+    """One activity record, keyed by a hash of its email, kind, count and time (a replay adds nothing)."""
+
+    email: str
+    kind: str
+    count: int
+    at: str
+    extra: dict[str, Any]
+
+
+class StepRecord(TypedDict):
+    """What a lifecycle step did for one trial (queued, skipped or not needed), keyed by `email:step`."""
+
+    email: str
+    step: str
+    state: str
+    template: NotRequired[str]  # the message queued
+    at: str
+    due: str  # the local date the step was due
+
+
+TRIALS = Table[Trial]("trials")
+ACTIVITY = Table[Activity]("activity")
+STEP_RECORDS = Table[StepRecord]("steps")
 
 
 def normalize_email(email: Any) -> str:
@@ -37,7 +83,7 @@ def conversions(rt: Runtime) -> dict[str, int]:
         return first_payment_by_email(ledger)
 
 
-def refresh(trial: dict, now: datetime, paid: dict[str, int]) -> dict:
+def refresh(trial: Trial, now: datetime, paid: dict[str, int]) -> Trial:
     paid_at = paid.get(trial["email"])
     if paid_at and paid_at <= now.timestamp() and not trial["converted_at"]:
         trial["converted_at"] = iso(from_unix(max(paid_at, int(parse_iso(trial["signed_up_at"]).timestamp()))))
@@ -52,7 +98,7 @@ def refresh(trial: dict, now: datetime, paid: dict[str, int]) -> dict:
     return trial
 
 
-def days_left(trial: dict, now: datetime, tz: tzinfo) -> int:
+def days_left(trial: Trial, now: datetime, tz: tzinfo) -> int:
     """Calendar days until the trial's last day, in the configured time zone (day 12 of 14 -> 2)."""
     ends = parse_iso(trial["trial_ends_at"]).astimezone(tz).date()
     return max(0, (ends - now.astimezone(tz).date()).days)
