@@ -10,6 +10,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 SCRUB = (
     "ARKOPS_DATA_DIR",
     "ARKOPS_CONFIG",
@@ -29,6 +31,7 @@ def arkops(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_demo_summary_agrees_with_the_workspace_and_is_reproducible(tmp_path):
     started = time.monotonic()
     first = arkops("demo", "one", "--format", "json", cwd=tmp_path)
@@ -67,7 +70,7 @@ def test_demo_summary_agrees_with_the_workspace_and_is_reproducible(tmp_path):
     }
 
 
-def test_demo_refuses_a_folder_that_is_not_a_demo(tmp_path):
+def test_demo_refuses_a_folder_that_is_not_a_demo_and_a_file(tmp_path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
     result = arkops("demo", "mine", cwd=tmp_path)
@@ -76,6 +79,12 @@ def test_demo_refuses_a_folder_that_is_not_a_demo(tmp_path):
     (tmp_path / "afile").write_text("x")
     result = arkops("demo", "afile", cwd=tmp_path)
     assert result.returncode == 3 and "is a file" in result.stderr
+    assert (tmp_path / "afile").read_text() == "x"
+
+
+@pytest.mark.slow
+def test_demo_is_rebuilt_only_with_force(tmp_path):
     assert arkops("demo", "d", cwd=tmp_path).returncode == 0
-    assert arkops("demo", "d", cwd=tmp_path).returncode == 3
+    again = arkops("demo", "d", cwd=tmp_path)
+    assert again.returncode == 3 and "already holds a demo; pass --force to rebuild it" in again.stderr
     assert arkops("demo", "d", "--force", cwd=tmp_path).returncode == 0

@@ -179,6 +179,7 @@ def test_connection_dropped_after_data_is_unknown_and_not_resent(cli, smtp_serve
     assert "may have it" in message["last_error"]
 
 
+@pytest.mark.slow
 def test_silent_server_does_not_hang_beyond_the_timeout(workspace, silent_server):
     write_config(workspace, "[mail]\ntimeout_seconds = 1.0\n")
     started = time.monotonic()
@@ -203,6 +204,7 @@ def test_bad_addresses_exit_3(cli, address):
     assert outbox(cli) == []
 
 
+@pytest.mark.slow
 def test_two_concurrent_flushes_deliver_each_message_once(workspace, smtp_server, cli):
     for n in range(30):
         assert cli("--dry-run", "mail", "send", "test", "--to", f"user{n}@example.com").code == 0

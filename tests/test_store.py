@@ -14,7 +14,7 @@ import time
 import pytest
 from conftest import run_arkops
 
-from arkops.errors import CorruptFileError, LockBusyError
+from arkops.errors import CorruptFileError, DataError, LockBusyError
 from arkops.store import Store, register_schema
 
 WRITER = textwrap.dedent(
@@ -32,6 +32,7 @@ WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_sixteen_processes_fifty_records_each_keep_all_800(tmp_path):
     procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), str(w), "50", "10"]) for w in range(16)]
     assert all(p.wait(timeout=120) == 0 for p in procs)
@@ -41,21 +42,62 @@ def test_sixteen_processes_fifty_records_each_keep_all_800(tmp_path):
     assert stat.S_IMODE((tmp_path / "stress.json").stat().st_mode) == 0o600
 
 
-def test_writer_killed_at_random_points_never_leaves_a_torn_file(tmp_path):
+# Put before WRITER: the child says when each atomic write starts and ends, so the
+# test can aim its kill at a write and tell afterwards where the kill landed.
+ANNOUNCE_WRITES = textwrap.dedent(
+    """
+    import arkops.store.db as db
+    write = db.atomic_write_bytes
+    def announced(path, data):
+        print("writing", flush=True)
+        write(path, data)
+        print("written", flush=True)
+    db.atomic_write_bytes = announced
+    """
+)
+
+
+@pytest.mark.slow
+def test_writer_killed_mid_write_never_leaves_a_torn_file(tmp_path):
     rng = random.Random(7)
     path = tmp_path / "stress.json"
+    committed = 0  # records whose write the children reported finished
+    mid_write = 0  # kills that landed between "writing" and "written"
+    left_temps = 0  # kills that landed before the new file replaced the old one
     for round_ in range(20):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), f"r{round_}", "100000", "2000"])
-        time.sleep(0.15 + rng.random() * 0.35)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", ANNOUNCE_WRITES + WRITER, str(tmp_path), f"r{round_}", "100000", "20000"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        target, started, said = rng.randint(3, 15), 0, []
+        while started < target:
+            line = proc.stdout.readline().strip()
+            assert line, "the writer stopped before it was killed"
+            said.append(line)
+            started += line == "writing"
+        time.sleep(rng.random() * 0.002)  # somewhere in that write, or just after it
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        if path.exists():
-            data = json.loads(path.read_bytes())  # old or new content, never a mix
-            assert isinstance(data["records"], dict)
+        said += proc.stdout.read().split()
+        proc.stdout.close()
+        committed += said.count("written")
+        records = len(json.loads(path.read_bytes())["records"])  # old or new content, never a mix
+        if said[-1] == "writing":
+            mid_write += 1
+            assert records in (committed, committed + 1)  # killed before or after the rename
+            committed = records
+        else:
+            assert records == committed
+        temps = list(tmp_path.glob(".stress.json.*.tmp"))
+        assert len(temps) <= 1  # each writer removed the temp file the previous one left
+        left_temps += len(temps)
+    assert mid_write > 0 and left_temps > 0, (mid_write, left_temps)
     register_schema("stress", 1)
     with Store(tmp_path).transaction("stress") as db:  # the next writer cleans up and carries on
         before = db.count("records")
         db.put("records", "after", {"ok": True})
+    assert before == committed
     assert len(json.loads(path.read_bytes())["records"]) == before + 1
     assert not list(tmp_path.glob(".stress.json.*.tmp"))
 
@@ -83,7 +125,10 @@ def test_corrupt_outbox_gives_exit_3_naming_the_file(workspace):
 def test_newer_schema_is_refused(tmp_path):
     register_schema("things", 1)
     (tmp_path / "things.json").write_text('{"_meta": {"1": {"schema": 9}}}')
-    with pytest.raises(Exception, match="newer than this arkops knows"), Store(tmp_path).transaction("things"):
+    with (
+        pytest.raises(DataError, match=r"things\.json has schema version 9, newer than this arkops knows \(1\)"),
+        Store(tmp_path).transaction("things"),
+    ):
         pass
 
 
@@ -149,7 +194,8 @@ def test_held_job_lock_fails_fast_and_names_the_lock(tmp_path):
         pass
 
 
-def test_jsonl_appends_from_processes_and_skips_a_torn_tail(tmp_path):
+@pytest.mark.slow
+def test_jsonl_appends_from_eight_processes_keep_all_200(tmp_path):
     script = (
         "import sys; from pathlib import Path; from arkops.store import Store\n"
         "s = Store(Path(sys.argv[1]))\n"
@@ -157,11 +203,16 @@ def test_jsonl_appends_from_processes_and_skips_a_torn_tail(tmp_path):
     )
     procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), str(w)]) for w in range(8)]
     assert all(p.wait(timeout=60) == 0 for p in procs)
+    records = list(Store(tmp_path).jsonl("visits").read())
+    assert sorted((r["w"], r["n"]) for r in records) == sorted((str(w), n) for w in range(8) for n in range(25))
+
+
+def test_jsonl_skips_a_torn_tail_and_appends_after_it(tmp_path):
     store = Store(tmp_path)
-    assert len(list(store.jsonl("visits").read())) == 200
+    store.append("visits", [{"w": "first", "n": n} for n in range(3)])
     with open(tmp_path / "visits.jsonl", "ab") as handle:
         handle.write(b'{"w": "torn", "n"')  # a writer killed mid-line
-    assert len(list(store.jsonl("visits").read())) == 200
+    assert len(list(store.jsonl("visits").read())) == 3
     store.append("visits", [{"w": "next", "n": 0}])
     records = list(store.jsonl("visits").read())
-    assert len(records) == 201 and records[-1] == {"w": "next", "n": 0}
+    assert len(records) == 4 and records[-1] == {"w": "next", "n": 0}

@@ -10,11 +10,12 @@ import textwrap
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 import stripe
-from conftest import free_port, run_arkops, wait_until
+from conftest import free_port, run_arkops, wait_until, write_config
+
+from arkops.errors import ServiceError
 
 KEY = "sk_test_" + "localstripe0123456789"
 SECRET = "whsec_" + "localstripe0123456789abcdef"
@@ -25,20 +26,41 @@ def port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+# localstripe saves its whole store to one fixed file, /tmp/localstripe.pickle,
+# after every write (no option or environment variable moves it) and loads it
+# again at start unless given --from-scratch. Started through this wrapper it
+# starts empty and saves into the test's folder: parallel or repeated runs
+# never share state, and nothing is written outside tmp_path.
+LOCALSTRIPE = textwrap.dedent(
+    """
+    import pickle, sys
+    from pathlib import Path
+    from localstripe import resources, server
+    state = Path(sys.argv.pop(1))
+    def dump_to_disk(store):
+        state.write_bytes(pickle.dumps(store, protocol=pickle.HIGHEST_PROTOCOL))
+    resources.Store.dump_to_disk = dump_to_disk
+    server.start()
+    """
+)
+
+
 @pytest.fixture
 def localstripe(workspace, monkeypatch):
     port = free_port()
-    binary = Path(sys.executable).parent / "localstripe"
-    proc = subprocess.Popen([str(binary), "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    assert wait_until(lambda: port_open(port), 20), "localstripe did not start"
-    base = f"http://127.0.0.1:{port}"
-    # localstripe keeps its data in a pickle file across runs: start from nothing
-    urllib.request.urlopen(urllib.request.Request(f"{base}/_config/data", method="DELETE"), timeout=10)
-    monkeypatch.setenv("STRIPE_API_BASE", base)
-    monkeypatch.setenv("STRIPE_SECRET_KEY", KEY)
-    yield stripe.StripeClient(KEY, base_addresses={"api": base})
-    proc.terminate()
-    proc.wait(timeout=10)
+    state, log_path = workspace / "localstripe.pickle", workspace / "localstripe.log"
+    command = [sys.executable, "-c", LOCALSTRIPE, str(state), "--port", str(port), "--from-scratch"]
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        assert wait_until(lambda: port_open(port), 20), f"localstripe did not start: {log_path.read_text()[-2000:]}"
+        base = f"http://127.0.0.1:{port}"
+        monkeypatch.setenv("STRIPE_API_BASE", base)
+        monkeypatch.setenv("STRIPE_SECRET_KEY", KEY)
+        yield stripe.StripeClient(KEY, base_addresses={"api": base})
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def create_paying_customer(client, email: str, amount: int = 2900) -> None:
@@ -81,6 +103,7 @@ def test_full_rebuild_from_list_endpoints(cli, localstripe):
     assert [(s["customer_email"], s["mrr"]) for s in subs] == [("ana@example.com", 2900)]
 
 
+@pytest.mark.slow
 def test_sync_is_refused_while_another_sync_holds_the_lock(workspace, localstripe):
     holder = subprocess.Popen(
         [
@@ -109,12 +132,33 @@ def test_sync_is_refused_while_another_sync_holds_the_lock(workspace, localstrip
         holder.wait()
 
 
-def test_unreachable_stripe_is_exit_4(workspace, monkeypatch):
+def test_unreachable_stripe_is_exit_4(cli, workspace, monkeypatch):
+    write_config(workspace, "[billing]\nstripe_retry_seconds = [0.01, 0.01]\n")
     monkeypatch.setenv("STRIPE_SECRET_KEY", KEY)
     monkeypatch.setenv("STRIPE_API_BASE", f"http://127.0.0.1:{free_port()}")
-    result = run_arkops("stripe", "sync", cwd=workspace)
-    assert result.code == 4 and "Stripe unreachable" in result.err
-    assert KEY not in result.err
+    result = cli("stripe", "sync")
+    assert result.code == 4
+    assert result.err.startswith("arkops: error: Stripe unreachable while listing events after 3 attempts: ")
+    assert result.err.count("\n") == 1 and KEY not in result.err
+
+
+@pytest.mark.parametrize(
+    ("delays", "attempts"), [([], "1 attempt"), ([0.5, 1.0, 2.0], "4 attempts")], ids=["no-retry", "default-waits"]
+)
+def test_a_failing_request_is_retried_after_each_configured_wait(delays, attempts):
+    from arkops.sources.stripe_api import call
+
+    tries, waits = [], []
+
+    def request():
+        tries.append(len(waits))
+        raise stripe.APIConnectionError("connection refused")
+
+    with pytest.raises(
+        ServiceError, match=f"^Stripe unreachable while listing events after {attempts}: connection refused$"
+    ):
+        call(request, what="listing events", delays=delays, sleep=waits.append)
+    assert waits == delays and tries == list(range(len(delays) + 1))
 
 
 def test_cursor_older_than_retention_alerts_and_points_to_full(cli, workspace, localstripe, monkeypatch):
@@ -133,6 +177,7 @@ def test_doctor_stripe_check_uses_the_local_server(cli, localstripe):
     assert checks["stripe api"]["status"] == "ok", checks["stripe api"]
 
 
+@pytest.mark.slow
 def test_localstripe_delivers_signed_webhooks_to_serve(workspace, localstripe, monkeypatch):
     port = free_port()
     server = subprocess.Popen(

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
-from collections.abc import Callable, Iterator
 from typing import Any
 
 from arkops.config import env
 from arkops.errors import ConfigError, ServiceError, redact
-
-RETRY_DELAYS = (0.5, 1.0, 2.0)
 
 
 def client() -> Any:
@@ -25,12 +23,21 @@ def client() -> Any:
     return stripe.StripeClient(key, max_network_retries=0)
 
 
-def call(request: Callable[[], Any], *, what: str, sleep: Callable[[float], None] = time.sleep) -> Any:
-    """Run one Stripe request, retrying network errors and 5xx/429 with backoff; exit 4 when it stays down."""
+def call(
+    request: Callable[[], Any],
+    *,
+    what: str,
+    delays: Sequence[float],
+    sleep: Callable[[float], None] = time.sleep,
+) -> Any:
+    """Run one Stripe request, retrying network errors and 5xx/429; exit 4 when it stays down.
+
+    `delays` are the waits of `[billing] stripe_retry_seconds`: one attempt, then one more after each wait.
+    """
     import stripe
 
     last = ""
-    for _attempt, delay in enumerate((0.0, *RETRY_DELAYS)):
+    for delay in (0.0, *delays):
         if delay:
             sleep(delay)
         try:
@@ -48,16 +55,21 @@ def call(request: Callable[[], Any], *, what: str, sleep: Callable[[float], None
             raise ServiceError(
                 f"Stripe rejected the request while {what}: {redact(str(exc.user_message or exc))}"
             ) from None
-    raise ServiceError(f"Stripe unreachable while {what} after {len(RETRY_DELAYS) + 1} attempts: {last}")
+    attempts = len(delays) + 1
+    raise ServiceError(
+        f"Stripe unreachable while {what} after {attempts} attempt{'' if attempts == 1 else 's'}: {last}"
+    )
 
 
-def ping() -> str:
-    listing = call(lambda: client().raw_request("get", "/v1/events", limit=1), what="checking the API").data
+def ping(*, delays: Sequence[float]) -> str:
+    listing = call(
+        lambda: client().raw_request("get", "/v1/events", limit=1), what="checking the API", delays=delays
+    ).data
     base = env("STRIPE_API_BASE") or "api.stripe.com"
     return f"{base} answered ({len(listing.get('data') or [])} recent event visible)"
 
 
-def iter_list(client: Any, path: str, params: dict, *, what: str) -> Iterator[dict]:
+def iter_list(client: Any, path: str, params: dict, *, what: str, delays: Sequence[float]) -> Iterator[dict]:
     """Every object of a list endpoint (e.g. /v1/events), all pages, each page fetched with retries.
 
     Pages are read as plain JSON (`raw_request`): building a StripeObject for
@@ -65,7 +77,7 @@ def iter_list(client: Any, path: str, params: dict, *, what: str) -> Iterator[di
     """
     params = {"limit": 100, **params}
     while True:
-        page = call(partial(client.raw_request, "get", path, **params), what=what).data
+        page = call(partial(client.raw_request, "get", path, **params), what=what, delays=delays).data
         items = page.get("data") or []
         yield from items
         if not page.get("has_more") or not items:

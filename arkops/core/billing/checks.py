@@ -52,6 +52,6 @@ def stripe_api(rt: Runtime) -> Check:
     from arkops.sources.stripe_api import ping
 
     try:
-        return Check("stripe api", OK, ping())
+        return Check("stripe api", OK, ping(delays=rt.config["billing"]["stripe_retry_seconds"]))
     except ArkopsError as exc:
         return Check("stripe api", FAIL, str(exc))

@@ -108,7 +108,9 @@ def _sync(rt: Runtime, *, now: datetime, full: bool, progress: Progress) -> Appl
     client = stripe_api.client()
     params: dict = {"created": {"gte": cursor["created"]}} if cursor else {}
     events: list[dict] = []
-    for count, event in enumerate(stripe_api.iter_list(client, "/v1/events", params, what="listing events"), start=1):
+    delays = rt.config["billing"]["stripe_retry_seconds"]
+    listing = stripe_api.iter_list(client, "/v1/events", params, what="listing events", delays=delays)
+    for count, event in enumerate(listing, start=1):
         events.append(event)
         if count % 1000 == 0:
             progress(f"fetched {count} events")
@@ -130,12 +132,15 @@ def _full_rebuild(rt: Runtime, *, now: datetime, progress: Progress) -> ApplyRes
     from arkops.sources import stripe_api
 
     client = stripe_api.client()
+    delays = rt.config["billing"]["stripe_retry_seconds"]
     stamp = int(now.timestamp())
     events: list[dict] = []
-    for customer in stripe_api.iter_list(client, "/v1/customers", {}, what="listing customers"):
+    for customer in stripe_api.iter_list(client, "/v1/customers", {}, what="listing customers", delays=delays):
         events.append(_synthetic("customer.updated", customer, customer.get("created") or stamp))
     progress(f"{len(events)} customers")
-    for sub in stripe_api.iter_list(client, "/v1/subscriptions", {"status": "all"}, what="listing subscriptions"):
+    for sub in stripe_api.iter_list(
+        client, "/v1/subscriptions", {"status": "all"}, what="listing subscriptions", delays=delays
+    ):
         start = sub.get("start_date") or sub.get("created") or stamp
         if sub.get("status") in ("active", "past_due", "canceled") and (sub.get("trial_end") or 0) < stamp:
             began = max(start, sub.get("trial_end") or 0)
@@ -149,7 +154,7 @@ def _full_rebuild(rt: Runtime, *, now: datetime, progress: Progress) -> ApplyRes
             )
         events.append(_synthetic("customer.subscription.updated", sub, sub.get("ended_at") or stamp))
     progress(f"{len(events)} customers and subscription versions")
-    for invoice in stripe_api.iter_list(client, "/v1/invoices", {}, what="listing invoices"):
+    for invoice in stripe_api.iter_list(client, "/v1/invoices", {}, what="listing invoices", delays=delays):
         if invoice.get("status") == "paid":
             paid_at = (invoice.get("status_transitions") or {}).get("paid_at") or invoice.get("created") or stamp
             events.append(_synthetic("invoice.paid", invoice, paid_at))
