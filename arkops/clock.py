@@ -21,7 +21,10 @@ def parse_iso(text: str, *, what: str = "timestamp") -> datetime:
         raise DataError(f"{what}: {text!r} is not an ISO 8601 date") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 falls before year 1 in UTC
+        raise DataError(f"{what}: {text!r} is out of range") from None
 
 
 def now() -> datetime:
@@ -41,3 +44,12 @@ def from_unix(seconds: int | float | None) -> datetime | None:
     if seconds is None:
         return None
     return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def parse_month(text: str) -> str:
+    """A calendar month written YYYY-MM, or DataError."""
+    try:
+        datetime.strptime(text, "%Y-%m")
+    except (TypeError, ValueError):
+        raise DataError(f"{text!r} is not a month YYYY-MM") from None
+    return text

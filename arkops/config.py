@@ -20,8 +20,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from arkops.errors import ConfigError
+from arkops.text import Locale
 
-LOCALES = ("en", "fr")
+LOCALES = tuple(Locale)
 
 
 @dataclass(frozen=True)
@@ -211,6 +212,11 @@ SCHEMA: dict[str, Spec] = {
                 doc="language of operator alerts (empty: locale)",
             ),
             "from_name": Field(str, "arkops", doc="the sender's display name"),
+            "allow_local_domains": Field(
+                bool,
+                False,
+                doc="accept customer addresses on local domains (.test, .local, localhost): for staging only",
+            ),
         },
         doc="email delivery",
     ),
@@ -376,7 +382,8 @@ def _line(key: str, value: Any, doc: str) -> str:
 
 def _table_lines(fields: dict[str, Spec], values: dict, *, comments: bool) -> tuple[list[str], list[tuple[str, Spec]]]:
     """The `key = value` lines of one table, and the sub-tables that follow it."""
-    lines, later = [], []
+    lines: list[str] = []
+    later: list[tuple[str, Spec]] = []
     for key, spec in fields.items():
         if isinstance(spec, Table) or (isinstance(spec, MapOf) and isinstance(spec.item, Table)):
             later.append((key, spec))

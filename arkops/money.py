@@ -35,6 +35,14 @@ def format_money(minor: int | float, currency: str, locale: str = "en") -> str:
     return format_currency(value, currency.upper(), locale=locale)
 
 
+def currency_code(text: str) -> str:
+    """An ISO 4217 code, upper-cased (`eur` -> `EUR`), or DataError."""
+    code = text.strip().upper() if isinstance(text, str) else ""
+    if not re.fullmatch(r"[A-Z]{3}", code):
+        raise DataError(f"currency {text!r} is not an ISO 4217 code (e.g. EUR)")
+    return code
+
+
 class Converter:
     """Converts minor units of any currency into the reporting currency; a missing rate is exit 3.
 
@@ -49,8 +57,7 @@ class Converter:
         self._factors: dict[str, float] = {}
 
     def _rate_to_base(self, code: str) -> float:
-        if not re.fullmatch(r"[A-Z]{3}", code):
-            raise DataError(f"currency {code!r} is not an ISO 4217 code (e.g. EUR)")
+        code = currency_code(code)
         if code == self.base:
             return 1.0
         rate = self.rates.get(code)

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
+
+class Locale(StrEnum):
+    """The languages arkops writes emails in (templates/<locale>/)."""
+
+    en = "en"
+    fr = "fr"
+
 
 def counted(number: int, noun: str, plural: str | None = None) -> str:
     """`1 email`, `3 emails`, `0 emails`; irregular plurals are given (`counted(n, "entry", "entries")`)."""

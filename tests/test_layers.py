@@ -15,7 +15,7 @@ SHARED_MAY_IMPORT = {
     "text": set(),
     "clock": {"arkops.errors"},
     "money": {"arkops.errors"},
-    "config": {"arkops.errors"},
+    "config": {"arkops.errors", "arkops.text"},
     "runtime": {"arkops.config", "arkops.store", "arkops.clock"},
 }
 ALLOWED = {

@@ -40,10 +40,10 @@ class LazyGroup(TyperGroup):
     listing reads each command's summary from its Typer app or docstring.
     """
 
-    def list_commands(self, ctx) -> list[str]:  # type: ignore[override]
+    def list_commands(self, ctx: Any) -> list[str]:
         return list(_commands())
 
-    def get_command(self, ctx, cmd_name: str):  # type: ignore[override]
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
         if cmd_name not in self.commands and cmd_name in _commands():
             from typer.main import get_command
 
@@ -59,7 +59,7 @@ class LazyGroup(TyperGroup):
             self.commands[cmd_name] = command
         return self.commands.get(cmd_name)
 
-    def format_commands(self, ctx, formatter) -> None:  # type: ignore[override]
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
         rows = []
         for name in _commands():
             target = _target(name)
@@ -119,6 +119,14 @@ def root(
         _ = ctx.obj.config  # a bad arkops.toml stops every command up front (exit 3), never half-way
 
 
+def usage_message(exc: Exception) -> str:
+    """A usage error on one line, worded the same whichever option or layer noticed it."""
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    message = " ".join(message.replace("Value error, ", "").split())  # Typer's pydantic coercion prefixes this
+    ctx = getattr(exc, "ctx", None)
+    return f"{message} (see '{ctx.command_path} --help')" if ctx is not None else message
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the command; turn every outcome into one of the documented exit codes."""
     from typer import Abort
@@ -130,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         result = app(args=args, prog_name="arkops", standalone_mode=False)
     except UsageError as exc:
-        exc.show()
+        print(f"arkops: error: {usage_message(exc)}", file=sys.stderr)
         sys.exit(ExitCode.USAGE)
     except Abort:
         print("arkops: aborted", file=sys.stderr)

@@ -7,10 +7,11 @@ import json
 import sys
 from collections.abc import Callable, Iterable
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 
+from arkops.errors import DataError
 from arkops.runtime import Runtime
 
 
@@ -23,7 +24,7 @@ class Format(StrEnum):
 FORMAT_HELP = "Output format: table, json (one JSON document) or csv."
 
 
-SETTINGS = {
+SETTINGS: dict[str, Any] = {
     "no_args_is_help": True,
     "rich_markup_mode": None,
     "pretty_exceptions_enable": False,
@@ -42,6 +43,21 @@ def group(help: str) -> typer.Typer:
     app = typer.Typer(help=help, **SETTINGS)
     app.callback()(lambda: None)
     return app
+
+
+T = TypeVar("T")
+
+
+def checked(validate: Callable[[str], T]) -> Callable[[str], T]:
+    """An option parser from a shared validator: its DataError becomes a usage error (exit 2, one line)."""
+
+    def parse(value: str) -> T:
+        try:
+            return validate(value)
+        except DataError as exc:
+            raise typer.BadParameter(str(exc)) from None
+
+    return parse
 
 
 def runtime(ctx: typer.Context) -> Runtime:
@@ -73,11 +89,13 @@ def emit_rows(
     *,
     title: str | None = None,
     display: dict[str, Callable[[Any], str]] | None = None,
+    money: Iterable[str] = (),
 ) -> None:
     """One helper for every listing: the same rows as a table, a JSON list or CSV.
 
-    `display` formats cells for people (money, percentages) in table output
-    only; JSON and CSV keep the raw values (minor units, fractions).
+    `display` formats cells for people (percentages, ...) and `money` names the
+    columns of minor units shown with the row's `currency` (`€29.00`), in
+    table output only; JSON and CSV keep the raw values (minor units, fractions).
     """
     cols = list(columns) if columns is not None else (list(rows[0]) if rows else [])
     if fmt is Format.json:
@@ -91,14 +109,19 @@ def emit_rows(
         from rich.console import Console
         from rich.table import Table
 
-        shown = display or {}
+        from arkops.money import format_money
+
+        shown = dict(display or {})
+        money_columns = set(money)
         table = Table(title=title, show_edge=False, header_style="bold")
         for col in cols:
             table.add_column(col, overflow="fold")
         for row in rows:
+            currency = row.get("currency") or ""
+            cells = {**row, **{c: format_money(row[c], currency) for c in money_columns if row.get(c) is not None}}
             table.add_row(
                 *(
-                    shown[col](row.get(col)) if col in shown and row.get(col) is not None else _cell(row.get(col))
+                    shown[col](cells.get(col)) if col in shown and cells.get(col) is not None else _cell(cells.get(col))
                     for col in cols
                 )
             )

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from arkops.cli._output import FORMAT_HELP, Format, emit_rows, group, runtime
+from arkops.core.billing import SubscriptionStatus
 
 app = group("Billing: subscriptions in the ledger.")
 
@@ -16,7 +17,7 @@ def billing_subscriptions(
     ctx: typer.Context,
     *,
     status: Annotated[
-        str | None, typer.Option(help="Only this Stripe status (active, trialing, past_due, canceled, ...).")
+        SubscriptionStatus | None, typer.Option(help="Only subscriptions with this Stripe status.")
     ] = None,
     format: Annotated[Format, typer.Option("--format", help=FORMAT_HELP)] = Format.table,
 ) -> None:
@@ -41,4 +42,5 @@ def billing_subscriptions(
             "started",
             "ended",
         ],
+        money=("mrr",),
     )

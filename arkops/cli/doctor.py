@@ -23,7 +23,10 @@ def doctor(
 ) -> None:
     """Check config, secrets, data files, templates and services; exit 1 if a check fails.
 
-    Example: arkops doctor --smtp --stripe --format json
+    Each domain adds its checks. Warnings do not fail; `--smtp` and `--stripe`
+    also reach the servers (run them once the secrets are in .env).
+
+    Example: arkops doctor --format json
     """
     from arkops.core.doctor import FAIL, run_checks
 

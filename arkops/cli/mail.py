@@ -8,12 +8,14 @@ from typing import Annotated
 import typer
 
 from arkops.cli._output import FORMAT_HELP, Format, emit_rows, group, runtime, say
+from arkops.core.mail import MessageState
 from arkops.errors import ExitCode
+from arkops.text import Locale
 
 app = group("Email: preview templates, send, and work the outbox.")
 
 VarOption = Annotated[
-    list[str],
+    list[str] | None,
     typer.Option(
         "--var", metavar="KEY=VALUE", help="A template variable, key=value (repeatable); unset ones use sample values."
     ),
@@ -33,7 +35,7 @@ def mail_preview(
     template: Annotated[str, typer.Argument(metavar="TEMPLATE", help="Template name, e.g. trial_day7.")],
     *,
     var: VarOption = None,
-    locale: Annotated[str | None, typer.Option(help="en or fr (default: the configured locale).")] = None,
+    locale: Annotated[Locale | None, typer.Option(help="Language (default: the configured locale).")] = None,
     html: Annotated[Path | None, typer.Option(help="Write the HTML part to this file.")] = None,
 ) -> None:
     """Render a template with sample values: subject and text to stdout.
@@ -58,7 +60,7 @@ def mail_send(
     *,
     to: Annotated[str, typer.Option("--to", metavar="ADDR", help="Recipient address.")],
     var: VarOption = None,
-    locale: Annotated[str | None, typer.Option(help="en or fr.")] = None,
+    locale: Annotated[Locale | None, typer.Option(help="Language (default: the configured locale).")] = None,
     key: Annotated[
         str | None, typer.Option(help="Idempotency key: a second send with the same key does nothing.")
     ] = None,
@@ -97,7 +99,7 @@ def mail_test(
 def mail_outbox(
     ctx: typer.Context,
     *,
-    state: Annotated[str | None, typer.Option(help="pending, sending, sent, failed, dead, unknown or dry-run.")] = None,
+    state: Annotated[MessageState | None, typer.Option(help="Only messages in this state.")] = None,
     format: Annotated[Format, typer.Option("--format", help=FORMAT_HELP)] = Format.table,
 ) -> None:
     """List messages in the outbox.

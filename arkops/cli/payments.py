@@ -7,7 +7,10 @@ from typing import Annotated
 
 import typer
 
-from arkops.cli._output import FORMAT_HELP, Format, emit_json, emit_rows, group, runtime, say
+from arkops.cli._output import FORMAT_HELP, Format, checked, emit_json, emit_rows, group, runtime, say
+from arkops.clock import parse_month
+from arkops.core.billing import PaymentStatus
+from arkops.money import currency_code
 
 app = group("Payments: revenue, MRR and its movements, churn, failed payments.")
 FormatOption = Annotated[Format, typer.Option("--format", help=FORMAT_HELP)]
@@ -17,8 +20,10 @@ FormatOption = Annotated[Format, typer.Option("--format", help=FORMAT_HELP)]
 def payments_report(
     ctx: typer.Context,
     *,
-    months: Annotated[int, typer.Option(help="How many months to show.")] = 12,
-    currency: Annotated[str | None, typer.Option(help="Report in this currency (rates from [fx]).")] = None,
+    months: Annotated[int, typer.Option(help="How many months to show.", min=1, max=1200)] = 12,
+    currency: Annotated[
+        str | None, typer.Option(help="Report in this currency (rates from [fx]).", parser=checked(currency_code))
+    ] = None,
     format: FormatOption = Format.table,
 ) -> None:
     """MRR, ARR, ARPU, LTV and month-by-month movements, churn and revenue.
@@ -55,8 +60,10 @@ def payments_report(
 def payments_list(
     ctx: typer.Context,
     *,
-    month: Annotated[str | None, typer.Option(help="Only this month, YYYY-MM (configured time zone).")] = None,
-    status: Annotated[str | None, typer.Option(help="paid, failed or refunded.")] = None,
+    month: Annotated[
+        str | None, typer.Option(help="Only this month, YYYY-MM (configured time zone).", parser=checked(parse_month))
+    ] = None,
+    status: Annotated[PaymentStatus | None, typer.Option(help="Only invoices in this state.")] = None,
     format: FormatOption = Format.table,
 ) -> None:
     """Invoices in the ledger.
@@ -69,6 +76,7 @@ def payments_list(
         payment_rows(runtime(ctx), month=month, status=status),
         format,
         ["invoice", "customer_email", "status", "amount", "refunded", "currency", "paid_at"],
+        money=("amount", "refunded"),
     )
 
 
@@ -84,6 +92,7 @@ def payments_failed(ctx: typer.Context, *, format: FormatOption = Format.table) 
         failed_rows(runtime(ctx)),
         format,
         ["invoice", "customer_email", "amount", "currency", "attempts", "next_attempt"],
+        money=("amount",),
     )
 
 

@@ -7,12 +7,24 @@ from typing import Annotated
 
 import typer
 
-from arkops.cli._output import FORMAT_HELP, Format, emit_json, emit_rows, group, runtime, say
+from arkops.cli._output import FORMAT_HELP, Format, checked, emit_json, emit_rows, group, runtime, say
+from arkops.clock import parse_iso
+from arkops.core.trials import TrialState
 from arkops.errors import ExitCode
+from arkops.text import Locale
 
 app = group("Trials: signups, activity, activation, conversion and lifecycle emails.")
 FormatOption = Annotated[Format, typer.Option("--format", help=FORMAT_HELP)]
-AtOption = Annotated[str | None, typer.Option("--at", help="When it happened, ISO 8601 (default: now).")]
+
+
+def _iso_text(value: str) -> str:
+    parse_iso(value, what="time")  # checked here so a bad --at is a usage error; core parses it again
+    return value
+
+
+AtOption = Annotated[
+    str | None, typer.Option("--at", help="When it happened, ISO 8601 (default: now).", parser=checked(_iso_text))
+]
 
 
 @app.command("signup")
@@ -22,7 +34,7 @@ def trials_signup(
     *,
     plan: Annotated[str, typer.Option("--plan", help="A plan id from arkops.toml.")],
     source: Annotated[str | None, typer.Option(help="utm source or referrer.")] = None,
-    locale: Annotated[str | None, typer.Option(help="The customer's language for emails: en or fr.")] = None,
+    locale: Annotated[Locale | None, typer.Option(help="The customer's language for emails.")] = None,
     at: AtOption = None,
 ) -> None:
     """Record a trial signup (idempotent: the first signup of an email wins).
@@ -84,7 +96,7 @@ def trials_import(
 def trials_list(
     ctx: typer.Context,
     *,
-    state: Annotated[str | None, typer.Option(help="signed_up, active, converted or expired.")] = None,
+    state: Annotated[TrialState | None, typer.Option(help="Only trials in this state.")] = None,
     format: FormatOption = Format.table,
 ) -> None:
     """Trials with their state, dates, days left and activity.

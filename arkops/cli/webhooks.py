@@ -44,7 +44,7 @@ def webhooks_serve(
     ctx: typer.Context,
     *,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8787,
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8787,
 ) -> None:
     """Receive Stripe webhooks on POST /webhooks/stripe until stopped.
 

@@ -41,6 +41,19 @@ def render_message(rt: Runtime, template: str, variables: dict[str, Any], *, loc
     return render(template, context, locale=locale, templates_dir=rt.config["mail"]["templates_dir"])
 
 
+# Names the Message-ID domain and the From of dry-run .eml files when MAIL_FROM is unset or unusable;
+# `.invalid` can never deliver (RFC 2606). MAIL_FROM itself is read and checked when a message is sent.
+PLACEHOLDER_SENDER = "mail-from-not-set@arkops.invalid"
+
+
+def queue_sender() -> str:
+    """The sender known at queue time: queuing never needs MAIL_FROM, so a missing one never loses an event."""
+    try:
+        return normalize_address(env("MAIL_FROM"), field="MAIL_FROM")
+    except DataError:
+        return PLACEHOLDER_SENDER
+
+
 def operator_address() -> str:
     address = env("ARKOPS_ALERT_TO")
     if not address:
@@ -64,7 +77,7 @@ def notify(
     chosen_locale = rt.config.operator_locale if operator else (locale or rt.config.locale)
     rendered = render_message(rt, template, variables, locale=chosen_locale, recipient=recipient)
     check_header(rendered.subject, "subject")
-    sender = normalize_address(env("MAIL_FROM", "arkops@localhost"), field="MAIL_FROM")
+    sender = queue_sender()
     from_name = check_header(rt.config["mail"]["from_name"], "[mail] from_name")
     drafts = [
         Draft(key, EMAIL, template, chosen_locale, recipient, rendered.subject, rendered.text, rendered.html, from_name)

@@ -4,7 +4,31 @@
 imports), `report` turns it into MRR, movements, churn and revenue.
 """
 
+from enum import StrEnum
+
 from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job
+
+
+class PaymentStatus(StrEnum):
+    """How `payments list` sees an invoice."""
+
+    paid = "paid"
+    failed = "failed"
+    refunded = "refunded"
+
+
+class SubscriptionStatus(StrEnum):
+    """Stripe's subscription statuses."""
+
+    incomplete = "incomplete"
+    incomplete_expired = "incomplete_expired"
+    trialing = "trialing"
+    active = "active"
+    past_due = "past_due"
+    canceled = "canceled"
+    unpaid = "unpaid"
+    paused = "paused"
+
 
 DOMAIN = Domain(
     name="billing",

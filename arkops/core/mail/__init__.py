@@ -5,6 +5,9 @@ down, in `arkops.mail`; `arkops.core.notify` is how every domain queues a messag
 """
 
 from arkops.core.domain import Database, DoctorCheck, Domain, Job
+from arkops.mail import MessageState
+
+__all__ = ["DOMAIN", "MessageState"]
 
 DOMAIN = Domain(
     name="mail",

@@ -5,7 +5,19 @@ and imports, `lifecycle` the operator alerts and the emails by day,
 `queries` the listings and the digest.
 """
 
+from enum import StrEnum
+
 from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job
+
+
+class TrialState(StrEnum):
+    """A trial's derived state (`arkops.core.trials.state.refresh`)."""
+
+    signed_up = "signed_up"
+    active = "active"
+    converted = "converted"
+    expired = "expired"
+
 
 DOMAIN = Domain(
     name="trials",
