@@ -159,6 +159,9 @@ SCHEMA: dict[str, Spec] = {
             ),
             "upgrade_url": Field(str, "", _url, doc="link in the day-12 email (empty: a mailto reply)"),
             "demo_url": Field(str, "", _url, doc="link in the day-1 demo offer (empty: a mailto reply)"),
+            "alert_window_hours": Field(
+                int, 24, _at_least(1), doc="older activations and conversions (an import of history) are not alerted"
+            ),
             "schedule": Table(
                 {
                     "welcome": Field(int, 0, _at_least(0), doc="day of the welcome email"),
@@ -225,6 +228,9 @@ SCHEMA: dict[str, Spec] = {
             "notify_payment_received": Field(bool, False, doc="email customers a receipt note"),
             "notify_payment_failed_customer": Field(bool, False, doc="email customers when a payment fails"),
             "notify_subscription_welcome": Field(bool, False, doc="welcome email when a subscription starts"),
+            "alert_window_hours": Field(
+                int, 24, _at_least(1), doc="older payments and failures (a first sync or import) are not alerted"
+            ),
             "stripe_retry_seconds": Field(
                 list, [0.5, 1.0, 2.0], _delays, doc="waits between retries of a failed Stripe request"
             ),

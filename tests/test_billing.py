@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -124,6 +125,7 @@ def test_same_event_from_16_processes_is_applied_once_with_one_alert(workspace, 
             cwd=workspace,
             stderr=subprocess.PIPE,
             text=True,
+            env={**os.environ, "ARKOPS_NOW": "2026-03-01T00:01:00Z"},  # delivered as it happens
         )
         for _ in range(16)
     ]
@@ -163,15 +165,17 @@ def test_unknown_event_types_are_accepted_and_ignored(cli, workspace, signed):
     assert result.code == 0 and "ignored" in result.err
 
 
-def apply_all(workspace, events):
+def apply_all(workspace, events, now: str | None = None):
+    """Apply events as they arrive: by default a minute after the newest one (alerts are about recent events)."""
     from pathlib import Path
 
-    from arkops.clock import parse_iso
+    from arkops.clock import from_unix, parse_iso
     from arkops.core.billing.service import apply_events
     from arkops.runtime import Runtime
 
     rt = Runtime(Path("data"), Path("arkops.toml"), Path(".env"))
-    return apply_events(rt, events, now=parse_iso("2026-06-15T12:00:00Z"))
+    moment = parse_iso(now) if now else from_unix(max(e["created"] for e in events) + 60)
+    return apply_events(rt, events, now=moment)
 
 
 def test_hand_computed_scenario_month_by_month(cli, workspace, monkeypatch):

@@ -14,6 +14,8 @@ import pytest
 from conftest import write_config
 from stripe_shapes import event, invoice
 
+from arkops.clock import iso
+
 SIGNUP = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 
@@ -94,8 +96,8 @@ def test_whole_life_both_branches_each_message_once(cli, workspace, smtp_server,
     operator = sorted(subject for to, subject in got if to == "owner@example.com")
     assert operator == [
         "First revenue: €29.00",
-        "Trial activated: busy@example.com",
-        "Trial converted: busy@example.com is now paying",
+        "Trials: 0 activated, 1 converted",
+        "Trials: 1 activated, 0 converted",
     ]
     states = {t["email"]: t["state"] for t in json.loads(cli("trials", "list", "--format", "json").out)}
     assert states == {"idle@example.com": "expired", "busy@example.com": "converted"}
@@ -222,7 +224,8 @@ def test_two_parallel_tracks_alert_once(cli, workspace, monkeypatch):
     procs = [subprocess.Popen([sys.executable, "-m", "arkops", "trials", "track"], cwd=workspace) for _ in range(2)]
     assert [p.wait(timeout=60) for p in procs] == [0, 0]
     messages = json.loads(cli("mail", "outbox", "--format", "json").out)
-    assert sorted(m["subject"] for m in messages) == sorted(f"Trial activated: user{n}@example.com" for n in range(5))
+    assert [m["subject"] for m in messages] == ["Trials: 5 activated, 0 converted"]  # one digest, from one run
+    assert all(f"user{n}@example.com (Pro trial)" in messages[0]["text"] for n in range(5))
 
 
 def test_summary_digest(cli, workspace, monkeypatch):
@@ -238,3 +241,26 @@ def test_summary_digest(cli, workspace, monkeypatch):
     assert digest["average_activity"] == 2.0
     assert digest["median_days_activation_to_conversion"] == 3.0
     assert digest["last_7d"] == {"signups": 0, "activations": 0, "conversions": 0}
+
+
+def test_importing_120_days_of_history_alerts_only_the_last_day_in_one_email(cli, workspace, monkeypatch):
+    now = datetime(2026, 10, 15, 9, 0, tzinfo=UTC)
+    signups, activity = [], []
+    for n in range(120):
+        signed = now - timedelta(days=120 - n) + timedelta(hours=3)
+        signups.append({"email": f"t{n:03d}@example.org", "plan": "pro", "created_at": iso(signed)})
+        activity.append(
+            {"email": f"t{n:03d}@example.org", "action": "api_call", "timestamp": iso(signed + timedelta(hours=2))}
+        )
+    (workspace / "signups.json").write_text(json.dumps(signups))
+    (workspace / "activity.json").write_text(json.dumps(activity))
+    monkeypatch.setenv("ARKOPS_NOW", iso(now))
+    assert cli("trials", "import", "signups.json", "activity.json").code == 0
+    first, second = cli("trials", "track"), cli("trials", "track")
+    assert first.err.strip() == (
+        "trials track: 120 activated, 0 converted, 106 expired (119 older than the alert window, not alerted)"
+    )
+    assert second.err.strip() == "trials track: 0 activated, 0 converted, 0 expired"
+    operator = [m for m in json.loads(cli("mail", "outbox", "--format", "json").out) if m["to"] == "owner@example.com"]
+    assert [m["subject"] for m in operator] == ["Trials: 1 activated, 0 converted"]
+    assert "t119@example.org" in operator[0]["text"] and "t118@example.org" not in operator[0]["text"]

@@ -8,13 +8,19 @@ also receives `recipient`, `locale`, `product` and `subject` (HTML only).
 from __future__ import annotations
 
 OPERATOR_TEMPLATES: dict[str, dict] = {
-    "trial_activated": {
-        "email": "ana@example.com",
-        "plan": "pro",
-        "activated_at": "2026-03-02 10:15 UTC",
-        "activity_kind": "watch_created",
+    "trial_updates": {
+        "activated": [
+            {
+                "email": "ana@example.com",
+                "plan": "Pro",
+                "activity_kind": "watch_created",
+                "activated_at": "2026-03-02 10:15 UTC",
+            }
+        ],
+        "converted": [
+            {"email": "bo@example.com", "plan": "Starter", "converted_at": "2026-03-12 09:00 UTC", "days_in_trial": 10}
+        ],
     },
-    "trial_converted": {"email": "ana@example.com", "plan": "pro", "converted_at": "2026-03-12", "days_in_trial": 10},
     "first_revenue": {"email": "ana@example.com", "amount": "€29.00", "invoice_id": "in_123"},
     "payment_failed": {
         "email": "ana@example.com",

@@ -20,6 +20,7 @@ from typing import Any, NotRequired, TypedDict, cast
 
 from arkops.clock import iso, parse_iso
 from arkops.errors import DataError
+from arkops.mail import MessageState
 from arkops.mail.smtp import FAILED, RETRY, SENT, Outcome
 from arkops.store import Store, atomic_write_bytes, ensure_dir
 from arkops.store.tables import Table
@@ -27,7 +28,7 @@ from arkops.store.tables import Table
 DB = "outbox"  # declared, with its schema version, by the mail domain (arkops.core.mail)
 
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=6))
-STATES = ("pending", "sending", "sent", "failed", "dead", "unknown", "dry-run")
+STATES = tuple(MessageState)
 EMAIL, CHAT = "email", "chat"
 
 

@@ -59,6 +59,7 @@ class Alert:
     key: str
     to: str | None = None  # None: the operator
     locale: str | None = None
+    at: int = 0  # when the event happened (unix seconds): older ones than the alert window are not sent
 
 
 @dataclass
@@ -68,19 +69,22 @@ class ApplyResult:
     ignored: int = 0  # unknown event types, recorded as seen
     alerts: list[Alert] = field(default_factory=list)
     undeliverable: list[str] = field(default_factory=list)  # customer emails not queued (bad address in Stripe)
+    quiet: int = 0  # alerts about events older than the alert window (history): recorded, not sent
 
     def counts(self) -> dict[str, int]:
         return {
             "applied": self.applied,
             "duplicates": self.duplicates,
             "ignored": self.ignored,
-            "alerts": len(self.alerts),
+            "alerts": len(self.alerts) - self.quiet,
+            "not_alerted": self.quiet,
         }
 
     def summary(self) -> str:
+        older = f" ({self.quiet} about older events not sent)" if self.quiet else ""
         return (
             f"{self.applied} applied, {self.duplicates} already seen, {self.ignored} ignored, "
-            f"{counted(len(self.alerts), 'alert')}"
+            f"{counted(len(self.alerts) - self.quiet, 'alert')}{older}"
         )
 
 
@@ -364,6 +368,7 @@ def apply_event(
     if event_type not in HANDLED:
         result.ignored += 1
         return
+    first_alert = len(result.alerts)
     if event_type.startswith("customer.subscription."):
         _apply_subscription(db, obj, at, result, settings)
     elif event_type.startswith("customer."):
@@ -374,6 +379,8 @@ def apply_event(
         _apply_refund(db, obj, at)
     elif event_type == "checkout.session.completed":
         _apply_checkout(db, obj, at)
+    for alert in result.alerts[first_alert:]:
+        alert.at = at
     result.applied += 1
 
 

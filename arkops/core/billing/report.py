@@ -10,6 +10,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from arkops.clock import from_unix, iso
+from arkops.core.billing import PaymentStatus, SubscriptionStatus
 from arkops.core.billing.ledger import DB
 from arkops.core.billing.records import (
     CUSTOMERS,
@@ -329,8 +330,8 @@ def _add_months(moment: datetime, delta: int) -> datetime:
 
 
 def payment_rows(rt: Runtime, *, month: str | None, status: str | None) -> list[dict]:
-    if status not in (None, "paid", "failed", "refunded"):
-        raise DataError(f"--status {status!r} is not paid, failed or refunded")
+    if status is not None and status not in tuple(PaymentStatus):
+        raise DataError(f"--status {status!r} is not one of {', '.join(PaymentStatus)}")
     tz = rt.config.tz
     rows = []
     for invoice in load(rt).invoices:
@@ -397,16 +398,7 @@ def failed_rows(rt: Runtime) -> list[dict]:
     return sorted(rows, key=lambda r: r["invoice"])
 
 
-SUBSCRIPTION_STATUSES = (
-    "incomplete",
-    "incomplete_expired",
-    "trialing",
-    "active",
-    "past_due",
-    "canceled",
-    "unpaid",
-    "paused",
-)
+SUBSCRIPTION_STATUSES = tuple(SubscriptionStatus)
 
 
 def subscription_rows(rt: Runtime, *, status: str | None, now: datetime) -> list[dict]:

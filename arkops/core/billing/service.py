@@ -11,6 +11,7 @@ from arkops.clock import iso, parse_iso
 from arkops.core.billing.ledger import DB, ApplyResult, apply_event
 from arkops.core.notify import notify
 from arkops.errors import CheckFailed, ConfigError, DataError
+from arkops.mail.address import normalize_customer_address
 from arkops.money import format_money, to_minor
 from arkops.runtime import Runtime
 
@@ -35,16 +36,23 @@ def apply_events(rt: Runtime, events: Iterable[dict], *, now: datetime, cursor: 
     money = _money(rt)
     batch: list[dict] = []
 
+    window = rt.config["billing"]["alert_window_hours"] * 3600
+    local = rt.config["mail"]["allow_local_domains"]
+
     def commit(chunk: list[dict]) -> None:
         with rt.store.transaction(DB) as db:
             before = len(result.alerts)
             for event in chunk:
                 apply_event(db, event, now=now, settings=settings, money=money, result=result)
             for alert in result.alerts[before:]:
+                if now.timestamp() - alert.at > window:
+                    result.quiet += 1  # history (a first sync or import): the ledger has it, nobody is told
+                    continue
                 try:
-                    notify(
-                        rt, alert.template, alert.variables, key=alert.key, now=now, to=alert.to, locale=alert.locale
+                    to = alert.to and normalize_customer_address(
+                        alert.to, field="customer email", allow_local_domains=local
                     )
+                    notify(rt, alert.template, alert.variables, key=alert.key, now=now, to=to, locale=alert.locale)
                 except DataError as exc:
                     if alert.to is None or isinstance(exc, ConfigError):
                         raise  # operator alerts and configuration problems must stop the run

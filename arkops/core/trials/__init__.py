@@ -49,8 +49,7 @@ DOMAIN = Domain(
     checks=(DoctorCheck("arkops.core.trials.checks:trial_links", order=40),),
     demo=DemoPart("arkops.core.trials.demo:build", order=10),
     templates=(
-        "trial_activated",
-        "trial_converted",
+        "trial_updates",
         "trial_welcome",
         "trial_day1_help",
         "trial_day1_demo",

@@ -7,13 +7,24 @@ has no double effect.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 from arkops.clock import iso, parse_iso
-from arkops.core.notify import notify
-from arkops.core.trials.state import DB, STEP_RECORDS, TRIALS, Trial, conversions, days_left, local_time, refresh
+from arkops.core.notify import notify, queue_sender
+from arkops.core.trials.state import (
+    DB,
+    STEP_RECORDS,
+    TRIALS,
+    Trial,
+    conversions,
+    days_left,
+    local_time,
+    plan_name,
+    refresh,
+)
 from arkops.runtime import Runtime
 from arkops.text import counted
 
@@ -23,59 +34,87 @@ class TrackReport:
     activated: list[str] = field(default_factory=list)
     converted: list[str] = field(default_factory=list)
     expired: list[str] = field(default_factory=list)
+    quiet: int = 0  # transitions older than the alert window: recorded, not alerted
 
     def counts(self) -> dict[str, int]:
-        return {"activated": len(self.activated), "converted": len(self.converted), "expired": len(self.expired)}
+        return {
+            "activated": len(self.activated),
+            "converted": len(self.converted),
+            "expired": len(self.expired),
+            "not_alerted": self.quiet,
+        }
 
     def summary(self) -> str:
-        return ", ".join(f"{number} {what}" for what, number in self.counts().items())
+        line = f"{len(self.activated)} activated, {len(self.converted)} converted, {len(self.expired)} expired"
+        return line + (f" ({self.quiet} older than the alert window, not alerted)" if self.quiet else "")
 
 
 def track(rt: Runtime, *, now: datetime) -> TrackReport:
-    """Find new activations, conversions and expirations; alert the operator once per trial."""
+    """Find new activations, conversions and expirations; tell the operator in one digest per run.
+
+    Each transition is recorded once per trial, in the same transaction as the
+    digest that names it, so overlapping runs never alert twice. Transitions
+    older than `[trials] alert_window_hours` when first seen (an import of
+    history) are recorded without an alert.
+    """
     paid = conversions(rt)
     report = TrackReport()
     stamp = cast(str, iso(now))
+    window = timedelta(hours=rt.config["trials"]["alert_window_hours"])
+    activated: list[dict[str, Any]] = []
+    converted: list[dict[str, Any]] = []
     with rt.store.transaction(DB) as db:
         for email, trial in TRIALS.items(db):
             before = trial["state"]
             refresh(trial, now, paid)
+            changed = trial["state"] != before
             flags = trial.setdefault("alerted", {})
             if trial["activated_at"] and not flags.get("activated"):
-                notify(
-                    rt,
-                    "trial_activated",
-                    {
-                        "email": email,
-                        "plan": trial["plan"],
-                        "activity_kind": trial["activated_kind"],
-                        "activated_at": local_time(rt, trial["activated_at"]),
-                    },
-                    key=f"trial:{email}:activated",
-                    now=now,
-                )
                 flags["activated"] = stamp
+                changed = True
                 report.activated.append(email)
+                if now - parse_iso(trial["activated_at"]) <= window:
+                    activated.append(_activation(rt, email, trial))
+                else:
+                    report.quiet += 1
             if trial["converted_at"] and not flags.get("converted"):
-                days = (parse_iso(trial["converted_at"]) - parse_iso(trial["signed_up_at"])).days
-                notify(
-                    rt,
-                    "trial_converted",
-                    {
-                        "email": email,
-                        "plan": trial["plan"],
-                        "converted_at": local_time(rt, trial["converted_at"]),
-                        "days_in_trial": days,
-                    },
-                    key=f"trial:{email}:converted",
-                    now=now,
-                )
                 flags["converted"] = stamp
+                changed = True
                 report.converted.append(email)
+                if now - parse_iso(trial["converted_at"]) <= window:
+                    converted.append(_conversion(rt, email, trial))
+                else:
+                    report.quiet += 1
             if trial["state"] == "expired" and before != "expired":
                 report.expired.append(email)
-            TRIALS.put(db, email, trial)
+            if changed:
+                TRIALS.put(db, email, trial)
+        if activated or converted:
+            names = sorted(f"{t['email']}:activated" for t in activated) + sorted(
+                f"{t['email']}:converted" for t in converted
+            )
+            key = "trials:updates:" + hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
+            notify(rt, "trial_updates", {"activated": activated, "converted": converted}, key=key, now=now)
     return report
+
+
+def _activation(rt: Runtime, email: str, trial: Trial) -> dict[str, Any]:
+    return {
+        "email": email,
+        "plan": plan_name(rt, trial["plan"]),
+        "activity_kind": trial["activated_kind"],
+        "activated_at": local_time(rt, cast(str, trial["activated_at"])),
+    }
+
+
+def _conversion(rt: Runtime, email: str, trial: Trial) -> dict[str, Any]:
+    converted_at = cast(str, trial["converted_at"])
+    return {
+        "email": email,
+        "plan": plan_name(rt, trial["plan"]),
+        "converted_at": local_time(rt, converted_at),
+        "days_in_trial": (parse_iso(converted_at) - parse_iso(trial["signed_up_at"])).days,
+    }
 
 
 STEPS = ("welcome", "day1", "day7", "day12", "day14")
@@ -97,7 +136,7 @@ class NudgeReport:
 def _step_message(rt: Runtime, step: str, trial: Trial, now: datetime) -> tuple[str, dict[str, Any]] | None:
     """The template and variables for a due step, or None when the step sends nothing for this trial."""
     config = rt.config["trials"]
-    plan = (rt.config["plans"].get(trial["plan"]) or {}).get("name") or trial["plan"]
+    plan = plan_name(rt, trial["plan"])
     if step == "welcome":
         ends = parse_iso(trial["trial_ends_at"]).astimezone(rt.config.tz).strftime("%Y-%m-%d")
         return "trial_welcome", {"plan": plan, "trial_days": config["length_days"], "ends_on": ends}
@@ -107,7 +146,7 @@ def _step_message(rt: Runtime, step: str, trial: Trial, now: datetime) -> tuple[
         if trial["activity_total"] > config["demo_activity_threshold"]:
             return "trial_day1_demo", {
                 "activity_count": trial["activity_total"],
-                "demo_url": config["demo_url"] or "mailto:" + _reply_to(),
+                "demo_url": config["demo_url"] or "mailto:" + queue_sender(),
             }
         return None
     if step == "day7":
@@ -120,17 +159,11 @@ def _step_message(rt: Runtime, step: str, trial: Trial, now: datetime) -> tuple[
         return "trial_day12", {
             "plan": plan,
             "days_left": days_left(trial, now, rt.config.tz),
-            "upgrade_url": config["upgrade_url"] or "mailto:" + _reply_to(),
+            "upgrade_url": config["upgrade_url"] or "mailto:" + queue_sender(),
         }
     if trial["state"] == "converted":
         return "trial_day14_converted", {"plan": plan}
     return "trial_day14_ended", {"plan": plan}
-
-
-def _reply_to() -> str:
-    from arkops.config import env
-
-    return env("MAIL_FROM", "ops@localhost")
 
 
 def nudge(rt: Runtime, *, now: datetime) -> NudgeReport:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from arkops.clock import iso, parse_iso
+from arkops.config import LOCALES
 from arkops.core.trials.state import ACTIVITY, DB, TRIALS, Trial, normalize_email
 from arkops.errors import DataError
 from arkops.runtime import Runtime
@@ -58,15 +59,15 @@ def _new_trial(rt: Runtime, email: str, plan: str, source: str | None, at: datet
 
 
 def _signup(db: Db, rt: Runtime, record: dict, now: datetime) -> bool:
-    email = normalize_email(record.get("email"))
+    email = normalize_email(record.get("email"), allow_local_domains=rt.config["mail"]["allow_local_domains"])
     plan = _check_plan(rt, record.get("plan"))
     at = _at(record.get("created_at", record.get("timestamp")), now, "created_at")
     source = record.get("source") or record.get("utm_source") or record.get("referrer")
     if source is not None and not isinstance(source, str):
         raise DataError(f"source: {source!r} is not text")
     locale = record.get("locale")
-    if locale is not None and locale not in ("en", "fr"):
-        raise DataError(f"locale: {locale!r} is not en or fr")
+    if locale is not None and locale not in LOCALES:
+        raise DataError(f"locale: {locale!r} is not one of {', '.join(LOCALES)}")
     extra = {k: v for k, v in record.items() if k not in SIGNUP_FIELDS}
     if locale:
         extra["locale"] = locale

@@ -12,13 +12,14 @@ from datetime import datetime, tzinfo
 from typing import Any, NotRequired, TypedDict
 
 from arkops.clock import from_unix, iso, parse_iso
+from arkops.core.trials import TrialState
 from arkops.errors import DataError
-from arkops.mail.address import normalize_address
+from arkops.mail.address import normalize_address, normalize_customer_address
 from arkops.runtime import Runtime
 from arkops.store.tables import Table
 
 DB = "trials"
-STATES = ("signed_up", "active", "converted", "expired")
+STATES = tuple(TrialState)
 
 
 class Trial(TypedDict):
@@ -66,11 +67,18 @@ ACTIVITY = Table[Activity]("activity")
 STEP_RECORDS = Table[StepRecord]("steps")
 
 
-def normalize_email(email: Any) -> str:
-    """One person, one trial: trimmed, lower-cased, validated."""
+def normalize_email(email: Any, *, allow_local_domains: bool = True) -> str:
+    """One person, one trial: trimmed, lower-cased, validated.
+
+    A new signup comes from outside and passes the customer policy (a globally
+    deliverable domain unless `[mail] allow_local_domains`); looking a trial up
+    only needs the syntax.
+    """
     if not isinstance(email, str) or not email.strip():
         raise DataError(f"email: {email!r} is not an email address")
-    return normalize_address(email.strip().lower(), field="email").lower()
+    if allow_local_domains:
+        return normalize_address(email.strip().lower(), field="email").lower()
+    return normalize_customer_address(email.strip().lower(), field="email").lower()
 
 
 def conversions(rt: Runtime) -> dict[str, int]:
@@ -102,6 +110,11 @@ def days_left(trial: Trial, now: datetime, tz: tzinfo) -> int:
     """Calendar days until the trial's last day, in the configured time zone (day 12 of 14 -> 2)."""
     ends = parse_iso(trial["trial_ends_at"]).astimezone(tz).date()
     return max(0, (ends - now.astimezone(tz).date()).days)
+
+
+def plan_name(rt: Runtime, plan: str) -> str:
+    """The plan as people read it ("Pro"), not its id ("pro")."""
+    return (rt.config["plans"].get(plan) or {}).get("name") or plan
 
 
 def local_time(rt: Runtime, moment: str) -> str:
