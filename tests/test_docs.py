@@ -7,10 +7,8 @@ import re
 from pathlib import Path
 
 from arkops.cli.reference import (
-    cli_reference,
     example,
     leaf_commands,
-    readme_commands,
     readme_config,
     readme_global_options,
     readme_jobs,
@@ -49,9 +47,16 @@ def test_every_example_in_the_readme_is_a_help_example():
 
 
 def test_generated_sections_are_current():
-    for generated in (readme_global_options(), readme_commands(), readme_jobs(), readme_config()):
+    # The command list and docs/cli.md quote Typer's own help layout, which differs between Typer
+    # versions: `cog --check` in .ci/run checks them on the latest versions; these parts are ours alone.
+    for generated in (readme_global_options(), readme_jobs(), readme_config()):
         assert generated in README
-    assert cli_reference() in CLI_DOC
+
+
+def test_the_command_reference_has_every_command():
+    for path, command, _ in leaf_commands():
+        assert f"## arkops {path}\n" in CLI_DOC, path
+        assert f"Example: {example(command)}" in CLI_DOC, path
 
 
 def test_every_config_key_is_in_the_readme_and_the_init_file():

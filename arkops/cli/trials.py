@@ -11,7 +11,7 @@ from arkops.cli._output import FORMAT_HELP, Format, checked, emit_json, emit_row
 from arkops.clock import parse_iso
 from arkops.core.trials import TrialState
 from arkops.errors import ExitCode
-from arkops.text import Locale
+from arkops.text import Locale, counted
 
 app = group("Trials: signups, activity, activation, conversion and lifecycle emails.")
 FormatOption = Annotated[Format, typer.Option("--format", help=FORMAT_HELP)]
@@ -87,7 +87,8 @@ def trials_import(
         say(rt, f"skipped {line}")
     say(
         rt,
-        f"trials import: {report.signups} signups, {report.activities} activities, {report.duplicates} already present, {len(report.skipped)} skipped",
+        f"trials import: {counted(report.signups, 'signup')}, {counted(report.activities, 'activity', 'activities')}, "
+        f"{report.duplicates} already present, {len(report.skipped)} skipped",
     )
     raise typer.Exit(ExitCode.BAD_DATA if report.skipped else ExitCode.OK)
 
@@ -180,8 +181,10 @@ def trials_track(
             day, week = digest["last_24h"], digest["last_7d"]
             median = digest["median_days_activation_to_conversion"]
             print(
-                f"24 h: {day['signups']} signups, {day['activations']} activations, {day['conversions']} conversions | "
-                f"7 d: {week['signups']} signups, {week['activations']} activations, {week['conversions']} conversions | "
+                f"24 h: {counted(day['signups'], 'signup')}, {counted(day['activations'], 'activation')}, "
+                f"{counted(day['conversions'], 'conversion')} | "
+                f"7 d: {counted(week['signups'], 'signup')}, {counted(week['activations'], 'activation')}, "
+                f"{counted(week['conversions'], 'conversion')} | "
                 f"activation {pct(digest['activation_rate'])}, trial -> paid {pct(digest['trial_to_paid_rate'])}, "
                 f"avg activity {digest['average_activity'] if digest['average_activity'] is not None else 'n/a'}, "
                 f"median activation -> conversion {'n/a' if median is None else f'{median} days'}"

@@ -14,6 +14,7 @@ from arkops.errors import CheckFailed, ConfigError, DataError
 from arkops.mail.address import normalize_customer_address
 from arkops.money import format_money, to_minor
 from arkops.runtime import Runtime
+from arkops.text import counted
 
 BATCH = 2000  # events per transaction: one atomic file write each; a crash loses at most one batch, re-applied next run
 EVENT_RETENTION = timedelta(days=30)  # Stripe keeps events for 30 days
@@ -145,7 +146,7 @@ def _full_rebuild(rt: Runtime, *, now: datetime, progress: Progress) -> ApplyRes
     events: list[dict] = []
     for customer in stripe_api.iter_list(client, "/v1/customers", {}, what="listing customers", delays=delays):
         events.append(_synthetic("customer.updated", customer, customer.get("created") or stamp))
-    progress(f"{len(events)} customers")
+    progress(counted(len(events), "customer"))
     for sub in stripe_api.iter_list(
         client, "/v1/subscriptions", {"status": "all"}, what="listing subscriptions", delays=delays
     ):

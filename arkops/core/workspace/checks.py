@@ -10,6 +10,7 @@ import subprocess
 from arkops.core.doctor import FAIL, OK, WARN, Check
 from arkops.errors import ArkopsError
 from arkops.runtime import Runtime
+from arkops.text import counted
 
 
 def data_dir(rt: Runtime) -> Check:
@@ -35,7 +36,7 @@ def data_files(rt: Runtime) -> list[Check]:
         try:
             if path.suffix == ".jsonl":
                 count = sum(1 for _ in rt.store.jsonl(name).read())
-                checks.append(Check(f"data {path.name}", OK, f"{count} records" + _owner(owners, name)))
+                checks.append(Check(f"data {path.name}", OK, counted(count, "record") + _owner(owners, name)))
                 continue
             data = read_json_file(path) or {}
             version = (data.get("_meta", {}).get("1") or {}).get("schema")
@@ -53,7 +54,7 @@ def data_files(rt: Runtime) -> list[Check]:
             else:
                 rows = sum(len(t) for k, t in data.items() if k != "_meta")
                 note = f" (migrates to {schema.version} on next write)" if version < schema.version else ""
-                detail = f"schema {version}{note}, {rows} documents" + _owner(owners, name)
+                detail = f"schema {version}{note}, {counted(rows, 'document')}" + _owner(owners, name)
                 checks.append(Check(f"data {path.name}", OK, detail))
         except ArkopsError as exc:
             checks.append(Check(f"data {path.name}", FAIL, str(exc)))
