@@ -53,3 +53,9 @@ def parse_month(text: str) -> str:
     except (TypeError, ValueError):
         raise DataError(f"{text!r} is not a month YYYY-MM") from None
     return text
+
+
+def iso_text(text: str) -> str:
+    """The text itself when it is an ISO 8601 time (an option checked before the core parses it), or DataError."""
+    parse_iso(text, what="time")
+    return text

@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterable
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
 
@@ -45,15 +45,16 @@ def group(help: str) -> typer.Typer:
     return app
 
 
-T = TypeVar("T")
+def checked(validator: str) -> Callable[[str], Any]:
+    """An option parser from a shared validator ("module:function", imported on first use, so the
+    command list stays fast): its DataError becomes a usage error (exit 2, one line)."""
 
+    def parse(value: str) -> Any:
+        import importlib
 
-def checked(validate: Callable[[str], T]) -> Callable[[str], T]:
-    """An option parser from a shared validator: its DataError becomes a usage error (exit 2, one line)."""
-
-    def parse(value: str) -> T:
+        module, _, name = validator.partition(":")
         try:
-            return validate(value)
+            return getattr(importlib.import_module(module), name)(value)
         except DataError as exc:
             raise typer.BadParameter(str(exc)) from None
 

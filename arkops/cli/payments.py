@@ -8,9 +8,7 @@ from typing import Annotated
 import typer
 
 from arkops.cli._output import FORMAT_HELP, Format, checked, emit_json, emit_rows, group, runtime, say
-from arkops.clock import parse_month
 from arkops.core.billing import PaymentStatus
-from arkops.money import currency_code
 
 app = group("Payments: revenue, MRR and its movements, churn, failed payments.")
 FormatOption = Annotated[Format, typer.Option("--format", help=FORMAT_HELP)]
@@ -22,7 +20,8 @@ def payments_report(
     *,
     months: Annotated[int, typer.Option(help="How many months to show.", min=1, max=1200)] = 12,
     currency: Annotated[
-        str | None, typer.Option(help="Report in this currency (rates from [fx]).", parser=checked(currency_code))
+        str | None,
+        typer.Option(help="Report in this currency (rates from [fx]).", parser=checked("arkops.money:currency_code")),
     ] = None,
     format: FormatOption = Format.table,
 ) -> None:
@@ -61,7 +60,10 @@ def payments_list(
     ctx: typer.Context,
     *,
     month: Annotated[
-        str | None, typer.Option(help="Only this month, YYYY-MM (configured time zone).", parser=checked(parse_month))
+        str | None,
+        typer.Option(
+            help="Only this month, YYYY-MM (configured time zone).", parser=checked("arkops.clock:parse_month")
+        ),
     ] = None,
     status: Annotated[PaymentStatus | None, typer.Option(help="Only invoices in this state.")] = None,
     format: FormatOption = Format.table,

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from arkops.cli._output import FORMAT_HELP, Format, checked, emit_json, emit_rows, group, runtime, say
-from arkops.clock import parse_iso
 from arkops.core.trials import TrialState
 from arkops.errors import ExitCode
 from arkops.text import Locale, counted
@@ -17,13 +16,9 @@ app = group("Trials: signups, activity, activation, conversion and lifecycle ema
 FormatOption = Annotated[Format, typer.Option("--format", help=FORMAT_HELP)]
 
 
-def _iso_text(value: str) -> str:
-    parse_iso(value, what="time")  # checked here so a bad --at is a usage error; core parses it again
-    return value
-
-
 AtOption = Annotated[
-    str | None, typer.Option("--at", help="When it happened, ISO 8601 (default: now).", parser=checked(_iso_text))
+    str | None,
+    typer.Option("--at", help="When it happened, ISO 8601 (default: now).", parser=checked("arkops.clock:iso_text")),
 ]
 
 

@@ -7,7 +7,6 @@ command does, `--help` included) does not import TinyDB.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -16,12 +15,16 @@ if TYPE_CHECKING:
 Migrations = dict[int, Callable[["Db"], None]]
 
 
-@dataclass
 class Schema:
-    version: int
-    # migrations[n] turns a version-n database into version n+1, in place; given
-    # as a dict, or as a function returning it so the code loads only when needed
-    migrations: Migrations | Callable[[], Migrations] = field(default_factory=dict)
+    """A database's current version and its migrations: migrations[n] turns a version-n database into
+    version n+1, in place; given as a dict, or as a function returning it so the code loads only when needed.
+    (A plain class: every command reads this module, and a dataclass costs about a millisecond to define.)"""
+
+    __slots__ = ("migrations", "version")
+
+    def __init__(self, version: int, migrations: Migrations | Callable[[], Migrations] | None = None) -> None:
+        self.version = version
+        self.migrations: Migrations | Callable[[], Migrations] = migrations or {}
 
     def migration(self, version: int) -> Callable[[Db], None] | None:
         table: Any = self.migrations if isinstance(self.migrations, dict) else self.migrations()
