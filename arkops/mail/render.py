@@ -51,10 +51,6 @@ def _environments(override: str) -> tuple[Environment, Environment]:
     return environment(html=False), environment(html=True)
 
 
-def template_names() -> list[str]:
-    return sorted(p.stem for p in (BUILTIN_TEMPLATES / "en").glob("*.txt"))
-
-
 def render(name: str, variables: dict[str, Any], *, locale: str, templates_dir: str = "") -> Rendered:
     """Render one message; a missing variable or template is a DataError naming it."""
     from jinja2 import TemplateError, TemplateNotFound, UndefinedError

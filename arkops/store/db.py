@@ -116,9 +116,6 @@ class Db:
     def values(self, table: str) -> list[dict]:
         return list(self._table(table).values())
 
-    def count(self, table: str) -> int:
-        return len(self._table(table))
-
     def tables(self) -> list[str]:
         return [name for name in self._data if name != META]
 
