@@ -96,3 +96,28 @@ def test_importing_old_payments_records_them_without_alerting(cli, workspace, mo
     assert result.code == 0, result.err
     assert outbox(cli) == []  # months-old payments and failures: in the ledger, nobody is told
     assert len(json.loads(cli("payments", "list", "--format", "json").out)) == 20
+
+
+def test_a_welcome_email_names_the_plan_as_arkops_toml_does(cli, workspace):
+    from stripe_shapes import customer, subscription
+    from test_billing import apply_all
+
+    write_config(
+        workspace,
+        '[billing]\nnotify_subscription_welcome = true\n[plans.pro]\nname = "Pro"\nprice = 2900\n'
+        'stripe_price = "price_prod_pro_month1"\n',
+    )
+    apply_all(
+        workspace,
+        [
+            event("e1", "customer.created", customer("cus_1", "ana@example.com"), ts("2026-03-01")),
+            event(
+                "e2",
+                "customer.subscription.created",
+                subscription("sub_1", "cus_1", [(2900, "eur", "month", 1, 1, "prod_pro")], start="2026-03-01"),
+                ts("2026-03-01"),
+            ),
+        ],
+    )
+    (welcome,) = [m for m in outbox(cli) if m["template"] == "subscription_welcome"]
+    assert welcome["subject"] == "Welcome to arkops Pro"

@@ -194,7 +194,9 @@ def _apply_subscription(db: Db, obj: dict, at: int, result: ApplyResult, setting
         db.put("flags", f"active:{state['id']}", {"value": True})
         email = _customer_email(db, state["customer"])
         if settings.get("notify_subscription_welcome") and email:
-            plan = state["items"][0]["product"] if state["items"] else ""
+            item = state["items"][0] if state["items"] else None
+            # the Stripe price id; `apply_events` names it as arkops.toml does (plan_names)
+            plan = (item["price"] or item["product"] or "") if item else ""
             result.alerts.append(
                 Alert(
                     "subscription_welcome",

@@ -39,6 +39,7 @@ def apply_events(rt: Runtime, events: Iterable[dict], *, now: datetime, cursor: 
 
     window = rt.config["billing"]["alert_window_hours"] * 3600
     local = rt.config["mail"]["allow_local_domains"]
+    plan_names = {plan["stripe_price"]: plan["name"] for plan in rt.config["plans"].values() if plan["stripe_price"]}
 
     def commit(chunk: list[dict]) -> None:
         with rt.store.transaction(DB) as db:
@@ -49,11 +50,14 @@ def apply_events(rt: Runtime, events: Iterable[dict], *, now: datetime, cursor: 
                 if now.timestamp() - alert.at > window:
                     result.quiet += 1  # history (a first sync or import): the ledger has it, nobody is told
                     continue
+                variables = alert.variables
+                if "plan" in variables:  # a Stripe price id: the customer knows the plan by its name
+                    variables = {**variables, "plan": plan_names.get(variables["plan"], variables["plan"])}
                 try:
                     to = alert.to and normalize_customer_address(
                         alert.to, field="customer email", allow_local_domains=local
                     )
-                    notify(rt, alert.template, alert.variables, key=alert.key, now=now, to=to, locale=alert.locale)
+                    notify(rt, alert.template, variables, key=alert.key, now=now, to=to, locale=alert.locale)
                 except DataError as exc:
                     if alert.to is None or isinstance(exc, ConfigError):
                         raise  # operator alerts and configuration problems must stop the run
