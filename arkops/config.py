@@ -208,6 +208,9 @@ SCHEMA: dict[str, Spec] = {
                 str, "", _url, doc="Slack/Mattermost incoming webhook that also receives operator alerts"
             ),
             "timeout_seconds": Field(float, 10.0, _at_least(0.1), doc="SMTP and webhook connect/read timeout"),
+            "flush_deadline_seconds": Field(
+                float, 240.0, _at_least(1.0), doc="a flush stops starting new messages after this long (cron: 5 min)"
+            ),
             "operator_locale": Field(
                 str,
                 "",

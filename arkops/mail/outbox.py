@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,9 +20,10 @@ from pathlib import Path
 from typing import Any, NotRequired, TypedDict, cast
 
 from arkops.clock import iso, parse_iso
-from arkops.errors import DataError
+from arkops.errors import ArkopsError, DataError
 from arkops.mail import MessageState
-from arkops.mail.smtp import FAILED, RETRY, SENT, Outcome
+from arkops.mail.address import check_header
+from arkops.mail.smtp import FAILED, RETRY, SENT, UNKNOWN, Outcome
 from arkops.store import Store, atomic_write_bytes, ensure_dir
 from arkops.store.tables import Table
 
@@ -29,6 +31,8 @@ DB = "outbox"  # declared, with its schema version, by the mail domain (arkops.c
 
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=6))
 STATES = tuple(MessageState)
+GROUP = 20  # messages claimed, sent and recorded together: a crash leaves at most this many `unknown`
+LEASE = timedelta(minutes=30)  # a claim older than this is stale, whichever host or container made it
 EMAIL, CHAT = "email", "chat"
 
 
@@ -125,10 +129,23 @@ def eml_folder(store: Store) -> Path:
     return store.data_dir / "outbox"
 
 
+def check_key(key: str) -> str:
+    """An idempotency key: printable text on one line, at most 300 characters (it is also a header)."""
+    if not isinstance(key, str) or not key or len(key) > 300 or not key.isprintable():
+        raise DataError(f"idempotency key {key!r}: must be 1-300 printable characters on one line")
+    return key
+
+
 def enqueue(
     store: Store, draft: Draft, *, now: datetime, dry_run: bool, sender: str = "arkops@localhost"
 ) -> tuple[OutboxMessage, bool]:
-    """Store a message once per key; returns (message, created). Same key again is a no-op."""
+    """Store a message once per key; returns (message, created). Same key again is a no-op.
+
+    The key and every header value are checked first: nothing that cannot be sent is queued.
+    """
+    check_key(draft.key)
+    for value, what in ((draft.to, "to"), (draft.subject, "subject"), (draft.from_name, "from name")):
+        check_header(value, what)
     stamp = cast(str, iso(now))
     with store.transaction(DB) as db:
         existing_id = (db.get("keys", draft.key) or {}).get("id")
@@ -179,98 +196,154 @@ def list_messages(store: Store, state: str | None = None) -> list[dict]:
     return [m for m in rows if state is None or m["state"] == state]
 
 
-def _claim(store: Store, now: datetime, only: set[str] | None, report: FlushReport) -> list[OutboxMessage]:
+def _stale(doc: OutboxMessage, now: datetime) -> bool:
+    """A claim whose process is gone (same host) or whose lease ran out (any host: a recreated container)."""
+    claimed_at = doc.get("claimed_at")
+    expired = claimed_at is None or now - parse_iso(claimed_at) > LEASE
+    return expired or not _claimer_alive(doc.get("claimed_by") or "")
+
+
+def _claim(
+    store: Store, now: datetime, only: set[str] | None, channels: set[str], report: FlushReport
+) -> list[OutboxMessage]:
+    """Claim up to GROUP due messages in one transaction; turn stale claims into `unknown` on the way."""
     with store.transaction(DB) as db:
-        claimed = []
-        for message_id, doc in MESSAGES.items(db):
-            if doc["state"] == "sending" and not _claimer_alive(doc.get("claimed_by") or ""):
+        claimed: list[OutboxMessage] = []
+        for message_id, doc in sorted(MESSAGES.items(db), key=lambda pair: int(pair[0])):
+            if doc["state"] == "sending" and _stale(doc, now):
                 doc.update(
                     {
                         "state": "unknown",
                         "claimed_by": None,
-                        "last_error": "the sending process died mid-send; outcome unknown (arkops mail retry ID resends)",
+                        "last_error": "the sending process stopped mid-send; outcome unknown (arkops mail retry ID resends)",
                     }
                 )
                 MESSAGES.put(db, message_id, doc)
                 report.recovered += 1
                 continue
-            if doc["state"] != "pending" or (only is not None and message_id not in only):
+            if len(claimed) >= GROUP or doc["state"] != "pending" or doc["channel"] not in channels:
                 continue
-            if parse_iso(doc["next_attempt_at"]) > now:
+            if (only is not None and message_id not in only) or parse_iso(doc["next_attempt_at"]) > now:
                 continue
             doc.update({"state": "sending", "claimed_by": _claimer(), "claimed_at": cast(str, iso(now))})
             MESSAGES.put(db, message_id, doc)
             claimed.append(doc)
-    claimed.sort(key=lambda m: int(m["id"]))
     return claimed
 
 
-def _settle(store: Store, doc: OutboxMessage, outcome: Outcome, now: datetime, report: FlushReport) -> None:
-    with store.transaction(DB) as db:
-        current = MESSAGES.get(db, doc["id"]) or doc
-        current["claimed_by"] = None
-        current["last_error"] = None if outcome.kind == SENT else outcome.detail
-        if outcome.kind == SENT:
-            current.update({"state": "sent", "sent_at": iso(now)})
-            report.sent += 1
-        elif outcome.kind == RETRY:
-            current["attempts"] = current.get("attempts", 0) + 1
-            if current["attempts"] > len(BACKOFF):
-                current["state"] = "dead"
-                report.dead += 1
-            else:
-                retry_at = now + BACKOFF[current["attempts"] - 1]
-                current.update({"state": "pending", "next_attempt_at": cast(str, iso(retry_at))})
-                report.retry += 1
-        elif outcome.kind == FAILED:
-            current["state"] = "failed"
-            report.failed += 1
+def _record(current: OutboxMessage, outcome: Outcome, now: datetime, report: FlushReport) -> None:
+    current["claimed_by"] = None
+    current["last_error"] = None if outcome.kind == SENT else outcome.detail
+    if outcome.kind == SENT:
+        current.update({"state": "sent", "sent_at": iso(now)})
+        report.sent += 1
+    elif outcome.kind == RETRY:
+        current["attempts"] = current.get("attempts", 0) + 1
+        if current["attempts"] > len(BACKOFF):
+            current["state"] = "dead"
+            report.dead += 1
         else:
-            current["state"] = "unknown"
-            report.unknown += 1
-        MESSAGES.put(db, doc["id"], current)
+            retry_at = now + BACKOFF[current["attempts"] - 1]
+            current.update({"state": "pending", "next_attempt_at": cast(str, iso(retry_at))})
+            report.retry += 1
+    elif outcome.kind == FAILED:
+        current["state"] = "failed"
+        report.failed += 1
+    else:
+        current["state"] = "unknown"
+        report.unknown += 1
     if outcome.kind != SENT:
+        where = current["to"] if current["channel"] == EMAIL else "chat"
         report.errors.append(
-            f"message {doc['id']} ({doc['template']} to {doc['to'] if doc['channel'] == EMAIL else 'chat'}): {outcome.kind}: {outcome.detail}"
+            f"message {current['id']} ({current['template']} to {where}): {outcome.kind}: {outcome.detail}"
         )
+
+
+def _settle(
+    store: Store,
+    outcomes: list[tuple[OutboxMessage, Outcome]],
+    untried: list[OutboxMessage],
+    now: datetime,
+    report: FlushReport,
+) -> None:
+    """Record a group's outcomes and hand back what was not attempted, in one transaction.
+
+    Only a message still `sending` under this process's claim is touched: a
+    record is never moved backwards (nothing sent ever returns to `pending`).
+    """
+    me = _claimer()
+    with store.transaction(DB) as db:
+        for doc, outcome in outcomes:
+            current = MESSAGES.get(db, doc["id"])
+            if current is not None and current["state"] == "sending" and current.get("claimed_by") == me:
+                _record(current, outcome, now, report)
+                MESSAGES.put(db, doc["id"], current)
+        for doc in untried:
+            current = MESSAGES.get(db, doc["id"])
+            if current is not None and current["state"] == "sending" and current.get("claimed_by") == me:
+                current.update({"state": "pending", "claimed_by": None})
+                MESSAGES.put(db, doc["id"], current)
+
+
+def _attempt(doc: OutboxMessage, send: Callable[[Any], Outcome]) -> Outcome:
+    """One message: its own faults (a header that cannot be written, ...) fail it alone."""
+    try:
+        return send(doc)
+    except ArkopsError:
+        raise  # configuration: no message can go; the flush stops and says why
+    except Exception as exc:  # this message cannot be built or sent: it must not block the others
+        return Outcome(FAILED, f"cannot be sent: {type(exc).__name__}: {exc}")
 
 
 def flush(
     store: Store,
     *,
     now: datetime,
-    send_email: Callable[[list[Any]], list[Outcome]],
+    send_email: Callable[[Any], Outcome],
     send_chat: Callable[[Any], Outcome],
     only: set[str] | None = None,
+    deadline: float | None = None,
 ) -> FlushReport:
-    """Claim what is due, send it outside the lock, record each outcome. Safe to run concurrently.
+    """Send what is due, a group at a time: claim, send outside the lock, record. Safe to run concurrently.
 
-    `send_email` gets the claimed emails, `send_chat` one chat message at a time, each an OutboxMessage.
+    A crash loses at most the group in flight: its messages stay `sending`
+    until their claim is stale, then become `unknown` (never resent blindly).
+    When a server cannot be reached, no further message of that channel is
+    tried in this flush. `deadline` (seconds) stops claiming new groups.
     """
     report = FlushReport()
-    claimed = _claim(store, now, only, report)
-    emails = [doc for doc in claimed if doc["channel"] == EMAIL]
-    chats = [doc for doc in claimed if doc["channel"] == CHAT]
-    try:
-        outcomes = list(zip(emails, send_email(emails), strict=False)) if emails else []
-        outcomes += [(doc, send_chat(doc)) for doc in chats]
-    except BaseException:
-        _release(store, [doc["id"] for doc in claimed])
-        raise
-    for doc, outcome in outcomes:
-        _settle(store, doc, outcome, now, report)
-    report.unreachable = bool(outcomes) and not any(o.reached for _, o in outcomes)
+    started = time.monotonic()
+    channels = {EMAIL, CHAT}
+    senders = {EMAIL: send_email, CHAT: send_chat}
+    attempted = reached = False
+    while channels and (deadline is None or time.monotonic() - started < deadline):
+        group = _claim(store, now, only, channels, report)
+        if not group:
+            break
+        outcomes: list[tuple[OutboxMessage, Outcome]] = []
+        try:
+            for doc in group:
+                if doc["channel"] not in channels:
+                    continue
+                outcome = _attempt(doc, senders[doc["channel"]])
+                outcomes.append((doc, outcome))
+                attempted, reached = True, reached or outcome.reached
+                if not outcome.reached:
+                    channels.discard(doc["channel"])  # unreachable: the others wait for the next flush
+        except ArkopsError:
+            done = {d["id"] for d, _ in outcomes}
+            _settle(store, outcomes, [d for d in group if d["id"] not in done], now, report)
+            raise
+        except BaseException:  # interrupted mid-send: the message in flight may have gone out
+            done = {d["id"] for d, _ in outcomes}
+            rest = [d for d in group if d["id"] not in done]
+            in_flight = [(rest[0], Outcome(UNKNOWN, "interrupted while sending"))] if rest else []
+            _settle(store, outcomes + in_flight, rest[1:], now, report)
+            raise
+        done = {d["id"] for d, _ in outcomes}
+        _settle(store, outcomes, [d for d in group if d["id"] not in done], now, report)
+    report.unreachable = attempted and not reached
     return report
-
-
-def _release(store: Store, ids: list[str]) -> None:
-    """Hand claimed messages back untouched (the sender raised before any outcome)."""
-    with store.transaction(DB) as db:
-        for message_id in ids:
-            doc = MESSAGES.get(db, message_id)
-            if doc and doc["state"] == "sending":
-                doc.update({"state": "pending", "claimed_by": None})
-                MESSAGES.put(db, message_id, doc)
 
 
 def make_pending(store: Store, message_id: str, *, now: datetime) -> OutboxMessage:

@@ -81,20 +81,37 @@ def send_test(rt: Runtime, to: str, *, now: datetime) -> tuple[list[Queued], out
 
 
 def flush(rt: Runtime, *, now: datetime, only: set[str] | None = None) -> outbox.FlushReport:
+    """Send what is due over one SMTP connection (opened at the first email, reopened after a drop)."""
     if rt.dry_run:
         return outbox.FlushReport()
-    timeout = rt.config["mail"]["timeout_seconds"]
+    mail = rt.config["mail"]
+    timeout = mail["timeout_seconds"]
+    session: SmtpSession | None = None
+    sender = ""
 
-    def send_email(docs: list[dict]) -> list[Outcome]:
-        settings = SmtpSettings.from_env(timeout)  # read only when an email is due; claims are released on error
-        sender = normalize_address(settings.mail_from, field="MAIL_FROM")
-        with SmtpSession(settings) as session:
-            return [session.send(outbox.build_email(doc, sender), sender, doc["to"]) for doc in docs]
+    def send_email(doc: outbox.OutboxMessage) -> Outcome:
+        nonlocal session, sender
+        if session is None:  # settings are read only when an email is due
+            settings = SmtpSettings.from_env(timeout)
+            sender = normalize_address(settings.mail_from, field="MAIL_FROM")
+            session = SmtpSession(settings)
+        return session.send(outbox.build_email(doc, sender), sender, doc["to"])
 
-    def send_chat(doc: dict) -> Outcome:
+    def send_chat(doc: outbox.OutboxMessage) -> Outcome:
         return post_chat(doc["to"], doc["text"], timeout=timeout)
 
-    return outbox.flush(rt.store, now=now, send_email=send_email, send_chat=send_chat, only=only)
+    try:
+        return outbox.flush(
+            rt.store,
+            now=now,
+            send_email=send_email,
+            send_chat=send_chat,
+            only=only,
+            deadline=mail["flush_deadline_seconds"],
+        )
+    finally:
+        if session is not None:
+            session.close()
 
 
 def retry(rt: Runtime, message_id: str, *, now: datetime) -> outbox.FlushReport:
