@@ -10,6 +10,7 @@ Secrets never live here: they come from the environment and `.env`.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import tomllib
@@ -39,6 +40,8 @@ class Field:
             value = float(value)
         if not isinstance(value, self.kind):
             raise ConfigError(path, key, f"expected {_kind_name(self.kind)}, got {type(value).__name__}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(path, key, f"{value} is not a finite number")
         problem = self.check(value) if self.check else None
         if problem:
             raise ConfigError(path, key, problem)
@@ -333,7 +336,7 @@ def load_config(path: Path) -> Config:
     if not path.exists():
         return Config(path=path, data=_parse_table(SCHEMA, {}, path, ""), exists=False)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM from a Windows editor is fine
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(path, "(file)", f"cannot be read: {exc}") from None
     return parse_config(text, path)

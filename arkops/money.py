@@ -35,12 +35,21 @@ def format_money(minor: int | float, currency: str, locale: str = "en") -> str:
     return format_currency(value, currency.upper(), locale=locale)
 
 
-def currency_code(text: str) -> str:
-    """An ISO 4217 code, upper-cased (`eur` -> `EUR`), or DataError."""
+MAX_AMOUNT = 10**12  # minor units: ten billion in a two-decimal currency, beyond any one payment here
+
+
+def currency_code(text: object, *, what: str = "currency") -> str:
+    """An ISO 4217 code Babel knows, upper-cased (`eur` -> `EUR`), or DataError."""
     code = text.strip().upper() if isinstance(text, str) else ""
-    if not re.fullmatch(r"[A-Z]{3}", code):
-        raise DataError(f"currency {text!r} is not an ISO 4217 code (e.g. EUR)")
+    if not re.fullmatch(r"[A-Z]{3}", code) or not _known(code):
+        raise DataError(f"{what} {text!r} is not an ISO 4217 code (e.g. EUR)")
     return code
+
+
+def _known(code: str) -> bool:
+    from babel.numbers import get_currency_name
+
+    return get_currency_name(code, locale="en") != code
 
 
 class Converter:

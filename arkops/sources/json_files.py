@@ -11,7 +11,7 @@ from arkops.errors import DataError
 def read_json_list(path: Path, *, items: str = "records") -> list:
     """The list a file holds, or a one-line DataError naming the file."""
     try:
-        records = json.loads(path.read_text(encoding="utf-8"))
+        records = json.loads(path.read_text(encoding="utf-8-sig"))  # a BOM from a Windows editor is fine
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
     except IsADirectoryError:

@@ -29,17 +29,27 @@ META = "_meta"
 
 
 def read_json_file(path: Path) -> Any:
-    """Parse a data file, or raise CorruptFileError naming it; an empty or missing file is None."""
+    """Parse a data file, or raise CorruptFileError naming it; a missing file is None.
+
+    An empty file is refused like a corrupt one: arkops never writes one (its
+    writes are atomic), so something else truncated it, and treating it as a
+    new database would overwrite whatever should be restored there.
+    """
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         return None
+    except IsADirectoryError:
+        raise CorruptFileError(path, "is a folder, not a data file") from None
     if not raw.strip():
-        return None
+        raise CorruptFileError(path, "the file is empty")
     try:
-        return json.loads(raw)
+        data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CorruptFileError(path, f"invalid JSON: {exc}") from None
+    if data is None:
+        raise CorruptFileError(path, "the file holds null")
+    return data
 
 
 class TransactionalStorage(Storage):
@@ -142,7 +152,12 @@ class Store:
         return self.data_dir / f"{name}.json"
 
     def ensure(self) -> None:
-        ensure_dir(self.data_dir)
+        """The data directory must exist (`arkops init` creates it); its `locks/` folder is made on demand."""
+        if not self.data_dir.is_dir():
+            raise DataError(
+                f"no arkops data directory at {self.data_dir}: run `arkops init` here, "
+                "or point --data-dir / ARKOPS_DATA_DIR at it"
+            )
         ensure_dir(self.lock_dir)
 
     @contextmanager
@@ -166,12 +181,14 @@ class Store:
         path = self.path(name)
         with self.lock(name, what=f"database {path.name}"):
             remove_stale_temps(path)
+            existed = path.exists()
             tiny = TinyDB(str(path), storage=TransactionalStorage)
             try:
                 db = Db(name, tiny)
                 self._migrate(db, schema, path)
                 yield db
-                tiny.storage.commit()  # type: ignore[attr-defined]
+                if existed or db.tables():  # a read of a database that does not exist yet creates nothing
+                    tiny.storage.commit()  # type: ignore[attr-defined]
             finally:
                 tiny.close()
 

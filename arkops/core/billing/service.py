@@ -12,7 +12,7 @@ from arkops.core.billing.ledger import DB, ApplyResult, apply_event
 from arkops.core.notify import notify
 from arkops.errors import CheckFailed, ConfigError, DataError
 from arkops.mail.address import normalize_customer_address
-from arkops.money import format_money, to_minor
+from arkops.money import MAX_AMOUNT, currency_code, format_money, to_minor
 from arkops.runtime import Runtime
 from arkops.text import counted
 
@@ -30,8 +30,11 @@ def _money(rt: Runtime) -> Callable[[int, str], str]:
     return lambda minor, currency: format_money(minor, currency or rt.config.currency, locale)
 
 
-def apply_events(rt: Runtime, events: Iterable[dict], *, now: datetime, cursor: bool = False) -> ApplyResult:
-    """Apply events in batches, one transaction each; alerts are queued inside it (idempotent keys)."""
+def apply_events(
+    rt: Runtime, events: Iterable[dict], *, now: datetime, cursor: bool = False, batch_size: int | None = BATCH
+) -> ApplyResult:
+    """Apply events in batches, one transaction each (`batch_size=None`: all in one); alerts are queued
+    inside the transaction (idempotent keys)."""
     result = ApplyResult()
     settings = rt.config["billing"]
     money = _money(rt)
@@ -75,7 +78,7 @@ def apply_events(rt: Runtime, events: Iterable[dict], *, now: datetime, cursor: 
         if not isinstance(event, dict) or not isinstance(event.get("id"), str):
             raise DataError("an event without an id cannot be applied")
         batch.append(event)
-        if len(batch) >= BATCH:
+        if batch_size is not None and len(batch) >= batch_size:
             commit(batch)
             batch = []
     if batch:
@@ -228,18 +231,22 @@ def import_payments(rt: Runtime, path: Path, *, now: datetime) -> ApplyResult:
     events = []
     for index, record in enumerate(records):
         where = f"{path}[{index}]"
-        if not isinstance(record, dict) or not record.get("invoice_id"):
-            raise DataError(f"{where}: needs an invoice_id")
-        currency = str(record.get("currency") or "").upper()
-        if len(currency) != 3:
-            raise DataError(f"{where}: currency {record.get('currency')!r} is not an ISO code")
+        if not isinstance(record, dict):
+            raise DataError(f"{where}: not an object")
+        invoice_id = _record_id(record.get("invoice_id"), f"{where}.invoice_id")
+        currency = currency_code(record.get("currency") or "", what=f"{where}.currency")
         amount = to_minor(record.get("amount"), currency, what=f"{where}.amount")
+        if not 0 <= amount <= MAX_AMOUNT:
+            raise DataError(f"{where}.amount: {record.get('amount')!r} is not between 0 and {MAX_AMOUNT:,} minor units")
+        email = record.get("customer_email")
+        if email is not None and (not isinstance(email, str) or not email.isprintable()):
+            raise DataError(f"{where}.customer_email: {email!r} is not an email address on one line")
         status = record.get("status")
         if status not in ("paid", "failed"):
             raise DataError(f"{where}: status {status!r} is not paid or failed")
         at = int(parse_iso(str(record.get("paid_at") or ""), what=f"{where}.paid_at").timestamp())
         invoice = {
-            "id": record["invoice_id"],
+            "id": invoice_id,
             "customer_email": record.get("customer_email"),
             "currency": currency,
             "amount_paid": amount if status == "paid" else 0,
@@ -251,13 +258,23 @@ def import_payments(rt: Runtime, path: Path, *, now: datetime) -> ApplyResult:
         event_type = "invoice.paid" if status == "paid" else "invoice.payment_failed"
         events.append(
             {
-                "id": f"import:{record['invoice_id']}:{status}",
+                "id": f"import:{invoice_id}:{status}",
                 "type": event_type,
                 "created": at,
                 "data": {"object": invoice},
             }
         )
-    return apply_events(rt, events, now=now)
+    # All or nothing: every record was checked above, and they are applied in one transaction.
+    return apply_events(rt, events, now=now, batch_size=None)
+
+
+def _record_id(value: object, where: str) -> str:
+    """An id from an outside file: text, or a whole number written as text (123 and "123" are one id)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return str(value)
+    if isinstance(value, str) and value.strip() and value.isprintable() and len(value) <= 255:
+        return value.strip()
+    raise DataError(f"{where}: {value!r} is not an id (text or a whole number, on one line)")
 
 
 def serve_webhooks(

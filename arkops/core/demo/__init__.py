@@ -128,6 +128,19 @@ def make_people(rng: random.Random, now: datetime) -> list[Person]:
     return people
 
 
+# What the demo creates in its folder; `--force` removes only these, so a file the user put there stays.
+CREATED = (MARKER, "arkops.toml", ".env", "data", "app")
+
+
+def _remove_demo(folder: Path) -> None:
+    for name in CREATED:
+        path = folder / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+
+
 def create_workspace(folder: Path, *, force: bool) -> None:
     if folder.exists() and not folder.is_dir():
         raise DataError(f"{folder} is a file; choose a folder for the demo")
@@ -136,7 +149,7 @@ def create_workspace(folder: Path, *, force: bool) -> None:
             raise DataError(f"{folder} exists and is not an arkops demo; choose another folder")
         if not force:
             raise DataError(f"{folder} already holds a demo; pass --force to rebuild it")
-        shutil.rmtree(folder)
+        _remove_demo(folder)
     ensure_dir(folder)
     folder.chmod(0o755)
     stamp = iso(DEMO_NOW)

@@ -7,6 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from arkops.errors import DataError
 from arkops.runtime import Runtime
 
 
@@ -30,5 +31,13 @@ def cron_line(rt: Runtime, *, log: Path, every: int) -> str:
         str(rt.data_dir.resolve()),
         "run",
     ]
-    command = " ".join(shlex.quote(p) for p in parts)
-    return f"*/{every} * * * * cd {shlex.quote(str(folder))} && {command} >> {shlex.quote(str(log))} 2>&1"
+    for path in (*parts, str(folder), str(log)):
+        if "\n" in path or "\r" in path:
+            raise DataError(f"{path!r}: a path with a line break cannot go in a crontab line")
+    command = " ".join(_cron_quote(p) for p in parts)
+    return f"*/{every} * * * * cd {_cron_quote(str(folder))} && {command} >> {_cron_quote(str(log))} 2>&1"
+
+
+def _cron_quote(text: str) -> str:
+    """Shell-quoted, with `%` escaped: cron turns a bare `%` into a line break."""
+    return shlex.quote(text).replace("%", "\\%")
