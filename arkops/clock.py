@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from arkops.errors import DataError
+
+# Every time arkops accepts from outside lies in this range; a date outside it is a typo or a unit mistake.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 def parse_iso(text: str, *, what: str = "timestamp") -> datetime:
@@ -22,9 +27,23 @@ def parse_iso(text: str, *, what: str = "timestamp") -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     try:
-        return moment.astimezone(UTC)
+        moment = moment.astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:00+01:00 falls before year 1 in UTC
-        raise DataError(f"{what}: {text!r} is out of range") from None
+        moment = EARLIEST - timedelta(days=1)
+    if not EARLIEST <= moment < LATEST:
+        raise DataError(f"{what}: {text!r} is out of range (1970-2099)")
+    return moment
+
+
+def from_seconds(value: object, *, what: str = "timestamp") -> datetime:
+    """A timestamp from outside, in seconds since 1970 (as Stripe and Unix write them), or DataError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise DataError(f"{what}: {value!r} is not a timestamp in seconds")
+    if not EARLIEST.timestamp() <= value < LATEST.timestamp():
+        if EARLIEST.timestamp() <= value / 1000 < LATEST.timestamp():
+            raise DataError(f"{what}: {value!r} looks like milliseconds; give seconds since 1970")
+        raise DataError(f"{what}: {value!r} is out of range (1970-2099)")
+    return datetime.fromtimestamp(value, UTC)
 
 
 def now() -> datetime:

@@ -16,7 +16,7 @@ from arkops.errors import ConfigError, DataError
 from arkops.money import Converter, to_minor
 from arkops.store.jsonl import JsonLines
 
-moments = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)).map(
+moments = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2099, 12, 31), timezones=st.just(UTC)).map(
     lambda d: d.replace(microsecond=0)
 )
 
@@ -35,9 +35,12 @@ def test_parse_iso_gives_utc_or_a_data_error_quoting_the_text(text):
     except DataError as exc:
         moment, problem = None, exc.args
     if moment is None:
-        assert problem == (f"timestamp: {text!r} is not an ISO 8601 date",)
+        assert problem in (
+            (f"timestamp: {text!r} is not an ISO 8601 date",),
+            (f"timestamp: {text!r} is out of range (1970-2099)",),
+        )
     else:
-        assert moment.utcoffset() == timedelta(0)
+        assert moment.utcoffset() == timedelta(0) and 1970 <= moment.year <= 2099
         assert parse_iso(iso(moment)) == moment.replace(microsecond=0)
 
 
@@ -151,3 +154,18 @@ def test_mrr_series_matches_evaluating_each_instant(raw_versions, raw_instants):
         return subscription_mrr(current[-1], at, convert) if current else 0.0
 
     assert mrr_series(versions, instants, convert) == [naive(at) for at in instants]
+
+
+@given(st.one_of(st.integers(), st.floats(allow_nan=True, allow_infinity=True), st.booleans(), st.text(max_size=5)))
+def test_from_seconds_takes_only_seconds_between_1970_and_2100(value):
+    from arkops.clock import from_seconds
+
+    try:
+        moment, problem = from_seconds(value), ""
+    except DataError as exc:
+        moment, problem = None, str(exc)
+    if moment is None:
+        assert problem.startswith(f"timestamp: {value!r} ")
+    else:
+        assert isinstance(value, (int, float)) and not isinstance(value, bool)
+        assert 1970 <= moment.year <= 2099

@@ -17,6 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from arkops.clock import from_unix, iso
+from arkops.core.billing import SubscriptionStatus
+from arkops.core.billing import fields as F
 from arkops.core.billing.records import (
     CUSTOMERS,
     INVOICES,
@@ -48,6 +50,8 @@ HANDLED = {
     "invoice.payment_failed",
     "charge.refunded",
 }
+INTERVALS = ("day", "week", "month", "year")
+SUBSCRIPTION_STATUSES = tuple(SubscriptionStatus)
 PAID_EVENTS = ("invoice.paid", "invoice.payment_succeeded")
 Money = Callable[[int, str], str]  # minor units and currency, as the operator reads them
 
@@ -88,12 +92,6 @@ class ApplyResult:
         )
 
 
-def _id(value: Any) -> str | None:
-    if isinstance(value, dict):
-        return value.get("id")
-    return value
-
-
 def _newer(db: Db, table: str, key: str, at: int) -> bool:
     """True when the event at `at` is at least as new as the stored state (ties: later delivery wins)."""
     current = db.get(table, key)
@@ -120,52 +118,59 @@ def _store_versioned(db: Db, table: str, key: str, at: int, state: Mapping[str, 
 def normalize_discount(discount: dict) -> Discount | None:
     # Expanded discount objects carry the coupon under `coupon` in older API
     # versions and under `source.coupon` in newer ones.
-    coupon = discount.get("coupon") or (discount.get("source") or {}).get("coupon")
+    coupon = discount.get("coupon") or F.table(discount, "source").get("coupon")
     if not isinstance(coupon, dict):
         return None
     return {
-        "coupon": coupon.get("id"),
-        "percent_off": coupon.get("percent_off"),
-        "amount_off": coupon.get("amount_off"),
-        "currency": coupon.get("currency"),
-        "duration": coupon.get("duration"),
-        "start": discount.get("start"),
-        "end": discount.get("end"),
+        "coupon": F.text(coupon, "id"),
+        "percent_off": F.percent(coupon, "percent_off"),
+        "amount_off": F.amount(coupon, "amount_off") or None,
+        "currency": F.currency(coupon, "currency") or None,
+        "duration": F.text(coupon, "duration"),
+        "start": F.moment(discount, "start"),
+        "end": F.moment(discount, "end"),
     }
 
 
 def normalize_subscription(sub: dict) -> Subscription:
     items: list[SubscriptionItem] = []
-    for item in (sub.get("items") or {}).get("data", []):
-        price = item.get("price") or item.get("plan") or {}
-        recurring = price.get("recurring") or {}
+    fallback = F.currency(sub, "currency")
+    for item in F.listing(sub, "items"):
+        price = F.table(item, "price") or F.table(item, "plan")
+        recurring = F.table(price, "recurring")
         items.append(
             {
-                "price": price.get("id"),
-                "product": _id(price.get("product")),
-                "unit_amount": price.get("unit_amount", price.get("amount")) or 0,
-                "currency": (price.get("currency") or sub.get("currency") or "").upper(),
-                "interval": recurring.get("interval") or price.get("interval") or "month",
-                "interval_count": recurring.get("interval_count") or price.get("interval_count") or 1,
-                "quantity": item.get("quantity") or 1,
+                "price": F.text(price, "id"),
+                "product": F.ident(price, "product"),
+                "unit_amount": F.amount(price, "unit_amount") if "unit_amount" in price else F.amount(price, "amount"),
+                "currency": F.currency(price, "currency", fallback),
+                "interval": F.choice(recurring, "interval", INTERVALS, "")
+                if recurring.get("interval")
+                else F.choice(price, "interval", INTERVALS, "month"),
+                "interval_count": F.count(recurring, "interval_count", 0) or F.count(price, "interval_count", 1) or 1,
+                "quantity": F.count(item, "quantity", 1) or 1,
             }
         )
-    raw_discounts = sub.get("discounts") or []
+    raw_discounts = (
+        [d for d in (sub.get("discounts") or []) if isinstance(d, dict)]
+        if isinstance(sub.get("discounts"), list)
+        else []
+    )
     if not raw_discounts and isinstance(sub.get("discount"), dict):
         raw_discounts = [sub["discount"]]
-    discounts = [d for d in (normalize_discount(x) for x in raw_discounts if isinstance(x, dict)) if d]
+    discounts = [d for d in (normalize_discount(x) for x in raw_discounts) if d]
     return {
-        "id": sub["id"],
-        "customer": _id(sub.get("customer")),
-        "status": sub.get("status"),
+        "id": F.require_id(sub, "subscription"),
+        "customer": F.ident(sub, "customer"),
+        "status": F.choice(sub, "status", SUBSCRIPTION_STATUSES, "incomplete"),
         "items": items,
         "discounts": discounts,
-        "trial_start": sub.get("trial_start"),
-        "trial_end": sub.get("trial_end"),
-        "cancel_at_period_end": bool(sub.get("cancel_at_period_end")),
-        "canceled_at": sub.get("canceled_at"),
-        "ended_at": sub.get("ended_at"),
-        "start_date": sub.get("start_date") or sub.get("created"),
+        "trial_start": F.moment(sub, "trial_start"),
+        "trial_end": F.moment(sub, "trial_end"),
+        "cancel_at_period_end": F.flag(sub, "cancel_at_period_end"),
+        "canceled_at": F.moment(sub, "canceled_at"),
+        "ended_at": F.moment(sub, "ended_at"),
+        "start_date": F.moment(sub, "start_date") or F.moment(sub, "created"),
     }
 
 
@@ -175,15 +180,16 @@ def _customer_email(db: Db, customer_id: str | None) -> str | None:
 
 
 def _apply_customer(db: Db, obj: dict, at: int, deleted: bool) -> None:
-    previous: Customer | dict[str, Any] = CUSTOMERS.get(db, obj["id"]) or {}
+    customer_id = F.require_id(obj, "customer")
+    previous: Customer | dict[str, Any] = CUSTOMERS.get(db, customer_id) or {}
     state: Customer = {
-        "id": obj["id"],
-        "email": obj.get("email") or previous.get("email"),
-        "name": obj.get("name") or previous.get("name"),
-        "created": obj.get("created") or previous.get("created"),
+        "id": customer_id,
+        "email": F.text(obj, "email") or previous.get("email"),
+        "name": F.text(obj, "name") or previous.get("name"),
+        "created": F.moment(obj, "created") or previous.get("created"),
         "deleted": deleted,
     }
-    _store_versioned(db, "customers", obj["id"], at, state)
+    _store_versioned(db, "customers", customer_id, at, state)
 
 
 def _apply_subscription(db: Db, obj: dict, at: int, result: ApplyResult, settings: Mapping[str, Any]) -> None:
@@ -211,7 +217,7 @@ def _apply_invoice(
     db: Db, obj: dict, at: int, event_type: str, result: ApplyResult, settings: Mapping[str, Any], money: Money
 ) -> None:
     paid = event_type in PAID_EVENTS
-    previous = INVOICES.get(db, obj["id"])
+    previous = INVOICES.get(db, F.require_id(obj, "invoice"))
     state = _invoice_state(db, obj, at, paid, previous)
     if previous and previous.get("status") == "paid" and not paid:
         _keep_paid(state, previous)
@@ -226,22 +232,22 @@ def _apply_invoice(
 def _invoice_state(db: Db, obj: dict, at: int, paid: bool, previous: Invoice | None) -> Invoice:
     """The invoice as this event shows it, keeping what only earlier events told (email, paid time, attempts, refunds)."""
     known: Invoice | dict[str, Any] = previous or {}
-    transitions = obj.get("status_transitions") or {}
-    customer = _id(obj.get("customer"))
+    transitions = F.table(obj, "status_transitions")
+    customer = F.ident(obj, "customer")
     return {
-        "id": obj["id"],
+        "id": F.require_id(obj, "invoice"),
         "customer": customer,
-        "customer_email": obj.get("customer_email") or _customer_email(db, customer) or known.get("customer_email"),
-        "subscription": _id(obj.get("subscription"))
-        or _id(((obj.get("parent") or {}).get("subscription_details") or {}).get("subscription")),
-        "status": "paid" if paid else (obj.get("status") or "open"),
-        "currency": (obj.get("currency") or "").upper(),
-        "amount_paid": obj.get("amount_paid") or 0,
-        "amount_due": obj.get("amount_due") or 0,
-        "billing_reason": obj.get("billing_reason"),
-        "paid_at": (transitions.get("paid_at") or at) if paid else known.get("paid_at"),
-        "attempt_count": obj.get("attempt_count") or known.get("attempt_count") or 0,
-        "next_payment_attempt": None if paid else obj.get("next_payment_attempt"),
+        "customer_email": F.text(obj, "customer_email") or _customer_email(db, customer) or known.get("customer_email"),
+        "subscription": F.ident(obj, "subscription")
+        or F.ident(F.table(F.table(obj, "parent"), "subscription_details"), "subscription"),
+        "status": "paid" if paid else (F.text(obj, "status") or "open"),
+        "currency": F.currency(obj, "currency"),
+        "amount_paid": F.amount(obj, "amount_paid"),
+        "amount_due": F.amount(obj, "amount_due"),
+        "billing_reason": F.text(obj, "billing_reason"),
+        "paid_at": (F.moment(transitions, "paid_at") or at) if paid else known.get("paid_at"),
+        "attempt_count": F.count(obj, "attempt_count", 0) or known.get("attempt_count") or 0,
+        "next_payment_attempt": None if paid else F.moment(obj, "next_payment_attempt"),
         "payment_failed": (not paid) or known.get("payment_failed", False),
         "refunded": known.get("refunded", 0),
     }
@@ -308,37 +314,35 @@ def iso_day(seconds: int | None) -> str:
 
 
 def _apply_refund(db: Db, charge: dict, at: int) -> None:
-    invoice_id = _id(charge.get("invoice"))
-    refunds = (charge.get("refunds") or {}).get("data") or []
-    known = sum(r["amount"] for r in REFUNDS.values(db) if r["charge"] == charge["id"]) if not refunds else 0
-    if not refunds and (charge.get("amount_refunded") or 0) > known:
-        refunds = [
-            {
-                "id": f"{charge['id']}:{charge['amount_refunded']}",
-                "amount": charge["amount_refunded"] - known,
-                "created": at,
-                "currency": charge.get("currency"),
-            }
-        ]
+    charge_id = F.require_id(charge, "charge")
+    invoice_id = F.ident(charge, "invoice")
+    charge_currency = F.currency(charge, "currency")
+    refunds = F.listing(charge, "refunds")
+    refunded = F.amount(charge, "amount_refunded")
+    known = sum(r["amount"] for r in REFUNDS.values(db) if r["charge"] == charge_id) if not refunds else 0
+    if not refunds and refunded > known:
+        refunds = [{"id": f"{charge_id}:{refunded}", "amount": refunded - known, "created": at}]
     for refund in refunds:
+        refund_id = F.require_id(refund, "refund")
         record: Refund = {
-            "id": refund["id"],
-            "charge": charge["id"],
+            "id": refund_id,
+            "charge": charge_id,
             "invoice": invoice_id,
-            "customer": _id(charge.get("customer")),
-            "amount": refund.get("amount") or 0,
-            "currency": (refund.get("currency") or charge.get("currency") or "").upper(),
-            "created": refund.get("created") or at,
+            "customer": F.ident(charge, "customer"),
+            "amount": F.amount(refund, "amount"),
+            "currency": F.currency(refund, "currency", charge_currency),
+            "created": F.moment(refund, "created") or at,
         }
-        REFUNDS.insert_new(db, refund["id"], record)
+        REFUNDS.insert_new(db, refund_id, record)
     if invoice_id and (invoice := INVOICES.get(db, invoice_id)):
         invoice["refunded"] = sum(r["amount"] for r in REFUNDS.values(db) if r["invoice"] == invoice_id)
         INVOICES.put(db, invoice_id, invoice)
 
 
 def _apply_checkout(db: Db, session: dict, at: int) -> None:
-    customer_id = _id(session.get("customer"))
-    email = (session.get("customer_details") or {}).get("email") or session.get("customer_email")
+    customer_id = F.ident(session, "customer")
+    details = F.table(session, "customer_details")
+    email = F.text(details, "email") or F.text(session, "customer_email")
     if customer_id and email and not _customer_email(db, customer_id):
         _store_versioned(
             db,
@@ -348,7 +352,7 @@ def _apply_checkout(db: Db, session: dict, at: int) -> None:
             {
                 "id": customer_id,
                 "email": email,
-                "name": (session.get("customer_details") or {}).get("name"),
+                "name": F.text(details, "name"),
                 "created": at,
                 "deleted": False,
             },

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from arkops.clock import iso, parse_iso
+from arkops.clock import from_seconds, iso, parse_iso
 from arkops.core.billing.ledger import DB, ApplyResult, apply_event
 from arkops.core.notify import notify
 from arkops.errors import CheckFailed, ConfigError, DataError
@@ -75,15 +75,32 @@ def apply_events(
                     )
 
     for event in events:
-        if not isinstance(event, dict) or not isinstance(event.get("id"), str):
-            raise DataError("an event without an id cannot be applied")
-        batch.append(event)
+        batch.append(check_event(event))
         if batch_size is not None and len(batch) >= batch_size:
             commit(batch)
             batch = []
     if batch:
         commit(batch)
     return result
+
+
+def check_event(event: object) -> dict:
+    """A Stripe event as the ledger needs it, checked once at the edge; DataError names what is wrong."""
+    if not isinstance(event, dict):
+        raise DataError("an event must be a JSON object")
+    event_id = event.get("id")
+    if not isinstance(event_id, str) or not event_id or len(event_id) > 255 or not event_id.isprintable():
+        raise DataError(f"event id {event_id!r} is not an id")
+    if not isinstance(event.get("type"), str):
+        raise DataError(f"event {event_id}: type {event.get('type')!r} is not text")
+    from_seconds(event.get("created"), what=f"event {event_id}: created")
+    data = event.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
+        raise DataError(f"event {event_id}: data.object is not an object")
+    obj_id = data["object"].get("id")
+    if obj_id is not None and (not isinstance(obj_id, str) or not obj_id.isprintable() or len(obj_id) > 255):
+        raise DataError(f"event {event_id}: object id {obj_id!r} is not an id")
+    return event
 
 
 def read_cursor(rt: Runtime) -> dict | None:
@@ -213,9 +230,10 @@ def verify_webhook(payload: bytes, signature: str | None) -> dict:
         event = json.loads(payload)
     except json.JSONDecodeError as exc:
         raise DataError(f"webhook refused: payload is not JSON ({exc})") from None
-    if not isinstance(event, dict) or not isinstance(event.get("id"), str) or "type" not in event:
-        raise DataError("webhook refused: payload is not a Stripe event")
-    return event
+    try:
+        return check_event(event)
+    except DataError as exc:
+        raise DataError(f"webhook refused: {exc}") from None
 
 
 def ingest_webhook(rt: Runtime, payload: bytes, signature: str | None, *, now: datetime) -> ApplyResult:

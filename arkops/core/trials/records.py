@@ -9,11 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from arkops.clock import iso, parse_iso
+from arkops.clock import from_seconds, iso, parse_iso
 from arkops.config import LOCALES
 from arkops.core.trials.state import ACTIVITY, DB, TRIALS, Trial, normalize_email
 from arkops.errors import DataError
@@ -35,8 +35,10 @@ def _at(value: Any, now: datetime, what: str) -> datetime:
     if value is None or value == "":
         return now
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC)
-    return parse_iso(str(value), what=what)
+        return from_seconds(value, what=what)
+    if not isinstance(value, str):
+        raise DataError(f"{what}: {value!r} is not a date")
+    return parse_iso(value, what=what)
 
 
 def _new_trial(rt: Runtime, email: str, plan: str, source: str | None, at: datetime, extra: dict[str, Any]) -> Trial:

@@ -1,0 +1,140 @@
+"""Reading Stripe objects: every field the ledger keeps is checked once, here, as it comes in.
+
+Stripe sends well-formed objects, but webhooks, imports and local test
+servers may not: a field of the wrong type or out of range is a DataError
+naming the object and the field (the event is refused, exit 3 or HTTP 400),
+never a crash later in a report.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from arkops.clock import from_seconds
+from arkops.errors import DataError
+from arkops.money import MAX_AMOUNT, currency_code
+
+MAX_TEXT = 500
+MAX_COUNT = 1_000_000
+
+
+def _where(obj: dict, key: str) -> str:
+    kind = obj.get("object") if isinstance(obj.get("object"), str) else "object"
+    name = obj.get("id") if isinstance(obj.get("id"), str) else "?"
+    return f"{kind} {name}: {key}"
+
+
+def table(obj: dict, key: str) -> dict:
+    """A nested object; a missing or null one is empty."""
+    value = obj.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise DataError(f"{_where(obj, key)}: {value!r} is not an object")
+    return value
+
+
+def listing(obj: dict, key: str) -> list[dict]:
+    """A list of objects, or a Stripe list object's `data`; missing is empty."""
+    value = obj.get(key)
+    if isinstance(value, dict):
+        value = value.get("data")
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise DataError(f"{_where(obj, key)}: {value!r} is not a list of objects")
+    return value
+
+
+def text(obj: dict, key: str) -> str | None:
+    """Printable text on one line (ids, emails, names, statuses); missing or empty is None."""
+    value = obj.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > MAX_TEXT or not value.isprintable():
+        raise DataError(f"{_where(obj, key)}: {value!r} is not text on one line")
+    return value
+
+
+def ident(obj: dict, key: str) -> str | None:
+    """An id, or the id of an expanded object (`customer` may be "cus_1" or {"id": "cus_1", ...})."""
+    value = obj.get(key)
+    if isinstance(value, dict):
+        return text(value, "id")
+    return text(obj, key)
+
+
+def amount(obj: dict, key: str) -> int:
+    """Whole minor units, 0 to MAX_AMOUNT; missing is 0."""
+    value = obj.get(key)
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_AMOUNT:
+        raise DataError(f"{_where(obj, key)}: {value!r} is not an amount in minor units")
+    return value
+
+
+def count(obj: dict, key: str, default: int) -> int:
+    """A whole number 1 to a million (quantities, attempts, interval counts); missing is `default`."""
+    value = obj.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise DataError(f"{_where(obj, key)}: {value!r} is not a count")
+    return value
+
+
+def percent(obj: dict, key: str) -> float | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not 0 <= value <= 100
+    ):
+        raise DataError(f"{_where(obj, key)}: {value!r} is not a percentage")
+    return float(value)
+
+
+def currency(obj: dict, key: str, fallback: str = "") -> str:
+    """An ISO 4217 code, upper-cased; missing is `fallback`."""
+    value = obj.get(key)
+    if value is None or value == "":
+        return fallback
+    return currency_code(value, what=f"{_where(obj, key)}: currency")
+
+
+def moment(obj: dict, key: str) -> int | None:
+    """Unix seconds between 1970 and 2100; missing is None."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    return int(from_seconds(value, what=_where(obj, key)).timestamp())
+
+
+def choice(obj: dict, key: str, allowed: tuple[str, ...], default: str) -> str:
+    value = text(obj, key) or default
+    if value not in allowed:
+        raise DataError(f"{_where(obj, key)}: {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def flag(obj: dict, key: str) -> bool:
+    value = obj.get(key)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise DataError(f"{_where(obj, key)}: {value!r} is not true or false")
+    return value
+
+
+def require_id(obj: Any, what: str) -> str:
+    if not isinstance(obj, dict):
+        raise DataError(f"{what}: {obj!r} is not an object")
+    found = text(obj, "id")
+    if found is None:
+        raise DataError(f"{what}: has no id")
+    return found
