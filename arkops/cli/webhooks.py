@@ -45,12 +45,16 @@ def webhooks_serve(
     *,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8787,
+    workers: Annotated[
+        int, typer.Option(help="Requests handled at once; more get 503 with Retry-After.", min=1, max=256)
+    ] = 16,
 ) -> None:
     """Receive Stripe webhooks on POST /webhooks/stripe until stopped.
 
     For `stripe listen --forward-to localhost:8787/webhooks/stripe`, or behind
-    the site's reverse proxy: 200 applied or ignored, 400 bad signature, 503
-    when the ledger is busy or unreadable (Stripe retries).
+    the site's reverse proxy: 200 applied or ignored, 400 bad signature or
+    malformed request, 503 with Retry-After when the ledger or every worker is
+    busy (Stripe retries). A port in use is exit 2.
 
     Example: arkops webhooks serve --port 8787
     """
@@ -58,5 +62,10 @@ def webhooks_serve(
 
     rt = runtime(ctx)
     serve_webhooks(
-        rt, host=host, port=port, log=lambda line: say(rt, line), ready=lambda url: say(rt, f"listening on {url}")
+        rt,
+        host=host,
+        port=port,
+        workers=workers,
+        log=lambda line: say(rt, line),
+        ready=lambda url: say(rt, f"listening on {url}"),
     )

@@ -296,11 +296,19 @@ def _record_id(value: object, where: str) -> str:
 
 
 def serve_webhooks(
-    rt: Runtime, *, host: str, port: int, log: Progress, ready: Callable[[str], None] = lambda _: None
+    rt: Runtime,
+    *,
+    host: str,
+    port: int,
+    workers: int = 16,
+    log: Progress,
+    ready: Callable[[str], None] = lambda _: None,
 ) -> None:
     """`webhooks serve`: verify and apply each POST; 400 on a bad signature; unknown types are accepted."""
+    import errno
+
     from arkops.clock import now as clock_now
-    from arkops.errors import ArkopsError
+    from arkops.errors import ArkopsError, UsageError, redact
     from arkops.sources.webhook_server import PATH, make_server
 
     def handle(payload: bytes, signature: str | None) -> tuple[int, dict]:
@@ -315,9 +323,17 @@ def serve_webhooks(
         except ArkopsError as exc:  # a busy lock or a broken data file: let Stripe retry later
             log(str(exc))
             return 503, {"error": "temporarily unavailable"}
+        except Exception as exc:  # an arkops bug: one line in the log, Stripe retries the delivery
+            log(redact(f"internal error: {type(exc).__name__}: {exc}"))
+            return 500, {"error": "internal error"}
         return 200, {"received": True, "duplicate": bool(result.duplicates), "ignored": bool(result.ignored)}
 
-    server = make_server(host, port, handle, log)
+    try:
+        server = make_server(host, port, handle, log, workers=workers)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise UsageError(f"{host}:{port} is already in use; choose another --port") from None
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     bound_host, bound_port = server.server_address[:2]
     ready(f"http://{bound_host!s}:{bound_port}{PATH}")
     try:
