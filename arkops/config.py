@@ -237,6 +237,9 @@ SCHEMA: dict[str, Spec] = {
             "alert_window_hours": Field(
                 int, 24, _at_least(1), doc="older payments and failures (a first sync or import) are not alerted"
             ),
+            "stripe_timeout_seconds": Field(
+                float, 30.0, _at_least(0.1), doc="how long one Stripe request may take before it is retried"
+            ),
             "stripe_retry_seconds": Field(
                 list, [0.5, 1.0, 2.0], _delays, doc="waits between retries of a failed Stripe request"
             ),

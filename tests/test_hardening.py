@@ -132,3 +132,23 @@ def test_config_floats_must_be_finite(cli, workspace):
     write_config(workspace, "[fx]\nUSD = inf\n")
     result = cli("payments", "report")
     assert result.code == 3 and "fx.USD" in result.err
+
+
+def test_a_hanging_stripe_server_is_given_up_on_within_the_configured_timeout(cli, workspace, monkeypatch):
+    import socket
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)  # accepts connections (the kernel does) and never answers
+    try:
+        monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_" + "hanging0123456789")
+        monkeypatch.setenv("STRIPE_API_BASE", f"http://127.0.0.1:{listener.getsockname()[1]}")
+        write_config(workspace, "[billing]\nstripe_timeout_seconds = 0.5\nstripe_retry_seconds = [0.01]\n")
+        started = time.monotonic()
+        result = cli("stripe", "sync")
+        assert time.monotonic() - started < 5  # 2 attempts of 0.5 s, not the library's 80 s each
+        assert result.code == 4 and "Stripe unreachable while listing events after 2 attempts" in result.err
+        assert result.err.count("\n") == 1
+    finally:
+        listener.close()

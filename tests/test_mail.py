@@ -157,7 +157,7 @@ def test_550_fails_without_retry_and_retry_command_resends(cli, smtp_server, mon
     smtp_server.data_reply = "550 5.1.1 No such user"
     monkeypatch.setenv("ARKOPS_NOW", NOW)
     result = cli("mail", "send", "test", "--to", "ana@example.com")
-    assert "1 failed" in result.err and "550" in result.err
+    assert result.code == 4 and "1 failed" in result.err and "550" in result.err
     monkeypatch.setenv("ARKOPS_NOW", "2026-03-05T10:00:00Z")
     cli("mail", "flush")
     [message] = outbox(cli)
@@ -296,3 +296,40 @@ def test_config_locale_chooses_customer_language(cli, workspace):
     write_config(workspace, 'locale = "fr"\n')
     assert load_config(workspace / "arkops.toml").locale == "fr"
     assert cli("mail", "preview", "trial_day14_ended").out.startswith("Subject: Votre essai est terminé")
+
+
+def test_a_non_ascii_password_logs_in(cli, workspace, monkeypatch):
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+    from conftest import free_port
+
+    received = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            received.append(envelope.content)
+            return "250 OK"
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = auth_data.login == b"ops" and auth_data.password == "pässwörd-€".encode()
+        return AuthResult(success=ok)
+
+    port = free_port()
+    controller = Controller(
+        Handler(), hostname="127.0.0.1", port=port, authenticator=authenticator, auth_require_tls=False
+    )
+    controller.start()
+    try:
+        for name, value in (
+            ("SMTP_HOST", "127.0.0.1"),
+            ("SMTP_PORT", str(port)),
+            ("SMTP_SECURITY", "none"),
+            ("SMTP_USER", "ops"),
+            ("SMTP_PASSWORD", "pässwörd-€"),
+        ):
+            monkeypatch.setenv(name, value)
+        result = cli("mail", "test", "--to", "you@example.com")
+        assert result.code == 0, result.err
+        assert len(received) == 1 and "pässwörd" not in result.err
+    finally:
+        controller.stop()

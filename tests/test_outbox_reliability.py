@@ -71,6 +71,8 @@ def test_a_claim_from_another_host_is_recovered_after_its_lease(cli, workspace, 
     assert cli("mail", "flush").code == 0
     assert outbox(workspace)["1"]["state"] == "sending"  # inside its lease: maybe still being sent over there
     monkeypatch.setenv("ARKOPS_NOW", "2026-03-02T09:31:00Z")
+    checks = {c["check"]: c for c in json.loads(cli("doctor", "--format", "json").out)}
+    assert checks["outbox"]["status"] == "warn" and "1 (sending)" in checks["outbox"]["detail"]
     result = cli("mail", "flush")
     assert result.code == 0 and "1 recovered" in result.err
     assert outbox(workspace)["1"]["state"] == "unknown"  # never resent blindly: `mail retry 1` does it

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,6 +11,10 @@ from arkops.cli._output import FORMAT_HELP, Format, emit_rows, group, runtime, s
 from arkops.core.mail import MessageState
 from arkops.errors import ExitCode
 from arkops.text import Locale
+
+if TYPE_CHECKING:
+    from arkops.core.mail.service import FlushReport
+    from arkops.runtime import Runtime
 
 app = group("Email: preview templates, send, and work the outbox.")
 
@@ -22,11 +26,14 @@ VarOption = Annotated[
 ]
 
 
-def _report(rt, report) -> int:
+def _report(rt: Runtime, report: FlushReport, *, each: bool = False) -> int:
+    """Exit 4 when the server could not be reached; with `each` (send, test, retry: the operator named the
+    message) also when the server refused it (5xx) or its outcome is unknown. A 4xx is retried later: exit 0."""
     say(rt, f"outbox: {report.summary()}")
     for line in report.errors:
         say(rt, "  " + line)
-    return ExitCode.SERVICE if report.unreachable else ExitCode.OK
+    undelivered = report.failed or report.dead or report.unknown
+    return ExitCode.SERVICE if report.unreachable or (each and undelivered) else ExitCode.OK
 
 
 @app.command("preview")
@@ -77,7 +84,7 @@ def mail_send(
     queued, report = send(rt, template, to, parse_vars(var), now=rt.now(), locale=locale, key=key)
     for item in queued:
         say(rt, f"message {item.id} to {item.to}: {'queued' if item.created else 'already queued'} ({item.state})")
-    raise typer.Exit(_report(rt, report))
+    raise typer.Exit(_report(rt, report, each=True))
 
 
 @app.command("test")
@@ -92,7 +99,7 @@ def mail_test(
 
     rt = runtime(ctx)
     _, report = send_test(rt, to, now=rt.now())
-    raise typer.Exit(_report(rt, report))
+    raise typer.Exit(_report(rt, report, each=True))
 
 
 @app.command("outbox")
@@ -150,4 +157,4 @@ def mail_retry(
     from arkops.core.mail.service import retry
 
     rt = runtime(ctx)
-    raise typer.Exit(_report(rt, retry(rt, message_id, now=rt.now())))
+    raise typer.Exit(_report(rt, retry(rt, message_id, now=rt.now()), each=True))

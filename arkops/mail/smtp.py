@@ -7,6 +7,7 @@ connection died after the body was sent, so the server may have it).
 
 from __future__ import annotations
 
+import base64
 import re
 import smtplib
 import ssl
@@ -67,6 +68,19 @@ def _reply_outcome(code: int, reply: bytes | str, step: str) -> Outcome:
     return Outcome(FAILED, detail)
 
 
+def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:
+    """smtplib's login, or AUTH PLAIN in UTF-8 (RFC 4616) for a non-ASCII user or password, which smtplib cannot send."""
+    if (user + password).isascii():
+        smtp.login(user, password)
+        return
+    if "plain" not in (smtp.esmtp_features.get("auth") or "").lower().split():
+        raise smtplib.SMTPException("the server offers no AUTH PLAIN, needed for a non-ASCII user or password")
+    token = base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode()).decode("ascii")
+    code, reply = smtp.docmd("AUTH", f"PLAIN {token}")
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, reply)
+
+
 class SmtpSession:
     """One connection, opened on first use, reused for a batch, reopened after a failure."""
 
@@ -94,7 +108,7 @@ class SmtpSession:
                 smtp.starttls(context=ssl.create_default_context())
                 smtp.ehlo()
             if s.user:
-                smtp.login(s.user, s.password)
+                _login(smtp, s.user, s.password)
         except (OSError, smtplib.SMTPException) as exc:
             raise SmtpConnectionError(redact(f"{s.host}:{s.port}: {type(exc).__name__}: {exc}")) from None
         return smtp

@@ -11,16 +11,20 @@ from arkops.config import env
 from arkops.errors import ConfigError, ServiceError, redact
 
 
-def client() -> Any:
+def client(*, timeout: float) -> Any:
+    """The Stripe client; `timeout` bounds each request (the library's own default is 80 s)."""
     import stripe
 
     key = env("STRIPE_SECRET_KEY")
     if not key:
         raise ConfigError("environment", "STRIPE_SECRET_KEY", "not set")
+    http = stripe.new_default_http_client(timeout=timeout)
     base = env("STRIPE_API_BASE")
     if base:  # a local Stripe-compatible server (tests, localstripe)
-        return stripe.StripeClient(key, base_addresses={"api": base.rstrip("/")}, max_network_retries=0)
-    return stripe.StripeClient(key, max_network_retries=0)
+        return stripe.StripeClient(
+            key, base_addresses={"api": base.rstrip("/")}, max_network_retries=0, http_client=http
+        )
+    return stripe.StripeClient(key, max_network_retries=0, http_client=http)
 
 
 def call(
@@ -45,12 +49,12 @@ def call(
         except stripe.AuthenticationError as exc:
             raise ServiceError(f"Stripe refused the key while {what}: {redact(str(exc.user_message or exc))}") from None
         except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
-            last = redact(str(exc.user_message or exc)).splitlines()[0]
+            last = _one_line(exc)
         except stripe.APIError as exc:
-            last = redact(str(exc.user_message or exc)).splitlines()[0]
+            last = _one_line(exc)
         except stripe.StripeError as exc:
             if (exc.http_status or 0) >= 500:
-                last = redact(str(exc.user_message or exc)).splitlines()[0]
+                last = _one_line(exc)
                 continue
             raise ServiceError(
                 f"Stripe rejected the request while {what}: {redact(str(exc.user_message or exc))}"
@@ -61,9 +65,16 @@ def call(
     )
 
 
-def ping(*, delays: Sequence[float]) -> str:
+def _one_line(exc: Exception) -> str:
+    """Stripe's whole message on one line (its messages run over several)."""
+    message = getattr(exc, "user_message", None) or str(exc)
+    return " ".join(redact(str(message)).split())
+
+
+def ping(*, delays: Sequence[float], timeout: float) -> str:
+    stripe_client = client(timeout=timeout)
     listing = call(
-        lambda: client().raw_request("get", "/v1/events", limit=1), what="checking the API", delays=delays
+        lambda: stripe_client.raw_request("get", "/v1/events", limit=1), what="checking the API", delays=delays
     ).data
     base = env("STRIPE_API_BASE") or "api.stripe.com"
     return f"{base} answered ({len(listing.get('data') or [])} recent event visible)"

@@ -7,6 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from arkops.errors import DataError
+
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 
@@ -25,7 +27,18 @@ def fsync_dir(path: Path) -> None:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, os.replace, fsync the folder; mode 0600."""
+    """Temp file in the same folder, fsync, os.replace, fsync the folder; mode 0600.
+
+    A write that fails (disk full, permissions) leaves the old file as it was
+    and is one DataError naming the file and the reason.
+    """
+    try:
+        _write_and_replace(path, data)
+    except OSError as exc:
+        raise DataError(f"cannot write {path}: {exc.strerror or exc}; the file was left as it was") from None
+
+
+def _write_and_replace(path: Path, data: bytes) -> None:
     folder = path.parent
     fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -52,6 +52,13 @@ def stripe_api(rt: Runtime) -> Check:
     from arkops.sources.stripe_api import ping
 
     try:
-        return Check("stripe api", OK, ping(delays=rt.config["billing"]["stripe_retry_seconds"]))
+        return Check(
+            "stripe api",
+            OK,
+            ping(
+                delays=rt.config["billing"]["stripe_retry_seconds"],
+                timeout=rt.config["billing"]["stripe_timeout_seconds"],
+            ),
+        )
     except ArkopsError as exc:
         return Check("stripe api", FAIL, str(exc))

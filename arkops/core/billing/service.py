@@ -138,7 +138,7 @@ def _sync(rt: Runtime, *, now: datetime, full: bool, progress: Progress) -> Appl
             f"the last synced event ({iso_from(cursor['created'])}) is older than Stripe's 30-day event retention: "
             "events in between are gone; run `arkops stripe sync --full` to rebuild from customers, subscriptions and invoices"
         )
-    client = stripe_api.client()
+    client = stripe_api.client(timeout=rt.config["billing"]["stripe_timeout_seconds"])
     params: dict = {"created": {"gte": cursor["created"]}} if cursor else {}
     events: list[dict] = []
     delays = rt.config["billing"]["stripe_retry_seconds"]
@@ -164,7 +164,7 @@ def _full_rebuild(rt: Runtime, *, now: datetime, progress: Progress) -> ApplyRes
     """Rebuild from the list endpoints when events are gone; history before today is approximate."""
     from arkops.sources import stripe_api
 
-    client = stripe_api.client()
+    client = stripe_api.client(timeout=rt.config["billing"]["stripe_timeout_seconds"])
     delays = rt.config["billing"]["stripe_retry_seconds"]
     stamp = int(now.timestamp())
     events: list[dict] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from arkops.clock import parse_iso
 from arkops.config import LOCALES, env
 from arkops.core.doctor import FAIL, OK, WARN, Check
 from arkops.errors import ArkopsError, mask, redact
@@ -68,11 +69,19 @@ def outbox(rt: Runtime) -> Check:
 
     if not rt.store.path("outbox").exists():
         return Check("outbox", OK, "empty")
-    stuck = [m for m in list_messages(rt.store) if m["state"] in ("unknown", "dead", "failed")]
+    from arkops.mail.outbox import LEASE
+
+    now = rt.now()
+    stuck = [
+        m
+        for m in list_messages(rt.store)
+        if m["state"] in ("unknown", "dead", "failed")
+        or (m["state"] == "sending" and now - parse_iso(m.get("claimed_at") or m["created_at"]) > LEASE)
+    ]
     if stuck:
         ids = ", ".join(f"{m['id']} ({m['state']})" for m in stuck[:5])
         return Check("outbox", WARN, f"{len(stuck)} message(s) need attention: {ids}; see `arkops mail outbox`")
-    return Check("outbox", OK, "no failed, dead or unknown messages")
+    return Check("outbox", OK, "no failed, dead, unknown or stale messages")
 
 
 def smtp(rt: Runtime) -> Check:

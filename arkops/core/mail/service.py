@@ -11,6 +11,7 @@ from arkops.errors import DataError
 from arkops.mail import outbox
 from arkops.mail.address import normalize_address
 from arkops.mail.catalog import SAMPLES
+from arkops.mail.outbox import FlushReport
 from arkops.mail.render import Rendered
 from arkops.mail.smtp import Outcome, SmtpSession, SmtpSettings
 from arkops.mail.webhook import post_chat
@@ -62,7 +63,7 @@ def send(
     now: datetime,
     locale: str | None,
     key: str | None,
-) -> tuple[list[Queued], outbox.FlushReport]:
+) -> tuple[list[Queued], FlushReport]:
     address = normalize_address(to, field="--to")
     queued = notify(
         rt,
@@ -76,14 +77,14 @@ def send(
     return queued, flush(rt, now=now, only={q.id for q in queued})
 
 
-def send_test(rt: Runtime, to: str, *, now: datetime) -> tuple[list[Queued], outbox.FlushReport]:
+def send_test(rt: Runtime, to: str, *, now: datetime) -> tuple[list[Queued], FlushReport]:
     return send(rt, "test", to, {}, now=now, locale=None, key=None)
 
 
-def flush(rt: Runtime, *, now: datetime, only: set[str] | None = None) -> outbox.FlushReport:
+def flush(rt: Runtime, *, now: datetime, only: set[str] | None = None) -> FlushReport:
     """Send what is due over one SMTP connection (opened at the first email, reopened after a drop)."""
     if rt.dry_run:
-        return outbox.FlushReport()
+        return FlushReport()
     mail = rt.config["mail"]
     timeout = mail["timeout_seconds"]
     session: SmtpSession | None = None
@@ -114,7 +115,7 @@ def flush(rt: Runtime, *, now: datetime, only: set[str] | None = None) -> outbox
             session.close()
 
 
-def retry(rt: Runtime, message_id: str, *, now: datetime) -> outbox.FlushReport:
+def retry(rt: Runtime, message_id: str, *, now: datetime) -> FlushReport:
     outbox.make_pending(rt.store, message_id, now=now)
     return flush(rt, now=now, only={message_id})
 
@@ -136,7 +137,7 @@ def smtp_check(rt: Runtime) -> str:
     return f"{settings.host}:{settings.port} answered ({settings.security}{login})"
 
 
-def flush_job(rt: Runtime, *, now: datetime) -> outbox.FlushReport:
+def flush_job(rt: Runtime, *, now: datetime) -> FlushReport:
     """The `mail-flush` job: a server that cannot be reached at all fails the job (and alerts after 3 runs)."""
     from arkops.errors import ServiceError
 
