@@ -152,3 +152,22 @@ def test_a_hanging_stripe_server_is_given_up_on_within_the_configured_timeout(cl
         assert result.err.count("\n") == 1
     finally:
         listener.close()
+
+
+def test_at_a_terminal_a_missing_config_is_mentioned_once(workspace):
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "arkops", "trials", "list", "--format", "json"],
+        cwd=workspace,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+    )
+    out, _ = proc.communicate(timeout=60)
+    os.close(slave)
+    err = os.read(master, 4096).decode()
+    os.close(master)
+    assert proc.returncode == 0 and json.loads(out) == []
+    assert err.count("no ") == 1 and "arkops.toml here; using the defaults (`arkops init` writes one)" in err

@@ -333,3 +333,10 @@ def test_a_non_ascii_password_logs_in(cli, workspace, monkeypatch):
         assert len(received) == 1 and "pässwörd" not in result.err
     finally:
         controller.stop()
+
+
+def test_a_sender_with_a_non_ascii_local_part_goes_out_with_smtputf8(cli, smtp_server, monkeypatch):
+    monkeypatch.setenv("MAIL_FROM", "rené@example.com")
+    result = cli("mail", "test", "--to", "you@example.com")
+    assert result.code == 0, result.err
+    assert len(smtp_server.received) == 1

@@ -116,7 +116,11 @@ def root(
         data_dir=data_dir, config_path=config, env_file=env_file, dry_run=dry_run, quiet=quiet, verbose=verbose
     )
     if ctx.invoked_subcommand not in CONFIG_OPTIONAL:
-        _ = ctx.obj.config  # a bad arkops.toml stops every command up front (exit 3), never half-way
+        loaded = ctx.obj.config  # a bad arkops.toml stops every command up front (exit 3), never half-way
+        if not loaded.exists and not quiet and sys.stderr.isatty():  # a person at a terminal, not cron or a pipe
+            print(
+                f"arkops: note: no {loaded.path} here; using the defaults (`arkops init` writes one)", file=sys.stderr
+            )
 
 
 def usage_message(exc: Exception) -> str:

@@ -8,14 +8,16 @@ store `dry-run` messages and write them as .eml files.
 
 from __future__ import annotations
 
+import email.policy
 import os
 import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, make_msgid
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict, cast
 
@@ -113,9 +115,12 @@ def _claimer_alive(claimer: str) -> bool:
 
 def build_email(doc: Mapping[str, Any], sender: str) -> EmailMessage:
     """The email for an OutboxMessage (any mapping with its fields)."""
-    message = EmailMessage()
+    international = not (sender.isascii() and doc["to"].isascii())
+    message = EmailMessage(policy=email.policy.default.clone(utf8=True) if international else email.policy.default)
     message["Subject"] = doc["subject"]
-    message["From"] = formataddr((doc.get("from_name") or "", sender))
+    # Address, not formataddr: it keeps a non-ASCII local part for SMTPUTF8 instead of refusing it
+    local, _, domain = sender.rpartition("@")
+    message["From"] = Address(display_name=doc.get("from_name") or "", username=local, domain=domain)
     message["To"] = doc["to"]
     message["Date"] = format_datetime(parse_iso(doc["created_at"]))
     message["Message-ID"] = doc["message_id"]
