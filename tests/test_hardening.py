@@ -171,3 +171,11 @@ def test_at_a_terminal_a_missing_config_is_mentioned_once(workspace):
     os.close(master)
     assert proc.returncode == 0 and json.loads(out) == []
     assert err.count("no ") == 1 and "arkops.toml here; using the defaults (`arkops init` writes one)" in err
+
+
+def test_doctor_reports_a_data_file_of_the_wrong_shape_instead_of_crashing(cli, workspace):
+    (workspace / "data" / "trials.json").write_text('{"_meta": []}')
+    result = cli("doctor", "--format", "json")
+    checks = {c["check"]: c for c in json.loads(result.out)}
+    assert result.code == 1 and checks["data trials.json"]["status"] == "fail"
+    assert "not a TinyDB document" in checks["data trials.json"]["detail"]

@@ -191,7 +191,7 @@ def test_import_keeps_good_records_reports_bad_ones_and_is_idempotent(cli, works
     result = cli("trials", "import", str(signups), str(activity))
     assert result.code == 3
     assert f"skipped {signups}[2]: " in result.err and f"skipped {signups}[3]: not an object" in result.err
-    assert f"skipped {activity}[1]: count: -1 is not a positive whole number" in result.err
+    assert f"skipped {activity}[1]: count: -1 is not a whole number from 1 to 1,000,000" in result.err
     assert "2 signups, 1 activity," in result.err
     again = cli("trials", "import", str(signups), str(activity))
     assert "0 signups, 0 activities, 3 already present" in again.err

@@ -49,7 +49,7 @@ def trials_activity(
     email: Annotated[str, typer.Argument(metavar="EMAIL", help="The trial's email address.")],
     *,
     kind: Annotated[str, typer.Option("--kind", help="What was done, e.g. watch_created or api_call.")],
-    count: Annotated[int, typer.Option(help="How many.", min=1)] = 1,
+    count: Annotated[int, typer.Option(help="How many.", min=1, max=1_000_000)] = 1,
     at: AtOption = None,
 ) -> None:
     """Record product use by a trial (the first one activates it).

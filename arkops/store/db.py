@@ -52,15 +52,20 @@ def read_json_file(path: Path) -> Any:
     return data
 
 
+def read_database_file(path: Path) -> dict | None:
+    """A database file in TinyDB's layout ({table: {id: document}}), or CorruptFileError; missing is None."""
+    data = read_json_file(path)
+    if data is not None and (not isinstance(data, dict) or not all(isinstance(t, dict) for t in data.values())):
+        raise CorruptFileError(path, "not a TinyDB document (expected {table: {id: document}})")
+    return data
+
+
 class TransactionalStorage(Storage):
     """TinyDB storage that reads once, keeps writes in memory, and writes the file on commit."""
 
     def __init__(self, path: str) -> None:
         self.path = Path(path)
-        data = read_json_file(self.path)
-        if data is not None and (not isinstance(data, dict) or not all(isinstance(t, dict) for t in data.values())):
-            raise CorruptFileError(self.path, "not a TinyDB document (expected {table: {id: document}})")
-        self.data: dict | None = data
+        self.data: dict | None = read_database_file(self.path)
         self.dirty = False
 
     def read(self) -> dict | None:
@@ -132,7 +137,7 @@ class Db:
     @property
     def schema_version(self) -> int | None:
         meta = self._data.get(META, {}).get("1")
-        return meta.get("schema") if meta else None
+        return meta.get("schema") if isinstance(meta, dict) else None
 
     def set_schema_version(self, version: int) -> None:
         self.put(META, "1", {"schema": version})

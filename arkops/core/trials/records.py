@@ -82,8 +82,8 @@ def _activity(db: Db, record: dict, now: datetime) -> bool:
     if not isinstance(kind, str) or not kind.strip():
         raise DataError("kind: missing (kind or action)")
     count = record.get("count", 1)
-    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-        raise DataError(f"count: {count!r} is not a positive whole number")
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 1_000_000:
+        raise DataError(f"count: {count!r} is not a whole number from 1 to 1,000,000")
     at = _at(record.get("timestamp", record.get("created_at")), now, "timestamp")
     stamp = cast(str, iso(at))
     trial = TRIALS.get(db, email)

@@ -27,7 +27,8 @@ def data_dir(rt: Runtime) -> Check:
 
 def data_files(rt: Runtime) -> list[Check]:
     from arkops.core.registry import databases
-    from arkops.store import SCHEMAS, read_json_file
+    from arkops.store import SCHEMAS
+    from arkops.store.db import read_database_file
 
     owners = {name: domain.name for name, (domain, _) in databases().items()}
     checks = []
@@ -38,8 +39,9 @@ def data_files(rt: Runtime) -> list[Check]:
                 count = sum(1 for _ in rt.store.jsonl(name).read())
                 checks.append(Check(f"data {path.name}", OK, counted(count, "record") + _owner(owners, name)))
                 continue
-            data = read_json_file(path) or {}
-            version = (data.get("_meta", {}).get("1") or {}).get("schema")
+            data = read_database_file(path) or {}
+            meta = data.get("_meta", {}).get("1")
+            version = meta.get("schema") if isinstance(meta, dict) else None
             schema = SCHEMAS.get(name)
             if schema is None:
                 checks.append(Check(f"data {path.name}", WARN, "not an arkops database (unknown name)"))
