@@ -101,8 +101,12 @@ def test_killing_flushes_at_random_points_never_sends_a_message_twice(workspace,
     rng = random.Random(7)
     killed_mid_flush = 0
     for _ in range(6):
+        before = len(smtp_server.received)
         proc = subprocess.Popen([sys.executable, "-m", "arkops", "mail", "flush"], cwd=workspace, env=env)
-        time.sleep(rng.uniform(0.4, 1.5))
+        # wait until this flush is delivering, then kill it at a random point of its work
+        while proc.poll() is None and len(smtp_server.received) == before:
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0, 0.15))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             killed_mid_flush += 1

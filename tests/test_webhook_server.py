@@ -53,6 +53,16 @@ def post(port: int, payload: str, header: str) -> tuple[int, dict, dict]:
         return exc.code, dict(exc.headers), json.loads(exc.read())
 
 
+def post_when_free(port: int, payload: str, header: str) -> tuple[int, dict, dict]:
+    """Retry a 503 as Stripe does: a worker may still be finishing the previous client."""
+    for _ in range(50):
+        answer = post(port, payload, header)
+        if answer[0] != 503:
+            return answer
+        time.sleep(0.1)
+    return answer
+
+
 def signed(evt: dict) -> tuple[str, str]:
     payload = json.dumps(evt)
     return payload, stripe.WebhookSignature.generate_signature_header(payload, SECRET)
@@ -68,10 +78,10 @@ def test_malformed_requests_get_400_and_disconnects_leave_no_traceback(server):
     assert raw(port, b"POST /webhooks/stripe HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n").startswith(b"HTTP/1.0 400")
     raw(port, b'POST /webhooks/stripe HTTP/1.1\r\nContent-Length: 500\r\n\r\n{"id": ', read=False)  # goes away
     payload, header = signed({**paid(), "data": []})
-    status, _, body = post(port, payload, header)
+    status, _, body = post_when_free(port, payload, header)
     assert status == 400 and "data.object is not an object" in body["error"]
     payload, header = signed(paid())
-    assert post(port, payload, header)[0] == 200
+    assert post_when_free(port, payload, header)[0] == 200
     proc.terminate()
     err = proc.stderr.read()
     assert "Traceback" not in err
