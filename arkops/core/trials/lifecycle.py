@@ -61,40 +61,32 @@ def track(rt: Runtime, *, now: datetime) -> TrackReport:
     report = TrackReport()
     stamp = cast(str, iso(now))
     window = timedelta(hours=rt.config["trials"]["alert_window_hours"])
-    activated: list[dict[str, Any]] = []
-    converted: list[dict[str, Any]] = []
+    news: dict[str, list[dict[str, Any]]] = {"activated": [], "converted": []}
+    transitions = (("activated", "activated_at", _activation), ("converted", "converted_at", _conversion))
     with rt.store.transaction(DB) as db:
         for email, trial in TRIALS.items(db):
             before = trial["state"]
             refresh(trial, now, paid)
             changed = trial["state"] != before
             flags = trial.setdefault("alerted", {})
-            if trial["activated_at"] and not flags.get("activated"):
-                flags["activated"] = stamp
-                changed = True
-                report.activated.append(email)
-                if now - parse_iso(trial["activated_at"]) <= window:
-                    activated.append(_activation(rt, email, trial))
-                else:
-                    report.quiet += 1
-            if trial["converted_at"] and not flags.get("converted"):
-                flags["converted"] = stamp
-                changed = True
-                report.converted.append(email)
-                if now - parse_iso(trial["converted_at"]) <= window:
-                    converted.append(_conversion(rt, email, trial))
-                else:
-                    report.quiet += 1
+            for kind, field, describe in transitions:
+                moment = cast(str | None, trial.get(field))
+                if moment and not flags.get(kind):
+                    flags[kind] = stamp
+                    changed = True
+                    getattr(report, kind).append(email)
+                    if now - parse_iso(moment) <= window:
+                        news[kind].append(describe(rt, email, trial))
+                    else:
+                        report.quiet += 1
             if trial["state"] == "expired" and before != "expired":
                 report.expired.append(email)
             if changed:
                 TRIALS.put(db, email, trial)
-        if activated or converted:
-            names = sorted(f"{t['email']}:activated" for t in activated) + sorted(
-                f"{t['email']}:converted" for t in converted
-            )
+        if news["activated"] or news["converted"]:
+            names = sorted(f"{t['email']}:{kind}" for kind, rows in news.items() for t in rows)
             key = "trials:updates:" + hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
-            notify(rt, "trial_updates", {"activated": activated, "converted": converted}, key=key, now=now)
+            notify(rt, "trial_updates", news, key=key, now=now)
     return report
 
 
