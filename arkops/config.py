@@ -165,6 +165,12 @@ SCHEMA: dict[str, Spec] = {
             "alert_window_hours": Field(
                 int, 24, _at_least(1), doc="older activations and conversions (an import of history) are not alerted"
             ),
+            "archive_after_days": Field(
+                int,
+                30,
+                _at_least(1),
+                doc="a trial ended this many days ago (and past its last email) moves to archive/trials/",
+            ),
             "schedule": Table(
                 {
                     "welcome": Field(int, 0, _at_least(0), doc="day of the welcome email"),
@@ -221,6 +227,12 @@ SCHEMA: dict[str, Spec] = {
                 doc="language of operator alerts (empty: locale)",
             ),
             "from_name": Field(str, "arkops", doc="the sender's display name"),
+            "keep_bodies_days": Field(
+                int,
+                30,
+                _at_least(1),
+                doc="sent messages keep their text and HTML this long, then only their headers and key",
+            ),
             "allow_local_domains": Field(
                 bool,
                 False,

@@ -21,6 +21,10 @@ class Runtime:
     quiet: bool = False
     verbose: bool = False
     _config: Config | None = field(default=None, repr=False)
+    # Messages queued inside `arkops.core.notify.batched`, written to the outbox together when it ends.
+    pending_mail: list | None = field(default=None, repr=False)
+    # Values derived from data files, kept for this process (`arkops.core.notify`, trials' conversions).
+    memo: dict = field(default_factory=dict, repr=False)
 
     @property
     def config(self) -> Config:

@@ -59,6 +59,20 @@ def jobs(
     )
 
 
+def retention(ctx: typer.Context) -> None:
+    """Apply the retention rules now: archive finished trials and sent mail, drop old bodies and event ids.
+
+    The daily `retention` job runs the same rules at 03:30. With --dry-run it
+    only counts what it would move or remove. Safe to interrupt and run again.
+
+    Example: arkops retention
+    """
+    from arkops.core.jobs.retention import run_now
+
+    rt = runtime(ctx)
+    print(run_now(rt, now=rt.now()).summary())
+
+
 @cron_app.command("print")
 def cron_print(
     ctx: typer.Context,

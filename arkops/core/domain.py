@@ -34,7 +34,9 @@ class Database(NamedTuple):
     idempotency key such as `trial:<email>:day7`). An empty mapping says,
     explicitly, "none".
     `migrations` names a `{version: function}` dict that brings an older
-    file up to `version`, imported only when a migration runs.
+    file up to `version`, imported only when a migration runs. `archive`
+    says finished records move to `archive/<name>/<YYYY-MM>.json`
+    (`arkops.store.archive`), which privacy commands must reach too.
     """
 
     name: str
@@ -42,6 +44,7 @@ class Database(NamedTuple):
     personal: dict[str, tuple[str, ...]]
     kind: str = "tinydb"  # or "jsonl" for high-volume append-only records
     migrations: str | None = None
+    archive: bool = False
 
 
 class Job(NamedTuple):
@@ -80,6 +83,19 @@ class DemoPart(NamedTuple):
     order: int = 50
 
 
+class Retention(NamedTuple):
+    """A rule of the daily `retention` job (and `arkops retention`): archives or removes what is past its age.
+
+    `target` names a function `(rt, *, now) -> dict[str, int]`: how many
+    records of each kind it moved or removed ("trials archived": 812). It
+    works in bounded batches, writes nothing under `--dry-run` (it only
+    counts), and is safe to kill and run again.
+    """
+
+    target: str
+    order: int = 50
+
+
 class Domain(NamedTuple):
     name: str
     summary: str
@@ -89,4 +105,5 @@ class Domain(NamedTuple):
     checks: tuple[DoctorCheck, ...] = ()
     demo: DemoPart | None = None
     templates: tuple[str, ...] = ()  # names in arkops.mail.catalog this domain sends
+    retention: tuple[Retention, ...] = ()
     order: int = 50  # position of its commands in `arkops --help`

@@ -8,6 +8,8 @@ the chat webhook.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,7 +18,7 @@ from arkops.config import LOCALES, env
 from arkops.errors import ConfigError, DataError
 from arkops.mail.address import check_header, normalize_address
 from arkops.mail.catalog import SAMPLES, is_operator_message
-from arkops.mail.outbox import CHAT, EMAIL, Draft, enqueue
+from arkops.mail.outbox import CHAT, EMAIL, Draft, check_draft, enqueue_many
 from arkops.mail.render import Rendered, render
 from arkops.runtime import Runtime
 
@@ -71,7 +73,11 @@ def notify(
     to: str | None = None,
     locale: str | None = None,
 ) -> list[Queued]:
-    """Queue one message (and its chat copy for operator alerts); a key already queued is a no-op."""
+    """Queue one message (and its chat copy for operator alerts); a key already queued is a no-op.
+
+    Inside `batched(rt)` the message is checked now and stored when the
+    block ends, with the others, and nothing is returned.
+    """
     operator = is_operator_message(template) and to is None
     recipient = operator_address() if operator else normalize_address(to or "", field="to")
     chosen_locale = rt.config.operator_locale if operator else (locale or rt.config.locale)
@@ -88,10 +94,36 @@ def notify(
         if len(text) > CHAT_TEXT_LIMIT:
             text = text[: CHAT_TEXT_LIMIT - 1] + "…"
         drafts.append(Draft(f"{key}#chat", CHAT, template, chosen_locale, webhook, rendered.subject, text))
-    queued = []
-    for draft in drafts:
-        doc, created = enqueue(rt.store, draft, now=now, dry_run=rt.dry_run, sender=sender)
-        queued.append(
-            Queued(doc["id"], draft.key, created, doc["state"], doc["to"] if draft.channel == EMAIL else "chat")
-        )
-    return queued
+    if rt.pending_mail is not None:
+        for draft in drafts:
+            check_draft(draft)
+        rt.pending_mail.extend((draft, now) for draft in drafts)
+        return []
+    stored = enqueue_many(rt.store, [(draft, now) for draft in drafts], dry_run=rt.dry_run, sender=sender)
+    return [
+        Queued(doc["id"], draft.key, created, doc["state"], doc["to"] if draft.channel == EMAIL else "chat")
+        for draft, (doc, created) in zip(drafts, stored, strict=True)
+    ]
+
+
+@contextmanager
+def batched(rt: Runtime) -> Iterator[None]:
+    """Queue every message `notify` makes inside the block in one outbox write, when the block ends.
+
+    One transaction per job run, not one per message. Used inside the job's
+    own transaction, the messages are stored before that transaction
+    commits, so a run killed in between re-queues them (same keys: no
+    double) rather than losing them. An exception drops them with the rest
+    of the run. Nested blocks join the outermost one.
+    """
+    if rt.pending_mail is not None:
+        yield
+        return
+    rt.pending_mail = []
+    try:
+        yield
+        drafts = rt.pending_mail
+    finally:
+        rt.pending_mail = None
+    if drafts:
+        enqueue_many(rt.store, drafts, dry_run=rt.dry_run, sender=queue_sender())

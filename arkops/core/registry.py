@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from functools import cache, partial
 
-from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job
+from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job, Retention
 
 DOMAINS = [
     "arkops.core.workspace",
@@ -49,6 +49,11 @@ def jobs() -> list[Job]:
 
 def checks() -> list[DoctorCheck]:
     return sorted((check for domain in domains() for check in domain.checks), key=lambda c: c.order)
+
+
+def retention_rules() -> list[tuple[str, Retention]]:
+    rules = [(domain.name, rule) for domain in domains() for rule in domain.retention]
+    return sorted(rules, key=lambda pair: (pair[1].order, pair[0]))
 
 
 def demo_parts() -> list[tuple[str, DemoPart]]:

@@ -14,7 +14,7 @@ import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -26,7 +26,8 @@ from arkops.errors import ArkopsError, DataError
 from arkops.mail import MessageState
 from arkops.mail.address import check_header
 from arkops.mail.smtp import FAILED, RETRY, SENT, UNKNOWN, Outcome
-from arkops.store import Store, atomic_write_bytes, ensure_dir
+from arkops.store import Db, Store, atomic_write_bytes, ensure_dir
+from arkops.store.archive import Archive
 from arkops.store.tables import Table
 
 DB = "outbox"  # declared, with its schema version, by the mail domain (arkops.core.mail)
@@ -63,6 +64,14 @@ class OutboxMessage(TypedDict):
 
 
 MESSAGES = Table[OutboxMessage]("messages")
+
+
+def _archives_begin(db: Db) -> None:
+    """Version 2 changes no record: it says finished messages may have moved to archive/outbox/ and their keys
+    be marked `archived`, which an older arkops would not know to look for (so it refuses the file)."""
+
+
+MIGRATIONS = {1: _archives_begin}
 
 
 @dataclass
@@ -141,64 +150,205 @@ def check_key(key: str) -> str:
     return key
 
 
-def enqueue(
-    store: Store, draft: Draft, *, now: datetime, dry_run: bool, sender: str = "arkops@localhost"
-) -> tuple[OutboxMessage, bool]:
-    """Store a message once per key; returns (message, created). Same key again is a no-op.
-
-    The key and every header value are checked first: nothing that cannot be sent is queued.
-    """
+def check_draft(draft: Draft) -> None:
+    """The key and every header value are checked before anything is queued: nothing that cannot be sent is stored."""
     check_key(draft.key)
     for value, what in ((draft.to, "to"), (draft.subject, "subject"), (draft.from_name, "from name")):
         check_header(value, what)
-    stamp = cast(str, iso(now))
+
+
+def enqueue_many(
+    store: Store, drafts: list[tuple[Draft, datetime]], *, dry_run: bool, sender: str = "arkops@localhost"
+) -> list[tuple[OutboxMessage, bool]]:
+    """Store messages, each once per key, in one outbox write; returns (message, created) for each draft.
+
+    A job queues everything it has to say through here in one transaction, so
+    its cost does not grow with the outbox's history times its messages.
+    """
+    for draft, _ in drafts:
+        check_draft(draft)
+    results: list[tuple[OutboxMessage, bool]] = []
+    domain = sender.rpartition("@")[2] or "localhost"
     with store.transaction(DB) as db:
-        existing_id = (db.get("keys", draft.key) or {}).get("id")
-        existing = MESSAGES.get(db, existing_id) if existing_id else None
-        if existing is not None and not (existing["state"] == "dry-run" and not dry_run):
-            return existing, False
-        counter = db.get("counters", "messages") or {"next": 1}
-        message_id = existing_id or str(counter["next"])
-        if existing_id is None:
-            db.put("counters", "messages", {"next": counter["next"] + 1})
-        domain = sender.rpartition("@")[2] or "localhost"
-        doc: OutboxMessage = {
-            "id": message_id,
-            "key": draft.key,
-            "channel": draft.channel,
-            "template": draft.template,
-            "locale": draft.locale,
-            "to": draft.to,
-            "from_name": draft.from_name,
-            "subject": draft.subject,
-            "text": draft.text,
-            "html": draft.html,
-            "message_id": make_msgid(idstring=f"arkops{message_id}", domain=domain),
-            "state": "dry-run" if dry_run else "pending",
-            "attempts": 0,
-            "created_at": stamp,
-            "next_attempt_at": stamp,
-            "sent_at": None,
-            "last_error": None,
-            "claimed_by": None,
-        }
-        MESSAGES.put(db, message_id, doc)
-        db.put("keys", draft.key, {"id": message_id})
+        for draft, now in drafts:
+            results.append(_store_draft(db, draft, now, dry_run, domain))
     if dry_run:
         folder = ensure_dir(eml_folder(store))
-        suffix = "eml" if draft.channel == EMAIL else "chat.txt"
-        content = build_email(doc, sender).as_bytes() if draft.channel == EMAIL else draft.text.encode("utf-8")
-        atomic_write_bytes(folder / f"{int(message_id):06d}-{draft.template}.{suffix}", content)
+        for (draft, _), (doc, created) in zip(drafts, results, strict=True):
+            if created:
+                suffix = "eml" if draft.channel == EMAIL else "chat.txt"
+                content = build_email(doc, sender).as_bytes() if draft.channel == EMAIL else draft.text.encode("utf-8")
+                atomic_write_bytes(folder / f"{int(doc['id']):06d}-{draft.template}.{suffix}", content)
+    return results
+
+
+def _store_draft(db: Db, draft: Draft, now: datetime, dry_run: bool, domain: str) -> tuple[OutboxMessage, bool]:
+    entry = db.get("keys", draft.key) or {}
+    existing_id = entry.get("id")
+    if entry.get("archived"):
+        if not (entry.get("state") == "dry-run" and not dry_run):
+            return _document(draft, entry["id"], entry["state"], entry["created_at"], domain), False
+        existing_id = None  # a dry run's message, archived since: the real one gets its own id
+    existing = MESSAGES.get(db, existing_id) if existing_id else None
+    if existing is not None and not (existing["state"] == "dry-run" and not dry_run):
+        return existing, False
+    counter = db.get("counters", "messages") or {"next": 1}
+    message_id = existing_id or str(counter["next"])
+    if existing_id is None:
+        db.put("counters", "messages", {"next": counter["next"] + 1})
+    doc = _document(draft, message_id, "dry-run" if dry_run else "pending", cast(str, iso(now)), domain)
+    MESSAGES.put(db, message_id, doc)
+    db.put("keys", draft.key, {"id": message_id})
     return doc, True
 
 
-def list_messages(store: Store, state: str | None = None) -> list[dict]:
+def _document(draft: Draft, message_id: str, state: str, stamp: str, domain: str) -> OutboxMessage:
+    return {
+        "id": message_id,
+        "key": draft.key,
+        "channel": draft.channel,
+        "template": draft.template,
+        "locale": draft.locale,
+        "to": draft.to,
+        "from_name": draft.from_name,
+        "subject": draft.subject,
+        "text": draft.text,
+        "html": draft.html,
+        "message_id": make_msgid(idstring=f"arkops{message_id}", domain=domain),
+        "state": state,
+        "attempts": 0,
+        "created_at": stamp,
+        "next_attempt_at": stamp,
+        "sent_at": None,
+        "last_error": None,
+        "claimed_by": None,
+    }
+
+
+def list_messages(store: Store, state: str | None = None, *, archived: bool = False) -> list[dict]:
+    """Messages by id: the hot outbox, and with `archived` the monthly archives too (the hot copy wins)."""
     if state is not None and state not in STATES:
         raise DataError(f"state {state!r} is not one of {', '.join(STATES)}")
     with store.transaction(DB) as db:
         rows = db.values("messages")
+    if archived:
+        hot = {m["id"] for m in rows}
+        rows += [m for m in Archive(store, DB).values("messages") if m["id"] not in hot]
     rows.sort(key=lambda m: int(m["id"]))
     return [m for m in rows if state is None or m["state"] == state]
+
+
+# Retention (`arkops.core.mail.service.retention`, the daily job): what is done moves to archive/outbox/.
+RECENT = timedelta(days=7)  # sent and dry-run messages stay in outbox.json this long (`mail list`, `trials show`)
+KEY_MEMORY = timedelta(days=90)  # an archived message's key still answers "already queued" this long
+ARCHIVE_BATCH = 5000  # messages per transaction
+
+
+def _settled_at(doc: OutboxMessage) -> str:
+    return doc["sent_at"] or doc.get("claimed_at") or doc["created_at"]
+
+
+def archive_settled(store: Store, *, now: datetime, keep_bodies: timedelta, dry_run: bool) -> dict[str, int]:
+    """Move finished messages to archive/outbox/<created month>.json; forget old archived keys.
+
+    Sent and dry-run messages go after `RECENT`; failed, dead and unknown
+    ones (which `mail retry` may still want) after `keep_bodies`. Pending and
+    sending ones never move. The message's key stays in outbox.json, marked
+    archived, for `KEY_MEMORY`: the same key queued again is still a no-op.
+    """
+    archive = Archive(store, DB)
+    moved = forgotten = 0
+    while True:
+        with store.transaction(DB) as db:
+            due = [
+                doc
+                for doc in MESSAGES.values(db)
+                if (doc["state"] in ("sent", "dry-run") and now - parse_iso(_settled_at(doc)) > RECENT)
+                or (doc["state"] in ("failed", "dead", "unknown") and now - parse_iso(_settled_at(doc)) > keep_bodies)
+            ]
+            stale_keys = [
+                key
+                for key, entry in db.items("keys")
+                if entry.get("archived") and now - parse_iso(entry["created_at"]) > KEY_MEMORY
+            ]
+            if dry_run:
+                return {"messages archived": len(due), "archived keys forgotten": len(stale_keys)}
+            batch = due[:ARCHIVE_BATCH]
+            by_month: dict[str, dict[str, dict]] = {}
+            for doc in batch:
+                by_month.setdefault(doc["created_at"][:7], {})[doc["id"]] = cast(dict, doc)
+            for month, documents in sorted(by_month.items()):
+                archive.merge(month, {"messages": documents})  # first the archive, then the hot file drops them
+            for doc in batch:
+                MESSAGES.delete(db, doc["id"])
+                db.put(
+                    "keys",
+                    doc["key"],
+                    {
+                        "id": doc["id"],
+                        "archived": doc["created_at"][:7],
+                        "state": doc["state"],
+                        "created_at": doc["created_at"],
+                    },
+                )
+            for key in stale_keys:
+                db.delete("keys", key)
+            moved += len(batch)
+            forgotten += len(stale_keys)
+        if len(due) <= ARCHIVE_BATCH:
+            return {"messages archived": moved, "archived keys forgotten": forgotten}
+
+
+def drop_old_bodies(store: Store, *, now: datetime, keep_bodies: timedelta, dry_run: bool) -> dict[str, int]:
+    """Blank the text and HTML of archived messages older than `keep_bodies`; headers and keys stay.
+
+    `retention.bodies.done_through` in outbox.json remembers the last month
+    already stripped whole, so a daily run reads at most the month or two
+    still inside the window. Dry-run .eml files as old are removed.
+    """
+    cutoff = now - keep_bodies
+    archive = Archive(store, DB)
+    with store.transaction(DB) as db:
+        done_through = (db.get("retention", "bodies") or {}).get("done_through", "")
+    dropped = 0
+    fully_done = done_through
+    for month in archive.months():
+        if month <= done_through or month > cutoff.strftime("%Y-%m"):
+            continue
+        with store.lock(DB):
+            data = archive.read(month)
+            messages = data.get("messages", {})
+            for doc in messages.values():
+                if (doc.get("text") or doc.get("html")) and parse_iso(doc["created_at"]) < cutoff:
+                    doc.update({"text": "", "html": "", "body_dropped_at": iso(now)})
+                    dropped += 1
+            if not dry_run:
+                archive.write(month, data)
+        if _month_end(month) <= cutoff:
+            fully_done = month
+    removed = _prune_dry_run_files(store, cutoff, dry_run)
+    if fully_done != done_through and not dry_run:
+        with store.transaction(DB) as db:
+            db.put("retention", "bodies", {"done_through": fully_done})
+    return {"message bodies dropped": dropped, "dry-run files removed": removed}
+
+
+def _month_end(month: str) -> datetime:
+    year, number = int(month[:4]), int(month[5:])
+    return datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
+
+
+def _prune_dry_run_files(store: Store, cutoff: datetime, dry_run: bool) -> int:
+    folder = eml_folder(store)
+    if not folder.is_dir():
+        return 0
+    removed = 0
+    for path in folder.iterdir():
+        if path.is_file() and path.name.endswith((".eml", ".chat.txt")) and path.stat().st_mtime < cutoff.timestamp():
+            if not dry_run:
+                path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def _stale(doc: OutboxMessage, now: datetime) -> bool:
@@ -356,6 +506,8 @@ def make_pending(store: Store, message_id: str, *, now: datetime) -> OutboxMessa
     with store.transaction(DB) as db:
         doc = MESSAGES.get(db, message_id)
         if doc is None:
+            if any(m["id"] == message_id for m in Archive(store, DB).values("messages")):
+                raise DataError(f"message {message_id} is archived (finished over a week ago); it cannot be retried")
             raise DataError(f"no message with id {message_id!r} in the outbox")
         if doc["state"] in ("sent", "sending", "dry-run"):
             raise DataError(

@@ -11,7 +11,7 @@ the migrations that bring older files up to it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -35,12 +35,20 @@ def read_json_file(path: Path) -> Any:
     writes are atomic), so something else truncated it, and treating it as a
     new database would overwrite whatever should be restored there.
     """
+    raw = read_file_bytes(path)
+    return None if raw is None else parse_json_bytes(path, raw)
+
+
+def read_file_bytes(path: Path) -> bytes | None:
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         return None
     except IsADirectoryError:
         raise CorruptFileError(path, "is a folder, not a data file") from None
+
+
+def parse_json_bytes(path: Path, raw: bytes) -> Any:
     if not raw.strip():
         raise CorruptFileError(path, "the file is empty")
     try:
@@ -52,21 +60,39 @@ def read_json_file(path: Path) -> Any:
     return data
 
 
-def read_database_file(path: Path) -> dict | None:
-    """A database file in TinyDB's layout ({table: {id: document}}), or CorruptFileError; missing is None."""
-    data = read_json_file(path)
+def check_database(path: Path, data: Any) -> dict | None:
+    """A database file holds TinyDB's layout ({table: {id: document}}); anything else is CorruptFileError."""
     if data is not None and (not isinstance(data, dict) or not all(isinstance(t, dict) for t in data.values())):
         raise CorruptFileError(path, "not a TinyDB document (expected {table: {id: document}})")
     return data
 
 
+def read_database_file(path: Path) -> dict | None:
+    """A database file in TinyDB's layout, or CorruptFileError; missing is None."""
+    return check_database(path, read_json_file(path))
+
+
+def dump_json(data: Any) -> bytes:
+    """The one serialisation of every data file: compact UTF-8 JSON (so equal data gives equal bytes)."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 class TransactionalStorage(Storage):
-    """TinyDB storage that reads once, keeps writes in memory, and writes the file on commit."""
+    """TinyDB storage that reads once, keeps writes in memory, and writes the file on commit.
+
+    A commit whose data serialises to the bytes that were read writes
+    nothing: a run that changes nothing leaves the file, and its mtime, as
+    they were.
+    """
 
     def __init__(self, path: str) -> None:
         self.path = Path(path)
-        self.data: dict | None = read_database_file(self.path)
+        self.raw = read_file_bytes(self.path)
+        self.data: dict | None = (
+            None if self.raw is None else check_database(self.path, parse_json_bytes(self.path, self.raw))
+        )
         self.dirty = False
+        self.written = False
 
     def read(self) -> dict | None:
         return self.data
@@ -77,8 +103,10 @@ class TransactionalStorage(Storage):
 
     def commit(self) -> None:
         if self.dirty and self.data is not None:
-            payload = json.dumps(self.data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-            atomic_write_bytes(self.path, payload)
+            payload = dump_json(self.data)
+            if payload != self.raw:
+                atomic_write_bytes(self.path, payload)
+                self.raw, self.written = payload, True
             self.dirty = False
 
     def close(self) -> None:
@@ -125,6 +153,15 @@ class Db:
         self._storage.dirty = True
         return True
 
+    def delete(self, table: str, key: str) -> bool:
+        """Remove a document; True when it was there."""
+        rows = self._table(table)
+        if key not in rows:
+            return False
+        del rows[key]
+        self._storage.dirty = True
+        return True
+
     def items(self, table: str) -> list[tuple[str, dict]]:
         return list(self._table(table).items())
 
@@ -141,6 +178,14 @@ class Db:
 
     def set_schema_version(self, version: int) -> None:
         self.put(META, "1", {"schema": version})
+
+
+def _signature(path: Path) -> list[int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return [stat.st_ino, stat.st_size, stat.st_mtime_ns]
 
 
 class Store:
@@ -215,6 +260,35 @@ class Store:
             migrate(db)
             version += 1
             db.set_schema_version(version)
+
+    def derived(self, name: str, source: str, compute: Callable[[Db], Any]) -> Any:
+        """A small value computed from database `source`, kept in `cache/<name>.json` while that file is unchanged.
+
+        Lets a cron tick learn, say, who pays from a large ledger without
+        parsing it when nothing was written to it since the last time. The
+        cache is disposable: unreadable or stale, it is computed again. The
+        file's identity (inode, size, mtime) is taken inside the transaction
+        that computes the value, so a write that lands later always
+        invalidates it. None when `source` does not exist.
+        """
+        path = self.path(source)
+        cache_path = self.data_dir / "cache" / f"{name}.json"
+        recipe = f"{compute.__module__}.{compute.__qualname__}"
+        signature = _signature(path)
+        if signature is None:
+            return None
+        try:
+            cached = json.loads(cache_path.read_bytes())
+        except (OSError, ValueError):
+            cached = None
+        if isinstance(cached, dict) and cached.get("source") == signature and cached.get("recipe") == recipe:
+            return cached.get("value")
+        with self.transaction(source) as db:
+            value = compute(db)
+            signature = _signature(path)
+        ensure_dir(cache_path.parent)
+        atomic_write_bytes(cache_path, dump_json({"source": signature, "recipe": recipe, "value": value}))
+        return value
 
     def jsonl(self, name: str) -> JsonLines:
         return JsonLines(self.data_dir / f"{name}.jsonl")

@@ -32,6 +32,9 @@ class Table(Generic[R]):
     def insert_new(self, db: Db, key: str, record: R) -> bool:
         return db.insert_new(self.name, key, cast(dict, record))
 
+    def delete(self, db: Db, key: str) -> bool:
+        return db.delete(self.name, key)
+
     def items(self, db: Db) -> list[tuple[str, R]]:
         return cast("list[tuple[str, R]]", db.items(self.name))
 

@@ -6,7 +6,7 @@ imports), `report` turns it into MRR, movements, churn and revenue.
 
 from enum import StrEnum
 
-from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job
+from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job, Retention
 
 
 class PaymentStatus(StrEnum):
@@ -73,5 +73,6 @@ DOMAIN = Domain(
         "payment_failed_customer",
         "subscription_welcome",
     ),
+    retention=(Retention("arkops.core.billing.retention:fold_event_ids", order=30),),
     order=50,
 )

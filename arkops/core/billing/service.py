@@ -9,11 +9,12 @@ from pathlib import Path
 
 from arkops.clock import from_seconds, iso, parse_iso
 from arkops.core.billing.ledger import DB, ApplyResult, apply_event
-from arkops.core.notify import notify
+from arkops.core.notify import batched, notify
 from arkops.errors import CheckFailed, ConfigError, DataError
 from arkops.mail.address import normalize_customer_address
 from arkops.money import MAX_AMOUNT, currency_code, format_money, to_minor
 from arkops.runtime import Runtime
+from arkops.store import Db
 from arkops.text import counted
 
 BATCH = 2000  # events per transaction: one atomic file write each; a crash loses at most one batch, re-applied next run
@@ -45,9 +46,13 @@ def apply_events(
     plan_names = {plan["stripe_price"]: plan["name"] for plan in rt.config["plans"].values() if plan["stripe_price"]}
 
     def commit(chunk: list[dict]) -> None:
-        with rt.store.transaction(DB) as db:
+        with rt.store.transaction(DB) as db, batched(rt):
             before = len(result.alerts)
+            horizon = (db.get("sync", "folded") or {}).get("before", 0)
             for event in chunk:
+                if folded_away(db, event, horizon):
+                    result.duplicates += 1
+                    continue
                 apply_event(db, event, now=now, settings=settings, money=money, result=result)
             for alert in result.alerts[before:]:
                 if now.timestamp() - alert.at > window:
@@ -69,7 +74,7 @@ def apply_events(
             if cursor and chunk:
                 newest = max(chunk, key=lambda e: e.get("created") or 0)
                 current = db.get("sync", "cursor") or {}
-                if (newest.get("created") or 0) >= current.get("created", 0):
+                if (newest.get("created") or 0) >= current.get("created", 0) and newest["id"] != current.get("event"):
                     db.put(
                         "sync", "cursor", {"created": newest["created"], "event": newest["id"], "synced_at": iso(now)}
                     )
@@ -82,6 +87,20 @@ def apply_events(
     if batch:
         commit(batch)
     return result
+
+
+def folded_away(db: Db, event: dict, horizon: int) -> bool:
+    """A Stripe event older than the ids the ledger still keeps (`billing.retention`) was applied long ago.
+
+    Stripe redelivers and lists events for 30 days; ids are kept 45. Only
+    Stripe's own ids (evt_...) are folded: the synthetic ones of `--full`
+    and `payments import` stay, so re-running those is still a no-op.
+    """
+    return (
+        event["id"].startswith("evt_")
+        and (event.get("created") or 0) < horizon
+        and db.get("events", event["id"]) is None
+    )
 
 
 def check_event(event: object) -> dict:
@@ -150,8 +169,12 @@ def _sync(rt: Runtime, *, now: datetime, full: bool, progress: Progress) -> Appl
     # The Events API lists newest first; apply oldest first (stable for events of the same second).
     events.reverse()
     events.sort(key=lambda e: e.get("created") or 0)
+    # `created >= cursor` lists the cursor's own event again: it is known, and alone it is no reason to open the ledger.
+    fresh = [e for e in events if not cursor or e.get("id") != cursor["event"]]
     progress(f"fetched {len(events)} events; applying")
-    return apply_events(rt, events, now=now, cursor=True)
+    if not fresh:
+        return ApplyResult(duplicates=len(events))
+    return apply_events(rt, fresh, now=now, cursor=True)
 
 
 def iso_from(seconds: int) -> str:

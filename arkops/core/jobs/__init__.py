@@ -1,6 +1,7 @@
-"""Cron: `arkops run` runs the jobs every domain declares (`runner`); `cronline` prints the crontab line."""
+"""Cron: `arkops run` runs the jobs every domain declares (`runner`); `cronline` prints the crontab line;
+`retention` applies every domain's retention rules, daily."""
 
-from arkops.core.domain import Database, Domain
+from arkops.core.domain import Database, Domain, Job
 
 DOMAIN = Domain(
     name="jobs",
@@ -9,7 +10,17 @@ DOMAIN = Domain(
         "run": "arkops.cli.jobs:run",
         "jobs": "arkops.cli.jobs:jobs",
         "cron": "arkops.cli.jobs:cron_app",
+        "retention": "arkops.cli.jobs:retention",
     },
     databases=(Database("jobs", version=1, personal={}),),
+    jobs=(
+        Job(
+            "retention",
+            "archive finished records, drop old bodies and event ids (every domain's retention rules)",
+            "arkops.core.jobs.retention:run",
+            daily_at="03:30",
+            order=80,
+        ),
+    ),
     order=20,
 )

@@ -4,7 +4,7 @@ Rendering, the outbox file and the SMTP and chat transports live one layer
 down, in `arkops.mail`; `arkops.core.notify` is how every domain queues a message.
 """
 
-from arkops.core.domain import Database, DoctorCheck, Domain, Job
+from arkops.core.domain import Database, DoctorCheck, Domain, Job, Retention
 from arkops.mail import MessageState
 
 __all__ = ["DOMAIN", "MessageState"]
@@ -16,8 +16,10 @@ DOMAIN = Domain(
     databases=(
         Database(
             "outbox",
-            version=1,
+            version=2,
             personal={"messages": ("to", "subject", "text", "html", "key"), "keys": ("_key",)},
+            migrations="arkops.mail.outbox:MIGRATIONS",
+            archive=True,
         ),
     ),
     jobs=(
@@ -36,5 +38,6 @@ DOMAIN = Domain(
         DoctorCheck("arkops.core.mail.checks:smtp", order=91, needs="smtp"),
     ),
     templates=("test", "job_failed"),
+    retention=(Retention("arkops.core.mail.service:retention", order=90),),
     order=40,
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -120,8 +120,17 @@ def retry(rt: Runtime, message_id: str, *, now: datetime) -> FlushReport:
     return flush(rt, now=now, only={message_id})
 
 
-def list_outbox(rt: Runtime, state: str | None) -> list[dict]:
-    return outbox.list_messages(rt.store, state)
+def list_outbox(rt: Runtime, state: str | None, *, archived: bool = False) -> list[dict]:
+    return outbox.list_messages(rt.store, state, archived=archived)
+
+
+def retention(rt: Runtime, *, now: datetime) -> dict[str, int]:
+    """Mail's retention rule: finished messages to the monthly archive, then old bodies and dry-run files dropped."""
+    if not rt.store.path(outbox.DB).exists():
+        return {}
+    keep_bodies = timedelta(days=rt.config["mail"]["keep_bodies_days"])
+    done = outbox.archive_settled(rt.store, now=now, keep_bodies=keep_bodies, dry_run=rt.dry_run)
+    return done | outbox.drop_old_bodies(rt.store, now=now, keep_bodies=keep_bodies, dry_run=rt.dry_run)
 
 
 def smtp_check(rt: Runtime) -> str:

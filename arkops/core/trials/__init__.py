@@ -7,7 +7,7 @@ and imports, `lifecycle` the operator alerts and the emails by day,
 
 from enum import StrEnum
 
-from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job
+from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job, Retention
 
 
 class TrialState(StrEnum):
@@ -26,8 +26,10 @@ DOMAIN = Domain(
     databases=(
         Database(
             "trials",
-            version=1,
+            version=2,
             personal={"trials": ("email", "source", "extra"), "activity": ("email", "extra"), "steps": ("email",)},
+            migrations="arkops.core.trials.state:MIGRATIONS",
+            archive=True,
         ),
     ),
     jobs=(
@@ -58,5 +60,6 @@ DOMAIN = Domain(
         "trial_day14_converted",
         "trial_day14_ended",
     ),
+    retention=(Retention("arkops.core.trials.retention:archive_finished", order=20),),
     order=60,
 )

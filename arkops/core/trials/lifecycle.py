@@ -1,8 +1,8 @@
 """Trial lifecycle: operator alerts for activations and conversions (`track`), customer emails by day (`nudge`).
 
 Every alert and lifecycle email goes through `notify` with a per-trial key,
-inside the trials transaction, so a job that runs twice, or two at once,
-has no double effect.
+inside the trials transaction (one outbox write per batch of trials), so a
+job that runs twice, or two at once, has no double effect.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from typing import Any, cast
 from arkops.clock import iso, parse_iso
 from arkops.core.notify import notify, queue_sender
 from arkops.core.trials.state import (
-    DB,
     STEP_RECORDS,
     TRIALS,
     Trial,
     conversions,
     days_left,
+    in_batches,
     local_time,
     plan_name,
     refresh,
@@ -55,22 +55,24 @@ def track(rt: Runtime, *, now: datetime) -> TrackReport:
     Each transition is recorded once per trial, in the same transaction as the
     digest that names it, so overlapping runs never alert twice. Transitions
     older than `[trials] alert_window_hours` when first seen (an import of
-    history) are recorded without an alert.
+    history) are recorded without an alert. Trials are worked through in
+    batches of 500 (`state.in_batches`); a run with more than 500 recent
+    transitions sends one digest per batch.
     """
     paid = conversions(rt)
     report = TrackReport()
     stamp = cast(str, iso(now))
     window = timedelta(hours=rt.config["trials"]["alert_window_hours"])
-    news: dict[str, list[dict[str, Any]]] = {"activated": [], "converted": []}
     transitions = (("activated", "activated_at", _activation), ("converted", "converted_at", _conversion))
-    with rt.store.transaction(DB) as db:
-        for email, trial in TRIALS.items(db):
+    for db, trials in in_batches(rt):
+        news: dict[str, list[dict[str, Any]]] = {"activated": [], "converted": []}
+        for email, trial in trials:
             before = trial["state"]
             refresh(trial, now, paid)
             changed = trial["state"] != before
             flags = trial.setdefault("alerted", {})
-            for kind, field, describe in transitions:
-                moment = cast(str | None, trial.get(field))
+            for kind, moment_field, describe in transitions:
+                moment = cast(str | None, trial.get(moment_field))
                 if moment and not flags.get(kind):
                     flags[kind] = stamp
                     changed = True
@@ -168,10 +170,12 @@ def nudge(rt: Runtime, *, now: datetime) -> NudgeReport:
     today = now.astimezone(tz).date()
     stamp = cast(str, iso(now))
     report = NudgeReport()
-    with rt.store.transaction(DB) as db:
-        for email, trial in TRIALS.items(db):
+    for db, trials in in_batches(rt):
+        for email, trial in trials:
+            before = (trial["state"], trial["converted_at"])
             refresh(trial, now, paid)
-            TRIALS.put(db, email, trial)
+            if (trial["state"], trial["converted_at"]) != before:
+                TRIALS.put(db, email, trial)
             signup_day = parse_iso(trial["signed_up_at"]).astimezone(tz).date()
             for step in STEPS:
                 due: date = signup_day + timedelta(days=schedule[step])

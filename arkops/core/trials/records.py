@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from arkops.clock import from_seconds, iso, parse_iso
 from arkops.config import LOCALES
-from arkops.core.trials.state import ACTIVITY, DB, TRIALS, Trial, normalize_email
+from arkops.core.trials.state import ACTIVITY, DB, TRIALS, Trial, archived_month, normalize_email
 from arkops.errors import DataError
 from arkops.runtime import Runtime
 from arkops.store import Db
@@ -73,10 +73,12 @@ def _signup(db: Db, rt: Runtime, record: dict, now: datetime) -> bool:
     extra = {k: v for k, v in record.items() if k not in SIGNUP_FIELDS}
     if locale:
         extra["locale"] = locale
+    if TRIALS.get(db, email) is not None or archived_month(rt, email):
+        return False  # one trial per email, ever: a finished, archived one included
     return TRIALS.insert_new(db, email, _new_trial(rt, email, plan, source, at, extra))
 
 
-def _activity(db: Db, record: dict, now: datetime) -> bool:
+def _activity(db: Db, rt: Runtime, record: dict, now: datetime) -> bool:
     email = normalize_email(record.get("email"))
     kind = record.get("kind") or record.get("action")
     if not isinstance(kind, str) or not kind.strip():
@@ -88,6 +90,9 @@ def _activity(db: Db, record: dict, now: datetime) -> bool:
     stamp = cast(str, iso(at))
     trial = TRIALS.get(db, email)
     if trial is None:
+        month = archived_month(rt, email)
+        if month:
+            raise DataError(f"the trial of {email} ended and was archived ({month}); activity after it is not recorded")
         raise DataError(f"no trial for {email}; record the signup first")
     key = hashlib.sha256(json.dumps([email, kind, count, stamp]).encode()).hexdigest()[:24]
     extra = {k: v for k, v in record.items() if k not in ACTIVITY_FIELDS}
@@ -112,7 +117,7 @@ def signup(
 def activity(rt: Runtime, email: str, kind: str, *, count: int, at: str | None, now: datetime) -> bool:
     record = {"email": email, "kind": kind, "count": count, "timestamp": iso(_at(at, now, "--at"))}
     with rt.store.transaction(DB) as db:
-        return _activity(db, {k: v for k, v in record.items() if v is not None}, now)
+        return _activity(db, rt, {k: v for k, v in record.items() if v is not None}, now)
 
 
 @dataclass
@@ -129,25 +134,37 @@ def import_files(rt: Runtime, paths: list[Path], *, now: datetime) -> ImportRepo
 
     report = ImportReport()
     batches = [(path, read_json_list(path)) for path in paths]  # every file readable before anything is written
-    with rt.store.transaction(DB) as db:
-        # signups first, so activity in the same import finds its trial
-        ordered = sorted(
-            ((path, i, r) for path, records in batches for i, r in enumerate(records)),
-            key=lambda item: 0 if isinstance(item[2], dict) and "plan" in item[2] else 1,
-        )
-        for path, index, record in ordered:
-            try:
-                if not isinstance(record, dict):
-                    raise DataError("not an object")
-                if "plan" in record:
-                    added = _signup(db, rt, record, now)
-                    report.signups += added
-                elif "kind" in record or "action" in record:
-                    added = _activity(db, record, now)
-                    report.activities += added
-                else:
-                    raise DataError("neither a signup (plan) nor an activity (kind or action)")
-                report.duplicates += not added
-            except DataError as exc:
-                report.skipped.append(f"{path}[{index}]: {exc}")
+    # signups first, so activity in the same import finds its trial
+    ordered = sorted(
+        ((path, i, r) for path, records in batches for i, r in enumerate(records)),
+        key=lambda item: 0 if isinstance(item[2], dict) and "plan" in item[2] else 1,
+    )
+    # Bounded transactions: signups from the web app get the lock between them. A kill mid-import
+    # keeps what was committed; running the import again adds only the rest (records are idempotent).
+    for start in range(0, len(ordered), IMPORT_BATCH):
+        with rt.store.transaction(DB) as db:
+            _import_batch(db, rt, ordered[start : start + IMPORT_BATCH], report, now)
     return report
+
+
+IMPORT_BATCH = 2000
+
+
+def _import_batch(
+    db: Db, rt: Runtime, records: list[tuple[Path, int, Any]], report: ImportReport, now: datetime
+) -> None:
+    for path, index, record in records:
+        try:
+            if not isinstance(record, dict):
+                raise DataError("not an object")
+            if "plan" in record:
+                added = _signup(db, rt, record, now)
+                report.signups += added
+            elif "kind" in record or "action" in record:
+                added = _activity(db, rt, record, now)
+                report.activities += added
+            else:
+                raise DataError("neither a signup (plan) nor an activity (kind or action)")
+            report.duplicates += not added
+        except DataError as exc:
+            report.skipped.append(f"{path}[{index}]: {exc}")

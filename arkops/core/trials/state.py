@@ -8,8 +8,9 @@ activity, else `signed_up`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, tzinfo
-from typing import Any, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from arkops.clock import from_unix, iso, parse_iso
 from arkops.core.trials import TrialState
@@ -18,8 +19,12 @@ from arkops.mail.address import normalize_address, normalize_customer_address
 from arkops.runtime import Runtime
 from arkops.store.tables import Table
 
+if TYPE_CHECKING:
+    from arkops.store import Db
+
 DB = "trials"
 STATES = tuple(TrialState)
+BATCH = 500  # trials per transaction in track and nudge: the lock is released between batches
 
 
 class Trial(TypedDict):
@@ -82,13 +87,11 @@ def normalize_email(email: Any, *, allow_local_domains: bool = True) -> str:
 
 
 def conversions(rt: Runtime) -> dict[str, int]:
+    """When each email first paid, from the billing ledger: parsed once per ledger change, not once per job."""
     from arkops.core.billing.ledger import DB as LEDGER
     from arkops.core.billing.ledger import first_payment_by_email
 
-    if not rt.store.path(LEDGER).exists():
-        return {}
-    with rt.store.transaction(LEDGER) as ledger:
-        return first_payment_by_email(ledger)
+    return rt.store.derived("first-payments", LEDGER, first_payment_by_email) or {}
 
 
 def refresh(trial: Trial, now: datetime, paid: dict[str, int]) -> Trial:
@@ -119,3 +122,50 @@ def plan_name(rt: Runtime, plan: str) -> str:
 
 def local_time(rt: Runtime, moment: str) -> str:
     return parse_iso(moment).astimezone(rt.config.tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def in_batches(rt: Runtime, size: int = BATCH) -> Iterator[tuple[Db, list[tuple[str, Trial]]]]:
+    """Every trial, by email, in transactions of `size` trials with the lock released between them.
+
+    A first run after a bulk import works through thousands of trials while
+    signups and activity from the web app still get the lock within
+    moments. Messages `notify` queues for a batch are stored in one outbox
+    write before that batch commits. Trials signed up meanwhile with an
+    email already passed are handled by the next run. The caller must not
+    leave the loop early: the open batch would not be committed.
+    """
+    from arkops.core.notify import batched
+
+    last = ""
+    while True:
+        with rt.store.transaction(DB) as db, batched(rt):
+            emails = sorted(email for email, _ in TRIALS.items(db) if email > last)
+            chunk = emails[:size]
+            yield db, [(email, trial) for email in chunk if (trial := TRIALS.get(db, email)) is not None]
+        if len(emails) <= size:
+            return
+        last = chunk[-1]
+
+
+def archived_month(rt: Runtime, email: str) -> str | None:
+    """The archive month of a finished trial (`trials.retention`), or None when it was never archived."""
+    from arkops.store.archive import Archive, ArchiveIndex
+
+    index = ArchiveIndex(Archive(rt.store, DB))
+    try:
+        stat = index.path.stat()
+    except FileNotFoundError:
+        return None
+    signature = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    known = rt.memo.get("trials-archive-index")
+    if known is None or known[0] != signature:  # read once per process, again only if the file changed
+        known = rt.memo["trials-archive-index"] = (signature, index.load())
+    return known[1].get(email)
+
+
+def _archives_begin(db: Db) -> None:
+    """Version 2 changes no record: it says finished trials may have moved to archive/trials/, which an older
+    arkops would not look in (it would take their emails for new signups), so it refuses the file."""
+
+
+MIGRATIONS = {1: _archives_begin}
