@@ -21,7 +21,7 @@ def billing_subscriptions(
     ] = None,
     format: Annotated[Format, typer.Option("--format", help=FORMAT_HELP)] = Format.table,
 ) -> None:
-    """Subscriptions with their current MRR.
+    """Subscriptions with their current MRR, paused collection, and what Stripe has not told yet (run `stripe sync`).
 
     Example: arkops billing subscriptions --status active
     """
@@ -38,6 +38,8 @@ def billing_subscriptions(
             "plan",
             "mrr",
             "currency",
+            "paused",
+            "unresolved",
             "cancel_at_period_end",
             "started",
             "ended",

@@ -77,8 +77,8 @@ def payments_list(
     emit_rows(
         payment_rows(runtime(ctx), month=month, status=status),
         format,
-        ["invoice", "customer_email", "status", "amount", "refunded", "currency", "paid_at"],
-        money=("amount", "refunded"),
+        ["invoice", "customer_email", "status", "amount", "refunded", "credited", "disputed", "currency", "paid_at"],
+        money=("amount", "refunded", "credited", "disputed"),
     )
 
 

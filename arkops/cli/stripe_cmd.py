@@ -32,4 +32,6 @@ def stripe_sync(
     result = sync(rt, now=rt.now(), full=full, progress=lambda line: say(rt, line))
     for line in result.undeliverable:
         say(rt, f"not queued: {line}")
+    for line in result.notes:
+        say(rt, line)
     say(rt, f"stripe sync: {result.summary()}")

@@ -36,6 +36,8 @@ def webhooks_ingest(
         except OSError as exc:
             raise DataError(f"{source}: {exc.strerror}") from None
     result = ingest_webhook(rt, payload, signature, now=rt.now())
+    for line in result.notes:
+        say(rt, line)
     say(rt, "already seen" if result.duplicates else ("ignored (type not tracked)" if result.ignored else "applied"))
 
 

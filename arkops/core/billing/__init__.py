@@ -15,6 +15,9 @@ class PaymentStatus(StrEnum):
     paid = "paid"
     failed = "failed"
     refunded = "refunded"
+    disputed = "disputed"
+    void = "void"
+    uncollectible = "uncollectible"
 
 
 class SubscriptionStatus(StrEnum):
@@ -63,6 +66,7 @@ DOMAIN = Domain(
     ),
     checks=(
         DoctorCheck("arkops.core.billing.checks:stripe_settings", order=30),
+        DoctorCheck("arkops.core.billing.checks:ledger_unresolved", order=31),
         DoctorCheck("arkops.core.billing.checks:stripe_api", order=92, needs="stripe"),
     ),
     demo=DemoPart("arkops.core.billing.demo:build", order=20),

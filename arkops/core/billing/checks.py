@@ -62,3 +62,21 @@ def stripe_api(rt: Runtime) -> Check:
         )
     except ArkopsError as exc:
         return Check("stripe api", FAIL, str(exc))
+
+
+def ledger_unresolved(rt: Runtime) -> Check:
+    """Discounts and price tiers that events named by id only and Stripe was not asked about yet."""
+    from arkops.core.billing.ledger import DB, pending
+
+    with rt.store.transaction(DB) as db:
+        found = pending(db)
+    if not found:
+        return Check("ledger unresolved", OK, "every discount and price tier in the ledger is known")
+    shown = "; ".join(f"{key}: {', '.join(what)}" for key, what in sorted(found.items())[:5])
+    more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+    return Check(
+        "ledger unresolved",
+        WARN,
+        f"{len(found)} not fully known, their MRR counts no discount or tier until `arkops stripe sync` "
+        f"reads them: {shown}{more}",
+    )

@@ -138,3 +138,53 @@ def require_id(obj: Any, what: str) -> str:
     if found is None:
         raise DataError(f"{what}: has no id")
     return found
+
+
+def decimal_amount(obj: dict, key: str) -> str | None:
+    """A decimal string of minor units (`unit_amount_decimal`, "1.2345" = 0.012345 EUR), 0 to MAX_AMOUNT, up to
+    12 decimals; missing is None. Kept as text so nothing is lost to floats in the ledger."""
+    from decimal import Decimal, InvalidOperation
+
+    value = obj.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise DataError(f"{_where(obj, key)}: {value!r} is not a decimal amount in minor units")
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise DataError(f"{_where(obj, key)}: {value!r} is not a decimal amount in minor units") from None
+    if not number.is_finite() or not 0 <= number <= MAX_AMOUNT or -number.as_tuple().exponent > 12:  # type: ignore[operator]
+        raise DataError(f"{_where(obj, key)}: {value!r} is not a decimal amount in minor units")
+    return format(number.normalize(), "f")
+
+
+def signed_amount(obj: dict, key: str) -> int:
+    """Whole minor units, -MAX_AMOUNT to MAX_AMOUNT (balance movements); missing is 0."""
+    value = obj.get(key)
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or not -MAX_AMOUNT <= value <= MAX_AMOUNT:
+        raise DataError(f"{_where(obj, key)}: {value!r} is not an amount in minor units")
+    return value
+
+
+def ident_list(obj: dict, key: str) -> list[str | dict]:
+    """A list of ids or expanded objects (`discounts` of a subscription or item); missing or null is empty."""
+    value = obj.get(key)
+    if isinstance(value, dict) and "data" in value:
+        value = value.get("data")
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise DataError(f"{_where(obj, key)}: {value!r} is not a list")
+    out: list[str | dict] = []
+    for entry in value:
+        if isinstance(entry, dict):
+            require_id(entry, _where(obj, key))
+            out.append(entry)
+        elif isinstance(entry, str) and entry and len(entry) <= MAX_TEXT and entry.isprintable():
+            out.append(entry)
+        else:
+            raise DataError(f"{_where(obj, key)}: {entry!r} is not an id or an object")
+    return out

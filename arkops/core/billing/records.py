@@ -12,14 +12,10 @@ from typing import NotRequired, TypedDict
 from arkops.store.tables import Table
 
 
-class SubscriptionItem(TypedDict):
-    price: str | None
-    product: str | None
-    unit_amount: int
-    currency: str  # upper case
-    interval: str  # day, week, month or year
-    interval_count: int
-    quantity: int
+class Tier(TypedDict):
+    up_to: int | None  # None: the last tier, without limit
+    unit_amount: str  # decimal minor units per unit
+    flat_amount: str  # decimal minor units for the tier
 
 
 class Discount(TypedDict):
@@ -30,6 +26,30 @@ class Discount(TypedDict):
     duration: str | None  # once, repeating or forever
     start: int | None
     end: int | None
+    id: NotRequired[str | None]  # di_...; ledgers before Billing II kept none
+    duration_in_months: NotRequired[int | None]
+    resolved: NotRequired[bool]  # False: only the discount or coupon id is known yet (absent: resolved)
+
+
+class SubscriptionItem(TypedDict):
+    price: str | None
+    product: str | None
+    unit_amount: int
+    currency: str  # upper case
+    interval: str  # day, week, month or year
+    interval_count: int
+    quantity: int
+    # Since Billing II; older ledgers lack them and read as a licensed per-unit price without tax.
+    id: NotRequired[str | None]
+    unit_amount_decimal: NotRequired[str | None]  # when unit_amount is null
+    usage_type: NotRequired[str]  # licensed or metered
+    billing_scheme: NotRequired[str]  # per_unit or tiered
+    tiers_mode: NotRequired[str | None]  # volume or graduated
+    tiers: NotRequired[list[Tier] | None]  # None on a tiered price: the payload did not carry them (unresolved)
+    divide_by: NotRequired[int | None]  # package pricing: transform_quantity
+    round: NotRequired[str | None]  # up or down
+    tax_behavior: NotRequired[str]  # inclusive, exclusive or unspecified
+    discounts: NotRequired[list[Discount]]
 
 
 class Subscription(TypedDict):
@@ -44,7 +64,11 @@ class Subscription(TypedDict):
     canceled_at: int | None
     ended_at: int | None
     start_date: int | None
+    pause_collection: NotRequired[dict | None]  # {"behavior", "resumes_at"} while collection is paused
     _at: NotRequired[int]
+    _type: NotRequired[str]  # the event type this version came from
+    _sig: NotRequired[str]  # digest of the state, to chain versions of the same second
+    _before: NotRequired[str | None]  # digest of the state before it, from `previous_attributes`
 
 
 class SubscriptionHistory(TypedDict):
@@ -66,6 +90,8 @@ class Invoice(TypedDict):
     next_payment_attempt: int | None
     payment_failed: bool
     refunded: int  # the sum of its refunds
+    credited: NotRequired[int]  # credit notes that are not refunds (issued, not voided)
+    disputed: NotRequired[int]  # withdrawn by disputes and not reinstated
     _at: NotRequired[int]
 
 
@@ -77,6 +103,56 @@ class Refund(TypedDict):
     amount: int
     currency: str
     created: int
+    status: NotRequired[str]  # pending, succeeded, failed, canceled (absent: succeeded)
+    synthetic: NotRequired[bool]  # made from a charge's amount_refunded before the refund itself was seen
+
+
+class Dispute(TypedDict):
+    id: str
+    charge: str | None
+    invoice: str | None
+    customer: str | None
+    amount: int
+    currency: str
+    status: str
+    created: int
+    withdrawn_at: int | None  # the funds left the balance
+    reinstated_at: int | None  # and came back (a won dispute)
+
+
+class CreditNote(TypedDict):
+    id: str
+    invoice: str | None
+    customer: str | None
+    amount: int  # the part that is not a refund (refunds count as refunds)
+    currency: str
+    created: int
+    voided_at: int | None
+
+
+class PaymentLink(TypedDict):
+    """A charge or payment intent and the invoice it paid (since API 2025-03-31 a charge no longer names it)."""
+
+    invoice: str | None
+    customer: str | None
+
+
+class Coupon(TypedDict):
+    id: str
+    percent_off: float | None
+    amount_off: int | None
+    currency: str | None
+    duration: str | None
+    duration_in_months: int | None
+
+
+class CustomerDiscounts(TypedDict):
+    discounts: list[Discount]  # each with its start and end (end: when it was removed, or the coupon's end)
+
+
+class TaxRate(TypedDict):
+    rate: float  # tax / amount excluding tax, from the latest invoice line of the price
+    at: int
 
 
 class Customer(TypedDict):
@@ -93,3 +169,10 @@ SUBSCRIPTIONS = Table[Subscription]("subscriptions")
 SUBSCRIPTIONS_HISTORY = Table[SubscriptionHistory]("subscriptions_history")
 INVOICES = Table[Invoice]("invoices")
 REFUNDS = Table[Refund]("refunds")
+DISPUTES = Table[Dispute]("disputes")
+CREDIT_NOTES = Table[CreditNote]("credit_notes")
+PAYMENT_LINKS = Table[PaymentLink]("payment_links")
+COUPONS = Table[Coupon]("coupons")
+DISCOUNTS = Table[Discount]("discounts")  # resolved discounts by id, so an id seen again resolves at once
+CUSTOMER_DISCOUNTS = Table[CustomerDiscounts]("customer_discounts")
+TAX_RATES = Table[TaxRate]("tax_rates")  # by price id, for tax-inclusive prices

@@ -4,86 +4,61 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from arkops.clock import from_unix, iso
 from arkops.core.billing import PaymentStatus, SubscriptionStatus
-from arkops.core.billing.ledger import DB
+from arkops.core.billing.amounts import Convert, discount_active, monthly, subscription_mrr, unresolved
+from arkops.core.billing.ledger import DB, NOT_REFUNDED
 from arkops.core.billing.records import (
+    CREDIT_NOTES,
+    CUSTOMER_DISCOUNTS,
     CUSTOMERS,
+    DISPUTES,
     INVOICES,
     REFUNDS,
     SUBSCRIPTIONS,
     SUBSCRIPTIONS_HISTORY,
+    TAX_RATES,
+    CreditNote,
     Customer,
     Discount,
+    Dispute,
     Invoice,
     Refund,
     Subscription,
     SubscriptionHistory,
+    TaxRate,
 )
 from arkops.errors import DataError
 from arkops.money import Converter
 from arkops.runtime import Runtime
 
-MRR_STATUSES = {"active", "past_due"}
-MONTHS_PER_INTERVAL = {"day": 12 / 365, "week": 12 / 52, "month": 1.0, "year": 12.0}
+__all__ = ["discount_active", "monthly", "subscription_mrr"]  # the MRR maths lives in `amounts`
+
 CHURN_MONTHS = 6  # LTV divides ARPU by the average logo churn rate of the last six months
 
-Convert = Callable[[float, str], float]  # minor units of a currency to minor units of the reporting currency
 
-
-def monthly(amount: float, interval: str, interval_count: int) -> float:
-    """An amount billed every `interval_count` `interval`s, as a monthly amount."""
-    return amount / (MONTHS_PER_INTERVAL.get(interval, 1.0) * (interval_count or 1))
-
-
-def discount_active(discount: Discount, at: int) -> bool:
-    if discount.get("duration") == "once":
-        return False  # a one-off reduction of one invoice is not recurring revenue
-    start, end = discount.get("start"), discount.get("end")
-    return (start is None or start <= at) and (end is None or at < end)
-
-
-def subscription_mrr(sub: Subscription | None, at: int, convert: Convert) -> float:
-    """MRR of one subscription state at unix time `at`, in the reporting currency (unrounded)."""
-    if not sub or sub.get("status") not in MRR_STATUSES:
-        return 0.0
-    ended_at = sub.get("ended_at")
-    if ended_at and ended_at <= at:
-        return 0.0
-    total = 0.0
-    for item in sub.get("items", []):
-        gross = monthly(item["unit_amount"] * item["quantity"], item["interval"], item["interval_count"])
-        net = gross
-        for discount in sub.get("discounts", []):
-            if not discount_active(discount, at):
-                continue
-            if percent_off := discount.get("percent_off"):
-                net -= gross * percent_off / 100
-        total += convert(net, item["currency"])
-    # amount_off applies once per invoice of the subscription: normalise by the first item's interval
-    if sub.get("items"):
-        first = sub["items"][0]
-        for discount in sub.get("discounts", []):
-            if (amount_off := discount.get("amount_off")) and discount_active(discount, at):
-                off = monthly(amount_off, first["interval"], first["interval_count"])
-                total -= convert(off, discount.get("currency") or first["currency"])
-    return max(total, 0.0)
-
-
-def mrr_series(versions: list[Subscription], instants: list[int], convert: Convert) -> list[float]:
+def mrr_series(
+    versions: list[Subscription],
+    instants: list[int],
+    convert: Convert,
+    *,
+    customer_discounts: list[Discount] | None = None,
+    tax_rates: Mapping[str, TaxRate] | None = None,
+) -> list[float]:
     """A subscription's MRR at each of the sorted `instants`, walking its versions once.
 
-    A version without discounts or an end date has the same MRR at every
-    instant it covers, so it is computed once.
+    A version whose MRR cannot change with time (no discount, own or the customer's, and no end date)
+    has the same MRR at every instant it covers, so it is computed once.
     """
     out: list[float] = []
     index, count = 0, len(versions)
     constant: float | None = None
+    extra = customer_discounts or []
     for at in instants:
         while index < count and versions[index]["_at"] <= at:
             index += 1
@@ -92,13 +67,19 @@ def mrr_series(versions: list[Subscription], instants: list[int], convert: Conve
             out.append(0.0)
             continue
         state = versions[index - 1]
-        if state.get("discounts") or state.get("ended_at"):
-            out.append(subscription_mrr(state, at, convert))
+        if extra or _varies(state):
+            out.append(subscription_mrr(state, at, convert, customer_discounts=extra, tax_rates=tax_rates))
             continue
         if constant is None:
-            constant = subscription_mrr(state, at, convert)
+            constant = subscription_mrr(state, at, convert, tax_rates=tax_rates)
         out.append(constant)
     return out
+
+
+def _varies(state: Subscription) -> bool:
+    return bool(
+        state.get("discounts") or state.get("ended_at") or any(item.get("discounts") for item in state.get("items", []))
+    )
 
 
 def month_starts(tz: tzinfo, first: datetime, last: datetime) -> list[datetime]:
@@ -117,6 +98,10 @@ class Ledger:
     history: dict[str, SubscriptionHistory]
     invoices: list[Invoice]
     refunds: list[Refund]
+    disputes: list[Dispute] = field(default_factory=list)
+    credit_notes: list[CreditNote] = field(default_factory=list)
+    customer_discounts: dict[str, list[Discount]] = field(default_factory=dict)
+    tax_rates: dict[str, TaxRate] = field(default_factory=dict)
 
     @property
     def first_activity(self) -> int | None:
@@ -136,6 +121,10 @@ def load(rt: Runtime) -> Ledger:
             history=dict(SUBSCRIPTIONS_HISTORY.items(db)),
             invoices=INVOICES.values(db),
             refunds=REFUNDS.values(db),
+            disputes=DISPUTES.values(db),
+            credit_notes=CREDIT_NOTES.values(db),
+            customer_discounts={key: record["discounts"] for key, record in CUSTOMER_DISCOUNTS.items(db)},
+            tax_rates=dict(TAX_RATES.items(db)),
         )
 
 
@@ -182,31 +171,49 @@ def histories_by_customer(ledger: Ledger) -> dict[str, list[list[Subscription]]]
 
 
 def mrr_snapshots(
-    histories: dict[str, list[list[Subscription]]], points: list[int], convert: Convert
+    histories: dict[str, list[list[Subscription]]],
+    points: list[int],
+    convert: Convert,
+    *,
+    customer_discounts: Mapping[str, list[Discount]] | None = None,
+    tax_rates: Mapping[str, TaxRate] | None = None,
 ) -> dict[str, list[float]]:
     """Each customer's MRR at each point, summed over their subscriptions."""
     snapshots = {}
     for customer, subscriptions in histories.items():
         series = [0.0] * len(points)
+        extra = (customer_discounts or {}).get(customer)
         for versions in subscriptions:
-            for i, value in enumerate(mrr_series(versions, points, convert)):
+            values = mrr_series(versions, points, convert, customer_discounts=extra, tax_rates=tax_rates)
+            for i, value in enumerate(values):
                 series[i] += value
         snapshots[customer] = series
     return snapshots
 
 
 def revenue_by_month(ledger: Ledger, boundaries: list[int], convert: Convert) -> list[float]:
-    """Paid invoices by the month they were paid, less refunds by the month they were made."""
+    """Paid invoices by the month they were paid, less refunds (not failed) by the month they were made, less
+    credit notes that are not refunds by the month they took effect (back when voided), less disputed funds
+    by the month they were withdrawn (back when reinstated)."""
     revenue = [0.0] * (len(boundaries) - 1)
-    for invoice in ledger.invoices:
-        if invoice.get("status") == "paid" and (paid_at := invoice.get("paid_at")):
-            index = bisect.bisect_right(boundaries, paid_at) - 1
-            if 0 <= index < len(revenue):
-                revenue[index] += convert(invoice["amount_paid"], invoice["currency"])
-    for refund in ledger.refunds:
-        index = bisect.bisect_right(boundaries, refund["created"]) - 1
+
+    def book(at: int | None, amount: float, currency: str) -> None:
+        index = bisect.bisect_right(boundaries, at) - 1 if at else -1
         if 0 <= index < len(revenue):
-            revenue[index] -= convert(refund["amount"], refund["currency"])
+            revenue[index] += convert(amount, currency)
+
+    for invoice in ledger.invoices:
+        if invoice.get("status") == "paid":
+            book(invoice.get("paid_at"), invoice["amount_paid"], invoice["currency"])
+    for refund in ledger.refunds:
+        if refund.get("status") not in NOT_REFUNDED:
+            book(refund["created"], -refund["amount"], refund["currency"])
+    for note in ledger.credit_notes:
+        book(note["created"], -note["amount"], note["currency"])
+        book(note["voided_at"], note["amount"], note["currency"])
+    for dispute in ledger.disputes:
+        book(dispute["withdrawn_at"], -dispute["amount"], dispute["currency"])
+        book(dispute["reinstated_at"], dispute["amount"], dispute["currency"])
     return revenue
 
 
@@ -319,7 +326,13 @@ def build_report(rt: Runtime, *, now: datetime, months: int, currency: str | Non
     convert.factor(reporting)  # an unknown report currency fails now, not only when an amount needs it
     ledger = load(rt)
     grid = month_grid(config.tz, now, months, ledger.first_activity)
-    snapshots = mrr_snapshots(histories_by_customer(ledger), grid.snapshot_points, convert)
+    snapshots = mrr_snapshots(
+        histories_by_customer(ledger),
+        grid.snapshot_points,
+        convert,
+        customer_discounts=ledger.customer_discounts,
+        tax_rates=ledger.tax_rates,
+    )
     rows = movements(snapshots, grid, revenue_by_month(ledger, grid.boundaries, convert))
     return summary(rows, shown=months, currency=reporting, now=now)
 
@@ -335,15 +348,7 @@ def payment_rows(rt: Runtime, *, month: str | None, status: str | None) -> list[
     tz = rt.config.tz
     rows = []
     for invoice in load(rt).invoices:
-        kind = (
-            "refunded"
-            if invoice.get("refunded")
-            else (
-                "paid"
-                if invoice["status"] == "paid"
-                else ("failed" if invoice.get("payment_failed") else invoice["status"])
-            )
-        )
+        kind = payment_kind(invoice)
         moment = invoice.get("paid_at") or invoice.get("_at")
         local_month = datetime.fromtimestamp(moment, tz).strftime("%Y-%m") if moment else None
         if (status and kind != status) or (month and local_month != month):
@@ -357,6 +362,8 @@ def payment_rows(rt: Runtime, *, month: str | None, status: str | None) -> list[
                     "status": kind,
                     "amount": invoice["amount_paid"] if invoice["status"] == "paid" else invoice["amount_due"],
                     "refunded": invoice.get("refunded", 0),
+                    "credited": invoice.get("credited", 0),
+                    "disputed": invoice.get("disputed", 0),
                     "currency": invoice["currency"],
                     "paid_at": iso(from_unix(invoice["paid_at"])) if invoice.get("paid_at") else None,
                 },
@@ -365,6 +372,18 @@ def payment_rows(rt: Runtime, *, month: str | None, status: str | None) -> list[
     if month and not _is_month(month):
         raise DataError(f"--month {month!r} is not YYYY-MM")
     return [row for _, row in sorted(rows, key=lambda pair: (pair[0], pair[1]["invoice"]))]
+
+
+def payment_kind(invoice: Invoice) -> str:
+    """How `payments list` names an invoice's state: what happened to the money last matters most."""
+    status = invoice["status"]
+    if status in ("void", "uncollectible"):
+        return status
+    if status == "paid":
+        if invoice.get("disputed"):
+            return "disputed"
+        return "refunded" if invoice.get("refunded") else "paid"
+    return "failed" if invoice.get("payment_failed") else status
 
 
 def _is_month(text: str) -> bool:
@@ -412,6 +431,8 @@ def subscription_rows(rt: Runtime, *, status: str | None, now: datetime) -> list
         if status and sub["status"] != status:
             continue
         email = ledger.customer_email(sub["customer"])
+        extra = ledger.customer_discounts.get(sub["customer"] or "", [])
+        pause = sub.get("pause_collection")
         plan = ", ".join(
             f"{i['product'] or i['price']} x{i['quantity']} /{i['interval_count']}{i['interval']}" for i in sub["items"]
         )
@@ -421,11 +442,23 @@ def subscription_rows(rt: Runtime, *, status: str | None, now: datetime) -> list
                 "customer_email": email,
                 "status": sub["status"],
                 "plan": plan,
-                "mrr": round(subscription_mrr(sub, at, convert)),
+                "mrr": round(subscription_mrr(sub, at, convert, customer_discounts=extra, tax_rates=ledger.tax_rates)),
                 "currency": convert.reporting,
+                "paused": _paused(sub["status"], pause),
+                "unresolved": "; ".join(unresolved(sub, extra)) or None,
                 "cancel_at_period_end": sub["cancel_at_period_end"],
                 "started": iso(from_unix(sub["start_date"])) if sub.get("start_date") else None,
                 "ended": iso(from_unix(sub["ended_at"])) if sub.get("ended_at") else None,
             }
         )
     return sorted(rows, key=lambda r: r["subscription"])
+
+
+def _paused(status: str | None, pause: dict | None) -> str | None:
+    """ "paused" (the subscription), or the collection pause and until when, or None."""
+    if status == "paused":
+        return "paused"
+    if not pause:
+        return None
+    until = f" until {iso(from_unix(pause['resumes_at']))}" if pause.get("resumes_at") else ""
+    return f"collection paused ({pause.get('behavior') or 'paused'}){until}"

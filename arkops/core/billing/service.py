@@ -130,7 +130,18 @@ def read_cursor(rt: Runtime) -> dict | None:
 def sync(rt: Runtime, *, now: datetime, full: bool = False, progress: Progress = lambda _: None) -> ApplyResult:
     """`stripe sync`: pull /v1/events since the cursor, oldest first, under the job lock."""
     with rt.store.job_lock("stripe-sync"):
-        return _sync(rt, now=now, full=full, progress=progress)
+        result = _sync(rt, now=now, full=full, progress=progress)
+        resolve_unresolved(rt, result)
+        return result
+
+
+def resolve_unresolved(rt: Runtime, result: ApplyResult) -> None:
+    """After a sync: ask Stripe for the discounts, coupons and tiers that events named by id only."""
+    from arkops.core.billing.resolve import resolve_pending
+
+    resolution = resolve_pending(rt)
+    if resolution.resolved or resolution.remaining:
+        result.notes.append(f"discounts and price tiers sent by id: {resolution.summary()}")
 
 
 def _sync(rt: Runtime, *, now: datetime, full: bool, progress: Progress) -> ApplyResult:
@@ -260,8 +271,24 @@ def verify_webhook(payload: bytes, signature: str | None) -> dict:
 
 
 def ingest_webhook(rt: Runtime, payload: bytes, signature: str | None, *, now: datetime) -> ApplyResult:
+    """Verify and apply one webhook; with a key, read what it named by id only (discounts, tiers) at once.
+    Stripe unreachable then only leaves it unresolved until the next `stripe sync`."""
+    from arkops.config import env
+    from arkops.core.billing.resolve import key_of, resolve_pending
+    from arkops.errors import ServiceError
+
     event = verify_webhook(payload, signature)
-    return apply_events(rt, [event], now=now)
+    result = apply_events(rt, [event], now=now)
+    key = key_of(event)
+    if result.applied and key and env("STRIPE_SECRET_KEY"):
+        try:
+            resolution = resolve_pending(rt, delays=(), only={key})
+        except (ServiceError, DataError) as exc:
+            result.notes.append(f"left unresolved until the next stripe sync: {exc}")
+        else:
+            if resolution.resolved:
+                result.notes.append(f"resolved from Stripe: {resolution.summary()}")
+    return result
 
 
 def import_payments(rt: Runtime, path: Path, *, now: datetime) -> ApplyResult:
@@ -369,7 +396,9 @@ def serve_webhooks(
 
 def sync_job(rt: Runtime, *, now: datetime) -> ApplyResult:
     """The `stripe-sync` job: `arkops run` already holds the job lock."""
-    return _sync(rt, now=now, full=False, progress=lambda _: None)
+    result = _sync(rt, now=now, full=False, progress=lambda _: None)
+    resolve_unresolved(rt, result)
+    return result
 
 
 def no_stripe_key(rt: Runtime) -> str | None:
