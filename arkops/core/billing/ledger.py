@@ -393,8 +393,8 @@ def order_ties(group: list[Subscription], before: str) -> list[Subscription]:
         score, current, stage = 0, before, -1
         for version in order:
             claimed = version.get("_before")
-            if claimed is not None:
-                score += 2 if claimed == current else -2
+            if claimed is not None:  # evidence outweighs every lifecycle step of the group
+                score += 2 * TIE_SEARCH if claimed == current else -2 * TIE_SEARCH
             stage_now = _lifecycle(version)
             score -= stage_now < stage
             current, stage = identity(version), stage_now
