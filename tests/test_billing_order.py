@@ -10,7 +10,7 @@ from itertools import permutations
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from stripe_shapes import event, invoice, shaped_subscription, ts
 from test_billing import signed  # noqa: F401  (a fixture)
@@ -123,6 +123,15 @@ def test_final_mrr_is_that_of_the_last_state_whatever_the_delivery_order(workspa
     for update in updates:
         if update != states[-1]:  # Stripe sends customer.subscription.updated only when something changed
             states.append(update)
+    # A state seen twice inside one second (A -> B -> A) leaves no trace of which came last in any payload:
+    # only a read of the object can say, which needs a key. Such sequences are outside what order-safety promises.
+    second, seen = 0, [[states[0]]]
+    for n, state in enumerate(states[1:]):
+        if gaps[n]:
+            second += 1
+            seen.append([])
+        seen[second].append(state)
+    assume(all(len({tuple(sorted(s.items())) for s in group}) == len(group) for group in seen))
     at = ts("2026-01-01")
     events = [event("evt_0", "customer.subscription.created", raw(states[0]), at)]
     for n, state in enumerate(states[1:], start=1):
