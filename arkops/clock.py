@@ -74,6 +74,15 @@ def parse_month(text: str) -> str:
     return text
 
 
+def parse_day(text: str) -> str:
+    """A calendar day written YYYY-MM-DD, or DataError."""
+    try:
+        datetime.strptime(text, "%Y-%m-%d")
+    except (TypeError, ValueError):
+        raise DataError(f"{text!r} is not a day YYYY-MM-DD") from None
+    return text
+
+
 def iso_text(text: str) -> str:
     """The text itself when it is an ISO 8601 time (an option checked before the core parses it), or DataError."""
     parse_iso(text, what="time")

@@ -55,6 +55,34 @@ def payments_report(
     emit_rows(report["months"], format, display={**money, "logo_churn_rate": lambda v: f"{v * 100:.1f} %"})
 
 
+@app.command("movements")
+def payments_movements(
+    ctx: typer.Context,
+    *,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Only changes from this day on, YYYY-MM-DD (configured time zone).",
+            parser=checked("arkops.clock:parse_day"),
+        ),
+    ] = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Each MRR change as it happened (new, expansion, contraction, churn, reactivation), not netted by month.
+
+    Example: arkops payments movements --since 2026-09-01 --format json
+    """
+    from arkops.core.billing.changes import mrr_changes
+
+    rt = runtime(ctx)
+    emit_rows(
+        mrr_changes(rt, now=rt.now(), since=since),
+        format,
+        ["date", "customer", "customer_email", "kind", "from", "to", "change", "currency"],
+        money=("from", "to", "change"),
+    )
+
+
 @app.command("list")
 def payments_list(
     ctx: typer.Context,

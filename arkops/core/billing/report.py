@@ -253,6 +253,23 @@ class MonthMovement:
         }
 
 
+MOVEMENT_KINDS = ("new", "expansion", "contraction", "churn", "reactivation")
+
+
+def movement_kind(before: float, after: float, *, ever_paid: bool) -> str | None:
+    """How a customer's MRR moved from `before` to `after`: new (first time > 0), reactivation (> 0 again),
+    expansion, contraction (still > 0), churn (to 0); None when it did not move."""
+    if before <= 0 < after:
+        return "reactivation" if ever_paid else "new"
+    if after <= 0 < before:
+        return "churn"
+    if after > before:
+        return "expansion"
+    if after < before:
+        return "contraction"
+    return None
+
+
 def movements(snapshots: dict[str, list[float]], grid: MonthGrid, revenue: list[float]) -> list[MonthMovement]:
     """Every month of the grid; a customer paying again after stopping is a reactivation, not new."""
     ever_paid = {customer for customer, snap in snapshots.items() if snap[0] > 0}
@@ -263,34 +280,29 @@ def month_movement(
     name: str, i: int, snapshots: dict[str, list[float]], ever_paid: set[str], revenue: float
 ) -> MonthMovement:
     """Month i compares snapshot i (the end of the month before) with snapshot i + 1; adds to `ever_paid`."""
-    new = expansion = contraction = churn = reactivation = total = 0.0
+    moved = dict.fromkeys(MOVEMENT_KINDS, 0.0)
+    total = 0.0
     churned = paying = paying_before = 0
     for customer, snap in snapshots.items():
         before, after = snap[i], snap[i + 1]
         total += after
         paying += after > 0
         paying_before += before > 0
-        if before <= 0 < after:
-            if customer in ever_paid:
-                reactivation += after
-            else:
-                new += after
+        kind = movement_kind(before, after, ever_paid=customer in ever_paid)
+        if kind is None:
+            continue
+        moved[kind] += after - before
+        churned += kind == "churn"
+        if after > 0:
             ever_paid.add(customer)
-        elif after <= 0 < before:
-            churn -= before
-            churned += 1
-        elif after > before:
-            expansion += after - before
-        elif after < before:
-            contraction -= before - after
     return MonthMovement(
         month=name,
         mrr=total,
-        new=new,
-        expansion=expansion,
-        contraction=contraction,
-        churn=churn,
-        reactivation=reactivation,
+        new=moved["new"],
+        expansion=moved["expansion"],
+        contraction=moved["contraction"],
+        churn=moved["churn"],
+        reactivation=moved["reactivation"],
         paying_customers=paying,
         churned_customers=churned,
         paying_before=paying_before,
