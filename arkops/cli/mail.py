@@ -107,16 +107,19 @@ def mail_outbox(
     ctx: typer.Context,
     *,
     state: Annotated[MessageState | None, typer.Option(help="Only messages in this state.")] = None,
+    archived: Annotated[
+        bool, typer.Option("--archived", help="Include messages finished over a week ago (archive/outbox/).")
+    ] = False,
     format: Annotated[Format, typer.Option("--format", help=FORMAT_HELP)] = Format.table,
 ) -> None:
-    """List messages in the outbox.
+    """List messages in the outbox: pending, and finished within the last week (--archived: all).
 
     Example: arkops mail outbox --state unknown --format json
     """
     from arkops.core.mail.service import list_outbox
 
     rt = runtime(ctx)
-    rows = list_outbox(rt, state)
+    rows = list_outbox(rt, state, archived=archived)
     columns = [
         "id",
         "state",

@@ -83,7 +83,12 @@ def trials_import(
     say(
         rt,
         f"trials import: {counted(report.signups, 'signup')}, {counted(report.activities, 'activity', 'activities')}, "
-        f"{report.duplicates} already present, {len(report.skipped)} skipped",
+        f"{report.duplicates} already present, {len(report.skipped)} skipped"
+        + (
+            f", {counted(report.after_archive, 'activity', 'activities')} of archived trials not recorded"
+            if report.after_archive
+            else ""
+        ),
     )
     raise typer.Exit(ExitCode.BAD_DATA if report.skipped else ExitCode.OK)
 
@@ -93,9 +98,12 @@ def trials_list(
     ctx: typer.Context,
     *,
     state: Annotated[TrialState | None, typer.Option(help="Only trials in this state.")] = None,
+    archived: Annotated[
+        bool, typer.Option("--archived", help="Include finished trials moved to archive/trials/ by retention.")
+    ] = False,
     format: FormatOption = Format.table,
 ) -> None:
-    """Trials with their state, dates, days left and activity.
+    """Trials with their state, dates, days left and activity (finished ones with --archived).
 
     Example: arkops trials list --state active --format json
     """
@@ -103,7 +111,7 @@ def trials_list(
 
     rt = runtime(ctx)
     emit_rows(
-        list_trials(rt, state=state, now=rt.now()),
+        list_trials(rt, state=state, now=rt.now(), archived=archived),
         format,
         [
             "email",

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from tinydb import TinyDB
 from tinydb.storages import Storage
 
@@ -52,9 +53,12 @@ def parse_json_bytes(path: Path, raw: bytes) -> Any:
     if not raw.strip():
         raise CorruptFileError(path, "the file is empty")
     try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CorruptFileError(path, f"invalid JSON: {exc}") from None
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        try:  # the standard library's parser says where a file is broken in the words people know
+            data = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise CorruptFileError(path, f"invalid JSON: {exc}") from None
     if data is None:
         raise CorruptFileError(path, "the file holds null")
     return data
@@ -73,8 +77,16 @@ def read_database_file(path: Path) -> dict | None:
 
 
 def dump_json(data: Any) -> bytes:
-    """The one serialisation of every data file: compact UTF-8 JSON (so equal data gives equal bytes)."""
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """The one serialisation of every data file: compact UTF-8 JSON (so equal data gives equal bytes).
+
+    orjson parses and writes data files several times faster than the
+    standard library (a cron tick reads each hot file at least once); a
+    value it cannot write (an integer beyond 64 bits) goes through `json`.
+    """
+    try:
+        return orjson.dumps(data)
+    except TypeError:
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 class TransactionalStorage(Storage):

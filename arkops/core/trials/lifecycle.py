@@ -56,7 +56,7 @@ def track(rt: Runtime, *, now: datetime) -> TrackReport:
     digest that names it, so overlapping runs never alert twice. Transitions
     older than `[trials] alert_window_hours` when first seen (an import of
     history) are recorded without an alert. Trials are worked through in
-    batches of 500 (`state.in_batches`); a run with more than 500 recent
+    batches of 2,000 (`state.in_batches`); a run with more than 2,000 recent
     transitions sends one digest per batch.
     """
     paid = conversions(rt)

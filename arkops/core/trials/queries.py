@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 from datetime import datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, cast
 
 from arkops.clock import iso, parse_iso
 from arkops.core.trials.state import (
@@ -13,7 +13,10 @@ from arkops.core.trials.state import (
     STATES,
     STEP_RECORDS,
     TRIALS,
+    Activity,
+    StepRecord,
     Trial,
+    archived_month,
     conversions,
     days_left,
     normalize_email,
@@ -21,6 +24,7 @@ from arkops.core.trials.state import (
 )
 from arkops.errors import DataError
 from arkops.runtime import Runtime
+from arkops.store.archive import Archive
 
 
 def _row(trial: Trial, now: datetime, tz: tzinfo) -> dict[str, Any]:
@@ -38,14 +42,20 @@ def _row(trial: Trial, now: datetime, tz: tzinfo) -> dict[str, Any]:
     }
 
 
-def list_trials(rt: Runtime, *, state: str | None, now: datetime) -> list[dict[str, Any]]:
+def list_trials(rt: Runtime, *, state: str | None, now: datetime, archived: bool = False) -> list[dict[str, Any]]:
+    """Trials still in their lifecycle; with `archived`, the finished ones from archive/trials/ too."""
     if state is not None and state not in STATES:
         raise DataError(f"state {state!r} is not one of {', '.join(STATES)}")
     paid = conversions(rt)
     with rt.store.transaction(DB) as db:
-        trials = [refresh(t, now, paid) for t in TRIALS.values(db)]
-    rows = [_row(t, now, rt.config.tz) for t in trials if state is None or t["state"] == state]
-    return sorted(rows, key=lambda r: (r["signed_up_at"], r["email"]))
+        trials = {t["email"]: t for t in TRIALS.values(db)}
+    if archived:
+        for trial in Archive(rt.store, DB).values(TRIALS.name):
+            trials.setdefault(trial["email"], cast(Trial, trial))  # a copy left by an interrupted archive run
+    rows = [_row(refresh(t, now, paid), now, rt.config.tz) for t in trials.values()]
+    return sorted(
+        (r for r in rows if state is None or r["state"] == state), key=lambda r: (r["signed_up_at"], r["email"])
+    )
 
 
 def show(rt: Runtime, email: str, *, now: datetime) -> dict[str, Any]:
@@ -55,11 +65,17 @@ def show(rt: Runtime, email: str, *, now: datetime) -> dict[str, Any]:
     paid = conversions(rt)
     with rt.store.transaction(DB) as db:
         trial = TRIALS.get(db, address)
-        if trial is None:
-            raise DataError(f"no trial for {address}")
-        refresh(trial, now, paid)
         activity = [a for a in ACTIVITY.values(db) if a["email"] == address]
         steps = [s for s in STEP_RECORDS.values(db) if s["email"] == address]
+    month = archived_month(rt, address) if trial is None else None
+    if month is not None:
+        tables = Archive(rt.store, DB).read(month)
+        trial = cast("Trial | None", tables.get(TRIALS.name, {}).get(address))
+        activity = [cast(Activity, a) for a in tables.get(ACTIVITY.name, {}).values() if a["email"] == address]
+        steps = [cast(StepRecord, s) for s in tables.get(STEP_RECORDS.name, {}).values() if s["email"] == address]
+    if trial is None:
+        raise DataError(f"no trial for {address}")
+    refresh(trial, now, paid)
     timeline = [
         {
             "at": trial["signed_up_at"],
@@ -80,7 +96,7 @@ def show(rt: Runtime, email: str, *, now: datetime) -> dict[str, Any]:
     if rt.store.path("outbox").exists():
         timeline += [
             {"at": m["sent_at"] or m["created_at"], "what": f"email {m['template']}", "detail": m["state"]}
-            for m in list_messages(rt.store)
+            for m in list_messages(rt.store, archived=month is not None)
             if m["key"].startswith(prefix) and m["channel"] == "email"
         ]
     if trial["converted_at"]:
@@ -90,8 +106,8 @@ def show(rt: Runtime, email: str, *, now: datetime) -> dict[str, Any]:
 
 
 def summary(rt: Runtime, *, now: datetime) -> dict[str, Any]:
-    """The operator's digest line: last 24 h and 7 d, rates, activity, time to convert."""
-    trials = list_trials(rt, state=None, now=now)
+    """The operator's digest line: last 24 h and 7 d, rates, activity, time to convert (archived trials included)."""
+    trials = list_trials(rt, state=None, now=now, archived=True)
 
     def within(moment: str | None, span: timedelta) -> bool:
         return moment is not None and now - span <= parse_iso(moment) <= now

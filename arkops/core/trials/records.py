@@ -41,6 +41,31 @@ def _at(value: Any, now: datetime, what: str) -> datetime:
     return parse_iso(value, what=what)
 
 
+INT64 = 1 << 63
+
+
+class ArchivedTrialError(DataError):
+    """Activity for a trial that finished and was archived: the operator typing it is told; an import counts it."""
+
+
+def _kept_as_given(extra: dict[str, Any]) -> dict[str, Any]:
+    """The web app's other fields are stored as given, so they must read back as given: no integer beyond 64 bits."""
+
+    def check(value: Any, where: str) -> None:
+        if isinstance(value, int) and not isinstance(value, bool) and not -INT64 <= value < INT64:
+            raise DataError(f"{where}: the number {value} is too large to keep")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                check(item, f"{where}.{key}")
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                check(item, f"{where}[{index}]")
+
+    for key, value in extra.items():
+        check(value, key)
+    return extra
+
+
 def _new_trial(rt: Runtime, email: str, plan: str, source: str | None, at: datetime, extra: dict[str, Any]) -> Trial:
     ends = at + timedelta(days=rt.config["trials"]["length_days"])
     return {
@@ -70,7 +95,7 @@ def _signup(db: Db, rt: Runtime, record: dict, now: datetime) -> bool:
     locale = record.get("locale")
     if locale is not None and locale not in LOCALES:
         raise DataError(f"locale: {locale!r} is not one of {', '.join(LOCALES)}")
-    extra = {k: v for k, v in record.items() if k not in SIGNUP_FIELDS}
+    extra = _kept_as_given({k: v for k, v in record.items() if k not in SIGNUP_FIELDS})
     if locale:
         extra["locale"] = locale
     if TRIALS.get(db, email) is not None or archived_month(rt, email):
@@ -92,10 +117,12 @@ def _activity(db: Db, rt: Runtime, record: dict, now: datetime) -> bool:
     if trial is None:
         month = archived_month(rt, email)
         if month:
-            raise DataError(f"the trial of {email} ended and was archived ({month}); activity after it is not recorded")
+            raise ArchivedTrialError(
+                f"the trial of {email} ended and was archived ({month}); activity after it is not recorded"
+            )
         raise DataError(f"no trial for {email}; record the signup first")
     key = hashlib.sha256(json.dumps([email, kind, count, stamp]).encode()).hexdigest()[:24]
-    extra = {k: v for k, v in record.items() if k not in ACTIVITY_FIELDS}
+    extra = _kept_as_given({k: v for k, v in record.items() if k not in ACTIVITY_FIELDS})
     if not ACTIVITY.insert_new(db, key, {"email": email, "kind": kind, "count": count, "at": stamp, "extra": extra}):
         return False
     trial["activity"][kind] = trial["activity"].get(kind, 0) + count
@@ -125,6 +152,7 @@ class ImportReport:
     signups: int = 0
     activities: int = 0
     duplicates: int = 0
+    after_archive: int = 0  # activity of trials already archived: not recorded, not an error
     skipped: list[str] = field(default_factory=list)
 
 

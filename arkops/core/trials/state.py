@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 DB = "trials"
 STATES = tuple(TrialState)
-BATCH = 500  # trials per transaction in track and nudge: the lock is released between batches
+BATCH = 2000  # trials per transaction in track and nudge: the lock is released between batches
 
 
 class Trial(TypedDict):
