@@ -135,21 +135,21 @@ def run_due(rt: Runtime, *, now: datetime, only: str | None = None, force: bool 
     if only is not None and only not in {j.name for j in jobs}:
         raise ConfigError("--only", only, f"no such job (known: {', '.join(j.name for j in jobs)})")
     report = RunReport()
+    states = job_states(rt)  # read once: a job that ran meanwhile is caught by its own lock, not by this view
     for job in jobs:
         if only is not None and job.name != only:
             continue
-        report.results.append(_run_one(rt, job, now=now, force=force))
+        report.results.append(_run_one(rt, job, states.get(job.name, {}), now=now, force=force))
     return report
 
 
-def _run_one(rt: Runtime, job: Job, *, now: datetime, force: bool) -> JobResult:
+def _run_one(rt: Runtime, job: Job, last: dict, *, now: datetime, force: bool) -> JobResult:
     schedule = schedule_of(rt, job)
     if not schedule.enabled and not force:
         return JobResult(job.name, "skipped", "disabled in arkops.toml")
     reason = resolve(job.skip_reason)(rt) if job.skip_reason else None
     if reason:
         return JobResult(job.name, "skipped", reason)
-    last = job_states(rt).get(job.name, {})
     due_at = None if force else next_due(rt, schedule, last.get("last_start"), now)
     if due_at is not None:
         return JobResult(
@@ -157,13 +157,23 @@ def _run_one(rt: Runtime, job: Job, *, now: datetime, force: bool) -> JobResult:
         )
     try:
         with rt.store.job_lock(job.name):
-            return _execute(rt, job, now)
+            return _execute(rt, job, schedule, now, force)
     except LockBusyError:
         return JobResult(job.name, "skipped", "locked: still running from an earlier tick")
 
 
-def _execute(rt: Runtime, job: Job, now: datetime) -> JobResult:
-    _record(rt, job.name, lambda s: s.update(last_start=iso(now), running=True))
+def _execute(rt: Runtime, job: Job, schedule: Schedule, now: datetime, force: bool) -> JobResult:
+    due = [force]
+
+    def start(state: dict) -> None:
+        due[0] = force or next_due(rt, schedule, state.get("last_start"), now) is None
+        if due[0]:
+            state.update(last_start=iso(now), running=True)
+
+    # Due-ness is checked again under the job's lock: an overlapping tick may have just run it.
+    state = _record(rt, job.name, start)
+    if not due[0]:
+        return JobResult(job.name, "skipped", "ran meanwhile in an overlapping tick")
     started = time.monotonic()
     try:
         outcome = resolve(job.run)(rt, now=now)
@@ -189,10 +199,9 @@ def _execute(rt: Runtime, job: Job, now: datetime) -> JobResult:
                 error += f" (alert not queued: {alert_error})"
         return JobResult(job.name, "failed", error, seconds)
     seconds = time.monotonic() - started
-    previous = job_states(rt).get(job.name, {})
-    if previous.get("alerted"):
+    if state.get("alerted"):
         with contextlib.suppress(ArkopsError):  # the recovery note is a courtesy; the job itself worked
-            _alert(rt, job.name, previous, now, recovered=True, error="")
+            _alert(rt, job.name, state, now, recovered=True, error="")
     _record(
         rt,
         job.name,
