@@ -60,8 +60,33 @@ def data_files(rt: Runtime) -> list[Check]:
                 checks.append(Check(f"data {path.name}", OK, detail))
         except ArkopsError as exc:
             checks.append(Check(f"data {path.name}", FAIL, str(exc)))
+    checks += _archives(rt)
     if not checks:
         checks.append(Check("data files", OK, "none yet"))
+    return checks
+
+
+def _archives(rt: Runtime) -> list[Check]:
+    """Each archived database's month files must parse: they are the history reports and `show` read."""
+    from arkops.core.registry import databases
+    from arkops.store.archive import Archive, ArchiveIndex
+
+    checks = []
+    for name, (_, database) in databases().items():
+        archive = Archive(rt.store, name)
+        months = archive.months()
+        if not database.archive or not months:
+            continue
+        try:
+            rows = sum(len(t) for month in months for k, t in archive.read(month).items() if k != "_meta")
+            ArchiveIndex(archive).load()
+        except ArkopsError as exc:
+            checks.append(Check(f"archive {name}", FAIL, str(exc)))
+            continue
+        span = months[0] if len(months) == 1 else f"{months[0]} to {months[-1]}"
+        checks.append(
+            Check(f"archive {name}", OK, f"{counted(len(months), 'month')} ({span}), {counted(rows, 'document')}")
+        )
     return checks
 
 
