@@ -411,9 +411,14 @@ def _store_subscription(db: Db, state: Subscription, at: int, event_type: str, b
     versions = history["versions"]
     times = [v["_at"] for v in versions]
     version: Subscription = {**state, "_at": at, "_type": event_type, "_before": before}
-    low, high = bisect.bisect_left(times, at), bisect.bisect_right(times, at)
-    versions.insert(high, version)
-    versions[low : high + 1] = order_ties(versions[low : high + 1], identity(versions[low - 1]) if low else "")
+    low = bisect.bisect_left(times, at)
+    versions.insert(bisect.bisect_right(times, at), version)
+    # This second's versions are ordered again, and so is every later second's: the state a tie group
+    # started from (the version before it) may be what just arrived late.
+    while low < len(versions):
+        high = bisect.bisect_right([v["_at"] for v in versions], versions[low]["_at"])
+        versions[low:high] = order_ties(versions[low:high], identity(versions[low - 1]) if low else "")
+        low = high
     SUBSCRIPTIONS_HISTORY.put(db, state["id"], history)
     SUBSCRIPTIONS.put(db, state["id"], versions[-1])
     _track_unresolved(db, state["id"], versions)
