@@ -1,6 +1,7 @@
 """A local Stripe-shaped API on loopback for what localstripe does not serve (expanded discounts, prices
-with tiers, coupons, disputes, credit notes): objects by path, lists with Stripe's pagination, every
-request recorded. Tests put Stripe-shaped JSON in it (built from tests/fixtures/stripe)."""
+with tiers, coupons, disputes, credit notes, invoice payments): objects by path, lists with Stripe's
+pagination and expansion, every request recorded. Tests put Stripe-shaped JSON in it (built from
+tests/fixtures/stripe)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ class StripeShaped:
     base: str = ""
     objects: dict[str, dict] = field(default_factory=dict)  # "/v1/subscriptions/sub_1" -> object
     lists: dict[str, list[dict]] = field(default_factory=dict)  # "/v1/events" -> objects, newest first
+    # "/v1/subscriptions" -> fields of each listed object that Stripe sends as ids unless `expand[]=data.<field>`
+    # asks for the object ("discounts", "discounts.source.coupon"); listed objects are stored expanded
+    expandable: dict[str, list[str]] = field(default_factory=dict)
     requests: list[tuple[str, dict[str, list[str]]]] = field(default_factory=list)
 
     def expands(self, path: str) -> list[str]:
@@ -32,6 +36,25 @@ class StripeShaped:
             if k.startswith("expand")
             for v in vs
         ]
+
+
+def _collapse(value: object, path: list[str]) -> object:
+    """`value` with the objects at `path` replaced by their ids, as Stripe sends what was not expanded."""
+    if isinstance(value, list):
+        return [_collapse(entry, path) for entry in value]
+    if not path:
+        return value["id"] if isinstance(value, dict) and "id" in value else value
+    if not isinstance(value, dict) or value.get(path[0]) is None:
+        return value
+    return {**value, path[0]: _collapse(value[path[0]], path[1:])}
+
+
+def _as_listed(obj: dict, expandable: list[str], asked: list[str]) -> dict:
+    for path in sorted(expandable, key=lambda p: -p.count(".")):  # the deepest first
+        full = f"data.{path}"
+        if not any(a == full or a.startswith(f"{full}.") for a in asked):
+            obj = _collapse(obj, path.split("."))  # type: ignore[assignment]
+    return obj
 
 
 def _handler(state: StripeShaped) -> type[BaseHTTPRequestHandler]:
@@ -61,9 +84,13 @@ def _handler(state: StripeShaped) -> type[BaseHTTPRequestHandler]:
                 if after is not None:
                     items = items[[i["id"] for i in items].index(after) + 1 :]
                 limit = int(query.get("limit", ["10"])[0])
-                self.reply(
-                    200, {"object": "list", "url": url.path, "has_more": len(items) > limit, "data": items[:limit]}
-                )
+                asked = [v for k, vs in query.items() if k.startswith("expand") for v in vs]
+                if any(a.count(".") > 3 for a in asked):
+                    message = "You cannot expand more than 4 levels of a property"
+                    self.reply(400, {"error": {"type": "invalid_request_error", "message": message}})
+                    return
+                page = [_as_listed(i, state.expandable.get(url.path, []), asked) for i in items[:limit]]
+                self.reply(200, {"object": "list", "url": url.path, "has_more": len(items) > limit, "data": page})
             else:
                 self.reply(404, {"error": {"type": "invalid_request_error", "message": f"No such object: {url.path}"}})
 

@@ -95,12 +95,10 @@ def test_sync_pulls_events_and_applies_each_once(cli, localstripe):
     assert len(json.loads(cli("billing", "subscriptions", "--format", "json").out)) == 3
 
 
-def test_full_rebuild_from_list_endpoints(cli, localstripe):
-    create_paying_customer(localstripe, "ana@example.com", 2900)
-    result = cli("stripe", "sync", "--full")
-    assert result.code == 0, result.err
-    subs = json.loads(cli("billing", "subscriptions", "--format", "json").out)
-    assert [(s["customer_email"], s["mrr"]) for s in subs] == [("ana@example.com", 2900)]
+# `stripe sync --full` is tested in test_billing_rebuild.py against the Stripe-shaped server: it lists
+# subscriptions with `expand[]=data.discounts.source.coupon`, invoice payments, disputes and credit notes,
+# which localstripe does not serve (its subscriptions have the singular `discount` of API versions
+# before 2024-06-20).
 
 
 @pytest.mark.slow

@@ -18,7 +18,9 @@ def stripe_sync(
     full: Annotated[
         bool,
         typer.Option(
-            "--full", help="Rebuild from the customers, subscriptions and invoices lists (when events are gone)."
+            "--full",
+            help="Rebuild from Stripe's lists (customers, subscriptions, invoices and their payments, charges, "
+            "refunds, credit notes, disputes) when events are gone.",
         ),
     ] = False,
 ) -> None:

@@ -195,52 +195,23 @@ def iso_from(seconds: int) -> str:
 
 
 def _full_rebuild(rt: Runtime, *, now: datetime, progress: Progress) -> ApplyResult:
-    """Rebuild from the list endpoints when events are gone; history before today is approximate."""
+    """Rebuild from the list endpoints when events are gone (`rebuild`); history before today is approximate."""
+    from arkops.core.billing.rebuild import rebuild_events
     from arkops.sources import stripe_api
 
     client = stripe_api.client(timeout=rt.config["billing"]["stripe_timeout_seconds"])
     delays = rt.config["billing"]["stripe_retry_seconds"]
     stamp = int(now.timestamp())
-    events: list[dict] = []
-    for customer in stripe_api.iter_list(client, "/v1/customers", {}, what="listing customers", delays=delays):
-        events.append(_synthetic("customer.updated", customer, customer.get("created") or stamp))
-    progress(counted(len(events), "customer"))
-    for sub in stripe_api.iter_list(
-        client, "/v1/subscriptions", {"status": "all"}, what="listing subscriptions", delays=delays
-    ):
-        start = sub.get("start_date") or sub.get("created") or stamp
-        if sub.get("status") in ("active", "past_due", "canceled") and (sub.get("trial_end") or 0) < stamp:
-            began = max(start, sub.get("trial_end") or 0)
-            events.append(
-                _synthetic(
-                    "customer.subscription.created",
-                    {**sub, "status": "active", "ended_at": None, "canceled_at": None},
-                    began,
-                    suffix="start",
-                )
-            )
-        events.append(_synthetic("customer.subscription.updated", sub, sub.get("ended_at") or stamp))
-    progress(f"{len(events)} customers and subscription versions")
-    for invoice in stripe_api.iter_list(client, "/v1/invoices", {}, what="listing invoices", delays=delays):
-        if invoice.get("status") == "paid":
-            paid_at = (invoice.get("status_transitions") or {}).get("paid_at") or invoice.get("created") or stamp
-            events.append(_synthetic("invoice.paid", invoice, paid_at))
-    events.sort(key=lambda e: e["created"])
-    progress(f"rebuilding from {len(events)} objects")
+
+    def fetch(path: str, params: dict, what: str) -> Iterable[dict]:
+        return stripe_api.iter_list(client, path, params, what=f"listing {what}", delays=delays)
+
+    events = rebuild_events(fetch, stamp=stamp, progress=progress)
+    progress(f"rebuilding from {counted(len(events), 'event')}")
     result = apply_events(rt, events, now=now)
     with rt.store.transaction(DB) as db:
         db.put("sync", "cursor", {"created": stamp, "event": f"full:{stamp}", "synced_at": iso(now)})
     return result
-
-
-def _synthetic(event_type: str, obj: dict, created: int, suffix: str = "") -> dict:
-    marker = f":{suffix}" if suffix else ""
-    return {
-        "id": f"full:{obj['id']}:{created}{marker}",
-        "type": event_type,
-        "created": created,
-        "data": {"object": obj},
-    }
 
 
 def verify_webhook(payload: bytes, signature: str | None) -> dict:
