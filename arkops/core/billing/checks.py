@@ -80,3 +80,31 @@ def ledger_unresolved(rt: Runtime) -> Check:
         f"{len(found)} not fully known, their MRR counts no discount or tier until `arkops stripe sync` "
         f"reads them: {shown}{more}",
     )
+
+
+def invoice_amounts(rt: Runtime) -> Check:
+    """Each subscription's latest paid invoice against the MRR computed for it (`reconcile`)."""
+    from arkops.core.billing.reconcile import disagreements
+    from arkops.core.billing.report import load
+    from arkops.money import format_money
+
+    compared, found = disagreements(load(rt))
+    if not found:
+        detail = (
+            f"the latest paid invoice of {compared} subscription{'s' if compared != 1 else ''} matches its computed MRR"
+            if compared
+            else "no paid subscription invoice with its lines yet"
+        )
+        return Check("invoices vs MRR", OK, detail)
+    shown = "; ".join(
+        f"{d.subscription} ({d.invoice}): invoiced {format_money(round(d.invoiced), d.currency)}/month, "
+        f"computed MRR {format_money(round(d.computed), d.currency)}"
+        for d in found[:5]
+    )
+    more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+    return Check(
+        "invoices vs MRR",
+        WARN,
+        f"{len(found)} of {compared} subscriptions were invoiced otherwise than their computed MRR (a discount, "
+        f"tier or tax rate read wrong or not yet; `arkops stripe sync` reads what was sent by id): {shown}{more}",
+    )

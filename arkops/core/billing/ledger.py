@@ -42,6 +42,7 @@ from arkops.core.billing.records import (
     Discount,
     Dispute,
     Invoice,
+    InvoiceLine,
     Refund,
     Subscription,
     SubscriptionItem,
@@ -706,6 +707,39 @@ def _learn_tax_rates(db: Db, obj: dict, at: int) -> None:
             TAX_RATES.put(db, price, {"rate": sum(F.amount(t, "amount") for t in inclusive) / taxable, "at": at})
 
 
+def subscription_lines(obj: dict) -> list[InvoiceLine] | None:
+    """The lines that bill a subscription item for the period (no prorations, no one-off items), read in
+    every shape: `type = subscription` with `price` and `tax_amounts` before 2025-03-31, `parent` with
+    `pricing.price_details` and `taxes` since. None when Stripe did not send every line (`has_more`)."""
+    if F.flag(F.table(obj, "lines"), "has_more"):
+        return None
+    out: list[InvoiceLine] = []
+    for line in F.listing(obj, "lines"):
+        parent = F.table(line, "parent")
+        if parent:
+            details = F.table(parent, "subscription_item_details")
+            recurring = F.text(parent, "type") == "subscription_item_details" and not F.flag(details, "proration")
+        else:
+            recurring = F.text(line, "type") == "subscription" and not F.flag(line, "proration")
+        if not recurring:
+            continue
+        included = [t for t in F.listing(line, "tax_amounts") if F.flag(t, "inclusive")] + [
+            t for t in F.listing(line, "taxes") if F.text(t, "tax_behavior") == "inclusive"
+        ]
+        discounts: dict[str, int] = {}
+        for share in F.listing(line, "discount_amounts"):
+            key = F.ident(share, "discount") or ""
+            discounts[key] = discounts.get(key, 0) + F.amount(share, "amount")
+        out.append(
+            {
+                "price": F.ident(line, "price") or F.ident(F.table(F.table(line, "pricing"), "price_details"), "price"),
+                "amount": F.signed_amount(line, "amount") - sum(F.amount(t, "amount") for t in included),
+                "discounts": discounts,
+            }
+        )
+    return out
+
+
 def _invoice_state(db: Db, obj: dict, at: int, paid: bool, previous: Invoice | None) -> Invoice:
     """The invoice as this event shows it, keeping what only earlier events told (email, paid time, attempts, refunds)."""
     known: Invoice | dict[str, Any] = previous or {}
@@ -727,6 +761,7 @@ def _invoice_state(db: Db, obj: dict, at: int, paid: bool, previous: Invoice | N
         "next_payment_attempt": None if paid else F.moment(obj, "next_payment_attempt"),
         "payment_failed": (not paid) or known.get("payment_failed", False),
         "refunded": known.get("refunded", 0),
+        "lines": subscription_lines(obj) if paid else known.get("lines"),
     }
 
 

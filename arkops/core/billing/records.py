@@ -92,7 +92,17 @@ class Invoice(TypedDict):
     refunded: int  # the sum of its refunds
     credited: NotRequired[int]  # credit notes that are not refunds (issued, not voided)
     disputed: NotRequired[int]  # withdrawn by disputes and not reinstated
+    # a paid invoice's subscription lines for the period (no prorations), when Stripe sent all its lines
+    lines: NotRequired[list[InvoiceLine] | None]
     _at: NotRequired[int]
+
+
+class InvoiceLine(TypedDict):
+    """One subscription item's line of a paid invoice: what Stripe charged for the period."""
+
+    price: str | None
+    amount: int  # minor units, without the tax a tax-inclusive price includes, before discounts
+    discounts: dict[str, int]  # discount id -> the amount it took off this line
 
 
 class Refund(TypedDict):
