@@ -194,5 +194,7 @@ def _import_batch(
             else:
                 raise DataError("neither a signup (plan) nor an activity (kind or action)")
             report.duplicates += not added
+        except ArchivedTrialError:
+            report.after_archive += 1
         except DataError as exc:
             report.skipped.append(f"{path}[{index}]: {exc}")
