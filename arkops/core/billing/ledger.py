@@ -383,6 +383,13 @@ def _lifecycle(version: Mapping[str, Any]) -> int:
     return LIFECYCLE.get(version.get("status") or "", 2)
 
 
+def ambiguous_second(versions: Sequence[Subscription], at: int) -> bool:
+    """Several different states in the second `at`, and not every one says which state it followed
+    (`previous_attributes`): their order, and so the state after that second, is a guess."""
+    group = [version for version in versions if version["_at"] == at]
+    return len({identity(v) for v in group}) > 1 and any(v.get("_before") is None for v in group)
+
+
 def order_ties(group: list[Subscription], before: str) -> list[Subscription]:
     """The versions of one second in the order Stripe made them, as far as the events tell."""
     if len(group) < 2:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from arkops.core.billing import fields as F
 from arkops.core.billing.ledger import (
     DB,
+    ambiguous_second,
     learn,
     normalize_subscription,
     pending,
@@ -166,3 +168,34 @@ def key_of(event: dict) -> str | None:
         )
         return f"customer:{customer}" if customer else None
     return None
+
+
+def reread_if_ambiguous(rt: Runtime, event: dict, *, now: datetime, delays: Sequence[float] = ()) -> bool:
+    """After a subscription event whose second holds states in no certain order (`ambiguous_second`):
+    read the subscription from Stripe and apply it as its state now. True when it was read.
+    ServiceError when Stripe cannot be reached; the event stays applied either way."""
+    from functools import partial
+
+    from arkops.core.billing.service import apply_events
+    from arkops.errors import DataError
+    from arkops.sources import stripe_api
+
+    kind, obj = event.get("type") or "", (event.get("data") or {}).get("object") or {}
+    sub_id = F.text(obj, "id") if kind.startswith("customer.subscription.") else None
+    if not sub_id:
+        return False
+    with rt.store.transaction(DB) as db:
+        history = SUBSCRIPTIONS_HISTORY.get(db, sub_id)
+        if not history or not ambiguous_second(history["versions"], int(event["created"])):
+            return False
+    billing = rt.config["billing"]
+    client = stripe_api.client(timeout=billing["stripe_timeout_seconds"])
+    path = f"/v1/subscriptions/{sub_id}"
+    request = partial(client.raw_request, "get", path, expand=SUBSCRIPTION_EXPAND)
+    sub = stripe_api.call(request, what=f"reading subscription {sub_id}", delays=delays).data
+    if not isinstance(sub, dict) or sub.get("id") != sub_id:
+        raise DataError(f"Stripe answered {path} with {sub!r}, not the subscription")
+    stamp = int(now.timestamp())
+    reread = {"id": f"reread:{sub_id}:{event['id']}", "type": "customer.subscription.updated", "created": stamp}
+    apply_events(rt, [{**reread, "data": {"object": sub}}], now=now)
+    return True

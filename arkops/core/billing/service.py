@@ -242,10 +242,11 @@ def verify_webhook(payload: bytes, signature: str | None) -> dict:
 
 
 def ingest_webhook(rt: Runtime, payload: bytes, signature: str | None, *, now: datetime) -> ApplyResult:
-    """Verify and apply one webhook; with a key, read what it named by id only (discounts, tiers) at once.
-    Stripe unreachable then only leaves it unresolved until the next `stripe sync`."""
+    """Verify and apply one webhook; with a key, read what it named by id only (discounts, tiers) at once,
+    and the subscription itself when its state after this event's second is ambiguous. Stripe unreachable
+    then only leaves it so until the next `stripe sync`."""
     from arkops.config import env
-    from arkops.core.billing.resolve import key_of, resolve_pending
+    from arkops.core.billing.resolve import key_of, reread_if_ambiguous, resolve_pending
     from arkops.errors import ServiceError
 
     event = verify_webhook(payload, signature)
@@ -253,6 +254,8 @@ def ingest_webhook(rt: Runtime, payload: bytes, signature: str | None, *, now: d
     key = key_of(event)
     if result.applied and key and env("STRIPE_SECRET_KEY"):
         try:
+            if reread_if_ambiguous(rt, event, now=now):
+                result.notes.append(f"several states in one second: read {key} from Stripe")
             resolution = resolve_pending(rt, delays=(), only={key})
         except (ServiceError, DataError) as exc:
             result.notes.append(f"left unresolved until the next stripe sync: {exc}")
