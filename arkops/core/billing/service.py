@@ -166,7 +166,7 @@ def _sync(rt: Runtime, *, now: datetime, full: bool, progress: Progress) -> Appl
         )
         raise SyncGapError(
             f"the last synced event ({iso_from(cursor['created'])}) is older than Stripe's 30-day event retention: "
-            "events in between are gone; run `arkops stripe sync --full` to rebuild from customers, subscriptions and invoices"
+            "events in between are gone; run `arkops stripe sync --full` to rebuild the ledger from Stripe's objects"
         )
     client = stripe_api.client(timeout=rt.config["billing"]["stripe_timeout_seconds"])
     params: dict = {"created": {"gte": cursor["created"]}} if cursor else {}
