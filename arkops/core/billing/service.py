@@ -375,7 +375,3 @@ def sync_job(rt: Runtime, *, now: datetime) -> ApplyResult:
     return result
 
 
-def no_stripe_key(rt: Runtime) -> str | None:
-    from arkops.config import env
-
-    return None if env("STRIPE_SECRET_KEY") else "no STRIPE_SECRET_KEY set"
