@@ -373,5 +373,3 @@ def sync_job(rt: Runtime, *, now: datetime) -> ApplyResult:
     result = _sync(rt, now=now, full=False, progress=lambda _: None)
     resolve_unresolved(rt, result)
     return result
-
-
