@@ -3,7 +3,7 @@
 Build, in this process, through arkops' core functions with time advancing by
 `now=` (one cron tick a day at 09:00 local time, for three years):
   - the web app's JSON files of the last 24 h (signups, activity) through
-    `trials.records.import_files` (20,000 trials, about 3.5 activity records each);
+    `trials.records.import_files` (20,000 trials, 60 % of them active, 53,000 activity records);
   - that day's Stripe-shaped events (tests/stripe_shapes.py) through
     `billing.service.apply_events` (2,000 subscriptions, 50,000 invoices, their
     customers, upgrades, failed payments, refunds and cancellations);
@@ -832,9 +832,10 @@ elif op == "report":
         months.append({"month": first.strftime("%Y-%m"), "revenue": revenue, "invoices": paid, "mrr": mrr,
                        "paying": paying})
     print(json.dumps(months))
-elif op == "list":
-    rows = [json.loads(d) for d, in con.execute("select doc from trials order by signed_up_at, email")]
-    print(json.dumps(rows))
+elif op == "list":  # the same number of trials as arkops listed, the most recent
+    rows = [json.loads(d) for d, in con.execute("select doc from trials order by signed_up_at desc, email limit ?",
+                                                 (args["rows"],))]
+    print(json.dumps(rows[::-1]))
 else:
     raise SystemExit(f"unknown yardstick {op}")
 """
@@ -875,7 +876,7 @@ def run(args: list[str], *, env: dict[str, str], cwd: Path, watch: Path | None =
             seconds,
             peak_kb / 1024,
             proc.returncode,
-            out.read(4000).decode("utf-8", "replace"),
+            out.read().decode("utf-8", "replace"),
             err.read().decode("utf-8", "replace")[-4000:],
         )
     if watch:
@@ -943,17 +944,19 @@ class Bench:
         shutil.copy(root / "yardstick.sqlite", self.sqlite)
         self.results: list[Result] = []
 
-    def copy(self, name: str, tick: datetime) -> Path:
-        """A copy of the installation, after the cron tick at `tick` (not measured).
+    def copy(self, name: str, *ticks: datetime, source: Path | None = None) -> Path:
+        """A copy of the installation (or of `source`), after the cron ticks at `ticks` (not measured).
 
         A copied file is a new file (inode, ctime) to anything that caches what it derived from it; on a
-        real installation the tick ten minutes earlier has seen the same files, so this one runs first.
+        real installation the tick ten minutes earlier has seen the same files, so the last tick runs on
+        the copy itself.
         """
         target = self.work / name
         if target.exists():
             shutil.rmtree(target)
-        shutil.copytree(self.root / "data", target, symlinks=True)
-        self.warmups.append(round(self.arkops(target, tick, "run").seconds, 3))
+        shutil.copytree(source or self.root / "data", target, symlinks=True)
+        for tick in ticks:
+            self.warmups.append(round(self.arkops(target, tick, "run").seconds, 3))
         return target
 
     def env(self, data: Path, now: datetime) -> dict[str, str]:
@@ -1060,8 +1063,11 @@ class Bench:
     def op_nine(self, result: Result) -> None:
         now = datetime.fromisoformat(self.manifest["next_day"].replace("Z", "+00:00"))
         app = self.root / "app"
+        # The night's ticks (every two hours: the daily jobs of the night run, as they would have), then each
+        # measured copy runs the 08:50 tick, takes the day's import at 08:55 and is timed at 09:00.
+        night = self.copy("night", *(self.end + timedelta(hours=h) for h in range(2, 24, 2)))
         for _ in range(self.repeat):
-            data = self.copy("nine", now - timedelta(minutes=10))
+            data = self.copy("nine", now - timedelta(minutes=10), source=night)
             files = [str(app / "next-day-signups.json"), str(app / "next-day-activity.json")]
             imported = self.arkops(data, now - timedelta(minutes=5), "trials", "import", *files)
             result.extra.setdefault("import_s", []).append(round(imported.seconds, 3))
@@ -1121,8 +1127,17 @@ class Bench:
         now = self.end + timedelta(minutes=13)
         for _ in range(self.repeat):
             result.runs.append(self.arkops(self.scratch, now, "trials", "list", "--format", "json"))
-            result.yardstick.append(self.yard("list"))
+        try:
+            rows = len(json.loads(result.runs[0].out))
+        except ValueError:
+            rows = self.manifest["counts"]["trials"]
+        for _ in range(self.repeat):
+            result.yardstick.append(self.yard("list", rows=rows))
+        result.extra["rows"] = rows
         result.extra["files_written"] = sorted({f for r in result.runs for f in r.written})
+        result.notes.append(f"{rows} trials listed (of {self.manifest['counts']['trials']} signed up)")
+        for measured in result.runs:
+            measured.out = measured.out[:300]
         self.add(result)
 
     def op_bulk(self, _: Result) -> None:
@@ -1347,14 +1362,21 @@ def size_table(manifest: dict, data: Path) -> list[str]:
         "| file | " + " | ".join(f"{c} (MB)" for c in columns) + " | kind |",
         "| --- | " + " | ".join("---:" for _ in columns) + " | --- |",
     ]
+    kinds: dict[str, str] = {}
     for name in names:
-        kind = (
-            "archive" if re.search(r"archive|\d{4}-\d{2}", name) else ("lock" if name.startswith("locks/") else "hot")
-        )
+        kind = "archive" if re.search(r"archive|\d{4}-\d{2}", name) else "hot"
+        kinds[name] = {"locks": "lock", "cache": "cache"}.get(name.partition("/")[0], kind)
         sizes = [history[c].get(name) for c in columns]
         lines.append(
-            f"| {name} | " + " | ".join(fmt(s / MB if s is not None else None, 3) for s in sizes) + f" | {kind} |"
+            f"| {name} | "
+            + " | ".join(fmt(s / MB if s is not None else None, 3) for s in sizes)
+            + f" | {kinds[name]} |"
         )
+    for kind in ("hot", "archive", "cache"):
+        if kind in kinds.values():
+            sums = [sum(size for n, size in history[c].items() if kinds.get(n) == kind) / MB for c in columns]
+            count = sum(1 for k in kinds.values() if k == kind)
+            lines.append(f"| all {kind} files ({count}) | " + " | ".join(f"{t:.3f}" for t in sums) + " | |")
     total = [sum(history[c].values()) / MB for c in columns]
     lines.append("| **total** | " + " | ".join(f"{t:.3f}" for t in total) + " | |")
     return lines
