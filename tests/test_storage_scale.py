@@ -314,3 +314,29 @@ def test_the_migration_keeps_every_record_and_can_be_killed_and_rerun(workspace,
         hot["_meta"]["1"]["schema"] == 2 and len(hot["trials"]) == 146
     )  # the last 44 days: in trial or ended < 30 days ago
     assert run_arkops("retention", env=env, cwd=workspace).out.strip() == "nothing past its age"
+
+
+def test_the_ledger_migration_drops_only_the_unread_version_lists(cli, workspace):
+    """Schema 1 kept every version of customers and invoices; nothing read them. Schema 2 keeps the newest state."""
+    from arkops.core.billing.service import apply_events
+    from arkops.runtime import Runtime
+
+    rt = Runtime(Path("data"), Path("arkops.toml"), Path(".env"))
+    paid = int((NOW - timedelta(days=3)).timestamp())
+    apply_events(
+        rt,
+        [event("evt_1", "invoice.paid", invoice("in_1", "cus_1", 2900, paid_at=paid, email="p@example.com"), paid)],
+        now=NOW,
+    )
+    path = workspace / "data" / "ledger.json"
+    current = json.loads(path.read_text())
+    old = {**current, "_meta": {"1": {"schema": 1}}}
+    old["invoices_history"] = {"in_1": {"versions": [current["invoices"]["in_1"]]}}
+    old["customers_history"] = {"cus_1": {"versions": [{"id": "cus_1", "email": "p@example.com", "_at": paid}]}}
+    path.write_text(json.dumps(old))
+    before = cli("payments", "list", "--format", "json").out
+    migrated = json.loads(path.read_text())
+    assert migrated["_meta"]["1"]["schema"] == 2
+    assert "invoices_history" not in migrated and "customers_history" not in migrated
+    assert {k: v for k, v in migrated.items() if k != "_meta"} == {k: v for k, v in current.items() if k != "_meta"}
+    assert json.loads(before)[0]["invoice"] == "in_1"

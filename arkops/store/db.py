@@ -174,6 +174,11 @@ class Db:
         self._storage.dirty = True
         return True
 
+    def drop_table(self, table: str) -> None:
+        """Remove a whole table (a migration that retires one)."""
+        if self._data.pop(table, None) is not None:
+            self._storage.dirty = True
+
     def items(self, table: str) -> list[tuple[str, dict]]:
         return list(self._table(table).items())
 

@@ -52,13 +52,9 @@ DOMAIN = Domain(
     databases=(
         Database(
             "ledger",
-            version=1,
-            personal={
-                "customers": ("email", "name"),
-                "customers_history": ("versions",),
-                "invoices": ("customer_email",),
-                "invoices_history": ("versions",),
-            },
+            version=2,
+            personal={"customers": ("email", "name"), "invoices": ("customer_email",)},
+            migrations="arkops.core.billing.ledger:MIGRATIONS",
         ),
     ),
     jobs=(

@@ -4,8 +4,9 @@ Every source (Events API sync, webhooks, `--full` rebuild, the legacy
 payments.json import) turns its input into Stripe-shaped events and calls
 `apply_events`, which applies each event id once. Each object keeps the
 event time of its current state; an older event never overwrites a newer
-state, but is still recorded in the object's history, from which the state
-at any past instant is rebuilt (`report.mrr_series` walks it for month-end MRR).
+state. Subscriptions also keep every version in their history, from which
+the state at any past instant is rebuilt (`report.mrr_series` walks it for
+month-end MRR).
 """
 
 from __future__ import annotations
@@ -139,21 +140,22 @@ def _newer(db: Db, table: str, key: str, at: int) -> bool:
     return current is None or at >= current.get("_at", 0)
 
 
-def _remember(db: Db, table: str, key: str, at: int, state: Mapping[str, Any]) -> None:
-    """Keep every version by event time, so the state at any instant can be rebuilt."""
-    history = db.get(f"{table}_history", key) or {"versions": []}
-    versions = history["versions"]
-    times = [v["_at"] for v in versions]
-    versions.insert(bisect.bisect_right(times, at), {**state, "_at": at})
-    db.put(f"{table}_history", key, history)
-
-
 def _store_versioned(db: Db, table: str, key: str, at: int, state: Mapping[str, Any]) -> bool:
-    _remember(db, table, key, at, state)
+    """Keep the newest state of a customer or invoice (an older event arriving late changes nothing)."""
     if _newer(db, table, key, at):
         db.put(table, key, {**state, "_at": at})
         return True
     return False
+
+
+def _drop_unread_histories(db: Db) -> None:
+    """Schema 2: customers and invoices no longer keep every version. Nothing read those histories (only
+    subscriptions' drive month-end MRR), and they were half of a three-year ledger, parsed by every webhook."""
+    for table in ("customers_history", "invoices_history"):
+        db.drop_table(table)
+
+
+MIGRATIONS = {1: _drop_unread_histories}
 
 
 COUPON_DURATIONS = ("once", "repeating", "forever")
