@@ -8,6 +8,7 @@ from arkops.config import env
 from arkops.core.doctor import FAIL, OK, WARN, Check
 from arkops.errors import ArkopsError, mask
 from arkops.runtime import Runtime
+from arkops.text import first_few
 
 
 def stripe_settings(rt: Runtime) -> list[Check]:
@@ -72,13 +73,12 @@ def ledger_unresolved(rt: Runtime) -> Check:
         found = pending(db)
     if not found:
         return Check("ledger unresolved", OK, "every discount and price tier in the ledger is known")
-    shown = "; ".join(f"{key}: {', '.join(what)}" for key, what in sorted(found.items())[:5])
-    more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+    shown = first_few([f"{key}: {', '.join(what)}" for key, what in sorted(found.items())])
     return Check(
         "ledger unresolved",
         WARN,
         f"{len(found)} not fully known, their MRR counts no discount or tier until `arkops stripe sync` "
-        f"reads them: {shown}{more}",
+        f"reads them: {shown}",
     )
 
 
@@ -96,15 +96,16 @@ def invoice_amounts(rt: Runtime) -> Check:
             else "no paid subscription invoice with its lines yet"
         )
         return Check("invoices vs MRR", OK, detail)
-    shown = "; ".join(
-        f"{d.subscription} ({d.invoice}): invoiced {format_money(round(d.invoiced), d.currency)}/month, "
-        f"computed MRR {format_money(round(d.computed), d.currency)}"
-        for d in found[:5]
+    shown = first_few(
+        [
+            f"{d.subscription} ({d.invoice}): invoiced {format_money(round(d.invoiced), d.currency)}/month, "
+            f"computed MRR {format_money(round(d.computed), d.currency)}"
+            for d in found
+        ]
     )
-    more = f" and {len(found) - 5} more" if len(found) > 5 else ""
     return Check(
         "invoices vs MRR",
         WARN,
         f"{len(found)} of {compared} subscriptions were invoiced otherwise than their computed MRR (a discount, "
-        f"tier or tax rate read wrong or not yet; `arkops stripe sync` reads what was sent by id): {shown}{more}",
+        f"tier or tax rate read wrong or not yet; `arkops stripe sync` reads what was sent by id): {shown}",
     )
