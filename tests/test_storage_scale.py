@@ -340,3 +340,18 @@ def test_the_ledger_migration_drops_only_the_unread_version_lists(cli, workspace
     assert "invoices_history" not in migrated and "customers_history" not in migrated
     assert {k: v for k, v in migrated.items() if k != "_meta"} == {k: v for k, v in current.items() if k != "_meta"}
     assert json.loads(before)[0]["invoice"] == "in_1"
+
+
+def test_a_broken_archive_is_named_left_as_it_is_and_failed_by_doctor(cli, workspace):
+    assert cli("trials", "signup", "a@example.com", "--plan", "pro").code == 0
+    folder = workspace / "data" / "archive" / "trials"
+    folder.mkdir(parents=True)
+    (folder / "2026-01.json").write_bytes(b"")
+    (folder / "index.json").write_bytes(b'{"months": 5}')
+    listed = cli("trials", "list", "--archived")
+    assert listed.code == 3 and "2026-01.json is not readable (the file is empty)" in listed.err
+    signup = cli("trials", "signup", "b@example.com", "--plan", "pro")
+    assert signup.code == 3 and "index.json is not readable" in signup.err
+    doctor = cli("doctor")
+    assert doctor.code == 1 and "archive trials" in doctor.out
+    assert (folder / "2026-01.json").read_bytes() == b"" and (folder / "index.json").read_bytes() == b'{"months": 5}'

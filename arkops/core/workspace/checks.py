@@ -74,16 +74,16 @@ def _archives(rt: Runtime) -> list[Check]:
     checks = []
     for name, (_, database) in databases().items():
         archive = Archive(rt.store, name)
-        months = archive.months()
-        if not database.archive or not months:
+        months, index = archive.months(), ArchiveIndex(archive)
+        if not database.archive or not (months or index.path.exists()):
             continue
         try:
             rows = sum(len(t) for month in months for k, t in archive.read(month).items() if k != "_meta")
-            ArchiveIndex(archive).load()
+            index.load()
         except ArkopsError as exc:
             checks.append(Check(f"archive {name}", FAIL, str(exc)))
             continue
-        span = months[0] if len(months) == 1 else f"{months[0]} to {months[-1]}"
+        span = "none" if not months else months[0] if len(months) == 1 else f"{months[0]} to {months[-1]}"
         checks.append(
             Check(f"archive {name}", OK, f"{counted(len(months), 'month')} ({span}), {counted(rows, 'document')}")
         )
