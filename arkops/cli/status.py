@@ -99,7 +99,7 @@ def status(
     late or failing jobs, and each domain's own thresholds. `--format json`
     gives the same figures (money in minor units) for scripts.
 
-    Example: arkops status --check --format json
+    Example: arkops status --format json
     """
     from arkops.clock import iso
     from arkops.core.operator.status import as_json, build_status

@@ -9,6 +9,7 @@ with a title and description, followed by its data as a table.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 from html import escape
@@ -36,7 +37,7 @@ h2{font-size:1.2rem;margin:0 0 12px}
 h3{font-size:1rem;margin:16px 0 8px}
 section{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:16px;margin:16px 0}
 section.red{border-color:var(--red)}
-.figures{display:grid;grid-template-columns:repeat(auto-fill,minmax(140px,1fr));gap:8px;margin:0;padding:0;list-style:none}
+.figures{display:grid;align-items:start;grid-template-columns:repeat(auto-fill,minmax(140px,1fr));gap:8px;margin:0;padding:0;list-style:none}
 .figures li{border:1px solid var(--line);border-radius:6px;padding:8px 10px}
 .figures .label{color:var(--muted);font-size:.8rem;display:block}
 .figures .value{font-size:1.1rem;font-weight:600;overflow-wrap:anywhere}
@@ -91,8 +92,8 @@ def _figure(figure: Figure) -> str:
     )
 
 
-def _scale(chart: Chart) -> tuple[float, float]:
-    """The value range the y axis covers, from zero, including stacked totals."""
+def _scale(chart: Chart) -> tuple[float, float, float]:
+    """The value range the y axis covers (from zero, stacked totals included) and its gridline step."""
     if chart.kind == "stacked":
         bars = [name for name in chart.series if name != chart.line]
         ups = [sum(max(chart.series[n][i], 0) for n in bars) for i in range(len(chart.labels))]
@@ -101,14 +102,23 @@ def _scale(chart: Chart) -> tuple[float, float]:
     else:
         values = [v for series in chart.series.values() for v in series]
     low, high = min([0.0, *values]), max([0.0, *values])
-    if high == low:
-        high = low + 1
-    return low, high
+    if chart.unit == "percent":
+        step = max(high - low, 0.01) / 4
+    else:
+        step = nice_step((high - low) / 4, 100 if chart.unit == "money" else 1)
+    return math.floor(low / step) * step, max(math.ceil(high / step), math.floor(low / step) + 1) * step, step
+
+
+def nice_step(raw: float, unit: float) -> float:
+    """A gridline step of 1, 2, 2.5 or 5 times a power of ten (in whole `unit`s: cents make whole euros)."""
+    raw = max(raw / unit, 1.0)
+    power = 10 ** math.floor(math.log10(raw))
+    return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw) * unit
 
 
 def svg_chart(chart: Chart, fmt: Formats) -> str:
     """One chart as inline SVG: axes and gridlines, bars (side by side or stacked) and an optional line."""
-    low, high = _scale(chart)
+    low, high, grid = _scale(chart)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     count = max(len(chart.labels), 1)
     step = plot_w / count
@@ -120,8 +130,8 @@ def svg_chart(chart: Chart, fmt: Formats) -> str:
         f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="{chart.key}-t {chart.key}-d">',
         f'<title id="{chart.key}-t">{escape(chart.title)}</title><desc id="{chart.key}-d">{escape(chart.alt)}</desc>',
     ]
-    for i in range(5):
-        value = low + (high - low) * i / 4
+    for i in range(round((high - low) / grid) + 1):
+        value = low + grid * i
         parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(value):.1f}" y2="{y(value):.1f}"/>')
         parts.append(
             f'<text x="{LEFT - 6}" y="{y(value) + 4:.1f}" text-anchor="end">{escape(fmt.axis(value, chart.unit))}</text>'
@@ -129,7 +139,7 @@ def svg_chart(chart: Chart, fmt: Formats) -> str:
     parts.append(f'<line class="zero" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(0):.1f}" y2="{y(0):.1f}"/>')
     every = max(1, -(-count // 8))  # at most about 8 labels on the x axis
     for i, label in enumerate(chart.labels):
-        if i % every == 0 or i == count - 1:
+        if (count - 1 - i) % every == 0:  # counted back from the last, which is always named
             x = LEFT + step * (i + 0.5)
             parts.append(f'<text x="{x:.1f}" y="{HEIGHT - 8}" text-anchor="middle">{escape(label)}</text>')
     names = list(chart.series)
