@@ -111,7 +111,7 @@ def report(rt: Runtime, *, now: datetime, months: int) -> list[Section]:
         [m["month"] for m in rows],
         {"revenue": [m["revenue"] for m in rows]},
         "money",
-        f"Revenue per month: {fmt.money(sum(m['revenue'] for m in rows))} over {len(rows)} months, "
+        f"{fmt.money(sum(m['revenue'] for m in rows))} over {len(rows)} months, "
         f"{fmt.money(rows[-1]['revenue'])} in {rows[-1]['month']}.",
         currency=cur,
     )
