@@ -17,8 +17,9 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from itertools import permutations
-from typing import Any
+from typing import Any, cast
 
 from arkops.clock import from_unix, iso
 from arkops.core.billing import SubscriptionStatus
@@ -155,7 +156,36 @@ def _drop_unread_histories(db: Db) -> None:
         db.drop_table(table)
 
 
-MIGRATIONS = {1: _drop_unread_histories}
+def _invoices_archive_begin(db: Db) -> None:
+    """Schema 3 changes no record: it says settled invoices may have moved to archive/ledger/
+    (`billing.retention`), which an older arkops would not read (its revenue would miss them), so it
+    refuses the file."""
+
+
+MIGRATIONS = {1: _drop_unread_histories, 2: _invoices_archive_begin}
+
+ARCHIVED_TABLES = ("invoices", "payment_links")  # what `billing.retention` moves, found again by key
+
+
+def reach_archive(db: Db) -> None:
+    """Let this transaction find archived invoices and payment links by key (`Db.reach_archive`): a refund,
+    dispute or late event about an invoice settled long ago brings it back into the hot ledger."""
+    from arkops.store.archive import Archive, ArchiveIndex
+
+    archive = Archive.of(db)
+    index = ArchiveIndex(archive)
+    for table in ARCHIVED_TABLES:
+        db.reach_archive(table, partial(archive.find, table, index=index))
+
+
+def every_invoice(db: Db) -> list[Invoice]:
+    """The hot invoices and the archived ones (the hot copy wins: a late event brought it back)."""
+    from arkops.store.archive import Archive
+
+    invoices = dict(INVOICES.items(db))
+    for invoice in Archive.of(db).values("invoices"):
+        invoices.setdefault(invoice["id"], cast(Invoice, invoice))
+    return list(invoices.values())
 
 
 COUPON_DURATIONS = ("once", "repeating", "forever")
@@ -1096,7 +1126,7 @@ def first_payment_by_email(db: Db) -> dict[str, int]:
         if email and at and (email not in first or at < first[email]):
             first[email] = at
 
-    for invoice in INVOICES.values(db):
+    for invoice in every_invoice(db):
         if invoice.get("status") == "paid" and invoice.get("amount_paid", 0) > 0:
             seen(
                 (invoice.get("customer_email") or email_of(invoice.get("customer")) or "").strip().lower(),
