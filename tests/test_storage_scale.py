@@ -382,7 +382,10 @@ def test_settled_invoices_move_to_the_archive_and_every_figure_stays(cli, worksp
             events.append(event(f"evt_i{who}{month}", "invoice.paid", obj, paid))
     events.append(
         event(
-            "evt_open", "invoice.payment_failed", invoice("in_open", "cus_b", 900, email="b@example.com"), at("2026-02-01")
+            "evt_open",
+            "invoice.payment_failed",
+            invoice("in_open", "cus_b", 900, email="b@example.com"),
+            at("2026-02-01"),
         )
     )
     refund = event(
@@ -416,17 +419,24 @@ def test_settled_invoices_move_to_the_archive_and_every_figure_stays(cli, worksp
     # a new invoice's webhook leaves the archive alone; a refund of an archived one brings it back
     archived = snapshot(data / "archive")
     late = invoice("in_a10", "cus_a", 2900, paid_at=at("2026-10-05"), email="a@example.com")
+    late["created"] = at("2026-10-04")  # after every archived invoice: the archive's index is not even read
     apply_events(
         Runtime(Path("data"), Path("arkops.toml"), Path(".env")),
         [event("evt_ia10", "invoice.paid", late, at("2026-10-05"))],
         now=NOW,
     )
     assert snapshot(data / "archive") == archived
+    # Stripe resends an archived invoice's state under a new event id (a dunning tool's update, say)
+    resent = invoice("in_b2", "cus_b", 900, paid_at=at("2026-02-05"), email="b@example.com")
+    resent.update(created=at("2026-02-01"), subscription="sub_b")
+    resent_event = event("evt_resent", "invoice.paid", resent, at("2026-10-12"))
     for folder in ("data", "control"):
         rt = Runtime(Path(folder), Path("arkops.toml"), Path(".env"))
-        apply_events(rt, [refund], now=NOW)
+        apply_events(rt, [refund, resent_event], now=NOW)
         if folder == "control":
             apply_events(rt, [event("evt_ia10", "invoice.paid", late, at("2026-10-05"))], now=NOW)
-    assert json.loads((data / "ledger.json").read_text())["invoices"]["in_a1"]["refunded"] == 2900
+    hot = json.loads((data / "ledger.json").read_text())["invoices"]
+    assert hot["in_a1"]["refunded"] == 2900 and hot["in_b2"]["_at"] == at("2026-10-12")
+    assert sorted(hot) == ["in_a1", "in_a10", "in_a9", "in_b2", "in_b9", "in_open"]
     for command in (report, ("payments", "list", "--format", "json"), ("payments", "movements", "--format", "json")):
         assert cli(*command).out == cli("--data-dir", "control", *command).out, command

@@ -163,11 +163,14 @@ class Db:
         """The database's file (its archive is `archive/<name>/` beside it)."""
         return self._storage.path
 
-    def reach_archive(self, table: str, lookup: Callable[[str], dict | None]) -> None:
+    def reach_archive(self, table: str, lookup: Callable[[str], dict | None] | None) -> None:
         """In this transaction, a `get` of a key that `table` lacks asks `lookup` (its archive) and brings the
         record back into the hot file: a late event about an archived record (a refund of an invoice paid
         months ago) updates it where readers look first, and retention archives it again later."""
-        self._archived[table] = lookup
+        if lookup is None:
+            self._archived.pop(table, None)
+        else:
+            self._archived[table] = lookup
 
     def put(self, table: str, key: str, document: dict) -> None:
         self._table(table, create=True)[key] = document

@@ -167,15 +167,28 @@ MIGRATIONS = {1: _drop_unread_histories, 2: _invoices_archive_begin}
 ARCHIVED_TABLES = ("invoices", "payment_links")  # what `billing.retention` moves, found again by key
 
 
-def reach_archive(db: Db) -> None:
-    """Let this transaction find archived invoices and payment links by key (`Db.reach_archive`): a refund,
-    dispute or late event about an invoice settled long ago brings it back into the hot ledger."""
-    from arkops.store.archive import Archive, ArchiveIndex
+class ArchiveReach:
+    """Lets a transaction find archived invoices and payment links by key (`Db.reach_archive`): a refund,
+    dispute or late event about an invoice settled long ago brings it back into the hot ledger.
 
-    archive = Archive.of(db)
-    index = ArchiveIndex(archive)
-    for table in ARCHIVED_TABLES:
-        db.reach_archive(table, partial(archive.find, table, index=index))
+    Every archived invoice was last changed before `sync.archived.before`, so an event about an invoice
+    created since then cannot concern an archived one: the index is not even opened (most webhooks).
+    """
+
+    def __init__(self, db: Db) -> None:
+        from arkops.store.archive import Archive, ArchiveIndex
+
+        self.archive = Archive.of(db)
+        self.index = ArchiveIndex(self.archive)
+        self.before = (db.get("sync", "archived") or {}).get("before", 0)
+        self.lookups = {table: partial(self.archive.find, table, index=self.index) for table in ARCHIVED_TABLES}
+
+    def reach(self, db: Db, event: dict) -> None:
+        obj = event["data"]["object"]
+        created = obj.get("created")
+        fresh = event["type"].startswith("invoice.") and isinstance(created, int) and created >= self.before
+        for table, lookup in self.lookups.items():
+            db.reach_archive(table, None if fresh else lookup)
 
 
 def every_invoice(db: Db) -> list[Invoice]:

@@ -19,6 +19,7 @@ subscriptions are never archived: they are what MRR is computed from.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
@@ -99,6 +100,8 @@ def archive_settled_invoices(rt: Runtime, *, now: datetime) -> dict[str, int]:
                 for name, documents in tables.items():
                     for key in documents:
                         db.delete(name, key)
+            marker = db.get("sync", "archived") or {"before": 0}
+            db.put("sync", "archived", {"before": max(marker["before"], math.ceil(horizon))})  # ledger.ArchiveReach
             moved += len(batch)
         if len(due) <= INVOICE_BATCH:
             break

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from arkops.clock import from_seconds, iso, parse_iso
-from arkops.core.billing.ledger import DB, ApplyResult, apply_event, reach_archive
+from arkops.core.billing.ledger import DB, ApplyResult, ArchiveReach, apply_event
 from arkops.core.notify import batched, notify
 from arkops.errors import CheckFailed, ConfigError, DataError
 from arkops.mail.address import normalize_customer_address
@@ -47,13 +47,14 @@ def apply_events(
 
     def commit(chunk: list[dict]) -> None:
         with rt.store.transaction(DB) as db, batched(rt):
-            reach_archive(db)
+            archived = ArchiveReach(db)
             before = len(result.alerts)
             horizon = (db.get("sync", "folded") or {}).get("before", 0)
             for event in chunk:
                 if folded_away(db, event, horizon):
                     result.duplicates += 1
                     continue
+                archived.reach(db, event)
                 apply_event(db, event, now=now, settings=settings, money=money, result=result)
             for alert in result.alerts[before:]:
                 if now.timestamp() - alert.at > window:
