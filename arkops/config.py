@@ -249,6 +249,12 @@ SCHEMA: dict[str, Spec] = {
             "alert_window_hours": Field(
                 int, 24, _at_least(1), doc="older payments and failures (a first sync or import) are not alerted"
             ),
+            "archive_invoices_after_days": Field(
+                int,
+                60,
+                _at_least(1),
+                doc="a paid, void or uncollectible invoice untouched this long moves to archive/ledger/",
+            ),
             "stripe_timeout_seconds": Field(
                 float, 30.0, _at_least(0.1), doc="how long one Stripe request may take before it is retried"
             ),

@@ -362,6 +362,7 @@ def stripe_event(event_id: str, kind: str, spec: dict, created: int) -> dict:
             next_attempt=spec.get("next"),
             subscription=spec["sub"],
         )
+        obj["created"] = created - 3600  # Stripe finalizes a subscription's invoice about an hour before charging
     else:
         obj = shapes.charge_refunded(spec["charge"], spec["inv"], spec["amount"], created)
     return shapes.event(event_id, kind, obj, created)

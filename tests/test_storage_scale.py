@@ -336,7 +336,7 @@ def test_the_ledger_migration_drops_only_the_unread_version_lists(cli, workspace
     path.write_text(json.dumps(old))
     before = cli("payments", "list", "--format", "json").out
     migrated = json.loads(path.read_text())
-    assert migrated["_meta"]["1"]["schema"] == 2
+    assert migrated["_meta"]["1"]["schema"] == 3
     assert "invoices_history" not in migrated and "customers_history" not in migrated
     assert {k: v for k, v in migrated.items() if k != "_meta"} == {k: v for k, v in current.items() if k != "_meta"}
     assert json.loads(before)[0]["invoice"] == "in_1"
@@ -355,3 +355,88 @@ def test_a_broken_archive_is_named_left_as_it_is_and_failed_by_doctor(cli, works
     doctor = cli("doctor")
     assert doctor.code == 1 and "archive trials" in doctor.out
     assert (folder / "2026-01.json").read_bytes() == b"" and (folder / "index.json").read_bytes() == b'{"months": 5}'
+
+
+def test_settled_invoices_move_to_the_archive_and_every_figure_stays(cli, workspace, monkeypatch):
+    """Paid and void invoices untouched for 60 days move to archive/ledger/; reports read them there, a refund
+    of an archived invoice brings it back, and every figure equals a ledger that never archived anything."""
+    from stripe_shapes import charge_refunded, customer, subscription
+
+    from arkops.core.billing.service import apply_events
+    from arkops.runtime import Runtime
+
+    def at(day: str) -> int:
+        return int(datetime.fromisoformat(f"{day}T10:00:00+00:00").timestamp())
+
+    events = []
+    for who, amount in (("a", 2900), ("b", 900)):
+        events.append(
+            event(f"evt_c{who}", "customer.created", customer(f"cus_{who}", f"{who}@example.com"), at("2026-01-05"))
+        )
+        sub = subscription(f"sub_{who}", f"cus_{who}", [(amount, "eur", "month", 1, 1, "pro")], start="2026-01-05")
+        events.append(event(f"evt_s{who}", "customer.subscription.created", sub, at("2026-01-05")))
+        for month in range(1, 10):
+            paid = at(f"2026-{month:02d}-05")
+            obj = invoice(f"in_{who}{month}", f"cus_{who}", amount, paid_at=paid, email=f"{who}@example.com")
+            obj["subscription"] = f"sub_{who}"
+            events.append(event(f"evt_i{who}{month}", "invoice.paid", obj, paid))
+    events.append(
+        event(
+            "evt_open",
+            "invoice.payment_failed",
+            invoice("in_open", "cus_b", 900, email="b@example.com"),
+            at("2026-02-01"),
+        )
+    )
+    refund = event(
+        "evt_refund", "charge.refunded", charge_refunded("ch_a1", "in_a1", 2900, at("2026-10-10")), at("2026-10-10")
+    )
+
+    monkeypatch.setenv("ARKOPS_NOW", iso(NOW))
+    (workspace / "control").mkdir()
+    for folder in ("data", "control"):
+        apply_events(Runtime(Path(folder), Path("arkops.toml"), Path(".env")), events, now=NOW)
+    report = ("payments", "report", "--format", "json")
+    before = cli(*report).out
+    assert cli("retention").out.strip() == "21 Stripe event ids folded, 16 invoices archived"
+    data = workspace / "data"
+    hot = json.loads((data / "ledger.json").read_text())["invoices"]
+    assert sorted(hot) == ["in_a9", "in_b9", "in_open"]  # paid since Aug 16, and the open one
+    months = sorted(p.name for p in (data / "archive" / "ledger").iterdir())
+    assert months == [
+        "2026-01.json",
+        "2026-02.json",
+        "2026-03.json",
+        "2026-04.json",
+        "2026-05.json",
+        "2026-06.json",
+        "2026-07.json",
+        "2026-08.json",
+        "index.json",
+    ]
+    assert cli(*report).out == before
+    assert cli("retention").out.strip() == "nothing past its age"
+    # a new invoice's webhook leaves the archive alone; a refund of an archived one brings it back
+    archived = snapshot(data / "archive")
+    late = invoice("in_a10", "cus_a", 2900, paid_at=at("2026-10-05"), email="a@example.com")
+    late["created"] = at("2026-10-04")  # after every archived invoice: the archive's index is not even read
+    apply_events(
+        Runtime(Path("data"), Path("arkops.toml"), Path(".env")),
+        [event("evt_ia10", "invoice.paid", late, at("2026-10-05"))],
+        now=NOW,
+    )
+    assert snapshot(data / "archive") == archived
+    # Stripe resends an archived invoice's state under a new event id (a dunning tool's update, say)
+    resent = invoice("in_b2", "cus_b", 900, paid_at=at("2026-02-05"), email="b@example.com")
+    resent.update(created=at("2026-02-01"), subscription="sub_b")
+    resent_event = event("evt_resent", "invoice.paid", resent, at("2026-10-12"))
+    for folder in ("data", "control"):
+        rt = Runtime(Path(folder), Path("arkops.toml"), Path(".env"))
+        apply_events(rt, [refund, resent_event], now=NOW)
+        if folder == "control":
+            apply_events(rt, [event("evt_ia10", "invoice.paid", late, at("2026-10-05"))], now=NOW)
+    hot = json.loads((data / "ledger.json").read_text())["invoices"]
+    assert hot["in_a1"]["refunded"] == 2900 and hot["in_b2"]["_at"] == at("2026-10-12")
+    assert sorted(hot) == ["in_a1", "in_a10", "in_a9", "in_b2", "in_b9", "in_open"]
+    for command in (report, ("payments", "list", "--format", "json"), ("payments", "movements", "--format", "json")):
+        assert cli(*command).out == cli("--data-dir", "control", *command).out, command

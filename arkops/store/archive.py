@@ -25,7 +25,7 @@ from arkops.store.db import META, dump_json, read_database_file
 from arkops.store.files import atomic_write_bytes, ensure_dir
 
 if TYPE_CHECKING:
-    from arkops.store.db import Store
+    from arkops.store.db import Db, Store
 
 MONTH = re.compile(r"^\d{4}-\d{2}$")
 ARCHIVE_SCHEMA = 1
@@ -37,6 +37,13 @@ class Archive:
 
     def __init__(self, store: Store, name: str) -> None:
         self.folder = store.data_dir / "archive" / name
+
+    @classmethod
+    def of(cls, db: Db) -> Archive:
+        """The archive of the database open in `db` (read inside its transaction, under its lock)."""
+        archive = cls.__new__(cls)
+        archive.folder = db.path.parent / "archive" / db.name
+        return archive
 
     def path(self, month: str) -> Path:
         if not MONTH.match(month):
@@ -76,6 +83,13 @@ class Archive:
         if not path.exists() or path.read_bytes() != payload:
             atomic_write_bytes(path, payload)
 
+    def find(self, table: str, key: str, index: ArchiveIndex) -> dict[str, Any] | None:
+        """One archived document, by the month `index` gives its key (None when never archived)."""
+        month = index.month_of(key)
+        if month is None:
+            return None
+        return self.read(month).get(table, {}).get(key)
+
     def files(self) -> list[Path]:
         if not self.folder.is_dir():
             return []
@@ -88,11 +102,18 @@ class ArchiveIndex:
     def __init__(self, archive: Archive) -> None:
         self.path = archive.folder / f"{INDEX}.json"
         self._data: dict[str, str] | None = None
+        self._signature: tuple[int, int, int] | None = None
 
     def load(self) -> dict[str, str]:
-        if self._data is None:
-            data = read_database_file(self.path) or {}
-            self._data = dict(data.get("months", {}))
+        """The index, read again only when the file changed (another process archived more since)."""
+        try:
+            stat = self.path.stat()
+            signature = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        except FileNotFoundError:
+            signature = None
+        if self._data is None or signature != self._signature:
+            data = (read_database_file(self.path) or {}) if signature else {}
+            self._data, self._signature = dict(data.get("months", {})), signature
         return self._data
 
     def month_of(self, key: str) -> str | None:
@@ -106,3 +127,5 @@ class ArchiveIndex:
         data.update(months)
         ensure_dir(self.path.parent)
         atomic_write_bytes(self.path, dump_json({"months": data, META: {"1": {"schema": ARCHIVE_SCHEMA}}}))
+        stat = self.path.stat()
+        self._signature = (stat.st_ino, stat.st_size, stat.st_mtime_ns)

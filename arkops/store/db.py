@@ -141,6 +141,7 @@ class Db:
         if self._storage.data is None:
             self._storage.data = {}
         self._data: dict[str, dict[str, dict]] = self._storage.data
+        self._archived: dict[str, Callable[[str], dict | None]] = {}
 
     def _table(self, table: str, create: bool = False) -> dict[str, dict]:
         if table not in self._data:
@@ -150,7 +151,26 @@ class Db:
         return self._data[table]
 
     def get(self, table: str, key: str) -> dict | None:
-        return self._table(table).get(key)
+        document = self._table(table).get(key)
+        if document is None and table in self._archived:
+            document = self._archived[table](key)
+            if document is not None:
+                self.put(table, key, document)
+        return document
+
+    @property
+    def path(self) -> Path:
+        """The database's file (its archive is `archive/<name>/` beside it)."""
+        return self._storage.path
+
+    def reach_archive(self, table: str, lookup: Callable[[str], dict | None] | None) -> None:
+        """In this transaction, a `get` of a key that `table` lacks asks `lookup` (its archive) and brings the
+        record back into the hot file: a late event about an archived record (a refund of an invoice paid
+        months ago) updates it where readers look first, and retention archives it again later."""
+        if lookup is None:
+            self._archived.pop(table, None)
+        else:
+            self._archived[table] = lookup
 
     def put(self, table: str, key: str, document: dict) -> None:
         self._table(table, create=True)[key] = document

@@ -52,9 +52,10 @@ DOMAIN = Domain(
     databases=(
         Database(
             "ledger",
-            version=2,
+            version=3,
             personal={"customers": ("email", "name"), "invoices": ("customer_email",)},
             migrations="arkops.core.billing.ledger:MIGRATIONS",
+            archive=True,
         ),
     ),
     jobs=(
@@ -81,7 +82,10 @@ DOMAIN = Domain(
         "payment_failed_customer",
         "subscription_welcome",
     ),
-    retention=(Retention("arkops.core.billing.retention:fold_event_ids", order=30),),
+    retention=(
+        Retention("arkops.core.billing.retention:fold_event_ids", order=30),
+        Retention("arkops.core.billing.retention:archive_settled_invoices", order=31),
+    ),
     status=SectionPart("arkops.core.billing.sections:status", order=10),
     report=SectionPart("arkops.core.billing.sections:report", order=10),
     order=50,

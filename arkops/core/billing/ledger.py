@@ -17,8 +17,9 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from itertools import permutations
-from typing import Any
+from typing import Any, cast
 
 from arkops.clock import from_unix, iso
 from arkops.core.billing import SubscriptionStatus
@@ -155,7 +156,49 @@ def _drop_unread_histories(db: Db) -> None:
         db.drop_table(table)
 
 
-MIGRATIONS = {1: _drop_unread_histories}
+def _invoices_archive_begin(db: Db) -> None:
+    """Schema 3 changes no record: it says settled invoices may have moved to archive/ledger/
+    (`billing.retention`), which an older arkops would not read (its revenue would miss them), so it
+    refuses the file."""
+
+
+MIGRATIONS = {1: _drop_unread_histories, 2: _invoices_archive_begin}
+
+ARCHIVED_TABLES = ("invoices", "payment_links")  # what `billing.retention` moves, found again by key
+
+
+class ArchiveReach:
+    """Lets a transaction find archived invoices and payment links by key (`Db.reach_archive`): a refund,
+    dispute or late event about an invoice settled long ago brings it back into the hot ledger.
+
+    Every archived invoice was last changed before `sync.archived.before`, so an event about an invoice
+    created since then cannot concern an archived one: the index is not even opened (most webhooks).
+    """
+
+    def __init__(self, db: Db) -> None:
+        from arkops.store.archive import Archive, ArchiveIndex
+
+        self.archive = Archive.of(db)
+        self.index = ArchiveIndex(self.archive)
+        self.before = (db.get("sync", "archived") or {}).get("before", 0)
+        self.lookups = {table: partial(self.archive.find, table, index=self.index) for table in ARCHIVED_TABLES}
+
+    def reach(self, db: Db, event: dict) -> None:
+        obj = event["data"]["object"]
+        created = obj.get("created")
+        fresh = event["type"].startswith("invoice.") and isinstance(created, int) and created >= self.before
+        for table, lookup in self.lookups.items():
+            db.reach_archive(table, None if fresh else lookup)
+
+
+def every_invoice(db: Db) -> list[Invoice]:
+    """The hot invoices and the archived ones (the hot copy wins: a late event brought it back)."""
+    from arkops.store.archive import Archive
+
+    invoices = dict(INVOICES.items(db))
+    for invoice in Archive.of(db).values("invoices"):
+        invoices.setdefault(invoice["id"], cast(Invoice, invoice))
+    return list(invoices.values())
 
 
 COUPON_DURATIONS = ("once", "repeating", "forever")
@@ -1096,7 +1139,7 @@ def first_payment_by_email(db: Db) -> dict[str, int]:
         if email and at and (email not in first or at < first[email]):
             first[email] = at
 
-    for invoice in INVOICES.values(db):
+    for invoice in every_invoice(db):
         if invoice.get("status") == "paid" and invoice.get("amount_paid", 0) > 0:
             seen(
                 (invoice.get("customer_email") or email_of(invoice.get("customer")) or "").strip().lower(),

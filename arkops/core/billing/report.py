@@ -12,13 +12,12 @@ from typing import Any
 from arkops.clock import from_unix, iso
 from arkops.core.billing import PaymentStatus, SubscriptionStatus
 from arkops.core.billing.amounts import Convert, discount_active, monthly, subscription_mrr, unresolved
-from arkops.core.billing.ledger import DB, NOT_REFUNDED
+from arkops.core.billing.ledger import DB, NOT_REFUNDED, every_invoice
 from arkops.core.billing.records import (
     CREDIT_NOTES,
     CUSTOMER_DISCOUNTS,
     CUSTOMERS,
     DISPUTES,
-    INVOICES,
     REFUNDS,
     SUBSCRIPTIONS,
     SUBSCRIPTIONS_HISTORY,
@@ -119,7 +118,7 @@ def load(rt: Runtime) -> Ledger:
             customers=dict(CUSTOMERS.items(db)),
             subscriptions=dict(SUBSCRIPTIONS.items(db)),
             history=dict(SUBSCRIPTIONS_HISTORY.items(db)),
-            invoices=INVOICES.values(db),
+            invoices=every_invoice(db),
             refunds=REFUNDS.values(db),
             disputes=DISPUTES.values(db),
             credit_notes=CREDIT_NOTES.values(db),

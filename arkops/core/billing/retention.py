@@ -1,22 +1,37 @@
-"""Billing's retention rule: Stripe event ids past the redelivery window are folded away.
+"""Billing's retention rules: old Stripe event ids are folded away, settled invoices move to monthly archives.
 
 The ledger remembers each applied event id so a redelivery does nothing.
 Stripe redelivers webhooks for 3 days and lists events for 30; ids of
 Stripe's own events older than 45 days are removed, and the ledger keeps
 the horizon (`sync.folded.before`) so an older `evt_` that still arrives
-counts as a duplicate (`service.folded_away`). Customers, subscriptions and
-invoices are never removed: they are the history the reports read.
+counts as a duplicate (`service.folded_away`).
+
+A settled invoice (paid, void or uncollectible) untouched for
+`[billing] archive_invoices_after_days` moves, with the payment links that
+name it, to `archive/ledger/<YYYY-MM>.json` (the month of its last change);
+`archive/ledger/index.json` maps its id and its links' charge and payment
+intent ids to the month. Invoices were four fifths of a three-year ledger,
+and every webhook parsed them. A later refund, dispute or event about an
+archived invoice finds it by key and brings it back (`ledger.reach_archive`);
+reports read the archive (`ledger.every_invoice`). Customers and
+subscriptions are never archived: they are what MRR is computed from.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import math
+from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from arkops.core.billing.ledger import DB
+from arkops.core.billing.records import INVOICES, PAYMENT_LINKS
 from arkops.runtime import Runtime
+from arkops.store.archive import Archive, ArchiveIndex
 
 KEEP_EVENT_IDS = timedelta(days=45)
 BATCH = 20_000
+INVOICE_BATCH = 5_000  # invoices per transaction: the ledger lock is released between batches
+SETTLED = ("paid", "void", "uncollectible")
 
 
 def fold_event_ids(rt: Runtime, *, now: datetime) -> dict[str, int]:
@@ -46,3 +61,48 @@ def fold_event_ids(rt: Runtime, *, now: datetime) -> dict[str, int]:
             if len(old) <= BATCH:
                 break
     return {"Stripe event ids folded": folded}
+
+
+def archive_settled_invoices(rt: Runtime, *, now: datetime) -> dict[str, int]:
+    if not rt.store.path(DB).exists():
+        return {}
+    horizon = (now - timedelta(days=rt.config["billing"]["archive_invoices_after_days"])).timestamp()
+    archive = Archive(rt.store, DB)
+    index = ArchiveIndex(archive)
+    moved = 0
+    while True:
+        with rt.store.transaction(DB) as db:
+            due = [
+                key
+                for key, invoice in INVOICES.items(db)
+                if invoice["status"] in SETTLED and invoice.get("_at", now.timestamp()) < horizon
+            ]
+            if rt.dry_run:
+                return {"invoices archived": len(due)}
+            batch = set(due[:INVOICE_BATCH])
+            if not batch:
+                break
+            months: dict[str, dict[str, dict[str, dict]]] = {}
+            month_of: dict[str, str] = {}
+            for key in batch:
+                invoice = cast(dict, INVOICES.get(db, key))
+                month = month_of[key] = datetime.fromtimestamp(invoice["_at"], UTC).strftime("%Y-%m")
+                months.setdefault(month, {"invoices": {}, "payment_links": {}})["invoices"][key] = invoice
+            for key, link in PAYMENT_LINKS.items(db):
+                if link["invoice"] in batch:
+                    month = month_of[key] = month_of[link["invoice"]]
+                    months[month]["payment_links"][key] = cast(dict, link)
+            # The archive and its index first, then the hot ledger lets them go: a kill in between leaves copies.
+            for month, tables in sorted(months.items()):
+                archive.merge(month, tables)
+            index.add(month_of)
+            for tables in months.values():
+                for name, documents in tables.items():
+                    for key in documents:
+                        db.delete(name, key)
+            marker = db.get("sync", "archived") or {"before": 0}
+            db.put("sync", "archived", {"before": max(marker["before"], math.ceil(horizon))})  # ledger.ArchiveReach
+            moved += len(batch)
+        if len(due) <= INVOICE_BATCH:
+            break
+    return {"invoices archived": moved}
