@@ -74,6 +74,7 @@ def test_status_agrees_with_the_commands_of_each_domain(demo):
     assert revenue["mrr"]["value"] == report["mrr"] > 0 and revenue["mrr"]["currency"] == "EUR"
     assert revenue["paying_customers"]["value"] == report["paying_customers"]
     assert revenue["arpu"]["value"] == report["arpu"]
+    assert revenue["goal"]["value"] == round(report["mrr"] / 100000, 4)  # the demo's [goals] mrr: 1,000.00
     month = report["months"][-1]
     assert revenue["movements"]["value"] == {
         k: month[k] for k in ("new", "expansion", "contraction", "churn", "reactivation")
@@ -159,10 +160,16 @@ def test_status_check_is_red_when_jobs_are_late_or_failing(demo, tmp_path):
     jobs = json.loads(jobs_file.read_bytes())
     jobs["runs"]["trials-track"].update(outcome="failed", detail="boom", consecutive_failures=2)
     jobs_file.write_text(json.dumps(jobs))
+    config = copy / "arkops.toml"
+    config.write_text(config.read_text().replace("mrr = 100000", "mrr = 200000"))  # a goal of 2,000.00 EUR
     failing = in_demo(copy, "status", "--check", "--format", "json")
     assert failing.returncode == 1
-    rows = {r["job"]: r for r in json.loads(failing.stdout)["sections"]["jobs"]["tables"]["jobs"]["rows"]}
+    document = json.loads(failing.stdout)
+    rows = {r["job"]: r for r in document["sections"]["jobs"]["tables"]["jobs"]["rows"]}
     assert rows["trials-track"]["problem"] == "failing (2 in a row): boom"
+    revenue = document["sections"]["revenue"]["figures"]
+    assert revenue["goal"]["value"] == round(revenue["mrr"]["value"] / 200000, 4) and not revenue["goal"]["red"]
+    assert revenue["goal"]["text"].endswith("of €2,000.00")
 
 
 def test_status_outside_a_workspace_is_one_line_and_creates_nothing(tmp_path):

@@ -39,6 +39,9 @@ from_name = "Acme Watch"
 
 [fx]
 USD = 0.92
+
+[goals]
+mrr = 100000
 """
 
 DEMO_ENV = """\
