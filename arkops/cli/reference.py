@@ -101,7 +101,7 @@ def readme_jobs() -> str:
     for job in jobs():
         schedule = describe_schedule(job.every_minutes, job.daily_at, job.weekday)
         if job.skip_reason:
-            schedule += " (skipped when its setting is missing)"
+            schedule += " (skipped when what it needs is missing)"
         rows.append(f"| `{job.name}` | {schedule} | `{job.run}` | {job.description} |")
     return "\n".join(rows) + "\n"
 
