@@ -28,10 +28,10 @@ from typing import IO, Any
 CHUNK = 4 << 20
 FORMATS = ("auto", "combined", "jsonl", "json")
 
-# host? ip ident user [time] "request" status size ("referrer" "agent")? (anything appended, e.g. request time)?
+# host? ip ident user [time] "request" status size ("referrer" "agent" (anything appended: request time...)?)?
 _COMBINED = re.compile(
     r'(?:(?P<vhost>\S+) )?(?P<ip>\S+) \S+ \S+ \[(?P<time>[^\]]+)\] "(?P<request>(?:[^"\\]|\\.)*)" '
-    r'(?P<status>\d{3}) \S+(?: "(?P<referrer>(?:[^"\\]|\\.)*)" "(?P<agent>(?:[^"\\]|\\.)*)")?(?: .*)?'
+    r'(?P<status>\d{3}) \S+(?: "(?P<referrer>(?:[^"\\]|\\.)*)" "(?P<agent>(?:[^"\\]|\\.)*)"(?: .*)?)?'
 )
 _MONTHS = {
     m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)

@@ -156,7 +156,9 @@ def source_files(rt: Runtime, paths: list[str] | None) -> tuple[list[Path], list
     """
     explicit = paths is not None
     base = rt.config.path.parent  # configured relative sources are relative to arkops.toml's folder
-    patterns = list(paths) if paths is not None else [str(base / os.path.expanduser(p)) for p in rt.config["leads"]["sources"]]
+    patterns = (
+        list(paths) if paths is not None else [str(base / os.path.expanduser(p)) for p in rt.config["leads"]["sources"]]
+    )
     found: dict[Path, None] = {}
     missing = []
     for pattern in patterns:
@@ -248,7 +250,7 @@ def _ingest_file(
     if (kind == "json" or not compressed) and size == offset:
         return
     report.files += 1
-    if entry.get("ino") not in (None, ino) and offset:
+    if entry.get("path") not in (None, str(path)) and offset:
         report.rotated.append(path.name)
     keep_bots = rt.config["leads"]["keep_bots"]
     full_ip = rt.config["leads"]["ip_storage"] == "full"
