@@ -29,10 +29,13 @@ CHUNK = 4 << 20
 FORMATS = ("auto", "combined", "jsonl", "json")
 
 # host? ip ident user [time] "request" status size ("referrer" "agent" (anything appended: request time...)?)?
-_COMBINED = re.compile(
-    r'(?:(?P<vhost>\S+) )?(?P<ip>\S+) \S+ \S+ \[(?P<time>[^\]]+)\] "(?P<request>(?:[^"\\]|\\.)*)" '
-    r'(?P<status>\d{3}) \S+(?: "(?P<referrer>(?:[^"\\]|\\.)*)" "(?P<agent>(?:[^"\\]|\\.)*)"(?: .*)?)?'
+_QUOTED = r'(?:[^"\\]*(?:\\.[^"\\]*)*)'  # a quoted field's inside, with \" and \\ escapes
+_REST = (
+    r'(?P<ip>\S+) \S+ \S+ \[(?P<time>[^\]]+)\] "(?P<request>' + _QUOTED + r')" (?P<status>\d{3}) \S+'
+    r'(?: "(?P<referrer>' + _QUOTED + r')" "(?P<agent>' + _QUOTED + r')"(?: .*)?)?'
 )
+_COMBINED = re.compile(_REST)
+_WITH_VHOST = re.compile(r"(?P<vhost>\S+) " + _REST)
 _MONTHS = {
     m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)
 }
@@ -88,7 +91,7 @@ def parse_clf_time(text: str) -> datetime:
 
 
 def parse_combined(line: str) -> Hit:
-    match = _COMBINED.fullmatch(line)
+    match = _COMBINED.fullmatch(line) or _WITH_VHOST.fullmatch(line)
     if match is None:
         raise BadLine("not a combined or common log line")
     request = _unescape(match["request"]).split(" ")

@@ -17,7 +17,10 @@ DOMAIN = Domain(
             "leads",
             version=1,
             # imports: demo requests and lead lists; alerts: keyed by visitor id or email.
-            personal={"imports": ("_key", "email", "name", "company", "ip", "user_agent"), "alerts": ("_key",)},
+            personal={
+                "imports": ("_key", "email", "name", "company", "ip", "user_agent", "visitor"),
+                "alerts": ("_key",),
+            },
         ),
         # One JSON Lines file per UTC day under visits/; the referrer is stored without its query string.
         Database(

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -40,7 +41,7 @@ DB = "leads"
 SOURCES = "sources"
 META = "meta"
 JOURNAL = "journal"
-FLUSH_EVERY = 50_000  # visits held in memory before they are written
+FLUSH_EVERY = 5_000  # visits held in memory before they are written: memory stays flat
 SHOWN_BAD = 5
 
 Progress = Callable[[Path, int, int | None], None]  # (file, bytes done, total bytes or None)
@@ -48,12 +49,38 @@ Progress = Callable[[Path, int, int | None], None]  # (file, bytes done, total b
 
 @lru_cache(maxsize=100_000)
 def is_bot(user_agent: str) -> bool:
-    """Known crawlers, feed readers and uptime monitors (the crawler-user-agents list); an empty agent is a script."""
+    """Known crawlers, feed readers and uptime monitors (the crawler-user-agents list); an empty agent is a script.
+
+    The verdict is cached per distinct user agent (a log holds a few thousand
+    for millions of lines). Most of the list's patterns are plain words,
+    looked up as substrings; the rest go through its regular expressions.
+    """
     if not user_agent:
         return True
+    words, patterns = _crawler_list()
+    # Words are indexed by their first three letters: only those starting at one of the agent's trigrams are tried.
+    grams = {user_agent[i : i + 3] for i in range(len(user_agent) - 2)}
+    for gram in grams & words.keys():
+        if any(map(user_agent.__contains__, words[gram])):
+            return True
+    return any(p.search(user_agent) for p in patterns)
+
+
+@lru_cache(maxsize=1)
+def _crawler_list() -> tuple[dict[str, list[str]], tuple[re.Pattern[str], ...]]:
     import crawleruseragents
 
-    return crawleruseragents.is_crawler(user_agent)
+    words: dict[str, list[str]] = defaultdict(list)
+    expressions = []
+    for entry in crawleruseragents.CRAWLER_USER_AGENTS_DATA:
+        pattern = entry["pattern"]
+        unescaped = re.sub(r"\\([./\- ])", r"\1", pattern)
+        if len(unescaped) < 3 or re.search(r"[\\^$.*+?()\[\]{}|]", unescaped):
+            expressions.append(pattern)
+        else:
+            words[unescaped[:3]].append(unescaped)
+    chunks = tuple(re.compile("|".join(expressions[i : i + 50])) for i in range(0, len(expressions), 50))
+    return dict(words), chunks
 
 
 @dataclass
@@ -107,9 +134,14 @@ class _Batch:
         self.rt = rt
         self.by_day: dict[Path, list[dict]] = defaultdict(list)
         self.count = 0
+        self.files: dict[str, Path] = {}  # "2026-10-15" -> its day file
 
-    def add(self, visit: dict, at: datetime) -> None:
-        self.by_day[day_file(self.rt, at.date())].append(visit)
+    def add(self, visit: dict) -> None:
+        day = visit["at"][:10]
+        path = self.files.get(day)
+        if path is None:
+            path = self.files[day] = day_file(self.rt, date.fromisoformat(day))
+        self.by_day[path].append(visit)
         self.count += 1
 
     def commit(self, sources: dict[str, dict]) -> None:
@@ -277,7 +309,7 @@ def _ingest_file(
                 continue
             visit = _keep(hit, pages, keep_bots, full_ip, report)
             if visit is not None:
-                batch.add(visit, hit.at)
+                batch.add(visit)
                 report.visits += 1
         if batch.count >= FLUSH_EVERY:
             batch.commit(record(chunk.end))
@@ -324,5 +356,5 @@ def _ingest_array(
             continue
         visit = _keep(hit, pages, keep_bots, full_ip, report)
         if visit is not None:
-            batch.add(visit, hit.at)
+            batch.add(visit)
             report.visits += 1

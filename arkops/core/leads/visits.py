@@ -62,9 +62,18 @@ def match_page(pages: list[Page], path: str) -> Page | None:
     return None
 
 
+_IPV4 = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})")
+
+
 @lru_cache(maxsize=65_536)
 def store_ip(ip: str, full: bool) -> str:
     """The address as stored: IPv4 cut to its /24, IPv6 to its /48 unless `full`; anything not an IP becomes ""."""
+    v4 = _IPV4.fullmatch(ip)
+    if v4:  # the common case, without ipaddress's cost
+        octets = [int(part) for part in v4.groups()]
+        if max(octets) > 255:
+            return ""
+        return ".".join(map(str, octets if full else [*octets[:3], 0]))
     try:
         address = ipaddress.ip_address(ip.strip("[]"))
     except ValueError:
@@ -73,6 +82,11 @@ def store_ip(ip: str, full: bool) -> str:
         return str(address)
     prefix = 24 if address.version == 4 else 48
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+
+
+@lru_cache(maxsize=4096)
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def visitor_id(ip: str, user_agent: str) -> str:
@@ -89,7 +103,7 @@ def make_visit(hit: Hit, path: str, query: str, *, full_ip: bool) -> dict:
     params = {k: v[0] for k, v in parse_qs(query, keep_blank_values=False).items()} if query else {}
     params.update(hit.query)
     ip = store_ip(hit.ip, full_ip)
-    visit: dict = {"at": hit.at.strftime("%Y-%m-%dT%H:%M:%SZ"), "visitor": visitor_id(ip, hit.user_agent)}
+    visit: dict = {"at": _iso(hit.at), "visitor": visitor_id(ip, hit.user_agent)}
     if ip:
         visit["ip"] = ip
     if hit.user_agent:
@@ -114,7 +128,7 @@ def folder(rt: Runtime) -> Path:
 
 
 def day_file(rt: Runtime, day: date) -> Path:
-    return folder(rt) / f"{day.isoformat()}.jsonl"
+    return rt.data_dir / FOLDER / f"{day.isoformat()}.jsonl"
 
 
 def day_files(rt: Runtime) -> list[tuple[date, Path]]:
