@@ -166,3 +166,16 @@ def test_visits_keep_only_what_is_needed(tmp_path):
     assert visit["referrer"] == "https://news.example/item" and visit["referrer_domain"] == "news.example"
     assert visit["user_agent"] == "Mozilla/5.0 \\xff\\xfe Opera"  # non-UTF-8 bytes kept visible, not dropped
     assert (visit["utm_source"], visit["utm_campaign"], visit["ref"]) == ("hn", "oct", "x") and "token" not in visit
+
+
+def test_bot_verdicts_agree_with_the_list_on_its_own_samples():
+    import crawleruseragents
+
+    from arkops.core.leads.ingest import is_bot
+
+    samples = [s for entry in crawleruseragents.CRAWLER_USER_AGENTS_DATA for s in entry.get("instances", [])]
+    assert len(samples) > 1000
+    assert [s for s in samples if is_bot(s) != crawleruseragents.is_crawler(s)] == []
+    assert (
+        not is_bot(FIREFOX) and is_bot("") and is_bot("Feedly/1.0 (+http://www.feedly.com/fetcher.html; 3 subscribers)")
+    )
