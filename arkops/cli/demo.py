@@ -57,6 +57,8 @@ def demo(
         "billing subscriptions",
         "trials list",
         "trials show trial03@example.org",
+        "leads list --hot",
+        "leads stats",
         "mail outbox",
         "mail preview trial_day7 --locale fr",
         "jobs",

@@ -39,6 +39,9 @@ from_name = "Acme Watch"
 
 [fx]
 USD = 0.92
+
+[leads]
+sources = ["app/access.log*"]
 """
 
 DEMO_ENV = """\
