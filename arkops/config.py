@@ -52,7 +52,7 @@ class Field:
 class Table:
     """A table with fixed keys (`[trials]`)."""
 
-    fields: dict[str, Field | Table | MapOf]
+    fields: dict[str, Field | Table | MapOf | ListOf]
     doc: str = ""
 
 
@@ -68,7 +68,22 @@ class MapOf:
     example: str = ""  # commented TOML shown by `arkops init` when the default is empty
 
 
-Spec = Field | Table | MapOf
+@dataclass(frozen=True)
+class ListOf:
+    """An array of tables (`[[leads.pages]]`): entries in the operator's order, each with fixed keys.
+
+    `legacy_map` turns one `key = value` of an older map form of the same
+    setting into an entry, so such a file gets an error showing its own
+    entries rewritten.
+    """
+
+    item: Table
+    default: list[dict]
+    doc: str = ""
+    legacy_map: Callable[[str, Any], dict] | None = None
+
+
+Spec = Field | Table | MapOf | ListOf
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:
@@ -129,6 +144,16 @@ def _slug(value: str) -> str | None:
     )
 
 
+def _paths(value: list) -> str | None:
+    ok = all(isinstance(v, str) and v.strip() for v in value)
+    return None if ok else 'must be a list of file paths or globs (e.g. ["/var/log/nginx/access.log*"])'
+
+
+def _page_path(value: str) -> str | None:
+    ok = value.startswith("/") and "?" not in value and not any(c.isspace() for c in value)
+    return None if ok else f"{value!r} must be a request path starting with / (no query string)"
+
+
 PLAN = Table(
     {
         "name": Field(str, "", doc="shown to customers in emails and to the operator in reports"),
@@ -186,16 +211,45 @@ SCHEMA: dict[str, Spec] = {
     ),
     "leads": Table(
         {
-            "pages": MapOf(
-                Field(int, 1, _at_least(0)),
-                {"/pricing": 3, "/trial": 5, "/demo": 5},
-                doc="tracked pages and their weights",
-                key_name="path",
+            "hot_score": Field(
+                float, 8.0, _at_least(0.1), doc="a visitor whose decayed score reaches this is a hot lead"
             ),
-            "hot_score": Field(int, 8, _at_least(1), doc="a visitor at or above this score is a hot lead"),
-            "digest_minutes": Field(int, 15, _at_least(1), doc="hot leads are emailed within this many minutes"),
+            "half_life_days": Field(
+                float, 7.0, _at_least(0.01), doc="a visit counts half as much after this many days"
+            ),
+            "realert_hours": Field(
+                int, 24, _at_least(1), doc="a lead is alerted again only after this long, and only if its score grew"
+            ),
+            "max_alerts_per_hour": Field(int, 4, _at_least(1), doc="at most this many hot-lead digests an hour"),
+            "retention_days": Field(int, 90, _at_least(1), doc="visit files older than this are deleted"),
+            "ip_storage": Field(
+                str,
+                "anonymized",
+                _one_of("anonymized", "full"),
+                doc="anonymized (IPv4 /24, IPv6 /48, before anything is written) or full",
+            ),
+            "keep_bots": Field(bool, False, doc="keep visits from known crawlers, feed readers and monitors"),
+            "sources": Field(
+                list, [], _paths, doc="access logs `leads ingest` and `leads scan` read by default (globs allowed)"
+            ),
+            "pages": ListOf(
+                Table(
+                    {
+                        "path": Field(str, "", _page_path, doc="a request path prefix, without query string"),
+                        "weight": Field(float, 1.0, _at_least(0), doc="what one visit adds to the score"),
+                        "label": Field(str, "", doc="the page's name in digests and stats (empty: the path)"),
+                    }
+                ),
+                [
+                    {"path": "/demo", "weight": 1.0, "label": "demo"},
+                    {"path": "/pricing", "weight": 3.0, "label": "pricing"},
+                    {"path": "/trial", "weight": 5.0, "label": "trial"},
+                ],
+                doc="tracked pages, one [[leads.pages]] table each, matched by prefix",
+                legacy_map=lambda path, weight: {"path": path, "weight": weight},
+            ),
         },
-        doc="hot leads from the access logs",
+        doc="hot leads from the access logs and the app's visit log",
     ),
     "funnel": Table(
         {
@@ -326,7 +380,21 @@ def _parse_node(spec: Spec, value: Any, present: bool, path: Path, key: str) -> 
                 raise ConfigError(path, f"{key}.{name}", problem)
             result[name] = _parse_node(spec.item, item, True, path, f"{key}.{name}")
         return result
+    if isinstance(spec, ListOf):
+        return _parse_list(spec, value if present else spec.default, path, key)
     raise TypeError(spec)
+
+
+def _parse_list(spec: ListOf, entries: Any, path: Path, key: str) -> list[dict]:
+    if isinstance(entries, dict) and spec.legacy_map and entries:
+        rewritten = " ".join(
+            f"[[{key}]] " + " ".join(f"{k} = {toml_value(v)}" for k, v in spec.legacy_map(name, value).items())
+            for name, value in entries.items()
+        )
+        raise ConfigError(path, key, f"the map form is no longer read; write one [[{key}]] table each: {rewritten}")
+    if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+        raise ConfigError(path, key, f"expected [[{key}]] tables (an array of tables)")
+    return [_parse_table(spec.item.fields, entry, path, f"{key}[{index}].") for index, entry in enumerate(entries)]
 
 
 @dataclass(frozen=True)
@@ -429,7 +497,7 @@ def _table_lines(fields: dict[str, Spec], values: dict, *, comments: bool) -> tu
     lines: list[str] = []
     later: list[tuple[str, Spec]] = []
     for key, spec in fields.items():
-        if isinstance(spec, Table) or (isinstance(spec, MapOf) and isinstance(spec.item, Table)):
+        if isinstance(spec, (Table, ListOf)) or (isinstance(spec, MapOf) and isinstance(spec.item, Table)):
             later.append((key, spec))
             continue
         value = values.get(key, spec.default)
@@ -444,6 +512,12 @@ def _section(name: str, spec: Spec) -> list[str]:
         out = ["", *comment, f"[{name}]", *lines]
         for key, sub in later:
             out += _section(f"{name}.{key}", sub)
+        return out
+    if isinstance(spec, ListOf):
+        out = ["", *comment]
+        for index, entry in enumerate(spec.default):
+            lines, _ = _table_lines(spec.item.fields, entry, comments=index == 0)
+            out += ([""] if index else []) + [f"[[{name}]]", *lines]
         return out
     assert isinstance(spec, MapOf)
     example = [f"# {line}" for line in spec.example.splitlines()]
@@ -480,6 +554,11 @@ def reference_rows() -> list[tuple[str, str, str]]:
                 if spec.doc:
                     rows.append((inner, "", spec.doc))
                 walk(inner, spec.fields)
+            elif isinstance(spec, ListOf):
+                inner = f"[[{prefix[1:-1]}.{key}]]" if prefix else f"[[{key}]]"
+                shown = ", ".join(str(entry.get("path", index)) for index, entry in enumerate(spec.default)) or "none"
+                rows.append((inner, shown, spec.doc))
+                walk(inner, spec.item.fields)
             elif isinstance(spec.item, Table):
                 inner = f"[{prefix[1:-1]}.{key}.<{spec.key_name}>]" if prefix else f"[{key}.<{spec.key_name}>]"
                 shown = ", ".join(spec.default) or "none"

@@ -46,9 +46,9 @@ def test_schedule_changes_and_bad_job_names_in_config(cli, workspace, monkeypatc
     write_config(workspace, '[jobs.trials-nudge]\nat = "06:30"\n[jobs.trials-track]\nenabled = false\n')
     got = lines(cli("run"))
     assert got["trials-nudge"][0] == "ok" and got["trials-track"] == ("skipped", "disabled in arkops.toml")
-    write_config(workspace, "[jobs.leads-scan]\nevery_minutes = 5\n")
+    write_config(workspace, "[jobs.leads-scna]\nevery_minutes = 5\n")
     result = cli("run")
-    assert result.code == 3 and "jobs.leads-scan: no such job" in result.err
+    assert result.code == 3 and "jobs.leads-scna: no such job" in result.err
 
 
 HOLDER = textwrap.dedent("""

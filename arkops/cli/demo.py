@@ -76,6 +76,8 @@ def demo(
         "billing subscriptions",
         "trials list",
         "trials show trial03@example.org",
+        "leads list --hot",
+        "leads stats",
         "status",
         "report --html report.html --since 6mo",
         "mail outbox",

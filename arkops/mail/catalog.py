@@ -33,11 +33,17 @@ OPERATOR_TEMPLATES: dict[str, dict] = {
         "window": "15 minutes",
         "leads": [
             {
-                "visitor": "203.0.113.7",
-                "score": 11,
-                "pages": ["/pricing", "/trial"],
+                "visitor": "ana@example.com",
+                "score": 11.2,
+                "pages": ["pricing", "trial"],
+                "page": "trial",
+                "time": "2026-03-02 10:15 CET",
+                "source": "newsletter",
                 "referrer": "https://news.example/",
                 "user_agent": "Mozilla/5.0",
+                "visits": 4,
+                "days": 2,
+                "history": ["2026-03-01 18:02 CET pricing", "2026-03-02 10:15 CET trial"],
             }
         ],
     },

@@ -281,6 +281,9 @@ def archive_settled(store: Store, *, now: datetime, keep_bodies: timedelta, dry_
                 archive.merge(month, {"messages": documents})  # first the archive, then the hot file drops them
             for doc in batch:
                 MESSAGES.delete(db, doc["id"])
+                if now - parse_iso(doc["created_at"]) > KEY_MEMORY:
+                    db.delete("keys", doc["key"])  # past the key's memory already: nothing to remember
+                    continue
                 db.put(
                     "keys",
                     doc["key"],

@@ -40,6 +40,9 @@ from_name = "Acme Watch"
 [fx]
 USD = 0.92
 
+[leads]
+sources = ["app/access.log*"]
+
 [goals]
 mrr = 100000
 """

@@ -1,0 +1,198 @@
+"""`arkops leads ...`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from arkops.cli._output import FORMAT_HELP, Format, checked, emit_json, emit_rows, group, runtime, say
+from arkops.errors import ExitCode
+
+app = group("Hot leads: visits from access logs and the app, bot filtering, scoring and digests.")
+FormatOption = Annotated[Format, typer.Option("--format", help=FORMAT_HELP)]
+SinceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--since",
+        help="A duration back from now (90m, 24h, 7d) or a date YYYY-MM-DD in the configured time zone.",
+        parser=checked("arkops.core.leads.scoring:since_option"),
+    ),
+]
+BIG_FILE = 64 << 20  # a progress bar from this size, when stderr is a terminal
+
+
+def _progress_bar(rt):  # -> (callback or None, stop)
+    if rt.quiet or not sys.stderr.isatty():
+        return None, lambda: None
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), console=Console(stderr=True))
+    tasks: dict[Path, TaskID] = {}
+
+    def update(path: Path, done: int, total: int | None) -> None:
+        if total is None or total < BIG_FILE:
+            return
+        if path not in tasks:
+            if not tasks:
+                bar.start()
+            tasks[path] = bar.add_task(path.name, total=total)
+        bar.update(tasks[path], completed=done)
+
+    return update, bar.stop
+
+
+def _ingest_lines(rt, report) -> None:
+    for example in report.bad_examples:
+        say(rt, f"unreadable: {example}")
+    if report.rotated:
+        say(rt, f"rotated files read from where they stopped: {', '.join(report.rotated)}")
+
+
+@app.command("ingest")
+def leads_ingest(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="[PATH...]", help="Access logs or visit logs (.gz too); default: [leads] sources."),
+    ] = None,
+    *,
+    format: Annotated[
+        str, typer.Option("--format", help="auto, combined (nginx/Apache), jsonl (app visit log) or json (array).")
+    ] = "auto",
+) -> None:
+    """Read the new lines of access logs and visit logs; store the visits to tracked pages (bots left out).
+
+    Example: arkops leads ingest app/access.log
+    """
+    from arkops.core.leads.ingest import ingest
+
+    rt = runtime(ctx)
+    progress, stop = _progress_bar(rt)
+    try:
+        report = ingest(rt, paths or None, fmt=format, now=rt.now(), progress=progress)
+    finally:
+        stop()
+    _ingest_lines(rt, report)
+    say(rt, f"leads ingest: {report.summary()}")
+
+
+@app.command("import")
+def leads_import(
+    ctx: typer.Context,
+    files: Annotated[
+        list[Path], typer.Argument(metavar="FILE...", help="JSON list or JSON Lines of demo requests and leads.")
+    ],
+) -> None:
+    """Import the app's demo requests and lead lists; malformed records are skipped and reported (exit 3).
+
+    Example: arkops leads import app/demo_requests.jsonl
+    """
+    from arkops.core.leads.imports import import_files
+
+    rt = runtime(ctx)
+    report = import_files(rt, files, now=rt.now())
+    for line in report.skipped:
+        say(rt, f"skipped {line}")
+    say(
+        rt,
+        f"leads import: {report.added} added, {report.duplicates} already present, {len(report.skipped)} skipped",
+    )
+    raise typer.Exit(ExitCode.BAD_DATA if report.skipped else ExitCode.OK)
+
+
+@app.command("scan")
+def leads_scan(ctx: typer.Context) -> None:
+    """Ingest the configured logs and queue one digest of new hot leads and demo requests (cron: every 15 min).
+
+    Example: arkops leads scan
+    """
+    from arkops.core.leads.scan import scan_now
+
+    rt = runtime(ctx)
+    report = scan_now(rt, now=rt.now())
+    if report.ingested:
+        _ingest_lines(rt, report.ingested)
+    say(rt, f"leads scan: {report.summary()}")
+
+
+@app.command("list")
+def leads_list(
+    ctx: typer.Context,
+    *,
+    since: SinceOption = None,
+    min_score: Annotated[float | None, typer.Option("--min-score", help="Only leads with at least this score.")] = None,
+    hot: Annotated[bool, typer.Option("--hot", help="Only hot leads.")] = False,
+    format: FormatOption = Format.table,
+) -> None:
+    """Leads with their score, visits, last page and source, hottest first.
+
+    Example: arkops leads list --hot --since 7d
+    """
+    from arkops.core.leads.scoring import list_leads
+
+    rt = runtime(ctx)
+    rows = list_leads(rt, now=rt.now(), since=since, min_score=min_score, hot=hot)
+    emit_rows(
+        rows,
+        format,
+        ["lead", "email", "score", "hot", "visits", "first_visit", "last_visit", "last_page", "source", "referrer"],
+    )
+
+
+@app.command("show")
+def leads_show(
+    ctx: typer.Context,
+    who: Annotated[str, typer.Argument(metavar="VISITOR|EMAIL", help="A visitor id (v...) or an email.")],
+    *,
+    format: FormatOption = Format.table,
+) -> None:
+    """One lead's visit timeline: pages, times, sources, referrers.
+
+    Example: arkops leads show trial03@example.org
+    """
+    from arkops.core.leads.scoring import show_lead
+
+    rt = runtime(ctx)
+    lead = show_lead(rt, who, now=rt.now())
+    if format is Format.json:
+        emit_json(lead)
+        return
+    if format is Format.table:
+        print(f"{lead['lead']}: score {lead['score']}{' (hot)' if lead['hot'] else ''}, {lead['visits']} visit(s)")
+    emit_rows(lead["timeline"], format, ["at", "page", "path", "source", "campaign", "referrer", "user_agent"])
+
+
+@app.command("stats")
+def leads_stats(ctx: typer.Context, *, since: SinceOption = None, format: FormatOption = Format.table) -> None:
+    """Per tracked page: hits, visitors, last hour, top referrer domains and UTM sources (default: the last 7 days).
+
+    Example: arkops leads stats --since 24h --format json
+    """
+    from arkops.core.leads.scoring import page_stats
+
+    rt = runtime(ctx)
+    stats = page_stats(rt, now=rt.now(), since=since)
+    if format is Format.json:
+        emit_json({"pages": stats["pages"]})
+        return
+    rows = [
+        {
+            **page,
+            "referrers": ", ".join(f"{r['domain']} ({r['hits']})" for r in page["referrers"]),
+            "sources": ", ".join(f"{s['source']} ({s['hits']})" for s in page["sources"]),
+        }
+        for page in stats["pages"]
+    ]
+    if format is Format.csv:
+        emit_rows(rows, format, ["path", "label", "hits", "visitors", "last_hour", "referrers", "sources"])
+        return
+    emit_rows(
+        rows,
+        format,
+        ["path", "label", "hits", "visitors", "last_hour", "referrers", "sources"],
+        title=f"tracked pages since {stats['since']}",
+    )

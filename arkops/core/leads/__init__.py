@@ -1,0 +1,44 @@
+"""Leads: visits to tracked pages from access logs and the app, bots filtered, visitors scored, hot leads emailed.
+
+`visits` holds the tracked pages, the stored visit record and the day files,
+`ingest` reads logs incrementally, `scoring` the visitors and their scores
+(list, show, stats), `scan` the 15-minute digest, `imports` the app's lead
+lists, and `query` the read API other domains (the funnel) use.
+"""
+
+from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job, Retention
+
+DOMAIN = Domain(
+    name="leads",
+    summary="Hot leads: visits from access logs and the app, bot filtering, scoring and 15-minute digests.",
+    commands={"leads": "arkops.cli.leads:app"},
+    databases=(
+        Database(
+            "leads",
+            version=1,
+            # imports: demo requests and lead lists; alerts: keyed by visitor id or email.
+            personal={
+                "imports": ("_key", "email", "name", "company", "ip", "user_agent", "visitor"),
+                "alerts": ("_key",),
+            },
+        ),
+        # One JSON Lines file per UTC day under visits/; the referrer is stored without its query string.
+        Database(
+            "visits", version=1, kind="jsonl", personal={"visits": ("ip", "user_agent", "email", "referrer", "ref")}
+        ),
+    ),
+    jobs=(
+        Job(
+            "leads-scan",
+            "ingest the access logs and email the new hot leads",
+            "arkops.core.leads.scan:scan",
+            every_minutes=15,
+            order=25,
+        ),
+    ),
+    checks=(DoctorCheck("arkops.core.leads.checks:sources", order=45),),
+    demo=DemoPart("arkops.core.leads.demo:build", order=30),
+    templates=("hot_leads",),
+    retention=(Retention("arkops.core.leads.retention:drop_old_visits", order=30),),
+    order=65,
+)

@@ -1,0 +1,360 @@
+"""`leads ingest`: new lines of access logs and visit logs become stored visits, each exactly once.
+
+Where to resume is remembered per log content, not per file name: the
+fingerprint of a file's first line (`access_log.fingerprint`) keys its
+offset, with the device and inode seen last. A log renamed, copied or
+gzipped by logrotate keeps its fingerprint and resumes where it stopped; a
+truncated or new file has another and starts at 0. For each configured
+path, the rotated siblings (`access.log.1`, `access.log.2.gz`,
+`access.log-20261014`) are read too, so lines written just before a
+rotation are never lost.
+
+Exactly once: the offsets live in the `leads` database; before visits are
+appended, the day files' sizes are written there as a journal, and cleared
+with the new offsets once the append is done. A run killed in between
+leaves the journal, and the next run cuts the day files back to those
+sizes before reading again.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from arkops.clock import iso
+from arkops.core.leads.visits import TRACKED_METHODS, Page, day_file, folder, make_visit, match_page, tracked_pages
+from arkops.errors import DataError, UsageError
+from arkops.runtime import Runtime
+from arkops.sources import access_log
+from arkops.sources.access_log import BadLine, Hit
+from arkops.store import JsonLines, ensure_dir
+
+DB = "leads"
+SOURCES = "sources"
+META = "meta"
+JOURNAL = "journal"
+FLUSH_EVERY = 5_000  # visits held in memory before they are written: memory stays flat
+SHOWN_BAD = 5
+
+Progress = Callable[[Path, int, int | None], None]  # (file, bytes done, total bytes or None)
+
+
+@lru_cache(maxsize=100_000)
+def is_bot(user_agent: str) -> bool:
+    """Known crawlers, feed readers and uptime monitors (the crawler-user-agents list); an empty agent is a script.
+
+    The verdict is cached per distinct user agent (a log holds a few thousand
+    for millions of lines). Most of the list's patterns are plain words,
+    looked up as substrings; the rest go through its regular expressions.
+    """
+    if not user_agent:
+        return True
+    words, patterns = _crawler_list()
+    # Words are indexed by their first three letters: only those starting at one of the agent's trigrams are tried.
+    grams = {user_agent[i : i + 3] for i in range(len(user_agent) - 2)}
+    for gram in grams & words.keys():
+        if any(map(user_agent.__contains__, words[gram])):
+            return True
+    return any(p.search(user_agent) for p in patterns)
+
+
+@lru_cache(maxsize=1)
+def _crawler_list() -> tuple[dict[str, list[str]], tuple[re.Pattern[str], ...]]:
+    import crawleruseragents
+
+    words: dict[str, list[str]] = defaultdict(list)
+    expressions = []
+    for entry in crawleruseragents.CRAWLER_USER_AGENTS_DATA:
+        pattern = entry["pattern"]
+        unescaped = re.sub(r"\\([./\- ])", r"\1", pattern)
+        if len(unescaped) < 3 or re.search(r"[\\^$.*+?()\[\]{}|]", unescaped):
+            expressions.append(pattern)
+        else:
+            words[unescaped[:3]].append(unescaped)
+    chunks = tuple(re.compile("|".join(expressions[i : i + 50])) for i in range(0, len(expressions), 50))
+    return dict(words), chunks
+
+
+@dataclass
+class IngestReport:
+    files: int = 0
+    lines: int = 0  # complete lines read
+    visits: int = 0
+    bots: int = 0
+    skipped: int = 0  # lines on tracked paths that are not visits: other methods, status >= 400
+    bad: int = 0
+    bad_examples: list[str] = field(default_factory=list)
+    rotated: list[str] = field(default_factory=list)  # rotated files whose remainder was read
+    missing: list[str] = field(default_factory=list)  # configured sources that matched no file
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "files": self.files,
+            "lines": self.lines,
+            "visits": self.visits,
+            "bots": self.bots,
+            "bad_lines": self.bad,
+        }
+
+    def summary(self) -> str:
+        text = (
+            f"{self.files} file(s), {self.lines} new line(s): {self.visits} visit(s) stored, "
+            f"{self.bots} from bots dropped, {self.bad} unreadable"
+        )
+        return text + (f"; no file matches {', '.join(self.missing)}" if self.missing else "")
+
+
+def _needles(pages: list[Page], fmt: str) -> tuple[bytes, ...]:
+    # A combined line's request reads `"GET /pricing?... HTTP/1.1"`: the path follows a space. JSON may escape `/`.
+    if fmt == "combined":
+        return tuple(b" " + p.path.encode() for p in pages)
+    return tuple(p.path.strip("/").encode() or b"/" for p in pages)
+
+
+def _split_target(target: str) -> tuple[str, str]:
+    if target.startswith("/"):
+        path, _, query = target.partition("?")
+        return path.partition("#")[0], query.partition("#")[0]
+    parts = urlsplit(target)
+    return parts.path or "/", parts.query
+
+
+class _Batch:
+    """Visits waiting to be written, and the offsets they take the sources to."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.by_day: dict[Path, list[dict]] = defaultdict(list)
+        self.count = 0
+        self.files: dict[str, Path] = {}  # "2026-10-15" -> its day file
+
+    def add(self, visit: dict) -> None:
+        day = visit["at"][:10]
+        path = self.files.get(day)
+        if path is None:
+            path = self.files[day] = day_file(self.rt, date.fromisoformat(day))
+        self.by_day[path].append(visit)
+        self.count += 1
+
+    def commit(self, sources: dict[str, dict]) -> None:
+        """Append the visits and record `sources`, exactly once even if killed in between (see the module)."""
+        store = self.rt.store
+        if self.by_day:
+            ensure_dir(folder(self.rt))
+            sizes = {str(p): (p.stat().st_size if p.exists() else 0) for p in self.by_day}
+            with store.transaction(DB) as db:
+                db.put(META, JOURNAL, {"sizes": sizes})
+            for path, visits in sorted(self.by_day.items()):
+                JsonLines(path).append(visits)
+        with store.transaction(DB) as db:
+            for key, entry in sources.items():
+                db.put(SOURCES, key, entry)
+            db.delete(META, JOURNAL)
+        self.by_day.clear()
+        self.count = 0
+
+
+def recover(rt: Runtime) -> int:
+    """Cut day files back to the sizes a killed run journaled; how many files were cut."""
+    with rt.store.transaction(DB) as db:
+        journal = db.get(META, JOURNAL)
+        if journal is None:
+            return 0
+        cut = 0
+        for name, size in journal["sizes"].items():
+            path = Path(name)
+            if path.exists() and path.stat().st_size > size:
+                with open(path, "r+b") as handle:
+                    handle.truncate(size)
+                    os.fsync(handle.fileno())
+                cut += 1
+        db.delete(META, JOURNAL)
+        return cut
+
+
+def source_files(rt: Runtime, paths: list[str] | None) -> tuple[list[Path], list[str]]:
+    """The files to read, oldest first, and the patterns that matched nothing.
+
+    Explicit paths must exist (a usage error otherwise); configured sources
+    may be globs; each path brings its rotated siblings.
+    """
+    explicit = paths is not None
+    base = rt.config.path.parent  # configured relative sources are relative to arkops.toml's folder
+    patterns = (
+        list(paths) if paths is not None else [str(base / os.path.expanduser(p)) for p in rt.config["leads"]["sources"]]
+    )
+    found: dict[Path, None] = {}
+    missing = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(os.path.expanduser(pattern))) if glob.has_magic(pattern) else [pattern]
+        matches = [m for m in matches if Path(m).is_file()]
+        if not matches:
+            if explicit:
+                raise UsageError(f"{pattern}: no such file")
+            missing.append(os.path.relpath(pattern, base) if pattern.startswith(str(base)) else pattern)
+            continue
+        for name in matches:
+            path = Path(name)
+            for sibling in access_log.rotated_siblings(path):
+                found.setdefault(sibling)
+            found.setdefault(path)
+    files = list(found)
+    return sorted(files, key=lambda p: p.stat().st_mtime_ns), missing
+
+
+def ingest(
+    rt: Runtime, paths: list[str] | None = None, *, fmt: str = "auto", now: datetime, progress: Progress | None = None
+) -> IngestReport:
+    """Read what is new in each log and store its visits to tracked pages (see the module's docstring)."""
+    if fmt not in access_log.FORMATS:
+        raise UsageError(f"--format {fmt!r} is not one of {', '.join(access_log.FORMATS)}")
+    pages = tracked_pages(rt)
+    files, missing = source_files(rt, paths)
+    report = IngestReport(missing=missing)
+    rt.store.ensure()
+    with rt.store.lock("leads-ingest", what="leads ingest"):
+        recover(rt)
+        with rt.store.transaction(DB) as db:
+            state = {key: dict(entry) for key, entry in db.items(SOURCES)}
+        for path in files:
+            try:
+                _ingest_file(rt, path, fmt, pages, state, report, now=now, progress=progress)
+            except (OSError, EOFError) as exc:
+                raise DataError(f"{path}: cannot be read ({exc})") from None
+    return report
+
+
+def _keep(hit: Hit, pages: list[Page], keep_bots: bool, full_ip: bool, report: IngestReport) -> dict | None:
+    path, query = _split_target(hit.target)
+    if match_page(pages, path) is None:
+        return None
+    if hit.method not in TRACKED_METHODS or hit.status >= 400:
+        report.skipped += 1
+        return None
+    if not keep_bots and is_bot(hit.user_agent):
+        report.bots += 1
+        return None
+    return make_visit(hit, path, query, full_ip=full_ip)
+
+
+def _bad(report: IngestReport, path: Path, line: bytes, why: str) -> None:
+    report.bad += 1
+    if len(report.bad_examples) < SHOWN_BAD:
+        text = line.decode("utf-8", "backslashreplace").rstrip("\n")
+        report.bad_examples.append(f"{path.name}: {why}: {text[:100]}")
+
+
+def _ingest_file(
+    rt: Runtime,
+    path: Path,
+    fmt: str,
+    pages: list[Page],
+    state: dict[str, dict],
+    report: IngestReport,
+    *,
+    now: datetime,
+    progress: Progress | None,
+) -> None:
+    kind = access_log.detect_format(path) if fmt == "auto" else fmt
+    records: list = []
+    if kind == "json":
+        records = _json_list(path)
+        key = access_log.record_fingerprint(records[0]) if records else None
+    else:
+        key = access_log.fingerprint(path)
+    if key is None:
+        return  # not even one complete line or record yet
+    entry = state.get(key) or {"offset": 0}
+    offset = entry["offset"]
+    dev, ino = access_log.file_identity(path)
+    compressed = path.name.endswith(".gz")
+    size = len(records) if kind == "json" else path.stat().st_size
+    if (kind == "json" or not compressed) and size < offset:
+        offset = 0  # the same first line, but shorter than what was read: rewritten in place
+    if (kind == "json" or not compressed) and size == offset:
+        return
+    report.files += 1
+    if entry.get("path") not in (None, str(path)) and offset:
+        report.rotated.append(path.name)
+    keep_bots = rt.config["leads"]["keep_bots"]
+    full_ip = rt.config["leads"]["ip_storage"] == "full"
+    batch = _Batch(rt)
+
+    def record(position: int) -> dict:
+        entry.update(offset=position, path=str(path), dev=dev, ino=ino, format=kind, seen=iso(now))
+        state[key] = entry
+        return {key: entry}
+
+    if kind == "json":
+        _ingest_array(path, records, pages, keep_bots, full_ip, report, batch, offset)
+        batch.commit(record(len(records)))
+        return
+    parse = access_log.parse_combined if kind == "combined" else access_log.parse_json_line
+    total = None if compressed else size
+    for chunk in access_log.read_lines(path, offset, _needles(pages, kind)):
+        report.lines += chunk.scanned
+        for raw in chunk.lines:
+            try:
+                hit = parse(raw.decode("utf-8", "backslashreplace").rstrip("\r\n"))
+            except BadLine as exc:
+                _bad(report, path, raw, str(exc))
+                continue
+            visit = _keep(hit, pages, keep_bots, full_ip, report)
+            if visit is not None:
+                batch.add(visit)
+                report.visits += 1
+        if batch.count >= FLUSH_EVERY:
+            batch.commit(record(chunk.end))
+        if progress:
+            progress(path, chunk.end, total)
+        offset = chunk.end
+    batch.commit(record(offset))
+
+
+def _json_list(path: Path) -> list:
+    import gzip
+    import json
+
+    from arkops.sources.json_files import read_json_list
+
+    if not path.name.endswith(".gz"):
+        return read_json_list(path, items="visits")
+    try:
+        records = json.loads(gzip.decompress(path.read_bytes()))
+    except (ValueError, OSError) as exc:
+        raise DataError(f"{path}: not gzipped JSON ({exc})") from None
+    if not isinstance(records, list):
+        raise DataError(f"{path}: expected a list of visits")
+    return records
+
+
+def _ingest_array(
+    path: Path,
+    records: list,
+    pages: list[Page],
+    keep_bots: bool,
+    full_ip: bool,
+    report: IngestReport,
+    batch: _Batch,
+    start: int,
+) -> None:
+    """The older `page_visits_YYYYMMDD.json` files: a JSON list; the offset counts records."""
+    for number, record in enumerate(records[start:], start + 1):
+        report.lines += 1
+        try:
+            hit = access_log.parse_record(record)
+        except BadLine as exc:
+            _bad(report, path, f"record {number}".encode(), str(exc))
+            continue
+        visit = _keep(hit, pages, keep_bots, full_ip, report)
+        if visit is not None:
+            batch.add(visit)
+            report.visits += 1

@@ -1,0 +1,19 @@
+"""Retention rule: visit day files older than `[leads] retention_days` are deleted."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from arkops.core.leads.visits import day_files
+from arkops.runtime import Runtime
+
+
+def drop_old_visits(rt: Runtime, *, now: datetime) -> dict[str, int]:
+    """Delete whole day files past the retention period (under --dry-run, only count them)."""
+    oldest_kept = (now - timedelta(days=rt.config["leads"]["retention_days"])).date()
+    old = [path for day, path in day_files(rt) if day < oldest_kept]
+    if not rt.dry_run:
+        with rt.store.lock("leads-ingest", what="leads ingest"):
+            for path in old:
+                path.unlink(missing_ok=True)
+    return {"visit day files deleted": len(old)}

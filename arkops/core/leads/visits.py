@@ -1,0 +1,165 @@
+"""Tracked pages, the stored visit record, and the day files under `visits/`.
+
+A visit is one GET or HEAD to a tracked page with a status below 400, kept
+as one JSON object per line in `visits/YYYY-MM-DD.jsonl` (UTC day):
+
+    {"at": "2026-10-15T08:01:02Z", "visitor": "v3f9c0a1b2c", "ip": "203.0.113.0",
+     "user_agent": "Mozilla/5.0 ...", "path": "/pricing", "method": "GET", "status": 200,
+     "referrer": "https://news.example/item", "referrer_domain": "news.example",
+     "utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "october",
+     "ref": "...", "email": "ana@example.com"}
+
+Empty fields are left out. The IP is anonymized before the record exists
+(`[leads] ip_storage`), the referrer loses its query string and fragment (they
+can carry emails or tokens), and the visitor id is a hash of the stored IP
+and the user agent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from arkops.errors import CorruptFileError
+from arkops.runtime import Runtime
+from arkops.sources.access_log import Hit
+
+FOLDER = "visits"
+TRACKED_METHODS = frozenset(("GET", "HEAD"))
+UTM = ("utm_source", "utm_medium", "utm_campaign")
+_EMAIL = re.compile(r"[^@\s<>\"',;]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}")
+
+
+@dataclass(frozen=True)
+class Page:
+    path: str
+    weight: float
+    label: str
+
+
+def tracked_pages(rt: Runtime) -> list[Page]:
+    pages = [
+        Page(p["path"], p["weight"], p["label"] or p["path"].strip("/") or "/") for p in rt.config["leads"]["pages"]
+    ]
+    return sorted(pages, key=lambda p: len(p.path), reverse=True)  # the longest prefix wins
+
+
+def match_page(pages: list[Page], path: str) -> Page | None:
+    """The tracked page a request path belongs to: the path itself or below it (`/pricing` holds `/pricing/team`)."""
+    for page in pages:
+        if path == page.path or (
+            path.startswith(page.path) and (page.path.endswith("/") or path[len(page.path)] == "/")
+        ):
+            return page
+    return None
+
+
+_IPV4 = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})")
+
+
+@lru_cache(maxsize=65_536)
+def store_ip(ip: str, full: bool) -> str:
+    """The address as stored: IPv4 cut to its /24, IPv6 to its /48 unless `full`; anything not an IP becomes ""."""
+    v4 = _IPV4.fullmatch(ip)
+    if v4:  # the common case, without ipaddress's cost
+        octets = [int(part) for part in v4.groups()]
+        if max(octets) > 255:
+            return ""
+        return ".".join(map(str, octets if full else [*octets[:3], 0]))
+    try:
+        address = ipaddress.ip_address(ip.strip("[]"))
+    except ValueError:
+        return ""
+    if full:
+        return str(address)
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+
+
+@lru_cache(maxsize=4096)
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def visitor_id(ip: str, user_agent: str) -> str:
+    return "v" + hashlib.sha256(f"{ip}\0{user_agent}".encode()).hexdigest()[:11]
+
+
+def email_in(value: str) -> str | None:
+    match = _EMAIL.fullmatch(value.strip())
+    return match.group(0).lower() if match else None
+
+
+def make_visit(hit: Hit, path: str, query: str, *, full_ip: bool) -> dict:
+    """The stored record of a hit on a tracked page (see the module's docstring)."""
+    params = {k: v[0] for k, v in parse_qs(query, keep_blank_values=False).items()} if query else {}
+    params.update(hit.query)
+    ip = store_ip(hit.ip, full_ip)
+    visit: dict = {"at": _iso(hit.at), "visitor": visitor_id(ip, hit.user_agent)}
+    if ip:
+        visit["ip"] = ip
+    if hit.user_agent:
+        visit["user_agent"] = hit.user_agent[:500]
+    visit.update(path=path, method=hit.method, status=hit.status)
+    if hit.referrer:
+        parts = urlsplit(hit.referrer)
+        visit["referrer"] = f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else hit.referrer[:200]
+        if parts.hostname:
+            visit["referrer_domain"] = parts.hostname.removeprefix("www.")
+    for key in (*UTM, "ref"):
+        if params.get(key):
+            visit[key] = params[key][:100]
+    email = email_in(params.get("email", "")) or email_in(params.get("ref", ""))
+    if email:
+        visit["email"] = email
+    return visit
+
+
+def folder(rt: Runtime) -> Path:
+    return rt.data_dir / FOLDER
+
+
+def day_file(rt: Runtime, day: date) -> Path:
+    return rt.data_dir / FOLDER / f"{day.isoformat()}.jsonl"
+
+
+def day_files(rt: Runtime) -> list[tuple[date, Path]]:
+    """Every day file, oldest first."""
+    base = folder(rt)
+    if not base.is_dir():
+        return []
+    found = []
+    for path in base.glob("*.jsonl"):
+        try:
+            found.append((date.fromisoformat(path.stem), path))
+        except ValueError:
+            continue
+    return sorted(found)
+
+
+def read_visits(rt: Runtime, since: datetime, until: datetime) -> Iterator[dict]:
+    """Stored visits with `since <= at < until`, oldest first (a torn last line, from a crash, is skipped)."""
+    low, high = since.strftime("%Y-%m-%dT%H:%M:%SZ"), until.strftime("%Y-%m-%dT%H:%M:%SZ")
+    first, last = since.date() - timedelta(days=1), until.date()
+    for day, path in day_files(rt):
+        if not first <= day <= last:
+            continue
+        with open(path, "rb") as handle:
+            lines = handle.read().split(b"\n")
+        for number, line in enumerate(lines[:-1], 1):
+            if not line.strip():
+                continue
+            try:
+                visit = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                raise CorruptFileError(path, f"line {number} is not JSON") from None
+            if low <= visit.get("at", "") < high:
+                yield visit

@@ -1,0 +1,318 @@
+"""Leads end to end: ingest formats and rotations, config, scan digests through a real SMTP server, listings."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import gzip
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from conftest import write_config
+
+from arkops.clock import iso
+
+NOW = datetime(2026, 10, 15, 9, 0, tzinfo=UTC)
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:131.0) Gecko/20100101 Firefox/131.0"
+SAFARI = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Safari/605.1.15"
+)
+
+
+def line(at: datetime, ip: str, target: str, agent: str = FIREFOX, *, method="GET", status=200, ref="-") -> str:
+    stamp = at.strftime("%d/%b/%Y:%H:%M:%S +0000")
+    return f'{ip} - - [{stamp}] "{method} {target} HTTP/1.1" {status} 2048 "{ref}" "{agent}"\n'
+
+
+def append(path: Path, *lines: str) -> None:
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write("".join(lines))
+
+
+def stored(workspace: Path) -> list[dict]:
+    return [
+        json.loads(x)
+        for p in sorted((workspace / "data" / "visits").glob("*.jsonl"))
+        for x in p.read_text().splitlines()
+    ]
+
+
+def test_ingest_keeps_visits_to_tracked_pages_and_drops_bots(cli, workspace, monkeypatch):
+    monkeypatch.setenv("ARKOPS_NOW", iso(NOW))
+    log = workspace / "access.log"
+    t = NOW - timedelta(hours=1)
+    append(
+        log,
+        line(
+            t,
+            "203.0.113.7",
+            "/pricing?utm_source=hn&utm_medium=social&utm_campaign=launch",
+            ref="https://news.ycombinator.com/item?id=1",
+        ),
+        line(t, "203.0.113.7", "/pricing/team"),
+        line(t, "203.0.113.7", "/pricingfoo"),  # not below /pricing
+        line(t, "203.0.113.7", "/trial", method="POST"),  # a form post, not a visit
+        line(t, "203.0.113.7", "/demo", status=404),
+        line(t, "203.0.113.7", "/demo", method="HEAD", status=304),
+        line(t, "66.249.66.1", "/pricing", "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"),
+        line(t, "52.1.2.3", "/pricing", "Feedly/1.0 (+http://www.feedly.com/fetcher.html; 3 subscribers)"),
+        line(t, "52.1.2.4", "/pricing", "Mozilla/5.0+(compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)"),
+        line(t, "52.1.2.5", "/trial", "-"),
+        '203.0.113.7 - - [15/Oct/2026:08:00:01 +0000] "GET /trial HTTP/1.1" 200 12 "-" "Moz\n',
+        line(t, "203.0.113.8", "/", SAFARI),
+    )
+    result = cli("leads", "ingest", str(log))
+    assert result.code == 0, result.err
+    assert "3 visit(s) stored, 4 from bots dropped, 1 unreadable" in result.err
+    assert "unreadable: access.log: not a combined or common log line" in result.err
+    visits = stored(workspace)
+    assert [(v["path"], v["method"]) for v in visits] == [
+        ("/pricing", "GET"),
+        ("/pricing/team", "GET"),
+        ("/demo", "HEAD"),
+    ]
+    assert visits[0]["utm_campaign"] == "launch" and visits[0]["referrer_domain"] == "news.ycombinator.com"
+    again = cli("leads", "ingest", str(log))
+    assert "0 visit(s) stored" in again.err and len(stored(workspace)) == 3  # re-ingesting adds nothing
+
+    write_config(workspace, "[leads]\nkeep_bots = true\n")
+    bots_log = workspace / "bots.log"
+    append(bots_log, line(t, "66.249.66.1", "/pricing", "Googlebot/2.1"))
+    assert "1 visit(s) stored, 0 from bots" in cli("leads", "ingest", str(bots_log)).err
+
+
+def test_rotation_copytruncate_and_gzip_lose_nothing_and_count_nothing_twice(cli, workspace, monkeypatch):
+    monkeypatch.setenv("ARKOPS_NOW", iso(NOW))
+    write_config(workspace, '[leads]\nsources = ["logs/access.log"]\n')
+    (workspace / "logs").mkdir()
+    log = workspace / "logs" / "access.log"
+    t = NOW - timedelta(hours=2)
+    append(log, *(line(t + timedelta(seconds=n), f"198.51.100.{n}", "/pricing") for n in range(3)))
+    assert "3 visit(s) stored" in cli("leads", "ingest").err
+    append(log, line(t + timedelta(seconds=10), "198.51.100.10", "/trial"))  # written just before the rotation
+    log.rename(log.with_name("access.log.1"))  # logrotate: rename, new file
+    append(log, line(t + timedelta(seconds=20), "198.51.100.20", "/demo"))
+    result = cli("leads", "ingest")
+    assert "2 visit(s) stored" in result.err and "access.log.1" in result.err
+    old = log.with_name("access.log.1")
+    log.with_name("access.log.2.gz").write_bytes(gzip.compress(old.read_bytes()))  # compressed a day later
+    old.unlink()
+    log.write_text("")  # copytruncate
+    append(log, line(t + timedelta(seconds=30), "198.51.100.30", "/pricing"))
+    assert "1 visit(s) stored" in cli("leads", "ingest").err
+    assert sorted(v["ip"] for v in stored(workspace)) == ["198.51.100.0"] * 6
+
+
+def test_json_lines_and_json_array_visit_logs(cli, workspace, monkeypatch):
+    monkeypatch.setenv("ARKOPS_NOW", iso(NOW))
+    app = workspace / "visits.jsonl"
+    record = {
+        "timestamp": "2026-10-15T08:00:00Z",
+        "page": "/trial",
+        "ip": "2001:db8:85a3:1::7",
+        "user_agent": SAFARI,
+        "referrer": "https://www.google.com/",
+        "query_params": {"utm_source": "google", "email": "Ana@Example.com"},
+    }
+    app.write_text(
+        json.dumps(record)
+        + "\n"
+        + json.dumps({**record, "page": "/about"})
+        + '\n{"page": "/trial", "timestamp": "yesterday"}\n'
+    )
+    result = cli("leads", "ingest", str(app))
+    assert "1 visit(s) stored" in result.err and "1 unreadable" in result.err
+    older = workspace / "page_visits_20261014.json.gz"
+    older.write_bytes(
+        gzip.compress(json.dumps([{**record, "timestamp": "2026-10-14T08:00:00Z", "page": "/pricing"}]).encode())
+    )
+    assert "1 visit(s) stored" in cli("leads", "ingest", "--format", "json", str(older)).err
+    assert "0 visit(s) stored" in cli("leads", "ingest", str(older)).err
+    visits = stored(workspace)
+    assert {v["ip"] for v in visits} == {"2001:db8:85a3::"} and visits[-1]["email"] == "ana@example.com"
+
+
+def test_a_killed_ingest_is_cut_back_and_read_again(cli, workspace, monkeypatch):
+    from arkops.core.leads.ingest import DB, JOURNAL, META
+    from arkops.runtime import Runtime
+
+    monkeypatch.setenv("ARKOPS_NOW", iso(NOW))
+    log = workspace / "access.log"
+    append(log, line(NOW - timedelta(hours=1), "203.0.113.7", "/pricing"))
+    assert cli("leads", "ingest", str(log)).code == 0
+    day = workspace / "data" / "visits" / "2026-10-15.jsonl"
+    size = day.stat().st_size
+    # A run that appended its visits and was killed before recording the new offsets:
+    rt = Runtime(data_dir=workspace / "data", config_path=workspace / "arkops.toml", env_file=workspace / ".env")
+    with rt.store.transaction(DB) as db:
+        db.put(META, JOURNAL, {"sizes": {str(day): size}})
+    append(day, day.read_text())
+    append(log, line(NOW - timedelta(minutes=30), "203.0.113.7", "/trial"))
+    assert "1 visit(s) stored" in cli("leads", "ingest", str(log)).err
+    assert [v["path"] for v in stored(workspace)] == ["/pricing", "/trial"]
+
+
+def test_old_pages_map_is_a_clear_config_error(cli, workspace):
+    write_config(workspace, '[leads]\npages = { "/pricing" = 3, "/trial" = 5 }\n')
+    result = cli("leads", "list")
+    assert result.code == 3
+    assert "leads.pages: the map form is no longer read; write one [[leads.pages]] table each" in result.err
+    assert '[[leads.pages]] path = "/pricing" weight = 3' in result.err
+    write_config(workspace, '[[leads.pages]]\npath = "pricing"\nweight = 3\n')
+    assert "must be a request path starting with /" in cli("leads", "list").err
+    write_config(
+        workspace,
+        '[[leads.pages]]\npath = "/pricing"\nweight = 3\nlabel = "Pricing"\n[[leads.pages]]\npath = "/signup"\nweight = 9\n',
+    )
+    from arkops.config import load_config
+
+    pages = load_config(workspace / "arkops.toml")["leads"]["pages"]
+    assert pages == [
+        {"path": "/pricing", "weight": 3.0, "label": "Pricing"},
+        {"path": "/signup", "weight": 9.0, "label": ""},
+    ]
+
+
+def digests(smtp_server) -> list[email.message.EmailMessage]:
+    return [email.message_from_bytes(raw, policy=email.policy.default) for raw in smtp_server.received]
+
+
+def test_scan_sends_one_digest_then_only_what_grew_within_the_hourly_cap(cli, workspace, monkeypatch, smtp_server):
+    write_config(workspace, '[leads]\nsources = ["access.log"]\nmax_alerts_per_hour = 1\n')
+    log = workspace / "access.log"
+    t0 = NOW - timedelta(minutes=12)
+    append(
+        log,
+        *(line(t0 + timedelta(minutes=m), "203.0.113.7", "/pricing", FIREFOX) for m in (0, 3, 6)),
+        *(line(t0 + timedelta(minutes=m), "198.51.100.9", "/pricing", SAFARI) for m in (1, 2, 4)),
+        line(t0, "192.0.2.1", "/trial?email=ana@example.com&utm_source=newsletter", SAFARI),
+        line(t0 - timedelta(days=3), "192.0.2.200", "/trial", FIREFOX),  # history: recorded, not alerted
+        line(t0, "100.64.0.50", "/demo", FIREFOX),  # warm, not hot
+    )
+
+    def scan(at: datetime) -> str:
+        monkeypatch.setenv("ARKOPS_NOW", iso(at))
+        result = cli("leads", "scan")
+        assert result.code == 0, result.err
+        assert cli("mail", "flush").code == 0
+        return result.err
+
+    out = scan(NOW)
+    assert "4 hot lead(s), 3 in a new digest; 1 older than the re-alert window recorded, not alerted" in out
+    (first,) = digests(smtp_server)
+    assert first["To"] == "owner@example.com" and first["Subject"] == "3 hot lead(s) in the last 12 minutes"
+    body = first.get_body(("plain",)).get_content()
+    assert "ana@example.com: score 5.0, last page trial at 2026-10-15 08:48 UTC" in body
+    assert "203.0.113.0 (v" in body and "198.51.100.0 (v" in body and "source: newsletter" in body
+    assert "2026-10-15 08:54 UTC pricing" in body  # the visit history
+
+    assert "nothing new" in scan(NOW + timedelta(minutes=15))
+    append(log, line(NOW + timedelta(hours=20), "203.0.113.7", "/pricing", FIREFOX))
+    assert "nothing new" in scan(NOW + timedelta(hours=20, minutes=5))  # grew, but inside the re-alert window
+    # Past the window: the visitor who came back scores more than when alerted; the others decayed, not again.
+    assert "1 in a new digest" in scan(NOW + timedelta(hours=25))
+    assert len(digests(smtp_server)) == 2
+    assert "203.0.113.0" in digests(smtp_server)[1].get_body(("plain",)).get_content()
+
+    append(log, *(line(NOW + timedelta(hours=25, minutes=m), "198.18.0.1", "/trial", SAFARI) for m in (10,)))
+    assert "1 waiting: the hourly digest cap is reached" in scan(NOW + timedelta(hours=25, minutes=15))
+    assert len(digests(smtp_server)) == 2
+    assert "1 in a new digest" in scan(NOW + timedelta(hours=26, minutes=10))
+    assert len(digests(smtp_server)) == 3
+
+
+def test_import_links_demo_requests_and_skips_bad_records(cli, workspace, monkeypatch):
+    monkeypatch.setenv("ARKOPS_NOW", iso(NOW))
+    log = workspace / "access.log"
+    append(log, *(line(NOW - timedelta(hours=h), "203.0.113.7", "/pricing", SAFARI) for h in (30, 2)))
+    assert cli("leads", "ingest", str(log)).code == 0
+    requests = workspace / "demo_requests.jsonl"
+    good = {
+        "email": "Lea@BigCorp.example",
+        "name": "Lea",
+        "company": "BigCorp",
+        "source": "pricing",
+        "created_at": iso(NOW - timedelta(hours=1)),
+        "ip": "203.0.113.99",
+        "user_agent": SAFARI,
+    }
+    requests.write_text(json.dumps(good) + "\n" + json.dumps({"email": "not an email"}) + "\nnope\n")
+    result = cli("leads", "import", str(requests))
+    assert result.code == 3 and "1 added, 0 already present, 2 skipped" in result.err
+    assert "skipped demo_requests.jsonl line 2: email: 'not an email' is not an email address" in result.err
+    assert "1 added" not in cli("leads", "import", str(requests)).err  # idempotent
+    rows = json.loads(cli("leads", "list", "--format", "json").out)
+    assert [(r["lead"], r["visits"]) for r in rows] == [("lea@bigcorp.example", 2)]  # the visitor is linked
+    shown = cli("leads", "show", "lea@bigcorp.example")
+    assert shown.code == 0 and "score" in shown.out and shown.out.count("pricing") >= 2
+    assert cli("leads", "show", "nobody@example.com").code == 3
+
+    from arkops.core.leads import query
+    from arkops.runtime import Runtime
+
+    rt = Runtime(data_dir=workspace / "data", config_path=workspace / "arkops.toml", env_file=workspace / ".env")
+    visits = list(query.visits(rt, since=NOW - timedelta(days=2), until=NOW))
+    assert [v["email"] for v in visits] == ["lea@bigcorp.example"] * 2 and visits[0]["label"] == "pricing"
+    assert [r["company"] for r in query.demo_requests(rt, since=NOW - timedelta(days=1), until=NOW)] == ["BigCorp"]
+    assert query.last_visit_at(rt) == NOW - timedelta(hours=2)
+
+
+def test_list_stats_and_since(cli, workspace, monkeypatch):
+    monkeypatch.setenv("ARKOPS_NOW", iso(NOW))
+    log = workspace / "access.log"
+    append(
+        log,
+        line(NOW - timedelta(minutes=20), "203.0.113.7", "/pricing?utm_source=hn", ref="https://news.ycombinator.com/"),
+        line(NOW - timedelta(minutes=10), "203.0.113.7", "/pricing", ref="https://www.google.com/"),
+        line(NOW - timedelta(days=2), "203.0.113.7", "/pricing?utm_source=hn", ref="https://news.ycombinator.com/"),
+        line(NOW - timedelta(days=2), "198.51.100.9", "/trial", SAFARI),
+        line(NOW - timedelta(days=20), "198.51.100.9", "/demo", SAFARI),
+    )
+    assert cli("leads", "ingest", str(log)).code == 0
+    stats = json.loads(cli("leads", "stats", "--format", "json").out)
+    pricing = next(p for p in stats["pages"] if p["path"] == "/pricing")
+    assert pricing == {
+        "path": "/pricing",
+        "label": "pricing",
+        "hits": 3,
+        "visitors": 2,  # one visitor on two days
+        "last_hour": 2,
+        "referrers": [{"domain": "news.ycombinator.com", "hits": 2}, {"domain": "google.com", "hits": 1}],
+        "sources": [{"source": "hn", "hits": 2}],
+    }
+    assert json.loads(cli("leads", "stats", "--since", "90m", "--format", "json").out)["pages"][1]["hits"] == 2
+    assert "hits" in cli("leads", "stats", "--since", "2026-10-01", "--format", "csv").out.splitlines()[0]
+    bad = cli("leads", "stats", "--since", "last week")
+    assert bad.code == 2 and "neither a duration" in bad.err
+    rows = json.loads(cli("leads", "list", "--hot", "--format", "json").out)
+    assert [(r["last_page"], r["score"]) for r in rows] == [("pricing", 8.45), ("trial", 4.24)]  # /trial: hot anyway
+    assert [r["last_page"] for r in json.loads(cli("leads", "list", "--min-score", "5", "--format", "json").out)] == [
+        "pricing"
+    ]
+    assert json.loads(cli("leads", "list", "--since", "90m", "--hot", "--format", "json").out) == []
+
+
+def test_retention_deletes_old_day_files(cli, workspace, monkeypatch):
+    monkeypatch.setenv("ARKOPS_NOW", iso(NOW))
+    write_config(workspace, "[leads]\nretention_days = 30\n")
+    log = workspace / "access.log"
+    append(log, *(line(NOW - timedelta(days=d), "203.0.113.7", "/pricing") for d in (40, 31, 29, 1)))
+    assert cli("leads", "ingest", str(log)).code == 0
+    assert "would move or remove: 2 visit day files deleted" in cli("--dry-run", "retention").out
+    assert len(list((workspace / "data" / "visits").glob("*.jsonl"))) == 4
+    assert "2 visit day files deleted" in cli("retention").out
+    assert sorted(p.stem for p in (workspace / "data" / "visits").glob("*.jsonl")) == ["2026-09-16", "2026-10-14"]
+
+
+def test_doctor_checks_the_sources(cli, workspace, monkeypatch):
+    monkeypatch.setenv("ARKOPS_NOW", iso(NOW))
+    write_config(workspace, '[leads]\nsources = ["logs/*.log"]\n')
+    result = cli("doctor", "--format", "json")
+    check = next(c for c in json.loads(result.out) if c["check"] == "lead sources")
+    assert check["status"] == "fail" and "logs/*.log" in check["detail"]
+    (workspace / "logs").mkdir()
+    append(workspace / "logs" / "access.log", line(NOW, "203.0.113.7", "/pricing"))
+    assert cli("leads", "scan").code == 0
+    check = next(c for c in json.loads(cli("doctor", "--format", "json").out) if c["check"] == "lead sources")
+    assert check["status"] == "ok" and "last ingest 2026-10-15T09:00:00Z" in check["detail"]

@@ -1,0 +1,181 @@
+"""Access-log parsing on real-world shaped lines, and incremental ingestion across rotations (hypothesis)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from arkops.core.leads.ingest import ingest
+from arkops.core.leads.visits import day_files, store_ip
+from arkops.runtime import Runtime
+from arkops.sources.access_log import BadLine, parse_combined, parse_json_line
+
+NOW = datetime(2026, 10, 15, 9, 0, tzinfo=UTC)
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:131.0) Gecko/20100101 Firefox/131.0"
+
+
+def test_combined_line_with_ipv6_utm_and_referrer():
+    hit = parse_combined(
+        '2001:db8:85a3::8a2e:370:7334 - - [15/Oct/2026:10:01:02 +0200] "GET /pricing?utm_source=newsletter'
+        '&utm_medium=email HTTP/2.0" 200 5120 "https://www.google.com/search?q=acme" "' + FIREFOX + '"'
+    )
+    assert hit.ip == "2001:db8:85a3::8a2e:370:7334"
+    assert hit.at == datetime(2026, 10, 15, 8, 1, 2, tzinfo=UTC)  # +0200 brought to UTC
+    assert (hit.method, hit.target, hit.status) == ("GET", "/pricing?utm_source=newsletter&utm_medium=email", 200)
+    assert hit.referrer == "https://www.google.com/search?q=acme" and hit.user_agent == FIREFOX
+
+
+def test_dash_fields_head_304_and_common_format():
+    hit = parse_combined('203.0.113.7 - frank [15/Oct/2026:08:01:02 -0000] "HEAD /trial HTTP/1.1" 304 - "-" "-"')
+    assert (hit.method, hit.status, hit.referrer, hit.user_agent) == ("HEAD", 304, "", "")
+    common = parse_combined('203.0.113.7 - - [15/Oct/2026:08:01:02 +0000] "GET /demo HTTP/1.0" 200 2326')
+    assert common.target == "/demo" and common.user_agent == ""
+
+
+def test_escaped_quotes_virtual_host_and_request_time():
+    hit = parse_combined(
+        'www.example.com:443 198.51.100.4 - - [15/Oct/2026:08:01:02 +0000] "GET /pricing HTTP/1.1" 200 512 '
+        '"-" "Mozilla/5.0 \\"Quoted\\" Agent" 0.012 upstream=0.010'
+    )
+    assert hit.ip == "198.51.100.4" and hit.user_agent == 'Mozilla/5.0 "Quoted" Agent'
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "203.0.113.7 - - [15/Oct/2026:08:01",  # cut in the middle by a crash
+        '203.0.113.7 - - [15/Oct/2026:08:01:02 +0000] "GET /pricing HTTP/1.1" 200 512 "-" "Mozilla/5.0',
+        '203.0.113.7 - - [32/Foo/2026:08:01:02 +0000] "GET /pricing HTTP/1.1" 200 512 "-" "-"',
+        '203.0.113.7 - - [15/Oct/2026:08:01:02 +0000] "-" 400 0 "-" "-"',
+        "",
+    ],
+)
+def test_lines_that_are_not_requests_are_bad(line):
+    with pytest.raises(BadLine):
+        parse_combined(line)
+
+
+def test_json_visit_record_of_the_app():
+    hit = parse_json_line(
+        '{"timestamp": "2026-10-15T08:01:02Z", "page": "/trial", "ip": "203.0.113.7", "user_agent": "Mozilla/5.0",'
+        ' "referrer": "https://news.example/", "query_params": {"utm_source": ["hn"], "email": "ana@example.com"}}'
+    )
+    assert hit.target == "/trial" and hit.query == {"utm_source": "hn", "email": "ana@example.com"}
+    with pytest.raises(BadLine):
+        parse_json_line('{"timestamp": "yesterday", "page": "/trial"}')
+
+
+def test_addresses_are_anonymized_to_24_and_48_bits():
+    assert store_ip("203.0.113.77", False) == "203.0.113.0"
+    assert store_ip("2001:db8:85a3:1:2:3:4:5", False) == "2001:db8:85a3::"
+    assert store_ip("203.0.113.77", True) == "203.0.113.77"
+    assert store_ip("unknown", False) == ""
+
+
+# --- Ingesting in pieces, with rotations between them, gives the visits of ingesting the whole ---
+
+PATHS = ("/pricing", "/trial", "/demo", "/blog/post", "/pricing/team")
+AGENTS = (FIREFOX, "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "curl/8.5.0")
+
+
+@st.composite
+def log_lines(draw) -> list[str]:
+    count = draw(st.integers(min_value=1, max_value=40))
+    lines = []
+    for n in range(count):  # real lines differ (time, client): a sequence number stands for that
+        path = draw(st.sampled_from(PATHS))
+        method = draw(st.sampled_from(("GET", "GET", "HEAD", "POST")))
+        status = draw(st.sampled_from((200, 200, 304, 404)))
+        agent = draw(st.sampled_from(AGENTS))
+        ip = draw(st.sampled_from(("203.0.113.7", "198.51.100.9", "2001:db8::1")))
+        lines.append(
+            f'{ip} - - [15/Oct/2026:08:{n // 60:02d}:{n % 60:02d} +0000] "{method} {path}?n={n} HTTP/1.1" '
+            f'{status} 100 "https://ref.example/{n}" "{agent}"\n'
+        )
+    return lines
+
+
+def _runtime(folder: Path) -> Runtime:
+    (folder / "data").mkdir()
+    return Runtime(data_dir=folder / "data", config_path=folder / "arkops.toml", env_file=folder / ".env")
+
+
+def _stored(rt: Runtime) -> list[str]:
+    return sorted(line for _, path in day_files(rt) for line in path.read_text().splitlines())
+
+
+def _rotate(log: Path) -> None:
+    """logrotate: access.log.N -> N+1 (from .2 on gzipped), access.log -> access.log.1."""
+    rotated = sorted(log.parent.glob("access.log.*"), key=lambda p: int(p.name.split(".")[2]), reverse=True)
+    for path in rotated:
+        number = int(path.name.split(".")[2])
+        target = log.parent / f"access.log.{number + 1}.gz"
+        data = path.read_bytes()
+        target.write_bytes(data if path.name.endswith(".gz") else gzip.compress(data))
+        path.unlink()
+    log.rename(log.parent / "access.log.1")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(log_lines(), st.data())
+def test_ingesting_in_pieces_with_rotations_equals_ingesting_whole(lines, data):
+    cuts = sorted(data.draw(st.sets(st.integers(min_value=1, max_value=len(lines)), max_size=5)))
+    with tempfile.TemporaryDirectory() as whole_dir, tempfile.TemporaryDirectory() as pieces_dir:
+        whole = _runtime(Path(whole_dir))
+        (Path(whole_dir) / "access.log").write_text("".join(lines))
+        ingest(whole, [str(Path(whole_dir) / "access.log")], now=NOW)
+
+        pieces = _runtime(Path(pieces_dir))
+        log = Path(pieces_dir) / "access.log"
+        start = 0
+        for cut in [*cuts, len(lines)]:
+            if start and data.draw(st.booleans(), label="rotate before this piece"):
+                _rotate(log)
+            half = cut < len(lines) and data.draw(st.booleans(), label="the writer is mid-line when we read")
+            with open(log, "a") as handle:
+                handle.write("".join(lines[start:cut]) + (lines[cut][:20] if half else ""))
+            if half or data.draw(st.booleans(), label="ingest now (else more lines, or a rotation, come first)"):
+                ingest(pieces, [str(log)], now=NOW)
+                ingest(pieces, [str(log)], now=NOW)  # again: nothing new
+            if half:
+                with open(log, "a") as handle:
+                    handle.write(lines[cut][20:])
+            start = cut + 1 if half else cut
+        ingest(pieces, [str(log)], now=NOW)
+        assert _stored(pieces) == _stored(whole)
+
+
+def test_visits_keep_only_what_is_needed(tmp_path):
+    rt = _runtime(tmp_path)
+    log = tmp_path / "access.log"
+    log.write_bytes(
+        b'203.0.113.77 - - [15/Oct/2026:08:01:02 +0000] "GET /pricing?utm_source=hn&utm_campaign=oct&ref=x&token=s3'
+        b' HTTP/1.1" 200 512 "https://news.example/item?id=1&email=a@b.example" "Mozilla/5.0 \xff\xfe Opera"\n'
+    )
+    report = ingest(rt, [str(log)], now=NOW)
+    assert report.visits == 1
+    (visit,) = [json.loads(line) for line in _stored(rt)]
+    assert visit["ip"] == "203.0.113.0" and "203.0.113.77" not in json.dumps(visit)
+    assert visit["referrer"] == "https://news.example/item" and visit["referrer_domain"] == "news.example"
+    assert visit["user_agent"] == "Mozilla/5.0 \\xff\\xfe Opera"  # non-UTF-8 bytes kept visible, not dropped
+    assert (visit["utm_source"], visit["utm_campaign"], visit["ref"]) == ("hn", "oct", "x") and "token" not in visit
+
+
+def test_bot_verdicts_agree_with_the_list_on_its_own_samples():
+    import crawleruseragents
+
+    from arkops.core.leads.ingest import is_bot
+
+    samples = [s for entry in crawleruseragents.CRAWLER_USER_AGENTS_DATA for s in entry.get("instances", [])]
+    assert len(samples) > 1000
+    assert [s for s in samples if is_bot(s) != crawleruseragents.is_crawler(s)] == []
+    assert (
+        not is_bot(FIREFOX) and is_bot("") and is_bot("Feedly/1.0 (+http://www.feedly.com/fetcher.html; 3 subscribers)")
+    )
