@@ -94,6 +94,12 @@ def test_status_agrees_with_the_commands_of_each_domain(demo):
         bool(t["activated_at"]) and monday <= t["activated_at"] for t in trials
     )
 
+    leads = as_json(in_demo(demo, "leads", "list", "--format", "json"))
+    recent = [lead for lead in leads if lead["last_visit"] >= "2026-10-14T09:30:00Z"]  # the last 24 h
+    figures = status["sections"]["leads"]["figures"]
+    assert figures["hot_24h"]["value"] == sum(lead["hot"] for lead in recent) > 0
+    assert figures["leads_24h"]["value"] == len(recent)
+
     outbox = as_json(in_demo(demo, "mail", "outbox", "--format", "json"))
     mail = status["sections"]["outbox"]["figures"]
     for state in ("pending", "failed", "dead", "unknown"):
@@ -339,11 +345,11 @@ def test_html_report_is_self_contained_and_renders_at_phone_and_desktop_width(de
     assert page.csp.startswith("default-src 'none'")
     assert "prefers-color-scheme:dark" in html and 'name="viewport"' in html
     charts = {svg["aria-labelledby"].split()[0][: -len("-t")] for svg in page.svgs}
-    assert charts == {"mrr", "revenue", "cohorts"} and all(svg["role"] == "img" for svg in page.svgs)
+    assert charts >= {"mrr", "revenue", "cohorts", "lead_sources"} and all(svg["role"] == "img" for svg in page.svgs)
     for key in charts:  # each chart: a title, a description (its text alternative), and its data as a table
         assert f'<title id="{key}-t">' in html and f'<desc id="{key}-d">' in html and f'id="chart-{key}"' in html
     assert html.count("<details>") == len(charts)
-    assert "Trial cohorts by signup week" in html and "Failed payments open" in html
+    assert "Trial cohorts by signup week" in html and "Failed payments open" in html and "Top lead sources" in html
 
     Recorder.seen = []
     proxy = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)

@@ -136,40 +136,58 @@ def emit_rows(
 
 @contextmanager
 def progress(rt: Runtime) -> Iterator[Progress]:
-    """The one progress display of long work (imports, sync, rebuild), handed to core functions as a callback.
+    """The one progress display of long work (imports, ingest, sync, rebuild), handed to core functions as a callback.
 
-    At a terminal (stderr), a Rich bar per step, gone when the work ends,
-    with milestone lines printed above it. Anywhere else (cron, pipes) or
-    with --quiet: only the milestone lines, as `say` prints them.
+    At a terminal (stderr), a Rich bar per step (counts, or sizes for
+    `unit="bytes"`), gone when the work ends, with milestone lines printed
+    above it. Anywhere else (cron, pipes) or with --quiet: only the
+    milestone lines, as `say` prints them.
     """
     if rt.quiet or not sys.stderr.isatty():
 
-        def lines(message: str, done: int | None = None, total: int | None = None) -> None:
+        def lines(message: str, done: int | None = None, total: int | None = None, *, unit: str = "") -> None:
             if done is None:
                 say(rt, message)
 
         yield lines
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
     from rich.progress import Progress as Bars
+
+    class Amount(ProgressColumn):
+        """Done of total: a count, or a size for steps measured in bytes."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.count, self.size = MofNCompleteColumn(), DownloadColumn()
+
+        def render(self, task: Any) -> Any:
+            return (self.size if task.fields.get("unit") == "bytes" else self.count).render(task)
 
     tasks: dict[str, Any] = {}
     with Bars(
         TextColumn("{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        Amount(),
         TimeElapsedColumn(),
         console=Console(stderr=True),
         transient=True,
     ) as bars:
 
-        def update(message: str, done: int | None = None, total: int | None = None) -> None:
+        def update(message: str, done: int | None = None, total: int | None = None, *, unit: str = "") -> None:
             if done is None:
                 bars.console.print(message)
                 return
             if message not in tasks:
-                tasks[message] = bars.add_task(message, total=total)
+                tasks[message] = bars.add_task(message, total=total, unit=unit)
             bars.update(tasks[message], completed=done, total=total)
 
         yield update
