@@ -65,7 +65,8 @@ def plan_groups(rt: Runtime, code: Code, stripe: StripeWriter) -> list[Planned]:
         for plan, percent in sorted(code["discounts"].items()):
             by_discount.setdefault(percent, []).append(plan)
         groups: list[tuple[list[str], dict[str, Any]]] = [
-            (plans, {"percent_off": percent}) for percent, plans in by_discount.items()
+            (plans, {"percent_off": int(percent) if percent == int(percent) else percent})
+            for percent, plans in by_discount.items()
         ]
     else:
         groups = [(code["plans"], {"amount_off": code["amount_off"], "currency": (code["currency"] or "").lower()})]
