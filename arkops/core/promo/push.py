@@ -216,12 +216,16 @@ def push(rt: Runtime, code: str, *, live: bool, now: datetime) -> PushResult:
             }
         )
     result.planned = [request.line() for request in stripe.planned]
-    if rt.dry_run or record.get("stripe") == groups:
-        return result
-    with rt.store.transaction(DB) as db:
-        current = get_code(db, name)
-        CODES.put(db, name, {**current, "stripe": groups, "pushed_at": cast(str, iso(now))})
+    if not rt.dry_run and record.get("stripe") != groups:
+        remember_groups(rt, name, groups, now=now)
     return result
+
+
+def remember_groups(rt: Runtime, code: str, groups: list[StripeGroup], *, now: datetime) -> None:
+    """Store the Stripe ids of a code's coupons and promotion codes (what the ledger's discounts name)."""
+    with rt.store.transaction(DB) as db:
+        current = get_code(db, code)
+        CODES.put(db, current["code"], {**current, "stripe": groups, "pushed_at": cast(str, iso(now))})
 
 
 def coupons_check(rt: Runtime) -> Check:

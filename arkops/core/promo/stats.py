@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from arkops.clock import iso, parse_iso
-from arkops.core.promo.codes import CODES, DB, REDEMPTIONS, Code, discounted, normalize_code, plan_price, settings_row
+from arkops.core.promo.codes import CODES, DB, REDEMPTIONS, discounted, normalize_code, plan_price, settings_row
 from arkops.core.promo.redeem import ledger_uses, remaining_doc, usage
 from arkops.errors import DataError
 from arkops.money import Converter
@@ -20,12 +20,12 @@ def _months_later(moment: datetime, months: int) -> datetime:
     return moment.replace(year=index // 12, month=index % 12 + 1, day=min(moment.day, 28))
 
 
-def discount_end(code: Code, redeemed: datetime) -> datetime | None:
+def discount_end(duration: str, months: int | None, redeemed: datetime) -> datetime | None:
     """When the discount of a redemption stops: after its months (repeating), after the first invoice's
     month (once), never (forever)."""
-    if code["duration"] == "forever":
+    if duration == "forever":
         return None
-    return _months_later(redeemed, code["months"] or 1)
+    return _months_later(redeemed, months or 1)
 
 
 def stats(rt: Runtime, code: str | None, *, now: datetime) -> list[dict[str, Any]]:
@@ -70,7 +70,11 @@ def stats(rt: Runtime, code: str | None, *, now: datetime) -> list[dict[str, Any
                 after = discounted(record, price, currency, plan)
                 monthly += convert(after / 12 if interval == "year" else after, currency)
         redeemers = [
-            (who, int(at.timestamp()), _stamp(ends[who] if who in ends else discount_end(record, at)))
+            (
+                who,
+                int(at.timestamp()),
+                _stamp(ends[who] if who in ends else discount_end(record["duration"], record["months"], at)),
+            )
             for who, at in since.items()
             if not who.startswith("customer:")
         ]
