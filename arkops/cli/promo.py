@@ -59,7 +59,7 @@ def promo_create(
 ) -> None:
     """Create a promo code: a discount per plan or an amount off, a duration, slots and a validity window.
 
-    Example: arkops promo create LAUNCH30 --discount starter=25 --discount pro=33 --months 6 --slots 30 --valid-until 2026-12-31
+    Example: arkops promo create LAUNCH30 --discount starter=25 --discount pro=33 --months 6
     """
     from arkops.core.promo.codes import create, new_code
 
@@ -269,7 +269,7 @@ def promo_remaining(
 ) -> None:
     """Slots used and left, for the landing page's counter: JSON {code, slots, used, remaining, percent_filled}.
 
-    Example: arkops promo remaining LAUNCH30 --format json --write /var/www/promo/launch30.json
+    Example: arkops promo remaining LAUNCH30 --write /var/www/promo/launch30.json
     """
     from arkops.core.promo.redeem import remaining
 
@@ -291,7 +291,7 @@ def promo_remaining(
 @app.command("stats")
 def promo_stats(
     ctx: typer.Context,
-    code: Annotated[str | None, typer.Argument(metavar="[CODE]", help="One code (default: every code).")] = None,
+    code: Annotated[str | None, typer.Argument(metavar="CODE", help="One code (default: every code).")] = None,
     *,
     format: FormatOption = Format.table,
 ) -> None:
