@@ -229,7 +229,7 @@ def test_redemptions_at_stripe_checkout_count_once_with_arkops_ones(cli, workspa
     assert (doc["used"], doc["remaining"]) == (2, 1)
     again = cli("promo", "redeem", "LAUNCH30", "--email", "bo@example.com", "--plan", "pro")
     assert again.code == 1 and "already used by this email" in again.out
-    assert cli("run", "--only", "promo-refresh", "--force").code == 0
+    assert cli("run", "--only", "promo-sync", "--force").code == 0
     assert json.loads(counter.read_text())["used"] == 2  # the cron job brought the Checkout redemption to the page
     assert cli("promo", "redeem", "LAUNCH30", "--email", "cy@example.com", "--plan", "starter").code == 0
     assert cli("promo", "redeem", "LAUNCH30", "--email", "di@example.com", "--plan", "starter").code == 1

@@ -88,7 +88,7 @@ def test_sigkill_at_random_points_never_leaves_a_slot_half_taken(workspace, cli)
     json.loads((workspace / "counter.json").read_text())  # always a whole document, never a torn write
     # A kill between the commit and the file refresh leaves the file behind: the next refresh repairs it,
     # and the cron job queues the confirmations that kill prevented (one each, never twice).
-    assert cli("run", "--only", "promo-refresh", "--force").code == 0
+    assert cli("run", "--only", "promo-sync", "--force").code == 0
     assert counter(workspace) == doc
     outbox = json.loads(cli("mail", "outbox", "--format", "json").out)
     assert sorted(m["to"] for m in outbox) == sorted(r["email"] for r in exported)

@@ -59,7 +59,7 @@ def promo_create(
 ) -> None:
     """Create a promo code: a discount per plan or an amount off, a duration, slots and a validity window.
 
-    Example: arkops promo create LAUNCH30 --discount starter=25 --discount pro=33 --months 6
+    Example: arkops promo create SPRING20 --discount starter=20 --discount pro=20 --slots 50
     """
     from arkops.core.promo.codes import create, new_code
 
@@ -269,7 +269,7 @@ def promo_remaining(
 ) -> None:
     """Slots used and left, for the landing page's counter: JSON {code, slots, used, remaining, percent_filled}.
 
-    Example: arkops promo remaining LAUNCH30 --write /var/www/promo/launch30.json
+    Example: arkops promo remaining LAUNCH30 --format json --write app/promo-launch30.json
     """
     from arkops.core.promo.redeem import remaining
 
@@ -366,7 +366,7 @@ def promo_export(
 ) -> None:
     """Every redemption of every code (through arkops and seen at Stripe).
 
-    Example: arkops promo export --format csv > redemptions.csv
+    Example: arkops promo export --format json
     """
     from arkops.core.promo.queries import export
 

@@ -31,11 +31,11 @@ DOMAIN = Domain(
     ),
     jobs=(
         Job(
-            "promo-refresh",
+            "promo-sync",
             "refresh the promo counter files (Stripe Checkout redemptions, a killed redemption's file)",
             "arkops.core.promo.redeem:refresh_job",
             every_minutes=10,
-            order=15,
+            order=85,  # after stripe-sync (Checkout redemptions) and before mail-flush (confirmations)
         ),
     ),
     checks=(DoctorCheck("arkops.core.promo.push:coupons_check", order=93, needs="stripe"),),

@@ -10,7 +10,7 @@ After the commit, the confirmation email is queued and every counter file is rew
 their own lock, from the database as it is then, so the last writer always writes the newest figures).
 A process killed between the commit and those two steps leaves a redemption marked
 `confirmation_queued: false` and a stale file; the next redemption or release of the code, `promo
-remaining --write`, or the `promo-refresh` job (every 10 minutes) queues the email (same idempotency key:
+remaining --write`, or the `promo-sync` job (every 10 minutes) queues the email (same idempotency key:
 never twice) and rewrites every file.
 """
 
