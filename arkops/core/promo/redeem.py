@@ -51,6 +51,9 @@ COUNTERS_LOCK = "promo-counters"
 
 
 def ledger_uses(rt: Runtime) -> dict[str, list[dict]]:
+    """Redemptions at Stripe, by promotion code id; without a ledger (no Stripe yet) the billing code stays unloaded."""
+    if not rt.store.path("ledger").exists():
+        return {}
     from arkops.core.billing.promotions import ledger_promotion_uses
 
     return ledger_promotion_uses(rt)
@@ -243,17 +246,25 @@ def confirmation_key(redemption: Redemption) -> str:
 
 
 def confirm_pending(rt: Runtime, *, now: datetime, code: str | None = None) -> int:
-    """Queue `promo_confirmation` for each redemption that has not had it yet (a killed process's included)."""
-    queued = 0
-    with rt.store.transaction(DB) as db, batched(rt):
-        for key, redemption in REDEMPTIONS.items(db):
-            if redemption["state"] != "redeemed" or redemption["confirmation_queued"]:
-                continue
-            if code is not None and redemption["code"] != code:
-                continue
-            record = CODES.get(db, redemption["code"])
-            if record is None:
-                continue
+    """Queue `promo_confirmation` for each redemption that has not had it yet (a killed process's included).
+
+    The emails are rendered and queued outside the promo lock (rendering costs more than a redemption, and
+    racing redemptions wait on that lock), then marked in a second transaction: a kill in between queues
+    them again next time under the same idempotency keys, so nobody gets two.
+    """
+    with rt.store.transaction(DB) as db:
+        due = [
+            (key, redemption, record)
+            for key, redemption in REDEMPTIONS.items(db)
+            if redemption["state"] == "redeemed"
+            and not redemption["confirmation_queued"]
+            and (code is None or redemption["code"] == code)
+            and (record := CODES.get(db, redemption["code"])) is not None
+        ]
+    if not due:
+        return 0
+    with batched(rt):
+        for _, redemption, record in due:
             locale = redemption["locale"]
             notify(
                 rt,
@@ -268,9 +279,12 @@ def confirm_pending(rt: Runtime, *, now: datetime, code: str | None = None) -> i
                 locale=locale,
                 now=now,
             )
-            REDEMPTIONS.put(db, key, {**redemption, "confirmation_queued": True})
-            queued += 1
-    return queued
+    with rt.store.transaction(DB) as db:
+        for key, queued, _ in due:
+            current = REDEMPTIONS.get(db, key)
+            if current is not None and confirmation_key(current) == confirmation_key(queued):
+                REDEMPTIONS.put(db, key, {**current, "confirmation_queued": True})
+    return len(due)
 
 
 def counter_bytes(doc: dict[str, Any]) -> bytes:
