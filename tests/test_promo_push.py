@@ -244,3 +244,35 @@ def test_redemptions_at_stripe_checkout_count_once_with_arkops_ones(cli, workspa
     assert stats["by_plan"] == {"pro": 2, "starter": 1}
     assert stats["monthly_revenue_after_discount"] == 2175 * 2 + 675
     assert stats["paying_now"] == 2 and stats["paid"] == 2175 * 2
+
+
+def test_a_discount_sent_by_id_counts_once_sync_reads_its_promotion_code(cli, workspace, stripe_server, monkeypatch):
+    monkeypatch.setenv("ARKOPS_NOW", "2026-11-01T10:00:00Z")
+    write_config(workspace, CONFIG)
+    prices(stripe_server)
+    cli(
+        "promo",
+        "create",
+        "LAUNCH30",
+        "--discount",
+        "starter=25",
+        "--discount",
+        "pro=25",
+        "--months",
+        "6",
+        "--slots",
+        "3",
+    )
+    assert cli("promo", "push", "LAUNCH30").code == 0
+    promo_id = json.loads(cli("promo", "show", "LAUNCH30", "--format", "json").out)["stripe"][0]
+    created, subscribed, _ = checkout(7, "eve@example.com", promo_id, "2026-11-01T09:00:00")
+    expanded = subscribed["data"]["object"]
+    ids_only = {**expanded, "discounts": ["di_7"]}  # event payloads since 2024-06-20 name discounts by id
+    apply(workspace, [created, {**subscribed, "data": {"object": ids_only}}], "2026-11-01T09:30:00Z")
+    assert json.loads(cli("promo", "remaining", "LAUNCH30", "--format", "json").out)["used"] == 0
+    stripe_server.objects["/v1/subscriptions/sub_7"] = expanded
+    stripe_server.objects["/v1/customers/cus_7"] = created["data"]["object"]
+    assert cli("stripe", "sync").code == 0
+    assert json.loads(cli("promo", "remaining", "LAUNCH30", "--format", "json").out)["used"] == 1
+    refused = cli("promo", "redeem", "LAUNCH30", "--email", "eve@example.com", "--plan", "pro")
+    assert refused.code == 1 and "already used by this email" in refused.out
