@@ -22,7 +22,7 @@ from arkops.store.tables import Table
 
 DB = "promo"
 MAX_SLOTS = 1_000_000
-MAX_MONTHS = 36  # Stripe's limit for a repeating coupon's duration_in_months is years; three is plenty here
+MAX_MONTHS = 36  # a launch offer discounted for more than three years is a typo
 
 
 class StripeGroup(TypedDict):
