@@ -76,6 +76,7 @@ class World:
     rt: Runtime
     people: list[Person]
     lines: list[str] = field(default_factory=list)
+    figures: dict[str, dict] = field(default_factory=dict)  # a domain's figures for the summary, by its name
 
 
 def make_people(rng: random.Random, now: datetime) -> list[Person]:
@@ -203,4 +204,5 @@ def run_demo(folder: Path, *, force: bool = False) -> dict:
         "emails_rendered": sum(1 for m in messages if m["channel"] == "email"),
         "jobs": [{"job": r.name, "status": r.status, "detail": r.detail} for r in jobs.results],
         "inputs": world.lines,
+        **world.figures,
     }
