@@ -26,6 +26,7 @@ NEEDS_MORE = {
     "mail send": "sends through SMTP (tests/test_mail.py)",
     "mail test": "sends through SMTP (tests/test_mail.py)",
     "mail retry": "needs a failed message (tests/test_mail.py)",
+    "promo push": "needs STRIPE_SECRET_KEY and a Stripe server (tests/test_promo_push.py)",
 }
 
 SCRUB = ("ARKOPS_DATA_DIR", "ARKOPS_CONFIG", "ARKOPS_NOW", "ARKOPS_ALERT_TO", "MAIL_FROM", "SMTP_HOST")

@@ -253,7 +253,15 @@ Known = Callable[[str], Discount | Coupon | None]  # a cached discount (di_...) 
 def read_discount(entry: str | dict, known: Known = lambda _: None) -> Discount:
     """A discount as Stripe sends it: an id (events since 2024-06-20), an object with its coupon under `coupon`
     (up to 2025-03-31) or under `source.coupon` (since 2025-09-30), the coupon itself an object or an id.
-    What the payload and the ledger's cache do not tell is kept as unresolved, never dropped."""
+    What the payload and the ledger's cache do not tell is kept as unresolved, never dropped. The promotion
+    code a customer redeemed (`promotion_code`, an id or an expanded object) is kept when the payload names it."""
+    discount = _read_discount(entry, known)
+    if isinstance(entry, dict) and (promotion_code := F.ident(entry, "promotion_code")):
+        discount = {**discount, "promotion_code": promotion_code}
+    return discount
+
+
+def _read_discount(entry: str | dict, known: Known) -> Discount:
     if isinstance(entry, str):
         cached = known(entry)
         if cached is not None and "start" in cached:
@@ -543,6 +551,8 @@ def learn(
                 "start": discount["start"] or link["start"],
                 "end": discount["end"] or link["end"],
             }
+            if "promotion_code" in link:
+                discount["promotion_code"] = link["promotion_code"]
         coupon = fresh_coupons.get(discount["coupon"] or "") or COUPONS.get(db, discount["coupon"] or "")
         return with_coupon(discount, coupon) if coupon else discount
 
@@ -814,7 +824,23 @@ def _invoice_state(db: Db, obj: dict, at: int, paid: bool, previous: Invoice | N
         "payment_failed": (not paid) or known.get("payment_failed", False),
         "refunded": known.get("refunded", 0),
         "lines": subscription_lines(obj) if paid else known.get("lines"),
-    }
+    } | _promotion_codes(db, obj, known)  # type: ignore[return-value]
+
+
+def _promotion_codes(db: Db, obj: dict, known: Invoice | dict[str, Any]) -> dict[str, list[str]]:
+    """`{"promotion_codes": [...]}` when the invoice's discounts (objects, or ids the ledger has resolved) name a
+    promotion code, else what an earlier event told; nothing at all for the invoices (most) without one."""
+    entries = [*F.ident_list(obj, "discounts"), *([F.table(obj, "discount")] if F.table(obj, "discount") else [])]
+    codes: list[str] = []
+    for entry in entries:
+        code = F.ident(entry, "promotion_code") if isinstance(entry, dict) else None
+        if code is None and isinstance(entry, str):
+            cached = DISCOUNTS.get(db, entry)
+            code = cached.get("promotion_code") if cached else None
+        if code and code not in codes:
+            codes.append(code)
+    codes = codes or list(known.get("promotion_codes") or [])
+    return {"promotion_codes": codes} if codes else {}
 
 
 def _keep_paid(state: Invoice, previous: Invoice) -> None:

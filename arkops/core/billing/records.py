@@ -29,6 +29,7 @@ class Discount(TypedDict):
     id: NotRequired[str | None]  # di_...; ledgers before Billing II kept none
     duration_in_months: NotRequired[int | None]
     resolved: NotRequired[bool]  # False: only the discount or coupon id is known yet (absent: resolved)
+    promotion_code: NotRequired[str]  # promo_...: the promotion code a customer redeemed for it (absent: none seen)
 
 
 class SubscriptionItem(TypedDict):
@@ -94,6 +95,7 @@ class Invoice(TypedDict):
     disputed: NotRequired[int]  # withdrawn by disputes and not reinstated
     # a paid invoice's subscription lines for the period (no prorations), when Stripe sent all its lines
     lines: NotRequired[list[InvoiceLine] | None]
+    promotion_codes: NotRequired[list[str]]  # promo_... of its discounts, when any was redeemed through one
     _at: NotRequired[int]
 
 

@@ -80,6 +80,7 @@ class World:
     people: list[Person]
     lines: list[str] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)  # what parts made for people to open (relative paths)
+    figures: dict[str, dict] = field(default_factory=dict)  # a domain's figures for the summary, by its name
 
 
 def make_people(rng: random.Random, now: datetime) -> list[Person]:
@@ -212,4 +213,5 @@ def run_demo(folder: Path, *, force: bool = False) -> dict:
         "jobs": [{"job": r.name, "status": r.status, "detail": r.detail} for r in jobs.results],
         "inputs": world.lines,
         "files": world.files,
+        **world.figures,
     }

@@ -1,0 +1,132 @@
+"""Promotion codes in the ledger: who redeemed which Stripe promotion code, and what became of them.
+
+A redemption at Stripe (Checkout, the customer portal, the API) shows as a discount that names its
+`promotion_code` (promo_...), on a subscription, one of its items, a customer or an invoice. The promo
+domain counts these as redemptions beside its own (`arkops.core.promo`), and reads the redeemers'
+outcomes (paying now, paid, churned) from here; nothing outside `arkops/core/billing/` reads the ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from arkops.core.billing.amounts import Convert, subscription_mrr
+from arkops.core.billing.ledger import DB
+from arkops.core.billing.records import CUSTOMER_DISCOUNTS, CUSTOMERS, INVOICES, SUBSCRIPTIONS_HISTORY, Discount
+from arkops.core.billing.report import Ledger, load
+from arkops.runtime import Runtime
+from arkops.store import Db
+
+NEAR_DISCOUNT_END = 31 * 86400  # an end within a month either side of the discount's end "came with it"
+
+
+def _subscription_discounts(version: dict) -> Iterator[Discount]:
+    yield from version.get("discounts", [])
+    for item in version.get("items", []):
+        yield from item.get("discounts", [])
+
+
+def promotion_code_uses(db: Db) -> dict[str, list[dict]]:
+    """promo_... -> its redeemers, one per customer (the earliest sign of it): `{"email", "customer",
+    "subscription", "at", "end"}`, the email lower-cased (None when Stripe has not told it), `at` when the
+    discount started (or the invoice was paid), `end` when it ends or ended (None: not known or forever)."""
+    emails = {cid: (c.get("email") or "").strip().lower() or None for cid, c in CUSTOMERS.items(db)}
+    found: dict[str, dict[str, dict]] = {}
+
+    def seen(code: str | None, customer: str | None, email: str | None, sub: str | None, at: int | None, end=None):
+        if not code or not (customer or email):
+            return
+        who = customer or f"email:{email}"
+        uses = found.setdefault(code, {})
+        use: dict[str, Any] = {"email": email or emails.get(customer or ""), "customer": customer}
+        use.update(subscription=sub, at=at or 0, end=end)
+        if who not in uses or (at or 0) < uses[who]["at"]:
+            uses[who] = use
+
+    for sub_id, history in SUBSCRIPTIONS_HISTORY.items(db):
+        for version in history["versions"]:
+            for discount in _subscription_discounts(version):  # type: ignore[arg-type]
+                customer = version.get("customer")
+                seen(
+                    discount.get("promotion_code"),
+                    customer,
+                    None,
+                    sub_id,
+                    discount.get("start") or version.get("_at"),
+                    discount.get("end"),
+                )
+    for customer, record in CUSTOMER_DISCOUNTS.items(db):
+        for discount in record["discounts"]:
+            seen(discount.get("promotion_code"), customer, None, None, discount.get("start"), discount.get("end"))
+    for invoice in INVOICES.values(db):
+        for code in invoice.get("promotion_codes", []):
+            email = (invoice.get("customer_email") or "").strip().lower() or None
+            seen(code, invoice.get("customer"), email, invoice.get("subscription"), invoice.get("paid_at"))
+    return {code: sorted(uses.values(), key=lambda u: u["at"]) for code, uses in found.items()}
+
+
+def ledger_promotion_uses(rt: Runtime) -> dict[str, list[dict]]:
+    """`promotion_code_uses`, computed once per ledger change (kept in `DATA/cache/`); {} without a ledger."""
+    return rt.store.derived("promotion-code-uses", DB, promotion_code_uses) or {}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one redeemer did after redeeming."""
+
+    paying_now: bool
+    paid: float  # minor units of the reporting currency, after refunds, credit notes and disputes
+    churned: bool  # paid (or had a paying subscription) after redeeming and pays nothing now
+    churned_at_discount_end: bool  # ... and their subscription ended within a month of the discount's end
+
+
+def redeemer_outcomes(
+    ledger: Ledger, redeemers: Iterable[tuple[str, int, int | None]], *, now: int, convert: Convert
+) -> dict[str, Outcome]:
+    """Each redeemer's outcome by email, from `(email, redeemed at, discount end or None)`: the ledger's
+    customers with that email, their subscriptions and their invoices paid since the redemption."""
+    by_email: dict[str, list[str]] = {}
+    for cid, customer in ledger.customers.items():
+        email = (customer.get("email") or "").strip().lower()
+        if email:
+            by_email.setdefault(email, []).append(cid)
+    subs_by_customer: dict[str, list[list]] = {}
+    for history in ledger.history.values():
+        versions = history["versions"]
+        if versions and versions[-1].get("customer"):
+            subs_by_customer.setdefault(versions[-1]["customer"] or "", []).append(versions)
+    out: dict[str, Outcome] = {}
+    for email, since, discount_end in redeemers:
+        customers = set(by_email.get(email, []))
+        paid = 0.0
+        for invoice in ledger.invoices:
+            mine = invoice.get("customer") in customers or (invoice.get("customer_email") or "").lower() == email
+            if mine and invoice.get("status") == "paid" and (invoice.get("paid_at") or 0) >= since:
+                kept = (
+                    invoice["amount_paid"]
+                    - invoice.get("refunded", 0)
+                    - invoice.get("credited", 0)
+                    - invoice.get("disputed", 0)
+                )
+                paid += convert(kept, invoice["currency"])
+        paying_now, paid_subscription, ends = False, False, []
+        for customer_id in customers:
+            for versions in subs_by_customer.get(customer_id, []):
+                if subscription_mrr(versions[-1], now, convert) > 0:
+                    paying_now = True
+                if any(subscription_mrr(v, v["_at"], convert) > 0 for v in versions if v["_at"] >= since - 86400):
+                    paid_subscription = True
+                ended = next((v.get("ended_at") or v["_at"] for v in versions if v.get("status") == "canceled"), None)
+                if ended is not None:
+                    ends.append(ended)
+        churned = not paying_now and (paid > 0 or paid_subscription)
+        near_end = discount_end is not None and any(abs(end - discount_end) <= NEAR_DISCOUNT_END for end in ends)
+        out[email] = Outcome(paying_now, paid, churned, churned and near_end)
+    return out
+
+
+def load_ledger(rt: Runtime) -> Ledger:
+    """The ledger's current states (`arkops.core.billing.report.load`), for readers outside billing."""
+    return load(rt)

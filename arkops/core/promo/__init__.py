@@ -1,0 +1,45 @@
+"""Promo codes: create, validate, redeem atomically, a live counter for the landing page, sync to Stripe.
+
+`codes` holds the code records and their input checks, `redeem` validation, redemption, release and the
+counter files, `stats` the figures (with the billing ledger), `push` the Stripe coupon and promotion code.
+"""
+
+from enum import StrEnum
+
+from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job
+
+
+class Refusal(StrEnum):
+    """Why a code does not apply (`promo validate` and `promo redeem`, exit 1)."""
+
+    unknown = "unknown"
+    disabled = "disabled"
+    not_yet_valid = "not yet valid"
+    expired = "expired"
+    plan_not_covered = "plan not covered"
+    already_used = "already used by this email"
+    no_slots_left = "no slots left"
+
+
+DOMAIN = Domain(
+    name="promo",
+    summary="Promo codes: atomic redemptions with a slot counter, stats from the ledger, Stripe coupons.",
+    commands={"promo": "arkops.cli.promo:app"},
+    databases=(
+        # A redemption's key is "<CODE>:<email>", so the key holds the email too.
+        Database("promo", version=1, personal={"codes": (), "redemptions": ("_key", "email")}),
+    ),
+    jobs=(
+        Job(
+            "promo-sync",
+            "refresh the promo counter files (Stripe Checkout redemptions, a killed redemption's file)",
+            "arkops.core.promo.redeem:refresh_job",
+            every_minutes=10,
+            order=85,  # after stripe-sync (Checkout redemptions) and before mail-flush (confirmations)
+        ),
+    ),
+    checks=(DoctorCheck("arkops.core.promo.push:coupons_check", order=93, needs="stripe"),),
+    demo=DemoPart("arkops.core.promo.demo:build", order=60),
+    templates=("promo_confirmation",),
+    order=65,
+)

@@ -1,0 +1,306 @@
+"""Promo code records, and the checks every input passes before one is written.
+
+A code is stored upper-case (letters, digits, - and _), with a percentage per plan or a fixed amount off
+(for the plans in its currency), a duration as Stripe coupons have one (`once`, `repeating` for N months,
+`forever`), optional slots and a validity window (stored in UTC, given in the configured time zone).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from decimal import Decimal, InvalidOperation
+from typing import Any, NotRequired, TypedDict, cast
+
+from arkops.clock import iso, parse_iso
+from arkops.errors import DataError
+from arkops.mail.address import normalize_customer_address
+from arkops.money import currency_code, format_money
+from arkops.runtime import Runtime
+from arkops.store import Db
+from arkops.store.tables import Table
+
+DB = "promo"
+MAX_SLOTS = 1_000_000
+MAX_MONTHS = 36  # a launch offer discounted for more than three years is a typo
+
+
+class StripeGroup(TypedDict):
+    """One Stripe coupon and its promotion code: the plans that share one discount."""
+
+    plans: list[str]
+    coupon: str
+    promotion_code: str | None  # promo_...
+    code: str  # the promotion code customers type at Stripe
+    active: bool
+
+
+class Code(TypedDict):
+    code: str
+    discounts: dict[str, float] | None  # plan -> percent off
+    amount_off: int | None  # minor units of `currency`, for each plan in `plans`
+    currency: str | None
+    plans: list[str]  # the plans it covers
+    duration: str  # once, repeating or forever
+    months: int | None  # for repeating
+    slots: int | None  # None: unlimited
+    valid_from: str | None  # ISO 8601 UTC
+    valid_until: str | None  # exclusive
+    active: bool
+    created_at: str
+    counter_files: list[str]  # absolute paths `promo remaining --write` registered
+    stripe: NotRequired[list[StripeGroup]]
+    pushed_at: NotRequired[str]
+    active_since: NotRequired[str]  # when it was last enabled or disabled (names the Stripe update of `active`)
+
+
+class Event(TypedDict):
+    what: str  # redeemed or released
+    at: str
+    plan: str
+
+
+class Redemption(TypedDict):
+    code: str
+    email: str
+    plan: str
+    locale: str
+    state: str  # redeemed or released
+    redeemed_at: str
+    released_at: str | None
+    confirmation_queued: bool
+    events: list[Event]
+
+
+CODES = Table[Code]("codes")
+REDEMPTIONS = Table[Redemption]("redemptions")
+
+
+def redemption_key(code: str, email: str) -> str:
+    return f"{code}:{email}"
+
+
+def normalize_code(text: object) -> str:
+    code = text.strip().upper() if isinstance(text, str) else ""
+    if not re.fullmatch(r"[A-Z0-9_-]{1,40}", code):
+        raise DataError(f"code {text!r}: use 1-40 letters, digits, - or _")
+    return code
+
+
+def normalize_email(rt: Runtime, email: object) -> str:
+    return normalize_customer_address(
+        email.strip().lower() if isinstance(email, str) else email,
+        field="email",
+        allow_local_domains=rt.config["mail"]["allow_local_domains"],
+    ).lower()
+
+
+def check_plan(rt: Runtime, plan: object) -> str:
+    plans = rt.config["plans"]
+    if not isinstance(plan, str) or plan not in plans:
+        raise DataError(f"plan {plan!r} is not a configured plan ({', '.join(sorted(plans))})")
+    return plan
+
+
+def parse_percent(text: str, what: str) -> float:
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise DataError(f"{what}: {text!r} is not a percentage") from None
+    if not value.is_finite() or not 0 < value <= 100 or value != value.quantize(Decimal("0.01")):
+        raise DataError(f"{what}: {text!r} must be more than 0 and at most 100, with at most 2 decimals")
+    return float(value)
+
+
+def parse_discounts(rt: Runtime, given: list[str]) -> dict[str, float]:
+    """`starter=25` pairs: each plan once, each a configured plan."""
+    out: dict[str, float] = {}
+    for pair in given:
+        plan, sep, percent = pair.partition("=")
+        if not sep:
+            raise DataError(f"--discount {pair!r}: write PLAN=PERCENT, e.g. starter=25")
+        plan = check_plan(rt, plan.strip())
+        if plan in out:
+            raise DataError(f"--discount: plan {plan!r} given twice")
+        out[plan] = parse_percent(percent, f"--discount {plan}")
+    return out
+
+
+def local_moment(text: str, tz: tzinfo, *, end_of_day: bool, what: str) -> datetime:
+    """A day (YYYY-MM-DD: its first instant, or with `end_of_day` the first instant of the next day) or a
+    time in the configured zone (an explicit offset or Z wins) as UTC. A local time that a daylight-saving
+    change skips does not exist and is refused; one it repeats is taken at its first occurrence."""
+    value = text.strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            raise DataError(f"{what}: {text!r} is not a date") from None
+        if end_of_day:
+            day += timedelta(days=1)
+        # fold=0 in a gap maps to the first instant that exists after it: the day's real start
+        return _checked(datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC), text, what)
+    try:
+        moment = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value)
+    except ValueError:
+        raise DataError(f"{what}: {text!r} is not a date (YYYY-MM-DD) or a time (YYYY-MM-DDTHH:MM)") from None
+    if moment.tzinfo is None:
+        local = moment.replace(tzinfo=tz)
+        if local.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != moment:
+            raise DataError(f"{what}: {text!r} does not exist in {tz} (a daylight-saving change skips it)")
+        moment = local
+    return _checked(moment.astimezone(UTC), text, what)
+
+
+def _checked(moment: datetime, text: str, what: str) -> datetime:
+    parse_iso(iso(moment) or "", what=what)  # the shared 1970-2099 range
+    return moment
+
+
+def new_code(
+    rt: Runtime,
+    code: str,
+    *,
+    discounts: list[str],
+    amount_off: int | None,
+    currency: str | None,
+    plans: list[str],
+    months: int | None,
+    once: bool,
+    forever: bool,
+    slots: int | None,
+    valid_from: str | None,
+    valid_until: str | None,
+    now: datetime,
+) -> Code:
+    """A code record from the options of `promo create`, or DataError (one line) for the first bad one."""
+    name = normalize_code(code)
+    percent = parse_discounts(rt, discounts)
+    if bool(percent) == (amount_off is not None):
+        raise DataError("give either --discount PLAN=PERCENT (once per plan) or --amount-off with --currency")
+    if percent and (plans or currency):
+        raise DataError("--plan and --currency go with --amount-off; --discount names its plans itself")
+    covered = sorted(percent)
+    code_currency = None
+    if amount_off is not None:
+        if not currency:
+            raise DataError("--amount-off needs --currency (the amount is in its minor units)")
+        if not 0 < amount_off <= 10**9:
+            raise DataError(f"--amount-off {amount_off}: must be from 1 to 1,000,000,000 minor units")
+        code_currency = currency_code(currency, what="--currency")
+        wanted = [check_plan(rt, p) for p in plans] if plans else sorted(rt.config["plans"])
+        covered = sorted({p for p in wanted if rt.config["plans"][p]["currency"] == code_currency})
+        other = sorted(set(wanted) - set(covered))
+        if plans and other:
+            raise DataError(
+                f"--amount-off in {code_currency} cannot apply to {', '.join(other)} (priced in another currency)"
+            )
+        if not covered:
+            raise DataError(f"no plan is priced in {code_currency}")
+    if sum((months is not None, once, forever)) > 1:
+        raise DataError("give one duration: --months N, --once or --forever")
+    if months is not None and not 1 <= months <= MAX_MONTHS:
+        raise DataError(f"--months {months}: must be from 1 to {MAX_MONTHS}")
+    if slots is not None and not 1 <= slots <= MAX_SLOTS:
+        raise DataError(f"--slots {slots}: must be from 1 to {MAX_SLOTS:,}")
+    tz = rt.config.tz
+    start = local_moment(valid_from, tz, end_of_day=False, what="--valid-from") if valid_from else None
+    end = local_moment(valid_until, tz, end_of_day=True, what="--valid-until") if valid_until else None
+    if start and end and end <= start:
+        raise DataError("--valid-until must be after --valid-from")
+    return {
+        "code": name,
+        "discounts": percent or None,
+        "amount_off": amount_off,
+        "currency": code_currency,
+        "plans": covered,
+        "duration": "repeating" if months is not None else "forever" if forever else "once",
+        "months": months,
+        "slots": slots,
+        "valid_from": iso(start),
+        "valid_until": iso(end),
+        "active": True,
+        "created_at": cast(str, iso(now)),
+        "counter_files": [],
+    }
+
+
+def create(rt: Runtime, record: Code) -> None:
+    with rt.store.transaction(DB) as db:
+        if CODES.get(db, record["code"]) is not None:
+            raise DataError(f"promo code {record['code']} already exists (codes cannot change once created)")
+        CODES.put(db, record["code"], record)
+
+
+def get_code(db: Db, code: str) -> Code:
+    found = CODES.get(db, normalize_code(code))
+    if found is None:
+        raise DataError(f"unknown promo code {normalize_code(code)}")
+    return found
+
+
+def set_active(rt: Runtime, code: str, active: bool, *, now: datetime) -> bool:
+    """Enable or disable a code (`promo push` then updates its Stripe promotion code); False when it already was."""
+    with rt.store.transaction(DB) as db:
+        record = get_code(db, code)
+        if record["active"] == active:
+            return False
+        CODES.put(db, record["code"], {**record, "active": active, "active_since": cast(str, iso(now))})
+        return True
+
+
+def plan_price(rt: Runtime, plan: str) -> tuple[int, str, str]:
+    """(price in minor units, currency, interval) from arkops.toml."""
+    settings = rt.config["plans"][plan]
+    return settings["price"], settings["currency"], settings["interval"]
+
+
+def discounted(code: Code, price: int, currency: str, plan: str) -> int:
+    if code["discounts"] is not None:
+        percent = code["discounts"].get(plan, 0)
+        return int((Decimal(price) * (Decimal(100) - Decimal(str(percent))) / 100).quantize(Decimal(1)))
+    if code["currency"] != currency:
+        return price
+    return max(price - (code["amount_off"] or 0), 0)
+
+
+def discount_text(code: Code, plan: str | None = None, locale: str = "en") -> str:
+    """`25 %` (for the plan, or each plan), or `€5.00`."""
+    if code["discounts"] is not None:
+        if plan is not None:
+            return f"{code['discounts'][plan]:g} %"
+        return ", ".join(f"{p} {v:g} %" for p, v in sorted(code["discounts"].items()))
+    return format_money(code["amount_off"] or 0, code["currency"] or "EUR", locale)
+
+
+DURATION_WORDS = {
+    "en": {"once": "your first invoice", "forever": "as long as you subscribe", "month": "month", "months": "months"},
+    "fr": {
+        "once": "votre première facture",
+        "forever": "toute la durée de votre abonnement",
+        "month": "mois",
+        "months": "mois",
+    },
+}
+
+
+def duration_text(code: Code, locale: str = "en") -> str:
+    words = DURATION_WORDS.get(locale, DURATION_WORDS["en"])
+    if code["duration"] == "repeating":
+        months = code["months"] or 0
+        return f"{months} {words['month'] if months == 1 else words['months']}"
+    return words[code["duration"]]
+
+
+def settings_row(code: Code) -> dict[str, Any]:
+    return {
+        "code": code["code"],
+        "discount": discount_text(code),
+        "plans": code["plans"],
+        "duration": code["duration"] if code["duration"] != "repeating" else f"{code['months']} months",
+        "slots": code["slots"],
+        "valid_from": code["valid_from"],
+        "valid_until": code["valid_until"],
+        "active": code["active"],
+        "stripe": [g["promotion_code"] for g in code.get("stripe", [])] or None,
+    }
