@@ -100,6 +100,12 @@ def test_status_agrees_with_the_commands_of_each_domain(demo):
     assert figures["hot_24h"]["value"] == sum(lead["hot"] for lead in recent) > 0
     assert figures["leads_24h"]["value"] == len(recent)
 
+    codes = [code for code in as_json(in_demo(demo, "promo", "list", "--format", "json")) if code["active"]]
+    promo = status["sections"]["promo"]["figures"]
+    assert codes and {key: f["value"] for key, f in promo.items()} == {
+        f"slots_left_{code['code']}": code["remaining"] for code in codes
+    }
+
     outbox = as_json(in_demo(demo, "mail", "outbox", "--format", "json"))
     mail = status["sections"]["outbox"]["figures"]
     for state in ("pending", "failed", "dead", "unknown"):
@@ -350,6 +356,7 @@ def test_html_report_is_self_contained_and_renders_at_phone_and_desktop_width(de
         assert f'<title id="{key}-t">' in html and f'<desc id="{key}-d">' in html and f'id="chart-{key}"' in html
     assert html.count("<details>") == len(charts)
     assert "Trial cohorts by signup week" in html and "Failed payments open" in html and "Top lead sources" in html
+    assert "Promo results" in html and "LAUNCH30" in html
 
     Recorder.seen = []
     proxy = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
