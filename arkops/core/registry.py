@@ -20,6 +20,7 @@ DOMAINS = [
     "arkops.core.mail",
     "arkops.core.billing",
     "arkops.core.trials",
+    "arkops.core.plans",
 ]
 
 
