@@ -256,7 +256,10 @@ SCHEMA: dict[str, Spec] = {
                 list, [0.5, 1.0, 2.0], _delays, doc="waits between retries of a failed Stripe request"
             ),
             "checkout_success_url": Field(
-                str, "", _url, doc="where Checkout sends a customer who paid (`billing checkout` needs it or --success-url)"
+                str,
+                "",
+                _url,
+                doc="where Checkout sends a customer who paid (`billing checkout` needs it or --success-url)",
             ),
             "checkout_cancel_url": Field(
                 str, "", _url, doc="where Checkout sends a customer who turned back (empty: the success URL)"
@@ -272,7 +275,9 @@ SCHEMA: dict[str, Spec] = {
     ),
     "usage": Table(
         {
-            "upgrade_url": Field(str, "", _url, doc="link in the quota emails (empty: [trials] upgrade_url, else a reply)"),
+            "upgrade_url": Field(
+                str, "", _url, doc="link in the quota emails (empty: [trials] upgrade_url, else a reply)"
+            ),
             "stale_hours": Field(
                 int, 48, _at_least(1), doc="doctor warns when no usage was recorded for this many hours"
             ),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,6 +12,9 @@ from arkops.core.billing import SubscriptionStatus
 from arkops.errors import ExitCode, UsageError
 from arkops.money import format_money
 from arkops.runtime import Runtime
+
+if TYPE_CHECKING:  # kept out of `arkops --help`
+    from arkops.core.plans.stripe_ops import Link
 
 app = group("Billing: subscriptions, plans, checkout and portal links, cancel, plan migration.")
 
@@ -85,7 +88,7 @@ def billing_plans(
 ) -> None:
     """The plans with their price, Stripe price id, limits and customers; `push` creates the missing prices in Stripe.
 
-    Example: arkops billing plans push && arkops billing plans --format json
+    Example: arkops billing plans --format json
     """
     from arkops.core.plans.stripe_ops import plan_rows, push
 
@@ -154,7 +157,7 @@ def _url(value: str | None, option: str) -> str | None:
     return value
 
 
-def _link(rt: Runtime, link, format: Format) -> None:  # noqa: ANN001 (a stripe_ops.Link, imported lazily)
+def _link(rt: Runtime, link: Link, format: Format) -> None:
     if link.planned:
         _planned(rt, link.planned)
     elif format is Format.json:
@@ -200,12 +203,12 @@ def billing_cancel(
 
     rt = runtime(ctx)
     target = cancel_target(rt, email)
-    sub = target.subscription or {}
+    sub_id = target.subscription["id"] if target.subscription else None
     if not yes and not rt.dry_run:
         if not sys.stdin.isatty():
             raise UsageError("stdin is not a terminal, so arkops cannot ask: add --yes to cancel")
         when = "now" if now else "at the end of the current period"
-        if not typer.confirm(f"Cancel {sub.get('id')} of {target.email} {when}?", err=True):
+        if not typer.confirm(f"Cancel {sub_id} of {target.email} {when}?", err=True):
             say(rt, "nothing canceled")
             raise typer.Exit(ExitCode.OK)
     done = cancel(rt, email, immediately=now, live=live, now=rt.now())
@@ -255,7 +258,7 @@ def billing_migrate(
 ) -> None:
     """Move existing customers to another plan: the plan of changes with MRR before and after; --apply does it.
 
-    Example: arkops billing migrate --map starter=pro --apply
+    Example: arkops billing migrate --map starter=pro
     """
     from arkops.core.plans.stripe_ops import migrate, parse_map
 

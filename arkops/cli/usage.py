@@ -44,7 +44,10 @@ def usage_record(
 def usage_import(
     ctx: typer.Context,
     file: Annotated[
-        Path, typer.Argument(metavar="FILE", help="The app's export: JSON list or JSON Lines of {email, metric, value, timestamp}.")
+        Path,
+        typer.Argument(
+            metavar="FILE", help="The app's export: JSON list or JSON Lines of {email, metric, value, timestamp}."
+        ),
     ],
 ) -> None:
     """Import the app's usage export; malformed records are skipped and reported (exit 3).

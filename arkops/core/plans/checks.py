@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 from arkops.clock import parse_iso
 from arkops.config import env
@@ -28,7 +29,11 @@ def usage_data(rt: Runtime) -> list[Check]:
     stale = timedelta(hours=rt.config["usage"]["stale_hours"])
     if age > stale:
         checks.append(
-            Check("usage fresh", WARN, f"the newest usage record is from {newest}, older than {stale.days * 24 + stale.seconds // 3600} h")
+            Check(
+                "usage fresh",
+                WARN,
+                f"the newest usage record is from {newest}, older than {stale.days * 24 + stale.seconds // 3600} h",
+            )
         )
     else:
         checks.append(Check("usage fresh", OK, f"newest usage record {newest}"))
@@ -37,9 +42,9 @@ def usage_data(rt: Runtime) -> list[Check]:
     if unknown or unseen:
         parts = []
         if unknown:
-            parts.append(f"recorded but no plan limits them: {first_few(unknown)}")
+            parts.append(f"recorded but no plan limits them: {', '.join(unknown)}")
         if unseen:
-            parts.append(f"limited but never recorded: {first_few(unseen)}")
+            parts.append(f"limited but never recorded: {', '.join(unseen)}")
         checks.append(Check("usage metrics", WARN, "; ".join(parts)))
     else:
         checks.append(Check("usage metrics", OK, f"{len(recorded)} metrics, each limited by a plan"))
@@ -64,7 +69,7 @@ def stripe_prices(rt: Runtime) -> Check:
             continue
         try:
             price = call(
-                lambda p=plan.stripe_price: stripe.raw_request("get", f"/v1/prices/{p}"),
+                partial(stripe.raw_request, "get", f"/v1/prices/{plan.stripe_price}"),
                 what=f"reading price {plan.stripe_price}",
                 delays=settings["stripe_retry_seconds"],
             ).data
@@ -78,7 +83,9 @@ def stripe_prices(rt: Runtime) -> Check:
         billed = (price.get("unit_amount"), str(price.get("currency", "")).upper(), recurring.get("interval"))
         wanted = (plan.price, plan.currency, plan.interval)
         if billed != wanted:
-            problems.append(f"{plan.id}: {plan.stripe_price} bills {billed[0]} {billed[1]}/{billed[2]}, arkops.toml says {wanted[0]} {wanted[1]}/{wanted[2]}")
+            problems.append(
+                f"{plan.id}: {plan.stripe_price} bills {billed[0]} {billed[1]}/{billed[2]}, arkops.toml says {wanted[0]} {wanted[1]}/{wanted[2]}"
+            )
     if problems:
         return Check("stripe prices", FAIL, first_few(problems))
     return Check("stripe prices", OK, f"{checked} plan prices match arkops.toml")

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from arkops.clock import from_unix, iso
-from arkops.core.billing.records import Subscription
+from arkops.core.billing.records import Discount, Subscription
 from arkops.core.plans.catalog import (
     DB,
     MIGRATIONS,
@@ -361,7 +361,7 @@ def subscription(rt: Runtime, email: str, *, refresh: bool, now: datetime) -> di
     }
 
 
-def _discount_text(discount: dict) -> str:
+def _discount_text(discount: Discount) -> str:
     off = (
         f"{discount['percent_off']:g} % off"
         if discount.get("percent_off")
@@ -496,7 +496,7 @@ def plan_migration(rt: Runtime, mapping: dict[str, str], *, now: datetime) -> Mi
         def mrr(state: Subscription, extra: list = extra) -> int:
             return round(subscription_mrr(state, at, convert, customer_discounts=extra, tax_rates=ledger.tax_rates))
 
-        old_price = (item or {}).get("price") or ""
+        old_price = (item.get("price") if item else None) or ""
         key = f"{sub['id']}:{new.stripe_price}"
         state = "done" if key in done else "planned"
         if state == "planned" and not item_id:

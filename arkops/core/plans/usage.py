@@ -228,9 +228,7 @@ def show(rt: Runtime, email: str, *, now: datetime) -> list[dict]:
     found = ctx.account(email)
     start, end = found.period(now, ctx.tz)
     with rt.store.transaction(DB) as db:
-        current = {
-            u["metric"]: u for u in USAGE.values(db) if u["email"] == email and u["period_start"] == iso(start)
-        }
+        current = {u["metric"]: u for u in USAGE.values(db) if u["email"] == email and u["period_start"] == iso(start)}
     metrics = list(found.plan.limits) if found.plan else []
     metrics += sorted(m for m in current if m not in metrics)
     return [_row(ctx, found, metric, current.get(metric), start, end) for metric in metrics]
@@ -329,12 +327,20 @@ def check(rt: Runtime, *, now: datetime) -> CheckResult:
                 )
         if result.reached:
             reached = [
-                {"customer": r["email"], "plan": r["plan"], "metric": r["metric"], "used": r["used"], "limit": r["limit"]}
+                {
+                    "customer": r["email"],
+                    "plan": r["plan"],
+                    "metric": r["metric"],
+                    "used": r["used"],
+                    "limit": r["limit"],
+                }
                 for r in result.reached
             ]
             first = reached[0]
             digest = hashlib.sha256(
-                json.dumps([(r["customer"], r["metric"]) for r in reached] + [result.reached[0]["period_start"]]).encode()
+                json.dumps(
+                    [(r["customer"], r["metric"]) for r in reached] + [result.reached[0]["period_start"]]
+                ).encode()
             ).hexdigest()[:16]
             notify(rt, "quota_reached", {**first, "reached": reached}, key=f"quota_reached:{digest}", now=now)
     return result
