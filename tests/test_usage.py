@@ -81,6 +81,8 @@ def test_never_for_a_metric_without_a_limit_and_free_customers_have_quotas(cli, 
     rows = {r["metric"]: r for r in json.loads(cli("usage", "show", ANA, "--format", "json").out)}
     assert rows["exports"]["limit"] is None and rows["exports"]["percent"] is None
     assert rows["watches"]["period_start"] == "2026-11-05T00:00:00Z"  # the subscription's period
+    plans = {r["plan"]: r["customers"] for r in json.loads(cli("billing", "plans", "--format", "json").out)}
+    assert plans == {"free": 1, "starter": 1, "pro": 1}  # ana has usage and a subscription: not free
     free = json.loads(cli("usage", "show", FREE, "--format", "json").out)
     assert [(r["plan"], r["status"], r["metric"], r["percent"]) for r in free] == [
         ("free", "free", "watches", 100.0),
@@ -154,3 +156,19 @@ def test_doctor_warns_when_usage_is_stale_or_metrics_do_not_match(cli, shop, mon
     assert checks["usage metrics"]["detail"] == (
         "recorded but no plan limits them: exports; limited but never recorded: api_calls, watches"
     )
+
+
+def test_retention_drops_periods_ended_over_400_days_ago_and_keeps_the_rest(cli, shop, monkeypatch):
+    cli("usage", "record", ANA, "watches", "10", "--at", "2025-06-10T00:00:00Z")  # June 2025: the month
+    cli("usage", "record", ANA, "watches", "10")
+    monkeypatch.setenv("ARKOPS_NOW", "2025-06-20T00:00:00Z")
+    cli("usage", "check")
+    monkeypatch.setenv("ARKOPS_NOW", "2026-11-20T10:00:00Z")
+    cli("usage", "check")
+    result = cli("retention")
+    assert result.code == 0, result.err
+    assert (
+        "1 usage values removed" in result.out and "2 quota records removed" in result.out
+    )  # 80 % passed over, 100 % sent
+    assert json.loads(cli("usage", "show", ANA, "--format", "json").out)[0]["used"] == 10
+    assert "1 at 100 %" not in cli("usage", "check").err  # this period's record stays

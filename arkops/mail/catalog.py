@@ -49,6 +49,7 @@ OPERATOR_TEMPLATES: dict[str, dict] = {
         "used": 10,
         "limit": 10,
         "reached": [{"customer": "ana@example.com", "plan": "starter", "metric": "watches", "used": 10, "limit": 10}],
+        "more": 0,
     },
     "job_failed": {"job": "stripe-sync", "failures": 3, "error": "Stripe unreachable", "recovered": False},
     "weekly_report": {

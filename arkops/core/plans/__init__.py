@@ -5,7 +5,7 @@ usage against each plan's limits and the 80 %/100 % quota emails.
 `StripeWriter`), `usage` the usage records, the quota check and the reports.
 """
 
-from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job
+from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job, Retention
 
 DOMAIN = Domain(
     name="plans",
@@ -32,5 +32,6 @@ DOMAIN = Domain(
     ),
     demo=DemoPart("arkops.core.plans.demo:build", order=40),
     templates=("quota_80", "quota_100", "quota_reached", "plan_migration"),
+    retention=(Retention("arkops.core.plans.usage:drop_old_periods", order=40),),
     order=55,
 )

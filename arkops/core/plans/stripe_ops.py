@@ -594,11 +594,21 @@ def migrate(
 
 def plan_rows(rt: Runtime) -> list[dict[str, Any]]:
     """Each plan with its terms, Stripe price id, limits, and how many customers are on it now."""
+    from arkops.core.plans.catalog import free_plan
+    from arkops.core.plans.usage import DB as USAGE_DB
+    from arkops.core.plans.usage import USAGE
+
     known = plans(rt)
     counts: dict[str, int] = {}
-    for found in accounts(rt, known).values():
+    on_plan = accounts(rt, known)
+    for found in on_plan.values():
         if found.plan is not None:
             counts[found.plan.id] = counts.get(found.plan.id, 0) + 1
+    free = free_plan(known)
+    if free is not None:  # free customers are not in the ledger: those with usage and no current subscription
+        with rt.store.transaction(USAGE_DB) as db:
+            emails = {u["email"] for u in USAGE.values(db)}
+        counts[free.id] = counts.get(free.id, 0) + len(emails - set(on_plan))
     return [
         {
             "plan": plan.id,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypedDict, cast
 
@@ -27,6 +27,7 @@ DB = "usage"
 THRESHOLDS = (80, 100)
 MAX_VALUE = 10**12
 BATCH = 2000
+DIGEST_ROWS = 50  # the operator's digest lists this many customers, then says how many more
 
 
 class Usage(TypedDict):
@@ -342,7 +343,8 @@ def check(rt: Runtime, *, now: datetime) -> CheckResult:
                     [(r["customer"], r["metric"]) for r in reached] + [result.reached[0]["period_start"]]
                 ).encode()
             ).hexdigest()[:16]
-            notify(rt, "quota_reached", {**first, "reached": reached}, key=f"quota_reached:{digest}", now=now)
+            variables = {**first, "reached": reached[:DIGEST_ROWS], "more": max(len(reached) - DIGEST_ROWS, 0)}
+            notify(rt, "quota_reached", variables, key=f"quota_reached:{digest}", now=now)
     return result
 
 
@@ -373,3 +375,30 @@ def report(rt: Runtime, *, now: datetime) -> list[dict]:
                 }
             )
     return out
+
+
+KEEP_PERIODS = timedelta(days=400)  # a year of past periods stays for `usage show --at`-style questions and reports
+
+
+def drop_old_periods(rt: Runtime, *, now: datetime) -> dict[str, int]:
+    """Retention: usage values and quota records of periods that ended more than 400 days ago are removed.
+
+    The quota records must outlive their period (a replayed old export would otherwise email again), and
+    a period that ended over a year ago cannot be emailed about any more: `check` looks at current periods.
+    """
+    if not rt.store.path(DB).exists():
+        return {}
+    horizon = cast(str, iso(now - KEEP_PERIODS))
+    with rt.store.transaction(DB) as db:
+        old = {
+            key: (u["email"], u["metric"], u["period_start"]) for key, u in USAGE.items(db) if u["period_end"] < horizon
+        }
+        ended = set(old.values())
+        old_quota = [key for key, q in QUOTA.items(db) if (q["email"], q["metric"], q["period_start"]) in ended]
+        old_usage = list(old)
+        if not rt.dry_run:
+            for key in old_usage:
+                USAGE.delete(db, key)
+            for key in old_quota:
+                QUOTA.delete(db, key)
+    return {"usage values removed": len(old_usage), "quota records removed": len(old_quota)}
