@@ -382,3 +382,38 @@ def test_migrate_prorates_only_when_asked(cli, shop):
     assert bad.code == 2 and "expected OLD=NEW" in bad.err
     unknown = cli("billing", "migrate", "--map", "starter=gold")
     assert unknown.code == 3 and "plan 'gold' is not a configured plan" in unknown.err
+
+
+def test_a_migrate_killed_after_stripe_answered_resends_the_same_key_and_emails_once(
+    cli, shop, smtp_server, monkeypatch
+):
+    import arkops.core.notify
+
+    answers = {"n": 0}
+    respond = shop.responders["/v1/subscriptions/sub_ana"]
+
+    def counting(params: dict) -> dict:
+        answers["n"] += 1
+        return respond(params)
+
+    shop.responders["/v1/subscriptions/sub_ana"] = counting
+    real_notify = arkops.core.notify.notify
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the process dies after Stripe's answer, before its record is committed
+
+    monkeypatch.setattr(arkops.core.notify, "notify", killed)
+    assert cli("billing", "migrate", "--map", "starter=pro", "--apply").code == 130
+    monkeypatch.setattr(arkops.core.notify, "notify", real_notify)
+    again = cli("billing", "migrate", "--map", "starter=pro", "--apply", "--format", "json")
+    assert again.code == 0, again.err
+    assert [c["state"] for c in json.loads(again.out)["changes"]] == ["migrated"]
+    first, second = shop.sent("/v1/subscriptions/sub_ana")
+    assert (
+        first.idempotency_key
+        == second.idempotency_key
+        == "arkops-migrate-sub_ana-price_prod_starter_month1-price_prod_pro_month1"
+    )
+    assert answers["n"] == 1  # the second request got Stripe's first answer back: moved once
+    assert cli("mail", "flush").code == 0
+    assert len(smtp_server.received) == 1

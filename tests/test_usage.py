@@ -172,3 +172,21 @@ def test_retention_drops_periods_ended_over_400_days_ago_and_keeps_the_rest(cli,
     )  # 80 % passed over, 100 % sent
     assert json.loads(cli("usage", "show", ANA, "--format", "json").out)[0]["used"] == 10
     assert "1 at 100 %" not in cli("usage", "check").err  # this period's record stays
+
+
+def test_two_checks_at_once_queue_each_email_once(shop, workspace):
+    import subprocess
+    import sys
+
+    from conftest import run_arkops
+
+    assert run_arkops("usage", "record", ANA, "watches", "10").code == 0
+    runs = [
+        subprocess.Popen([sys.executable, "-m", "arkops", "usage", "check"], stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=60)[1] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0]
+    assert sorted("1 at 100 % emailed" in out for out in outputs) == [False, True]
+    outbox = json.loads(run_arkops("mail", "outbox", "--format", "json").out)
+    assert sorted(m["template"] for m in outbox) == ["quota_100", "quota_reached"]
