@@ -315,8 +315,34 @@ SCHEMA: dict[str, Spec] = {
             "stripe_retry_seconds": Field(
                 list, [0.5, 1.0, 2.0], _delays, doc="waits between retries of a failed Stripe request"
             ),
+            "checkout_success_url": Field(
+                str,
+                "",
+                _url,
+                doc="where Checkout sends a customer who paid (`billing checkout` needs it or --success-url)",
+            ),
+            "checkout_cancel_url": Field(
+                str, "", _url, doc="where Checkout sends a customer who turned back (empty: the success URL)"
+            ),
+            "checkout_trial_days": Field(
+                int, 0, _at_least(0), doc="trial days of a checkout without card (0: the customer pays at once)"
+            ),
+            "portal_return_url": Field(
+                str, "", _url, doc="the billing portal's return link (empty: the one set in Stripe's dashboard)"
+            ),
         },
         doc="the Stripe ledger and customer billing emails",
+    ),
+    "usage": Table(
+        {
+            "upgrade_url": Field(
+                str, "", _url, doc="link in the quota emails (empty: [trials] upgrade_url, else a reply)"
+            ),
+            "stale_hours": Field(
+                int, 48, _at_least(1), doc="doctor warns when no usage was recorded for this many hours"
+            ),
+        },
+        doc="usage against the plans' limits and the 80 %/100 % quota emails",
     ),
     "goals": Table(
         {

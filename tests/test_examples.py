@@ -27,6 +27,10 @@ NEEDS_MORE = {
     "mail test": "sends through SMTP (tests/test_mail.py)",
     "mail retry": "needs a failed message (tests/test_mail.py)",
     "promo push": "needs STRIPE_SECRET_KEY and a Stripe server (tests/test_promo_push.py)",
+    "billing checkout": "writes to Stripe (tests/test_plans.py)",
+    "billing portal": "writes to Stripe (tests/test_plans.py)",
+    "billing cancel": "writes to Stripe (tests/test_plans.py)",
+    "billing subscription": "reads Stripe with --refresh (tests/test_plans.py)",
 }
 
 SCRUB = ("ARKOPS_DATA_DIR", "ARKOPS_CONFIG", "ARKOPS_NOW", "ARKOPS_ALERT_TO", "MAIL_FROM", "SMTP_HOST")

@@ -22,6 +22,7 @@ DOMAINS = [
     "arkops.core.trials",
     "arkops.core.leads",
     "arkops.core.promo",
+    "arkops.core.plans",
     "arkops.core.operator",
 ]
 

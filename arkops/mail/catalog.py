@@ -49,7 +49,14 @@ OPERATOR_TEMPLATES: dict[str, dict] = {
     },
     "conversion_rate": {"rate_name": "demo -> trial", "rate": "3.1 %", "threshold": "5.0 %", "sample": 160},
     "no_visits": {"hours": 24, "last_visit": "2026-03-01 08:00 UTC"},
-    "quota_reached": {"customer": "ana@example.com", "metric": "watches", "used": 10, "limit": 10},
+    "quota_reached": {
+        "customer": "ana@example.com",
+        "metric": "watches",
+        "used": 10,
+        "limit": 10,
+        "reached": [{"customer": "ana@example.com", "plan": "starter", "metric": "watches", "used": 10, "limit": 10}],
+        "more": 0,
+    },
     "job_failed": {"job": "stripe-sync", "failures": 3, "error": "Stripe unreachable", "recovered": False},
     "weekly_report": {
         "period": "2026-W10",

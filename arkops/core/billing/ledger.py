@@ -387,8 +387,19 @@ def normalize_subscription(sub: dict, known: Known = lambda _: None) -> Subscrip
         }
         if pause
         else None,
+        "current_period_start": _period(sub, "current_period_start"),
+        "current_period_end": _period(sub, "current_period_end"),
     }
     return state
+
+
+def _period(sub: dict, key: str) -> int | None:
+    """The current period's bound: on the subscription before API 2025-03-31, on its first item since."""
+    own = F.moment(sub, key)
+    if own is not None:
+        return own
+    items = F.listing(sub, "items")
+    return F.moment(items[0], key) if items else None
 
 
 # Same-second ordering. Stripe does not promise delivery order, and Checkout sends `created` (incomplete),

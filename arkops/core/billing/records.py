@@ -66,6 +66,9 @@ class Subscription(TypedDict):
     ended_at: int | None
     start_date: int | None
     pause_collection: NotRequired[dict | None]  # {"behavior", "resumes_at"} while collection is paused
+    # the billing period now running (since Plans; on the subscription, or on its items since API 2025-03-31)
+    current_period_start: NotRequired[int | None]
+    current_period_end: NotRequired[int | None]
     _at: NotRequired[int]
     _type: NotRequired[str]  # the event type this version came from
     _sig: NotRequired[str]  # digest of the state, to chain versions of the same second

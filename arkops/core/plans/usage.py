@@ -1,0 +1,404 @@
+"""Usage against the plans' limits: records, the app's export, the hourly quota check, the reports.
+
+A value belongs to one customer, one metric and one billing period: the subscription's current
+period when the ledger knows it, else the calendar month in the configured time zone. It is stored
+under `<email>|<metric>|<period start>`, so a new period starts from nothing and its quotas are
+emailed again. The check queues `quota_80` at 80 % and `quota_100` at 100 % once per customer,
+metric, period and threshold (a customer who jumps past 100 % gets `quota_100` only), and one
+`quota_reached` digest to the operator per run that found any customer newly at 100 %.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TypedDict, cast
+
+from arkops.clock import from_seconds, iso, parse_iso
+from arkops.core.plans.catalog import Account, Plan, accounts, free_plan, plans
+from arkops.errors import DataError
+from arkops.runtime import Runtime
+from arkops.store.tables import Table
+
+DB = "usage"
+THRESHOLDS = (80, 100)
+MAX_VALUE = 10**12
+BATCH = 2000
+DIGEST_ROWS = 50  # the operator's digest lists this many customers, then says how many more
+
+
+class Usage(TypedDict):
+    email: str
+    metric: str
+    value: int
+    period_start: str
+    period_end: str
+    at: str  # the newest record's time
+
+
+class QuotaSent(TypedDict):
+    email: str
+    metric: str
+    period_start: str
+    threshold: int
+    template: str | None  # None: passed over (a customer who went from under 80 % past 100 % hears 100 % only)
+    used: int
+    limit: int
+    at: str
+
+
+USAGE = Table[Usage]("usage")
+QUOTA = Table[QuotaSent]("quota")
+
+
+def _email(value: Any) -> str:
+    from arkops.core.trials.state import normalize_email
+
+    return normalize_email(value)
+
+
+def _metric(value: Any) -> str:
+    import re
+
+    if not isinstance(value, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", value):
+        raise DataError(f"metric: {value!r} is not a metric name (lowercase letters, digits, - or _)")
+    return value
+
+
+def _value(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_VALUE:
+        raise DataError(f"value: {value!r} is not a whole number from 0 to 10^12")
+    return value
+
+
+def _moment(value: Any, now: datetime) -> datetime:
+    if value is None or value == "":
+        return now
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return from_seconds(value, what="timestamp")
+    if not isinstance(value, str):
+        raise DataError(f"timestamp: {value!r} is not a date")
+    return parse_iso(value, what="timestamp")
+
+
+@dataclass
+class Context:
+    """What a batch of usage work reads once: the plans, who is on which, the time zone."""
+
+    known: dict[str, Plan]
+    on_plan: dict[str, Account]
+    free: Plan | None
+    tz: Any
+
+    def account(self, email: str) -> Account:
+        return self.on_plan.get(email) or Account(email, self.free, "free", None, None)
+
+
+def context(rt: Runtime) -> Context:
+    known = plans(rt)
+    return Context(known, accounts(rt, known), free_plan(known), rt.config.tz)
+
+
+def _key(email: str, metric: str, start: str) -> str:
+    return f"{email}|{metric}|{start}"
+
+
+def _store(db: Any, ctx: Context, email: str, metric: str, value: int, at: datetime, *, add: bool) -> bool:
+    start, end = ctx.account(email).period(at, ctx.tz)
+    key = _key(email, metric, cast(str, iso(start)))
+    current = USAGE.get(db, key)
+    stamp = cast(str, iso(at))
+    if current is not None and not add and current["at"] > stamp:
+        return False  # an older export replayed: the newer value stands
+    new_value = min((current["value"] if current and add else 0) + value, MAX_VALUE)
+    record: Usage = {
+        "email": email,
+        "metric": metric,
+        "value": new_value,
+        "period_start": cast(str, iso(start)),
+        "period_end": cast(str, iso(end)),
+        "at": max(stamp, current["at"]) if current else stamp,
+    }
+    if record == current:
+        return False
+    USAGE.put(db, key, record)
+    return True
+
+
+def record(rt: Runtime, email: str, metric: str, value: int, *, at: str | None, add: bool, now: datetime) -> Usage:
+    """Set (or with `add`, add to) the customer's value of `metric` in the period holding `at`."""
+    email, metric, value = _email(email), _metric(metric), _value(value)
+    moment = _moment(at, now)
+    ctx = context(rt)
+    with rt.store.transaction(DB) as db:
+        _store(db, ctx, email, metric, value, moment, add=add)
+        start, _ = ctx.account(email).period(moment, ctx.tz)
+        return cast(Usage, USAGE.get(db, _key(email, metric, cast(str, iso(start)))))
+
+
+@dataclass
+class ImportReport:
+    recorded: int = 0
+    unchanged: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+def read_export(path: Path) -> list[Any]:
+    """The app's export: a JSON list, or JSON Lines (one object a line); a line that does not parse is kept
+    as an error to report, not a reason to refuse the file."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder, not a JSON file") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc})") from None
+    if text.lstrip().startswith("["):
+        try:
+            records = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}: not JSON ({exc})") from None
+        if not isinstance(records, list):
+            raise DataError(f"{path}: expected a list of usage records")
+        return records
+    out: list[Any] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            out.append(DataError(f"line {number}: not JSON ({exc.msg})"))
+    return out
+
+
+def import_file(rt: Runtime, path: Path, *, now: datetime) -> ImportReport:
+    """Each {email, metric, value, timestamp} sets that value in its period; malformed records are skipped."""
+    records = read_export(path)
+    report = ImportReport()
+    ctx = context(rt)
+    for begin in range(0, len(records), BATCH):
+        with rt.store.transaction(DB) as db:
+            for index, item in enumerate(records[begin : begin + BATCH], begin):
+                where = f"{path}[{index}]"
+                try:
+                    if isinstance(item, DataError):
+                        raise item
+                    if not isinstance(item, dict):
+                        raise DataError("not an object")
+                    email, metric = _email(item.get("email")), _metric(item.get("metric"))
+                    value = _value(item.get("value"))
+                    moment = _moment(item.get("timestamp"), now)
+                    if moment > now:
+                        raise DataError(f"timestamp: {item.get('timestamp')!r} is in the future")
+                except DataError as exc:
+                    report.skipped.append(f"{where}: {exc}")
+                    continue
+                if _store(db, ctx, email, metric, value, moment, add=False):
+                    report.recorded += 1
+                else:
+                    report.unchanged += 1
+    return report
+
+
+def _row(ctx: Context, found: Account, metric: str, usage: Usage | None, start: datetime, end: datetime) -> dict:
+    limit = found.plan.limits.get(metric) if found.plan else None
+    used = usage["value"] if usage else 0
+    return {
+        "email": found.email,
+        "plan": found.plan.id if found.plan else None,
+        "status": found.status,
+        "metric": metric,
+        "used": used,
+        "limit": limit,
+        "percent": round(used * 100 / limit, 1) if limit else None,
+        "period_start": iso(start),
+        "period_end": iso(end),
+        "updated_at": usage["at"] if usage else None,
+    }
+
+
+def show(rt: Runtime, email: str, *, now: datetime) -> list[dict]:
+    """The customer's usage of each metric (their plan's limits, and any other metric recorded) this period."""
+    email = _email(email)
+    ctx = context(rt)
+    found = ctx.account(email)
+    start, end = found.period(now, ctx.tz)
+    with rt.store.transaction(DB) as db:
+        current = {u["metric"]: u for u in USAGE.values(db) if u["email"] == email and u["period_start"] == iso(start)}
+    metrics = list(found.plan.limits) if found.plan else []
+    metrics += sorted(m for m in current if m not in metrics)
+    return [_row(ctx, found, metric, current.get(metric), start, end) for metric in metrics]
+
+
+def _current_rows(values: list[Usage], ctx: Context, now: datetime) -> list[dict]:
+    """This period's usage of every customer on a plan (paying, trialing, or free with usage), each limited metric."""
+    by_key = {(u["email"], u["metric"], u["period_start"]): u for u in values}
+    rows = []
+    for email in sorted({u["email"] for u in values} | set(ctx.on_plan)):
+        found = ctx.account(email)
+        if found.plan is None or found.status not in ("active", "trialing", "past_due", "free"):
+            continue
+        start, end = found.period(now, ctx.tz)
+        for metric in found.plan.limits:
+            usage = by_key.get((email, metric, cast(str, iso(start))))
+            rows.append(_row(ctx, found, metric, usage, start, end))
+    return rows
+
+
+@dataclass
+class CheckResult:
+    checked: int = 0  # customer-metric pairs with a limit
+    queued: dict[int, int] = field(default_factory=lambda: {80: 0, 100: 0})
+    reached: list[dict] = field(default_factory=list)  # newly at 100 %: the operator's digest
+
+    def summary(self) -> str:
+        return (
+            f"{self.checked} quotas checked, {self.queued[80]} at 80 % and {self.queued[100]} at 100 % emailed, "
+            f"operator {'told' if self.reached else 'not told'}"
+        )
+
+    def counts(self) -> dict[str, int]:
+        return {"checked": self.checked, "quota_80": self.queued[80], "quota_100": self.queued[100]}
+
+
+def upgrade_url(rt: Runtime) -> str:
+    from arkops.core.notify import queue_sender
+
+    return rt.config["usage"]["upgrade_url"] or rt.config["trials"]["upgrade_url"] or "mailto:" + queue_sender()
+
+
+def check(rt: Runtime, *, now: datetime) -> CheckResult:
+    """Queue each quota email that is due, once per customer, metric, period and threshold (job: hourly).
+
+    One usage transaction for the run, the emails stored with it (`batched`): two runs at once take
+    turns, and the second finds every threshold already recorded.
+    """
+    from arkops.core.notify import batched, notify
+    from arkops.mail.address import normalize_customer_address
+
+    result = CheckResult()
+    ctx = context(rt)
+    link = upgrade_url(rt)
+    local = rt.config["mail"]["allow_local_domains"]
+    with rt.store.transaction(DB) as db, batched(rt):
+        for row in _current_rows(USAGE.values(db), ctx, now):
+            if not row["limit"]:
+                continue  # a limit of 0, or no limit: nothing to warn about
+            result.checked += 1
+            due = [t for t in THRESHOLDS if row["used"] * 100 >= t * row["limit"]]
+            if not due:
+                continue
+            top = due[-1]
+            for threshold in due:
+                key = f"quota:{row['email']}:{row['metric']}:{row['period_start']}:{threshold}"
+                if QUOTA.get(db, key) is not None:
+                    continue
+                template = f"quota_{threshold}" if threshold == top else None
+                if template:
+                    normalize_customer_address(row["email"], field="customer email", allow_local_domains=local)
+                    variables = {
+                        "metric": row["metric"],
+                        "used": row["used"],
+                        "limit": row["limit"],
+                        "upgrade_url": link,
+                        "plan": ctx.known[row["plan"]].name,
+                    }
+                    notify(rt, template, variables, key=key, now=now, to=row["email"])
+                    result.queued[threshold] += 1
+                    if threshold == 100:
+                        result.reached.append(row)
+                QUOTA.put(
+                    db,
+                    key,
+                    {
+                        "email": row["email"],
+                        "metric": row["metric"],
+                        "period_start": row["period_start"],
+                        "threshold": threshold,
+                        "template": template,
+                        "used": row["used"],
+                        "limit": row["limit"],
+                        "at": cast(str, iso(now)),
+                    },
+                )
+        if result.reached:
+            reached = [
+                {
+                    "customer": r["email"],
+                    "plan": r["plan"],
+                    "metric": r["metric"],
+                    "used": r["used"],
+                    "limit": r["limit"],
+                }
+                for r in result.reached
+            ]
+            first = reached[0]
+            digest = hashlib.sha256(
+                json.dumps(
+                    [(r["customer"], r["metric"]) for r in reached] + [result.reached[0]["period_start"]]
+                ).encode()
+            ).hexdigest()[:16]
+            variables = {**first, "reached": reached[:DIGEST_ROWS], "more": max(len(reached) - DIGEST_ROWS, 0)}
+            notify(rt, "quota_reached", variables, key=f"quota_reached:{digest}", now=now)
+    return result
+
+
+def check_job(rt: Runtime, *, now: datetime) -> CheckResult:
+    return check(rt, now=now)
+
+
+def report(rt: Runtime, *, now: datetime) -> list[dict]:
+    """Per plan and limited metric: customers, total and average use, how many above 80 % and 100 %."""
+    ctx = context(rt)
+    with rt.store.transaction(DB) as db:
+        rows = _current_rows(USAGE.values(db), ctx, now)
+    out = []
+    for plan in ctx.known.values():
+        for metric, limit in plan.limits.items():
+            mine = [r for r in rows if r["plan"] == plan.id and r["metric"] == metric]
+            total = sum(r["used"] for r in mine)
+            out.append(
+                {
+                    "plan": plan.id,
+                    "metric": metric,
+                    "limit": limit,
+                    "customers": len(mine),
+                    "total": total,
+                    "average": round(total / len(mine), 1) if mine else None,
+                    "over_80": sum(1 for r in mine if limit and r["used"] * 100 >= 80 * limit),
+                    "over_100": sum(1 for r in mine if limit and r["used"] >= limit),
+                }
+            )
+    return out
+
+
+KEEP_PERIODS = timedelta(days=400)  # a year of past periods stays for `usage show --at`-style questions and reports
+
+
+def drop_old_periods(rt: Runtime, *, now: datetime) -> dict[str, int]:
+    """Retention: usage values and quota records of periods that ended more than 400 days ago are removed.
+
+    The quota records must outlive their period (a replayed old export would otherwise email again), and
+    a period that ended over a year ago cannot be emailed about any more: `check` looks at current periods.
+    """
+    if not rt.store.path(DB).exists():
+        return {}
+    horizon = cast(str, iso(now - KEEP_PERIODS))
+    with rt.store.transaction(DB) as db:
+        old = {
+            key: (u["email"], u["metric"], u["period_start"]) for key, u in USAGE.items(db) if u["period_end"] < horizon
+        }
+        ended = set(old.values())
+        old_quota = [key for key, q in QUOTA.items(db) if (q["email"], q["metric"], q["period_start"]) in ended]
+        old_usage = list(old)
+        if not rt.dry_run:
+            for key in old_usage:
+                USAGE.delete(db, key)
+            for key in old_quota:
+                QUOTA.delete(db, key)
+    return {"usage values removed": len(old_usage), "quota records removed": len(old_quota)}
