@@ -106,6 +106,13 @@ def test_status_agrees_with_the_commands_of_each_domain(demo):
         f"slots_left_{code['code']}": code["remaining"] for code in codes
     }
 
+    quotas = as_json(in_demo(demo, "usage", "report", "--format", "json"))
+    usage = status["sections"]["usage"]["figures"]
+    assert (
+        0 < usage["customers_over_80"]["value"] <= sum(row["over_80"] for row in quotas)
+    )  # pairs: one customer, 2 metrics
+    assert 0 < usage["customers_at_100"]["value"] <= sum(row["over_100"] for row in quotas)
+
     outbox = as_json(in_demo(demo, "mail", "outbox", "--format", "json"))
     mail = status["sections"]["outbox"]["figures"]
     for state in ("pending", "failed", "dead", "unknown"):
@@ -357,6 +364,9 @@ def test_html_report_is_self_contained_and_renders_at_phone_and_desktop_width(de
     assert html.count("<details>") == len(charts)
     assert "Trial cohorts by signup week" in html and "Failed payments open" in html and "Top lead sources" in html
     assert "Promo results" in html and "LAUNCH30" in html
+    hot_spots = html.split("Quota hot spots")[1].split("</table>")[0]
+    quotas = json.loads(in_demo(demo, "usage", "report", "--format", "json").stdout)
+    assert hot_spots.count("<tr") - 1 == sum(row["over_80"] for row in quotas) > 0  # every customer-metric pair
 
     Recorder.seen = []
     proxy = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
