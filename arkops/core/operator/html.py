@@ -48,6 +48,7 @@ figure{margin:16px 0}
 figcaption{color:var(--muted);font-size:.85rem}
 svg{width:100%;height:auto;display:block}
 svg text{fill:var(--muted);font-size:13px}
+@media (max-width:600px){svg text{font-size:18px}}
 svg .grid{stroke:var(--line);stroke-width:1}
 svg .zero{stroke:var(--muted);stroke-width:1}
 svg .line{fill:none;stroke-width:2.5}
@@ -68,7 +69,8 @@ footer{color:var(--muted);font-size:.8rem;text-align:center;margin:24px 0}
 """
 
 WIDTH, HEIGHT = 640, 260
-LEFT, RIGHT, TOP, BOTTOM = 64, 12, 12, 28
+LABEL_CHARS = 10  # an x-axis label longer than this is cut
+LEFT, RIGHT, TOP, BOTTOM = 84, 30, 12, 28
 
 NUM = ' class="num"'
 SINCE = re.compile(r"^(\d{1,3})(mo|y)$")
@@ -141,7 +143,10 @@ def svg_chart(chart: Chart, fmt: Formats) -> str:
     for i, label in enumerate(chart.labels):
         if (count - 1 - i) % every == 0:  # counted back from the last, which is always named
             x = LEFT + step * (i + 0.5)
-            parts.append(f'<text x="{x:.1f}" y="{HEIGHT - 8}" text-anchor="middle">{escape(label)}</text>')
+            short = (
+                label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
+            )  # the data table has it whole
+            parts.append(f'<text x="{x:.1f}" y="{HEIGHT - 8}" text-anchor="middle">{escape(short)}</text>')
     names = list(chart.series)
     bars = [n for n in names if n != chart.line]
     if chart.kind == "line":
