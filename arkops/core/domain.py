@@ -45,6 +45,12 @@ class Database(NamedTuple):
     kind: str = "tinydb"  # or "jsonl" for high-volume append-only records
     migrations: str | None = None
     archive: bool = False
+    # Privacy (`arkops.core.privacy`): a store whose records cannot simply be deleted names its own
+    # handling, a function `(rt, person) -> dict[str, int]` (e.g. billing keeps invoices under a pseudonym).
+    forget: str | None = None
+    # For kind "jsonl": the `[table] key` of arkops.toml saying how many days of day files
+    # (`<name>/YYYY-MM-DD.jsonl`) to keep; `arkops privacy purge` removes older ones.
+    keep_days: str | None = None
 
 
 class Job(NamedTuple):
@@ -107,3 +113,5 @@ class Domain(NamedTuple):
     templates: tuple[str, ...] = ()  # names in arkops.mail.catalog this domain sends
     retention: tuple[Retention, ...] = ()
     order: int = 50  # position of its commands in `arkops --help`
+    # Commands that change data ("trials import", "init"): each run appends a line to the audit log.
+    audited: tuple[str, ...] = ()

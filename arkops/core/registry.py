@@ -20,6 +20,7 @@ DOMAINS = [
     "arkops.core.mail",
     "arkops.core.billing",
     "arkops.core.trials",
+    "arkops.core.privacy",
 ]
 
 
@@ -37,6 +38,11 @@ def domains() -> tuple[Domain, ...]:
 def commands() -> dict[str, str]:
     """Every top-level command, in help order: name -> "module:attribute"."""
     return {name: target for domain in domains() for name, target in domain.commands.items()}
+
+
+def audited() -> frozenset[str]:
+    """The commands ("trials import", "init") whose every run appends a line to the audit log."""
+    return frozenset(command for domain in domains() for command in domain.audited)
 
 
 def databases() -> dict[str, tuple[Domain, Database]]:

@@ -106,3 +106,13 @@ class ArchiveIndex:
         data.update(months)
         ensure_dir(self.path.parent)
         atomic_write_bytes(self.path, dump_json({"months": data, META: {"1": {"schema": ARCHIVE_SCHEMA}}}))
+
+    def drop(self, keys: list[str]) -> int:
+        """Forget keys (`privacy forget`); one atomic write when any was there. The caller holds the hot lock."""
+        data = self.load()
+        gone = [key for key in keys if key in data]
+        if gone:
+            for key in gone:
+                del data[key]
+            atomic_write_bytes(self.path, dump_json({"months": data, META: {"1": {"schema": ARCHIVE_SCHEMA}}}))
+        return len(gone)

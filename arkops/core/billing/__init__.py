@@ -55,6 +55,7 @@ DOMAIN = Domain(
             version=2,
             personal={"customers": ("email", "name"), "invoices": ("customer_email",)},
             migrations="arkops.core.billing.ledger:MIGRATIONS",
+            forget="arkops.core.billing.privacy:forget",
         ),
     ),
     jobs=(
@@ -83,4 +84,5 @@ DOMAIN = Domain(
     ),
     retention=(Retention("arkops.core.billing.retention:fold_event_ids", order=30),),
     order=50,
+    audited=("stripe sync", "webhooks ingest", "webhooks serve", "payments import"),
 )

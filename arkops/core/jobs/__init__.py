@@ -23,4 +23,5 @@ DOMAIN = Domain(
         ),
     ),
     order=20,
+    audited=("retention",),
 )

@@ -1,0 +1,26 @@
+"""Privacy: a person's data exported or forgotten across every store, retention, the audit log, file modes.
+
+`person` holds the keyed hash and the erasure records (`erased()` is what
+every import and sync asks), `service` export and forget over the domains'
+declared personal data, `purge` privacy's retention rules, `audit` the
+append-only log of commands that change data, `checks` the file modes.
+"""
+
+from arkops.core.domain import Database, DoctorCheck, Domain, Retention
+
+DOMAIN = Domain(
+    name="privacy",
+    summary="Personal data: export, forget, retention, the audit log and file permissions.",
+    commands={"privacy": "arkops.cli.privacy:app", "audit": "arkops.cli.privacy:audit"},
+    databases=(
+        Database("privacy", version=1, personal={}),  # erasure records: keyed hashes only
+        Database("audit", version=1, personal={}, kind="jsonl"),  # addresses hashed, never in clear
+    ),
+    checks=(DoctorCheck("arkops.core.privacy.checks:permissions", order=55),),
+    retention=(
+        Retention("arkops.core.privacy.purge:day_files", order=60),
+        Retention("arkops.core.privacy.purge:temp_files", order=95),
+    ),
+    audited=("privacy forget", "privacy purge"),
+    order=80,
+)
