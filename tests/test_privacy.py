@@ -124,6 +124,7 @@ def test_forget_leaves_no_trace_keeps_the_figures_and_is_not_undone_by_a_reimpor
     assert {"trials", "outbox", "ledger"} <= set(exported["stores"])
     assert "trials (archive 2026-03)" in exported["stores"]["trials"]
     assert exported["stores"]["ledger"]["customers"]["cus_ana"]["name"] == "Ana Lopez"
+    assert list(exported["stores"]["ledger"]["invoices"]) == ["in_ana"]  # hers, not her neighbour's
     figures = report(cli)
 
     first = cli("privacy", "forget", EMAIL, "--yes")
@@ -209,7 +210,7 @@ def test_forget_asks_and_dry_run_counts_without_writing(cli, workspace):
     assert cli("trials", "signup", "eve@example.com", "--plan", "pro").code == 0
     before = data_files(workspace / "data")
     preview = cli("--dry-run", "privacy", "forget", "eve@example.com")
-    assert preview.out.strip() == "privacy forget: would erase: 1 trials trials"
+    assert preview.out.strip() == "privacy forget: would erase: 1 trials records"
     refused = run_arkops("privacy", "forget", "eve@example.com", input="n\n")
     assert refused.code == 130 and "Erase eve@example.com from every arkops store?" in refused.out
     assert data_files(workspace / "data") == before

@@ -25,7 +25,7 @@ def privacy_export(
     Trials and their activity, outbox messages, billing records and every
     other domain's declared personal data, archives included.
 
-    Example: arkops privacy export ana@example.com > ana.json
+    Example: arkops privacy export ana@example.com --format json
     """
     from arkops.core.privacy.service import export
     from arkops.errors import UsageError

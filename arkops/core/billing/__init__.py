@@ -56,6 +56,7 @@ DOMAIN = Domain(
             personal={"customers": ("email", "name"), "invoices": ("customer_email",)},
             migrations="arkops.core.billing.ledger:MIGRATIONS",
             forget="arkops.core.billing.privacy:forget",
+            export="arkops.core.billing.privacy:export",
         ),
     ),
     jobs=(

@@ -46,6 +46,27 @@ def forget(rt: Runtime, who: Person, *, now: datetime) -> dict[str, int]:
     return {"ledger customers pseudonymised": customers, "ledger invoices pseudonymised": invoices}
 
 
+LINKED = ("subscriptions", "invoices", "refunds", "disputes", "credit_notes", "customer_discounts")
+
+
+def export(rt: Runtime, who: Person) -> dict[str, dict[str, Any]]:
+    """The person's customers, and every billing record linked to them by customer id or by email."""
+    if who.kind != "email" or not rt.store.path(DB).exists():
+        return {}
+    with rt.store.transaction(DB) as db:
+        customers = {k: c for k, c in db.items("customers") if who.found_in(c.get("email"))}
+        found: dict[str, dict[str, Any]] = {"customers": customers} if customers else {}
+        for table in LINKED:
+            rows = {
+                key: doc
+                for key, doc in db.items(table)
+                if key in customers or doc.get("customer") in customers or who.found_in(doc.get("customer_email"))
+            }
+            if rows:
+                found[table] = rows
+    return found
+
+
 def scrub_events(rt: Runtime, events: list[dict]) -> None:
     """Put the pseudonym in place of an erased email (and the name beside it) in events about to be applied."""
     from arkops.core.privacy.person import erased_digests, erased_person

@@ -85,6 +85,11 @@ def export(rt: Runtime, text: str, *, now: datetime) -> dict[str, Any]:
     who = person(rt, text)
     stores: dict[str, dict[str, dict[str, Any]]] = {}
     for database in personal_databases():
+        if database.export:
+            found = resolve(database.export)(rt, who)
+            if found:
+                stores[database.name] = found
+            continue
         for where, key, document in _found(rt, database, who):
             stores.setdefault(database.name, {}).setdefault(where, {})[key] = document
     return {"person": who.value, "kind": who.kind, "exported_at": iso(now), "stores": stores}
@@ -114,9 +119,8 @@ def forget(rt: Runtime, text: str, *, now: datetime) -> ForgetReport:
     report = ForgetReport(who, dry_run=rt.dry_run)
     if rt.dry_run:
         for database in personal_databases():
-            for where, _, _ in _found(rt, database, who):
-                label = f"{database.name} {where.split(' ')[0]}"
-                report.done[label] = report.done.get(label, 0) + 1
+            found = sum(1 for _ in _found(rt, database, who))
+            report.done[f"{database.name} records"] = report.done.get(f"{database.name} records", 0) + found
         return report
     with rt.store.transaction(DB) as db:
         report.already_erased = not db.insert_new("erasures", who.digest, {"kind": who.kind, "at": iso(now)})
