@@ -298,3 +298,14 @@ def test_audit_log_names_no_secret_and_no_address(cli, workspace, monkeypatch):
     assert rows[0]["arguments"]["email"].startswith("<email:") and "<ip:" in rows[0]["arguments"]["source"]
     assert rows[0]["user"] and rows[0]["at"].endswith("Z")
     assert json.loads(cli("audit", "--since", "2099-01-01", "--format", "json").out) == []
+
+
+def test_anonymized_ip_storage_writes_no_full_address(cli, workspace):
+    write_config(workspace, '[privacy]\nip_storage = "anonymized"\n')
+    v6 = "2001:db8:1234:5678:9abc::1"
+    signups = [{"email": "hal@example.com", "plan": "pro", "ip": IP, "client": {"addresses": [v6, "not an ip"]}}]
+    (workspace / "signups.json").write_text(json.dumps(signups))
+    assert cli("trials", "import", "signups.json").code == 0
+    extra = json.loads((workspace / "data" / "trials.json").read_text())["trials"]["hal@example.com"]["extra"]
+    assert extra == {"ip": "203.0.113.0", "client": {"addresses": ["2001:db8:1234::", "not an ip"]}}
+    assert hits(workspace / "data", [IP, v6, "2001:db8:1234:5678"]) == []

@@ -153,14 +153,27 @@ def person(rt: Runtime, text: str) -> Person:
 
 
 def erased_digests(rt: Runtime) -> frozenset[str]:
-    """The keyed hashes of everyone erased, read once per process (nothing when no one ever was)."""
-    if "privacy-erased" not in rt.memo:
-        found: frozenset[str] = frozenset()
-        if rt.store.path(DB).exists():
-            with rt.store.transaction(DB) as db:
-                found = frozenset(key for key, _ in db.items("erasures"))
-        rt.memo["privacy-erased"] = found
-    return rt.memo["privacy-erased"]
+    """The keyed hashes of everyone erased (nothing when no one ever was).
+
+    Read again only when `privacy.json` changed (one stat per call): an
+    import that started before a `privacy forget` sees the erasure in its
+    next record, so the person cannot slip back in behind the forget.
+    """
+    path = rt.store.path(DB)
+    try:
+        stat = path.stat()
+        signature: tuple[int, ...] | None = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    except FileNotFoundError:
+        signature = None
+    cached = rt.memo.get("privacy-erased")
+    if cached is not None and cached[0] == signature:
+        return cached[1]
+    found: frozenset[str] = frozenset()
+    if signature is not None:
+        with rt.store.transaction(DB) as db:
+            found = frozenset(key for key, _ in db.items("erasures"))
+    rt.memo["privacy-erased"] = (signature, found)
+    return found
 
 
 def erased(rt: Runtime, email_or_ip: str) -> bool:

@@ -124,7 +124,6 @@ def forget(rt: Runtime, text: str, *, now: datetime) -> ForgetReport:
         return report
     with rt.store.transaction(DB) as db:
         report.already_erased = not db.insert_new("erasures", who.digest, {"kind": who.kind, "at": iso(now)})
-    rt.memo.pop("privacy-erased", None)
     for database in personal_databases():
         if database.forget:
             counts = resolve(database.forget)(rt, who, now=now)
