@@ -109,6 +109,11 @@ def seeded(cli, workspace, monkeypatch, smtp_server):
     return workspace
 
 
+def message_ids(data: Path) -> list[str]:
+    files = [data / "outbox.json", *sorted((data / "archive" / "outbox").glob("20*.json"))]
+    return sorted(i for f in files for i in json.loads(f.read_text()).get("messages", {}))
+
+
 def report(cli) -> dict:
     result = cli("payments", "report", "--months", "3", "--format", "json")
     assert result.code == 0, result.err
@@ -126,6 +131,7 @@ def test_forget_leaves_no_trace_keeps_the_figures_and_is_not_undone_by_a_reimpor
     assert exported["stores"]["ledger"]["customers"]["cus_ana"]["name"] == "Ana Lopez"
     assert list(exported["stores"]["ledger"]["invoices"]) == ["in_ana"]  # hers, not her neighbour's
     figures = report(cli)
+    messages = message_ids(data)
 
     first = cli("privacy", "forget", EMAIL, "--yes")
     assert first.code == 0, first.err
@@ -134,6 +140,7 @@ def test_forget_leaves_no_trace_keeps_the_figures_and_is_not_undone_by_a_reimpor
 
     assert hits(data, traces(EMAIL) + traces(IP)) == []
     assert report(cli) == figures  # the same revenue, customers and movements
+    assert message_ids(data) == messages  # emptied, not removed: their keys still say "already sent"
     ledger = json.loads((data / "ledger.json").read_text())
     pseudonym = ledger["customers"]["cus_ana"]["email"]
     assert pseudonym.startswith("erased-") and pseudonym.endswith("@erased.invalid")

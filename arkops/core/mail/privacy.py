@@ -78,12 +78,14 @@ def _remove_rendered(rt: Runtime, who: Person, ids: set[str]) -> int:
     folder = outbox.eml_folder(rt.store)
     if not folder.is_dir():
         return 0
-    prefixes = {f"{int(message_id):06d}-" for message_id in ids}
+    numbers = {int(message_id) for message_id in ids}
     removed = 0
     for path in folder.iterdir():
         if not path.is_file():
             continue
-        if path.name[:7] in prefixes or who.found_in(path.read_bytes().decode("utf-8", "replace")):
+        number = path.name.partition("-")[0]
+        ours = number.isdigit() and int(number) in numbers  # `000042-trial_day7.eml`: message 42
+        if ours or who.found_in(path.read_bytes().decode("utf-8", "replace")):
             path.unlink(missing_ok=True)
             removed += 1
     return removed
