@@ -316,3 +316,30 @@ def test_anonymized_ip_storage_writes_no_full_address(cli, workspace):
     extra = json.loads((workspace / "data" / "trials.json").read_text())["trials"]["hal@example.com"]["extra"]
     assert extra == {"ip": "203.0.113.0", "client": {"addresses": ["2001:db8:1234::", "not an ip"]}}
     assert hits(workspace / "data", [IP, v6, "2001:db8:1234:5678"]) == []
+
+
+def test_json_lines_stores_are_exported_and_forgotten_line_by_line(workspace, monkeypatch):
+    """A domain to come (leads) declares its visit files; export and forget reach them with no code of its own."""
+    from arkops.core import registry
+    from arkops.core.domain import Database, Domain
+    from arkops.core.privacy.service import export, forget
+    from arkops.runtime import Runtime
+
+    leads = Domain("leads", "visits", databases=(Database("visits", 1, {"visits": ("ip", "email")}, kind="jsonl"),))
+    today = registry.domains()
+    monkeypatch.setattr(registry, "domains", lambda: (*today, leads))
+    data = workspace / "data"
+    (data / "visits").mkdir(mode=0o700)
+    lines = [
+        {"ip": IP, "path": "/pricing", "user_agent": "Mozilla/5.0 (X11; Linux x86_64)"},
+        {"ip": f"{IP}1", "path": "/"},  # 203.0.113.771 is not an address, and not hers
+        {"ip": OTHER_IP, "path": "/signup", "email": EMAIL.lower()},
+    ]
+    (data / "visits" / "2026-11-20.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    rt = Runtime(data_dir=data, config_path=workspace / "arkops.toml", env_file=workspace / ".env")
+    now = datetime(2026, 11, 22, tzinfo=UTC)
+    assert export(rt, IP, now=now)["stores"] == {"visits": {"visits/2026-11-20.jsonl": {"1": lines[0]}}}
+    assert forget(rt, IP, now=now).done["visits records"] == 1
+    assert forget(rt, EMAIL, now=now).done["visits records"] == 1
+    left = [json.loads(line) for line in (data / "visits" / "2026-11-20.jsonl").read_text().splitlines()]
+    assert left == [lines[1]]
