@@ -13,7 +13,6 @@ file is only appended to: `privacy forget` and retention never touch it.
 
 from __future__ import annotations
 
-import getpass
 import os
 import re
 from datetime import datetime
@@ -33,6 +32,8 @@ IP_CANDIDATE = re.compile(
 
 
 def os_user() -> str:
+    import getpass
+
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # a container with no passwd entry for this uid

@@ -16,7 +16,6 @@ import hmac
 import ipaddress
 import os
 import re
-import secrets
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -43,6 +42,8 @@ def hashing_key(rt: Runtime) -> bytes:
     try:
         text = path.read_text().strip()
     except FileNotFoundError:
+        import secrets
+
         ensure_dir(path.parent)
         temp = path.with_name(f".{KEY_FILE}.{os.getpid()}.tmp")
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
