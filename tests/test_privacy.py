@@ -204,7 +204,7 @@ def test_every_declared_store_is_reached_and_an_undeclared_one_is_caught(cli, se
     from arkops.core.registry import databases
 
     for name, (_, database) in databases().items():
-        assert database.personal or name in ("jobs", "privacy", "audit"), f"{name} declares no personal data"
+        assert database.personal or name in ("privacy", "audit"), f"{name} declares no personal data"
     stray = seeded / "data" / "stray.json"
     stray.write_text(json.dumps({"notes": {"1": {"who": EMAIL}}}))
     stray.chmod(0o600)
@@ -343,3 +343,17 @@ def test_json_lines_stores_are_exported_and_forgotten_line_by_line(workspace, mo
     assert forget(rt, EMAIL, now=now).done["visits records"] == 1
     left = [json.loads(line) for line in (data / "visits" / "2026-11-20.jsonl").read_text().splitlines()]
     assert left == [lines[1]]
+
+
+def test_a_job_outcome_naming_the_person_is_reworded_and_the_run_kept(cli, workspace):
+    assert cli("run", "--only", "retention", "--force").code == 0
+    path = workspace / "data" / "jobs.json"
+    jobs = json.loads(path.read_text())
+    jobs["runs"]["retention"].update(outcome="failed", detail=f"no trial for {EMAIL.lower()}; record the signup first")
+    path.write_text(json.dumps(jobs))
+    assert "1 job outcomes reworded" in cli("privacy", "forget", EMAIL, "--yes").out
+    run = json.loads(path.read_text())["runs"]["retention"]
+    assert (
+        run["detail"].startswith("no trial for erased-")
+        and run["last_start"] == jobs["runs"]["retention"]["last_start"]
+    )
