@@ -322,6 +322,7 @@ def test_json_lines_stores_are_exported_and_forgotten_line_by_line(workspace, mo
     """A domain to come (leads) declares its visit files; export and forget reach them with no code of its own."""
     from arkops.core import registry
     from arkops.core.domain import Database, Domain
+    from arkops.core.privacy import erased
     from arkops.core.privacy.service import export, forget
     from arkops.runtime import Runtime
 
@@ -343,6 +344,7 @@ def test_json_lines_stores_are_exported_and_forgotten_line_by_line(workspace, mo
     assert forget(rt, EMAIL, now=now).done["visits records"] == 1
     left = [json.loads(line) for line in (data / "visits" / "2026-11-20.jsonl").read_text().splitlines()]
     assert left == [lines[1]]
+    assert erased(rt, IP) and erased(rt, f" {EMAIL} ") and not erased(rt, OTHER_IP)  # what leads will ask
 
 
 def test_a_job_outcome_naming_the_person_is_reworded_and_the_run_kept(cli, workspace):

@@ -6,7 +6,28 @@ declared personal data, `purge` privacy's retention rules, `audit` the
 append-only log of commands that change data, `checks` the file modes.
 """
 
+from typing import Any
+
 from arkops.core.domain import Database, DoctorCheck, Domain, Retention
+
+
+def erased(rt: Any, email_or_ip: str) -> bool:
+    """True when `privacy forget` erased this email or IP address: every import and sync leaves them out.
+
+    The one question other domains ask (leads, promo, usage on intake);
+    cheap when nobody was ever erased. See `arkops.core.privacy.person`.
+    """
+    from arkops.core.privacy.person import erased as check
+
+    return check(rt, email_or_ip)
+
+
+def stored_ip(rt: Any, ip: str) -> str:
+    """An IP address as it may be written: whole, or anonymized under `[privacy] ip_storage = "anonymized"`."""
+    from arkops.core.privacy.person import stored_ip as keep
+
+    return keep(rt, ip)
+
 
 DOMAIN = Domain(
     name="privacy",
