@@ -56,6 +56,8 @@ DOMAIN = Domain(
             personal={"customers": ("email", "name"), "invoices": ("customer_email",)},
             migrations="arkops.core.billing.ledger:MIGRATIONS",
             archive=True,
+            forget="arkops.core.billing.privacy:forget",
+            export="arkops.core.billing.privacy:export",
         ),
     ),
     jobs=(
@@ -87,4 +89,5 @@ DOMAIN = Domain(
         Retention("arkops.core.billing.retention:archive_settled_invoices", order=31),
     ),
     order=50,
+    audited=("stripe sync", "webhooks ingest", "webhooks serve", "payments import"),
 )

@@ -12,7 +12,7 @@ DOMAIN = Domain(
         "cron": "arkops.cli.jobs:cron_app",
         "retention": "arkops.cli.jobs:retention",
     },
-    databases=(Database("jobs", version=1, personal={}),),
+    databases=(Database("jobs", version=1, personal={"runs": ("detail",)}, forget="arkops.core.jobs.privacy:forget"),),
     jobs=(
         Job(
             "retention",
@@ -23,4 +23,5 @@ DOMAIN = Domain(
         ),
     ),
     order=20,
+    audited=("retention",),
 )

@@ -17,9 +17,10 @@ DOMAIN = Domain(
         Database(
             "outbox",
             version=2,
-            personal={"messages": ("to", "subject", "text", "html", "key"), "keys": ("_key",)},
+            personal={"messages": ("to", "subject", "text", "html", "key", "last_error"), "keys": ("_key",)},
             migrations="arkops.mail.outbox:MIGRATIONS",
             archive=True,
+            forget="arkops.core.mail.privacy:forget",
         ),
     ),
     jobs=(
@@ -40,4 +41,5 @@ DOMAIN = Domain(
     templates=("test", "job_failed"),
     retention=(Retention("arkops.core.mail.service:retention", order=90),),
     order=40,
+    audited=("mail send", "mail test", "mail flush", "mail retry"),
 )

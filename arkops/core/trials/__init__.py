@@ -62,4 +62,5 @@ DOMAIN = Domain(
     ),
     retention=(Retention("arkops.core.trials.retention:archive_finished", order=20),),
     order=60,
+    audited=("trials signup", "trials activity", "trials import", "trials track", "trials nudge"),
 )
