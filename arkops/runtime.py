@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # kept out of `arkops --help`'s import path
     from arkops.config import Config
@@ -26,6 +26,8 @@ class Runtime:
     pending_mail: list | None = field(default=None, repr=False)
     # Values derived from data files, kept for this process (`arkops.core.notify`, trials' conversions).
     memo: dict = field(default_factory=dict, repr=False)
+    # The command being run (its click context), noted by `arkops.cli._output.runtime` for the audit log.
+    invocation: Any = field(default=None, repr=False)
 
     @property
     def config(self) -> Config:

@@ -22,11 +22,14 @@ NOW = datetime(2026, 10, 15, 9, 0, tzinfo=UTC)
 
 
 def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
-    """Every data file under the folder (locks aside) with its bytes and mtime."""
+    """Every data file under the folder (locks and the audit log aside) with its bytes and mtime.
+
+    The audit log gets a line for each command people run that may change data, whether it did or not.
+    """
     return {
         str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
         for p in sorted(folder.rglob("*"))
-        if p.is_file() and "locks" not in p.parts
+        if p.is_file() and "locks" not in p.parts and p.name != "audit.jsonl"
     }
 
 

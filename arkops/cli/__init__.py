@@ -59,6 +59,16 @@ class LazyGroup(TyperGroup):
             self.commands[cmd_name] = command
         return self.commands.get(cmd_name)
 
+    def invoke(self, ctx: Any) -> Any:
+        """Run the command; then, for one that changes data (`Domain.audited`), append its audit line."""
+        try:
+            result = super().invoke(ctx)
+        except BaseException as exc:
+            _audit(ctx, _exit_code(exc))
+            raise
+        _audit(ctx, result if isinstance(result, int) else ExitCode.OK)
+        return result
+
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         rows = []
         for name in _commands():
@@ -67,6 +77,37 @@ class LazyGroup(TyperGroup):
             rows.append((name, (text or "").strip().splitlines()[0]))
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+
+def _exit_code(exc: BaseException) -> int:
+    from arkops.cli._click import UsageError
+
+    if isinstance(exc, ArkopsError):
+        return exc.exit_code
+    if isinstance(exc, UsageError):
+        return ExitCode.USAGE
+    code = getattr(exc, "exit_code", None)  # typer.Exit, click's Abort-free exits
+    if isinstance(code, int):
+        return code
+    return 130 if isinstance(exc, (KeyboardInterrupt, typer.Abort)) else ExitCode.CHECK_FAILED
+
+
+def _audit(ctx: Any, exit_code: int) -> None:
+    rt = ctx.obj
+    command = getattr(rt, "invocation", None)
+    if command is None:
+        return  # the command never started (bad usage, --help): it changed nothing
+    from arkops.core.registry import audited
+
+    name = " ".join(command.command_path.split()[1:])
+    if name not in audited() or not rt.data_dir.is_dir():
+        return
+    from arkops.core.privacy.audit import record
+
+    try:
+        record(rt, name, dict(command.params), int(exit_code), now=rt.now())
+    except ArkopsError as exc:  # the command's own outcome stands; the operator is told the line is missing
+        print(f"arkops: warning: audit line not written: {exc}", file=sys.stderr)
 
 
 app = typer.Typer(

@@ -66,7 +66,10 @@ def checked(validator: str) -> Callable[[str], Any]:
 
 
 def runtime(ctx: typer.Context) -> Runtime:
-    return ctx.find_root().obj
+    """The invocation's Runtime; notes which command runs, with its arguments, for the audit log."""
+    rt = ctx.find_root().obj
+    rt.invocation = ctx
+    return rt
 
 
 def say(rt: Runtime, message: str) -> None:

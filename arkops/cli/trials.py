@@ -89,7 +89,8 @@ def trials_import(
             f", {counted(report.after_archive, 'activity', 'activities')} of archived trials not recorded"
             if report.after_archive
             else ""
-        ),
+        )
+        + (f", {counted(report.erased, 'record')} of erased people not recorded" if report.erased else ""),
     )
     raise typer.Exit(ExitCode.BAD_DATA if report.skipped else ExitCode.OK)
 

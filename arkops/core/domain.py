@@ -37,6 +37,10 @@ class Database(NamedTuple):
     file up to `version`, imported only when a migration runs. `archive`
     says finished records move to `archive/<name>/<YYYY-MM>.json`
     (`arkops.store.archive`), which privacy commands must reach too.
+    A "jsonl" database's files are `<name>.jsonl` and `<name>/**/*.jsonl`,
+    written under the lock `<name>.jsonl`; its `personal` fields apply to
+    every line. `arkops.core.privacy.service` reaches every declared field
+    with no code of the domain's own, unless `forget`/`export` name some.
     """
 
     name: str
@@ -45,6 +49,15 @@ class Database(NamedTuple):
     kind: str = "tinydb"  # or "jsonl" for high-volume append-only records
     migrations: str | None = None
     archive: bool = False
+    # Privacy (`arkops.core.privacy`): a store whose records cannot simply be deleted names its own
+    # handling, a function `(rt, person) -> dict[str, int]` (e.g. billing keeps invoices under a pseudonym).
+    forget: str | None = None
+    # ... and one whose records link to the person by something else (a customer id, a visitor id) names its
+    # own export, a function `(rt, person) -> {table: {key: document}}`.
+    export: str | None = None
+    # For kind "jsonl": the `[table] key` of arkops.toml saying how many days of day files
+    # (`<name>/YYYY-MM-DD.jsonl`) to keep; `arkops privacy purge` removes older ones.
+    keep_days: str | None = None
 
 
 class Job(NamedTuple):
@@ -129,3 +142,5 @@ class Domain(NamedTuple):
     status: SectionPart | None = None  # its sections of `arkops status`
     report: SectionPart | None = None  # its sections of the HTML report and the weekly email
     order: int = 50  # position of its commands in `arkops --help`
+    # Commands that change data ("trials import", "init"): each run appends a line to the audit log.
+    audited: tuple[str, ...] = ()

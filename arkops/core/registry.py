@@ -23,6 +23,7 @@ DOMAINS = [
     "arkops.core.leads",
     "arkops.core.promo",
     "arkops.core.plans",
+    "arkops.core.privacy",
     "arkops.core.operator",
 ]
 
@@ -41,6 +42,11 @@ def domains() -> tuple[Domain, ...]:
 def commands() -> dict[str, str]:
     """Every top-level command, in help order: name -> "module:attribute"."""
     return {name: target for domain in domains() for name, target in domain.commands.items()}
+
+
+def audited() -> frozenset[str]:
+    """The commands ("trials import", "init") whose every run appends a line to the audit log."""
+    return frozenset(command for domain in domains() for command in domain.audited)
 
 
 def databases() -> dict[str, tuple[Domain, Database]]:

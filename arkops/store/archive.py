@@ -129,3 +129,13 @@ class ArchiveIndex:
         atomic_write_bytes(self.path, dump_json({"months": data, META: {"1": {"schema": ARCHIVE_SCHEMA}}}))
         stat = self.path.stat()
         self._signature = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+    def drop(self, keys: list[str]) -> int:
+        """Forget keys (`privacy forget`); one atomic write when any was there. The caller holds the hot lock."""
+        data = self.load()
+        gone = [key for key in keys if key in data]
+        if gone:
+            for key in gone:
+                del data[key]
+            atomic_write_bytes(self.path, dump_json({"months": data, META: {"1": {"schema": ARCHIVE_SCHEMA}}}))
+        return len(gone)

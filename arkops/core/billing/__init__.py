@@ -56,6 +56,8 @@ DOMAIN = Domain(
             personal={"customers": ("email", "name"), "invoices": ("customer_email",)},
             migrations="arkops.core.billing.ledger:MIGRATIONS",
             archive=True,
+            forget="arkops.core.billing.privacy:forget",
+            export="arkops.core.billing.privacy:export",
         ),
     ),
     jobs=(
@@ -89,4 +91,5 @@ DOMAIN = Domain(
     status=SectionPart("arkops.core.billing.sections:status", order=10),
     report=SectionPart("arkops.core.billing.sections:report", order=10),
     order=50,
+    audited=("stripe sync", "webhooks ingest", "webhooks serve", "payments import"),
 )

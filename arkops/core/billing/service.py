@@ -9,7 +9,9 @@ from pathlib import Path
 
 from arkops.clock import from_seconds, iso, parse_iso
 from arkops.core.billing.ledger import DB, ApplyResult, ArchiveReach, apply_event
+from arkops.core.billing.privacy import scrub_events
 from arkops.core.notify import batched, notify
+from arkops.core.privacy.person import PSEUDONYM_DOMAIN
 from arkops.core.progress import Progress, silent
 from arkops.errors import CheckFailed, ConfigError, DataError
 from arkops.mail.address import normalize_customer_address
@@ -52,6 +54,7 @@ def apply_events(
     plan_names = {plan["stripe_price"]: plan["name"] for plan in rt.config["plans"].values() if plan["stripe_price"]}
 
     def commit(chunk: list[dict]) -> None:
+        scrub_events(rt, chunk)  # a person erased by `privacy forget` comes back only as their pseudonym
         with rt.store.transaction(DB) as db, batched(rt):
             archived = ArchiveReach(db)
             before = len(result.alerts)
@@ -66,6 +69,8 @@ def apply_events(
                 if now.timestamp() - alert.at > window:
                     result.quiet += 1  # history (a first sync or import): the ledger has it, nobody is told
                     continue
+                if alert.to and alert.to.endswith("@" + PSEUDONYM_DOMAIN):
+                    continue  # an erased customer is not written to
                 variables = alert.variables
                 if "plan" in variables:  # a Stripe price id: the customer knows the plan by its name
                     variables = {**variables, "plan": plan_names.get(variables["plan"], variables["plan"])}

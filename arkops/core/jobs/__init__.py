@@ -12,7 +12,7 @@ DOMAIN = Domain(
         "cron": "arkops.cli.jobs:cron_app",
         "retention": "arkops.cli.jobs:retention",
     },
-    databases=(Database("jobs", version=1, personal={}),),
+    databases=(Database("jobs", version=1, personal={"runs": ("detail",)}, forget="arkops.core.jobs.privacy:forget"),),
     jobs=(
         Job(
             "retention",
@@ -25,4 +25,5 @@ DOMAIN = Domain(
     status=SectionPart("arkops.core.jobs.sections:status", order=90),
     report=SectionPart("arkops.core.jobs.sections:report", order=90),
     order=20,
+    audited=("retention",),
 )

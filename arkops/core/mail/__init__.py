@@ -17,9 +17,10 @@ DOMAIN = Domain(
         Database(
             "outbox",
             version=2,
-            personal={"messages": ("to", "subject", "text", "html", "key"), "keys": ("_key",)},
+            personal={"messages": ("to", "subject", "text", "html", "key", "last_error"), "keys": ("_key",)},
             migrations="arkops.mail.outbox:MIGRATIONS",
             archive=True,
+            forget="arkops.core.mail.privacy:forget",
         ),
     ),
     jobs=(
@@ -42,4 +43,5 @@ DOMAIN = Domain(
     status=SectionPart("arkops.core.mail.sections:status", order=80),
     report=SectionPart("arkops.core.mail.sections:report", order=80),
     order=40,
+    audited=("mail send", "mail test", "mail flush", "mail retry"),
 )

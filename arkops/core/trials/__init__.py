@@ -64,4 +64,5 @@ DOMAIN = Domain(
     status=SectionPart("arkops.core.trials.sections:status", order=20),
     report=SectionPart("arkops.core.trials.sections:report", order=20),
     order=60,
+    audited=("trials signup", "trials activity", "trials import", "trials track", "trials nudge"),
 )

@@ -49,6 +49,30 @@ class ArchivedTrialError(DataError):
     """Activity for a trial that finished and was archived: the operator typing it is told; an import counts it."""
 
 
+class ErasedError(DataError):
+    """A person erased by `privacy forget`: never recorded again; an import counts them, a typed signup is told."""
+
+
+def _refuse_erased(rt: Runtime, email: str) -> None:
+    from arkops.core.privacy.person import erased
+
+    if erased(rt, email):
+        raise ErasedError(f"{email} was erased at their request (privacy forget); not recorded")
+
+
+def _ips_as_stored(rt: Runtime, value: Any) -> Any:
+    """IP addresses among the web app's other fields: dropped when erased, anonymized when so configured."""
+    from arkops.core.privacy.person import erased, normalize_ip, stored_ip
+
+    if isinstance(value, str) and normalize_ip(value) is not None:
+        return None if erased(rt, value) else stored_ip(rt, value)
+    if isinstance(value, dict):
+        return {k: _ips_as_stored(rt, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_ips_as_stored(rt, v) for v in value]
+    return value
+
+
 def _kept_as_given(extra: dict[str, Any]) -> dict[str, Any]:
     """The web app's other fields are stored as given, so they must read back as given: no integer beyond 64 bits."""
 
@@ -96,7 +120,8 @@ def _signup(db: Db, rt: Runtime, record: dict, now: datetime) -> bool:
     locale = record.get("locale")
     if locale is not None and locale not in LOCALES:
         raise DataError(f"locale: {locale!r} is not one of {', '.join(LOCALES)}")
-    extra = _kept_as_given({k: v for k, v in record.items() if k not in SIGNUP_FIELDS})
+    _refuse_erased(rt, email)
+    extra = _ips_as_stored(rt, _kept_as_given({k: v for k, v in record.items() if k not in SIGNUP_FIELDS}))
     if locale:
         extra["locale"] = locale
     if TRIALS.get(db, email) is not None or archived_month(rt, email):
@@ -116,6 +141,7 @@ def _activity(db: Db, rt: Runtime, record: dict, now: datetime) -> bool:
     stamp = cast(str, iso(at))
     trial = TRIALS.get(db, email)
     if trial is None:
+        _refuse_erased(rt, email)
         month = archived_month(rt, email)
         if month:
             raise ArchivedTrialError(
@@ -123,7 +149,7 @@ def _activity(db: Db, rt: Runtime, record: dict, now: datetime) -> bool:
             )
         raise DataError(f"no trial for {email}; record the signup first")
     key = hashlib.sha256(json.dumps([email, kind, count, stamp]).encode()).hexdigest()[:24]
-    extra = _kept_as_given({k: v for k, v in record.items() if k not in ACTIVITY_FIELDS})
+    extra = _ips_as_stored(rt, _kept_as_given({k: v for k, v in record.items() if k not in ACTIVITY_FIELDS}))
     if not ACTIVITY.insert_new(db, key, {"email": email, "kind": kind, "count": count, "at": stamp, "extra": extra}):
         return False
     trial["activity"][kind] = trial["activity"].get(kind, 0) + count
@@ -154,6 +180,7 @@ class ImportReport:
     activities: int = 0
     duplicates: int = 0
     after_archive: int = 0  # activity of trials already archived: not recorded, not an error
+    erased: int = 0  # records of people erased by `privacy forget`: not recorded, not an error
     skipped: list[str] = field(default_factory=list)
 
 
@@ -200,5 +227,7 @@ def _import_batch(
             report.duplicates += not added
         except ArchivedTrialError:
             report.after_archive += 1
+        except ErasedError:
+            report.erased += 1
         except DataError as exc:
             report.skipped.append(f"{path}[{index}]: {exc}")

@@ -21,4 +21,5 @@ DOMAIN = Domain(
         DoctorCheck("arkops.core.workspace.checks:crontab", order=99),
     ),
     order=10,
+    audited=("init",),
 )
