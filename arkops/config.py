@@ -361,6 +361,17 @@ SCHEMA: dict[str, Spec] = {
         },
         doc="personal data: IP addresses, retention of visits and temp files (`arkops privacy`)",
     ),
+    "goals": Table(
+        {
+            "mrr": Field(
+                int,
+                0,
+                _at_least(0),
+                doc="MRR target in minor units of `currency` (500000 = 5,000.00; 0: none): `status` shows progress",
+            ),
+        },
+        doc="targets shown by `arkops status` and the reports",
+    ),
     "fx": MapOf(
         Field(float, 1.0, _at_least(0.0)),
         {},

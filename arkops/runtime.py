@@ -20,6 +20,7 @@ class Runtime:
     dry_run: bool = False
     quiet: bool = False
     verbose: bool = False
+    read_only: bool = False  # `arkops status`: read data files without locks, migrations or cache writes
     _config: Config | None = field(default=None, repr=False)
     # Messages queued inside `arkops.core.notify.batched`, written to the outbox together when it ends.
     pending_mail: list | None = field(default=None, repr=False)
@@ -40,7 +41,7 @@ class Runtime:
     def store(self) -> Store:
         from arkops.store import Store
 
-        return Store(self.data_dir)
+        return Store(self.data_dir, read_only=self.read_only)
 
     def now(self) -> datetime:
         from arkops import clock

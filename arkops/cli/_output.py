@@ -5,14 +5,18 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from arkops.errors import DataError
 from arkops.runtime import Runtime
+
+if TYPE_CHECKING:
+    from arkops.core.progress import Progress
 
 
 class Format(StrEnum):
@@ -131,3 +135,62 @@ def emit_rows(
             )
         # On a terminal, fit its width (long cells fold); piped, never cut a value.
         Console(width=None if sys.stdout.isatty() else 400).print(table)
+
+
+@contextmanager
+def progress(rt: Runtime) -> Iterator[Progress]:
+    """The one progress display of long work (imports, ingest, sync, rebuild), handed to core functions as a callback.
+
+    At a terminal (stderr), a Rich bar per step (counts, or sizes for
+    `unit="bytes"`), gone when the work ends, with milestone lines printed
+    above it. Anywhere else (cron, pipes) or with --quiet: only the
+    milestone lines, as `say` prints them.
+    """
+    if rt.quiet or not sys.stderr.isatty():
+
+        def lines(message: str, done: int | None = None, total: int | None = None, *, unit: str = "") -> None:
+            if done is None:
+                say(rt, message)
+
+        yield lines
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+    from rich.progress import Progress as Bars
+
+    class Amount(ProgressColumn):
+        """Done of total: a count, or a size for steps measured in bytes."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.count, self.size = MofNCompleteColumn(), DownloadColumn()
+
+        def render(self, task: Any) -> Any:
+            return (self.size if task.fields.get("unit") == "bytes" else self.count).render(task)
+
+    tasks: dict[str, Any] = {}
+    with Bars(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        Amount(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bars:
+
+        def update(message: str, done: int | None = None, total: int | None = None, *, unit: str = "") -> None:
+            if done is None:
+                bars.console.print(message)
+                return
+            if message not in tasks:
+                tasks[message] = bars.add_task(message, total=total, unit=unit)
+            bars.update(tasks[message], completed=done, total=total)
+
+        yield update

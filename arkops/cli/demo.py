@@ -10,6 +10,19 @@ import typer
 from arkops.cli._output import FORMAT_HELP, Format, emit_json, runtime
 
 
+def _print_status(workspace: Path, as_of: str) -> None:
+    """`arkops status` of the demo workspace, as `cd DIR && arkops status` shows it."""
+    from arkops.cli.status import render_sections
+    from arkops.clock import parse_iso
+    from arkops.core.operator.status import build_status
+    from arkops.runtime import Runtime
+
+    demo = Runtime(data_dir=workspace / "data", config_path=workspace / "arkops.toml", env_file=workspace / ".env")
+    now = parse_iso(as_of)
+    local = now.astimezone(demo.config.tz).strftime("%Y-%m-%d %H:%M %Z")
+    render_sections(build_status(demo, now=now), as_of=f"{local} ({as_of})")
+
+
 def demo(
     ctx: typer.Context,
     folder: Annotated[Path, typer.Argument(metavar="DIR", help="Where to create the demo workspace.")] = Path(
@@ -49,6 +62,12 @@ def demo(
     print(f"emails rendered (dry run): {summary['emails_rendered']} in {summary['workspace']}/data/outbox/")
     for job in summary["jobs"]:
         print(f"  job {job['job']}: {job['status']}, {job['detail']}")
+    print()
+    _print_status(Path(summary["workspace"]), summary["as_of"])
+    print()
+    print("where to look next:")
+    for name, path in summary["files"].items():
+        print(f"  {name}: {Path(summary['workspace']) / path}")
     print("explore:")
     for command in (
         "payments report",
@@ -59,6 +78,8 @@ def demo(
         "trials show trial03@example.org",
         "leads list --hot",
         "leads stats",
+        "status",
+        "report --html report.html --since 6mo",
         "mail outbox",
         "mail preview trial_day7 --locale fr",
         "jobs",

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from arkops.cli._output import FORMAT_HELP, Format, checked, emit_json, emit_rows, group, runtime, say
+from arkops.cli._output import FORMAT_HELP, Format, checked, emit_json, emit_rows, group, progress, runtime, say
 from arkops.errors import ExitCode
 
 app = group("Hot leads: visits from access logs and the app, bot filtering, scoring and digests.")
@@ -21,28 +20,6 @@ SinceOption = Annotated[
         parser=checked("arkops.core.leads.scoring:since_option"),
     ),
 ]
-BIG_FILE = 64 << 20  # a progress bar from this size, when stderr is a terminal
-
-
-def _progress_bar(rt):  # -> (callback or None, stop)
-    if rt.quiet or not sys.stderr.isatty():
-        return None, lambda: None
-    from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn
-
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), console=Console(stderr=True))
-    tasks: dict[Path, TaskID] = {}
-
-    def update(path: Path, done: int, total: int | None) -> None:
-        if total is None or total < BIG_FILE:
-            return
-        if path not in tasks:
-            if not tasks:
-                bar.start()
-            tasks[path] = bar.add_task(path.name, total=total)
-        bar.update(tasks[path], completed=done)
-
-    return update, bar.stop
 
 
 def _ingest_lines(rt, report) -> None:
@@ -71,11 +48,8 @@ def leads_ingest(
     from arkops.core.leads.ingest import ingest
 
     rt = runtime(ctx)
-    progress, stop = _progress_bar(rt)
-    try:
-        report = ingest(rt, paths or None, fmt=format, now=rt.now(), progress=progress)
-    finally:
-        stop()
+    with progress(rt) as shown:
+        report = ingest(rt, paths or None, fmt=format, now=rt.now(), progress=shown)
     _ingest_lines(rt, report)
     say(rt, f"leads ingest: {report.summary()}")
 

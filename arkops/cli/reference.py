@@ -94,13 +94,14 @@ def readme_commands() -> str:
 
 def readme_jobs() -> str:
     """The README's table of the jobs `arkops run` runs, from the domains' declarations."""
+    from arkops.core.jobs.runner import describe_schedule
     from arkops.core.registry import jobs
 
     rows = ["| job | default schedule | domain code | what it does |", "| --- | --- | --- | --- |"]
     for job in jobs():
-        schedule = f"every {job.every_minutes} min" if job.every_minutes else f"daily {job.daily_at}"
+        schedule = describe_schedule(job.every_minutes, job.daily_at, job.weekday)
         if job.skip_reason:
-            schedule += " (skipped when its setting is missing)"
+            schedule += " (skipped when what it needs is missing)"
         rows.append(f"| `{job.name}` | {schedule} | `{job.run}` | {job.description} |")
     return "\n".join(rows) + "\n"
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from arkops.cli._output import group, runtime, say
+from arkops.cli._output import group, progress, runtime, say
 
 app = group("Stripe: fill the ledger from the Events API.")
 
@@ -31,7 +31,8 @@ def stripe_sync(
     from arkops.core.billing.service import sync
 
     rt = runtime(ctx)
-    result = sync(rt, now=rt.now(), full=full, progress=lambda line: say(rt, line))
+    with progress(rt) as shown:
+        result = sync(rt, now=rt.now(), full=full, progress=shown)
     for line in result.undeliverable:
         say(rt, f"not queued: {line}")
     for line in result.notes:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from arkops.cli._output import FORMAT_HELP, Format, checked, emit_json, emit_rows, group, runtime, say
+from arkops.cli._output import FORMAT_HELP, Format, checked, emit_json, emit_rows, group, progress, runtime, say
 from arkops.core.trials import TrialState
 from arkops.errors import ExitCode
 from arkops.text import Locale, counted
@@ -77,7 +77,8 @@ def trials_import(
     from arkops.core.trials.records import import_files
 
     rt = runtime(ctx)
-    report = import_files(rt, files, now=rt.now())
+    with progress(rt) as shown:
+        report = import_files(rt, files, now=rt.now(), progress=shown)
     for line in report.skipped:
         say(rt, f"skipped {line}")
     say(

@@ -73,6 +73,7 @@ class Job(NamedTuple):
     run: str
     every_minutes: int | None = None
     daily_at: str | None = None  # "HH:MM", local time
+    weekday: int | None = None  # with daily_at: only on this day of the week (0 = Monday), once a week
     order: int = 50  # lower runs first within a tick (mail-flush runs last, to send what others queued)
     skip_reason: str | None = None  # names a function (rt) -> str | None, e.g. "no STRIPE_SECRET_KEY set"
 
@@ -90,10 +91,14 @@ class DoctorCheck(NamedTuple):
 
 
 class DemoPart(NamedTuple):
-    """Names a function `(world) -> None` that feeds the domain's share of the demo business."""
+    """Names a function `(world) -> None` that feeds the domain's share of the demo business.
+
+    `after_jobs` runs it once the demo's jobs have run (the operator's report shows their outcome).
+    """
 
     build: str
     order: int = 50
+    after_jobs: bool = False
 
 
 class Retention(NamedTuple):
@@ -103,6 +108,21 @@ class Retention(NamedTuple):
     records of each kind it moved or removed ("trials archived": 812). It
     works in bounded batches, writes nothing under `--dry-run` (it only
     counts), and is safe to kill and run again.
+    """
+
+    target: str
+    order: int = 50
+
+
+class SectionPart(NamedTuple):
+    """Names a function that gives the domain's sections of `arkops status` or of the HTML report.
+
+    For `Domain.status`: `(rt, *, now) -> list[Section]`, read-only and fast
+    (it runs on a read-only store: no lock, no migration written, no cache
+    written); for `Domain.report`: `(rt, *, now, months) -> list[Section]`.
+    `Section` and its parts are plain data (`arkops.core.sections`); the
+    status screen, its JSON, the HTML report and the weekly email render
+    them generically. `order` places the sections among the other domains'.
     """
 
     target: str
@@ -119,6 +139,8 @@ class Domain(NamedTuple):
     demo: DemoPart | None = None
     templates: tuple[str, ...] = ()  # names in arkops.mail.catalog this domain sends
     retention: tuple[Retention, ...] = ()
+    status: SectionPart | None = None  # its sections of `arkops status`
+    report: SectionPart | None = None  # its sections of the HTML report and the weekly email
     order: int = 50  # position of its commands in `arkops --help`
     # Commands that change data ("trials import", "init"): each run appends a line to the audit log.
     audited: tuple[str, ...] = ()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from functools import cache, partial
 
-from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job, Retention
+from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job, Retention, SectionPart
 
 DOMAINS = [
     "arkops.core.workspace",
@@ -24,6 +24,7 @@ DOMAINS = [
     "arkops.core.promo",
     "arkops.core.plans",
     "arkops.core.privacy",
+    "arkops.core.operator",
 ]
 
 
@@ -68,6 +69,12 @@ def retention_rules() -> list[tuple[str, Retention]]:
 def demo_parts() -> list[tuple[str, DemoPart]]:
     parts = [(domain.name, domain.demo) for domain in domains() if domain.demo is not None]
     return sorted(parts, key=lambda pair: pair[1].order)
+
+
+def section_parts(kind: str) -> list[tuple[str, SectionPart]]:
+    """The domains' `status` or `report` section functions, in display order."""
+    parts = [(domain.name, part) for domain in domains() if (part := getattr(domain, kind)) is not None]
+    return sorted(parts, key=lambda pair: (pair[1].order, pair[0]))
 
 
 def register_databases() -> None:

@@ -226,10 +226,17 @@ def _signature(path: Path) -> list[int] | None:
 
 
 class Store:
-    """The data directory: every read and write of arkops state goes through here."""
+    """The data directory: every read and write of arkops state goes through here.
 
-    def __init__(self, data_dir: Path) -> None:
+    A read-only store (`arkops status`) takes no lock, applies schema
+    migrations in memory only, writes no cache and commits nothing: data
+    files are replaced atomically, so reading one without the lock sees a
+    whole version of it.
+    """
+
+    def __init__(self, data_dir: Path, *, read_only: bool = False) -> None:
         self.data_dir = data_dir
+        self.read_only = read_only
 
     @property
     def lock_dir(self) -> Path:
@@ -245,10 +252,13 @@ class Store:
                 f"no arkops data directory at {self.data_dir}: run `arkops init` here, "
                 "or point --data-dir / ARKOPS_DATA_DIR at it"
             )
-        ensure_dir(self.lock_dir)
+        if not self.read_only:
+            ensure_dir(self.lock_dir)
 
     @contextmanager
     def lock(self, name: str, *, wait: float = DATA_LOCK_WAIT, what: str | None = None) -> Iterator[None]:
+        if self.read_only:
+            raise RuntimeError(f"a read-only store takes no lock ({name})")
         self.ensure()
         with exclusive(self.lock_dir / f"{name}.lock", wait=wait, what=what or f"lock {name!r}"):
             yield
@@ -266,6 +276,16 @@ class Store:
         if schema is None:
             raise KeyError(f"database {name!r} has no registered schema")
         path = self.path(name)
+        if self.read_only:
+            self.ensure()
+            tiny = TinyDB(str(path), storage=TransactionalStorage)
+            try:
+                db = Db(name, tiny)
+                self._migrate(db, schema, path)  # in memory: the file stays as it is
+                yield db
+            finally:
+                tiny.close()
+            return
         with self.lock(name, what=f"database {path.name}"):
             remove_stale_temps(path)
             existed = path.exists()
@@ -323,6 +343,8 @@ class Store:
         with self.transaction(source) as db:
             value = compute(db)
             signature = _signature(path)
+        if self.read_only:
+            return value
         ensure_dir(cache_path.parent)
         atomic_write_bytes(cache_path, dump_json({"source": signature, "recipe": recipe, "value": value}))
         return value

@@ -6,7 +6,7 @@ imports), `report` turns it into MRR, movements, churn and revenue.
 
 from enum import StrEnum
 
-from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job, Retention
+from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job, Retention, SectionPart
 
 
 class PaymentStatus(StrEnum):
@@ -88,6 +88,8 @@ DOMAIN = Domain(
         Retention("arkops.core.billing.retention:fold_event_ids", order=30),
         Retention("arkops.core.billing.retention:archive_settled_invoices", order=31),
     ),
+    status=SectionPart("arkops.core.billing.sections:status", order=10),
+    report=SectionPart("arkops.core.billing.sections:report", order=10),
     order=50,
     audited=("stripe sync", "webhooks ingest", "webhooks serve", "payments import"),
 )

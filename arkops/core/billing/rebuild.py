@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from arkops.core.billing import fields as F
+from arkops.core.progress import Progress
 from arkops.errors import DataError
 from arkops.text import counted
 
 Step = tuple[str, int, str, dict]  # event type, when, what makes the event id unique, the object as then
 Fetch = Callable[[str, dict, str], Iterable[object]]  # path, params, what is listed -> every object
-Progress = Callable[[str], None]
 
 
 def customer_steps(customer: dict, stamp: int) -> list[Step]:
@@ -161,6 +161,8 @@ def rebuild_events(fetch: Fetch, *, stamp: int, progress: Progress) -> list[dict
                 }
                 found.append((at, rank, event))
             count += 1
+            if count % 100 == 0:  # one page
+                progress(f"listing {listing.noun}s", count)
         progress(f"listed {counted(count, listing.noun)}")
     found.sort(key=lambda entry: (entry[0], entry[1]))
     return [event for _, _, event in found]

@@ -328,14 +328,16 @@ def summary(rows: list[MonthMovement], *, shown: int, currency: str, now: dateti
     }
 
 
-def build_report(rt: Runtime, *, now: datetime, months: int, currency: str | None = None) -> dict[str, Any]:
+def build_report(
+    rt: Runtime, *, now: datetime, months: int, currency: str | None = None, ledger: Ledger | None = None
+) -> dict[str, Any]:
     if months < 1:
         raise DataError("--months must be at least 1")
     config = rt.config
     reporting = (currency or config.currency).upper()
     convert = Converter(reporting, config["fx"], base=config.currency)
     convert.factor(reporting)  # an unknown report currency fails now, not only when an amount needs it
-    ledger = load(rt)
+    ledger = ledger or load(rt)
     grid = month_grid(config.tz, now, months, ledger.first_activity)
     snapshots = mrr_snapshots(
         histories_by_customer(ledger),
@@ -405,9 +407,9 @@ def _is_month(text: str) -> bool:
     return True
 
 
-def failed_rows(rt: Runtime) -> list[dict]:
+def failed_rows(rt: Runtime, ledger: Ledger | None = None) -> list[dict]:
     rows = []
-    for invoice in load(rt).invoices:
+    for invoice in (ledger or load(rt)).invoices:
         if (
             invoice["status"] != "paid"
             and invoice.get("payment_failed")

@@ -12,6 +12,7 @@ from arkops.core.billing.ledger import DB, ApplyResult, ArchiveReach, apply_even
 from arkops.core.billing.privacy import scrub_events
 from arkops.core.notify import batched, notify
 from arkops.core.privacy.person import PSEUDONYM_DOMAIN
+from arkops.core.progress import Progress, silent
 from arkops.errors import CheckFailed, ConfigError, DataError
 from arkops.mail.address import normalize_customer_address
 from arkops.money import MAX_AMOUNT, currency_code, format_money, to_minor
@@ -21,7 +22,6 @@ from arkops.text import counted
 
 BATCH = 2000  # events per transaction: one atomic file write each; a crash loses at most one batch, re-applied next run
 EVENT_RETENTION = timedelta(days=30)  # Stripe keeps events for 30 days
-Progress = Callable[[str], None]
 
 
 class SyncGapError(CheckFailed):
@@ -34,10 +34,16 @@ def _money(rt: Runtime) -> Callable[[int, str], str]:
 
 
 def apply_events(
-    rt: Runtime, events: Iterable[dict], *, now: datetime, cursor: bool = False, batch_size: int | None = BATCH
+    rt: Runtime,
+    events: Iterable[dict],
+    *,
+    now: datetime,
+    cursor: bool = False,
+    batch_size: int | None = BATCH,
+    progress: Progress = silent,
 ) -> ApplyResult:
     """Apply events in batches, one transaction each (`batch_size=None`: all in one); alerts are queued
-    inside the transaction (idempotent keys)."""
+    inside the transaction (idempotent keys). `progress` hears each batch ("applying events", done, total)."""
     result = ApplyResult()
     settings = rt.config["billing"]
     money = _money(rt)
@@ -86,13 +92,18 @@ def apply_events(
                         "sync", "cursor", {"created": newest["created"], "event": newest["id"], "synced_at": iso(now)}
                     )
 
+    total = len(events) if isinstance(events, list) else None
+    done = 0
     for event in events:
         batch.append(check_event(event))
         if batch_size is not None and len(batch) >= batch_size:
             commit(batch)
+            done += len(batch)
+            progress("applying events", done, total)
             batch = []
     if batch:
         commit(batch)
+        progress("applying events", done + len(batch), total)
     return result
 
 
@@ -134,7 +145,7 @@ def read_cursor(rt: Runtime) -> dict | None:
         return db.get("sync", "cursor")
 
 
-def sync(rt: Runtime, *, now: datetime, full: bool = False, progress: Progress = lambda _: None) -> ApplyResult:
+def sync(rt: Runtime, *, now: datetime, full: bool = False, progress: Progress = silent) -> ApplyResult:
     """`stripe sync`: pull /v1/events since the cursor, oldest first, under the job lock."""
     with rt.store.job_lock("stripe-sync"):
         result = _sync(rt, now=now, full=full, progress=progress)
@@ -182,6 +193,8 @@ def _sync(rt: Runtime, *, now: datetime, full: bool, progress: Progress) -> Appl
     listing = stripe_api.iter_list(client, "/v1/events", params, what="listing events", delays=delays)
     for count, event in enumerate(listing, start=1):
         events.append(event)
+        if count % 100 == 0:  # one page
+            progress("fetching events", count)
         if count % 1000 == 0:
             progress(f"fetched {count} events")
     # The Events API lists newest first; apply oldest first (stable for events of the same second).
@@ -192,7 +205,7 @@ def _sync(rt: Runtime, *, now: datetime, full: bool, progress: Progress) -> Appl
     progress(f"fetched {len(events)} events; applying")
     if not fresh:
         return ApplyResult(duplicates=len(events))
-    return apply_events(rt, fresh, now=now, cursor=True)
+    return apply_events(rt, fresh, now=now, cursor=True, progress=progress)
 
 
 def iso_from(seconds: int) -> str:
@@ -215,7 +228,7 @@ def _full_rebuild(rt: Runtime, *, now: datetime, progress: Progress) -> ApplyRes
 
     events = rebuild_events(fetch, stamp=stamp, progress=progress)
     progress(f"rebuilding from {counted(len(events), 'event')}")
-    result = apply_events(rt, events, now=now)
+    result = apply_events(rt, events, now=now, progress=progress)
     with rt.store.transaction(DB) as db:
         db.put("sync", "cursor", {"created": stamp, "event": f"full:{stamp}", "synced_at": iso(now)})
     return result
@@ -333,7 +346,7 @@ def serve_webhooks(
     host: str,
     port: int,
     workers: int = 16,
-    log: Progress,
+    log: Callable[[str], None],
     ready: Callable[[str], None] = lambda _: None,
 ) -> None:
     """`webhooks serve`: verify and apply each POST; 400 on a bad signature; unknown types are accepted."""
@@ -378,6 +391,6 @@ def serve_webhooks(
 
 def sync_job(rt: Runtime, *, now: datetime) -> ApplyResult:
     """The `stripe-sync` job: `arkops run` already holds the job lock."""
-    result = _sync(rt, now=now, full=False, progress=lambda _: None)
+    result = _sync(rt, now=now, full=False, progress=silent)
     resolve_unresolved(rt, result)
     return result

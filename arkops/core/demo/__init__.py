@@ -42,6 +42,9 @@ USD = 0.92
 
 [leads]
 sources = ["app/access.log*"]
+
+[goals]
+mrr = 100000
 """
 
 DEMO_ENV = """\
@@ -76,6 +79,7 @@ class World:
     rt: Runtime
     people: list[Person]
     lines: list[str] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)  # what parts made for people to open (relative paths)
     figures: dict[str, dict] = field(default_factory=dict)  # a domain's figures for the summary, by its name
 
 
@@ -133,7 +137,7 @@ def make_people(rng: random.Random, now: datetime) -> list[Person]:
 
 
 # What the demo creates in its folder; `--force` removes only these, so a file the user put there stays.
-CREATED = (MARKER, "arkops.toml", ".env", "data", "app")
+CREATED = (MARKER, "arkops.toml", ".env", "data", "app", "report.html")
 
 
 def _remove_demo(folder: Path) -> None:
@@ -183,8 +187,12 @@ def run_demo(folder: Path, *, force: bool = False) -> dict:
     rng = random.Random(SEED)
     world = World(DEMO_NOW, rng, folder, rt, make_people(rng, DEMO_NOW))
     for _, part in demo_parts():
-        resolve(part.build)(world)
+        if not part.after_jobs:
+            resolve(part.build)(world)
     jobs = run_due(rt, now=DEMO_NOW, force=True)
+    for _, part in demo_parts():
+        if part.after_jobs:
+            resolve(part.build)(world)
     report = build_report(rt, now=DEMO_NOW, months=1)
     month = report["months"][-1]
     states: dict[str, int] = {}
@@ -204,5 +212,6 @@ def run_demo(folder: Path, *, force: bool = False) -> dict:
         "emails_rendered": sum(1 for m in messages if m["channel"] == "email"),
         "jobs": [{"job": r.name, "status": r.status, "detail": r.detail} for r in jobs.results],
         "inputs": world.lines,
+        "files": world.files,
         **world.figures,
     }

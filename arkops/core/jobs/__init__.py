@@ -1,7 +1,7 @@
 """Cron: `arkops run` runs the jobs every domain declares (`runner`); `cronline` prints the crontab line;
 `retention` applies every domain's retention rules, daily."""
 
-from arkops.core.domain import Database, Domain, Job
+from arkops.core.domain import Database, Domain, Job, SectionPart
 
 DOMAIN = Domain(
     name="jobs",
@@ -22,6 +22,8 @@ DOMAIN = Domain(
             order=80,
         ),
     ),
+    status=SectionPart("arkops.core.jobs.sections:status", order=90),
+    report=SectionPart("arkops.core.jobs.sections:report", order=90),
     order=20,
     audited=("retention",),
 )

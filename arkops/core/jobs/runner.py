@@ -30,11 +30,21 @@ class Schedule:
     enabled: bool
     every_minutes: int | None
     daily_at: str | None
+    weekday: int | None = None  # with daily_at: weekly, on this day (0 = Monday)
 
     def describe(self) -> str:
         if not self.enabled:
             return "disabled"
-        return f"every {self.every_minutes} min" if self.every_minutes else f"daily {self.daily_at}"
+        return describe_schedule(self.every_minutes, self.daily_at, self.weekday)
+
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def describe_schedule(every_minutes: int | None, daily_at: str | None, weekday: int | None) -> str:
+    if every_minutes:
+        return f"every {every_minutes} min"
+    return f"weekly {WEEKDAYS[weekday]} {daily_at}" if weekday is not None else f"daily {daily_at}"
 
 
 def load_jobs() -> list[Job]:
@@ -51,7 +61,7 @@ def schedule_of(rt: Runtime, job: Job) -> Schedule:
         raise ConfigError(rt.config.path, f"jobs.{job.name}", "set every_minutes or at, not both")
     if not every and not at:
         every, at = job.every_minutes, job.daily_at
-    return Schedule(override.get("enabled", True), every, at)
+    return Schedule(override.get("enabled", True), every, at, None if every else job.weekday)
 
 
 def check_job_names(rt: Runtime, jobs: list[Job]) -> None:
@@ -71,15 +81,22 @@ def next_due(rt: Runtime, schedule: Schedule, last_start: str | None, now: datet
         if int(parse_iso(last_start).timestamp()) // slot < current_slot:
             return None
         return datetime.fromtimestamp((current_slot + 1) * slot, tz=now.tzinfo)
-    tz = rt.config.tz
-    hour, minute = map(int, (schedule.daily_at or "00:00").split(":"))
-    local = now.astimezone(tz)
-    today_at = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
-    if local < today_at:
+    today_at, period = scheduled_time(rt, schedule, now)
+    if now < today_at:
         return today_at
     if last_start is None or parse_iso(last_start) < today_at:
         return None
-    return today_at + timedelta(days=1)
+    return today_at + period
+
+
+def scheduled_time(rt: Runtime, schedule: Schedule, now: datetime) -> tuple[datetime, timedelta]:
+    """A daily (or weekly) job's time in the current day (or week), local, and its period."""
+    hour, minute = map(int, (schedule.daily_at or "00:00").split(":"))
+    local = now.astimezone(rt.config.tz)
+    at = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if schedule.weekday is None:
+        return at, timedelta(days=1)
+    return at - timedelta(days=(local.weekday() - schedule.weekday) % 7), timedelta(days=7)
 
 
 @dataclass

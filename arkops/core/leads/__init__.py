@@ -6,7 +6,7 @@
 lists, and `query` the read API other domains (the funnel) use.
 """
 
-from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job, Retention
+from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job, Retention, SectionPart
 
 DOMAIN = Domain(
     name="leads",
@@ -40,5 +40,7 @@ DOMAIN = Domain(
     demo=DemoPart("arkops.core.leads.demo:build", order=30),
     templates=("hot_leads",),
     retention=(Retention("arkops.core.leads.retention:drop_old_visits", order=30),),
+    status=SectionPart("arkops.core.leads.sections:status", order=30),
+    report=SectionPart("arkops.core.leads.sections:report", order=30),
     order=65,
 )

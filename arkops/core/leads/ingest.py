@@ -22,7 +22,6 @@ import glob
 import os
 import re
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
@@ -31,6 +30,7 @@ from urllib.parse import urlsplit
 
 from arkops.clock import iso
 from arkops.core.leads.visits import TRACKED_METHODS, Page, day_file, folder, make_visit, match_page, tracked_pages
+from arkops.core.progress import Progress
 from arkops.errors import DataError, UsageError
 from arkops.runtime import Runtime
 from arkops.sources import access_log
@@ -44,7 +44,7 @@ JOURNAL = "journal"
 FLUSH_EVERY = 5_000  # visits held in memory before they are written: memory stays flat
 SHOWN_BAD = 5
 
-Progress = Callable[[Path, int, int | None], None]  # (file, bytes done, total bytes or None)
+BIG_FILE = 64 << 20  # a file this large shows its reading progress (`arkops.core.progress`)
 
 
 @lru_cache(maxsize=100_000)
@@ -313,8 +313,8 @@ def _ingest_file(
                 report.visits += 1
         if batch.count >= FLUSH_EVERY:
             batch.commit(record(chunk.end))
-        if progress:
-            progress(path, chunk.end, total)
+        if progress and total is not None and total >= BIG_FILE:
+            progress(f"reading {path.name}", chunk.end, total, unit="bytes")
         offset = chunk.end
     batch.commit(record(offset))
 

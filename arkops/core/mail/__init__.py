@@ -4,7 +4,7 @@ Rendering, the outbox file and the SMTP and chat transports live one layer
 down, in `arkops.mail`; `arkops.core.notify` is how every domain queues a message.
 """
 
-from arkops.core.domain import Database, DoctorCheck, Domain, Job, Retention
+from arkops.core.domain import Database, DoctorCheck, Domain, Job, Retention, SectionPart
 from arkops.mail import MessageState
 
 __all__ = ["DOMAIN", "MessageState"]
@@ -40,6 +40,8 @@ DOMAIN = Domain(
     ),
     templates=("test", "job_failed"),
     retention=(Retention("arkops.core.mail.service:retention", order=90),),
+    status=SectionPart("arkops.core.mail.sections:status", order=80),
+    report=SectionPart("arkops.core.mail.sections:report", order=80),
     order=40,
     audited=("mail send", "mail test", "mail flush", "mail retry"),
 )

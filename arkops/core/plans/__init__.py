@@ -5,7 +5,7 @@ usage against each plan's limits and the 80 %/100 % quota emails.
 `StripeWriter`), `usage` the usage records, the quota check and the reports.
 """
 
-from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job, Retention
+from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job, Retention, SectionPart
 
 DOMAIN = Domain(
     name="plans",
@@ -33,5 +33,7 @@ DOMAIN = Domain(
     demo=DemoPart("arkops.core.plans.demo:build", order=40),
     templates=("quota_80", "quota_100", "quota_reached", "plan_migration"),
     retention=(Retention("arkops.core.plans.usage:drop_old_periods", order=40),),
+    status=SectionPart("arkops.core.plans.sections:status", order=50),
+    report=SectionPart("arkops.core.plans.sections:report", order=50),
     order=55,
 )

@@ -352,6 +352,13 @@ def check_job(rt: Runtime, *, now: datetime) -> CheckResult:
     return check(rt, now=now)
 
 
+def current_usage(rt: Runtime, *, now: datetime) -> list[dict]:
+    """This period's use of each limited metric by every customer on a plan (the rows `report` counts)."""
+    ctx = context(rt)
+    with rt.store.transaction(DB) as db:
+        return _current_rows(USAGE.values(db), ctx, now)
+
+
 def report(rt: Runtime, *, now: datetime) -> list[dict]:
     """Per plan and limited metric: customers, total and average use, how many above 80 % and 100 %."""
     ctx = context(rt)

@@ -6,7 +6,7 @@ counter files, `stats` the figures (with the billing ledger), `push` the Stripe 
 
 from enum import StrEnum
 
-from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job
+from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job, SectionPart
 
 
 class Refusal(StrEnum):
@@ -41,5 +41,7 @@ DOMAIN = Domain(
     checks=(DoctorCheck("arkops.core.promo.push:coupons_check", order=93, needs="stripe"),),
     demo=DemoPart("arkops.core.promo.demo:build", order=60),
     templates=("promo_confirmation",),
+    status=SectionPart("arkops.core.promo.sections:status", order=40),
+    report=SectionPart("arkops.core.promo.sections:report", order=40),
     order=65,
 )

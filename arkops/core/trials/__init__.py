@@ -7,7 +7,7 @@ and imports, `lifecycle` the operator alerts and the emails by day,
 
 from enum import StrEnum
 
-from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job, Retention
+from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job, Retention, SectionPart
 
 
 class TrialState(StrEnum):
@@ -61,6 +61,8 @@ DOMAIN = Domain(
         "trial_day14_ended",
     ),
     retention=(Retention("arkops.core.trials.retention:archive_finished", order=20),),
+    status=SectionPart("arkops.core.trials.sections:status", order=20),
+    report=SectionPart("arkops.core.trials.sections:report", order=20),
     order=60,
     audited=("trials signup", "trials activity", "trials import", "trials track", "trials nudge"),
 )

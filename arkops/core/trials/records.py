@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from arkops.clock import from_seconds, iso, parse_iso
 from arkops.config import LOCALES
+from arkops.core.progress import Progress, silent
 from arkops.core.trials.state import ACTIVITY, DB, TRIALS, Trial, archived_month, normalize_email
 from arkops.errors import DataError
 from arkops.runtime import Runtime
@@ -183,8 +184,10 @@ class ImportReport:
     skipped: list[str] = field(default_factory=list)
 
 
-def import_files(rt: Runtime, paths: list[Path], *, now: datetime) -> ImportReport:
-    """The web app's JSON files: signups and activity lists. Malformed records are skipped and reported."""
+def import_files(rt: Runtime, paths: list[Path], *, now: datetime, progress: Progress = silent) -> ImportReport:
+    """The web app's JSON files: signups and activity lists. Malformed records are skipped and reported.
+
+    `progress` hears each batch ("importing records", done, total)."""
     from arkops.sources.json_files import read_json_list
 
     report = ImportReport()
@@ -199,6 +202,7 @@ def import_files(rt: Runtime, paths: list[Path], *, now: datetime) -> ImportRepo
     for start in range(0, len(ordered), IMPORT_BATCH):
         with rt.store.transaction(DB) as db:
             _import_batch(db, rt, ordered[start : start + IMPORT_BATCH], report, now)
+        progress("importing records", min(start + IMPORT_BATCH, len(ordered)), len(ordered))
     return report
 
 

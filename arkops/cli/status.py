@@ -1,0 +1,144 @@
+"""`arkops status` and `arkops report`: every domain's sections, on one screen or as one HTML page."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from arkops.cli._output import checked, emit_json, runtime, say
+from arkops.errors import ExitCode
+
+if TYPE_CHECKING:
+    from arkops.core.sections import Chart, Section
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+class ViewFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+def sparkline(values: list[float]) -> str:
+    """Eight levels of block characters between the series' lowest and highest value."""
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    span = (high - low) or 1
+    return "".join(SPARKS[round((v - low) / span * (len(SPARKS) - 1))] for v in values)
+
+
+def _chart_line(chart: Chart) -> str:
+    values = chart.series[chart.line or next(iter(chart.series))]
+    return f"{chart.title}: {sparkline(values)}  ({chart.labels[0]} .. {chart.labels[-1]})"
+
+
+def render_sections(sections: list[Section], *, as_of: str) -> None:
+    """One screen: each section's figures in columns, its charts as sparklines, its tables compact; red stands out."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(width=None if sys.stdout.isatty() else 110, highlight=False)
+    red_sections = [s.title for s in sections if s.red]
+    headline = Text(f"arkops status, as of {as_of}  ")
+    headline.append(
+        f"needs attention: {', '.join(red_sections)}" if red_sections else "all clear",
+        style="bold red" if red_sections else "green",
+    )
+    console.print(headline)
+    for section in sections:
+        title = Text(section.title, style="bold red" if section.red else "bold")
+        if section.note:
+            title.append(f"  {section.note}", style="dim")
+        console.print(title)
+        if section.figures:
+            grid = Table.grid(padding=(0, 2))
+            per_row = 3
+            for _ in range(per_row):
+                grid.add_column()
+            cells = []
+            for figure in section.figures:
+                cell = Text(f"{figure.label} ", style="dim")
+                cell.append(figure.text + (" !" if figure.red else ""), style="bold red" if figure.red else "bold")
+                if figure.note and figure.red:
+                    cell.append(f" ({figure.note})", style="red")
+                cells.append(cell)
+            for start in range(0, len(cells), per_row):
+                grid.add_row(*cells[start : start + per_row])
+            console.print(grid)
+        for chart in section.charts:
+            console.print(Text("  " + _chart_line(chart), style="cyan"))
+        for table in section.tables:
+            if not table.rows:
+                console.print(Text(f"  {table.title}: {table.empty}", style="dim"))
+                continue
+            shown = Table(show_edge=False, header_style="dim", box=None, padding=(0, 1))
+            for header in table.headers:
+                shown.add_column(header, overflow="fold")
+            for index, row in enumerate(table.cells):
+                shown.add_row(*row, style="red" if index in table.red_rows else None)
+            console.print(shown)
+
+
+def status(
+    ctx: typer.Context,
+    *,
+    format: Annotated[ViewFormat, typer.Option("--format", help="Output format: table (one screen) or json.")] = (
+        ViewFormat.table
+    ),
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 when something is red (for monitoring).")] = False,
+) -> None:
+    """Everything on one screen: MRR, trials, outbox, jobs and every domain's figures; writes nothing.
+
+    Red marks what needs a hand: failed payments, failed or dead emails,
+    late or failing jobs, and each domain's own thresholds. `--format json`
+    gives the same figures (money in minor units) for scripts.
+
+    Example: arkops status --format json
+    """
+    from arkops.clock import iso
+    from arkops.core.operator.status import as_json, build_status
+
+    rt = runtime(ctx)
+    now = rt.now()
+    sections = build_status(rt, now=now)
+    if format is ViewFormat.json:
+        emit_json(as_json(sections, now=now, currency=rt.config.currency))
+    else:
+        local = now.astimezone(rt.config.tz).strftime("%Y-%m-%d %H:%M %Z")
+        render_sections(sections, as_of=f"{local} ({iso(now)})")
+    if check and any(s.red for s in sections):
+        raise typer.Exit(ExitCode.CHECK_FAILED)
+
+
+def report(
+    ctx: typer.Context,
+    *,
+    html: Annotated[Path, typer.Option("--html", metavar="FILE", help="Write the report to this HTML file.")],
+    since: Annotated[
+        int,
+        typer.Option(
+            help="Period covered: 12mo, 6mo, 2y (1 month to 10 years).",
+            parser=checked("arkops.core.operator.html:parse_since"),
+            metavar="PERIOD",
+        ),
+    ] = "12mo",  # type: ignore[assignment]  # parsed to months by `parse_since`
+) -> None:
+    """Write one self-contained HTML page: MRR and movements, revenue, trial cohorts and every domain's part.
+
+    Inline CSS and SVG, no script, nothing loaded from outside: it opens
+    anywhere, light or dark, phone or desktop; each chart has a text
+    alternative and its data as a table.
+
+    Example: arkops report --html report.html --since 6mo
+    """
+    from arkops.core.operator.html import write_report
+
+    rt = runtime(ctx)
+    size = write_report(rt, html, now=rt.now(), months=since)
+    say(rt, f"report: wrote {html} ({size // 1024} KB, the last {since} months)")

@@ -1,0 +1,141 @@
+"""Billing's part of `arkops status`, the HTML report and the weekly email (`arkops.core.sections`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from arkops.core.billing.report import MOVEMENT_KINDS, build_report, failed_rows, load
+from arkops.core.sections import Chart, Figure, Formats, Section, formats, table
+from arkops.runtime import Runtime
+
+GRAPH_MONTHS = 12
+
+
+def _figures(rt: Runtime, report: dict[str, Any], failed: list[dict], fmt: Formats) -> list[Figure]:
+    cur = report["currency"]
+    month = report["months"][-1]
+    moved = {kind: month[kind] for kind in MOVEMENT_KINDS}
+    moved_text = ", ".join(f"{kind} {fmt.money(v, signed=True)}" for kind, v in moved.items() if v) or "no movement"
+    figures = [
+        Figure("mrr", "MRR", report["mrr"], fmt.money(report["mrr"]), currency=cur),
+        Figure("movements", f"Movements {month['month']}", moved, moved_text, currency=cur),
+        Figure(
+            "net_movement",
+            "Net this month",
+            sum(moved.values()),
+            fmt.money(sum(moved.values()), signed=True),
+            currency=cur,
+        ),
+    ]
+    goal = rt.config["goals"]["mrr"]
+    if goal:
+        progress = report["mrr"] / goal
+        figures.append(
+            Figure("goal", "Towards the MRR goal", round(progress, 4), f"{fmt.percent(progress)} of {fmt.money(goal)}")
+        )
+    owed = sum(row["amount"] for row in failed if row["currency"].upper() == cur)
+    figures += [
+        Figure(
+            "paying_customers", "Paying customers", report["paying_customers"], fmt.number(report["paying_customers"])
+        ),
+        Figure("arpu", "ARPU", report["arpu"], fmt.money(report["arpu"]), currency=cur),
+        Figure(
+            "logo_churn_rate",
+            f"Logo churn {month['month']}",
+            month["logo_churn_rate"],
+            f"{fmt.percent(month['logo_churn_rate'])} ({month['churned_customers']} left)",
+        ),
+        Figure(
+            "failed_payments",
+            "Failed payments open",
+            len(failed),
+            f"{len(failed)} ({fmt.money(owed)})" if failed else "0",
+            red=bool(failed),
+            note="see `arkops payments failed`" if failed else "",
+        ),
+    ]
+    return figures
+
+
+def _mrr_chart(report: dict[str, Any], fmt: Formats, *, movements: bool) -> Chart:
+    months = report["months"]
+    labels = [m["month"] for m in months]
+    first, last = months[0], months[-1]
+    alt = (
+        f"MRR from {fmt.money(first['mrr'])} in {first['month']} to {fmt.money(last['mrr'])} in {last['month']}"
+        f" (highest {fmt.money(max(m['mrr'] for m in months))})."
+    )
+    series: dict[str, list[float]] = {"mrr": [m["mrr"] for m in months]}
+    if movements:
+        series.update({kind: [m[kind] for m in months] for kind in MOVEMENT_KINDS})
+        alt += " Bars: each month's new, expansion and reactivation above zero, contraction and churn below."
+    return Chart(
+        "mrr",
+        "MRR and its movements" if movements else "MRR, 12 months",
+        "stacked" if movements else "line",
+        labels,
+        series,
+        "money",
+        alt,
+        currency=report["currency"],
+        line="mrr",
+    )
+
+
+def status(rt: Runtime, *, now: datetime) -> list[Section]:
+    ledger = load(rt)
+    report = build_report(rt, now=now, months=GRAPH_MONTHS, ledger=ledger)
+    fmt = formats(rt)
+    return [
+        Section(
+            "revenue",
+            "Revenue",
+            _figures(rt, report, failed_rows(rt, ledger), fmt),
+            charts=[_mrr_chart(report, fmt, movements=False)],
+        )
+    ]
+
+
+def report(rt: Runtime, *, now: datetime, months: int) -> list[Section]:
+    ledger = load(rt)
+    built = build_report(rt, now=now, months=months, ledger=ledger)
+    failed = failed_rows(rt, ledger)
+    fmt = formats(rt)
+    cur = built["currency"]
+    rows = built["months"]
+    revenue = Chart(
+        "revenue",
+        "Revenue per month",
+        "bars",
+        [m["month"] for m in rows],
+        {"revenue": [m["revenue"] for m in rows]},
+        "money",
+        f"{fmt.money(sum(m['revenue'] for m in rows))} over {len(rows)} months, "
+        f"{fmt.money(rows[-1]['revenue'])} in {rows[-1]['month']}.",
+        currency=cur,
+    )
+    money = dict.fromkeys(("amount",), fmt.money)
+    failed_table = table(
+        "failed_payments",
+        "Failed payments open",
+        [
+            ("customer_email", "Customer"),
+            ("amount", "Amount"),
+            ("attempts", "Attempts"),
+            ("next_attempt", "Next attempt"),
+        ],
+        failed,
+        money,
+        red=list(range(len(failed))),
+        empty="no failed payment open",
+    )
+    return [
+        Section(
+            "revenue",
+            "Revenue",
+            _figures(rt, built, failed, fmt),
+            charts=[_mrr_chart(built, fmt, movements=True), revenue],
+            tables=[failed_table],
+        )
+    ]

@@ -1,0 +1,85 @@
+"""The weekly report email: the report's sections to the operator, once per ISO week (job `weekly-email`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from arkops.clock import parse_iso
+from arkops.core.sections import Section, formats
+from arkops.runtime import Runtime
+
+REPORT_MONTHS = 12
+
+
+@dataclass
+class WeeklyOutcome:
+    period: str
+    queued: bool
+
+    def summary(self) -> str:
+        return f"weekly report {self.period} " + ("queued" if self.queued else "already queued")
+
+    def counts(self) -> dict[str, int]:
+        return {"queued": int(self.queued)}
+
+
+def reported_week(rt: Runtime, now: datetime) -> tuple[str, datetime, datetime]:
+    """The ISO week before the one holding `now` (local): its name and its start and end."""
+    from arkops.core.trials.sections import iso_week, week_start
+
+    end = week_start(now, rt.config.tz)
+    start = week_start(end - timedelta(days=1), rt.config.tz)
+    return iso_week(start, rt.config.tz), start, end
+
+
+def email_sections(sections: list[Section]) -> list[dict[str, Any]]:
+    """The sections as the template reads them: figures, tables and each chart's text alternative."""
+    return [
+        {
+            "title": s.title,
+            "red": s.red,
+            "figures": [{"label": f.label, "text": f.text, "red": f.red, "note": f.note} for f in s.figures],
+            "charts": [{"title": c.title, "alt": c.alt} for c in s.charts],
+            "tables": [
+                {"title": t.title, "headers": t.headers, "rows": t.cells, "red_rows": t.red_rows, "empty": t.empty}
+                for t in s.tables
+            ],
+        }
+        for s in sections
+    ]
+
+
+def weekly_variables(rt: Runtime, *, now: datetime) -> tuple[str, dict[str, Any]]:
+    from arkops.core.operator.html import report_sections
+    from arkops.core.trials.queries import list_trials
+
+    period, start, end = reported_week(rt, now)
+    sections = report_sections(rt, now=now, months=REPORT_MONTHS)
+    fmt = formats(rt)
+    revenue = next((s for s in sections if s.key == "revenue"), None)
+    mrr = revenue.figure("mrr") if revenue else None
+    revenue_chart = next((c for c in revenue.charts if c.key == "revenue"), None) if revenue else None
+    trials = list_trials(rt, state=None, now=now, archived=True)
+
+    def within(moment: str | None) -> bool:
+        return moment is not None and start <= parse_iso(moment) < end
+
+    return period, {
+        "period": period,
+        "mrr": mrr.text if mrr else fmt.money(0),
+        "revenue": fmt.money(revenue_chart.series["revenue"][-1]) if revenue_chart else fmt.money(0),
+        "new_trials": sum(within(t["signed_up_at"]) for t in trials),
+        "conversions": sum(within(t["converted_at"]) for t in trials),
+        "sections": email_sections(sections),
+    }
+
+
+def send_weekly(rt: Runtime, *, now: datetime) -> WeeklyOutcome:
+    """Queue the weekly report for the operator; the key names the ISO week, so a week gets one email."""
+    from arkops.core.notify import notify
+
+    period, variables = weekly_variables(rt, now=now)
+    queued = notify(rt, "weekly_report", variables, key=f"weekly-report:{period}", now=now)
+    return WeeklyOutcome(period, any(q.created for q in queued))

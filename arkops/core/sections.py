@@ -1,0 +1,197 @@
+"""What a domain shows on `arkops status`, in the HTML report and in the weekly email: plain data.
+
+A domain names a function in its declaration (`Domain.status`,
+`Domain.report`, see `arkops.core.domain.SectionPart`) that returns
+`Section`s: figures (a raw value for scripts, the same value formatted for
+people, red or not), charts (labelled series with a text alternative) and
+tables. Nothing here knows about Rich, HTML or email: `arkops.cli.status`,
+`arkops.core.operator.html` and the weekly email render any section the
+same way, so a new domain adds its part of every view by declaring it.
+
+Raw values follow the JSON rules of every command: money in integer minor
+units with `currency`, rates as fractions, times ISO 8601 UTC with `Z`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from arkops.money import format_money
+
+ChartKind = Literal["line", "bars", "stacked"]
+Unit = Literal["money", "count", "percent"]
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str  # stable name for scripts: "mrr", "failed_payments"
+    label: str  # for people: "MRR"
+    value: Any  # raw: minor units, a count, a fraction, a mapping of them, or None
+    text: str  # the value formatted in the configured locale and currency
+    red: bool = False  # needs attention: `status --check` exits 1
+    currency: str | None = None  # when `value` is money
+    note: str = ""  # why it is red, or what it is measured against
+
+    def as_json(self) -> dict[str, Any]:
+        data = {"label": self.label, "value": self.value, "text": self.text, "red": self.red}
+        if self.currency:
+            data["currency"] = self.currency
+        if self.note:
+            data["note"] = self.note
+        return data
+
+
+@dataclass(frozen=True)
+class Chart:
+    """Series over labelled points: a line, bars side by side, or bars stacked above and below zero.
+
+    `line` (optional) names one series drawn as a line over bars (MRR over
+    its movements). `alt` is the chart's text alternative, one sentence;
+    renderers also offer its data as a table.
+    """
+
+    key: str
+    title: str
+    kind: ChartKind
+    labels: list[str]
+    series: dict[str, list[float]]
+    unit: Unit
+    alt: str
+    currency: str | None = None
+    line: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"title": self.title, "kind": self.kind, "unit": self.unit, "labels": self.labels}
+        data["series"] = {name: [round(v, 4) for v in values] for name, values in self.series.items()}
+        if self.currency:
+            data["currency"] = self.currency
+        return data
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows as raw values (for JSON) and as text cells (for people), with the rows that need attention."""
+
+    key: str
+    title: str
+    columns: list[str]  # keys of `rows`
+    headers: list[str]  # what people read
+    rows: list[dict[str, Any]]
+    cells: list[list[str]]
+    red_rows: list[int] = field(default_factory=list)
+    empty: str = "none"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"title": self.title, "rows": self.rows, "red_rows": self.red_rows}
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str  # "revenue", "trials", "jobs"
+    title: str
+    figures: list[Figure] = field(default_factory=list)
+    charts: list[Chart] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def red(self) -> bool:
+        return any(f.red for f in self.figures) or any(t.red_rows for t in self.tables)
+
+    def figure(self, key: str) -> Figure | None:
+        return next((f for f in self.figures if f.key == key), None)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "red": self.red,
+            "figures": {f.key: f.as_json() for f in self.figures},
+            "charts": {c.key: c.as_json() for c in self.charts},
+            "tables": {t.key: t.as_json() for t in self.tables},
+            **({"note": self.note} if self.note else {}),
+        }
+
+
+class Formats:
+    """Formatting for people in the configured operator locale and reporting currency (Babel)."""
+
+    def __init__(self, locale: str, currency: str) -> None:
+        self.locale = locale
+        self.currency = currency
+
+    def money(self, minor: float, *, signed: bool = False) -> str:
+        text = format_money(minor, self.currency, self.locale)
+        return f"+{text}" if signed and round(minor) > 0 else text
+
+    def number(self, value: float) -> str:
+        from babel.numbers import format_decimal
+
+        return format_decimal(value, locale=self.locale)
+
+    def percent(self, fraction: float | None) -> str:
+        if fraction is None:
+            return "n/a"
+        from babel.numbers import format_percent
+
+        return format_percent(fraction, "#,##0.0 %", locale=self.locale)
+
+    def axis(self, value: float, unit: Unit) -> str:
+        """A short label for a chart's axis: whole units, thousands as k."""
+        if unit == "percent":
+            return self.percent(value)
+        major = value / 100 if unit == "money" else value
+        if abs(major) >= 10_000:
+            text = f"{self.number(round(major / 1000))}k"
+        else:
+            text = self.number(round(major))
+        if unit == "money":
+            from babel.numbers import get_currency_symbol
+
+            return f"{text} {get_currency_symbol(self.currency, locale=self.locale)}"
+        return text
+
+
+def formats(rt: Any) -> Formats:
+    return Formats(rt.config.operator_locale, rt.config.currency)
+
+
+def table(
+    key: str,
+    title: str,
+    columns: list[tuple[str, str]],
+    rows: list[dict[str, Any]],
+    show: dict[str, Any] | None = None,
+    *,
+    red: list[int] | None = None,
+    empty: str = "none",
+) -> Table:
+    """A Table from raw rows; `show` maps a column to a function that formats its value for people."""
+    show = show or {}
+
+    def cell(column: str, value: Any) -> str:
+        if value is None:
+            return "-"
+        return str(show[column](value)) if column in show else str(value)
+
+    return Table(
+        key=key,
+        title=title,
+        columns=[c for c, _ in columns],
+        headers=[h for _, h in columns],
+        rows=rows,
+        cells=[[cell(c, row.get(c)) for c, _ in columns] for row in rows],
+        red_rows=red or [],
+        empty=empty,
+    )
+
+
+def collect(rt: Any, kind: Literal["status", "report"], **arguments: Any) -> list[Section]:
+    """Every domain's sections of one view, in their declared order."""
+    from arkops.core.domain import resolve
+    from arkops.core.registry import section_parts
+
+    sections: list[Section] = []
+    for _, part in section_parts(kind):
+        sections.extend(resolve(part.target)(rt, **arguments))
+    return sections
