@@ -12,8 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Property tests judge correctness, not speed: a loaded 2-core CI machine must not fail them on hypothesis's
+# 200 ms per-example deadline (speed has its benchmarks in bench/).
+settings.register_profile("arkops", deadline=None)
+settings.load_profile("arkops")
 
 
 def free_port() -> int:
