@@ -176,8 +176,9 @@ def main(argv: list[str] | None = None) -> None:
     """Run the command; turn every outcome into one of the documented exit codes."""
     from typer import Abort
 
-    from arkops.cli._click import ClickException, UsageError
+    from arkops.cli._click import ClickException, UsageError, install_fast_coercion
 
+    install_fast_coercion()
     args = sys.argv[1:] if argv is None else argv
     verbose = "-v" in args or "--verbose" in args
     try:
