@@ -51,23 +51,30 @@ def mrr_series(
 ) -> list[float]:
     """A subscription's MRR at each of the sorted `instants`, walking its versions once.
 
-    A version whose MRR cannot change with time (no discount, own or the customer's, and no end date)
-    has the same MRR at every instant it covers, so it is computed once.
+    A version whose MRR cannot change with time (no discount, own or the customer's) has the same MRR
+    at every instant it covers before its end date, and none after, so it is computed once.
     """
     out: list[float] = []
     index, count = 0, len(versions)
     constant: float | None = None
-    extra = customer_discounts or []
+    extra = [d for d in customer_discounts or [] if _takes_off(d)]  # one that takes nothing off changes no MRR
+    varies: bool | None = None  # of the current version, worked out once
     for at in instants:
         while index < count and versions[index]["_at"] <= at:
             index += 1
-            constant = None
+            constant = varies = None
         if index == 0:
             out.append(0.0)
             continue
         state = versions[index - 1]
-        if extra or _varies(state):
+        if varies is None:
+            varies = bool(extra) or _varies(state)
+        if varies:
             out.append(subscription_mrr(state, at, convert, customer_discounts=extra, tax_rates=tax_rates))
+            continue
+        ended_at = state.get("ended_at")
+        if ended_at and ended_at <= at:
+            out.append(0.0)  # what subscription_mrr says of an ended subscription
             continue
         if constant is None:
             constant = subscription_mrr(state, at, convert, tax_rates=tax_rates)
@@ -76,9 +83,14 @@ def mrr_series(
 
 
 def _varies(state: Subscription) -> bool:
-    return bool(
-        state.get("discounts") or state.get("ended_at") or any(item.get("discounts") for item in state.get("items", []))
+    """Whether a version's MRR can change with time other than by ending (its discounts start and end)."""
+    return any(_takes_off(d) for d in state.get("discounts") or ()) or any(
+        _takes_off(d) for item in state.get("items", []) for d in item.get("discounts") or ()
     )
+
+
+def _takes_off(discount: Discount) -> bool:
+    return bool(discount.get("percent_off") or discount.get("amount_off"))
 
 
 def month_starts(tz: tzinfo, first: datetime, last: datetime) -> list[datetime]:
