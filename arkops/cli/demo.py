@@ -59,6 +59,7 @@ def demo(
         "trials show trial03@example.org",
         "leads list --hot",
         "leads stats",
+        "funnel report --by source",
         "mail outbox",
         "mail preview trial_day7 --locale fr",
         "jobs",

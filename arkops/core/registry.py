@@ -21,6 +21,7 @@ DOMAINS = [
     "arkops.core.billing",
     "arkops.core.trials",
     "arkops.core.leads",
+    "arkops.core.funnel",
 ]
 
 
