@@ -54,6 +54,7 @@ class Table:
 
     fields: dict[str, Field | Table | MapOf | ListOf]
     doc: str = ""
+    legacy: Callable[[dict], str | None] | None = None  # names an older form of the table and how to write it now
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class ListOf:
     default: list[dict]
     doc: str = ""
     legacy_map: Callable[[str, Any], dict] | None = None
+    shown: Callable[[dict], str] | None = None  # how the reference names a default entry (default: its path)
 
 
 Spec = Field | Table | MapOf | ListOf
@@ -152,6 +154,29 @@ def _paths(value: list) -> str | None:
 def _page_path(value: str) -> str | None:
     ok = value.startswith("/") and "?" not in value and not any(c.isspace() for c in value)
     return None if ok else f"{value!r} must be a request path starting with / (no query string)"
+
+
+FUNNEL_STAGES = ("visitors", "demo", "trial", "active", "paid")  # in funnel order
+
+
+def _funnel_legacy(raw: dict) -> str | None:
+    """The `rate_thresholds` map and `min_sample` of older files, rewritten as [[funnel.rules]] tables."""
+    if "rate_thresholds" not in raw and "min_sample" not in raw:
+        return None
+    sample = raw.get("min_sample", 30)
+    thresholds = raw.get("rate_thresholds")
+    if not isinstance(thresholds, dict) or not thresholds:
+        thresholds = {"demo_to_trial": 0.05, "trial_to_paid": 0.1}
+    tables = []
+    for name, rate in thresholds.items():
+        start, _, end = str(name).partition("_to_")
+        tables.append(
+            f'[[funnel.rules]] from = "{start}" to = "{end}" min_rate = {rate} window_days = 7 min_sample = {sample}'
+        )
+    return (
+        "rate_thresholds and min_sample are no longer read; remove them and write one [[funnel.rules]] table "
+        "per rate: " + " ".join(tables)
+    )
 
 
 PLAN = Table(
@@ -253,16 +278,32 @@ SCHEMA: dict[str, Spec] = {
     ),
     "funnel": Table(
         {
-            "min_sample": Field(int, 30, _at_least(1), doc="no rate alert on fewer visitors than this"),
-            "rate_thresholds": MapOf(
-                Field(float, 0.0, _fraction),
-                {"demo_to_trial": 0.05, "trial_to_paid": 0.10},
-                doc="alert when a stage-to-stage rate falls under this fraction",
-                key_name="rate",
+            "demo_page": Field(
+                str, "/demo", _page_path, doc="the tracked page whose visitors, with demo requests, make the demo stage"
             ),
             "no_data_hours": Field(int, 24, _at_least(1), doc="alarm when no visit arrived for this long"),
+            "rules": ListOf(
+                Table(
+                    {
+                        "from": Field(str, "demo", _one_of(*FUNNEL_STAGES), doc="the earlier stage (the denominator)"),
+                        "to": Field(str, "trial", _one_of(*FUNNEL_STAGES), doc="the later stage"),
+                        "min_rate": Field(float, 0.05, _fraction, doc="the rule fails under this rate (0.05 = 5 %)"),
+                        "window_days": Field(int, 7, _at_least(1), doc="the rate over this many days back from now"),
+                        "min_sample": Field(
+                            int, 30, _at_least(1), doc="under this many in the earlier stage: not enough data"
+                        ),
+                    }
+                ),
+                [
+                    {"from": "demo", "to": "trial", "min_rate": 0.05, "window_days": 7, "min_sample": 30},
+                    {"from": "trial", "to": "paid", "min_rate": 0.1, "window_days": 7, "min_sample": 30},
+                ],
+                doc="conversion-rate rules checked daily by `funnel check`, one [[funnel.rules]] table each",
+                shown=lambda rule: f"{rule['from']} -> {rule['to']}",
+            ),
         },
         doc="conversion-rate alerts and the no-data alarm",
+        legacy=_funnel_legacy,
     ),
     "mail": Table(
         {
@@ -412,6 +453,8 @@ def _parse_node(spec: Spec, value: Any, present: bool, path: Path, key: str) -> 
     if isinstance(spec, Field):
         return spec.parse(value, path, key) if present else spec.default
     if isinstance(spec, Table):
+        if spec.legacy and isinstance(value, dict) and (problem := spec.legacy(value)):
+            raise ConfigError(path, key, problem)
         return _parse_table(spec.fields, value if present else {}, path, key + ".")
     if isinstance(spec, MapOf):
         entries = value if present else spec.default
@@ -599,7 +642,8 @@ def reference_rows() -> list[tuple[str, str, str]]:
                 walk(inner, spec.fields)
             elif isinstance(spec, ListOf):
                 inner = f"[[{prefix[1:-1]}.{key}]]" if prefix else f"[[{key}]]"
-                shown = ", ".join(str(entry.get("path", index)) for index, entry in enumerate(spec.default)) or "none"
+                describe = spec.shown or (lambda entry: str(entry.get("path")))
+                shown = ", ".join(describe(entry) for entry in spec.default) or "none"
                 rows.append((inner, shown, spec.doc))
                 walk(inner, spec.item.fields)
             elif isinstance(spec.item, Table):

@@ -80,6 +80,7 @@ def demo(
         "leads stats",
         "status",
         "report --html report.html --since 6mo",
+        "funnel report --by source",
         "mail outbox",
         "mail preview trial_day7 --locale fr",
         "jobs",

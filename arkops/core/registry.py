@@ -25,6 +25,7 @@ DOMAINS = [
     "arkops.core.plans",
     "arkops.core.privacy",
     "arkops.core.operator",
+    "arkops.core.funnel",
 ]
 
 

@@ -1,0 +1,113 @@
+"""`arkops funnel ...`."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+
+from arkops.cli._output import FORMAT_HELP, Format, checked, emit_json, emit_rows, group, runtime, say
+from arkops.errors import ExitCode
+
+app = group("Funnel: visitors -> demo -> trial -> active -> paid, rate alerts and the no-data alarm.")
+BAR_WIDTH = 40
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.1f} %"
+
+
+def _flat(name: str, stages: list[dict], rates: list[dict]) -> dict:
+    """One row per group: each stage's count, then each rate (a fraction; the table shows a percentage)."""
+    row: dict = {"group": name}
+    row.update({stage["name"]: stage["count"] for stage in stages})
+    row.update({f"{r['from']}->{r['to']}": r["rate"] for r in rates})
+    return row
+
+
+@app.command("report")
+def funnel_report(
+    ctx: typer.Context,
+    *,
+    since: Annotated[
+        str,
+        typer.Option(
+            "--since",
+            help="A duration back from now (90m, 24h, 30d) or a date YYYY-MM-DD in the configured time zone.",
+            parser=checked("arkops.core.leads.scoring:since_option"),
+        ),
+    ] = "30d",
+    by: Annotated[
+        str | None, typer.Option("--by", help="Also per ISO week (local time) or per source: week or source.")
+    ] = None,
+    cohort: Annotated[
+        bool,
+        typer.Option("--cohort", help="Follow the people who entered each earlier stage in the window instead."),
+    ] = False,
+    format: Annotated[Format, typer.Option("--format", help=FORMAT_HELP)] = Format.table,
+) -> None:
+    """Counts per stage and the rate of each stage pair with its 95 % Wilson interval, by week or source.
+
+    Example: arkops funnel report --since 30d --by source
+    """
+    from arkops.core.funnel.stages import report
+
+    rt = runtime(ctx)
+    document = report(rt, now=rt.now(), since=since, by=by, cohort=cohort)
+    if format is Format.json:
+        emit_json(document)
+        return
+    rows = [_flat("all", document["stages"], document["rates"])]
+    rows += [_flat(g["group"], g["stages"], g["rates"]) for g in document["groups"]]
+    if format is Format.csv:
+        emit_rows(rows, format)
+        return
+    window = document["window"]
+    kind = "cohort rates" if document["cohort"] else "period rates"
+    top = max(stage["count"] for stage in document["stages"]) or 1
+    stages = [
+        {
+            "stage": s["name"],
+            "count": s["count"],
+            "": "█" * max(1 if s["count"] else 0, round(BAR_WIDTH * s["count"] / top)),
+        }
+        for s in document["stages"]
+    ]
+    emit_rows(stages, format, title=f"funnel {window['start']} to {window['end']}")
+    rates = [
+        {
+            "from -> to": f"{r['from']} -> {r['to']}",
+            "rate": _percent(r["rate"]),
+            "95 % interval": f"{_percent(r['low'])} - {_percent(r['high'])}" if r["rate"] is not None else "",
+            "of": f"{r['count_to']} of {r['count_from']}",
+        }
+        for r in document["rates"]
+    ]
+    emit_rows(rates, format, title=kind)
+    if document["groups"]:
+        shown: dict[str, Callable[[Any], str]] = {col: _percent for col in rows[0] if "->" in col}
+        emit_rows(rows, format, title=f"by {document['by']}", display=shown)
+
+
+@app.command("check")
+def funnel_check(
+    ctx: typer.Context,
+    *,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 when a rule fails or visits stopped arriving (CI, monitoring).")
+    ] = False,
+) -> None:
+    """Check the conversion-rate rules and that visits still arrive; queue alerts (cron: daily at 09:00).
+
+    Example: arkops funnel check
+    """
+    from arkops.core.funnel.rules import check_now
+
+    rt = runtime(ctx)
+    report = check_now(rt, now=rt.now())
+    for line in report.lines():
+        print(line, file=sys.stderr)  # under --check, the lines are the point: --quiet does not hide them
+    say(rt, f"funnel check: {report.summary()}")
+    raise typer.Exit(ExitCode.CHECK_FAILED if check and report.failed else ExitCode.OK)

@@ -1,0 +1,31 @@
+"""Funnel: visitors -> demo -> trial -> active -> paid, by week or source, rate rules and the no-data alarm.
+
+`stages` gathers the people of each stage in a window (visits and demo
+requests through `arkops.core.leads.query`, trials through the trials
+domain, conversions from the billing ledger as trials see them) and builds
+`funnel report`; `wilson` the 95 % interval; `rules` the daily
+`funnel check` and its alerts; `checks` the doctor check.
+"""
+
+from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job
+
+DOMAIN = Domain(
+    name="funnel",
+    summary="Funnel: conversion by week and source, conversion-rate alerts and the no-data alarm.",
+    commands={"funnel": "arkops.cli.funnel:app"},
+    # rules: each rule's failure episode (when it began, the day last alerted); alarms: the silence alerted.
+    databases=(Database("funnel", version=1, personal={}),),
+    jobs=(
+        Job(
+            "funnel-check",
+            "check the conversion-rate rules and that visits still arrive",
+            "arkops.core.funnel.rules:check",
+            daily_at="09:00",
+            order=40,
+        ),
+    ),
+    checks=(DoctorCheck("arkops.core.funnel.checks:rules", order=46),),
+    demo=DemoPart("arkops.core.funnel.demo:build", order=40),
+    templates=("conversion_rate", "no_visits"),
+    order=67,
+)

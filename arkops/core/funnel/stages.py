@@ -1,0 +1,245 @@
+"""The people of each funnel stage in a window, and `funnel report`.
+
+A person is an email once one is known (a visit the app linked, a demo
+request, a trial), else a visitor id (`leads`: stored IP and user agent).
+Each stage holds the people who entered it in the window, at their first
+entry there: `visitors` a visit to any tracked page, `demo` a visit to
+`[funnel] demo_page` or a demo request (`leads import`), `trial` a trial
+signup, `active` a trial's first activity, `paid` a trial's conversion (its
+email's first payment in the billing ledger, as the trials domain derives
+it). Visits and demo requests are read only through
+`arkops.core.leads.query`, trials through `arkops.core.trials.queries`.
+
+A rate between two stages is, by default, the people who entered the
+later stage in the window over those who entered the earlier one in the
+same window (a period rate: cheap, current, but it mixes cohorts, and can
+pass 100 % when an earlier window's people arrive now). `--cohort` follows
+the people who entered the earlier stage in the window to the later one
+(at or after their entry, up to the window's end), which undercounts the
+window's last days, whose people have had less time to move on.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from arkops.clock import iso, parse_iso
+from arkops.config import FUNNEL_STAGES as STAGES
+from arkops.core.funnel.wilson import wilson
+from arkops.errors import ConfigError, UsageError
+from arkops.runtime import Runtime
+
+GROUPINGS = ("week", "source")
+DEFAULT_SINCE = "30d"
+
+
+@dataclass
+class Window:
+    """What happened in `[start, end)`: each stage's people and when they entered it, each person's source."""
+
+    start: datetime
+    end: datetime
+    entries: dict[str, dict[str, datetime]] = field(default_factory=lambda: {s: {} for s in STAGES})
+    sources: dict[str, str] = field(default_factory=dict)
+    visits: int = 0  # visits to tracked pages (`leads stats` hits, summed over pages)
+    demo_visits: int = 0  # visits to the demo page (its `leads stats` hits)
+    demo_requests: int = 0
+
+
+def _enter(stage: dict[str, datetime], person: str, at: datetime) -> None:
+    if person not in stage or at < stage[person]:
+        stage[person] = at
+
+
+def gather(rt: Runtime, *, start: datetime, end: datetime, trials: list[dict]) -> Window:
+    """Every stage's people in `[start, end)`; `trials` is `list_trials(archived=True)` read once by the caller.
+
+    A person's source is their first visit's utm_source in the window, else
+    their first referrer domain, else what their trial signup or demo
+    request said, else "direct".
+    """
+    from arkops.core.leads import query
+
+    window = Window(start, end)
+    entries = window.entries
+    demo_page = rt.config["funnel"]["demo_page"]
+    utm: dict[str, str] = {}
+    referrer: dict[str, str] = {}
+    said: dict[str, str] = {}
+    for visit in query.visits(rt, since=start, until=end):
+        person = (visit["email"] or "").lower() or visit["visitor"]
+        at = parse_iso(visit["at"])
+        window.visits += 1
+        _enter(entries["visitors"], person, at)
+        if visit["page"] == demo_page:
+            window.demo_visits += 1
+            _enter(entries["demo"], person, at)
+        if visit["utm_source"]:
+            utm.setdefault(person, visit["utm_source"])
+        if visit["referrer_domain"]:
+            referrer.setdefault(person, visit["referrer_domain"])
+    for request in query.demo_requests(rt, since=start, until=end):
+        if request["kind"] != "demo_request":
+            continue
+        person = request["email"].lower()
+        window.demo_requests += 1
+        _enter(entries["demo"], person, parse_iso(request["created_at"]))
+        if request["source"]:
+            said.setdefault(person, request["source"])
+    for trial in trials:
+        for stage, moment in (("trial", "signed_up_at"), ("active", "activated_at"), ("paid", "converted_at")):
+            if trial[moment] and start <= (at := parse_iso(trial[moment])) < end:
+                entries[stage][trial["email"]] = at
+        if trial["source"]:
+            said.setdefault(trial["email"], trial["source"])
+    for people in entries.values():
+        for person in people:
+            window.sources[person] = utm.get(person) or referrer.get(person) or said.get(person) or "direct"
+    return window
+
+
+def read_trials(rt: Runtime, now: datetime) -> list[dict]:
+    from arkops.core.trials.queries import list_trials
+
+    return list_trials(rt, state=None, now=now, archived=True)
+
+
+def pairs(rt: Runtime) -> list[tuple[str, str]]:
+    """Each stage to the next, then the rules' other pairs (trial -> paid by default)."""
+    found = list(itertools.pairwise(STAGES))
+    for rule in rt.config["funnel"]["rules"]:
+        if (rule["from"], rule["to"]) not in found:
+            found.append((rule["from"], rule["to"]))
+    return found
+
+
+def rule_problems(rt: Runtime) -> list[str]:
+    """What is wrong with `[[funnel.rules]]` and `[funnel] demo_page` (the doctor check; `funnel` commands stop)."""
+    problems = []
+    seen: set[tuple] = set()
+    for index, rule in enumerate(rt.config["funnel"]["rules"]):
+        where = f"funnel.rules[{index}]"
+        if rule["from"] not in STAGES or rule["to"] not in STAGES:
+            problems.append(f"{where}: stages are {', '.join(STAGES)}")
+        elif STAGES.index(rule["from"]) >= STAGES.index(rule["to"]):
+            problems.append(
+                f"{where}: from {rule['from']!r} must come before to {rule['to']!r} ({' -> '.join(STAGES)})"
+            )
+        identity = (rule["from"], rule["to"], rule["window_days"])
+        if identity in seen:
+            problems.append(f"{where}: a second {rule['from']} -> {rule['to']} rule over {rule['window_days']} days")
+        seen.add(identity)
+    tracked = [page["path"] for page in rt.config["leads"]["pages"]]
+    demo_page = rt.config["funnel"]["demo_page"]
+    if demo_page not in tracked:
+        problems.append(f"funnel.demo_page: {demo_page} is not a [[leads.pages]] path ({', '.join(tracked)})")
+    return problems
+
+
+def check_rules(rt: Runtime) -> None:
+    problems = rule_problems(rt)
+    if problems:
+        key, _, problem = problems[0].partition(": ")
+        raise ConfigError(rt.config.path, key, problem)
+
+
+def rate(src: str, dst: str, counts: tuple[int, int]) -> dict[str, Any]:
+    """One rate with its 95 % Wilson interval; a period rate over 100 % gets the interval of n of n."""
+    n, k = counts
+    bounds = wilson(k, n)
+    return {
+        "from": src,
+        "to": dst,
+        "count_from": n,
+        "count_to": k,
+        "rate": round(k / n, 4) if n else None,
+        "low": round(bounds[0], 4) if bounds else None,
+        "high": round(bounds[1], 4) if bounds else None,
+    }
+
+
+def counts(
+    entries: dict[str, dict[str, datetime]],
+    src: str,
+    dst: str,
+    *,
+    cohort: bool,
+    followed: dict[str, dict[str, datetime]] | None = None,
+) -> tuple[int, int]:
+    """(earlier, later) for one pair: the later stage's entries, or with `cohort` the earlier stage's people
+    found in the later stage (of `followed`, default the same entries) at or after their entry."""
+    later = (followed or entries)[dst]
+    if not cohort:
+        return len(entries[src]), len(entries[dst])
+    reached = sum(1 for person, at in entries[src].items() if person in later and later[person] >= at)
+    return len(entries[src]), reached
+
+
+def week_of(at: datetime, tz: Any) -> str:
+    year, week, _ = at.astimezone(tz).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def window_start(rt: Runtime, since: str | None, now: datetime) -> datetime:
+    from arkops.core.leads.scoring import parse_since
+
+    return parse_since(since or DEFAULT_SINCE, now=now, tz=rt.config.tz)
+
+
+def report(
+    rt: Runtime, *, now: datetime, since: str | None = None, by: str | None = None, cohort: bool = False
+) -> dict:
+    """`funnel report`: each stage's count, each pair's rate and interval, and the same per week or source."""
+    if by is not None and by not in GROUPINGS:
+        raise UsageError(f"--by {by!r} is not one of {', '.join(GROUPINGS)}")
+    check_rules(rt)
+    start = window_start(rt, since, now)
+    window = gather(rt, start=start, end=now, trials=read_trials(rt, now))
+    wanted = pairs(rt)
+    document: dict[str, Any] = {
+        "window": {"start": iso(start), "end": iso(now)},
+        "cohort": cohort,
+        "by": by,
+        "stages": _stages(window.entries, window),
+        "rates": [rate(a, b, counts(window.entries, a, b, cohort=cohort)) for a, b in wanted],
+        "groups": [],
+    }
+    if by is None:
+        return document
+    tz = rt.config.tz
+    groups: dict[str, dict[str, dict[str, datetime]]] = {}
+    for stage, people in window.entries.items():
+        for person, at in people.items():
+            key = week_of(at, tz) if by == "week" else window.sources[person]
+            groups.setdefault(key, {s: {} for s in STAGES})[stage][person] = at
+    if by == "week":
+        order = sorted(groups)
+    else:
+        order = sorted(groups, key=lambda key: (-len(groups[key]["visitors"]), -len(groups[key]["trial"]), key))
+    document["groups"] = [
+        {
+            "group": key,
+            "stages": _stages(groups[key]),
+            "rates": [rate(a, b, counts(groups[key], a, b, cohort=cohort, followed=window.entries)) for a, b in wanted],
+        }
+        for key in order
+    ]
+    return document
+
+
+def _stages(entries: dict[str, dict[str, datetime]], window: Window | None = None) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = [{"name": stage, "count": len(entries[stage])} for stage in STAGES]
+    if window is not None:
+        rows[0]["visits"] = window.visits
+        rows[1]["visits"] = window.demo_visits
+        rows[1]["requests"] = window.demo_requests
+    return rows
+
+
+def previous(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """The window of the same length just before."""
+    length: timedelta = end - start
+    return start - length, start
