@@ -92,3 +92,16 @@ def test_funnel_report_agrees_with_leads_trials_and_payments_on_the_demo(shop, c
         new_customers = month["paying_customers"] - before["paying_customers"] + month["churned_customers"]
         later = [m for m in paid_since if m > month["month"]]
         assert paid_since[month["month"]] - (paid_since[later[0]] if later else 0) == new_customers
+
+
+@pytest.mark.slow
+def test_status_shows_each_rule_against_its_threshold(shop, cli):
+    """`arkops status` carries the funnel's rules with the same verdict as `funnel check`."""
+    status = document(cli, "status")
+    funnel = status["sections"]["funnel"]
+    figures = funnel["figures"]
+    failing = figures["rate_demo_trial"]
+    assert failing["red"] and failing["text"].startswith("2.9 % (2 of 68") and "at least 5.0 %" in failing["note"]
+    assert not figures["rate_trial_paid"]["red"] and "not enough data" in figures["rate_trial_paid"]["text"]
+    assert not figures["last_visit"]["red"]
+    assert cli("status", "--check").code == 1

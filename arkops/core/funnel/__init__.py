@@ -7,7 +7,7 @@ domain, conversions from the billing ledger as trials see them) and builds
 `funnel check` and its alerts; `checks` the doctor check.
 """
 
-from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job
+from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job, SectionPart
 
 DOMAIN = Domain(
     name="funnel",
@@ -27,5 +27,7 @@ DOMAIN = Domain(
     checks=(DoctorCheck("arkops.core.funnel.checks:rules", order=46),),
     demo=DemoPart("arkops.core.funnel.demo:build", order=40),
     templates=("conversion_rate", "no_visits"),
+    status=SectionPart("arkops.core.funnel.sections:status", order=35),
+    report=SectionPart("arkops.core.funnel.sections:report", order=35),
     order=67,
 )
