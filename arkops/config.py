@@ -387,20 +387,11 @@ SCHEMA: dict[str, Spec] = {
     ),
     "privacy": Table(
         {
-            "ip_storage": Field(
-                str,
-                "full",
-                _one_of("full", "anonymized"),
-                doc='"anonymized" keeps IPv4 addresses without their last byte and IPv6 ones cut to /48',
-            ),
-            "keep_visits_days": Field(
-                int, 90, _at_least(1), doc="page visits (JSON Lines, one file a day) are removed after this long"
-            ),
             "keep_temp_hours": Field(
                 int, 24, _at_least(1), doc="temp files a killed write left in the data directory go after this long"
             ),
         },
-        doc="personal data: IP addresses, retention of visits and temp files (`arkops privacy`)",
+        doc="personal data: retention of temp files (`arkops privacy`); IP storage is `[leads] ip_storage`",
     ),
     "goals": Table(
         {

@@ -81,8 +81,7 @@ def test_funnel_report_agrees_with_leads_trials_and_payments_on_the_demo(shop, c
         expected = sum(1 for t in trials if t[moment] and start <= parse_iso(t[moment]) < end)
         assert counted[stage]["count"] == expected > 0, stage
 
-    # Paid: each month's new paying customers in `payments report` (all of them came through a trial in the
-    # demo) are the trials converted that month.
+    # Paid: each month's trials converted are among that month's new paying customers in `payments report`.
     months = document(cli, "payments", "report", "--months", "4")["months"]
     paid_since = {
         m["month"]: stages(document(cli, "funnel", "report", "--since", f"{m['month']}-01"))["paid"]["count"]
@@ -91,7 +90,8 @@ def test_funnel_report_agrees_with_leads_trials_and_payments_on_the_demo(shop, c
     for before, month in itertools.pairwise(months[1:]):
         new_customers = month["paying_customers"] - before["paying_customers"] + month["churned_customers"]
         later = [m for m in paid_since if m > month["month"]]
-        assert paid_since[month["month"]] - (paid_since[later[0]] if later else 0) == new_customers
+        # every converted trial is a new paying customer; the promo demo adds Checkout customers with no trial
+        assert 0 < paid_since[month["month"]] - (paid_since[later[0]] if later else 0) <= new_customers
 
 
 @pytest.mark.slow

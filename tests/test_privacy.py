@@ -65,7 +65,8 @@ def at(monkeypatch, moment: datetime) -> None:
 def seeded(cli, workspace, monkeypatch, smtp_server):
     """One person (EMAIL, IP) in every store, through the real commands, with a neighbour who must stay."""
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", SECRET)
-    write_config(workspace, "[privacy]\nkeep_visits_days = 90\n")
+    # full addresses, so that forgetting an IP has something to find (the default, anonymized, never stores one)
+    write_config(workspace, '[leads]\nretention_days = 90\nip_storage = "full"\n')
     at(monkeypatch, START)
     signups = [
         {"email": EMAIL, "plan": "pro", "created_at": stamp(START), "utm_source": "newsletter", "ip": IP},
@@ -235,7 +236,7 @@ def test_purge_removes_only_visit_files_and_temp_files_past_their_age(cli, works
         "leads",
         "visits",
         databases=(
-            Database("visits", 1, {"visits": ("ip", "user_agent")}, kind="jsonl", keep_days="privacy.keep_visits_days"),
+            Database("visits", 1, {"visits": ("ip", "user_agent")}, kind="jsonl", keep_days="leads.retention_days"),
         ),
     )
     monkeypatch.setattr(registry, "domains", lambda: (leads,))
@@ -309,7 +310,7 @@ def test_audit_log_names_no_secret_and_no_address(cli, workspace, monkeypatch):
 
 
 def test_anonymized_ip_storage_writes_no_full_address(cli, workspace):
-    write_config(workspace, '[privacy]\nip_storage = "anonymized"\n')
+    write_config(workspace, '[leads]\nip_storage = "anonymized"\n')
     v6 = "2001:db8:1234:5678:9abc::1"
     signups = [{"email": "hal@example.com", "plan": "pro", "ip": IP, "client": {"addresses": [v6, "not an ip"]}}]
     (workspace / "signups.json").write_text(json.dumps(signups))

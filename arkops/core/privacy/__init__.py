@@ -23,7 +23,7 @@ def erased(rt: Any, email_or_ip: str) -> bool:
 
 
 def stored_ip(rt: Any, ip: str) -> str:
-    """An IP address as it may be written: whole, or anonymized under `[privacy] ip_storage = "anonymized"`."""
+    """An IP address as it may be written: whole, or anonymized under `[leads] ip_storage = "anonymized"`."""
     from arkops.core.privacy.person import stored_ip as keep
 
     return keep(rt, ip)

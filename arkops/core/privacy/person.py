@@ -78,18 +78,25 @@ def normalize_ip(text: str) -> str | None:
 
 
 def anonymize_ip(text: str) -> str:
-    """An IPv4 address with its last byte zeroed, an IPv6 address cut to its /48 (as analytics tools do)."""
-    address = ipaddress.ip_address(text.strip())
-    prefix = 24 if address.version == 4 else 48
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+    """An IPv4 address with its last byte zeroed, an IPv6 address cut to its /48 (as analytics tools do).
+
+    The one implementation is leads' `store_ip`, which every visit goes through; ValueError when not an IP.
+    """
+    from arkops.core.leads.visits import store_ip
+
+    stored = store_ip(text.strip(), False)
+    if not stored:
+        raise ValueError(f"{text!r} is not an IP address")
+    return stored
 
 
 def stored_ip(rt: Runtime, text: str) -> str:
-    """An IP address as arkops may keep it: whole, or anonymized under `[privacy] ip_storage = "anonymized"`.
+    """An IP address as arkops may keep it: whole, or anonymized under `[leads] ip_storage = "anonymized"`
+    (the default; one setting for every store).
 
     Every domain that stores an IP address passes it through here first.
     """
-    if rt.config["privacy"]["ip_storage"] == "anonymized":
+    if rt.config["leads"]["ip_storage"] == "anonymized":
         return anonymize_ip(text)
     return normalize_ip(text) or text
 

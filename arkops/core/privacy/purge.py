@@ -3,7 +3,7 @@
 Sent mail bodies and dry-run `.eml` files are the mail domain's rule
 (`[mail] keep_bodies_days`); finished trials and Stripe event ids have
 theirs. These add: day files of JSON Lines databases that declare
-`keep_days` (page visits, `[privacy] keep_visits_days`), and temp files a
+`keep_days` (a setting such as `leads.retention_days`), and temp files a
 killed write left behind (`[privacy] keep_temp_hours`).
 """
 
