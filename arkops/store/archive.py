@@ -90,6 +90,24 @@ class Archive:
             return None
         return self.read(month).get(table, {}).get(key)
 
+    def move(
+        self,
+        db: Db,
+        months: Mapping[str, Mapping[str, Mapping[str, dict]]],
+        index: ArchiveIndex,
+        month_of: Mapping[str, str],
+    ) -> None:
+        """Move documents out of the hot database `db` (whose lock the caller holds): `months` maps a month to
+        its tables' documents. The archive and its index are written first, then the hot file lets them go:
+        a kill in between leaves copies, never gaps."""
+        for month, tables in sorted(months.items()):
+            self.merge(month, tables)
+        index.add(month_of)
+        for tables in months.values():
+            for name, documents in tables.items():
+                for key in documents:
+                    db.delete(name, key)
+
     def files(self) -> list[Path]:
         if not self.folder.is_dir():
             return []

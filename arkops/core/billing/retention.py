@@ -92,14 +92,7 @@ def archive_settled_invoices(rt: Runtime, *, now: datetime) -> dict[str, int]:
                 if link["invoice"] in batch:
                     month = month_of[key] = month_of[link["invoice"]]
                     months[month]["payment_links"][key] = cast(dict, link)
-            # The archive and its index first, then the hot ledger lets them go: a kill in between leaves copies.
-            for month, tables in sorted(months.items()):
-                archive.merge(month, tables)
-            index.add(month_of)
-            for tables in months.values():
-                for name, documents in tables.items():
-                    for key in documents:
-                        db.delete(name, key)
+            archive.move(db, months, index, month_of)
             marker = db.get("sync", "archived") or {"before": 0}
             db.put("sync", "archived", {"before": max(marker["before"], math.ceil(horizon))})  # ledger.ArchiveReach
             moved += len(batch)

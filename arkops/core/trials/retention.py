@@ -73,11 +73,4 @@ def _move(db: Db, batch: set[str], archive: Archive, index: ArchiveIndex) -> Non
         for key, record in table.items(db):
             if record["email"] in batch:
                 months[month_of[record["email"]]][table.name][key] = cast(dict, record)
-    # The archive and its index first, then the hot file lets them go: a kill in between leaves copies, never gaps.
-    for month, tables in sorted(months.items()):
-        archive.merge(month, tables)
-    index.add(month_of)
-    for tables in months.values():
-        for name, documents in tables.items():
-            for key in documents:
-                db.delete(name, key)
+    archive.move(db, months, index, month_of)
