@@ -150,3 +150,22 @@ def test_a_new_domain_is_one_package_and_one_line(new_domain, cli):
     checks = {row["check"]: row for row in json.loads(cli("doctor", "--format", "json").out)}
     assert checks["greetings"]["status"] == "ok"
     assert "(greetings)" in checks["data greetings.json"]["detail"]
+
+
+def test_every_audited_command_exists():
+    """`Domain.audited` names commands as typed ("promo redeem"): a misspelt one would silently go unaudited."""
+    import typer
+
+    from arkops.cli import app
+    from arkops.core.registry import audited
+
+    root = typer.main.get_command(app)
+    ctx = typer.Context(root, info_name="arkops")
+    names = set()
+    for name in root.list_commands(ctx):
+        command = root.get_command(ctx, name)
+        names.add(name)
+        if hasattr(command, "list_commands"):
+            names.update(f"{name} {sub}" for sub in command.list_commands(typer.Context(command, parent=ctx)))
+    assert audited() <= names, sorted(audited() - names)
+    assert {"promo redeem", "leads ingest", "usage import", "billing migrate", "funnel check"} <= audited()

@@ -30,4 +30,5 @@ DOMAIN = Domain(
     status=SectionPart("arkops.core.funnel.sections:status", order=35),
     report=SectionPart("arkops.core.funnel.sections:report", order=35),
     order=67,
+    audited=("funnel check",),
 )

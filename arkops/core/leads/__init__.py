@@ -43,4 +43,5 @@ DOMAIN = Domain(
     status=SectionPart("arkops.core.leads.sections:status", order=30),
     report=SectionPart("arkops.core.leads.sections:report", order=30),
     order=65,
+    audited=("leads ingest", "leads import", "leads scan"),
 )

@@ -36,4 +36,15 @@ DOMAIN = Domain(
     status=SectionPart("arkops.core.plans.sections:status", order=50),
     report=SectionPart("arkops.core.plans.sections:report", order=50),
     order=55,
+    audited=(
+        "billing plans",
+        "billing checkout",
+        "billing portal",
+        "billing cancel",
+        "billing subscription",
+        "billing migrate",
+        "usage record",
+        "usage import",
+        "usage check",
+    ),
 )

@@ -44,4 +44,13 @@ DOMAIN = Domain(
     status=SectionPart("arkops.core.promo.sections:status", order=40),
     report=SectionPart("arkops.core.promo.sections:report", order=40),
     order=65,
+    audited=(
+        "promo create",
+        "promo disable",
+        "promo enable",
+        "promo redeem",
+        "promo release",
+        "promo remaining",
+        "promo push",
+    ),
 )
