@@ -192,7 +192,7 @@ def test_the_fast_option_conversion_gives_typers_values_on_every_option():
     typer_own = fast.__closure__ and next(
         c.cell_contents for c in fast.__closure__ if getattr(c.cell_contents, "__name__", "") == "build_runtime_param"
     )
-    checked = 0
+    checked = lists = 0
     for param, ctx in every_parameter():
         descriptor = getattr(param, "type_descriptor", None)
         if descriptor is None:
@@ -201,9 +201,14 @@ def test_the_fast_option_conversion_gives_typers_values_on_every_option():
         if type(ours).__name__ != "PlainParam":
             continue
         kind = ours.kind
-        samples = [True, False] if kind is bool else ["pro", "data/x.json", "", "NOT-A-CHOICE"]
+        many = isinstance(kind, tuple)  # ("list", kind): an argument like FILE...
+        kind = kind[1] if many else kind
+        samples: list = [True, False] if kind is bool else ["pro", "data/x.json", "", "NOT-A-CHOICE"]
         if isinstance(kind, type) and issubclass(kind, __import__("enum").Enum):
             samples += [member.value for member in kind]
+        if many:
+            lists += 1
+            samples = [(), tuple(samples), (samples[0],), [samples[-1], samples[0]], (1, "x")]
         for sample in samples:
             outcomes = []
             for runtime in (ours, theirs):
@@ -214,14 +219,21 @@ def test_the_fast_option_conversion_gives_typers_values_on_every_option():
             assert outcomes[0] == outcomes[1], (param.name, sample)
             checked += 1
     assert checked > 200
+    assert lists >= 5  # `leads ingest [PATH...]`, `leads import FILE...`, `trials import FILE...`, ...
 
 
-def test_a_cron_tick_and_a_webhook_do_not_import_pydantic(workspace):
+def test_a_cron_tick_a_webhook_and_a_log_ingest_do_not_import_pydantic(workspace):
     code = (
         "import sys\nfrom arkops.cli import main\n"
         "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
         "print('pydantic' in sys.modules, file=sys.stderr)"
     )
-    for args in (["run"], ["jobs", "--format", "json"], ["webhooks", "ingest", "-", "--signature", "t=1,v1=0"]):
+    commands = (
+        ["run"],
+        ["jobs", "--format", "json"],
+        ["webhooks", "ingest", "-", "--signature", "t=1,v1=0"],
+        ["leads", "ingest", "missing.log"],
+    )
+    for args in commands:
         done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, input="{}")
         assert done.stderr.strip().splitlines()[-1] == "False", (args, done.stderr)

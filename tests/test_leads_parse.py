@@ -15,7 +15,15 @@ from hypothesis import strategies as st
 from arkops.core.leads.ingest import ingest
 from arkops.core.leads.visits import day_files, store_ip
 from arkops.runtime import Runtime
-from arkops.sources.access_log import BadLine, parse_combined, parse_json_line
+from arkops.sources.access_log import (
+    BadLine,
+    _match_combined,
+    _parse_clf_time,
+    _split_combined,
+    parse_clf_time,
+    parse_combined,
+    parse_json_line,
+)
 
 NOW = datetime(2026, 10, 15, 9, 0, tzinfo=UTC)
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:131.0) Gecko/20100101 Firefox/131.0"
@@ -60,6 +68,96 @@ def test_escaped_quotes_virtual_host_and_request_time():
 def test_lines_that_are_not_requests_are_bad(line):
     with pytest.raises(BadLine):
         parse_combined(line)
+
+
+# Fields of combined lines, odd ones included (tabs, doubled spaces, brackets, quotes and backslashes where
+# they do not belong, unicode digits, a vhost, nothing at all), joined by odd separators too.
+_FIELD = st.sampled_from(
+    [
+        "203.0.113.7",
+        "2001:db8::1",
+        "[::1]",
+        "www.example.com:443 198.51.100.4",
+        "a b c d e",
+        "-",
+        "frank",
+        "",
+        " ",
+        "\t",
+        "[",
+        "]",
+        '"',
+        "\\",
+        'a\\"b',
+        "15/Oct/2026:08:01:02 +0000",
+        "15/Oct]/2026",
+        "GET /pricing HTTP/1.1",
+        "GET /trial?utm_source=x HTTP/2.0",
+        "HEAD",
+        "/demo",
+        "200",
+        "2000",
+        "\u0662\u0660\u0660",
+        "2326",
+        "0.012",
+        "https://news.example/item?id=1",
+        "Mozilla/5.0 (X11; Linux x86_64)",
+        "é",
+        "\r",
+        "xyz",
+    ]
+)
+_SEP = st.sampled_from([" ", " ", " ", "  ", "\t", "", '"', "]"])
+
+
+_VALID = ["203.0.113.7", " ", "-", " ", "frank", " ", "15/Oct/2026:08:01:02 +0000", " ", "GET /pricing HTTP/1.1", " "]
+_VALID += ["200", " ", "2326", " ", "https://news.example/", " ", "Mozilla/5.0 (X11)", ""]
+
+
+@settings(max_examples=3000)
+@given(st.lists(st.tuples(st.integers(0, len(_VALID) - 1), st.one_of(_SEP, _FIELD)), max_size=3))
+def test_the_split_path_reads_every_line_it_takes_as_the_expression_does(changes):
+    slots = list(_VALID)  # a valid line's fields and separators; then up to three replaced by odd ones
+    for index, replacement in changes:
+        slots[index] = replacement
+    ip, s1, ident, s2, user, s3, time, s4, request, s5, status, s6, size, s7, ref, s8, agent, tail = slots
+    line = f'{ip}{s1}{ident}{s2}{user}{s3}[{time}]{s4}"{request}"{s5}{status}{s6}{size}{s7}"{ref}"{s8}"{agent}"{tail}'
+    fields = _split_combined(line)
+    if fields is not None:
+        assert fields == _match_combined(line)
+
+
+@given(
+    ip=st.sampled_from(["203.0.113.7", "2001:db8::1", "host.example:80 198.51.100.4"]),
+    user=st.sampled_from(["-", "frank"]),
+    request=st.sampled_from(["GET /pricing HTTP/1.1", "HEAD /trial?ref=x HTTP/1.0", "GET /demo"]),
+    status=st.sampled_from(["200", "304", "404"]),
+    size=st.sampled_from(["-", "0", "5120"]),
+    referrer=st.text(st.characters(blacklist_characters='"\\\n'), max_size=30),
+    agent=st.text(st.characters(blacklist_characters='"\\\n'), max_size=30),
+    tail=st.sampled_from(["", " 0.012", " 0.012 upstream=0.010"]),
+)
+def test_usual_lines_take_the_split_path(ip, user, request, status, size, referrer, agent, tail):
+    line = f'{ip} - {user} [15/Oct/2026:08:01:02 +0000] "{request}" {status} {size} "{referrer}" "{agent}"{tail}'
+    assert _split_combined(line) == _match_combined(line)
+
+
+@given(
+    st.datetimes(min_value=datetime(1969, 12, 30), max_value=datetime(2100, 1, 2)),
+    st.sampled_from(["+0000", "-0000", "+0200", "-0130", "+1400", "-1200"]),
+    st.sampled_from(["", "60", "99", " 5", "+5", "x1"]),
+)
+def test_a_time_read_through_its_minute_is_the_time_read_in_full(moment, offset, odd_second):
+    text = moment.strftime("%d/%b/%Y:%H:%M:%S ") + offset
+    if odd_second:
+        text = text[:18] + odd_second + text[20:]
+    outcomes = []
+    for parse in (parse_clf_time, _parse_clf_time):
+        try:
+            outcomes.append(parse(text))
+        except BadLine as exc:
+            outcomes.append(str(exc))
+    assert outcomes[0] == outcomes[1]
 
 
 def test_json_visit_record_of_the_app():
@@ -168,14 +266,37 @@ def test_visits_keep_only_what_is_needed(tmp_path):
     assert (visit["utm_source"], visit["utm_campaign"], visit["ref"]) == ("hn", "oct", "x") and "token" not in visit
 
 
-def test_bot_verdicts_agree_with_the_list_on_its_own_samples():
+BROWSERS = [
+    FIREFOX,
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6"
+    " Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.6723.102 Mobile"
+    " Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+    " Edg/131.0.0.0",
+    "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0",
+    "Opera/9.80 (Windows NT 6.1; U; en) Presto/2.10.289 Version/12.00",
+]
+
+
+def test_bot_verdicts_are_the_lists_own():
+    """`is_bot` rewrites most of the list's expressions as plain strings: its verdicts must stay the list's.
+
+    On the list's own samples, on browsers, and on each sample with text put before and after it (an anchored
+    `^curl` or `SSL Labs$` must then stop matching) and with its case changed."""
     import crawleruseragents
 
-    from arkops.core.leads.ingest import is_bot
+    from arkops.core.leads.bots import _crawlers, is_bot
 
     samples = [s for entry in crawleruseragents.CRAWLER_USER_AGENTS_DATA for s in entry.get("instances", [])]
     assert len(samples) > 1000
-    assert [s for s in samples if is_bot(s) != crawleruseragents.is_crawler(s)] == []
-    assert (
-        not is_bot(FIREFOX) and is_bot("") and is_bot("Feedly/1.0 (+http://www.feedly.com/fetcher.html; 3 subscribers)")
-    )
+    variants = [v for s in samples for v in (s, f"Mozilla/5.0 {s}", f"{s} (compatible)", s.lower(), s.upper())]
+    candidates = [*variants, *BROWSERS, "curl", "wget/1.21", "Wget/1.21", "xcurl", "SSL Labs", "SSL Labs x"]
+    disagree = [s for s in candidates if is_bot(s) != crawleruseragents.is_crawler(s)]
+    assert disagree == []
+    assert sum(map(crawleruseragents.is_crawler, candidates)) < len(candidates) * 0.9  # both verdicts were exercised
+    assert not any(map(is_bot, BROWSERS)) and is_bot("")
+    assert is_bot("Feedly/1.0 (+http://www.feedly.com/fetcher.html; 3 subscribers)")
+    assert len(_crawlers().expressions) <= 2  # most of the list is plain strings now (50 expressions a chunk)

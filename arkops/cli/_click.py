@@ -19,13 +19,14 @@ __all__ = ["ClickException", "UsageError"]
 
 
 def install_fast_coercion() -> None:
-    """Convert plain option values (str, Path, a StrEnum choice, a flag) without building a pydantic TypeAdapter.
+    """Convert plain values (str, Path, a StrEnum choice, a flag, a list of one of those) without pydantic.
 
     Typer 0.27+ turns every option's text into its annotated type through
     pydantic, and importing pydantic and building the adapters costs about
     0.15-0.19 s of every command, more than `arkops run` with nothing due
     spends on its own work. Our options are almost all plain text, paths and
-    fixed choices, whose conversion is `str`, `Path(text)` or `Enum(text)`:
+    fixed choices, whose conversion is `str`, `Path(text)` or `Enum(text)`,
+    and arguments like `FILE...` that are lists of those:
     those take this path; anything else (numbers with min/max, parsers,
     paths with checks, a value this path does not recognise) goes to Typer's
     own. With a Typer whose internals differ, nothing is changed.
@@ -59,6 +60,13 @@ def install_fast_coercion() -> None:
             if len(args) != 1:
                 return None
             annotation = args[0]
+        if get_origin(annotation) is list:  # `FILE...`: a list of one plain kind
+            (item,) = get_args(annotation) or (None,)
+            kind = single(item, info) if item is not bool else None
+            return None if kind is None else ("list", kind)
+        return single(annotation, info)
+
+    def single(annotation: Any, info: Any) -> Any:
         if annotation in (str, bool):
             return annotation
         if annotation is Path:
@@ -74,25 +82,40 @@ def install_fast_coercion() -> None:
             return annotation if getattr(info, "case_sensitive", True) else None
         return None
 
+    _SLOW = object()  # this value is not plain: Typer's own conversion decides
+
     @dataclasses.dataclass(frozen=True)
     class PlainParam(base):  # type: ignore[valid-type, misc]
         kind: Any = str
         slow: Any = None
 
         def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
-            if self.kind is bool:
+            if isinstance(self.kind, tuple):  # a list of one kind: each item, or Typer's own for the whole
+                if isinstance(value, (list, tuple)):
+                    items = [self._one(self.kind[1], item) for item in value]
+                    if all(item is not _SLOW for item in items):
+                        return items
+            else:
+                one = self._one(self.kind, value)
+                if one is not _SLOW:
+                    return one
+            return self.slow()._coerce_value(value, param=param, ctx=ctx)  # Typer's own (and its error message)
+
+        @staticmethod
+        def _one(kind: Any, value: Any) -> Any:
+            if kind is bool:
                 if isinstance(value, bool):  # a flag: click already made it a bool
                     return value
             elif isinstance(value, str):
-                if self.kind is str:
+                if kind is str:
                     return value
-                if self.kind is Path:
+                if kind is Path:
                     return Path(value)
-                if value in self.kind._value2member_map_:
-                    return self.kind(value)
-            elif isinstance(value, self.kind):
+                if value in kind._value2member_map_:
+                    return kind(value)
+            elif isinstance(value, kind):
                 return value
-            return self.slow()._coerce_value(value, param=param, ctx=ctx)  # Typer's own (and its error message)
+            return _SLOW
 
     def build(descriptor: Any) -> Any:
         kind = plain(descriptor)

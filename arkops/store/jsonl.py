@@ -7,8 +7,23 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import orjson
+
 from arkops.errors import CorruptFileError
 from arkops.store.files import FILE_MODE
+
+
+def _line(record: dict) -> bytes:
+    """One record as compact JSON and its newline, in UTF-8.
+
+    orjson writes it; what orjson refuses (a lone surrogate, which a JSON
+    source may hold as `\\ud800`, or a number beyond 64 bits) is written by
+    json with every non-ASCII character escaped, so it reads back the same.
+    """
+    try:
+        return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+    except (orjson.JSONEncodeError, TypeError):
+        return (json.dumps(record, separators=(",", ":")) + "\n").encode("ascii")
 
 
 class JsonLines:
@@ -17,13 +32,13 @@ class JsonLines:
 
     def append(self, records: Iterable[dict]) -> int:
         """Append records; the caller holds this file's lock (see Store.append)."""
-        lines = [json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n" for record in records]
+        lines = [_line(record) for record in records]
         if not lines:
             return 0
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, FILE_MODE)
         try:
             _drop_torn_tail(fd)
-            os.write(fd, "".join(lines).encode("utf-8"))
+            os.write(fd, b"".join(lines))
             os.fsync(fd)
         finally:
             os.close(fd)

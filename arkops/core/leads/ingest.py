@@ -20,15 +20,14 @@ from __future__ import annotations
 
 import glob
 import os
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from arkops.clock import iso
+from arkops.core.leads.bots import is_bot
 from arkops.core.leads.visits import TRACKED_METHODS, Page, day_file, folder, make_visit, match_page, tracked_pages
 from arkops.core.progress import Progress
 from arkops.errors import DataError, UsageError
@@ -45,42 +44,6 @@ FLUSH_EVERY = 5_000  # visits held in memory before they are written: memory sta
 SHOWN_BAD = 5
 
 BIG_FILE = 64 << 20  # a file this large shows its reading progress (`arkops.core.progress`)
-
-
-@lru_cache(maxsize=100_000)
-def is_bot(user_agent: str) -> bool:
-    """Known crawlers, feed readers and uptime monitors (the crawler-user-agents list); an empty agent is a script.
-
-    The verdict is cached per distinct user agent (a log holds a few thousand
-    for millions of lines). Most of the list's patterns are plain words,
-    looked up as substrings; the rest go through its regular expressions.
-    """
-    if not user_agent:
-        return True
-    words, patterns = _crawler_list()
-    # Words are indexed by their first three letters: only those starting at one of the agent's trigrams are tried.
-    grams = {user_agent[i : i + 3] for i in range(len(user_agent) - 2)}
-    for gram in grams & words.keys():
-        if any(map(user_agent.__contains__, words[gram])):
-            return True
-    return any(p.search(user_agent) for p in patterns)
-
-
-@lru_cache(maxsize=1)
-def _crawler_list() -> tuple[dict[str, list[str]], tuple[re.Pattern[str], ...]]:
-    import crawleruseragents
-
-    words: dict[str, list[str]] = defaultdict(list)
-    expressions = []
-    for entry in crawleruseragents.CRAWLER_USER_AGENTS_DATA:
-        pattern = entry["pattern"]
-        unescaped = re.sub(r"\\([./\- ])", r"\1", pattern)
-        if len(unescaped) < 3 or re.search(r"[\\^$.*+?()\[\]{}|]", unescaped):
-            expressions.append(pattern)
-        else:
-            words[unescaped[:3]].append(unescaped)
-    chunks = tuple(re.compile("|".join(expressions[i : i + 50])) for i in range(0, len(expressions), 50))
-    return dict(words), chunks
 
 
 @dataclass
@@ -125,6 +88,26 @@ def _split_target(target: str) -> tuple[str, str]:
         return path.partition("#")[0], query.partition("#")[0]
     parts = urlsplit(target)
     return parts.path or "/", parts.query
+
+
+class _Targets:
+    """(path, query) of a request target on a tracked page, None for any other; a log repeats its targets."""
+
+    def __init__(self, pages: list[Page]) -> None:
+        self.pages = pages
+        self.seen: dict[str, tuple[str, str] | None] = {}
+
+    def __call__(self, target: str) -> tuple[str, str] | None:
+        try:
+            return self.seen[target]
+        except KeyError:
+            pass
+        path, query = _split_target(target)
+        tracked = None if match_page(self.pages, path) is None else (path, query)
+        if len(self.seen) >= 65_536:
+            self.seen.clear()
+        self.seen[target] = tracked
+        return tracked
 
 
 class _Batch:
@@ -232,10 +215,11 @@ def ingest(
     return report
 
 
-def _keep(hit: Hit, pages: list[Page], keep_bots: bool, full_ip: bool, report: IngestReport) -> dict | None:
-    path, query = _split_target(hit.target)
-    if match_page(pages, path) is None:
+def _keep(hit: Hit, targets: _Targets, keep_bots: bool, full_ip: bool, report: IngestReport) -> dict | None:
+    tracked = targets(hit.target)
+    if tracked is None:
         return None
+    path, query = tracked
     if hit.method not in TRACKED_METHODS or hit.status >= 400:
         report.skipped += 1
         return None
@@ -294,11 +278,12 @@ def _ingest_file(
         return {key: entry}
 
     if kind == "json":
-        _ingest_array(path, records, pages, keep_bots, full_ip, report, batch, offset)
+        _ingest_array(path, records, _Targets(pages), keep_bots, full_ip, report, batch, offset)
         batch.commit(record(len(records)))
         return
     parse = access_log.parse_combined if kind == "combined" else access_log.parse_json_line
     total = None if compressed else size
+    targets = _Targets(pages)
     for chunk in access_log.read_lines(path, offset, _needles(pages, kind)):
         report.lines += chunk.scanned
         for raw in chunk.lines:
@@ -307,7 +292,7 @@ def _ingest_file(
             except BadLine as exc:
                 _bad(report, path, raw, str(exc))
                 continue
-            visit = _keep(hit, pages, keep_bots, full_ip, report)
+            visit = _keep(hit, targets, keep_bots, full_ip, report)
             if visit is not None:
                 batch.add(visit)
                 report.visits += 1
@@ -339,7 +324,7 @@ def _json_list(path: Path) -> list:
 def _ingest_array(
     path: Path,
     records: list,
-    pages: list[Page],
+    targets: _Targets,
     keep_bots: bool,
     full_ip: bool,
     report: IngestReport,
@@ -354,7 +339,7 @@ def _ingest_array(
         except BadLine as exc:
             _bad(report, path, f"record {number}".encode(), str(exc))
             continue
-        visit = _keep(hit, pages, keep_bots, full_ip, report)
+        visit = _keep(hit, targets, keep_bots, full_ip, report)
         if visit is not None:
             batch.add(visit)
             report.visits += 1

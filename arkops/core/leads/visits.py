@@ -70,10 +70,10 @@ def store_ip(ip: str, full: bool) -> str:
     """The address as stored: IPv4 cut to its /24, IPv6 to its /48 unless `full`; anything not an IP becomes ""."""
     v4 = _IPV4.fullmatch(ip)
     if v4:  # the common case, without ipaddress's cost
-        octets = [int(part) for part in v4.groups()]
-        if max(octets) > 255:
+        a, b, c, d = map(int, v4.groups())
+        if a > 255 or b > 255 or c > 255 or d > 255:
             return ""
-        return ".".join(map(str, octets if full else [*octets[:3], 0]))
+        return f"{a}.{b}.{c}.{d if full else 0}"
     try:
         address = ipaddress.ip_address(ip.strip("[]"))
     except ValueError:
@@ -86,9 +86,11 @@ def store_ip(ip: str, full: bool) -> str:
 
 @lru_cache(maxsize=4096)
 def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """`2026-10-15T08:01:02Z` of a UTC moment (what `strftime("%Y-%m-%dT%H:%M:%SZ")` gives, at a fifth of its cost)."""
+    return moment.isoformat(timespec="seconds")[:19] + "Z"
 
 
+@lru_cache(maxsize=65_536)
 def visitor_id(ip: str, user_agent: str) -> str:
     return "v" + hashlib.sha256(f"{ip}\0{user_agent}".encode()).hexdigest()[:11]
 
@@ -99,28 +101,57 @@ def email_in(value: str) -> str | None:
 
 
 def make_visit(hit: Hit, path: str, query: str, *, full_ip: bool) -> dict:
-    """The stored record of a hit on a tracked page (see the module's docstring)."""
-    params = {k: v[0] for k, v in parse_qs(query, keep_blank_values=False).items()} if query else {}
-    params.update(hit.query)
+    """The stored record of a hit on a tracked page (see the module's docstring).
+
+    A log repeats its referrers and query strings: what is read from each is
+    cached, so a visit costs little more than its dictionary.
+    """
     ip = store_ip(hit.ip, full_ip)
     visit: dict = {"at": _iso(hit.at), "visitor": visitor_id(ip, hit.user_agent)}
     if ip:
         visit["ip"] = ip
     if hit.user_agent:
         visit["user_agent"] = hit.user_agent[:500]
-    visit.update(path=path, method=hit.method, status=hit.status)
+    visit["path"] = path
+    visit["method"] = hit.method
+    visit["status"] = hit.status
     if hit.referrer:
-        parts = urlsplit(hit.referrer)
-        visit["referrer"] = f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else hit.referrer[:200]
-        if parts.hostname:
-            visit["referrer_domain"] = parts.hostname.removeprefix("www.")
-    for key in (*UTM, "ref"):
-        if params.get(key):
-            visit[key] = params[key][:100]
+        visit.update(_referrer_fields(hit.referrer))
+    if hit.query:  # the app logged its parameters apart: they add to (and win over) the URL's
+        params = dict(_params(query)) if query else {}
+        params.update(hit.query)
+        visit.update(_fields_of(params))
+    elif query:
+        visit.update(_query_fields(query))
+    return visit
+
+
+@lru_cache(maxsize=16_384)
+def _referrer_fields(referrer: str) -> tuple[tuple[str, str], ...]:
+    """`referrer` without its query string and fragment (they can carry emails or tokens), and its domain."""
+    parts = urlsplit(referrer)
+    fields = [("referrer", f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else referrer[:200])]
+    if parts.hostname:
+        fields.append(("referrer_domain", parts.hostname.removeprefix("www.")))
+    return tuple(fields)
+
+
+def _params(query: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(query, keep_blank_values=False).items()}
+
+
+@lru_cache(maxsize=16_384)
+def _query_fields(query: str) -> tuple[tuple[str, str], ...]:
+    return _fields_of(_params(query))
+
+
+def _fields_of(params: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """The UTM parameters, `ref` and a linked email a visit keeps from its parameters."""
+    fields = [(key, params[key][:100]) for key in (*UTM, "ref") if params.get(key)]
     email = email_in(params.get("email", "")) or email_in(params.get("ref", ""))
     if email:
-        visit["email"] = email
-    return visit
+        fields.append(("email", email))
+    return tuple(fields)
 
 
 def folder(rt: Runtime) -> Path:
