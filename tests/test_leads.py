@@ -6,6 +6,9 @@ import email
 import email.policy
 import gzip
 import json
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -151,6 +154,27 @@ def test_a_killed_ingest_is_cut_back_and_read_again(cli, workspace, monkeypatch)
     append(log, line(NOW - timedelta(minutes=30), "203.0.113.7", "/trial"))
     assert "1 visit(s) stored" in cli("leads", "ingest", str(log)).err
     assert [v["path"] for v in stored(workspace)] == ["/pricing", "/trial"]
+
+
+def test_ingest_waits_while_a_forget_or_purge_holds_the_visit_files(cli, workspace, monkeypatch):
+    """`privacy forget` and `privacy purge` rewrite or delete day files under the `visits.jsonl` lock:
+    an ingest holding no such lock would append to a file being replaced, and its visits would be lost."""
+    from arkops.store.locking import exclusive
+
+    monkeypatch.setenv("ARKOPS_NOW", iso(NOW))
+    log = workspace / "access.log"
+    append(log, line(NOW - timedelta(hours=1), "203.0.113.7", "/pricing"))
+    assert cli("leads", "list").code == 0  # the data directory and its locks/ exist
+    day = workspace / "data" / "visits" / "2026-10-15.jsonl"
+    with exclusive(workspace / "data" / "locks" / "visits.jsonl.lock", wait=5, what="the test"):
+        ingest = subprocess.Popen(
+            [sys.executable, "-m", "arkops", "leads", "ingest", str(log)], stderr=subprocess.PIPE, text=True
+        )
+        time.sleep(1.5)
+        assert ingest.poll() is None and not day.exists()  # it waits for the lock, having written nothing
+    _, err = ingest.communicate(timeout=60)
+    assert ingest.returncode == 0 and "1 visit(s) stored" in err
+    assert [v["path"] for v in stored(workspace)] == ["/pricing"]
 
 
 def test_old_pages_map_is_a_clear_config_error(cli, workspace):

@@ -68,6 +68,31 @@ def seeded(cli, workspace, monkeypatch, smtp_server):
     # full addresses, so that forgetting an IP has something to find (the default, anonymized, never stores one)
     write_config(workspace, '[leads]\nretention_days = 90\nip_storage = "full"\n')
     at(monkeypatch, START)
+    # Her visits in the web server's log and in the app's visit log, her demo request, and a neighbour's.
+    (workspace / "access.log").write_text(
+        "".join(access_lines(IP, EMAIL, hour=8) + access_lines(OTHER_IP, None, hour=8))
+    )
+    (workspace / "app-visits.jsonl").write_text(
+        json.dumps(
+            {
+                "timestamp": "2026-03-02T08:30:00Z",
+                "page": "/demo",
+                "ip": IP,
+                "user_agent": BROWSER,
+                "referrer": "https://news.example/item",
+                "query_params": {"email": [EMAIL], "utm_source": ["newsletter"]},
+            }
+        )
+        + "\n"
+    )
+    demo = [
+        {"email": EMAIL, "name": "Ana Lopez", "company": "Acme", "source": "website", "ip": IP, "user_agent": BROWSER},
+        {"email": "bob@example.org", "name": "Bob", "company": "Bobco", "source": "website"},
+    ]
+    (workspace / "demo.json").write_text(json.dumps([{**d, "created_at": "2026-03-02T08:40:00Z"} for d in demo]))
+    assert cli("leads", "ingest", "access.log", "app-visits.jsonl").code == 0
+    assert cli("leads", "import", "demo.json").code == 0
+    assert cli("leads", "scan").code == 0  # the operator's hot-leads digest names her
     signups = [
         {"email": EMAIL, "plan": "pro", "created_at": stamp(START), "utm_source": "newsletter", "ip": IP},
         {"email": "bob@example.org", "plan": "starter", "created_at": stamp(START), "ip": OTHER_IP},
@@ -110,6 +135,19 @@ def seeded(cli, workspace, monkeypatch, smtp_server):
     return workspace
 
 
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:131.0) Gecko/20100101 Firefox/131.0"
+
+
+def access_lines(ip: str, email: str | None, *, hour: int) -> list[str]:
+    """A visitor's combined-format lines on /pricing and /trial (the trial page carrying her email, as the app links it)."""
+    trial = "/trial" + (f"?email={email.replace('@', '%40')}&utm_source=newsletter" if email else "")
+    return [
+        f'{ip} - - [02/Mar/2026:{hour:02d}:{minute:02d}:00 +0000] "GET {page} HTTP/1.1" 200 5120 '
+        f'"https://news.example/item?id=7" "{BROWSER}"\n'
+        for minute, page in ((10, "/pricing"), (12, trial))
+    ]
+
+
 def message_ids(data: Path) -> list[str]:
     files = [data / "outbox.json", *sorted((data / "archive" / "outbox").glob("20*.json"))]
     return sorted(i for f in files for i in json.loads(f.read_text()).get("messages", {}))
@@ -127,7 +165,9 @@ def test_forget_leaves_no_trace_keeps_the_figures_and_is_not_undone_by_a_reimpor
     assert hits(data, [IP])
     exported = json.loads(cli("privacy", "export", EMAIL).out)
     assert exported["person"] == EMAIL.lower()
-    assert {"trials", "outbox", "ledger"} <= set(exported["stores"])
+    assert {"trials", "outbox", "ledger", "leads", "visits"} <= set(exported["stores"]), exported["stores"].keys()
+    seeded_in = {h.split(":")[0].split("/")[0] for h in hits(data, [EMAIL, IP])}
+    assert {"visits", "leads.json", "outbox.json"} <= seeded_in, seeded_in  # her visits, demo request, digest
     assert "trials (archive 2026-03)" in exported["stores"]["trials"]
     assert exported["stores"]["ledger"]["customers"]["cus_ana"]["name"] == "Ana Lopez"
     assert list(exported["stores"]["ledger"]["invoices"]) == ["in_ana"]  # hers, not her neighbour's
@@ -186,6 +226,16 @@ def test_forget_leaves_no_trace_keeps_the_figures_and_is_not_undone_by_a_reimpor
         )
     )
     assert cli("payments", "import", "payments.json").code == 0
+    # Her demo request imported again, and a new log holding her visits again: neither stored; the neighbour's are.
+    again = cli("leads", "import", "demo.json")
+    assert again.code == 0 and "1 of erased people not recorded" in again.err, again.err
+    (seeded / "access-2.log").write_text(
+        "".join(access_lines(OTHER_IP, None, hour=10) + access_lines(IP, EMAIL, hour=10))
+    )
+    ingested = cli("leads", "ingest", "access-2.log")
+    assert (
+        ingested.code == 0 and "2 visit(s) stored" in ingested.err and "2 of erased people not recorded" in ingested.err
+    )
     (seeded / "dave.json").write_text(json.dumps([{"email": "dave@example.net", "plan": "pro", "ip": IP}]))
     assert cli("trials", "import", "dave.json").code == 0  # another person from her address: kept, without it
     assert hits(data, traces(EMAIL) + traces(IP)) == []

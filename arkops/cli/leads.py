@@ -73,7 +73,8 @@ def leads_import(
         say(rt, f"skipped {line}")
     say(
         rt,
-        f"leads import: {report.added} added, {report.duplicates} already present, {len(report.skipped)} skipped",
+        f"leads import: {report.added} added, {report.duplicates} already present, {len(report.skipped)} skipped"
+        + (f", {report.erased} of erased people not recorded" if report.erased else ""),
     )
     raise typer.Exit(ExitCode.BAD_DATA if report.skipped else ExitCode.OK)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 
 from arkops.errors import CorruptFileError
-from arkops.store.files import FILE_MODE
+from arkops.store.files import FILE_MODE, atomic_write_bytes
 
 
 def _line(record: dict) -> bytes:
@@ -43,6 +43,10 @@ class JsonLines:
         finally:
             os.close(fd)
         return len(lines)
+
+    def rewrite(self, records: Iterable[dict]) -> None:
+        """Replace the file's records at once (atomically); the caller holds this file's lock."""
+        atomic_write_bytes(self.path, b"".join(_line(record) for record in records))
 
     def read(self) -> Iterator[dict]:
         """Yield every record; a torn last line (a crash mid-append) is skipped, any other bad line is an error."""

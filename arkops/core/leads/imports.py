@@ -4,13 +4,16 @@ A file is a JSON list or JSON Lines of objects with `email`, `name`,
 `company`, `source`, `created_at` (ISO 8601 or seconds), and optionally
 the visitor's `ip` and `user_agent`, which link that visitor's visits to
 the email. One record per (email, created_at): importing a file again adds
-nothing. A record that cannot be used is skipped and reported.
+nothing. A record that cannot be used is skipped and reported. A lead
+whose email `privacy forget` erased is not recorded (only counted); an
+erased address is left out of another person's lead.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +21,7 @@ from typing import Any
 
 from arkops.clock import from_seconds, iso, parse_iso
 from arkops.core.leads.visits import email_in, store_ip, visitor_id
+from arkops.core.privacy.person import erased_check
 from arkops.errors import DataError, UsageError
 from arkops.runtime import Runtime
 
@@ -31,6 +35,7 @@ class ImportReport:
     added: int = 0
     duplicates: int = 0
     skipped: list[str] = field(default_factory=list)
+    erased: int = 0  # leads of erased people, not recorded
 
 
 def _records(path: Path) -> list[tuple[str, Any]]:
@@ -67,12 +72,15 @@ def _text(record: dict, key: str, limit: int = 200) -> str:
     return value.strip()[:limit]
 
 
-def _lead(record: Any, full_ip: bool, now: datetime) -> dict:
+def _lead(record: Any, full_ip: bool, now: datetime, erased: Callable[[str], bool] | None) -> dict | None:
+    """The lead to store, None for an erased person's (DataError when the record cannot be used)."""
     if not isinstance(record, dict):
         raise DataError("not a JSON object")
     email = email_in(record.get("email") or "") if isinstance(record.get("email"), str) else None
     if email is None:
         raise DataError(f"email: {record.get('email')!r} is not an email address")
+    if erased is not None and erased(email):
+        return None
     raw_at = record.get("created_at", record.get("timestamp"))
     if raw_at is None:
         at = now
@@ -93,7 +101,7 @@ def _lead(record: Any, full_ip: bool, now: datetime) -> dict:
     }
     ip = _text(record, "ip", 64)
     agent = _text(record, "user_agent", 500)
-    if ip and agent:
+    if ip and agent and not (erased is not None and erased(ip)):
         stored = store_ip(ip, full_ip)
         if stored:
             lead["ip"], lead["user_agent"], lead["visitor"] = stored, agent, visitor_id(stored, agent)
@@ -105,12 +113,18 @@ def import_files(rt: Runtime, paths: list[Path], *, now: datetime) -> ImportRepo
     full_ip = rt.config["leads"]["ip_storage"] == "full"
     report = ImportReport()
     leads: list[dict] = []
+    erased = erased_check(rt)
     for path in paths:
         for where, record in _records(path):
             try:
-                leads.append(_lead(record, full_ip, now))
+                lead = _lead(record, full_ip, now, erased)
             except DataError as exc:
                 report.skipped.append(f"{where}: {exc}")
+                continue
+            if lead is None:
+                report.erased += 1
+            else:
+                leads.append(lead)
     with rt.store.transaction(DB) as db:
         for lead in leads:
             key = hashlib.sha256(f"{lead['email']}\0{lead['created_at']}".encode()).hexdigest()[:20]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import glob
 import os
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -29,6 +30,7 @@ from urllib.parse import urlsplit
 from arkops.clock import iso
 from arkops.core.leads.bots import is_bot
 from arkops.core.leads.visits import TRACKED_METHODS, Page, day_file, folder, make_visit, match_page, tracked_pages
+from arkops.core.privacy.person import erased_check
 from arkops.core.progress import Progress
 from arkops.errors import DataError, UsageError
 from arkops.runtime import Runtime
@@ -40,6 +42,7 @@ DB = "leads"
 SOURCES = "sources"
 META = "meta"
 JOURNAL = "journal"
+VISITS_LOCK = "visits.jsonl"  # the lock every writer of the day files takes (see `arkops.core.privacy.service`)
 FLUSH_EVERY = 5_000  # visits held in memory before they are written: memory stays flat
 SHOWN_BAD = 5
 
@@ -53,6 +56,7 @@ class IngestReport:
     visits: int = 0
     bots: int = 0
     skipped: int = 0  # lines on tracked paths that are not visits: other methods, status >= 400
+    erased: int = 0  # visits from an address or email `privacy forget` erased: never stored again
     bad: int = 0
     bad_examples: list[str] = field(default_factory=list)
     rotated: list[str] = field(default_factory=list)  # rotated files whose remainder was read
@@ -64,6 +68,7 @@ class IngestReport:
             "lines": self.lines,
             "visits": self.visits,
             "bots": self.bots,
+            "erased": self.erased,
             "bad_lines": self.bad,
         }
 
@@ -72,6 +77,8 @@ class IngestReport:
             f"{self.files} file(s), {self.lines} new line(s): {self.visits} visit(s) stored, "
             f"{self.bots} from bots dropped, {self.bad} unreadable"
         )
+        if self.erased:
+            text += f", {self.erased} of erased people not recorded"
         return text + (f"; no file matches {', '.join(self.missing)}" if self.missing else "")
 
 
@@ -130,24 +137,26 @@ class _Batch:
     def commit(self, sources: dict[str, dict]) -> None:
         """Append the visits and record `sources`, exactly once even if killed in between (see the module)."""
         store = self.rt.store
-        if self.by_day:
-            ensure_dir(folder(self.rt))
-            sizes = {str(p): (p.stat().st_size if p.exists() else 0) for p in self.by_day}
+        # The day files' lock: `privacy forget` and `privacy purge` rewrite or delete them under it.
+        with store.lock(VISITS_LOCK):
+            if self.by_day:
+                ensure_dir(folder(self.rt))
+                sizes = {str(p): (p.stat().st_size if p.exists() else 0) for p in self.by_day}
+                with store.transaction(DB) as db:
+                    db.put(META, JOURNAL, {"sizes": sizes})
+                for path, visits in sorted(self.by_day.items()):
+                    JsonLines(path).append(visits)
             with store.transaction(DB) as db:
-                db.put(META, JOURNAL, {"sizes": sizes})
-            for path, visits in sorted(self.by_day.items()):
-                JsonLines(path).append(visits)
-        with store.transaction(DB) as db:
-            for key, entry in sources.items():
-                db.put(SOURCES, key, entry)
-            db.delete(META, JOURNAL)
+                for key, entry in sources.items():
+                    db.put(SOURCES, key, entry)
+                db.delete(META, JOURNAL)
         self.by_day.clear()
         self.count = 0
 
 
 def recover(rt: Runtime) -> int:
     """Cut day files back to the sizes a killed run journaled; how many files were cut."""
-    with rt.store.transaction(DB) as db:
+    with rt.store.lock(VISITS_LOCK), rt.store.transaction(DB) as db:
         journal = db.get(META, JOURNAL)
         if journal is None:
             return 0
@@ -215,7 +224,14 @@ def ingest(
     return report
 
 
-def _keep(hit: Hit, targets: _Targets, keep_bots: bool, full_ip: bool, report: IngestReport) -> dict | None:
+def _keep(
+    hit: Hit,
+    targets: _Targets,
+    keep_bots: bool,
+    full_ip: bool,
+    report: IngestReport,
+    erased: Callable[[str], bool] | None,
+) -> dict | None:
     tracked = targets(hit.target)
     if tracked is None:
         return None
@@ -226,7 +242,11 @@ def _keep(hit: Hit, targets: _Targets, keep_bots: bool, full_ip: bool, report: I
     if not keep_bots and is_bot(hit.user_agent):
         report.bots += 1
         return None
-    return make_visit(hit, path, query, full_ip=full_ip)
+    visit = make_visit(hit, path, query, full_ip=full_ip)
+    if erased is not None and (erased(hit.ip) or erased(visit.get("email", ""))):
+        report.erased += 1
+        return None
+    return visit
 
 
 def _bad(report: IngestReport, path: Path, line: bytes, why: str) -> None:
@@ -278,7 +298,8 @@ def _ingest_file(
         return {key: entry}
 
     if kind == "json":
-        _ingest_array(path, records, _Targets(pages), keep_bots, full_ip, report, batch, offset)
+        erased = erased_check(rt)
+        _ingest_array(path, records, _Targets(pages), keep_bots, full_ip, report, batch, offset, erased)
         batch.commit(record(len(records)))
         return
     parse = access_log.parse_combined if kind == "combined" else access_log.parse_json_line
@@ -286,13 +307,14 @@ def _ingest_file(
     targets = _Targets(pages)
     for chunk in access_log.read_lines(path, offset, _needles(pages, kind)):
         report.lines += chunk.scanned
+        erased = erased_check(rt)  # once a chunk: cheap, and an erasure made meanwhile is seen
         for raw in chunk.lines:
             try:
                 hit = parse(raw.decode("utf-8", "backslashreplace").rstrip("\r\n"))
             except BadLine as exc:
                 _bad(report, path, raw, str(exc))
                 continue
-            visit = _keep(hit, targets, keep_bots, full_ip, report)
+            visit = _keep(hit, targets, keep_bots, full_ip, report, erased)
             if visit is not None:
                 batch.add(visit)
                 report.visits += 1
@@ -330,6 +352,7 @@ def _ingest_array(
     report: IngestReport,
     batch: _Batch,
     start: int,
+    erased: Callable[[str], bool] | None,
 ) -> None:
     """The older `page_visits_YYYYMMDD.json` files: a JSON list; the offset counts records."""
     for number, record in enumerate(records[start:], start + 1):
@@ -339,7 +362,7 @@ def _ingest_array(
         except BadLine as exc:
             _bad(report, path, f"record {number}".encode(), str(exc))
             continue
-        visit = _keep(hit, targets, keep_bots, full_ip, report)
+        visit = _keep(hit, targets, keep_bots, full_ip, report, erased)
         if visit is not None:
             batch.add(visit)
             report.visits += 1

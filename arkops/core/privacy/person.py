@@ -16,8 +16,9 @@ import hmac
 import ipaddress
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -193,6 +194,27 @@ def erased(rt: Runtime, email_or_ip: str) -> bool:
     digests = erased_digests(rt)
     if not digests or not isinstance(email_or_ip, str):
         return False
+    return _among(rt, digests, email_or_ip)
+
+
+def erased_check(rt: Runtime) -> Callable[[str], bool] | None:
+    """`erased` for a loop over many records (a log, an import): None when nobody was ever erased.
+
+    Take it again for each batch, so an erasure made meanwhile is seen; its
+    answers are cached per value, since a log repeats its addresses.
+    """
+    digests = erased_digests(rt)
+    if not digests:
+        return None
+
+    @lru_cache(maxsize=65_536)
+    def check(email_or_ip: str) -> bool:
+        return _among(rt, digests, email_or_ip)
+
+    return check
+
+
+def _among(rt: Runtime, digests: frozenset[str], email_or_ip: str) -> bool:
     ip = normalize_ip(email_or_ip)
     if ip is not None:
         return keyed_hash(rt, "ip", ip) in digests

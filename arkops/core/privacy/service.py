@@ -168,7 +168,7 @@ def _forget_tinydb(rt: Runtime, database: Database, who: Person) -> dict[str, in
 
 
 def _forget_jsonl(rt: Runtime, database: Database, who: Person) -> dict[str, int]:
-    from arkops.store import JsonLines, atomic_write_bytes
+    from arkops.store import JsonLines
 
     fields = _jsonl_fields(database)
     removed = 0
@@ -177,10 +177,7 @@ def _forget_jsonl(rt: Runtime, database: Database, who: Person) -> dict[str, int
             records = list(JsonLines(path).read())
             kept = [r for r in records if not matches(who, "", r, fields)]
             if len(kept) != len(records):
-                import json
-
-                lines = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in kept)
-                atomic_write_bytes(path, lines.encode("utf-8"))
+                JsonLines(path).rewrite(kept)
                 removed += len(records) - len(kept)
     return {f"{database.name} records": removed}
 
