@@ -153,7 +153,11 @@ def main() -> None:
                 f"goaccess:     wall {goaccess_s:6.2f} s, CPU {goaccess_cpu:6.2f} s ({total / goaccess_cpu:,.0f} lines/s)"
             )
         else:
-            print("goaccess:     not installed (apt-get install goaccess)")
+            print(
+                "goaccess:     skipped (--skip-goaccess)"
+                if goaccess is None and "--skip-goaccess" in sys.argv
+                else "goaccess:     not installed (apt-get install goaccess)"
+            )
 
         small_s, small_cpu, small_out = ingest_in_fresh_process(folder, small, "data-small")
         print(

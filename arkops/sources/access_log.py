@@ -49,7 +49,7 @@ _LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass costs about 1 µs more to build, once per tracked line
 class Hit:
-    at: datetime
+    at: str  # ISO 8601 UTC, to the second: 2026-10-15T08:01:02Z
     ip: str
     method: str
     target: str  # the request target: path and query string, or a full URL
@@ -67,13 +67,19 @@ def _unescape(text: str) -> str:
     return text.replace('\\"', '"').replace("\\\\", "\\") if "\\" in text else text
 
 
-_time_cache: dict[str, datetime] = {}
+_time_cache: dict[str, str] = {}
 
 
-def parse_clf_time(text: str) -> datetime:
-    """`10/Oct/2026:13:55:36 +0200` to UTC; many lines share a second, so results are cached.
+def iso_z(moment: datetime) -> str:
+    """`2026-10-15T08:01:02Z` of a UTC moment: what `strftime("%Y-%m-%dT%H:%M:%SZ")` gives, at a fifth of its cost."""
+    return moment.isoformat(timespec="seconds")[:19] + "Z"
 
-    A second not seen yet is its minute (cached too, parsed in full) plus its seconds.
+
+def parse_clf_time(text: str) -> str:
+    """`10/Oct/2026:13:55:36 +0200` as `2026-10-10T11:55:36Z`; many lines share a second, so results are cached.
+
+    A second not seen yet is read through its minute (cached too, parsed in
+    full): offsets are whole minutes, so the seconds carry over as they are.
     """
     cached = _time_cache.get(text)
     if cached is not None:
@@ -90,10 +96,10 @@ def parse_clf_time(text: str) -> datetime:
     ):
         # A bad minute falls through to the full parse, which says what is wrong with this line's own text.
         with contextlib.suppress(BadLine):
-            result = parse_clf_time(f"{text[:18]}00{text[20:]}") + timedelta(seconds=int(second))
-    if result is None or result >= _LATEST:
-        result = _parse_clf_time(text)
-    if len(_time_cache) > 50_000:
+            result = parse_clf_time(f"{text[:18]}00{text[20:]}")[:17] + second + "Z"
+    if result is None:
+        result = iso_z(_parse_clf_time(text))
+    if len(_time_cache) > 10_000:
         _time_cache.clear()
     _time_cache[text] = result
     return result
@@ -215,7 +221,7 @@ def parse_record(record: Any) -> Hit:
     if isinstance(status, bool) or not isinstance(status, int) or not isinstance(method, str):
         raise BadLine("bad status or method")
     return Hit(
-        at=_moment(record.get("timestamp", record.get("time"))),
+        at=iso_z(_moment(record.get("timestamp", record.get("time")))),
         ip=str(record.get("ip") or ""),
         method=method.upper(),
         target=page,

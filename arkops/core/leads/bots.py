@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 _META = set("\\^$.*+?()[]{}|")
+_PLAIN = re.compile(r"[^\\^$.*+?()\[\]{}|]+")
 _MOST_FORMS = 16  # a pattern that expands to more strings than this stays an expression
 
 
@@ -35,7 +36,7 @@ class _Crawlers:
     expressions: tuple[re.Pattern[str], ...]
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=20_000)
 def is_bot(user_agent: str) -> bool:
     """True for an agent on the crawler-user-agents list, and for an empty agent (a script)."""
     if not user_agent:
@@ -95,6 +96,8 @@ def _plain_forms(pattern: str) -> list[tuple[bool, str, bool]] | None:
     first and `$` last. Anything else (`\\d`, `*`, `+`, `[^-]`, an anchor
     inside a group) keeps the pattern an expression.
     """
+    if _PLAIN.fullmatch(pattern):  # most of the list: nothing to read
+        return [(False, pattern, False)]
     forms: list[tuple[bool, str, bool]] = []
     alternatives = _split_top(pattern)
     if alternatives is None:

@@ -111,7 +111,7 @@ class _Targets:
             pass
         path, query = _split_target(target)
         tracked = None if match_page(self.pages, path) is None else (path, query)
-        if len(self.seen) >= 65_536:
+        if len(self.seen) >= 16_384:
             self.seen.clear()
         self.seen[target] = tracked
         return tracked

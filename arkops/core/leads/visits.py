@@ -65,7 +65,7 @@ def match_page(pages: list[Page], path: str) -> Page | None:
 _IPV4 = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})")
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=8_192)
 def store_ip(ip: str, full: bool) -> str:
     """The address as stored: IPv4 cut to its /24, IPv6 to its /48 unless `full`; anything not an IP becomes ""."""
     v4 = _IPV4.fullmatch(ip)
@@ -84,13 +84,7 @@ def store_ip(ip: str, full: bool) -> str:
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
 
 
-@lru_cache(maxsize=4096)
-def _iso(moment: datetime) -> str:
-    """`2026-10-15T08:01:02Z` of a UTC moment (what `strftime("%Y-%m-%dT%H:%M:%SZ")` gives, at a fifth of its cost)."""
-    return moment.isoformat(timespec="seconds")[:19] + "Z"
-
-
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=8_192)
 def visitor_id(ip: str, user_agent: str) -> str:
     return "v" + hashlib.sha256(f"{ip}\0{user_agent}".encode()).hexdigest()[:11]
 
@@ -107,7 +101,7 @@ def make_visit(hit: Hit, path: str, query: str, *, full_ip: bool) -> dict:
     cached, so a visit costs little more than its dictionary.
     """
     ip = store_ip(hit.ip, full_ip)
-    visit: dict = {"at": _iso(hit.at), "visitor": visitor_id(ip, hit.user_agent)}
+    visit: dict = {"at": hit.at, "visitor": visitor_id(ip, hit.user_agent)}
     if ip:
         visit["ip"] = ip
     if hit.user_agent:
@@ -126,7 +120,7 @@ def make_visit(hit: Hit, path: str, query: str, *, full_ip: bool) -> dict:
     return visit
 
 
-@lru_cache(maxsize=16_384)
+@lru_cache(maxsize=4_096)
 def _referrer_fields(referrer: str) -> tuple[tuple[str, str], ...]:
     """`referrer` without its query string and fragment (they can carry emails or tokens), and its domain."""
     parts = urlsplit(referrer)
@@ -140,7 +134,7 @@ def _params(query: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(query, keep_blank_values=False).items()}
 
 
-@lru_cache(maxsize=16_384)
+@lru_cache(maxsize=4_096)
 def _query_fields(query: str) -> tuple[tuple[str, str], ...]:
     return _fields_of(_params(query))
 

@@ -207,7 +207,7 @@ def erased_check(rt: Runtime) -> Callable[[str], bool] | None:
     if not digests:
         return None
 
-    @lru_cache(maxsize=65_536)
+    @lru_cache(maxsize=8_192)
     def check(email_or_ip: str) -> bool:
         return _among(rt, digests, email_or_ip)
 
