@@ -50,6 +50,10 @@ class CorruptFileError(DataError):
         self.path = path
 
 
+class ErasedError(DataError):
+    """A person erased by `privacy forget`: never recorded again; an import counts them, a typed command is told."""
+
+
 class ServiceError(ArkopsError):
     exit_code = ExitCode.SERVICE
 

@@ -66,7 +66,7 @@ def seeded(cli, workspace, monkeypatch, smtp_server):
     """One person (EMAIL, IP) in every store, through the real commands, with a neighbour who must stay."""
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", SECRET)
     # full addresses, so that forgetting an IP has something to find (the default, anonymized, never stores one)
-    write_config(workspace, '[leads]\nretention_days = 90\nip_storage = "full"\n')
+    write_config(workspace, '[leads]\nretention_days = 90\nip_storage = "full"\n' + PLANS)
     at(monkeypatch, START)
     # Her visits in the web server's log and in the app's visit log, her demo request, and a neighbour's.
     (workspace / "access.log").write_text(
@@ -93,6 +93,11 @@ def seeded(cli, workspace, monkeypatch, smtp_server):
     assert cli("leads", "ingest", "access.log", "app-visits.jsonl").code == 0
     assert cli("leads", "import", "demo.json").code == 0
     assert cli("leads", "scan").code == 0  # the operator's hot-leads digest names her
+    # A launch offer she and a neighbour redeemed (her confirmation email queued), and their usage.
+    assert cli("promo", "create", "LAUNCH30", "--discount", "pro=30", "--slots", "5").code == 0
+    for who in (EMAIL, "bob@example.org"):
+        assert cli("promo", "redeem", "LAUNCH30", "--email", who, "--plan", "pro").code == 0
+        assert cli("usage", "record", who, "watches", "7").code == 0
     signups = [
         {"email": EMAIL, "plan": "pro", "created_at": stamp(START), "utm_source": "newsletter", "ip": IP},
         {"email": "bob@example.org", "plan": "starter", "created_at": stamp(START), "ip": OTHER_IP},
@@ -135,6 +140,13 @@ def seeded(cli, workspace, monkeypatch, smtp_server):
     return workspace
 
 
+PLANS = """
+[plans.starter]
+price = 900
+[plans.pro]
+price = 2900
+limits = { watches = 10 }
+"""
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:131.0) Gecko/20100101 Firefox/131.0"
 
 
@@ -146,6 +158,17 @@ def access_lines(ip: str, email: str | None, *, hour: int) -> list[str]:
         f'"https://news.example/item?id=7" "{BROWSER}"\n'
         for minute, page in ((10, "/pricing"), (12, trial))
     ]
+
+
+def promo_figures(cli) -> dict:
+    stats = cli("promo", "stats", "--format", "json")
+    remaining = cli("promo", "remaining", "LAUNCH30", "--format", "json")
+    assert stats.code == 0 and remaining.code == 0, stats.err + remaining.err
+    return {"stats": json.loads(stats.out), "remaining": json.loads(remaining.out)}
+
+
+def pseudonym_of(data: Path) -> str:
+    return json.loads((data / "ledger.json").read_text())["customers"]["cus_ana"]["email"]
 
 
 def message_ids(data: Path) -> list[str]:
@@ -172,6 +195,7 @@ def test_forget_leaves_no_trace_keeps_the_figures_and_is_not_undone_by_a_reimpor
     assert exported["stores"]["ledger"]["customers"]["cus_ana"]["name"] == "Ana Lopez"
     assert list(exported["stores"]["ledger"]["invoices"]) == ["in_ana"]  # hers, not her neighbour's
     figures = report(cli)
+    offer = promo_figures(cli)
     messages = message_ids(data)
 
     first = cli("privacy", "forget", EMAIL, "--yes")
@@ -181,6 +205,9 @@ def test_forget_leaves_no_trace_keeps_the_figures_and_is_not_undone_by_a_reimpor
 
     assert hits(data, traces(EMAIL) + traces(IP)) == []
     assert report(cli) == figures  # the same revenue, customers and movements
+    assert promo_figures(cli) == offer  # her slot stays taken: the offer is never oversold
+    promo = json.loads((data / "promo.json").read_text())
+    assert [r["email"] for r in promo["redemptions"].values()].count(pseudonym_of(data)) == 1
     assert message_ids(data) == messages  # emptied, not removed: their keys still say "already sent"
     ledger = json.loads((data / "ledger.json").read_text())
     pseudonym = ledger["customers"]["cus_ana"]["email"]
@@ -228,13 +255,15 @@ def test_forget_leaves_no_trace_keeps_the_figures_and_is_not_undone_by_a_reimpor
     assert cli("payments", "import", "payments.json").code == 0
     # Her demo request imported again, and a new log holding her visits again: neither stored; the neighbour's are.
     again = cli("leads", "import", "demo.json")
-    assert again.code == 0 and "1 of erased people not recorded" in again.err, again.err
+    assert again.code == 0 and "1 record of erased people not recorded" in again.err, again.err
     (seeded / "access-2.log").write_text(
         "".join(access_lines(OTHER_IP, None, hour=10) + access_lines(IP, EMAIL, hour=10))
     )
     ingested = cli("leads", "ingest", "access-2.log")
     assert (
-        ingested.code == 0 and "2 visit(s) stored" in ingested.err and "2 of erased people not recorded" in ingested.err
+        ingested.code == 0
+        and "2 visit(s) stored" in ingested.err
+        and "2 visits of erased people not recorded" in ingested.err
     )
     (seeded / "dave.json").write_text(json.dumps([{"email": "dave@example.net", "plan": "pro", "ip": IP}]))
     assert cli("trials", "import", "dave.json").code == 0  # another person from her address: kept, without it
@@ -242,6 +271,21 @@ def test_forget_leaves_no_trace_keeps_the_figures_and_is_not_undone_by_a_reimpor
     assert json.loads((data / "ledger.json").read_text())["customers"]["cus_ana"]["email"] == pseudonym
     signup = cli("trials", "signup", EMAIL, "--plan", "pro")
     assert signup.code == 3 and "erased at their request" in signup.err
+    # Nor does a new redemption, usage value or checkout link for her: refused, nothing written or sent.
+    before = data_files(data)
+    for args in (
+        ("promo", "redeem", "LAUNCH30", "--email", EMAIL, "--plan", "pro"),
+        ("usage", "record", EMAIL, "watches", "9"),
+        ("billing", "checkout", EMAIL, "--plan", "pro"),
+    ):
+        refused = cli(*args)
+        assert refused.code == 3 and "was erased at their request" in refused.err, (args, refused.err)
+    assert data_files(data) == before
+    (seeded / "usage.json").write_text(
+        json.dumps([{"email": e, "metric": "watches", "value": 8} for e in (EMAIL, "bob@example.org")])
+    )
+    imported = cli("usage", "import", "usage.json")
+    assert imported.code == 0 and "1 recorded" in imported.err and "1 record of erased people" in imported.err
 
     # The audit log kept every line, names nobody in clear, and logged the forget by its keyed hash.
     lines = [json.loads(line) for line in (data / "audit.jsonl").read_text().splitlines()]

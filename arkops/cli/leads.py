@@ -9,6 +9,7 @@ import typer
 
 from arkops.cli._output import FORMAT_HELP, Format, checked, emit_json, emit_rows, group, progress, runtime, say
 from arkops.errors import ExitCode
+from arkops.text import counted
 
 app = group("Hot leads: visits from access logs and the app, bot filtering, scoring and digests.")
 FormatOption = Annotated[Format, typer.Option("--format", help=FORMAT_HELP)]
@@ -74,7 +75,7 @@ def leads_import(
     say(
         rt,
         f"leads import: {report.added} added, {report.duplicates} already present, {len(report.skipped)} skipped"
-        + (f", {report.erased} of erased people not recorded" if report.erased else ""),
+        + (f", {counted(report.erased, 'record')} of erased people not recorded" if report.erased else ""),
     )
     raise typer.Exit(ExitCode.BAD_DATA if report.skipped else ExitCode.OK)
 

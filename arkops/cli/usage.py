@@ -9,6 +9,7 @@ import typer
 
 from arkops.cli._output import FORMAT_HELP, Format, checked, emit_rows, group, runtime, say
 from arkops.errors import ExitCode
+from arkops.text import counted
 
 app = group("Usage: usage against the plans' limits, and the 80 %/100 % quota emails.")
 FormatOption = Annotated[Format, typer.Option("--format", help=FORMAT_HELP)]
@@ -60,7 +61,11 @@ def usage_import(
     report = import_file(rt, file, now=rt.now())
     for line in report.skipped:
         say(rt, f"skipped {line}")
-    say(rt, f"usage import: {report.recorded} recorded, {report.unchanged} unchanged, {len(report.skipped)} skipped")
+    say(
+        rt,
+        f"usage import: {report.recorded} recorded, {report.unchanged} unchanged, {len(report.skipped)} skipped"
+        + (f", {counted(report.erased, 'record')} of erased people not recorded" if report.erased else ""),
+    )
     raise typer.Exit(ExitCode.BAD_DATA if report.skipped else ExitCode.OK)
 
 

@@ -37,6 +37,7 @@ from arkops.runtime import Runtime
 from arkops.sources import access_log
 from arkops.sources.access_log import BadLine, Hit
 from arkops.store import JsonLines, ensure_dir
+from arkops.text import counted
 
 DB = "leads"
 SOURCES = "sources"
@@ -78,7 +79,7 @@ class IngestReport:
             f"{self.bots} from bots dropped, {self.bad} unreadable"
         )
         if self.erased:
-            text += f", {self.erased} of erased people not recorded"
+            text += f", {counted(self.erased, 'visit')} of erased people not recorded"
         return text + (f"; no file matches {', '.join(self.missing)}" if self.missing else "")
 
 

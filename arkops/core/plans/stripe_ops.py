@@ -32,6 +32,7 @@ from arkops.core.plans.catalog import (
     plan_of,
     plans,
 )
+from arkops.core.privacy import refuse_erased
 from arkops.errors import DataError, UsageError
 from arkops.runtime import Runtime
 from arkops.sources.stripe_api import StripeWriter
@@ -201,6 +202,7 @@ def checkout(
     from arkops.core.trials.state import normalize_email
 
     email = normalize_email(email)
+    refuse_erased(rt, email)  # her payments would be kept under a pseudonym nobody could find her by
     plan = plan_named(rt, plan_id)
     if plan.free:
         raise DataError(f"plan {plan.id!r} is free: there is nothing to pay, so no checkout")

@@ -19,7 +19,8 @@ from typing import Any, TypedDict, cast
 
 from arkops.clock import from_seconds, iso, parse_iso
 from arkops.core.plans.catalog import Account, Plan, accounts, free_plan, plans
-from arkops.errors import DataError
+from arkops.core.privacy import refuse_erased
+from arkops.errors import DataError, ErasedError
 from arkops.runtime import Runtime
 from arkops.store.tables import Table
 
@@ -131,6 +132,7 @@ def _store(db: Any, ctx: Context, email: str, metric: str, value: int, at: datet
 def record(rt: Runtime, email: str, metric: str, value: int, *, at: str | None, add: bool, now: datetime) -> Usage:
     """Set (or with `add`, add to) the customer's value of `metric` in the period holding `at`."""
     email, metric, value = _email(email), _metric(metric), _value(value)
+    refuse_erased(rt, email)
     moment = _moment(at, now)
     ctx = context(rt)
     with rt.store.transaction(DB) as db:
@@ -144,6 +146,7 @@ class ImportReport:
     recorded: int = 0
     unchanged: int = 0
     skipped: list[str] = field(default_factory=list)
+    erased: int = 0  # values of people `privacy forget` erased: not recorded
 
 
 def read_export(path: Path) -> list[Any]:
@@ -195,6 +198,10 @@ def import_file(rt: Runtime, path: Path, *, now: datetime) -> ImportReport:
                     moment = _moment(item.get("timestamp"), now)
                     if moment > now:
                         raise DataError(f"timestamp: {item.get('timestamp')!r} is in the future")
+                    refuse_erased(rt, email)
+                except ErasedError:
+                    report.erased += 1
+                    continue
                 except DataError as exc:
                     report.skipped.append(f"{where}: {exc}")
                     continue

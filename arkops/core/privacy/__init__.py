@@ -22,6 +22,18 @@ def erased(rt: Any, email_or_ip: str) -> bool:
     return check(rt, email_or_ip)
 
 
+def refuse_erased(rt: Any, email_or_ip: str) -> None:
+    """Raise `ErasedError` (exit 3, nothing written) for a person `privacy forget` erased.
+
+    What a command that records one person at a time calls first (`trials
+    signup`, `promo redeem`, `usage record`, `billing checkout`); an import
+    catches the error and counts the record as not recorded.
+    """
+    from arkops.core.privacy.person import refuse_erased as refuse
+
+    refuse(rt, email_or_ip)
+
+
 def stored_ip(rt: Any, ip: str) -> str:
     """An IP address as it may be written: whole, or anonymized under `[leads] ip_storage = "anonymized"`."""
     from arkops.core.privacy.person import stored_ip as keep

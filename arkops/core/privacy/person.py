@@ -22,7 +22,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
-from arkops.errors import DataError
+from arkops.errors import DataError, ErasedError
 from arkops.runtime import Runtime
 from arkops.store.files import FILE_MODE, ensure_dir
 
@@ -219,6 +219,12 @@ def _among(rt: Runtime, digests: frozenset[str], email_or_ip: str) -> bool:
     if ip is not None:
         return keyed_hash(rt, "ip", ip) in digests
     return keyed_hash(rt, "email", email_or_ip.strip().lower()) in digests
+
+
+def refuse_erased(rt: Runtime, email_or_ip: str) -> None:
+    """ErasedError (exit 3) when `privacy forget` erased this email or address: the one refusal every intake uses."""
+    if erased(rt, email_or_ip):
+        raise ErasedError(f"{email_or_ip} was erased at their request (privacy forget); not recorded")
 
 
 def erased_person(rt: Runtime, email: str) -> Person | None:

@@ -24,6 +24,7 @@ from typing import Any, cast
 
 from arkops.clock import iso, parse_iso
 from arkops.core.notify import batched, notify
+from arkops.core.privacy import refuse_erased
 from arkops.core.promo import Refusal
 from arkops.core.promo.codes import (
     CODES,
@@ -177,6 +178,7 @@ def validate(rt: Runtime, code: str, plan: str, email: str | None, *, now: datet
 def redeem(rt: Runtime, code: str, email: str, plan: str, *, locale: str | None, now: datetime) -> Verdict:
     """Take a slot for this email and plan, or say why not; the checks and the count in one transaction."""
     name, plan, address = normalize_code(code), check_plan(rt, plan), normalize_email(rt, email)
+    refuse_erased(rt, address)
     ledger = ledger_uses(rt)
     stamp = cast(str, iso(now))
     with rt.store.transaction(DB) as db:

@@ -15,9 +15,10 @@ from typing import Any, cast
 
 from arkops.clock import from_seconds, iso, parse_iso
 from arkops.config import LOCALES
+from arkops.core.privacy import refuse_erased
 from arkops.core.progress import Progress, silent
 from arkops.core.trials.state import ACTIVITY, DB, TRIALS, Trial, archived_month, normalize_email
-from arkops.errors import DataError
+from arkops.errors import DataError, ErasedError
 from arkops.runtime import Runtime
 from arkops.store import Db
 
@@ -47,17 +48,6 @@ INT64 = 1 << 63
 
 class ArchivedTrialError(DataError):
     """Activity for a trial that finished and was archived: the operator typing it is told; an import counts it."""
-
-
-class ErasedError(DataError):
-    """A person erased by `privacy forget`: never recorded again; an import counts them, a typed signup is told."""
-
-
-def _refuse_erased(rt: Runtime, email: str) -> None:
-    from arkops.core.privacy.person import erased
-
-    if erased(rt, email):
-        raise ErasedError(f"{email} was erased at their request (privacy forget); not recorded")
 
 
 def _ips_as_stored(rt: Runtime, value: Any) -> Any:
@@ -120,7 +110,7 @@ def _signup(db: Db, rt: Runtime, record: dict, now: datetime) -> bool:
     locale = record.get("locale")
     if locale is not None and locale not in LOCALES:
         raise DataError(f"locale: {locale!r} is not one of {', '.join(LOCALES)}")
-    _refuse_erased(rt, email)
+    refuse_erased(rt, email)
     extra = _ips_as_stored(rt, _kept_as_given({k: v for k, v in record.items() if k not in SIGNUP_FIELDS}))
     if locale:
         extra["locale"] = locale
@@ -141,7 +131,7 @@ def _activity(db: Db, rt: Runtime, record: dict, now: datetime) -> bool:
     stamp = cast(str, iso(at))
     trial = TRIALS.get(db, email)
     if trial is None:
-        _refuse_erased(rt, email)
+        refuse_erased(rt, email)
         month = archived_month(rt, email)
         if month:
             raise ArchivedTrialError(
