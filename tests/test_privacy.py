@@ -171,6 +171,32 @@ def pseudonym_of(data: Path) -> str:
     return json.loads((data / "ledger.json").read_text())["customers"]["cus_ana"]["email"]
 
 
+def test_forget_reaches_visits_linked_to_them_only_by_their_visitor_id(cli, workspace, monkeypatch):
+    """Under the default anonymized storage her visits hold neither her address nor her email: her demo request
+    (address and user agent) links that visitor to her, so export shows those visits and forget removes them."""
+    at(monkeypatch, START)
+    (workspace / "access.log").write_text(
+        "".join(access_lines(IP, None, hour=8) + access_lines(OTHER_IP, None, hour=8))
+    )
+    (workspace / "demo.json").write_text(
+        json.dumps([{"email": EMAIL, "created_at": "2026-03-02T08:40:00Z", "ip": IP, "user_agent": BROWSER}])
+    )
+    assert cli("leads", "ingest", "access.log").code == 0 and cli("leads", "import", "demo.json").code == 0
+    visits = workspace / "data" / "visits" / "2026-03-02.jsonl"
+    assert IP not in visits.read_text() and EMAIL.lower() not in visits.read_text()  # nothing names her directly
+
+    leads = json.loads(cli("leads", "list", "--format", "json").out)
+    assert sorted(lead["email"] or "" for lead in leads) == ["", EMAIL.lower()]  # her visits count for her
+    exported = json.loads(cli("privacy", "export", EMAIL).out)["stores"]
+    assert [v["path"] for v in exported["visits"]["visits/2026-03-02.jsonl"].values()] == ["/pricing", "/trial"]
+    assert "2 visits records" in cli("--dry-run", "privacy", "forget", EMAIL).out  # the preview counts them too
+    forgotten = cli("privacy", "forget", EMAIL, "--yes")
+    assert forgotten.code == 0 and "2 visits records" in forgotten.out, forgotten.out
+    assert [json.loads(line)["ip"] for line in visits.read_text().splitlines()] == ["198.51.100.0"] * 2
+    leads = json.loads(cli("leads", "list", "--format", "json").out)
+    assert [lead["email"] for lead in leads] == [None] and leads[0]["visits"] == 2  # only the neighbour is left
+
+
 def message_ids(data: Path) -> list[str]:
     files = [data / "outbox.json", *sorted((data / "archive" / "outbox").glob("20*.json"))]
     return sorted(i for f in files for i in json.loads(f.read_text()).get("messages", {}))

@@ -13,6 +13,17 @@ DOMAIN = Domain(
     summary="Hot leads: visits from access logs and the app, bot filtering, scoring and 15-minute digests.",
     commands={"leads": "arkops.cli.leads:app"},
     databases=(
+        # One JSON Lines file per UTC day under visits/; the referrer is stored without its query string.
+        # Privacy reaches a person's visits through their visitor ids too (`leads.privacy`): declared before
+        # `leads`, so the imported leads that link a visitor to an email still exist when it runs.
+        Database(
+            "visits",
+            version=1,
+            kind="jsonl",
+            personal={"visits": ("ip", "user_agent", "email", "referrer", "ref")},
+            forget="arkops.core.leads.privacy:forget",
+            export="arkops.core.leads.privacy:export",
+        ),
         Database(
             "leads",
             version=1,
@@ -21,10 +32,6 @@ DOMAIN = Domain(
                 "imports": ("_key", "email", "name", "company", "ip", "user_agent", "visitor"),
                 "alerts": ("_key",),
             },
-        ),
-        # One JSON Lines file per UTC day under visits/; the referrer is stored without its query string.
-        Database(
-            "visits", version=1, kind="jsonl", personal={"visits": ("ip", "user_agent", "email", "referrer", "ref")}
         ),
     ),
     jobs=(
