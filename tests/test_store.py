@@ -216,3 +216,15 @@ def test_jsonl_skips_a_torn_tail_and_appends_after_it(tmp_path):
     store.append("visits", [{"w": "next", "n": 0}])
     records = list(store.jsonl("visits").read())
     assert len(records) == 4 and records[-1] == {"w": "next", "n": 0}
+
+
+def test_jsonl_writes_big_batches_whole_and_what_orjson_refuses_too(tmp_path):
+    """`append_lines` writes a thousand lines a call: 2,500 records come back in order; a lone surrogate (which a
+    JSON source can hold as an escape) and a number beyond 64 bits fall back to json and read back the same."""
+    from arkops.store.jsonl import WRITE_LINES
+
+    store = Store(tmp_path)
+    records = [{"n": n, "text": "é" * (n % 7)} for n in range(WRITE_LINES * 2 + 500)]
+    odd = [{"agent": "Mozilla \ud83d"}, {"big": 2**70}]
+    store.append("visits", records + odd)
+    assert list(store.jsonl("visits").read()) == records + odd
