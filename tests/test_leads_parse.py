@@ -19,10 +19,10 @@ from arkops.sources.access_log import (
     BadLine,
     _match_combined,
     _parse_clf_time,
-    _split_combined,
     parse_clf_time,
     parse_combined,
     parse_json_line,
+    split_combined,
 )
 
 NOW = datetime(2026, 10, 15, 9, 0, tzinfo=UTC)
@@ -122,7 +122,7 @@ def test_the_split_path_reads_every_line_it_takes_as_the_expression_does(changes
         slots[index] = replacement
     ip, s1, ident, s2, user, s3, time, s4, request, s5, status, s6, size, s7, ref, s8, agent, tail = slots
     line = f'{ip}{s1}{ident}{s2}{user}{s3}[{time}]{s4}"{request}"{s5}{status}{s6}{size}{s7}"{ref}"{s8}"{agent}"{tail}'
-    fields = _split_combined(line)
+    fields = split_combined(line)
     if fields is not None:
         assert fields == _match_combined(line)
 
@@ -139,7 +139,7 @@ def test_the_split_path_reads_every_line_it_takes_as_the_expression_does(changes
 )
 def test_usual_lines_take_the_split_path(ip, user, request, status, size, referrer, agent, tail):
     line = f'{ip} - {user} [15/Oct/2026:08:01:02 +0000] "{request}" {status} {size} "{referrer}" "{agent}"{tail}'
-    assert _split_combined(line) == _match_combined(line)
+    assert split_combined(line) == _match_combined(line)
 
 
 @given(
@@ -300,3 +300,83 @@ def test_bot_verdicts_are_the_lists_own():
     assert not any(map(is_bot, BROWSERS)) and is_bot("")
     assert is_bot("Feedly/1.0 (+http://www.feedly.com/fetcher.html; 3 subscribers)")
     assert len(_crawlers().expressions) <= 2  # most of the list is plain strings now (50 expressions a chunk)
+
+
+# Fields of combined lines as logs hold them, the odd ones included, for the two readings of `_Reader`.
+_IPS = st.sampled_from(["203.0.113.7", "010.0.0.1", "256.1.1.1", "2001:DB8::1", "[::1]", "-", "unknown", "10.1.2.3"])
+_AGENTS = st.one_of(
+    st.sampled_from([FIREFOX, "-", "Googlebot/2.1 (+http://www.google.com/bot.html)", "curl/8.5.0", "x" * 600]),
+    st.text(st.characters(blacklist_characters='"\\\n\r', blacklist_categories=("Cs",)), max_size=40),
+)
+_TARGETS = st.sampled_from(
+    [
+        "/pricing", "/pricing/team", "/pricingfoo", "/trial?utm_source=hn&utm_medium=social&utm_campaign=oct",
+        "/trial?email=Ana%40Example.com", "/demo?ref=ana@example.com", "/demo?ref=partner&x=1#top", "/",
+        "https://www.example.com/pricing?utm_source=x", "/trial?utm_source=%E2%9C%93", "/pricing?utm_source=",
+    ]
+)  # fmt: skip
+_REFERRERS = st.sampled_from(
+    ["-", "", "https://www.google.com/search?q=acme", "https://news.ycombinator.com/item?id=1#c", "android-app://x",
+     "not a url", "http://[::1]:8080/a?b"]
+)  # fmt: skip
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.tuples(
+            _IPS,
+            st.sampled_from(["15/Oct/2026:08:01:02 +0000", "15/Oct/2026:10:01:59 +0200", "15/Oct/2026:08:01:61 +0000"]),
+            st.sampled_from(["GET", "HEAD", "POST", "get"]),
+            _TARGETS,
+            st.sampled_from(["200", "304", "404", "500", "099"]),
+            _REFERRERS,
+            _AGENTS,
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    st.booleans(),
+    st.booleans(),
+)
+def test_the_usual_lines_reading_stores_what_the_general_reading_stores(tmp_path, rows, full_ip, keep_bots):
+    """`_Reader.combined` builds the stored line from cached pieces; `_Reader.parsed` goes through `Hit`,
+    `make_visit` and `json_line`. On any lines, both store the same bytes in the same order and count alike."""
+    from arkops.core.leads.ingest import IngestReport, _Reader
+    from arkops.core.leads.visits import tracked_pages
+
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    storage = "full" if full_ip else "anonymized"
+    (folder / "arkops.toml").write_text(f'[leads]\nip_storage = "{storage}"\nkeep_bots = {str(keep_bots).lower()}\n')
+    rt = _runtime(folder)
+    raws = [
+        f'{ip} - - [{time}] "{method} {target} HTTP/1.1" {status} 512 "{ref}" "{agent}"\n'.encode()
+        for ip, time, method, target, status, ref, agent in rows
+    ]
+    outcomes = []
+    for fast in (True, False):
+        batch = _Collect()
+        report = IngestReport()
+        reader = _Reader(rt, tracked_pages(rt), report, batch, folder / "access.log")  # type: ignore[arg-type]
+        if fast:
+            reader.combined(raws)
+        else:
+            for raw in raws:
+                reader.parsed(raw, parse_combined)
+        outcomes.append((batch.lines, report))
+    assert outcomes[0] == outcomes[1]
+
+
+class _Collect:
+    """What `_Reader` adds to its batch, in order."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, bytes]] = []
+
+    def add(self, visit: dict) -> None:
+        from arkops.store.jsonl import json_line
+
+        self.lines.append((visit["at"][:10], json_line(visit)))
+
+    def add_line(self, day: str, line: bytes) -> None:
+        self.lines.append((day, line))

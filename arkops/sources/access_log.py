@@ -11,7 +11,7 @@ Speed: a big log is read in chunks of bytes into one buffer, and only the
 lines holding one of the caller's `needles` (e.g. ` /pricing`) are parsed,
 so the cost follows the tracked traffic, not the file. The usual combined
 line is split on its quotes rather than matched by the regular expression
-(`_split_combined`), which reads every other line.
+(`split_combined`), which reads every other line.
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def _parse_clf_time(text: str) -> datetime:
 def parse_combined(line: str) -> Hit:
     """One combined or common line (a virtual host in front, or fields after the agent, allowed)."""
     # The usual line is split without the regular expression, to the same fields.
-    ip, moment, request, status, referrer, agent = _split_combined(line) or _match_combined(line)
+    ip, moment, request, status, referrer, agent = split_combined(line) or _match_combined(line)
     method, space, rest = request.partition(" ")
     if not space:
         raise BadLine("no method and path in the request")
@@ -156,7 +156,7 @@ def _match_combined(line: str) -> tuple[str, str, str, str, str, str]:
     )
 
 
-def _split_combined(line: str) -> tuple[str, str, str, str, str, str] | None:
+def split_combined(line: str) -> tuple[str, str, str, str, str, str] | None:
     """The fields of a plain combined line by `str.split`, or None to leave the line to the regular expression.
 
     Only lines the expression would read the same way are taken: six
