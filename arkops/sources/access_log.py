@@ -10,8 +10,8 @@ storage.
 Speed: a big log is read in chunks of bytes into one buffer, and only the
 lines holding one of the caller's `needles` (e.g. ` /pricing`) are parsed,
 so the cost follows the tracked traffic, not the file. The usual combined
-line is split on its quotes rather than matched by the regular expression
-(`split_combined`), which reads every other line.
+line is split on its quotes (`split_combined`); the regular expression reads
+every other line.
 """
 
 from __future__ import annotations
