@@ -258,7 +258,7 @@ def all_records(data: Path) -> dict[str, dict]:
 @pytest.mark.slow
 def test_the_migration_keeps_every_record_and_can_be_killed_and_rerun(workspace, smtp_server, monkeypatch):
     """Today's layout (schema 1, everything in the hot files) moves to the archives by `arkops retention`."""
-    from arkops.core.mail.service import flush
+    from arkops.core.messaging.service import flush
     from arkops.core.trials.lifecycle import nudge, track
     from arkops.core.trials.records import import_files
     from arkops.runtime import Runtime

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from arkops.cli._output import FORMAT_HELP, Format, emit_rows, group, runtime, say
-from arkops.core.mail import MessageState
+from arkops.core.messaging import MessageState
 from arkops.errors import ExitCode
 from arkops.text import Locale
 
 if TYPE_CHECKING:
-    from arkops.core.mail.service import FlushReport
+    from arkops.core.messaging.service import FlushReport
     from arkops.runtime import Runtime
 
 app = group("Email: preview templates, send, and work the outbox.")
@@ -49,7 +49,7 @@ def mail_preview(
 
     Example: arkops mail preview trial_day7 --locale fr --var days_left=3 --html /tmp/day7.html
     """
-    from arkops.core.mail.service import parse_vars, preview
+    from arkops.core.messaging.service import parse_vars, preview
 
     if var is None:
         var = []
@@ -76,7 +76,7 @@ def mail_send(
 
     Example: arkops mail send trial_day12 --to ana@example.com --var days_left=2
     """
-    from arkops.core.mail.service import parse_vars, send
+    from arkops.core.messaging.service import parse_vars, send
 
     if var is None:
         var = []
@@ -95,7 +95,7 @@ def mail_test(
 
     Example: arkops mail test --to you@example.com
     """
-    from arkops.core.mail.service import send_test
+    from arkops.core.messaging.service import send_test
 
     rt = runtime(ctx)
     _, report = send_test(rt, to, now=rt.now())
@@ -116,7 +116,7 @@ def mail_outbox(
 
     Example: arkops mail outbox --state unknown --format json
     """
-    from arkops.core.mail.service import list_outbox
+    from arkops.core.messaging.service import list_outbox
 
     rt = runtime(ctx)
     rows = list_outbox(rt, state, archived=archived)
@@ -143,7 +143,7 @@ def mail_flush(ctx: typer.Context) -> None:
 
     Example: arkops mail flush
     """
-    from arkops.core.mail.service import flush
+    from arkops.core.messaging.service import flush
 
     rt = runtime(ctx)
     raise typer.Exit(_report(rt, flush(rt, now=rt.now())))
@@ -157,7 +157,7 @@ def mail_retry(
 
     Example: arkops mail retry 42
     """
-    from arkops.core.mail.service import retry
+    from arkops.core.messaging.service import retry
 
     rt = runtime(ctx)
     raise typer.Exit(_report(rt, retry(rt, message_id, now=rt.now()), each=True))

@@ -17,7 +17,7 @@ from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job, Ret
 DOMAINS = [
     "arkops.core.workspace",
     "arkops.core.jobs",
-    "arkops.core.mail",
+    "arkops.core.messaging",
     "arkops.core.billing",
     "arkops.core.trials",
     "arkops.core.leads",

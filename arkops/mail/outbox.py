@@ -30,7 +30,7 @@ from arkops.store import Db, Store, atomic_write_bytes, ensure_dir
 from arkops.store.archive import Archive
 from arkops.store.tables import Table
 
-DB = "outbox"  # declared, with its schema version, by the mail domain (arkops.core.mail)
+DB = "outbox"  # declared, with its schema version, by the mail domain (arkops.core.messaging)
 
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=6))
 STATES = tuple(MessageState)
@@ -238,7 +238,7 @@ def list_messages(store: Store, state: str | None = None, *, archived: bool = Fa
     return [m for m in rows if state is None or m["state"] == state]
 
 
-# Retention (`arkops.core.mail.service.retention`, the daily job): what is done moves to archive/outbox/.
+# Retention (`arkops.core.messaging.service.retention`, the daily job): what is done moves to archive/outbox/.
 RECENT = timedelta(days=7)  # sent and dry-run messages stay in outbox.json this long (`mail list`, `trials show`)
 KEY_MEMORY = timedelta(days=90)  # an archived message's key still answers "already queued" this long
 ARCHIVE_BATCH = 5000  # messages per transaction

@@ -85,7 +85,7 @@ def outbox(rt: Runtime) -> Check:
 
 
 def smtp(rt: Runtime) -> Check:
-    from arkops.core.mail.service import smtp_check
+    from arkops.core.messaging.service import smtp_check
 
     try:
         return Check("smtp", OK, smtp_check(rt))

@@ -1,4 +1,4 @@
-"""Email: the outbox and its delivery (`service`), and the mail settings' `doctor` checks (`checks`).
+"""Messaging: the outbox and its delivery (`service`), and the mail settings' `doctor` checks (`checks`).
 
 Rendering, the outbox file and the SMTP and chat transports live one layer
 down, in `arkops.mail`; `arkops.core.notify` is how every domain queues a message.
@@ -10,7 +10,7 @@ from arkops.mail import MessageState
 __all__ = ["DOMAIN", "MessageState"]
 
 DOMAIN = Domain(
-    name="mail",
+    name="messaging",
     summary="Email: templates, the idempotent outbox, SMTP delivery and chat alerts.",
     commands={"mail": "arkops.cli.mail:app"},
     databases=(
@@ -20,28 +20,28 @@ DOMAIN = Domain(
             personal={"messages": ("to", "subject", "text", "html", "key", "last_error"), "keys": ("_key",)},
             migrations="arkops.mail.outbox:MIGRATIONS",
             archive=True,
-            forget="arkops.core.mail.privacy:forget",
+            forget="arkops.core.messaging.privacy:forget",
         ),
     ),
     jobs=(
         Job(
             "mail-flush",
             "send the emails that are due",
-            "arkops.core.mail.service:flush_job",
+            "arkops.core.messaging.service:flush_job",
             every_minutes=5,
             order=90,
         ),
     ),
     checks=(
-        DoctorCheck("arkops.core.mail.checks:mail_settings", order=20),
-        DoctorCheck("arkops.core.mail.checks:templates", order=70),
-        DoctorCheck("arkops.core.mail.checks:outbox", order=80),
-        DoctorCheck("arkops.core.mail.checks:smtp", order=91, needs="smtp"),
+        DoctorCheck("arkops.core.messaging.checks:mail_settings", order=20),
+        DoctorCheck("arkops.core.messaging.checks:templates", order=70),
+        DoctorCheck("arkops.core.messaging.checks:outbox", order=80),
+        DoctorCheck("arkops.core.messaging.checks:smtp", order=91, needs="smtp"),
     ),
     templates=("test", "job_failed"),
-    retention=(Retention("arkops.core.mail.service:retention", order=90),),
-    status=SectionPart("arkops.core.mail.sections:status", order=80),
-    report=SectionPart("arkops.core.mail.sections:report", order=80),
+    retention=(Retention("arkops.core.messaging.service:retention", order=90),),
+    status=SectionPart("arkops.core.messaging.sections:status", order=80),
+    report=SectionPart("arkops.core.messaging.sections:report", order=80),
     order=40,
     audited=("mail send", "mail test", "mail flush", "mail retry"),
 )
