@@ -191,13 +191,14 @@ def bench_sync(events: list[dict], work: Path, tinydb_events: int) -> None:
 
 
 def bench_report(work: Path, invoices: int = 100_000, subscriptions: int = 5_000) -> None:
-    from arkops.core.billing.ledger import DB
+
+    from arkops.core.billing import LEDGER_DB
     from arkops.store import Store
 
     rng = random.Random(2)
     store = Store(work / "data3")
     store.ensure()
-    with store.transaction(DB) as db:
+    with store.transaction(LEDGER_DB) as db:
         for n in range(subscriptions):
             start = START - rng.randint(0, 700) * 86400
             version = {

@@ -15,6 +15,7 @@ from pathlib import Path
 from conftest import write_config
 
 from arkops.clock import iso
+from arkops.core.leads import LEADS_DB
 
 NOW = datetime(2026, 10, 15, 9, 0, tzinfo=UTC)
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:131.0) Gecko/20100101 Firefox/131.0"
@@ -137,7 +138,7 @@ def test_json_lines_and_json_array_visit_logs(cli, workspace, monkeypatch):
 
 
 def test_a_killed_ingest_is_cut_back_and_read_again(cli, workspace, monkeypatch):
-    from arkops.core.leads.ingest import DB, JOURNAL, META
+    from arkops.core.leads.ingest import JOURNAL, META
     from arkops.runtime import Runtime
 
     monkeypatch.setenv("ARKOPS_NOW", iso(NOW))
@@ -148,7 +149,7 @@ def test_a_killed_ingest_is_cut_back_and_read_again(cli, workspace, monkeypatch)
     size = day.stat().st_size
     # A run that appended its visits and was killed before recording the new offsets:
     rt = Runtime(data_dir=workspace / "data", config_path=workspace / "arkops.toml", env_file=workspace / ".env")
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(LEADS_DB) as db:
         db.put(META, JOURNAL, {"sizes": {str(day): size}})
     append(day, day.read_text())
     append(log, line(NOW - timedelta(minutes=30), "203.0.113.7", "/trial"))

@@ -2,6 +2,8 @@
 
 from enum import StrEnum
 
+OUTBOX = "outbox"  # the outbox database's name, declared with its schema by the messaging domain (OUTBOX_DB)
+
 
 class MessageState(StrEnum):
     """Where an outbox message stands (README, "How the outbox behaves")."""

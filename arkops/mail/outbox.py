@@ -23,14 +23,12 @@ from typing import Any, NotRequired, TypedDict, cast
 
 from arkops.clock import iso, parse_iso
 from arkops.errors import ArkopsError, DataError
-from arkops.mail import MessageState
+from arkops.mail import OUTBOX, MessageState
 from arkops.mail.address import check_header
 from arkops.mail.smtp import FAILED, RETRY, SENT, UNKNOWN, Outcome
 from arkops.store import Db, Store, atomic_write_bytes, ensure_dir
 from arkops.store.archive import Archive
 from arkops.store.tables import Table
-
-DB = "outbox"  # declared, with its schema version, by the mail domain (arkops.core.messaging)
 
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=6))
 STATES = tuple(MessageState)
@@ -140,7 +138,7 @@ def build_email(doc: Mapping[str, Any], sender: str) -> EmailMessage:
 
 
 def eml_folder(store: Store) -> Path:
-    return store.data_dir / "outbox"
+    return store.data_dir / "outbox"  # dry-run renderings, data/outbox/*.eml
 
 
 def check_key(key: str) -> str:
@@ -169,7 +167,7 @@ def enqueue_many(
         check_draft(draft)
     results: list[tuple[OutboxMessage, bool]] = []
     domain = sender.rpartition("@")[2] or "localhost"
-    with store.transaction(DB) as db:
+    with store.transaction(OUTBOX) as db:
         for draft, now in drafts:
             results.append(_store_draft(db, draft, now, dry_run, domain))
     if dry_run:
@@ -229,11 +227,11 @@ def list_messages(store: Store, state: str | None = None, *, archived: bool = Fa
     """Messages by id: the hot outbox, and with `archived` the monthly archives too (the hot copy wins)."""
     if state is not None and state not in STATES:
         raise DataError(f"state {state!r} is not one of {', '.join(STATES)}")
-    with store.transaction(DB) as db:
+    with store.transaction(OUTBOX) as db:
         rows = db.values("messages")
     if archived:
         hot = {m["id"] for m in rows}
-        rows += [m for m in Archive(store, DB).values("messages") if m["id"] not in hot]
+        rows += [m for m in Archive(store, OUTBOX).values("messages") if m["id"] not in hot]
     rows.sort(key=lambda m: int(m["id"]))
     return [m for m in rows if state is None or m["state"] == state]
 
@@ -256,10 +254,10 @@ def archive_settled(store: Store, *, now: datetime, keep_bodies: timedelta, dry_
     sending ones never move. The message's key stays in outbox.json, marked
     archived, for `KEY_MEMORY`: the same key queued again is still a no-op.
     """
-    archive = Archive(store, DB)
+    archive = Archive(store, OUTBOX)
     moved = forgotten = 0
     while True:
-        with store.transaction(DB) as db:
+        with store.transaction(OUTBOX) as db:
             due = [
                 doc
                 for doc in MESSAGES.values(db)
@@ -310,15 +308,15 @@ def drop_old_bodies(store: Store, *, now: datetime, keep_bodies: timedelta, dry_
     still inside the window. Dry-run .eml files as old are removed.
     """
     cutoff = now - keep_bodies
-    archive = Archive(store, DB)
-    with store.transaction(DB) as db:
+    archive = Archive(store, OUTBOX)
+    with store.transaction(OUTBOX) as db:
         done_through = (db.get("retention", "bodies") or {}).get("done_through", "")
     dropped = 0
     fully_done = done_through
     for month in archive.months():
         if month <= done_through or month > cutoff.strftime("%Y-%m"):
             continue
-        with store.lock(DB):
+        with store.lock(OUTBOX):
             data = archive.read(month)
             messages = data.get("messages", {})
             for doc in messages.values():
@@ -331,7 +329,7 @@ def drop_old_bodies(store: Store, *, now: datetime, keep_bodies: timedelta, dry_
             fully_done = month
     removed = _prune_dry_run_files(store, cutoff, dry_run)
     if fully_done != done_through and not dry_run:
-        with store.transaction(DB) as db:
+        with store.transaction(OUTBOX) as db:
             db.put("retention", "bodies", {"done_through": fully_done})
     return {"message bodies dropped": dropped, "dry-run files removed": removed}
 
@@ -365,7 +363,7 @@ def _claim(
     store: Store, now: datetime, only: set[str] | None, channels: set[str], report: FlushReport
 ) -> list[OutboxMessage]:
     """Claim up to GROUP due messages in one transaction; turn stale claims into `unknown` on the way."""
-    with store.transaction(DB) as db:
+    with store.transaction(OUTBOX) as db:
         claimed: list[OutboxMessage] = []
         for message_id, doc in sorted(MESSAGES.items(db), key=lambda pair: int(pair[0])):
             if doc["state"] == "sending" and _stale(doc, now):
@@ -430,7 +428,7 @@ def _settle(
     record is never moved backwards (nothing sent ever returns to `pending`).
     """
     me = _claimer()
-    with store.transaction(DB) as db:
+    with store.transaction(OUTBOX) as db:
         for doc, outcome in outcomes:
             current = MESSAGES.get(db, doc["id"])
             if current is not None and current["state"] == "sending" and current.get("claimed_by") == me:
@@ -506,10 +504,10 @@ def flush(
 
 def make_pending(store: Store, message_id: str, *, now: datetime) -> OutboxMessage:
     """`mail retry ID`: put a failed, dead, unknown or waiting message back in line, due now."""
-    with store.transaction(DB) as db:
+    with store.transaction(OUTBOX) as db:
         doc = MESSAGES.get(db, message_id)
         if doc is None:
-            if any(m["id"] == message_id for m in Archive(store, DB).values("messages")):
+            if any(m["id"] == message_id for m in Archive(store, OUTBOX).values("messages")):
                 raise DataError(f"message {message_id} is archived (finished over a week ago); it cannot be retried")
             raise DataError(f"no message with id {message_id!r} in the outbox")
         if doc["state"] in ("sent", "sending", "dry-run"):

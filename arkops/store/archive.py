@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from arkops.errors import CorruptFileError
 from arkops.store.db import META, dump_json, read_database_file
 from arkops.store.files import atomic_write_bytes, ensure_dir
+from arkops.store.schema import DatabaseName, database_name
 
 if TYPE_CHECKING:
     from arkops.store.db import Db, Store
@@ -35,8 +36,8 @@ INDEX = "index"
 class Archive:
     """The month files of one hot database."""
 
-    def __init__(self, store: Store, name: str) -> None:
-        self.folder = store.data_dir / "archive" / name
+    def __init__(self, store: Store, database: DatabaseName) -> None:
+        self.folder = store.data_dir / "archive" / database_name(database)
 
     @classmethod
     def of(cls, db: Db) -> Archive:

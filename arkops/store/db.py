@@ -24,7 +24,7 @@ from arkops.errors import CorruptFileError, DataError
 from arkops.store.files import atomic_write_bytes, ensure_dir, remove_stale_temps
 from arkops.store.jsonl import JsonLines
 from arkops.store.locking import DATA_LOCK_WAIT, exclusive
-from arkops.store.schema import SCHEMAS, Schema
+from arkops.store.schema import SCHEMAS, DatabaseName, Schema, database_name
 
 META = "_meta"
 
@@ -242,8 +242,8 @@ class Store:
     def lock_dir(self) -> Path:
         return self.data_dir / "locks"
 
-    def path(self, name: str) -> Path:
-        return self.data_dir / f"{name}.json"
+    def path(self, database: DatabaseName) -> Path:
+        return self.data_dir / f"{database_name(database)}.json"
 
     def ensure(self) -> None:
         """The data directory must exist (`arkops init` creates it); its `locks/` folder is made on demand."""
@@ -256,7 +256,9 @@ class Store:
             ensure_dir(self.lock_dir)
 
     @contextmanager
-    def lock(self, name: str, *, wait: float = DATA_LOCK_WAIT, what: str | None = None) -> Iterator[None]:
+    def lock(self, name: DatabaseName, *, wait: float = DATA_LOCK_WAIT, what: str | None = None) -> Iterator[None]:
+        """An exclusive lock: a database's own (the one its transactions take) or a named one ("leads-ingest")."""
+        name = database_name(name)
         if self.read_only:
             raise RuntimeError(f"a read-only store takes no lock ({name})")
         self.ensure()
@@ -270,8 +272,9 @@ class Store:
             yield
 
     @contextmanager
-    def transaction(self, name: str) -> Iterator[Db]:
+    def transaction(self, database: DatabaseName) -> Iterator[Db]:
         """Lock, open a fresh TinyDB, yield it, write atomically on success, close before release."""
+        name = database_name(database)
         schema = SCHEMAS.get(name)
         if schema is None:
             raise KeyError(f"database {name!r} has no registered schema")
@@ -318,7 +321,7 @@ class Store:
             version += 1
             db.set_schema_version(version)
 
-    def derived(self, name: str, source: str, compute: Callable[[Db], Any]) -> Any:
+    def derived(self, name: str, source: DatabaseName, compute: Callable[[Db], Any]) -> Any:
         """A small value computed from database `source`, kept in `cache/<name>.json` while that file is unchanged.
 
         Lets a cron tick learn, say, who pays from a large ledger without
@@ -349,13 +352,13 @@ class Store:
         atomic_write_bytes(cache_path, dump_json({"source": signature, "recipe": recipe, "value": value}))
         return value
 
-    def jsonl(self, name: str) -> JsonLines:
-        return JsonLines(self.data_dir / f"{name}.jsonl")
+    def jsonl(self, database: DatabaseName) -> JsonLines:
+        return JsonLines(self.data_dir / f"{database_name(database)}.jsonl")
 
-    def append(self, name: str, records: list[dict]) -> int:
+    def append(self, database: DatabaseName, records: list[dict]) -> int:
         self.ensure()
-        with self.lock(f"{name}.jsonl"):
-            return self.jsonl(name).append(records)
+        with self.lock(f"{database_name(database)}.jsonl"):
+            return self.jsonl(database).append(records)
 
     def data_files(self) -> list[Path]:
         if not self.data_dir.is_dir():

@@ -7,12 +7,26 @@ command does, `--help` included) does not import TinyDB.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from arkops.store.db import Db
 
 Migrations = dict[int, Callable[["Db"], None]]
+
+
+class Named(Protocol):
+    """A declared database (`arkops.core.domain.Database`): the store needs only its name."""
+
+    @property
+    def name(self) -> str: ...
+
+
+DatabaseName = str | Named  # what every Store method that opens a database takes
+
+
+def database_name(database: DatabaseName) -> str:
+    return database if isinstance(database, str) else database.name
 
 
 class Schema:

@@ -40,6 +40,16 @@ def no_stripe_key(rt: object) -> str | None:
     return None if env("STRIPE_SECRET_KEY") else "no STRIPE_SECRET_KEY set"
 
 
+LEDGER_DB = Database(
+    "ledger",
+    version=3,
+    personal={"customers": ("email", "name"), "invoices": ("customer_email",)},
+    migrations="arkops.core.billing.ledger:MIGRATIONS",
+    archive=True,
+    forget="arkops.core.billing.privacy:forget",
+    export="arkops.core.billing.privacy:export",
+)
+
 DOMAIN = Domain(
     name="billing",
     summary="The Stripe ledger (sync, webhooks, imports) and revenue reports.",
@@ -49,17 +59,7 @@ DOMAIN = Domain(
         "payments": "arkops.cli.payments:app",
         "billing": "arkops.cli.billing:app",
     },
-    databases=(
-        Database(
-            "ledger",
-            version=3,
-            personal={"customers": ("email", "name"), "invoices": ("customer_email",)},
-            migrations="arkops.core.billing.ledger:MIGRATIONS",
-            archive=True,
-            forget="arkops.core.billing.privacy:forget",
-            export="arkops.core.billing.privacy:export",
-        ),
-    ),
+    databases=(LEDGER_DB,),
     jobs=(
         Job(
             "stripe-sync",

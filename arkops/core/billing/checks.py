@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from arkops.config import env
+from arkops.core.billing import LEDGER_DB
 from arkops.core.doctor import FAIL, OK, WARN, Check
 from arkops.errors import ArkopsError, mask
 from arkops.runtime import Runtime
@@ -67,9 +68,9 @@ def stripe_api(rt: Runtime) -> Check:
 
 def ledger_unresolved(rt: Runtime) -> Check:
     """Discounts and price tiers that events named by id only and Stripe was not asked about yet."""
-    from arkops.core.billing.ledger import DB, pending
+    from arkops.core.billing.ledger import pending
 
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(LEDGER_DB) as db:
         found = pending(db)
     if not found:
         return Check("ledger unresolved", OK, "every discount and price tier in the ledger is known")

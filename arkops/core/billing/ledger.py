@@ -53,8 +53,6 @@ from arkops.core.billing.records import (
 from arkops.store import Db
 from arkops.text import counted
 
-DB = "ledger"
-
 HANDLED = {
     "checkout.session.completed",
     "customer.created",

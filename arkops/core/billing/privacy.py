@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from arkops.core.billing.ledger import DB
+from arkops.core.billing import LEDGER_DB
 from arkops.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -25,10 +25,10 @@ NAME_FIELDS = ("name", "customer_name")
 
 
 def forget(rt: Runtime, who: Person, *, now: datetime) -> dict[str, int]:
-    if who.kind != "email" or not rt.store.path(DB).exists():
+    if who.kind != "email" or not rt.store.path(LEDGER_DB).exists():
         return {}
     customers = invoices = 0
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(LEDGER_DB) as db:
         ids = set()
         for customer_id, customer in db.items("customers"):
             if who.found_in(customer.get("email")):
@@ -51,9 +51,9 @@ LINKED = ("subscriptions", "invoices", "refunds", "disputes", "credit_notes", "c
 
 def export(rt: Runtime, who: Person) -> dict[str, dict[str, Any]]:
     """The person's customers, and every billing record linked to them by customer id or by email."""
-    if who.kind != "email" or not rt.store.path(DB).exists():
+    if who.kind != "email" or not rt.store.path(LEDGER_DB).exists():
         return {}
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(LEDGER_DB) as db:
         customers = {k: c for k, c in db.items("customers") if who.found_in(c.get("email"))}
         found: dict[str, dict[str, Any]] = {"customers": customers} if customers else {}
         for table in LINKED:

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from arkops.core.billing import LEDGER_DB
 from arkops.core.billing.amounts import Convert, subscription_mrr
-from arkops.core.billing.ledger import DB
 from arkops.core.billing.records import CUSTOMER_DISCOUNTS, CUSTOMERS, INVOICES, SUBSCRIPTIONS_HISTORY, Discount
 from arkops.core.billing.report import Ledger, load
 from arkops.runtime import Runtime
@@ -69,7 +69,7 @@ def promotion_code_uses(db: Db) -> dict[str, list[dict]]:
 
 def ledger_promotion_uses(rt: Runtime) -> dict[str, list[dict]]:
     """`promotion_code_uses`, computed once per ledger change (kept in `DATA/cache/`); {} without a ledger."""
-    return rt.store.derived("promotion-code-uses", DB, promotion_code_uses) or {}
+    return rt.store.derived("promotion-code-uses", LEDGER_DB, promotion_code_uses) or {}
 
 
 @dataclass(frozen=True)

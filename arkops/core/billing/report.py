@@ -10,9 +10,9 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from arkops.clock import from_unix, iso
-from arkops.core.billing import PaymentStatus, SubscriptionStatus
+from arkops.core.billing import LEDGER_DB, PaymentStatus, SubscriptionStatus
 from arkops.core.billing.amounts import Convert, discount_active, monthly, subscription_mrr, unresolved
-from arkops.core.billing.ledger import DB, NOT_REFUNDED, every_invoice
+from arkops.core.billing.ledger import NOT_REFUNDED, every_invoice
 from arkops.core.billing.records import (
     CREDIT_NOTES,
     CUSTOMER_DISCOUNTS,
@@ -125,7 +125,7 @@ class Ledger:
 
 
 def load(rt: Runtime) -> Ledger:
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(LEDGER_DB) as db:
         return Ledger(
             customers=dict(CUSTOMERS.items(db)),
             subscriptions=dict(SUBSCRIPTIONS.items(db)),

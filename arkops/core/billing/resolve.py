@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from arkops.core.billing import LEDGER_DB
 from arkops.core.billing import fields as F
 from arkops.core.billing.ledger import (
-    DB,
     ambiguous_second,
     learn,
     normalize_subscription,
@@ -58,7 +58,7 @@ class Resolution:
 
 def _wanted(rt: Runtime, only: Collection[str] | None) -> Wanted:
     wanted = Wanted()
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(LEDGER_DB) as db:
         for key in pending(db):
             if only is not None and key not in only:
                 continue
@@ -141,7 +141,7 @@ def resolve_pending(
         price = get(f"/v1/prices/{price_id}", f"reading price {price_id}", expand=["tiers"])
         if (found := read_tiers(price)) is not None:
             tiers[price_id] = found
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(LEDGER_DB) as db:
         resolved = learn(db, discounts=discounts, coupons=coupons, tiers=tiers)
         return Resolution(resolved=resolved, remaining=len(pending(db)))
 
@@ -184,7 +184,7 @@ def reread_if_ambiguous(rt: Runtime, event: dict, *, now: datetime, delays: Sequ
     sub_id = F.text(obj, "id") if kind.startswith("customer.subscription.") else None
     if not sub_id:
         return False
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(LEDGER_DB) as db:
         history = SUBSCRIPTIONS_HISTORY.get(db, sub_id)
         if not history or not ambiguous_second(history["versions"], int(event["created"])):
             return False

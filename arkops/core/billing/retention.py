@@ -23,7 +23,7 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
-from arkops.core.billing.ledger import DB
+from arkops.core.billing import LEDGER_DB
 from arkops.core.billing.records import INVOICES, PAYMENT_LINKS
 from arkops.runtime import Runtime
 from arkops.store.archive import Archive, ArchiveIndex
@@ -35,12 +35,12 @@ SETTLED = ("paid", "void", "uncollectible")
 
 
 def fold_event_ids(rt: Runtime, *, now: datetime) -> dict[str, int]:
-    if not rt.store.path(DB).exists():
+    if not rt.store.path(LEDGER_DB).exists():
         return {}
     horizon = int((now - KEEP_EVENT_IDS).timestamp())
     folded = 0
     while True:
-        with rt.store.transaction(DB) as db:
+        with rt.store.transaction(LEDGER_DB) as db:
             old = [
                 event_id
                 for event_id, event in db.items("events")
@@ -64,14 +64,14 @@ def fold_event_ids(rt: Runtime, *, now: datetime) -> dict[str, int]:
 
 
 def archive_settled_invoices(rt: Runtime, *, now: datetime) -> dict[str, int]:
-    if not rt.store.path(DB).exists():
+    if not rt.store.path(LEDGER_DB).exists():
         return {}
     horizon = (now - timedelta(days=rt.config["billing"]["archive_invoices_after_days"])).timestamp()
-    archive = Archive(rt.store, DB)
+    archive = Archive(rt.store, LEDGER_DB)
     index = ArchiveIndex(archive)
     moved = 0
     while True:
-        with rt.store.transaction(DB) as db:
+        with rt.store.transaction(LEDGER_DB) as db:
             due = [
                 key
                 for key, invoice in INVOICES.items(db)

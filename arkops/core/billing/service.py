@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from arkops.clock import from_seconds, iso, parse_iso
-from arkops.core.billing.ledger import DB, ApplyResult, ArchiveReach, apply_event
+from arkops.core.billing import LEDGER_DB
+from arkops.core.billing.ledger import ApplyResult, ArchiveReach, apply_event
 from arkops.core.billing.privacy import scrub_events
 from arkops.core.notify import batched, notify
 from arkops.core.privacy.person import PSEUDONYM_DOMAIN
@@ -55,7 +56,7 @@ def apply_events(
 
     def commit(chunk: list[dict]) -> None:
         scrub_events(rt, chunk)  # a person erased by `privacy forget` comes back only as their pseudonym
-        with rt.store.transaction(DB) as db, batched(rt):
+        with rt.store.transaction(LEDGER_DB) as db, batched(rt):
             archived = ArchiveReach(db)
             before = len(result.alerts)
             horizon = (db.get("sync", "folded") or {}).get("before", 0)
@@ -141,7 +142,7 @@ def check_event(event: object) -> dict:
 
 
 def read_cursor(rt: Runtime) -> dict | None:
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(LEDGER_DB) as db:
         return db.get("sync", "cursor")
 
 
@@ -229,7 +230,7 @@ def _full_rebuild(rt: Runtime, *, now: datetime, progress: Progress) -> ApplyRes
     events = rebuild_events(fetch, stamp=stamp, progress=progress)
     progress(f"rebuilding from {counted(len(events), 'event')}")
     result = apply_events(rt, events, now=now, progress=progress)
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(LEDGER_DB) as db:
         db.put("sync", "cursor", {"created": stamp, "event": f"full:{stamp}", "synced_at": iso(now)})
     return result
 

@@ -9,12 +9,14 @@ domain, conversions from the billing ledger as trials see them) and builds
 
 from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job, SectionPart
 
+FUNNEL_DB = Database("funnel", version=1, personal={})
+
 DOMAIN = Domain(
     name="funnel",
     summary="Funnel: conversion by week and source, conversion-rate alerts and the no-data alarm.",
     commands={"funnel": "arkops.cli.funnel:app"},
     # rules: each rule's failure episode (when it began, the day last alerted); alarms: the silence alerted.
-    databases=(Database("funnel", version=1, personal={}),),
+    databases=(FUNNEL_DB,),
     jobs=(
         Job(
             "funnel-check",

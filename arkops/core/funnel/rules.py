@@ -22,11 +22,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from arkops.clock import iso
+from arkops.core.funnel import FUNNEL_DB
 from arkops.core.funnel.stages import Window, check_rules, counts, gather, previous, rate, read_trials
 from arkops.core.notify import batched, notify
 from arkops.runtime import Runtime
 
-DB = "funnel"
 RULES = "rules"
 ALARMS = "alarms"
 FAILING, OK, THIN = "failing", "ok", "not enough data"
@@ -200,7 +200,7 @@ def check(rt: Runtime, *, now: datetime) -> CheckReport:
         hours,
     )
     today = now.astimezone(rt.config.tz).date().isoformat()
-    with rt.store.transaction(DB) as db, batched(rt):
+    with rt.store.transaction(FUNNEL_DB) as db, batched(rt):
         for result in report.results:
             ident = rule_id(result.rule)
             state = db.get(RULES, ident) or {}

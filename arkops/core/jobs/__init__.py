@@ -3,6 +3,8 @@
 
 from arkops.core.domain import Database, Domain, Job, SectionPart
 
+JOBS_DB = Database("jobs", version=1, personal={"runs": ("detail",)}, forget="arkops.core.jobs.privacy:forget")
+
 DOMAIN = Domain(
     name="jobs",
     summary="One cron entry: `arkops run`, the job table and the crontab line.",
@@ -12,7 +14,7 @@ DOMAIN = Domain(
         "cron": "arkops.cli.jobs:cron_app",
         "retention": "arkops.cli.jobs:retention",
     },
-    databases=(Database("jobs", version=1, personal={"runs": ("detail",)}, forget="arkops.core.jobs.privacy:forget"),),
+    databases=(JOBS_DB,),
     jobs=(
         Job(
             "retention",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from arkops.core.jobs.runner import DB
+from arkops.core.jobs import JOBS_DB
 from arkops.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -17,10 +17,10 @@ if TYPE_CHECKING:
 
 
 def forget(rt: Runtime, who: Person, *, now: datetime) -> dict[str, int]:
-    if not rt.store.path(DB).exists():
+    if not rt.store.path(JOBS_DB).exists():
         return {}
     changed = 0
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(JOBS_DB) as db:
         for name, state in db.items("runs"):
             if who.found_in(state.get("detail")):
                 state["detail"] = who.replace_in(state["detail"], who.pseudonym)

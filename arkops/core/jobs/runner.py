@@ -18,10 +18,10 @@ from datetime import datetime, timedelta
 
 from arkops.clock import iso, parse_iso
 from arkops.core.domain import Job, resolve
+from arkops.core.jobs import JOBS_DB
 from arkops.errors import ArkopsError, ConfigError, LockBusyError, redact
 from arkops.runtime import Runtime
 
-DB = "jobs"
 ALERT_AFTER_FAILURES = 3
 
 
@@ -125,7 +125,7 @@ class RunReport:
 
 
 def _record(rt: Runtime, name: str, update: Callable[[dict], None]) -> dict:
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(JOBS_DB) as db:
         state = db.get("runs", name) or {"consecutive_failures": 0, "alerted": False}
         update(state)
         db.put("runs", name, state)
@@ -239,7 +239,7 @@ def _execute(rt: Runtime, job: Job, schedule: Schedule, now: datetime, force: bo
 
 
 def job_states(rt: Runtime) -> dict[str, dict]:
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(JOBS_DB) as db:
         return dict(db.items("runs"))
 
 

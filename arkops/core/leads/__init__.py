@@ -8,32 +8,32 @@ lists, and `query` the read API other domains (the funnel) use.
 
 from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job, Retention, SectionPart
 
+# One JSON Lines file per UTC day under visits/; the referrer is stored without its query string.
+# Privacy reaches a person's visits through their visitor ids too (`leads.privacy`): declared before
+# `leads`, so the imported leads that link a visitor to an email still exist when it runs.
+VISITS_DB = Database(
+    "visits",
+    version=1,
+    kind="jsonl",
+    personal={"visits": ("ip", "user_agent", "email", "referrer", "ref")},
+    forget="arkops.core.leads.privacy:forget",
+    export="arkops.core.leads.privacy:export",
+)
+LEADS_DB = Database(
+    "leads",
+    version=1,
+    # imports: demo requests and lead lists; alerts: keyed by visitor id or email.
+    personal={
+        "imports": ("_key", "email", "name", "company", "ip", "user_agent", "visitor"),
+        "alerts": ("_key",),
+    },
+)
+
 DOMAIN = Domain(
     name="leads",
     summary="Hot leads: visits from access logs and the app, bot filtering, scoring and 15-minute digests.",
     commands={"leads": "arkops.cli.leads:app"},
-    databases=(
-        # One JSON Lines file per UTC day under visits/; the referrer is stored without its query string.
-        # Privacy reaches a person's visits through their visitor ids too (`leads.privacy`): declared before
-        # `leads`, so the imported leads that link a visitor to an email still exist when it runs.
-        Database(
-            "visits",
-            version=1,
-            kind="jsonl",
-            personal={"visits": ("ip", "user_agent", "email", "referrer", "ref")},
-            forget="arkops.core.leads.privacy:forget",
-            export="arkops.core.leads.privacy:export",
-        ),
-        Database(
-            "leads",
-            version=1,
-            # imports: demo requests and lead lists; alerts: keyed by visitor id or email.
-            personal={
-                "imports": ("_key", "email", "name", "company", "ip", "user_agent", "visitor"),
-                "alerts": ("_key",),
-            },
-        ),
-    ),
+    databases=(VISITS_DB, LEADS_DB),
     jobs=(
         Job(
             "leads-scan",

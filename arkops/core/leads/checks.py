@@ -7,13 +7,14 @@ from datetime import timedelta
 
 from arkops.clock import parse_iso
 from arkops.core.doctor import FAIL, OK, WARN, Check
+from arkops.core.leads import LEADS_DB
 from arkops.runtime import Runtime
 
 STALE_AFTER = timedelta(hours=1)  # the scan runs every 15 minutes
 
 
 def sources(rt: Runtime) -> Check:
-    from arkops.core.leads.ingest import DB, SOURCES, source_files
+    from arkops.core.leads.ingest import SOURCES, source_files
 
     configured = rt.config["leads"]["sources"]
     if not configured:
@@ -23,8 +24,8 @@ def sources(rt: Runtime) -> Check:
     if unreadable or missing:
         return Check("lead sources", FAIL, "cannot read " + ", ".join([*missing, *unreadable][:5]))
     seen = []
-    if rt.store.path(DB).exists():
-        with rt.store.transaction(DB) as db:
+    if rt.store.path(LEADS_DB).exists():
+        with rt.store.transaction(LEADS_DB) as db:
             seen = [entry["seen"] for entry in db.values(SOURCES) if entry.get("seen")]
     if not seen:
         return Check("lead sources", WARN, f"{len(files)} file(s) readable, never ingested (run `arkops leads scan`)")

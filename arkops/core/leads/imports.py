@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from arkops.clock import from_seconds, iso, parse_iso
+from arkops.core.leads import LEADS_DB
 from arkops.core.leads.visits import email_in, store_ip, visitor_id
 from arkops.core.privacy.person import erased_check
 from arkops.errors import DataError, UsageError
 from arkops.runtime import Runtime
 
-DB = "leads"
 IMPORTS = "imports"
 FIELDS = {"email", "name", "company", "source", "created_at", "timestamp", "ip", "user_agent", "kind"}
 
@@ -125,7 +125,7 @@ def import_files(rt: Runtime, paths: list[Path], *, now: datetime) -> ImportRepo
                 report.erased += 1
             else:
                 leads.append(lead)
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(LEADS_DB) as db:
         for lead in leads:
             key = hashlib.sha256(f"{lead['email']}\0{lead['created_at']}".encode()).hexdigest()[:20]
             if db.insert_new(IMPORTS, key, lead):
@@ -140,7 +140,7 @@ def imported(rt: Runtime) -> list[dict]:
     """Every imported lead, oldest first."""
     memo = rt.memo.get("leads:imports")
     if memo is None:
-        with rt.store.transaction(DB) as db:
+        with rt.store.transaction(LEADS_DB) as db:
             memo = [dict(doc, key=key) for key, doc in db.items(IMPORTS)]
         memo.sort(key=lambda d: (d["created_at"], d["email"]))
         rt.memo["leads:imports"] = memo

@@ -28,6 +28,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from arkops.clock import iso
+from arkops.core.leads import LEADS_DB
 from arkops.core.leads.bots import is_bot
 from arkops.core.leads.visits import (
     TRACKED_METHODS,
@@ -49,7 +50,6 @@ from arkops.store import JsonLines, ensure_dir
 from arkops.store.jsonl import json_line
 from arkops.text import counted
 
-DB = "leads"
 SOURCES = "sources"
 META = "meta"
 JOURNAL = "journal"
@@ -161,11 +161,11 @@ class _Batch:
             if self.by_day:
                 ensure_dir(folder(self.rt))
                 sizes = {str(p): (p.stat().st_size if p.exists() else 0) for p in self.by_day}
-                with store.transaction(DB) as db:
+                with store.transaction(LEADS_DB) as db:
                     db.put(META, JOURNAL, {"sizes": sizes})
                 for path, lines in sorted(self.by_day.items()):
                     JsonLines(path).append_lines(lines)
-            with store.transaction(DB) as db:
+            with store.transaction(LEADS_DB) as db:
                 for key, entry in sources.items():
                     db.put(SOURCES, key, entry)
                 db.delete(META, JOURNAL)
@@ -175,7 +175,7 @@ class _Batch:
 
 def recover(rt: Runtime) -> int:
     """Cut day files back to the sizes a killed run journaled; how many files were cut."""
-    with rt.store.lock(VISITS_LOCK), rt.store.transaction(DB) as db:
+    with rt.store.lock(VISITS_LOCK), rt.store.transaction(LEADS_DB) as db:
         journal = db.get(META, JOURNAL)
         if journal is None:
             return 0
@@ -233,7 +233,7 @@ def ingest(
     rt.store.ensure()
     with rt.store.lock("leads-ingest", what="leads ingest"):
         recover(rt)
-        with rt.store.transaction(DB) as db:
+        with rt.store.transaction(LEADS_DB) as db:
             state = {key: dict(entry) for key, entry in db.items(SOURCES)}
         for path in files:
             try:

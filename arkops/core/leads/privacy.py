@@ -15,7 +15,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from arkops.core.leads.imports import DB, imported
+from arkops.core.leads import LEADS_DB
+from arkops.core.leads.imports import imported
 from arkops.core.leads.ingest import VISITS_LOCK
 from arkops.core.leads.scan import ALERTS
 from arkops.core.leads.visits import day_files
@@ -62,7 +63,7 @@ def forget(rt: Runtime, who: Person, *, now: datetime) -> dict[str, int]:
             if len(kept) != len(visits):
                 JsonLines(path).rewrite(kept)
                 removed += len(visits) - len(kept)
-    if linked and rt.store.path(DB).exists():
-        with rt.store.transaction(DB) as db:
+    if linked and rt.store.path(LEADS_DB).exists():
+        with rt.store.transaction(LEADS_DB) as db:
             alerts = sum(db.delete(ALERTS, visitor) for visitor in linked)
     return {"visits records": removed, "lead alerts by visitor": alerts}

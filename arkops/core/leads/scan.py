@@ -18,12 +18,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from arkops.clock import iso, parse_iso
+from arkops.core.leads import LEADS_DB
 from arkops.core.leads.ingest import IngestReport, ingest
 from arkops.core.leads.scoring import Lead, collect, horizon
 from arkops.core.notify import batched, notify
 from arkops.runtime import Runtime
 
-DB = "leads"
 ALERTS = "alerts"
 META = "meta"
 DIGESTS = "digests"
@@ -116,7 +116,7 @@ def scan(rt: Runtime, *, now: datetime) -> ScanReport:
     leads = [lead for lead in collect(rt, since=horizon(rt, now), now=now).values() if lead.hot(config["hot_score"])]
     report.hot = len(leads)
     stamp = iso(now)
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(LEADS_DB) as db:
         sent = [t for t in (db.get(META, DIGESTS) or {}).get("at", []) if now - parse_iso(t) < timedelta(hours=1)]
         news: list[tuple[str, dict, dict[str, Any]]] = []  # (alert key, alert record, digest entry)
         for lead in leads:

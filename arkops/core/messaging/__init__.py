@@ -5,24 +5,24 @@ down, in `arkops.mail`; `arkops.core.notify` is how every domain queues a messag
 """
 
 from arkops.core.domain import Database, DoctorCheck, Domain, Job, Retention, SectionPart
-from arkops.mail import MessageState
+from arkops.mail import OUTBOX, MessageState
 
 __all__ = ["DOMAIN", "MessageState"]
+
+OUTBOX_DB = Database(
+    OUTBOX,
+    version=2,
+    personal={"messages": ("to", "subject", "text", "html", "key", "last_error"), "keys": ("_key",)},
+    migrations="arkops.mail.outbox:MIGRATIONS",
+    archive=True,
+    forget="arkops.core.messaging.privacy:forget",
+)
 
 DOMAIN = Domain(
     name="messaging",
     summary="Email: templates, the idempotent outbox, SMTP delivery and chat alerts.",
     commands={"mail": "arkops.cli.mail:app"},
-    databases=(
-        Database(
-            "outbox",
-            version=2,
-            personal={"messages": ("to", "subject", "text", "html", "key", "last_error"), "keys": ("_key",)},
-            migrations="arkops.mail.outbox:MIGRATIONS",
-            archive=True,
-            forget="arkops.core.messaging.privacy:forget",
-        ),
-    ),
+    databases=(OUTBOX_DB,),
     jobs=(
         Job(
             "mail-flush",

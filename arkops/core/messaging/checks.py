@@ -5,6 +5,7 @@ from __future__ import annotations
 from arkops.clock import parse_iso
 from arkops.config import LOCALES, env
 from arkops.core.doctor import FAIL, OK, WARN, Check
+from arkops.core.messaging import OUTBOX_DB
 from arkops.errors import ArkopsError, mask, redact
 from arkops.runtime import Runtime
 
@@ -67,7 +68,7 @@ def templates(rt: Runtime) -> Check:
 def outbox(rt: Runtime) -> Check:
     from arkops.mail.outbox import list_messages
 
-    if not rt.store.path("outbox").exists():
+    if not rt.store.path(OUTBOX_DB).exists():
         return Check("outbox", OK, "empty")
     from arkops.mail.outbox import LEASE
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, cast
 
 from arkops.clock import iso
+from arkops.core.messaging import OUTBOX_DB
 from arkops.mail import outbox
 from arkops.runtime import Runtime
 from arkops.store.archive import Archive
@@ -49,8 +50,8 @@ def _redact(who: Person, doc: dict, now: datetime) -> None:
 def forget(rt: Runtime, who: Person, *, now: datetime) -> dict[str, int]:
     store = rt.store
     ids: set[str] = set()
-    if store.path(outbox.DB).exists():
-        with store.transaction(outbox.DB) as db:
+    if store.path(OUTBOX_DB).exists():
+        with store.transaction(OUTBOX_DB) as db:
             for message_id, doc in db.items("messages"):
                 if _names(who, doc):
                     _redact(who, doc, now)
@@ -60,8 +61,8 @@ def forget(rt: Runtime, who: Person, *, now: datetime) -> dict[str, int]:
                 if who.found_in(key):
                     db.delete("keys", key)
                     db.put("keys", who.replace_in(key, who.pseudonym), entry)
-        archive = Archive(store, outbox.DB)
-        with store.lock(outbox.DB):
+        archive = Archive(store, OUTBOX_DB)
+        with store.lock(OUTBOX_DB):
             for month in archive.months():
                 data = archive.read(month)
                 messages = data.get("messages", {})

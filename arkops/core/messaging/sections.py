@@ -6,6 +6,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from arkops.clock import parse_iso
+from arkops.core.messaging import OUTBOX_DB
 from arkops.core.sections import Figure, Section, formats
 from arkops.runtime import Runtime
 
@@ -16,7 +17,7 @@ def status(rt: Runtime, *, now: datetime) -> list[Section]:
     from arkops.mail.outbox import list_messages
 
     fmt = formats(rt)
-    messages = list_messages(rt.store) if rt.store.path("outbox").exists() else []
+    messages = list_messages(rt.store) if rt.store.path(OUTBOX_DB).exists() else []
     states = Counter(m["state"] for m in messages)
     oldest = min((parse_iso(m["created_at"]) for m in messages if m["state"] == "pending"), default=None)
     late = oldest is not None and now - oldest > STUCK_PENDING

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from arkops.core.messaging import OUTBOX_DB
 from arkops.core.notify import Queued, notify, render_message
 from arkops.errors import DataError
 from arkops.mail import outbox
@@ -126,7 +127,7 @@ def list_outbox(rt: Runtime, state: str | None, *, archived: bool = False) -> li
 
 def retention(rt: Runtime, *, now: datetime) -> dict[str, int]:
     """Mail's retention rule: finished messages to the monthly archive, then old bodies and dry-run files dropped."""
-    if not rt.store.path(outbox.DB).exists():
+    if not rt.store.path(OUTBOX_DB).exists():
         return {}
     keep_bodies = timedelta(days=rt.config["mail"]["keep_bodies_days"])
     done = outbox.archive_settled(rt.store, now=now, keep_bodies=keep_bodies, dry_run=rt.dry_run)

@@ -6,13 +6,15 @@ store, `html` renders `Domain.report` sections as one self-contained page,
 renders the report into the demo workspace.
 """
 
+from arkops.core.billing import LEDGER_DB
 from arkops.core.domain import DemoPart, Domain, Job
+from arkops.core.trials import TRIALS_DB
 
 
 def nothing_to_report(rt: object) -> str | None:
     """Why `weekly-email` is skipped: a workspace with no ledger and no trials yet has no week to tell."""
     store = rt.store  # type: ignore[attr-defined]
-    if store.path("ledger").exists() or store.path("trials").exists():
+    if store.path(LEDGER_DB).exists() or store.path(TRIALS_DB).exists():
         return None
     return "nothing to report yet (no ledger, no trials)"
 

@@ -7,16 +7,16 @@ usage against each plan's limits and the 80 %/100 % quota emails.
 
 from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job, Retention, SectionPart
 
+# prices: the Stripe ids `billing plans push` created; migrations: subscriptions moved by `billing migrate`
+PLANS_DB = Database("plans", version=1, personal={"prices": (), "migrations": ("email",)})
+# usage: one value per customer, metric and period (keyed by them); quota: thresholds emailed, likewise
+USAGE_DB = Database("usage", version=1, personal={"usage": ("_key", "email"), "quota": ("_key", "email")})
+
 DOMAIN = Domain(
     name="plans",
     summary="Plans in Stripe, checkout and portal links, subscription actions, plan migration, usage quotas.",
     commands={"usage": "arkops.cli.usage:app"},
-    databases=(
-        # prices: the Stripe ids `billing plans push` created; migrations: subscriptions moved by `billing migrate`
-        Database("plans", version=1, personal={"prices": (), "migrations": ("email",)}),
-        # usage: one value per customer, metric and period (keyed by them); quota: thresholds emailed, likewise
-        Database("usage", version=1, personal={"usage": ("_key", "email"), "quota": ("_key", "email")}),
-    ),
+    databases=(PLANS_DB, USAGE_DB),
     jobs=(
         Job(
             "usage-check",

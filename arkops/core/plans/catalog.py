@@ -13,11 +13,11 @@ from datetime import datetime, tzinfo
 from typing import TypedDict
 
 from arkops.core.billing.records import Subscription
+from arkops.core.plans import PLANS_DB
 from arkops.errors import DataError
 from arkops.runtime import Runtime
 from arkops.store.tables import Table
 
-DB = "plans"
 CURRENT = ("active", "trialing", "past_due")  # a subscription the customer has now (canceled, unpaid, ... do not)
 
 
@@ -63,7 +63,7 @@ class Plan:
 
 
 def plans(rt: Runtime) -> dict[str, Plan]:
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(PLANS_DB) as db:
         recorded = dict(PRICES.items(db))
     found = {}
     for plan_id, plan in rt.config["plans"].items():
@@ -159,10 +159,10 @@ def account(rt: Runtime, email: str, known: dict[str, Plan] | None = None) -> Ac
 
 def customer_id(rt: Runtime, email: str) -> str | None:
     """The Stripe customer of this email in the ledger (the newest one when several share it)."""
-    from arkops.core.billing.ledger import DB as LEDGER
+    from arkops.core.billing import LEDGER_DB
     from arkops.core.billing.records import CUSTOMERS
 
-    with rt.store.transaction(LEDGER) as db:
+    with rt.store.transaction(LEDGER_DB) as db:
         matches = [
             c for c in CUSTOMERS.values(db) if (c.get("email") or "").strip().lower() == email and not c.get("deleted")
         ]

@@ -8,16 +8,17 @@ from functools import partial
 from arkops.clock import parse_iso
 from arkops.config import env
 from arkops.core.doctor import FAIL, OK, WARN, Check
+from arkops.core.plans import USAGE_DB
 from arkops.errors import ArkopsError
 from arkops.runtime import Runtime
 from arkops.text import first_few
 
 
 def usage_data(rt: Runtime) -> list[Check]:
-    from arkops.core.plans.usage import DB, USAGE
+    from arkops.core.plans.usage import USAGE
 
     limited = {metric for plan in rt.config["plans"].values() for metric in plan["limits"]}
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(USAGE_DB) as db:
         values = USAGE.values(db)
     if not values:
         if not limited:

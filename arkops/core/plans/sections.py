@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from arkops.core.plans import USAGE_DB
 from arkops.core.plans.usage import current_usage
 from arkops.core.sections import Figure, Section, formats, table
 from arkops.runtime import Runtime
@@ -15,7 +16,7 @@ def _over(row: dict, percent: int) -> bool:
 
 
 def status(rt: Runtime, *, now: datetime) -> list[Section]:
-    if not rt.store.path("usage").exists():
+    if not rt.store.path(USAGE_DB).exists():
         return []
     return [_section(rt, current_usage(rt, now=now), with_table=False)]
 
@@ -52,6 +53,6 @@ def _section(rt: Runtime, rows: list[dict], *, with_table: bool) -> Section:
 
 
 def report(rt: Runtime, *, now: datetime, months: int) -> list[Section]:
-    if not rt.store.path("usage").exists():
+    if not rt.store.path(USAGE_DB).exists():
         return []
     return [_section(rt, current_usage(rt, now=now), with_table=True)]

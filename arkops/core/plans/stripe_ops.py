@@ -18,8 +18,8 @@ from typing import Any, cast
 
 from arkops.clock import from_unix, iso
 from arkops.core.billing.records import Discount, Subscription
+from arkops.core.plans import PLANS_DB
 from arkops.core.plans.catalog import (
-    DB,
     MIGRATIONS,
     PRICES,
     Account,
@@ -151,7 +151,7 @@ def _record(rt: Runtime, plan: Plan, price: dict, now: datetime) -> None:
         "interval": plan.interval,
         "at": cast(str, iso(now)),
     }
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(PLANS_DB) as db:
         if PRICES.get(db, plan.id) != record:
             PRICES.put(db, plan.id, record)
 
@@ -474,7 +474,7 @@ def plan_migration(rt: Runtime, mapping: dict[str, str], *, now: datetime) -> Mi
     convert = Converter(rt.config.currency, rt.config["fx"])
     ledger = load(rt)
     at = int(now.timestamp())
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(PLANS_DB) as db:
         done = {key for key, _ in MIGRATIONS.items(db)}
     changes = []
     for sub in sorted(ledger.subscriptions.values(), key=lambda s: s["id"]):
@@ -562,7 +562,7 @@ def migrate(
         )
         if answer is None:  # --dry-run
             continue
-        with rt.store.transaction(DB) as db, batched(rt):
+        with rt.store.transaction(PLANS_DB) as db, batched(rt):
             MIGRATIONS.put(
                 db,
                 f"{change.subscription}:{change.new_price}",
@@ -596,8 +596,8 @@ def migrate(
 
 def plan_rows(rt: Runtime) -> list[dict[str, Any]]:
     """Each plan with its terms, Stripe price id, limits, and how many customers are on it now."""
+    from arkops.core.plans import USAGE_DB
     from arkops.core.plans.catalog import free_plan
-    from arkops.core.plans.usage import DB as USAGE_DB
     from arkops.core.plans.usage import USAGE
 
     known = plans(rt)

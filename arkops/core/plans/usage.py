@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any, TypedDict, cast
 
 from arkops.clock import from_seconds, iso, parse_iso
+from arkops.core.plans import USAGE_DB
 from arkops.core.plans.catalog import Account, Plan, accounts, free_plan, plans
 from arkops.core.privacy import refuse_erased
 from arkops.errors import DataError, ErasedError
 from arkops.runtime import Runtime
 from arkops.store.tables import Table
 
-DB = "usage"
 THRESHOLDS = (80, 100)
 MAX_VALUE = 10**12
 BATCH = 2000
@@ -135,7 +135,7 @@ def record(rt: Runtime, email: str, metric: str, value: int, *, at: str | None, 
     refuse_erased(rt, email)
     moment = _moment(at, now)
     ctx = context(rt)
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(USAGE_DB) as db:
         _store(db, ctx, email, metric, value, moment, add=add)
         start, _ = ctx.account(email).period(moment, ctx.tz)
         return cast(Usage, USAGE.get(db, _key(email, metric, cast(str, iso(start)))))
@@ -185,7 +185,7 @@ def import_file(rt: Runtime, path: Path, *, now: datetime) -> ImportReport:
     report = ImportReport()
     ctx = context(rt)
     for begin in range(0, len(records), BATCH):
-        with rt.store.transaction(DB) as db:
+        with rt.store.transaction(USAGE_DB) as db:
             for index, item in enumerate(records[begin : begin + BATCH], begin):
                 where = f"{path}[{index}]"
                 try:
@@ -235,7 +235,7 @@ def show(rt: Runtime, email: str, *, now: datetime) -> list[dict]:
     ctx = context(rt)
     found = ctx.account(email)
     start, end = found.period(now, ctx.tz)
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(USAGE_DB) as db:
         current = {u["metric"]: u for u in USAGE.values(db) if u["email"] == email and u["period_start"] == iso(start)}
     metrics = list(found.plan.limits) if found.plan else []
     metrics += sorted(m for m in current if m not in metrics)
@@ -292,7 +292,7 @@ def check(rt: Runtime, *, now: datetime) -> CheckResult:
     ctx = context(rt)
     link = upgrade_url(rt)
     local = rt.config["mail"]["allow_local_domains"]
-    with rt.store.transaction(DB) as db, batched(rt):
+    with rt.store.transaction(USAGE_DB) as db, batched(rt):
         for row in _current_rows(USAGE.values(db), ctx, now):
             if not row["limit"]:
                 continue  # a limit of 0, or no limit: nothing to warn about
@@ -362,14 +362,14 @@ def check_job(rt: Runtime, *, now: datetime) -> CheckResult:
 def current_usage(rt: Runtime, *, now: datetime) -> list[dict]:
     """This period's use of each limited metric by every customer on a plan (the rows `report` counts)."""
     ctx = context(rt)
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(USAGE_DB) as db:
         return _current_rows(USAGE.values(db), ctx, now)
 
 
 def report(rt: Runtime, *, now: datetime) -> list[dict]:
     """Per plan and limited metric: customers, total and average use, how many above 80 % and 100 %."""
     ctx = context(rt)
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(USAGE_DB) as db:
         rows = _current_rows(USAGE.values(db), ctx, now)
     out = []
     for plan in ctx.known.values():
@@ -400,10 +400,10 @@ def drop_old_periods(rt: Runtime, *, now: datetime) -> dict[str, int]:
     The quota records must outlive their period (a replayed old export would otherwise email again), and
     a period that ended over a year ago cannot be emailed about any more: `check` looks at current periods.
     """
-    if not rt.store.path(DB).exists():
+    if not rt.store.path(USAGE_DB).exists():
         return {}
     horizon = cast(str, iso(now - KEEP_PERIODS))
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(USAGE_DB) as db:
         old = {
             key: (u["email"], u["metric"], u["period_start"]) for key, u in USAGE.items(db) if u["period_end"] < horizon
         }

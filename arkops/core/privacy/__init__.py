@@ -41,14 +41,14 @@ def stored_ip(rt: Any, ip: str) -> str:
     return keep(rt, ip)
 
 
+PRIVACY_DB = Database("privacy", version=1, personal={})  # erasure records: keyed hashes only
+AUDIT_DB = Database("audit", version=1, personal={}, kind="jsonl")  # addresses hashed, never in clear
+
 DOMAIN = Domain(
     name="privacy",
     summary="Personal data: export, forget, retention, the audit log and file permissions.",
     commands={"privacy": "arkops.cli.privacy:app", "audit": "arkops.cli.privacy:audit"},
-    databases=(
-        Database("privacy", version=1, personal={}),  # erasure records: keyed hashes only
-        Database("audit", version=1, personal={}, kind="jsonl"),  # addresses hashed, never in clear
-    ),
+    databases=(PRIVACY_DB, AUDIT_DB),
     checks=(DoctorCheck("arkops.core.privacy.checks:permissions", order=55),),
     retention=(
         Retention("arkops.core.privacy.purge:day_files", order=60),

@@ -22,12 +22,12 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
+from arkops.core.privacy import PRIVACY_DB
 from arkops.errors import DataError, ErasedError
 from arkops.runtime import Runtime
 from arkops.store.files import FILE_MODE, ensure_dir
 
 KEY_FILE = "privacy.key"
-DB = "privacy"  # erasure records: {"erasures": {keyed hash: {"kind", "at"}}}
 PSEUDONYM_DOMAIN = "erased.invalid"  # .invalid never resolves (RFC 2606): a pseudonym can never receive mail
 
 
@@ -168,7 +168,7 @@ def erased_digests(rt: Runtime) -> frozenset[str]:
     import that started before a `privacy forget` sees the erasure in its
     next record, so the person cannot slip back in behind the forget.
     """
-    path = rt.store.path(DB)
+    path = rt.store.path(PRIVACY_DB)
     try:
         stat = path.stat()
         signature: tuple[int, ...] | None = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
@@ -179,7 +179,7 @@ def erased_digests(rt: Runtime) -> frozenset[str]:
         return cached[1]
     found: frozenset[str] = frozenset()
     if signature is not None:
-        with rt.store.transaction(DB) as db:
+        with rt.store.transaction(PRIVACY_DB) as db:
             found = frozenset(key for key, _ in db.items("erasures"))
     rt.memo["privacy-erased"] = (signature, found)
     return found

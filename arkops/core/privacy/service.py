@@ -21,7 +21,8 @@ from typing import Any
 
 from arkops.clock import iso
 from arkops.core.domain import Database, resolve
-from arkops.core.privacy.person import DB, Person, person
+from arkops.core.privacy import PRIVACY_DB
+from arkops.core.privacy.person import Person, person
 from arkops.runtime import Runtime
 
 
@@ -125,7 +126,7 @@ def forget(rt: Runtime, text: str, *, now: datetime) -> ForgetReport:
                 found = sum(1 for _ in _found(rt, database, who))
             report.done[f"{database.name} records"] = report.done.get(f"{database.name} records", 0) + found
         return report
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(PRIVACY_DB) as db:
         report.already_erased = not db.insert_new("erasures", who.digest, {"kind": who.kind, "at": iso(now)})
     for database in personal_databases():
         if database.forget:

@@ -21,20 +21,20 @@ class Refusal(StrEnum):
     no_slots_left = "no slots left"
 
 
+# A redemption's key is "<CODE>:<email>", so the key holds the email too. `privacy forget` keeps an
+# erased person's redemption under their pseudonym: the slot stays taken (see `promo.privacy`).
+PROMO_DB = Database(
+    "promo",
+    version=1,
+    personal={"codes": (), "redemptions": ("_key", "email")},
+    forget="arkops.core.promo.privacy:forget",
+)
+
 DOMAIN = Domain(
     name="promo",
     summary="Promo codes: atomic redemptions with a slot counter, stats from the ledger, Stripe coupons.",
     commands={"promo": "arkops.cli.promo:app"},
-    databases=(
-        # A redemption's key is "<CODE>:<email>", so the key holds the email too. `privacy forget` keeps an
-        # erased person's redemption under their pseudonym: the slot stays taken (see `promo.privacy`).
-        Database(
-            "promo",
-            version=1,
-            personal={"codes": (), "redemptions": ("_key", "email")},
-            forget="arkops.core.promo.privacy:forget",
-        ),
-    ),
+    databases=(PROMO_DB,),
     jobs=(
         Job(
             "promo-sync",

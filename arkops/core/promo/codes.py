@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, NotRequired, TypedDict, cast
 
 from arkops.clock import iso, parse_iso
+from arkops.core.promo import PROMO_DB
 from arkops.errors import DataError
 from arkops.mail.address import normalize_customer_address
 from arkops.money import currency_code, format_money
@@ -20,7 +21,6 @@ from arkops.runtime import Runtime
 from arkops.store import Db
 from arkops.store.tables import Table
 
-DB = "promo"
 MAX_SLOTS = 1_000_000
 MAX_MONTHS = 36  # a launch offer discounted for more than three years is a typo
 
@@ -226,7 +226,7 @@ def new_code(
 
 
 def create(rt: Runtime, record: Code) -> None:
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(PROMO_DB) as db:
         if CODES.get(db, record["code"]) is not None:
             raise DataError(f"promo code {record['code']} already exists (codes cannot change once created)")
         CODES.put(db, record["code"], record)
@@ -241,7 +241,7 @@ def get_code(db: Db, code: str) -> Code:
 
 def set_active(rt: Runtime, code: str, active: bool, *, now: datetime) -> bool:
     """Enable or disable a code (`promo push` then updates its Stripe promotion code); False when it already was."""
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(PROMO_DB) as db:
         record = get_code(db, code)
         if record["active"] == active:
             return False

@@ -15,7 +15,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from arkops.core.promo.codes import DB, REDEMPTIONS, redemption_key
+from arkops.core.promo import PROMO_DB
+from arkops.core.promo.codes import REDEMPTIONS, redemption_key
 from arkops.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -23,10 +24,10 @@ if TYPE_CHECKING:
 
 
 def forget(rt: Runtime, who: Person, *, now: datetime) -> dict[str, int]:
-    if not rt.store.path(DB).exists():
+    if not rt.store.path(PROMO_DB).exists():
         return {}
     changed = 0
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(PROMO_DB) as db:
         for key, redemption in REDEMPTIONS.items(db):
             if who.found_in(key) or who.found_in(redemption["email"]):
                 REDEMPTIONS.delete(db, key)

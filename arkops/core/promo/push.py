@@ -20,7 +20,8 @@ from typing import Any, cast
 
 from arkops.clock import iso, parse_iso
 from arkops.core.doctor import FAIL, OK, WARN, Check
-from arkops.core.promo.codes import CODES, DB, Code, StripeGroup, get_code, normalize_code
+from arkops.core.promo import PROMO_DB
+from arkops.core.promo.codes import CODES, Code, StripeGroup, get_code, normalize_code
 from arkops.errors import DataError
 from arkops.runtime import Runtime
 from arkops.sources.stripe_api import StripeWriter
@@ -152,7 +153,7 @@ def push(rt: Runtime, code: str, *, live: bool, now: datetime) -> PushResult:
     and store the Stripe ids; refuses (exit 3, nothing sent) a coupon that exists with other terms."""
     name = normalize_code(code)
     stripe = writer(rt, live=live, dry_run=rt.dry_run)
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(PROMO_DB) as db:
         record = get_code(db, name)
     result = PushResult(name)
     planned = plan_groups(rt, record, stripe)
@@ -223,16 +224,16 @@ def push(rt: Runtime, code: str, *, live: bool, now: datetime) -> PushResult:
 
 def remember_groups(rt: Runtime, code: str, groups: list[StripeGroup], *, now: datetime) -> None:
     """Store the Stripe ids of a code's coupons and promotion codes (what the ledger's discounts name)."""
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(PROMO_DB) as db:
         current = get_code(db, code)
         CODES.put(db, current["code"], {**current, "stripe": groups, "pushed_at": cast(str, iso(now))})
 
 
 def coupons_check(rt: Runtime) -> Check:
     """doctor --stripe: every pushed code's coupon exists at Stripe with the code's terms."""
-    if not rt.store.path(DB).exists():
+    if not rt.store.path(PROMO_DB).exists():
         return Check("promo coupons", OK, "no promo codes")
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(PROMO_DB) as db:
         records = [record for _, record in sorted(CODES.items(db))]
     if not records:
         return Check("promo coupons", OK, "no promo codes")

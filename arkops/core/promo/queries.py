@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from arkops.clock import iso
-from arkops.core.promo.codes import CODES, DB, REDEMPTIONS, get_code, normalize_code, settings_row
+from arkops.core.promo import PROMO_DB
+from arkops.core.promo.codes import CODES, REDEMPTIONS, get_code, normalize_code, settings_row
 from arkops.core.promo.redeem import ledger_uses, remaining_doc, usage
 from arkops.runtime import Runtime
 from arkops.store import Db
@@ -14,7 +15,7 @@ from arkops.store import Db
 
 def list_codes(rt: Runtime) -> list[dict[str, Any]]:
     uses = ledger_uses(rt)
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(PROMO_DB) as db:
         rows = []
         for _, record in sorted(CODES.items(db)):
             counter = remaining_doc(record, usage(db, record, uses).used)
@@ -62,7 +63,7 @@ def show(rt: Runtime, code: str) -> dict[str, Any]:
     """One code: its settings, counts by plan, and every redemption with its events."""
     uses = ledger_uses(rt)
     name = normalize_code(code)
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(PROMO_DB) as db:
         record = get_code(db, name)
         found = usage(db, record, uses)
         redemptions = _rows(db, uses, name)
@@ -83,5 +84,5 @@ def show(rt: Runtime, code: str) -> dict[str, Any]:
 def export(rt: Runtime) -> list[dict[str, Any]]:
     """Every redemption of every code (arkops's and those seen at Stripe)."""
     uses = ledger_uses(rt)
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(PROMO_DB) as db:
         return _rows(db, uses, None)

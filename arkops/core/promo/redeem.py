@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any, cast
 
 from arkops.clock import iso, parse_iso
+from arkops.core.billing import LEDGER_DB
 from arkops.core.notify import batched, notify
 from arkops.core.privacy import refuse_erased
-from arkops.core.promo import Refusal
+from arkops.core.promo import PROMO_DB, Refusal
 from arkops.core.promo.codes import (
     CODES,
-    DB,
     REDEMPTIONS,
     Code,
     Event,
@@ -53,7 +53,7 @@ COUNTERS_LOCK = "promo-counters"
 
 def ledger_uses(rt: Runtime) -> dict[str, list[dict]]:
     """Redemptions at Stripe, by promotion code id; without a ledger (no Stripe yet) the billing code stays unloaded."""
-    if not rt.store.path("ledger").exists():
+    if not rt.store.path(LEDGER_DB).exists():
         return {}
     from arkops.core.billing.promotions import ledger_promotion_uses
 
@@ -169,7 +169,7 @@ def validate(rt: Runtime, code: str, plan: str, email: str | None, *, now: datet
     name, plan = normalize_code(code), check_plan(rt, plan)
     address = normalize_email(rt, email) if email is not None else None
     ledger = ledger_uses(rt)
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(PROMO_DB) as db:
         record = CODES.get(db, name)
         found = usage(db, record, ledger) if record else Usage()
     return _verdict(rt, name, record, plan, refusal(record, plan, address, now, found), found)
@@ -181,7 +181,7 @@ def redeem(rt: Runtime, code: str, email: str, plan: str, *, locale: str | None,
     refuse_erased(rt, address)
     ledger = ledger_uses(rt)
     stamp = cast(str, iso(now))
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(PROMO_DB) as db:
         record = CODES.get(db, name)
         found = usage(db, record, ledger) if record else Usage()
         reason = refusal(record, plan, address, now, found)
@@ -227,7 +227,7 @@ def release(rt: Runtime, code: str, email: str, *, now: datetime) -> Released:
     """Give a redemption's slot back (a refunded or abandoned checkout), recorded in its events."""
     name, address = normalize_code(code), normalize_email(rt, email)
     stamp = cast(str, iso(now))
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(PROMO_DB) as db:
         get_code(db, name)
         key = redemption_key(name, address)
         redemption = REDEMPTIONS.get(db, key)
@@ -254,7 +254,7 @@ def confirm_pending(rt: Runtime, *, now: datetime, code: str | None = None) -> i
     racing redemptions wait on that lock), then marked in a second transaction: a kill in between queues
     them again next time under the same idempotency keys, so nobody gets two.
     """
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(PROMO_DB) as db:
         due = [
             (key, redemption, record)
             for key, redemption in REDEMPTIONS.items(db)
@@ -281,7 +281,7 @@ def confirm_pending(rt: Runtime, *, now: datetime, code: str | None = None) -> i
                 locale=locale,
                 now=now,
             )
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(PROMO_DB) as db:
         for key, queued, _ in due:
             current = REDEMPTIONS.get(db, key)
             if current is not None and confirmation_key(current) == confirmation_key(queued):
@@ -301,7 +301,7 @@ def refresh_counters(rt: Runtime, codes: list[str] | None, ledger: dict[str, lis
     """
     problems: list[str] = []
     with rt.store.lock(COUNTERS_LOCK):
-        with rt.store.transaction(DB) as db:
+        with rt.store.transaction(PROMO_DB) as db:
             wanted = [
                 (record["counter_files"], remaining_doc(record, usage(db, record, ledger).used))
                 for name, record in CODES.items(db)
@@ -326,7 +326,7 @@ def remaining(rt: Runtime, code: str, *, write: Path | None = None) -> tuple[dic
     target = str(write.expanduser().absolute()) if write is not None else None
     if target is not None and not Path(target).parent.is_dir():
         raise DataError(f"--write {write}: the folder {Path(target).parent} does not exist")
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(PROMO_DB) as db:
         record = get_code(db, name)
         if target is not None and target not in record["counter_files"]:
             record = {**record, "counter_files": [*record["counter_files"], target]}
@@ -352,7 +352,7 @@ class RefreshOutcome:
 def refresh_job(rt: Runtime, *, now: datetime) -> RefreshOutcome:
     """Cron: confirmations a killed redemption did not queue, and counter files (Checkout redemptions
     seen by `stripe sync`, a redemption killed before its refresh)."""
-    if not rt.store.path(DB).exists():
+    if not rt.store.path(PROMO_DB).exists():
         return RefreshOutcome(0, [])
     confirmations = confirm_pending(rt, now=now)
     problems = refresh_counters(rt, None, ledger_uses(rt))

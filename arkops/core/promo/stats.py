@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from arkops.clock import iso, parse_iso
-from arkops.core.promo.codes import CODES, DB, REDEMPTIONS, discounted, normalize_code, plan_price, settings_row
+from arkops.core.promo import PROMO_DB
+from arkops.core.promo.codes import CODES, REDEMPTIONS, discounted, normalize_code, plan_price, settings_row
 from arkops.core.promo.redeem import ledger_uses, remaining_doc, usage
 from arkops.errors import DataError
 from arkops.money import Converter
@@ -32,7 +33,7 @@ def stats(rt: Runtime, code: str | None, *, now: datetime) -> list[dict[str, Any
     from arkops.core.billing.promotions import load_ledger, redeemer_outcomes
 
     uses = ledger_uses(rt)
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(PROMO_DB) as db:
         wanted = [normalize_code(code)] if code else sorted(name for name, _ in CODES.items(db))
         records = [CODES.get(db, name) for name in wanted]
         if code and records[0] is None:

@@ -19,19 +19,19 @@ class TrialState(StrEnum):
     expired = "expired"
 
 
+TRIALS_DB = Database(
+    "trials",
+    version=2,
+    personal={"trials": ("email", "source", "extra"), "activity": ("email", "extra"), "steps": ("email",)},
+    migrations="arkops.core.trials.state:MIGRATIONS",
+    archive=True,
+)
+
 DOMAIN = Domain(
     name="trials",
     summary="14-day trials: signups, activity, activation, conversion and the lifecycle emails.",
     commands={"trials": "arkops.cli.trials:app"},
-    databases=(
-        Database(
-            "trials",
-            version=2,
-            personal={"trials": ("email", "source", "extra"), "activity": ("email", "extra"), "steps": ("email",)},
-            migrations="arkops.core.trials.state:MIGRATIONS",
-            archive=True,
-        ),
-    ),
+    databases=(TRIALS_DB,),
     jobs=(
         Job(
             "trials-track",

@@ -7,9 +7,10 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any, cast
 
 from arkops.clock import iso, parse_iso
+from arkops.core.messaging import OUTBOX_DB
+from arkops.core.trials import TRIALS_DB
 from arkops.core.trials.state import (
     ACTIVITY,
-    DB,
     STATES,
     STEP_RECORDS,
     TRIALS,
@@ -47,10 +48,10 @@ def list_trials(rt: Runtime, *, state: str | None, now: datetime, archived: bool
     if state is not None and state not in STATES:
         raise DataError(f"state {state!r} is not one of {', '.join(STATES)}")
     paid = conversions(rt)
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(TRIALS_DB) as db:
         trials = {t["email"]: t for t in TRIALS.values(db)}
     if archived:
-        for trial in Archive(rt.store, DB).values(TRIALS.name):
+        for trial in Archive(rt.store, TRIALS_DB).values(TRIALS.name):
             trials.setdefault(trial["email"], cast(Trial, trial))  # a copy left by an interrupted archive run
     rows = [_row(refresh(t, now, paid), now, rt.config.tz) for t in trials.values()]
     return sorted(
@@ -63,13 +64,13 @@ def show(rt: Runtime, email: str, *, now: datetime) -> dict[str, Any]:
 
     address = normalize_email(email)
     paid = conversions(rt)
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(TRIALS_DB) as db:
         trial = TRIALS.get(db, address)
         activity = [a for a in ACTIVITY.values(db) if a["email"] == address]
         steps = [s for s in STEP_RECORDS.values(db) if s["email"] == address]
     month = archived_month(rt, address) if trial is None else None
     if month is not None:
-        tables = Archive(rt.store, DB).read(month)
+        tables = Archive(rt.store, TRIALS_DB).read(month)
         trial = cast("Trial | None", tables.get(TRIALS.name, {}).get(address))
         activity = [cast(Activity, a) for a in tables.get(ACTIVITY.name, {}).values() if a["email"] == address]
         steps = [cast(StepRecord, s) for s in tables.get(STEP_RECORDS.name, {}).values() if s["email"] == address]
@@ -93,7 +94,7 @@ def show(rt: Runtime, email: str, *, now: datetime) -> dict[str, Any]:
         for s in steps
     ]
     prefix = f"trial:{address}:"
-    if rt.store.path("outbox").exists():
+    if rt.store.path(OUTBOX_DB).exists():
         timeline += [
             {"at": m["sent_at"] or m["created_at"], "what": f"email {m['template']}", "detail": m["state"]}
             for m in list_messages(rt.store, archived=month is not None)

@@ -17,7 +17,8 @@ from arkops.clock import from_seconds, iso, parse_iso
 from arkops.config import LOCALES
 from arkops.core.privacy import refuse_erased
 from arkops.core.progress import Progress, silent
-from arkops.core.trials.state import ACTIVITY, DB, TRIALS, Trial, archived_month, normalize_email
+from arkops.core.trials import TRIALS_DB
+from arkops.core.trials.state import ACTIVITY, TRIALS, Trial, archived_month, normalize_email
 from arkops.errors import DataError, ErasedError
 from arkops.runtime import Runtime
 from arkops.store import Db
@@ -154,13 +155,13 @@ def signup(
     rt: Runtime, email: str, plan: str, *, source: str | None, at: str | None, locale: str | None, now: datetime
 ) -> bool:
     record = {"email": email, "plan": plan, "source": source, "created_at": iso(_at(at, now, "--at")), "locale": locale}
-    with rt.store.transaction(DB) as db:  # invalid input raises before any write: nothing is committed
+    with rt.store.transaction(TRIALS_DB) as db:  # invalid input raises before any write: nothing is committed
         return _signup(db, rt, {k: v for k, v in record.items() if v is not None}, now)
 
 
 def activity(rt: Runtime, email: str, kind: str, *, count: int, at: str | None, now: datetime) -> bool:
     record = {"email": email, "kind": kind, "count": count, "timestamp": iso(_at(at, now, "--at"))}
-    with rt.store.transaction(DB) as db:
+    with rt.store.transaction(TRIALS_DB) as db:
         return _activity(db, rt, {k: v for k, v in record.items() if v is not None}, now)
 
 
@@ -190,7 +191,7 @@ def import_files(rt: Runtime, paths: list[Path], *, now: datetime, progress: Pro
     # Bounded transactions: signups from the web app get the lock between them. A kill mid-import
     # keeps what was committed; running the import again adds only the rest (records are idempotent).
     for start in range(0, len(ordered), IMPORT_BATCH):
-        with rt.store.transaction(DB) as db:
+        with rt.store.transaction(TRIALS_DB) as db:
             _import_batch(db, rt, ordered[start : start + IMPORT_BATCH], report, now)
         progress("importing records", min(start + IMPORT_BATCH, len(ordered)), len(ordered))
     return report

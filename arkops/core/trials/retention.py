@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, cast
 
 from arkops.clock import parse_iso
-from arkops.core.trials.state import ACTIVITY, DB, STEP_RECORDS, TRIALS, Trial, conversions, refresh
+from arkops.core.trials import TRIALS_DB
+from arkops.core.trials.state import ACTIVITY, STEP_RECORDS, TRIALS, Trial, conversions, refresh
 from arkops.runtime import Runtime
 from arkops.store.archive import Archive, ArchiveIndex
 
@@ -27,16 +28,16 @@ BATCH = 2000  # trials per transaction: the lock is released between batches
 
 
 def archive_finished(rt: Runtime, *, now: datetime) -> dict[str, int]:
-    if not rt.store.path(DB).exists():
+    if not rt.store.path(TRIALS_DB).exists():
         return {}
     config = rt.config["trials"]
     age = timedelta(days=max(config["archive_after_days"], config["grace_days"] + 1))
     paid = conversions(rt)
-    archive = Archive(rt.store, DB)
+    archive = Archive(rt.store, TRIALS_DB)
     index = ArchiveIndex(archive)
     moved = 0
     while True:
-        with rt.store.transaction(DB) as db:
+        with rt.store.transaction(TRIALS_DB) as db:
             due = [email for email, trial in TRIALS.items(db) if _finished(trial, now, age, paid)]
             if rt.dry_run:
                 return {"trials archived": len(due)}

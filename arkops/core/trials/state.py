@@ -13,7 +13,7 @@ from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from arkops.clock import from_unix, iso, parse_iso
-from arkops.core.trials import TrialState
+from arkops.core.trials import TRIALS_DB, TrialState
 from arkops.errors import DataError
 from arkops.mail.address import normalize_address, normalize_customer_address
 from arkops.runtime import Runtime
@@ -22,7 +22,6 @@ from arkops.store.tables import Table
 if TYPE_CHECKING:
     from arkops.store import Db
 
-DB = "trials"
 STATES = tuple(TrialState)
 BATCH = 2000  # trials per transaction in track and nudge: the lock is released between batches
 
@@ -88,10 +87,10 @@ def normalize_email(email: Any, *, allow_local_domains: bool = True) -> str:
 
 def conversions(rt: Runtime) -> dict[str, int]:
     """When each email first paid, from the billing ledger: parsed once per ledger change, not once per job."""
-    from arkops.core.billing.ledger import DB as LEDGER
+    from arkops.core.billing import LEDGER_DB
     from arkops.core.billing.ledger import first_payment_by_email
 
-    return rt.store.derived("first-payments", LEDGER, first_payment_by_email) or {}
+    return rt.store.derived("first-payments", LEDGER_DB, first_payment_by_email) or {}
 
 
 def refresh(trial: Trial, now: datetime, paid: dict[str, int]) -> Trial:
@@ -138,7 +137,7 @@ def in_batches(rt: Runtime, size: int = BATCH) -> Iterator[tuple[Db, list[tuple[
 
     last = ""
     while True:
-        with rt.store.transaction(DB) as db, batched(rt):
+        with rt.store.transaction(TRIALS_DB) as db, batched(rt):
             emails = sorted(email for email, _ in TRIALS.items(db) if email > last)
             chunk = emails[:size]
             yield db, [(email, trial) for email in chunk if (trial := TRIALS.get(db, email)) is not None]
@@ -151,7 +150,7 @@ def archived_month(rt: Runtime, email: str) -> str | None:
     """The archive month of a finished trial (`trials.retention`), or None when it was never archived."""
     from arkops.store.archive import Archive, ArchiveIndex
 
-    index = ArchiveIndex(Archive(rt.store, DB))
+    index = ArchiveIndex(Archive(rt.store, TRIALS_DB))
     try:
         stat = index.path.stat()
     except FileNotFoundError:
