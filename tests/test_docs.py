@@ -28,7 +28,7 @@ from arkops.cli.reference import (
     walk,
 )
 from arkops.config import SCHEMA, config_template, load_config, parse_config
-from arkops.core.registry import domains
+from arkops.core.registry import domains, jobs
 from arkops.errors import ExitCode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -216,6 +216,12 @@ def test_every_benchmark_is_in_the_bench_readme():
     bench = read(ROOT / "bench" / "README.md")
     for script in (ROOT / "bench").glob("*.py"):
         assert f"]({script.name})" in bench and f"python bench/{script.name}" in bench, script.name
+
+
+def test_the_crontab_example_names_every_job():
+    example_lines = read(ROOT / "crontab.example")
+    for job in jobs():
+        assert f"run --only {job.name} " in example_lines, job.name
 
 
 def test_ci_runs_the_readmes_test_command():
