@@ -117,7 +117,7 @@ def command_table(docs: str = "docs/") -> str:
         what = summary(command)
         subcommands = [sub.removeprefix(f"{path} ") for sub in paths if sub.startswith(f"{path} ")]
         if subcommands:
-            what += " " + ", ".join(f"`{name}`" for name in subcommands)
+            what += " Subcommands: " + ", ".join(f"`{name}`" for name in subcommands) + "."
         guide = owners[path]
         rows.append(f"| {_command_link(path, docs + 'cli.md')} | {_cell(what)} | [{guide}]({docs}{guide}.md) |")
     return "\n".join(rows) + "\n"
