@@ -144,3 +144,6 @@ class Domain(NamedTuple):
     order: int = 50  # position of its commands in `arkops --help`
     # Commands that change data ("trials import", "init"): each run appends a line to the audit log.
     audited: tuple[str, ...] = ()
+    # Its keys of arkops.toml: names a `dict[str, arkops.config.Spec]` ({"trials": Table(...)}), read when a
+    # config is first parsed, so `arkops --help` never builds them.
+    config: str | None = None

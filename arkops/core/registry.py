@@ -78,6 +78,28 @@ def section_parts(kind: str) -> list[tuple[str, SectionPart]]:
     return sorted(parts, key=lambda pair: (pair[1].order, pair[0]))
 
 
+def config_tables() -> dict:
+    """Every domain's keys of arkops.toml, in the domains' order (`arkops.config.schema()` adds the global ones)."""
+    from arkops.core.domain import resolve
+
+    tables: dict = {}
+    for domain in domains():
+        if domain.config is None:
+            continue
+        declared = resolve(domain.config)
+        if clash := tables.keys() & declared.keys():
+            raise TypeError(f"{domain.name} declares config keys another domain declares: {sorted(clash)}")
+        tables.update(declared)
+    return tables
+
+
+def register_config() -> None:
+    """Tell `arkops.config` where the domains' tables are; they are built only when a config is parsed."""
+    from arkops.config import register_tables
+
+    register_tables(config_tables)
+
+
 def register_databases() -> None:
     """Tell the store every declared database's schema version and migrations."""
     from arkops.core.domain import resolve

@@ -92,4 +92,5 @@ DOMAIN = Domain(
     report=SectionPart("arkops.core.billing.sections:report", order=10),
     order=50,
     audited=("stripe sync", "webhooks ingest", "webhooks serve", "payments import"),
+    config="arkops.core.billing.settings:CONFIG",
 )

@@ -33,4 +33,5 @@ DOMAIN = Domain(
     report=SectionPart("arkops.core.funnel.sections:report", order=35),
     order=67,
     audited=("funnel check",),
+    config="arkops.core.funnel.settings:CONFIG",
 )

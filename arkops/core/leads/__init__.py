@@ -51,4 +51,5 @@ DOMAIN = Domain(
     report=SectionPart("arkops.core.leads.sections:report", order=30),
     order=65,
     audited=("leads ingest", "leads import", "leads scan"),
+    config="arkops.core.leads.settings:CONFIG",
 )

@@ -44,4 +44,5 @@ DOMAIN = Domain(
     report=SectionPart("arkops.core.messaging.sections:report", order=80),
     order=40,
     audited=("mail send", "mail test", "mail flush", "mail retry"),
+    config="arkops.core.messaging.settings:CONFIG",
 )

@@ -47,4 +47,5 @@ DOMAIN = Domain(
         "usage import",
         "usage check",
     ),
+    config="arkops.core.plans.settings:CONFIG",
 )

@@ -56,4 +56,5 @@ DOMAIN = Domain(
     ),
     audited=("privacy forget", "privacy purge"),
     order=80,
+    config="arkops.core.privacy.settings:CONFIG",
 )

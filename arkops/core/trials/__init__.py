@@ -65,4 +65,5 @@ DOMAIN = Domain(
     report=SectionPart("arkops.core.trials.sections:report", order=20),
     order=60,
     audited=("trials signup", "trials activity", "trials import", "trials track", "trials nudge"),
+    config="arkops.core.trials.settings:CONFIG",
 )
