@@ -2,7 +2,8 @@
 
 Each domain package (`arkops/core/<domain>/__init__.py`) holds one `Domain`:
 its command groups, its databases and the personal data they hold, its cron
-jobs, its doctor checks, its demo part and the templates it sends. Code is
+jobs, its doctor checks, its demo part, the messages it sends and its
+keys of arkops.toml. Code is
 named by `"module:attribute"` strings and imported only when used, so the
 declarations stay cheap to read: `arkops --help` reads every one of them
 without importing any domain code.
@@ -129,6 +130,24 @@ class SectionPart(NamedTuple):
     order: int = 50
 
 
+class Message(NamedTuple):
+    """An email (or chat alert) a domain sends, as its `messages.py` declares it.
+
+    `category` says who reads it and what they agreed to: "operator" (alerts
+    to you), "transactional" (what a customer's own action or account
+    needs: receipts, failed payments, quota reached), "lifecycle" (trial
+    nudges, quota warnings). `sample` holds a value for every variable the
+    template uses: `doctor`, `mail preview` and the tests render with it.
+    """
+
+    category: str
+    sample: dict[str, Any]
+
+    @property
+    def for_operator(self) -> bool:
+        return self.category == "operator"
+
+
 class Domain(NamedTuple):
     name: str
     summary: str
@@ -137,7 +156,7 @@ class Domain(NamedTuple):
     jobs: tuple[Job, ...] = ()
     checks: tuple[DoctorCheck, ...] = ()
     demo: DemoPart | None = None
-    templates: tuple[str, ...] = ()  # names in arkops.mail.catalog this domain sends
+    templates: str | None = None  # names a `dict[str, Message]`: the templates it sends (templates/<locale>/<name>.*)
     retention: tuple[Retention, ...] = ()
     status: SectionPart | None = None  # its sections of `arkops status`
     report: SectionPart | None = None  # its sections of the HTML report and the weekly email

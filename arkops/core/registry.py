@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from functools import cache, partial
 
-from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job, Retention, SectionPart
+from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job, Message, Retention, SectionPart
 
 DOMAINS = [
     "arkops.core.workspace",
@@ -98,6 +98,22 @@ def register_config() -> None:
     from arkops.config import register_tables
 
     register_tables(config_tables)
+
+
+@cache
+def messages() -> dict[str, Message]:
+    """Every template any domain sends, by name, with its category and sample variables."""
+    from arkops.core.domain import resolve
+
+    found: dict[str, Message] = {}
+    for domain in domains():
+        if domain.templates is None:
+            continue
+        declared = resolve(domain.templates)
+        if clash := found.keys() & declared.keys():
+            raise TypeError(f"{domain.name} declares templates another domain declares: {sorted(clash)}")
+        found.update(declared)
+    return found
 
 
 def register_databases() -> None:

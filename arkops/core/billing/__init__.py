@@ -77,13 +77,7 @@ DOMAIN = Domain(
         DoctorCheck("arkops.core.billing.checks:stripe_api", order=92, needs="stripe"),
     ),
     demo=DemoPart("arkops.core.billing.demo:build", order=20),
-    templates=(
-        "first_revenue",
-        "payment_failed",
-        "payment_received",
-        "payment_failed_customer",
-        "subscription_welcome",
-    ),
+    templates="arkops.core.billing.messages:TEMPLATES",
     retention=(
         Retention("arkops.core.billing.retention:fold_event_ids", order=30),
         Retention("arkops.core.billing.retention:archive_settled_invoices", order=31),

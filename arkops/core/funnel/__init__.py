@@ -28,7 +28,7 @@ DOMAIN = Domain(
     ),
     checks=(DoctorCheck("arkops.core.funnel.checks:rules", order=46),),
     demo=DemoPart("arkops.core.funnel.demo:build", order=40),
-    templates=("conversion_rate", "no_visits"),
+    templates="arkops.core.funnel.messages:TEMPLATES",
     status=SectionPart("arkops.core.funnel.sections:status", order=35),
     report=SectionPart("arkops.core.funnel.sections:report", order=35),
     order=67,

@@ -45,7 +45,7 @@ DOMAIN = Domain(
     ),
     checks=(DoctorCheck("arkops.core.leads.checks:sources", order=45),),
     demo=DemoPart("arkops.core.leads.demo:build", order=30),
-    templates=("hot_leads",),
+    templates="arkops.core.leads.messages:TEMPLATES",
     retention=(Retention("arkops.core.leads.retention:drop_old_visits", order=30),),
     status=SectionPart("arkops.core.leads.sections:status", order=30),
     report=SectionPart("arkops.core.leads.sections:report", order=30),

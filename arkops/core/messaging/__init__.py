@@ -38,7 +38,7 @@ DOMAIN = Domain(
         DoctorCheck("arkops.core.messaging.checks:outbox", order=80),
         DoctorCheck("arkops.core.messaging.checks:smtp", order=91, needs="smtp"),
     ),
-    templates=("test", "job_failed"),
+    templates="arkops.core.messaging.messages:TEMPLATES",
     retention=(Retention("arkops.core.messaging.service:retention", order=90),),
     status=SectionPart("arkops.core.messaging.sections:status", order=80),
     report=SectionPart("arkops.core.messaging.sections:report", order=80),

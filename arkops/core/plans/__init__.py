@@ -31,7 +31,7 @@ DOMAIN = Domain(
         DoctorCheck("arkops.core.plans.checks:stripe_prices", order=93, needs="stripe"),
     ),
     demo=DemoPart("arkops.core.plans.demo:build", order=40),
-    templates=("quota_80", "quota_100", "quota_reached", "plan_migration"),
+    templates="arkops.core.plans.messages:TEMPLATES",
     retention=(Retention("arkops.core.plans.usage:drop_old_periods", order=40),),
     status=SectionPart("arkops.core.plans.sections:status", order=50),
     report=SectionPart("arkops.core.plans.sections:report", order=50),
