@@ -6,13 +6,14 @@ import ast
 import json
 import sys
 import textwrap
+import typing
 from pathlib import Path
 
 import pytest
 
 from arkops.config import LOCALES, config_template
 from arkops.core import registry
-from arkops.core.domain import resolve
+from arkops.core.domain import JobOutcome, resolve
 from arkops.store.schema import SCHEMAS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +37,15 @@ def test_names_are_unique_across_domains():
                 items = resolve(items)
             names += list(items) if isinstance(items, dict) else [i.name for i in items or ()]
         assert len(names) == len(set(names)), f"{attribute} declared twice: {sorted(names)}"
+
+
+def test_every_job_is_typed_to_return_a_job_outcome():
+    """A job's function says what it returns, and that type has the summary and counts `arkops run` records."""
+    for job in registry.jobs():
+        returned = typing.get_type_hints(resolve(job.run)).get("return")
+        assert isinstance(returned, type) and issubclass(returned, JobOutcome), f"{job.name}: returns {returned}"
+        assert typing.get_type_hints(returned.summary)["return"] is str, job.name
+        assert typing.get_type_hints(returned.counts)["return"] == dict[str, int], job.name
 
 
 def test_every_database_has_its_schema_and_says_what_personal_data_it_holds():

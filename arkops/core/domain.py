@@ -17,7 +17,7 @@ dataclasses on the `--help` path.
 from __future__ import annotations
 
 import importlib
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 
 def resolve(target: str) -> Any:
@@ -61,12 +61,23 @@ class Database(NamedTuple):
     keep_days: str | None = None
 
 
+@runtime_checkable
+class JobOutcome(Protocol):
+    """What a job's function returns: the line `arkops run` prints and records, and the counts behind it.
+
+    The command that does the same work prints the same `summary()`;
+    `counts()` feeds `arkops jobs --format json` and the job history.
+    """
+
+    def summary(self) -> str: ...
+
+    def counts(self) -> dict[str, int]: ...
+
+
 class Job(NamedTuple):
     """A cron job run by `arkops run`.
 
-    `run` names a function `(rt, *, now) -> outcome`, where the outcome has
-    `summary() -> str` and `counts() -> dict`: the same line the command
-    prints is what the job records. It raises on failure.
+    `run` names a function `(rt, *, now) -> JobOutcome`. It raises on failure.
     """
 
     name: str
