@@ -29,11 +29,12 @@ def resolve(target: str) -> Any:
 class Database(NamedTuple):
     """A data file the domain owns.
 
-    `personal` maps each table to the fields that hold personal data
-    (emails, names, IP addresses, message bodies): what `privacy export`
-    and `forget` must reach; `_key` stands for the document's own key (an
-    idempotency key such as `trial:<email>:day7`). An empty mapping says,
-    explicitly, "none".
+    `personal` maps every table the database writes to the fields that
+    hold personal data (emails, names, IP addresses, message bodies): what
+    `privacy export` and `forget` must reach; `_key` stands for the
+    document's own key (an idempotency key such as `trial:<email>:day7`),
+    and `()` says, explicitly, that a table holds nobody. A table left out
+    fails the privacy test, which seeds every store and reads their files.
     `migrations` names a `{version: function}` dict that brings an older
     file up to `version`, imported only when a migration runs. `archive`
     says finished records move to `archive/<name>/<YYYY-MM>.json`

@@ -43,7 +43,31 @@ def no_stripe_key(rt: object) -> str | None:
 LEDGER_DB = Database(
     "ledger",
     version=3,
-    personal={"customers": ("email", "name"), "invoices": ("customer_email",)},
+    # Only customers and invoices name a person; the other tables hold Stripe ids, amounts and dates
+    # (events: applied event ids; sync: cursors; flags: one-time alerts; unresolved: ids still unknown).
+    personal={
+        "customers": ("email", "name"),
+        "invoices": ("customer_email",),
+        **dict.fromkeys(
+            (
+                "subscriptions",
+                "subscriptions_history",
+                "refunds",
+                "disputes",
+                "credit_notes",
+                "payment_links",
+                "coupons",
+                "discounts",
+                "customer_discounts",
+                "tax_rates",
+                "events",
+                "sync",
+                "flags",
+                "unresolved",
+            ),
+            (),
+        ),
+    },
     migrations="arkops.core.billing.ledger:MIGRATIONS",
     archive=True,
     forget="arkops.core.billing.privacy:forget",

@@ -9,7 +9,8 @@ domain, conversions from the billing ledger as trials see them) and builds
 
 from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job, SectionPart
 
-FUNNEL_DB = Database("funnel", version=1, personal={})
+# rules: each rule's failing/recovered state; alarms: the no-visits alarm. Rule ids, days and times: nobody in it.
+FUNNEL_DB = Database("funnel", version=1, personal={"rules": (), "alarms": ()})
 
 DOMAIN = Domain(
     name="funnel",

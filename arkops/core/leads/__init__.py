@@ -22,10 +22,13 @@ VISITS_DB = Database(
 LEADS_DB = Database(
     "leads",
     version=1,
-    # imports: demo requests and lead lists; alerts: keyed by visitor id or email.
+    # imports: demo requests and lead lists; alerts: keyed by visitor id or email; sources: how far each log
+    # was read (paths and offsets); meta: the ingest journal and the digests' times.
     personal={
         "imports": ("_key", "email", "name", "company", "ip", "user_agent", "visitor"),
         "alerts": ("_key",),
+        "sources": (),
+        "meta": (),
     },
 )
 

@@ -12,7 +12,13 @@ __all__ = ["DOMAIN", "MessageState"]
 OUTBOX_DB = Database(
     OUTBOX,
     version=2,
-    personal={"messages": ("to", "subject", "text", "html", "key", "last_error"), "keys": ("_key",)},
+    # counters: the next message number; retention: how far bodies were emptied. Nobody in either.
+    personal={
+        "messages": ("to", "subject", "text", "html", "key", "last_error"),
+        "keys": ("_key",),
+        "counters": (),
+        "retention": (),
+    },
     migrations="arkops.mail.outbox:MIGRATIONS",
     archive=True,
     forget="arkops.core.messaging.privacy:forget",
