@@ -29,7 +29,14 @@ def test_every_target_of_every_declaration_imports():
 
 
 def test_names_are_unique_across_domains():
-    for attribute in ("commands", "jobs", "databases", "templates", "config"):
+    for name, targets in registry.commands().items():
+        # a group several domains add to (`billing`) is a group in each, and no subcommand is declared twice
+        if len(targets) > 1:
+            apps = [resolve(target) for target in targets]
+            assert all(app.registered_commands for app in apps), f"{name}: only groups can be shared"
+            subcommands = [command.name for app in apps for command in app.registered_commands]
+            assert len(subcommands) == len(set(subcommands)), f"{name}: {sorted(subcommands)}"
+    for attribute in ("jobs", "databases", "templates", "config"):
         names = []
         for domain in registry.domains():
             items = getattr(domain, attribute)

@@ -40,9 +40,17 @@ def domains() -> tuple[Domain, ...]:
     return tuple(sorted(found, key=lambda d: d.order))
 
 
-def commands() -> dict[str, str]:
-    """Every top-level command, in help order: name -> "module:attribute"."""
-    return {name: target for domain in domains() for name, target in domain.commands.items()}
+def commands() -> dict[str, tuple[str, ...]]:
+    """Every top-level command, in help order: name -> its "module:attribute" targets.
+
+    A group several domains add commands to (`billing`: the ledger's and the plans')
+    has one target per domain, in the domains' order; the first gives the group its help.
+    """
+    found: dict[str, tuple[str, ...]] = {}
+    for domain in domains():
+        for name, target in domain.commands.items():
+            found[name] = (*found.get(name, ()), target)
+    return found
 
 
 def audited() -> frozenset[str]:

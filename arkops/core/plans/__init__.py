@@ -15,7 +15,7 @@ USAGE_DB = Database("usage", version=1, personal={"usage": ("_key", "email"), "q
 DOMAIN = Domain(
     name="plans",
     summary="Plans in Stripe, checkout and portal links, subscription actions, plan migration, usage quotas.",
-    commands={"usage": "arkops.cli.usage:app"},
+    commands={"usage": "arkops.cli.usage:app", "billing": "arkops.cli.plans:app"},
     databases=(PLANS_DB, USAGE_DB),
     jobs=(
         Job(
