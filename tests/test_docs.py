@@ -25,6 +25,7 @@ from arkops.cli.reference import (
     global_options,
     jobs_table,
     leaf_commands,
+    messages_table,
     walk,
 )
 from arkops.config import config_template, load_config, parse_config, schema
@@ -127,6 +128,7 @@ def test_generated_parts_are_current():
         DOCS / "cli.md": [global_options()],
         DOCS / "config.md": [config_reference()],
         DOCS / "jobs.md": [jobs_table()],
+        DOCS / "messaging.md": [messages_table()],
         DOCS / "architecture.md": [declaration_source("funnel")],
         **{page: [domain_facts(name)] for name, page in GUIDES.items()},
     }

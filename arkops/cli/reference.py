@@ -8,6 +8,7 @@ on every file that has cog blocks, so they never drift from the code:
 - docs/cli.md: the global options (`global_options`) and every command's `--help` (`cli_reference`);
 - docs/config.md: the configuration reference (`config_reference`);
 - docs/jobs.md: the jobs `arkops run` runs (`jobs_table`);
+- docs/messaging.md: every template and its variables (`messages_table`);
 - docs/<domain>.md: what the domain declares (`domain_facts`);
 - docs/architecture.md: a real declaration, quoted from its file (`declaration_source`).
 
@@ -99,11 +100,15 @@ def _command_link(path: str, cli_doc: str) -> str:
     return f"[`arkops {path}`]({cli_doc}#{anchor(f'arkops {path}')})"
 
 
-def _owners() -> dict[str, str]:
-    """Top-level command -> the name of the domain that declares it."""
+def _owners() -> dict[str, list[str]]:
+    """Top-level command -> the names of the domains that declare it (`billing`: the ledger's and the plans')."""
     from arkops.core.registry import domains
 
-    return {command: domain.name for domain in domains() for command in domain.commands}
+    owners: dict[str, list[str]] = {}
+    for domain in domains():
+        for command in domain.commands:
+            owners.setdefault(command, []).append(domain.name)
+    return owners
 
 
 def command_table(docs: str = "docs/") -> str:
@@ -118,8 +123,8 @@ def command_table(docs: str = "docs/") -> str:
         subcommands = [sub.removeprefix(f"{path} ") for sub in paths if sub.startswith(f"{path} ")]
         if subcommands:
             what += " Subcommands: " + ", ".join(f"`{name}`" for name in subcommands) + "."
-        guide = owners[path]
-        rows.append(f"| {_command_link(path, docs + 'cli.md')} | {_cell(what)} | [{guide}]({docs}{guide}.md) |")
+        guides = ", ".join(f"[{name}]({docs}{name}.md)" for name in owners[path])
+        rows.append(f"| {_command_link(path, docs + 'cli.md')} | {_cell(what)} | {guides} |")
     return "\n".join(rows) + "\n"
 
 
@@ -188,15 +193,43 @@ def _database_line(database: Any) -> str:
     if database.keep_days:
         where += f", day files kept `{database.keep_days}` days"
     fields = [f"{table} ({', '.join(names)})" for table, names in database.personal.items() if names]
+    nobody = [table for table, names in database.personal.items() if not names]
     where += "; personal data: " + ("; ".join(fields) if fields else "none")
+    if nobody:
+        where += f" (tables that hold nobody: {', '.join(nobody)})"
     own = [name for name in ("export", "forget") if getattr(database, name)]
     if own:
         where += f" (its own {' and '.join(own)}: `{getattr(database, own[-1]).partition(':')[0]}`)"
     return where
 
 
+def _table_name(key: str, spec: Any) -> str:
+    """How a top-level config key is written in arkops.toml: `[trials]`, `[[funnel.rules]]`, `[plans.<id>]`."""
+    from arkops.config import ListOf, MapOf
+
+    if isinstance(spec, MapOf):
+        return f"[{key}.<{spec.key_name}>]"
+    return f"[[{key}]]" if isinstance(spec, ListOf) else f"[{key}]"
+
+
+def messages_table() -> str:
+    """docs/messaging.md: every template, who reads it, the domain that sends it and its variables."""
+    from arkops.core.domain import resolve
+    from arkops.core.registry import domains
+
+    rows = ["| template | who reads it | sent by | variables |", "| --- | --- | --- | --- |"]
+    for domain in domains():
+        if domain.templates is None:
+            continue
+        for name, message in resolve(domain.templates).items():
+            variables = ", ".join(f"`{variable}`" for variable in message.sample) or "-"
+            rows.append(f"| `{name}` | {message.category} | [{domain.name}]({domain.name}.md) | {variables} |")
+    return "\n".join(rows) + "\n"
+
+
 def domain_facts(name: str) -> str:
     """docs/<name>.md: what the domain's declaration brings, each part with the code that does it."""
+    from arkops.core.domain import resolve
     from arkops.core.jobs.runner import describe_schedule
     from arkops.core.registry import domains
 
@@ -212,8 +245,12 @@ def domain_facts(name: str) -> str:
         lines.append(f"- **Jobs** ([all jobs](jobs.md#the-jobs)): {', '.join(jobs)}.")
     for database in domain.databases:
         lines.append(f"- **Data:** {_database_line(database)}.")
+    if domain.config:
+        tables = ", ".join(f"`{_table_name(key, spec)}`" for key, spec in resolve(domain.config).items())
+        lines.append(f"- **Configuration** ([reference](config.md#the-keys)): {tables}.")
     if domain.templates:
-        lines.append(f"- **Emails:** {', '.join(f'`{template}`' for template in domain.templates)}.")
+        messages = [f"`{name}` ({message.category})" for name, message in resolve(domain.templates).items()]
+        lines.append(f"- **Emails** ([templates](messaging.md#templates)): {', '.join(messages)}.")
     if domain.checks:
         checks = [
             f"`{check.target}`" + (f" (with `--{check.needs}`)" if check.needs else "") for check in domain.checks
