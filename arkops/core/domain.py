@@ -8,8 +8,8 @@ named by `"module:attribute"` strings and imported only when used, so the
 declarations stay cheap to read: `arkops --help` reads every one of them
 without importing any domain code.
 
-`arkops.core.registry.DOMAINS` lists the domain packages; the README's
-"Adding a domain" section walks through a new one. The declarations are
+`arkops.core.registry.DOMAINS` lists the domain packages;
+docs/architecture.md, "Adding a domain", walks through a new one. The declarations are
 NamedTuples: immutable, and several times cheaper to define than
 dataclasses on the `--help` path.
 """
