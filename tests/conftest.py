@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import socket
 import socketserver
 import subprocess
@@ -188,6 +190,69 @@ def silent_server(monkeypatch):
     for conn in held:
         conn.close()
     sock.close()
+
+
+# The test's own settings, which a command run inside a demo workspace must not see (it has its own).
+OUTSIDE_SETTINGS = (
+    "ARKOPS_DATA_DIR",
+    "ARKOPS_CONFIG",
+    "ARKOPS_NOW",
+    "ARKOPS_ALERT_TO",
+    "MAIL_FROM",
+    "SMTP_HOST",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_API_BASE",
+)
+
+
+@dataclass
+class Demo:
+    folder: Path
+    summary: dict  # what `arkops demo --format json` printed
+    seconds: float  # how long building it took
+
+
+def build_demo(folder: Path, *options: str) -> tuple[subprocess.CompletedProcess, float]:
+    """`arkops demo DIR` in its own process, with none of the test's settings, and how long it took."""
+    env = {k: v for k, v in os.environ.items() if k not in OUTSIDE_SETTINGS}
+    started = time.monotonic()
+    built = subprocess.run(
+        [sys.executable, "-m", "arkops", "demo", str(folder), *options],
+        cwd=folder.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return built, time.monotonic() - started
+
+
+def tree_listing(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every file and folder under `folder` with its size and modification time."""
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.rglob("*"))}
+
+
+@pytest.fixture(scope="session")
+def shared_demo(tmp_path_factory) -> Iterator[Demo]:
+    """One `arkops demo` workspace for the whole session, for the tests that only read it (building one takes
+    2-4 s). A test that writes works on `copy_of_demo`; one that tests building builds its own. At the end of the
+    session the workspace must be exactly as built, so a reader that wrote fails the run."""
+    folder = tmp_path_factory.mktemp("shared") / "demo"
+    built, seconds = build_demo(folder, "--format", "json")
+    assert built.returncode == 0, built.stderr
+    before = tree_listing(folder)
+    yield Demo(folder, json.loads(built.stdout), seconds)
+    after = tree_listing(folder)
+    changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+    assert changed == [], f"a test that only reads the shared demo workspace changed {changed}: give it a copy"
+
+
+def copy_of_demo(demo: Demo, into: Path) -> Path:
+    """A copy of the shared demo workspace a test may change. The demo's data names a few files by absolute path
+    (promo counter files, the access log), so a copy suits commands that read those and write only data/."""
+    copy = into / "demo"
+    shutil.copytree(demo.folder, copy, symlinks=True)
+    return copy
 
 
 def write_config(workspace: Path, text: str) -> None:

@@ -49,15 +49,10 @@ def in_demo(folder: Path, *args: str, env: dict | None = None) -> subprocess.Com
     )
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    """One demo workspace for the module's read-only checks (each test that changes it works on a copy)."""
-    folder = tmp_path_factory.mktemp("operator") / "demo"
-    done = in_demo(folder.parent, "demo", str(folder))
-    assert done.returncode == 0, done.stderr
-    assert f"report: {folder / 'report.html'}" in done.stdout  # where to look next
-    assert "arkops status, as of 2026-10-15 11:30 CEST" in done.stdout
-    return folder
+@pytest.fixture
+def demo(shared_demo) -> Path:
+    """The session's demo workspace, for the module's read-only checks (each test that changes it works on a copy)."""
+    return shared_demo.folder
 
 
 def as_json(result: subprocess.CompletedProcess):
