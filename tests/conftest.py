@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import socket
 import socketserver
@@ -29,10 +30,28 @@ settings.register_profile("arkops", deadline=None)
 settings.load_profile("arkops")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked slow (many processes, a large history) start first: the suite runs on two pytest-xdist
+    workers, and a 10-20 s test picked up last would leave one core idle while it finishes alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port nobody holds, from below the kernel's ephemeral range: a port that bind(0) hands out
+    comes from that range, and an outgoing connection of a test running beside this one (pytest-xdist) could
+    take it before our server binds it."""
+    try:
+        ephemeral_start = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except OSError:
+        ephemeral_start = 32768  # the usual start where /proc does not say
+    while True:
+        port = random.randrange(max(ephemeral_start // 2, 1024), ephemeral_start)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 @contextmanager

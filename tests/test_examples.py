@@ -47,6 +47,8 @@ def demo_workspace(tmp_path_factory) -> Path:
     return folder
 
 
+# The examples run one after another in one workspace (a signup before its activity, a redemption before its
+# release): pyproject.toml's `--dist loadscope` keeps a module's tests on one xdist worker, in this order.
 EXAMPLES = [(path, example(command)) for path, command, _ in leaf_commands()]
 
 
