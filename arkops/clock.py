@@ -65,6 +65,12 @@ def from_unix(seconds: int | float | None) -> datetime | None:
     return datetime.fromtimestamp(seconds, tz=UTC)
 
 
+def months_later(moment: datetime, months: int) -> datetime:
+    """`moment` moved on by `months` calendar months; a day after the 28th becomes the 28th, which every month has."""
+    index = moment.year * 12 + moment.month - 1 + months
+    return moment.replace(year=index // 12, month=index % 12 + 1, day=min(moment.day, 28))
+
+
 def parse_month(text: str) -> str:
     """A calendar month written YYYY-MM, or DataError."""
     try:

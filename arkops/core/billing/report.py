@@ -12,7 +12,7 @@ from typing import Any
 from arkops.clock import from_unix, iso
 from arkops.core.billing import LEDGER_DB, PaymentStatus, SubscriptionStatus
 from arkops.core.billing.amounts import Convert, discount_active, monthly, subscription_mrr, unresolved
-from arkops.core.billing.ledger import NOT_REFUNDED, every_invoice
+from arkops.core.billing.ledger import every_invoice
 from arkops.core.billing.records import (
     CREDIT_NOTES,
     CUSTOMER_DISCOUNTS,
@@ -32,6 +32,7 @@ from arkops.core.billing.records import (
     SubscriptionHistory,
     TaxRate,
 )
+from arkops.core.billing.refunds import NOT_REFUNDED
 from arkops.errors import DataError
 from arkops.money import Converter
 from arkops.runtime import Runtime
