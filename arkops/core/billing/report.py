@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from arkops.clock import from_unix, iso
+from arkops.clock import from_unix, iso, months_later
 from arkops.core.billing import LEDGER_DB, PaymentStatus, SubscriptionStatus
 from arkops.core.billing.amounts import Convert, discount_active, monthly, subscription_mrr, unresolved
 from arkops.core.billing.ledger import every_invoice
@@ -161,7 +161,7 @@ class MonthGrid:
 def month_grid(tz: tzinfo, now: datetime, months: int, first_activity: int | None) -> MonthGrid:
     now_ts = int(now.timestamp())
     first = now if first_activity is None else min(datetime.fromtimestamp(first_activity, UTC), now)
-    shown_from = _add_months(
+    shown_from = months_later(
         now.astimezone(tz).replace(day=1, hour=0, minute=0, second=0, microsecond=0), -(months - 1)
     )
     starts = month_starts(tz, min(first, shown_from), now)
@@ -361,11 +361,6 @@ def build_report(
     )
     rows = movements(snapshots, grid, revenue_by_month(ledger, grid.boundaries, convert))
     return summary(rows, shown=months, currency=reporting, now=now)
-
-
-def _add_months(moment: datetime, delta: int) -> datetime:
-    index = moment.year * 12 + moment.month - 1 + delta
-    return moment.replace(year=index // 12, month=index % 12 + 1)
 
 
 def payment_rows(rt: Runtime, *, month: str | None, status: str | None) -> list[dict]:
