@@ -130,11 +130,13 @@ class Formats:
         return format_decimal(value, locale=self.locale)
 
     def percent(self, fraction: float | None) -> str:
+        """`8.5 %` (`8,5 %` in French), or `n/a`. Rounded on the float first, as Python rounds: a rate is stored to
+        four decimals, and Babel alone (half to even on the decimal digits) would show 0.0845 as 8.4 %."""
         if fraction is None:
             return "n/a"
         from babel.numbers import format_percent
 
-        return format_percent(fraction, "#,##0.0 %", locale=self.locale)
+        return format_percent(round(fraction * 100, 1) / 100, "#,##0.0 %", locale=self.locale)
 
     def axis(self, value: float, unit: Unit) -> str:
         """A short label for a chart's axis: whole units, thousands as k."""
