@@ -15,7 +15,6 @@ from typing import Any, NotRequired, TypedDict, cast
 from arkops.clock import iso, parse_iso
 from arkops.core.promo import PROMO_DB
 from arkops.errors import DataError
-from arkops.mail.address import normalize_customer_address
 from arkops.money import currency_code, format_money
 from arkops.runtime import Runtime
 from arkops.store import Db
@@ -82,14 +81,6 @@ def normalize_code(text: object) -> str:
     if not re.fullmatch(r"[A-Z0-9_-]{1,40}", code):
         raise DataError(f"code {text!r}: use 1-40 letters, digits, - or _")
     return code
-
-
-def normalize_email(rt: Runtime, email: object) -> str:
-    return normalize_customer_address(
-        email.strip().lower() if isinstance(email, str) else email,
-        field="email",
-        allow_local_domains=rt.config["mail"]["allow_local_domains"],
-    ).lower()
 
 
 def check_plan(rt: Runtime, plan: object) -> str:

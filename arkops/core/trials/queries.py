@@ -21,10 +21,10 @@ from arkops.core.trials.state import (
     archived_month,
     conversions,
     days_left,
-    normalize_email,
     refresh,
 )
 from arkops.errors import DataError
+from arkops.mail.address import normalize_email
 from arkops.runtime import Runtime
 from arkops.store.archive import Archive
 

@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from arkops.clock import from_unix, iso, parse_iso
 from arkops.core.trials import TRIALS_DB, TrialState
-from arkops.errors import DataError
-from arkops.mail.address import normalize_address, normalize_customer_address
 from arkops.runtime import Runtime
 from arkops.store.tables import Table
 
@@ -69,20 +67,6 @@ class StepRecord(TypedDict):
 TRIALS = Table[Trial]("trials")
 ACTIVITY = Table[Activity]("activity")
 STEP_RECORDS = Table[StepRecord]("steps")
-
-
-def normalize_email(email: Any, *, allow_local_domains: bool = True) -> str:
-    """One person, one trial: trimmed, lower-cased, validated.
-
-    A new signup comes from outside and passes the customer policy (a globally
-    deliverable domain unless `[mail] allow_local_domains`); looking a trial up
-    only needs the syntax.
-    """
-    if not isinstance(email, str) or not email.strip():
-        raise DataError(f"email: {email!r} is not an email address")
-    if allow_local_domains:
-        return normalize_address(email.strip().lower(), field="email").lower()
-    return normalize_customer_address(email.strip().lower(), field="email").lower()
 
 
 def conversions(rt: Runtime) -> dict[str, int]:
