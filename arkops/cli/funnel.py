@@ -32,7 +32,7 @@ def funnel_report(
         typer.Option(
             "--since",
             help="A duration back from now (90m, 24h, 30d) or a date YYYY-MM-DD in the configured time zone.",
-            parser=checked("arkops.core.leads.scoring:since_option"),
+            parser=checked("arkops.clock:since_text"),
         ),
     ] = "30d",
     by: Annotated[
