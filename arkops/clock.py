@@ -66,6 +66,11 @@ def from_unix(seconds: int | float | None) -> datetime | None:
     return datetime.fromtimestamp(seconds, tz=UTC)
 
 
+def local_time(moment: datetime, tz: tzinfo) -> str:
+    """A moment as people read it where they are: `2026-10-15 11:30 CEST`."""
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
 def months_later(moment: datetime, months: int) -> datetime:
     """`moment` moved on by `months` calendar months; a day after the 28th becomes the 28th, which every month has."""
     index = moment.year * 12 + moment.month - 1 + months
@@ -98,19 +103,19 @@ def since_text(text: str) -> str:
 
 def parse_month(text: str) -> str:
     """A calendar month written YYYY-MM, or DataError."""
-    try:
-        datetime.strptime(text, "%Y-%m")
-    except (TypeError, ValueError):
-        raise DataError(f"{text!r} is not a month YYYY-MM") from None
-    return text
+    return _written(text, "%Y-%m", "a month YYYY-MM")
 
 
 def parse_day(text: str) -> str:
     """A calendar day written YYYY-MM-DD, or DataError."""
+    return _written(text, "%Y-%m-%d", "a day YYYY-MM-DD")
+
+
+def _written(text: str, form: str, what: str) -> str:
     try:
-        datetime.strptime(text, "%Y-%m-%d")
+        datetime.strptime(text, form)
     except (TypeError, ValueError):
-        raise DataError(f"{text!r} is not a day YYYY-MM-DD") from None
+        raise DataError(f"{text!r} is not {what}") from None
     return text
 
 

@@ -8,6 +8,9 @@ A charge that says only how much was refunded gets a stand-in refund until the r
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Literal
+
 from arkops.core.billing import fields as F
 from arkops.core.billing.invoices import invoice_of, link_charge, link_of
 from arkops.core.billing.records import CREDIT_NOTES, DISPUTES, INVOICES, REFUNDS, CreditNote, Dispute, Refund
@@ -80,12 +83,19 @@ def apply_refund_object(db: Db, refund: dict, at: int) -> None:
 
 
 def _total_refunds(db: Db, invoice_id: str | None) -> None:
+    counted = (r for r in REFUNDS.values(db) if r.get("status") not in NOT_REFUNDED)
+    _total_on_invoice(db, invoice_id, "refunded", counted)
+
+
+def _total_on_invoice(
+    db: Db,
+    invoice_id: str | None,
+    field: Literal["refunded", "disputed", "credited"],
+    counted: Iterable[Refund] | Iterable[Dispute] | Iterable[CreditNote],
+) -> None:
+    """What the invoice's refunds, disputes or credit notes that still count take from its revenue."""
     if invoice_id and (invoice := INVOICES.get(db, invoice_id)):
-        invoice["refunded"] = sum(
-            r["amount"]
-            for r in REFUNDS.values(db)
-            if r["invoice"] == invoice_id and r.get("status") not in NOT_REFUNDED
-        )
+        invoice[field] = sum(record["amount"] for record in counted if record["invoice"] == invoice_id)
         INVOICES.put(db, invoice_id, invoice)
 
 
@@ -131,13 +141,8 @@ def apply_dispute(db: Db, event_type: str, obj: dict, at: int) -> None:
 
 
 def _total_disputes(db: Db, invoice_id: str | None) -> None:
-    if invoice_id and (invoice := INVOICES.get(db, invoice_id)):
-        invoice["disputed"] = sum(
-            d["amount"]
-            for d in DISPUTES.values(db)
-            if d["invoice"] == invoice_id and d["withdrawn_at"] is not None and d["reinstated_at"] is None
-        )
-        INVOICES.put(db, invoice_id, invoice)
+    withdrawn = (d for d in DISPUTES.values(db) if d["withdrawn_at"] is not None and d["reinstated_at"] is None)
+    _total_on_invoice(db, invoice_id, "disputed", withdrawn)
 
 
 def apply_credit_note(db: Db, event_type: str, obj: dict, at: int) -> None:
@@ -163,8 +168,5 @@ def apply_credit_note(db: Db, event_type: str, obj: dict, at: int) -> None:
         "voided_at": (known and known["voided_at"]) or ((F.moment(obj, "voided_at") or at) if voided else None),
     }
     CREDIT_NOTES.put(db, note_id, record)
-    if record["invoice"] and (invoice := INVOICES.get(db, record["invoice"])):
-        invoice["credited"] = sum(
-            n["amount"] for n in CREDIT_NOTES.values(db) if n["invoice"] == record["invoice"] and n["voided_at"] is None
-        )
-        INVOICES.put(db, record["invoice"], invoice)
+    issued = (n for n in CREDIT_NOTES.values(db) if n["voided_at"] is None)
+    _total_on_invoice(db, record["invoice"], "credited", issued)

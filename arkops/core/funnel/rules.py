@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from arkops.clock import iso
+from arkops.clock import iso, local_time
 from arkops.core.funnel import FUNNEL_DB
 from arkops.core.funnel.stages import Window, check_rules, counts, gather, previous, rate, read_trials
 from arkops.core.notify import batched, notify
@@ -217,7 +217,7 @@ def check(rt: Runtime, *, now: datetime) -> CheckReport:
             notify(
                 rt,
                 "no_visits",
-                {"hours": hours, "last_visit": last.astimezone(rt.config.tz).strftime("%Y-%m-%d %H:%M %Z")},
+                {"hours": hours, "last_visit": local_time(last, rt.config.tz)},
                 key=f"funnel:no-visits:{iso(last)}",
                 now=now,
             )

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from arkops.clock import iso, parse_iso
+from arkops.clock import iso, local_time, parse_iso
 from arkops.core.leads import LEADS_DB
 from arkops.core.leads.ingest import IngestReport, ingest
 from arkops.core.leads.scoring import Lead, collect, horizon
@@ -66,7 +66,7 @@ class ScanReport:
 
 
 def _local(rt: Runtime, moment: str) -> str:
-    return parse_iso(moment).astimezone(rt.config.tz).strftime("%Y-%m-%d %H:%M %Z")
+    return local_time(parse_iso(moment), rt.config.tz)
 
 
 def _describe(rt: Runtime, lead: Lead) -> dict[str, Any]:

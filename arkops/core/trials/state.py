@@ -103,10 +103,6 @@ def plan_name(rt: Runtime, plan: str) -> str:
     return (rt.config["plans"].get(plan) or {}).get("name") or plan
 
 
-def local_time(rt: Runtime, moment: str) -> str:
-    return parse_iso(moment).astimezone(rt.config.tz).strftime("%Y-%m-%d %H:%M %Z")
-
-
 def in_batches(rt: Runtime, size: int = BATCH) -> Iterator[tuple[Db, list[tuple[str, Trial]]]]:
     """Every trial, by email, in transactions of `size` trials with the lock released between them.
 
