@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+import arkops.core  # noqa: F401  (the domains register their databases and config tables, as every command does)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Property tests judge correctness, not speed: a loaded 2-core CI machine must not fail them on hypothesis's

@@ -1,4 +1,4 @@
-"""Every command's documented example (its --help, and so the README) runs as written in the demo workspace.
+"""Every command's documented example (its --help, and so docs/cli.md) runs as written in the demo workspace.
 
 Examples that need a server, a secret or a file the demo cannot have are
 listed with the reason; every other one must exit 0.

@@ -67,3 +67,41 @@ def test_core_never_prints_or_uses_typer_or_rich():
         assert not calls, f"{path} prints"
         for name in ("typer", "rich"):
             assert f"import {name}" not in source and f"from {name}" not in source, f"{path} imports {name}"
+
+
+def _core_module(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_no_import_cycle_between_domains():
+    """A domain may use another (trials reads the ledger), never in a circle: each could then not stand alone.
+
+    Every import counts, those inside functions too. A domain package is one node; the other core modules
+    (registry, notify, the demo's world and its runner, ...) are each their own.
+    """
+    from arkops.core.registry import DOMAINS
+
+    def node(module: str) -> str:
+        return next((d for d in DOMAINS if module == d or module.startswith(d + ".")), module)
+
+    edges: dict[str, set[str]] = {}
+    for path in (PACKAGE / "core").rglob("*.py"):
+        source = node(_core_module(path))
+        for name in arkops_imports(path):
+            if name.startswith("arkops.core.") and node(name) != source:
+                edges.setdefault(source, set()).add(node(name))
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, todo = set(), [start]
+        while todo:
+            for nxt in edges.get(todo.pop(), ()):
+                if nxt == goal:
+                    return True
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return False
+
+    cycles = sorted(f"{a} -> {b}" for a, targets in edges.items() for b in targets if reaches(b, a))
+    assert not cycles, f"import cycles: {cycles}"

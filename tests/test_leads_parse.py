@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from arkops.core.leads.ingest import ingest
-from arkops.core.leads.visits import day_files, store_ip
+from arkops.core.leads.visits import day_files
+from arkops.core.privacy.addresses import store_ip
 from arkops.runtime import Runtime
 from arkops.sources.access_log import (
     BadLine,

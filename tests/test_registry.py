@@ -6,14 +6,14 @@ import ast
 import json
 import sys
 import textwrap
+import typing
 from pathlib import Path
 
 import pytest
 
-from arkops.config import LOCALES
+from arkops.config import LOCALES, config_template
 from arkops.core import registry
-from arkops.core.domain import resolve
-from arkops.mail.catalog import SAMPLES
+from arkops.core.domain import JobOutcome, resolve
 from arkops.store.schema import SCHEMAS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,12 +29,30 @@ def test_every_target_of_every_declaration_imports():
 
 
 def test_names_are_unique_across_domains():
-    for attribute in ("commands", "jobs", "databases", "templates"):
+    for name, targets in registry.commands().items():
+        # a group several domains add to (`billing`) is a group in each, and no subcommand is declared twice
+        if len(targets) > 1:
+            apps = [resolve(target) for target in targets]
+            assert all(app.registered_commands for app in apps), f"{name}: only groups can be shared"
+            subcommands = [command.name for app in apps for command in app.registered_commands]
+            assert len(subcommands) == len(set(subcommands)), f"{name}: {sorted(subcommands)}"
+    for attribute in ("jobs", "databases", "templates", "config"):
         names = []
         for domain in registry.domains():
             items = getattr(domain, attribute)
-            names += list(items) if attribute == "commands" else [getattr(i, "name", i) for i in items]
+            if isinstance(items, str):  # templates and config name a dict in the domain's own module
+                items = resolve(items)
+            names += list(items) if isinstance(items, dict) else [i.name for i in items or ()]
         assert len(names) == len(set(names)), f"{attribute} declared twice: {sorted(names)}"
+
+
+def test_every_job_is_typed_to_return_a_job_outcome():
+    """A job's function says what it returns, and that type has the summary and counts `arkops run` records."""
+    for job in registry.jobs():
+        returned = typing.get_type_hints(resolve(job.run)).get("return")
+        assert isinstance(returned, type) and issubclass(returned, JobOutcome), f"{job.name}: returns {returned}"
+        assert typing.get_type_hints(returned.summary)["return"] is str, job.name
+        assert typing.get_type_hints(returned.counts)["return"] == dict[str, int], job.name
 
 
 def test_every_database_has_its_schema_and_says_what_personal_data_it_holds():
@@ -56,9 +74,11 @@ def test_only_the_registry_declares_schemas():
 
 
 def test_every_declared_template_exists_in_every_locale():
+    categories = {"operator", "transactional", "lifecycle"}
     for domain in registry.domains():
-        for template in domain.templates:
-            assert template in SAMPLES, f"{domain.name}: {template} has no sample variables in arkops/mail/catalog.py"
+        for template, message in (resolve(domain.templates) if domain.templates else {}).items():
+            assert message.category in categories, f"{domain.name}: {template} has category {message.category!r}"
+            assert isinstance(message.sample, dict), f"{domain.name}: {template} declares no sample variables"
             for locale in LOCALES:
                 for suffix in ("txt", "html"):
                     assert (ROOT / "templates" / locale / f"{template}.{suffix}").exists(), (locale, template, suffix)
@@ -75,7 +95,17 @@ NEW_DOMAIN = {
             databases=(Database("greetings", version=1, personal={"greeted": ("_key",)}),),
             jobs=(Job("greet", "greet whoever is due", "greetings.work:greet", every_minutes=5),),
             checks=(DoctorCheck("greetings.work:check"),),
+            config="greetings.settings:CONFIG",
         )
+    """,
+    "greetings/settings.py": """
+        from arkops.config import Field, Table, one_of
+
+        CONFIG = {
+            "greetings": Table(
+                {"word": Field(str, "hello", one_of("hello", "hi"), doc="how to greet")}, doc="greeting people"
+            )
+        }
     """,
     "greetings/work.py": """
         from dataclasses import dataclass
@@ -117,7 +147,7 @@ NEW_DOMAIN = {
             from greetings.work import greet
 
             rt = runtime(ctx)
-            say(rt, f"hello: {greet(rt, now=rt.now(), names=(name,)).summary()}")
+            say(rt, f"{rt.config['greetings']['word']}: {greet(rt, now=rt.now(), names=(name,)).summary()}")
     """,
 }
 
@@ -132,8 +162,11 @@ def new_domain(tmp_path, monkeypatch):
     monkeypatch.setattr(registry, "DOMAINS", [*registry.DOMAINS, "greetings"])
     registry.domains.cache_clear()
     registry.register_databases()
+    registry.register_config()
     yield
     registry.domains.cache_clear()
+    registry.messages.cache_clear()
+    registry.register_config()
     for name in [m for m in sys.modules if m.startswith("greetings")]:
         del sys.modules[name]
 
@@ -150,6 +183,12 @@ def test_a_new_domain_is_one_package_and_one_line(new_domain, cli):
     checks = {row["check"]: row for row in json.loads(cli("doctor", "--format", "json").out)}
     assert checks["greetings"]["status"] == "ok"
     assert "(greetings)" in checks["data greetings.json"]["detail"]
+    assert '[greetings]\nword = "hello"  # how to greet' in config_template()
+    (Path.cwd() / "arkops.toml").write_text('[greetings]\nword = "hi"\n')
+    assert cli("hello", "cy").err.strip() == "hi: 1 greeted"
+    (Path.cwd() / "arkops.toml").write_text('[greetings]\nword = "hey"\n')
+    bad = cli("hello", "cy")
+    assert bad.code == 3 and "greetings.word" in bad.err and "'hey' is not one of hello, hi" in bad.err
 
 
 def test_every_audited_command_exists():

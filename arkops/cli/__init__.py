@@ -19,17 +19,17 @@ from arkops.errors import ArkopsError, ExitCode, redact
 from arkops.runtime import Runtime
 
 
-def _commands() -> dict[str, str]:
+def _commands() -> dict[str, tuple[str, ...]]:
     """Every top-level command, from the domains' declarations (`arkops.core.registry`)."""
     from arkops.core.registry import commands
 
     return commands()
 
 
-def _target(name: str) -> Any:
+def _targets(name: str) -> list[Any]:
     from arkops.core.domain import resolve
 
-    return resolve(_commands()[name])
+    return [resolve(target) for target in _commands()[name]]
 
 
 class LazyGroup(TyperGroup):
@@ -38,6 +38,8 @@ class LazyGroup(TyperGroup):
     Typer turns every signature into a click command when the tree is built;
     building them all for `arkops --help` costs more than the imports. The
     listing reads each command's summary from its Typer app or docstring.
+    A group that several domains declare is built from each one's Typer app,
+    its commands in the domains' order.
     """
 
     def list_commands(self, ctx: Any) -> list[str]:
@@ -45,18 +47,12 @@ class LazyGroup(TyperGroup):
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         if cmd_name not in self.commands and cmd_name in _commands():
-            from typer.main import get_command
-
-            target = _target(cmd_name)
-            if not isinstance(target, typer.Typer):
-                from arkops.cli._output import SETTINGS
-
-                single = typer.Typer(**SETTINGS)
-                single.command(cmd_name)(target)
-                target = single
-            command = get_command(target)
-            command.name = cmd_name
-            self.commands[cmd_name] = command
+            first, *others = (_click_command(target) for target in _targets(cmd_name))
+            for other in others:
+                for name, sub in other.commands.items():
+                    first.add_command(sub, name)
+            first.name = cmd_name
+            self.commands[cmd_name] = first
         return self.commands.get(cmd_name)
 
     def invoke(self, ctx: Any) -> Any:
@@ -70,13 +66,28 @@ class LazyGroup(TyperGroup):
         return result
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
+        from arkops.core.domain import resolve
+
         rows = []
         for name in _commands():
-            target = _target(name)
+            target = resolve(_commands()[name][0])  # the first declaring domain gives a shared group its help
             text = target.info.help if isinstance(target, typer.Typer) else target.__doc__
             rows.append((name, (text or "").strip().splitlines()[0]))
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+
+def _click_command(target: Any) -> Any:
+    """A Typer app, or a single command function, as the click command Typer builds for it."""
+    from typer.main import get_command
+
+    if not isinstance(target, typer.Typer):
+        from arkops.cli._output import SETTINGS
+
+        single = typer.Typer(**SETTINGS)
+        single.command()(target)
+        target = single
+    return get_command(target)
 
 
 def _exit_code(exc: BaseException) -> int:

@@ -35,7 +35,7 @@ def demo(
 
     Example: arkops demo && cd arkops-demo && arkops payments report
     """
-    from arkops.core.demo import run_demo
+    from arkops.core.demo.run import run_demo
     from arkops.money import format_money
 
     runtime(ctx)

@@ -1,14 +1,25 @@
-"""The CLI reference, generated from the commands themselves.
+"""The reference parts of the docs, generated from the code itself.
 
-`docs/cli.md` (every command's `--help`) and the README's command list,
-jobs table and configuration reference are written by cog from these
-functions; `.ci/run` runs `cog --check` so they never drift from the code.
-Regenerate with `cog -r README.md docs/cli.md`.
+cog writes them into the Markdown files, and `.ci/run` runs `cog --check`
+on every file that has cog blocks, so they never drift from the code:
+
+- README.md: the table of top-level commands (`command_table`);
+- docs/README.md: the domains and their guides (`domain_index`);
+- docs/cli.md: the global options (`global_options`) and every command's `--help` (`cli_reference`);
+- docs/config.md: the configuration reference (`config_reference`);
+- docs/jobs.md: the jobs `arkops run` runs (`jobs_table`);
+- docs/messaging.md: every template and its variables (`messages_table`);
+- docs/<domain>.md: what the domain declares (`domain_facts`);
+- docs/architecture.md: a real declaration, quoted from its file (`declaration_source`).
+
+Regenerate with `cog -r README.md docs/*.md bench/README.md` (the `COG_FILES` of `.ci/run`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -64,8 +75,16 @@ def summary(command: Any) -> str:
     return " ".join(paragraph.split())
 
 
-def usage(command: Any, ctx: typer.Context) -> str:
-    return " ".join([ctx.command_path, *command.collect_usage_pieces(ctx)])
+def anchor(heading: str) -> str:
+    """The fragment GitHub gives a Markdown heading: lower case, punctuation dropped, spaces as hyphens.
+
+    (A heading that repeats an earlier one gets `-1`, `-2`, ...; the docs' own headings never repeat.)
+    """
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "/")
 
 
 def cli_reference() -> str:
@@ -77,23 +96,53 @@ def cli_reference() -> str:
     return "\n".join(parts)
 
 
-def readme_commands() -> str:
-    """The README's command list: usage, summary and example of each command, grouped as `--help` lists them."""
-    lines = []
-    group = None
-    for path, command, ctx in leaf_commands():
-        top = path.split()[0]
-        if top != group and " " in path:
-            lines.append(f"\n**{top}**: {summary(ctx.parent.command) if ctx.parent else ''}\n")
-        elif " " not in path and group is not None and " " in group:
-            lines.append("")
-        group = top if " " in path else path
-        lines.append(f"- `{usage(command, ctx)}`: {summary(command)}  \n  Example: `{example(command)}`")
-    return "\n".join(lines).strip() + "\n"
+def _command_link(path: str, cli_doc: str) -> str:
+    return f"[`arkops {path}`]({cli_doc}#{anchor(f'arkops {path}')})"
 
 
-def readme_jobs() -> str:
-    """The README's table of the jobs `arkops run` runs, from the domains' declarations."""
+def _owners() -> dict[str, list[str]]:
+    """Top-level command -> the names of the domains that declare it (`billing`: the ledger's and the plans')."""
+    from arkops.core.registry import domains
+
+    owners: dict[str, list[str]] = {}
+    for domain in domains():
+        for command in domain.commands:
+            owners.setdefault(command, []).append(domain.name)
+    return owners
+
+
+def command_table(docs: str = "docs/") -> str:
+    """README.md: one row per top-level command, linked to its help in docs/cli.md and to its domain's guide."""
+    owners = _owners()
+    paths = [path for path, _, _ in walk()]
+    rows = ["| command | what it does | guide |", "| --- | --- | --- |"]
+    for path, command, _ in walk():
+        if " " in path:
+            continue
+        what = summary(command)
+        subcommands = [sub.removeprefix(f"{path} ") for sub in paths if sub.startswith(f"{path} ")]
+        if subcommands:
+            what += " Subcommands: " + ", ".join(f"`{name}`" for name in subcommands) + "."
+        guides = ", ".join(f"[{name}]({docs}{name}.md)" for name in owners[path])
+        rows.append(f"| {_command_link(path, docs + 'cli.md')} | {_cell(what)} | {guides} |")
+    return "\n".join(rows) + "\n"
+
+
+def domain_index() -> str:
+    """docs/README.md: every domain, in the registry's order, with its summary and its commands."""
+    from arkops.core.registry import DOMAINS, domains
+
+    by_package = {f"arkops.core.{domain.name}": domain for domain in domains()}
+    rows = ["| guide | what it covers | commands |", "| --- | --- | --- |"]
+    for package in DOMAINS:
+        domain = by_package[package]
+        commands = ", ".join(_command_link(name, "cli.md") for name in domain.commands)
+        rows.append(f"| [{domain.name}]({domain.name}.md) | {_cell(domain.summary)} | {commands} |")
+    return "\n".join(rows) + "\n"
+
+
+def jobs_table() -> str:
+    """docs/jobs.md: the jobs `arkops run` runs, from the domains' declarations."""
     from arkops.core.jobs.runner import describe_schedule
     from arkops.core.registry import jobs
 
@@ -106,19 +155,19 @@ def readme_jobs() -> str:
     return "\n".join(rows) + "\n"
 
 
-def readme_config() -> str:
-    """The README's configuration reference, from `arkops.config.SCHEMA`."""
+def config_reference() -> str:
+    """docs/config.md: every key of arkops.toml with its default and meaning, from `arkops.config`."""
     from arkops.config import reference_rows
 
     rows = ["| key | default | meaning |", "| --- | --- | --- |"]
     for key, default, meaning in reference_rows():
         shown = f"`{default}`" if default and default != "none" else (default or "")
-        rows.append(f"| `{key}` | {shown} | {meaning.replace('|', '/')} |")
+        rows.append(f"| `{key}` | {shown} | {_cell(meaning)} |")
     return "\n".join(rows) + "\n"
 
 
-def readme_global_options() -> str:
-    """The README's table of the options that come before the command."""
+def global_options() -> str:
+    """docs/cli.md: the options that come before the command."""
     root, ctx = _root()
     rows = ["| option | meaning |", "| --- | --- |"]
     for param in root.get_params(ctx):
@@ -132,3 +181,97 @@ def readme_global_options() -> str:
             extra.append(f"default `{param.default}`")
         rows.append(f"| {names}{' (' + ', '.join(extra) + ')' if extra else ''} | {param.help} |")
     return "\n".join(rows) + "\n"
+
+
+def _database_line(database: Any) -> str:
+    if database.kind == "jsonl":
+        where = f"`{database.name}.jsonl` and `{database.name}/**/*.jsonl` (JSON Lines)"
+    else:
+        where = f"`{database.name}.json` (TinyDB, schema {database.version})"
+    if database.archive:
+        where += ", finished records archived by month"
+    if database.keep_days:
+        where += f", day files kept `{database.keep_days}` days"
+    fields = [f"{table} ({', '.join(names)})" for table, names in database.personal.items() if names]
+    nobody = [table for table, names in database.personal.items() if not names]
+    where += "; personal data: " + ("; ".join(fields) if fields else "none")
+    if nobody:
+        where += f" (tables that hold nobody: {', '.join(nobody)})"
+    own = [name for name in ("export", "forget") if getattr(database, name)]
+    if own:
+        where += f" (its own {' and '.join(own)}: `{getattr(database, own[-1]).partition(':')[0]}`)"
+    return where
+
+
+def _table_name(key: str, spec: Any) -> str:
+    """How a top-level config key is written in arkops.toml: `[trials]`, `[[funnel.rules]]`, `[plans.<id>]`."""
+    from arkops.config import ListOf, MapOf
+
+    if isinstance(spec, MapOf):
+        return f"[{key}.<{spec.key_name}>]"
+    return f"[[{key}]]" if isinstance(spec, ListOf) else f"[{key}]"
+
+
+def messages_table() -> str:
+    """docs/messaging.md: every template, who reads it, the domain that sends it and its variables."""
+    from arkops.core.domain import resolve
+    from arkops.core.registry import domains
+
+    rows = ["| template | who reads it | sent by | variables |", "| --- | --- | --- | --- |"]
+    for domain in domains():
+        if domain.templates is None:
+            continue
+        for name, message in resolve(domain.templates).items():
+            variables = ", ".join(f"`{variable}`" for variable in message.sample) or "-"
+            rows.append(f"| `{name}` | {message.category} | [{domain.name}]({domain.name}.md) | {variables} |")
+    return "\n".join(rows) + "\n"
+
+
+def domain_facts(name: str) -> str:
+    """docs/<name>.md: what the domain's declaration brings, each part with the code that does it."""
+    from arkops.core.domain import resolve
+    from arkops.core.jobs.runner import describe_schedule
+    from arkops.core.registry import domains
+
+    (domain,) = [domain for domain in domains() if domain.name == name]
+    package = f"arkops/core/{name}"
+    lines = [f"- **Declared in** [`{package}/__init__.py`](../{package}/__init__.py)."]
+    if domain.commands:
+        lines.append(f"- **Commands:** {', '.join(_command_link(command, 'cli.md') for command in domain.commands)}.")
+    if domain.jobs:
+        jobs = [
+            f"`{job.name}` ({describe_schedule(job.every_minutes, job.daily_at, job.weekday)})" for job in domain.jobs
+        ]
+        lines.append(f"- **Jobs** ([all jobs](jobs.md#the-jobs)): {', '.join(jobs)}.")
+    for database in domain.databases:
+        lines.append(f"- **Data:** {_database_line(database)}.")
+    if domain.config:
+        tables = ", ".join(f"`{_table_name(key, spec)}`" for key, spec in resolve(domain.config).items())
+        lines.append(f"- **Configuration** ([reference](config.md#the-keys)): {tables}.")
+    if domain.templates:
+        messages = [f"`{name}` ({message.category})" for name, message in resolve(domain.templates).items()]
+        lines.append(f"- **Emails** ([templates](messaging.md#templates)): {', '.join(messages)}.")
+    if domain.checks:
+        checks = [
+            f"`{check.target}`" + (f" (with `--{check.needs}`)" if check.needs else "") for check in domain.checks
+        ]
+        lines.append(f"- **Doctor checks:** {', '.join(checks)}.")
+    if domain.retention:
+        lines.append(f"- **Retention rules:** {', '.join(f'`{rule.target}`' for rule in domain.retention)}.")
+    sections = [f"{kind} `{part.target}`" for kind in ("status", "report") if (part := getattr(domain, kind))]
+    if sections:
+        lines.append(f"- **Sections:** {', '.join(sections)}.")
+    if domain.demo:
+        lines.append(f"- **Demo part:** `{domain.demo.build}`.")
+    if domain.audited:
+        lines.append(f"- **Audited commands:** {', '.join(f'`{command}`' for command in domain.audited)}.")
+    return "\n".join(lines) + "\n"
+
+
+def declaration_source(name: str) -> str:
+    """A domain's `__init__.py` as it is, in a Python code block (docs/architecture.md quotes a real one)."""
+    import importlib
+
+    module = importlib.import_module(f"arkops.core.{name}")
+    source = Path(str(module.__file__)).read_text(encoding="utf-8")
+    return f"```python\n{source}```\n"

@@ -2,13 +2,14 @@
 
 Each domain package (`arkops/core/<domain>/__init__.py`) holds one `Domain`:
 its command groups, its databases and the personal data they hold, its cron
-jobs, its doctor checks, its demo part and the templates it sends. Code is
+jobs, its doctor checks, its demo part, the messages it sends and its
+keys of arkops.toml. Code is
 named by `"module:attribute"` strings and imported only when used, so the
 declarations stay cheap to read: `arkops --help` reads every one of them
 without importing any domain code.
 
-`arkops.core.registry.DOMAINS` lists the domain packages; the README's
-"Adding a domain" section walks through a new one. The declarations are
+`arkops.core.registry.DOMAINS` lists the domain packages;
+docs/architecture.md, "Adding a domain", walks through a new one. The declarations are
 NamedTuples: immutable, and several times cheaper to define than
 dataclasses on the `--help` path.
 """
@@ -16,7 +17,7 @@ dataclasses on the `--help` path.
 from __future__ import annotations
 
 import importlib
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 
 def resolve(target: str) -> Any:
@@ -28,11 +29,12 @@ def resolve(target: str) -> Any:
 class Database(NamedTuple):
     """A data file the domain owns.
 
-    `personal` maps each table to the fields that hold personal data
-    (emails, names, IP addresses, message bodies): what `privacy export`
-    and `forget` must reach; `_key` stands for the document's own key (an
-    idempotency key such as `trial:<email>:day7`). An empty mapping says,
-    explicitly, "none".
+    `personal` maps every table the database writes to the fields that
+    hold personal data (emails, names, IP addresses, message bodies): what
+    `privacy export` and `forget` must reach; `_key` stands for the
+    document's own key (an idempotency key such as `trial:<email>:day7`),
+    and `()` says, explicitly, that a table holds nobody. A table left out
+    fails the privacy test, which seeds every store and reads their files.
     `migrations` names a `{version: function}` dict that brings an older
     file up to `version`, imported only when a migration runs. `archive`
     says finished records move to `archive/<name>/<YYYY-MM>.json`
@@ -60,12 +62,23 @@ class Database(NamedTuple):
     keep_days: str | None = None
 
 
+@runtime_checkable
+class JobOutcome(Protocol):
+    """What a job's function returns: the line `arkops run` prints and records, and the counts behind it.
+
+    The command that does the same work prints the same `summary()`;
+    `counts()` feeds `arkops jobs --format json` and the job history.
+    """
+
+    def summary(self) -> str: ...
+
+    def counts(self) -> dict[str, int]: ...
+
+
 class Job(NamedTuple):
     """A cron job run by `arkops run`.
 
-    `run` names a function `(rt, *, now) -> outcome`, where the outcome has
-    `summary() -> str` and `counts() -> dict`: the same line the command
-    prints is what the job records. It raises on failure.
+    `run` names a function `(rt, *, now) -> JobOutcome`. It raises on failure.
     """
 
     name: str
@@ -129,6 +142,24 @@ class SectionPart(NamedTuple):
     order: int = 50
 
 
+class Message(NamedTuple):
+    """An email (or chat alert) a domain sends, as its `messages.py` declares it.
+
+    `category` says who reads it and what they agreed to: "operator" (alerts
+    to you), "transactional" (what a customer's own action or account
+    needs: receipts, failed payments, quota reached), "lifecycle" (trial
+    nudges, quota warnings). `sample` holds a value for every variable the
+    template uses: `doctor`, `mail preview` and the tests render with it.
+    """
+
+    category: str
+    sample: dict[str, Any]
+
+    @property
+    def for_operator(self) -> bool:
+        return self.category == "operator"
+
+
 class Domain(NamedTuple):
     name: str
     summary: str
@@ -137,10 +168,13 @@ class Domain(NamedTuple):
     jobs: tuple[Job, ...] = ()
     checks: tuple[DoctorCheck, ...] = ()
     demo: DemoPart | None = None
-    templates: tuple[str, ...] = ()  # names in arkops.mail.catalog this domain sends
+    templates: str | None = None  # names a `dict[str, Message]`: the templates it sends (templates/<locale>/<name>.*)
     retention: tuple[Retention, ...] = ()
     status: SectionPart | None = None  # its sections of `arkops status`
     report: SectionPart | None = None  # its sections of the HTML report and the weekly email
     order: int = 50  # position of its commands in `arkops --help`
     # Commands that change data ("trials import", "init"): each run appends a line to the audit log.
     audited: tuple[str, ...] = ()
+    # Its keys of arkops.toml: names a `dict[str, arkops.config.Spec]` ({"trials": Table(...)}), read when a
+    # config is first parsed, so `arkops --help` never builds them.
+    config: str | None = None

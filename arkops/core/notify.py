@@ -15,9 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from arkops.config import LOCALES, env
+from arkops.core.registry import messages
 from arkops.errors import ConfigError, DataError
 from arkops.mail.address import check_header, normalize_address
-from arkops.mail.catalog import SAMPLES, is_operator_message
 from arkops.mail.outbox import CHAT, EMAIL, Draft, check_draft, enqueue_many
 from arkops.mail.render import Rendered, render
 from arkops.runtime import Runtime
@@ -35,7 +35,7 @@ class Queued:
 
 
 def render_message(rt: Runtime, template: str, variables: dict[str, Any], *, locale: str, recipient: str) -> Rendered:
-    if template not in SAMPLES:
+    if template not in messages():
         raise DataError(f"unknown template {template!r}")
     if locale not in LOCALES:
         raise DataError(f"locale {locale!r} is not one of {', '.join(LOCALES)}")
@@ -78,7 +78,8 @@ def notify(
     Inside `batched(rt)` the message is checked now and stored when the
     block ends, with the others, and nothing is returned.
     """
-    operator = is_operator_message(template) and to is None
+    declared = messages().get(template)  # an unknown name is refused by render_message below
+    operator = declared is not None and declared.for_operator and to is None
     recipient = operator_address() if operator else normalize_address(to or "", field="to")
     chosen_locale = rt.config.operator_locale if operator else (locale or rt.config.locale)
     rendered = render_message(rt, template, variables, locale=chosen_locale, recipient=recipient)

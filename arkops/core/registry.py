@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from functools import cache, partial
 
-from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job, Retention, SectionPart
+from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job, Message, Retention, SectionPart
 
 DOMAINS = [
     "arkops.core.workspace",
@@ -40,9 +40,17 @@ def domains() -> tuple[Domain, ...]:
     return tuple(sorted(found, key=lambda d: d.order))
 
 
-def commands() -> dict[str, str]:
-    """Every top-level command, in help order: name -> "module:attribute"."""
-    return {name: target for domain in domains() for name, target in domain.commands.items()}
+def commands() -> dict[str, tuple[str, ...]]:
+    """Every top-level command, in help order: name -> its "module:attribute" targets.
+
+    A group several domains add commands to (`billing`: the ledger's and the plans')
+    has one target per domain, in the domains' order; the first gives the group its help.
+    """
+    found: dict[str, tuple[str, ...]] = {}
+    for domain in domains():
+        for name, target in domain.commands.items():
+            found[name] = (*found.get(name, ()), target)
+    return found
 
 
 def audited() -> frozenset[str]:
@@ -76,6 +84,44 @@ def section_parts(kind: str) -> list[tuple[str, SectionPart]]:
     """The domains' `status` or `report` section functions, in display order."""
     parts = [(domain.name, part) for domain in domains() if (part := getattr(domain, kind)) is not None]
     return sorted(parts, key=lambda pair: (pair[1].order, pair[0]))
+
+
+def config_tables() -> dict:
+    """Every domain's keys of arkops.toml, in the domains' order (`arkops.config.schema()` adds the global ones)."""
+    from arkops.core.domain import resolve
+
+    tables: dict = {}
+    for domain in domains():
+        if domain.config is None:
+            continue
+        declared = resolve(domain.config)
+        if clash := tables.keys() & declared.keys():
+            raise TypeError(f"{domain.name} declares config keys another domain declares: {sorted(clash)}")
+        tables.update(declared)
+    return tables
+
+
+def register_config() -> None:
+    """Tell `arkops.config` where the domains' tables are; they are built only when a config is parsed."""
+    from arkops.config import register_tables
+
+    register_tables(config_tables)
+
+
+@cache
+def messages() -> dict[str, Message]:
+    """Every template any domain sends, by name, with its category and sample variables."""
+    from arkops.core.domain import resolve
+
+    found: dict[str, Message] = {}
+    for domain in domains():
+        if domain.templates is None:
+            continue
+        declared = resolve(domain.templates)
+        if clash := found.keys() & declared.keys():
+            raise TypeError(f"{domain.name} declares templates another domain declares: {sorted(clash)}")
+        found.update(declared)
+    return found
 
 
 def register_databases() -> None:

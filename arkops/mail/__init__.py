@@ -6,7 +6,7 @@ OUTBOX = "outbox"  # the outbox database's name, declared with its schema by the
 
 
 class MessageState(StrEnum):
-    """Where an outbox message stands (README, "How the outbox behaves")."""
+    """Where an outbox message stands (docs/messaging.md, "How the outbox behaves")."""
 
     pending = "pending"
     sending = "sending"

@@ -1,6 +1,6 @@
 """Address and header validation: one address per field, no line breaks, IDN domains.
 
-The policy (README, "Addresses"): every address is checked for syntax and
+The policy (docs/messaging.md, "Addresses"): every address is checked for syntax and
 header injection. Only customer addresses that come from outside (signups,
 imports, Stripe) must also be on a globally deliverable domain, unless
 `[mail] allow_local_domains` is set for a staging setup. Operator, sender and

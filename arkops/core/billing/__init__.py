@@ -43,7 +43,31 @@ def no_stripe_key(rt: object) -> str | None:
 LEDGER_DB = Database(
     "ledger",
     version=3,
-    personal={"customers": ("email", "name"), "invoices": ("customer_email",)},
+    # Only customers and invoices name a person; the other tables hold Stripe ids, amounts and dates
+    # (events: applied event ids; sync: cursors; flags: one-time alerts; unresolved: ids still unknown).
+    personal={
+        "customers": ("email", "name"),
+        "invoices": ("customer_email",),
+        **dict.fromkeys(
+            (
+                "subscriptions",
+                "subscriptions_history",
+                "refunds",
+                "disputes",
+                "credit_notes",
+                "payment_links",
+                "coupons",
+                "discounts",
+                "customer_discounts",
+                "tax_rates",
+                "events",
+                "sync",
+                "flags",
+                "unresolved",
+            ),
+            (),
+        ),
+    },
     migrations="arkops.core.billing.ledger:MIGRATIONS",
     archive=True,
     forget="arkops.core.billing.privacy:forget",
@@ -77,13 +101,7 @@ DOMAIN = Domain(
         DoctorCheck("arkops.core.billing.checks:stripe_api", order=92, needs="stripe"),
     ),
     demo=DemoPart("arkops.core.billing.demo:build", order=20),
-    templates=(
-        "first_revenue",
-        "payment_failed",
-        "payment_received",
-        "payment_failed_customer",
-        "subscription_welcome",
-    ),
+    templates="arkops.core.billing.messages:TEMPLATES",
     retention=(
         Retention("arkops.core.billing.retention:fold_event_ids", order=30),
         Retention("arkops.core.billing.retention:archive_settled_invoices", order=31),
@@ -92,4 +110,5 @@ DOMAIN = Domain(
     report=SectionPart("arkops.core.billing.sections:report", order=10),
     order=50,
     audited=("stripe sync", "webhooks ingest", "webhooks serve", "payments import"),
+    config="arkops.core.billing.settings:CONFIG",
 )

@@ -9,7 +9,8 @@ domain, conversions from the billing ledger as trials see them) and builds
 
 from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job, SectionPart
 
-FUNNEL_DB = Database("funnel", version=1, personal={})
+# rules: each rule's failing/recovered state; alarms: the no-visits alarm. Rule ids, days and times: nobody in it.
+FUNNEL_DB = Database("funnel", version=1, personal={"rules": (), "alarms": ()})
 
 DOMAIN = Domain(
     name="funnel",
@@ -28,9 +29,10 @@ DOMAIN = Domain(
     ),
     checks=(DoctorCheck("arkops.core.funnel.checks:rules", order=46),),
     demo=DemoPart("arkops.core.funnel.demo:build", order=40),
-    templates=("conversion_rate", "no_visits"),
+    templates="arkops.core.funnel.messages:TEMPLATES",
     status=SectionPart("arkops.core.funnel.sections:status", order=35),
     report=SectionPart("arkops.core.funnel.sections:report", order=35),
     order=67,
     audited=("funnel check",),
+    config="arkops.core.funnel.settings:CONFIG",
 )

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from arkops.clock import iso, parse_iso, since_moment
-from arkops.config import FUNNEL_STAGES as STAGES
+from arkops.core.funnel.settings import FUNNEL_STAGES as STAGES
 from arkops.core.funnel.wilson import wilson
 from arkops.errors import ConfigError, UsageError
 from arkops.runtime import Runtime

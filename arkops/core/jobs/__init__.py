@@ -28,4 +28,5 @@ DOMAIN = Domain(
     report=SectionPart("arkops.core.jobs.sections:report", order=90),
     order=20,
     audited=("retention",),
+    config="arkops.core.jobs.settings:CONFIG",
 )

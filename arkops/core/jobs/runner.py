@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from arkops.clock import iso, parse_iso
-from arkops.core.domain import Job, resolve
+from arkops.core.domain import Job, JobOutcome, resolve
 from arkops.core.jobs import JOBS_DB
 from arkops.errors import ArkopsError, ConfigError, LockBusyError, redact
 from arkops.runtime import Runtime
@@ -194,6 +194,8 @@ def _execute(rt: Runtime, job: Job, schedule: Schedule, now: datetime, force: bo
     started = time.monotonic()
     try:
         outcome = resolve(job.run)(rt, now=now)
+        if not isinstance(outcome, JobOutcome):
+            raise TypeError(f"job {job.name}: {job.run} returned {type(outcome).__name__}, not a JobOutcome")
         summary, counts = outcome.summary(), outcome.counts()
     except Exception as exc:  # one failing job must not stop the others
         error = redact(str(exc) if isinstance(exc, ArkopsError) else f"{type(exc).__name__}: {exc}")

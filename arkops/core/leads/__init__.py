@@ -22,10 +22,13 @@ VISITS_DB = Database(
 LEADS_DB = Database(
     "leads",
     version=1,
-    # imports: demo requests and lead lists; alerts: keyed by visitor id or email.
+    # imports: demo requests and lead lists; alerts: keyed by visitor id or email; sources: how far each log
+    # was read (paths and offsets); meta: the ingest journal and the digests' times.
     personal={
         "imports": ("_key", "email", "name", "company", "ip", "user_agent", "visitor"),
         "alerts": ("_key",),
+        "sources": (),
+        "meta": (),
     },
 )
 
@@ -45,10 +48,11 @@ DOMAIN = Domain(
     ),
     checks=(DoctorCheck("arkops.core.leads.checks:sources", order=45),),
     demo=DemoPart("arkops.core.leads.demo:build", order=30),
-    templates=("hot_leads",),
+    templates="arkops.core.leads.messages:TEMPLATES",
     retention=(Retention("arkops.core.leads.retention:drop_old_visits", order=30),),
     status=SectionPart("arkops.core.leads.sections:status", order=30),
     report=SectionPart("arkops.core.leads.sections:report", order=30),
     order=65,
     audited=("leads ingest", "leads import", "leads scan"),
+    config="arkops.core.leads.settings:CONFIG",
 )

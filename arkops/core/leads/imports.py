@@ -21,7 +21,8 @@ from typing import Any
 
 from arkops.clock import from_seconds, iso, parse_iso
 from arkops.core.leads import LEADS_DB
-from arkops.core.leads.visits import email_in, store_ip, visitor_id
+from arkops.core.leads.visits import email_in, visitor_id
+from arkops.core.privacy.addresses import store_ip
 from arkops.core.privacy.person import erased_check
 from arkops.errors import DataError, UsageError
 from arkops.runtime import Runtime

@@ -18,7 +18,6 @@ and the user agent.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import re
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
+from arkops.core.privacy.addresses import store_ip
 from arkops.errors import CorruptFileError
 from arkops.runtime import Runtime
 from arkops.sources.access_log import Hit
@@ -62,28 +62,6 @@ def match_page(pages: list[Page], path: str) -> Page | None:
         ):
             return page
     return None
-
-
-_IPV4 = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})")
-
-
-@lru_cache(maxsize=8_192)
-def store_ip(ip: str, full: bool) -> str:
-    """The address as stored: IPv4 cut to its /24, IPv6 to its /48 unless `full`; anything not an IP becomes ""."""
-    v4 = _IPV4.fullmatch(ip)
-    if v4:  # the common case, without ipaddress's cost
-        a, b, c, d = map(int, v4.groups())
-        if a > 255 or b > 255 or c > 255 or d > 255:
-            return ""
-        return f"{a}.{b}.{c}.{d if full else 0}"
-    try:
-        address = ipaddress.ip_address(ip.strip("[]"))
-    except ValueError:
-        return ""
-    if full:
-        return str(address)
-    prefix = 24 if address.version == 4 else 48
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
 
 
 @lru_cache(maxsize=8_192)

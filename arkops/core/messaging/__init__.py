@@ -12,7 +12,13 @@ __all__ = ["DOMAIN", "MessageState"]
 OUTBOX_DB = Database(
     OUTBOX,
     version=2,
-    personal={"messages": ("to", "subject", "text", "html", "key", "last_error"), "keys": ("_key",)},
+    # counters: the next message number; retention: how far bodies were emptied. Nobody in either.
+    personal={
+        "messages": ("to", "subject", "text", "html", "key", "last_error"),
+        "keys": ("_key",),
+        "counters": (),
+        "retention": (),
+    },
     migrations="arkops.mail.outbox:MIGRATIONS",
     archive=True,
     forget="arkops.core.messaging.privacy:forget",
@@ -38,10 +44,11 @@ DOMAIN = Domain(
         DoctorCheck("arkops.core.messaging.checks:outbox", order=80),
         DoctorCheck("arkops.core.messaging.checks:smtp", order=91, needs="smtp"),
     ),
-    templates=("test", "job_failed"),
+    templates="arkops.core.messaging.messages:TEMPLATES",
     retention=(Retention("arkops.core.messaging.service:retention", order=90),),
     status=SectionPart("arkops.core.messaging.sections:status", order=80),
     report=SectionPart("arkops.core.messaging.sections:report", order=80),
     order=40,
     audited=("mail send", "mail test", "mail flush", "mail retry"),
+    config="arkops.core.messaging.settings:CONFIG",
 )

@@ -46,13 +46,13 @@ def mail_settings(rt: Runtime) -> list[Check]:
 
 def templates(rt: Runtime) -> Check:
     from arkops.core.notify import render_message
-    from arkops.mail.catalog import SAMPLES
+    from arkops.core.registry import messages
 
     rendered = 0
-    for name, sample in SAMPLES.items():
+    for name, message in messages().items():
         for locale in LOCALES:
             try:
-                render_message(rt, name, sample, locale=locale, recipient="doctor@example.com")
+                render_message(rt, name, message.sample, locale=locale, recipient="doctor@example.com")
             except ArkopsError as exc:
                 return Check("templates", FAIL, str(exc))
             rendered += 1
@@ -60,7 +60,7 @@ def templates(rt: Runtime) -> Check:
     return Check(
         "templates",
         OK,
-        f"{rendered} renderings ({len(SAMPLES)} messages x {len(LOCALES)} locales)"
+        f"{rendered} renderings ({len(messages())} messages x {len(LOCALES)} locales)"
         + (f", overrides in {where}" if where else ""),
     )
 

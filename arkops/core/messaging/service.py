@@ -8,10 +8,10 @@ from typing import Any
 
 from arkops.core.messaging import OUTBOX_DB
 from arkops.core.notify import Queued, notify, render_message
+from arkops.core.registry import messages
 from arkops.errors import DataError
 from arkops.mail import outbox
 from arkops.mail.address import normalize_address
-from arkops.mail.catalog import SAMPLES
 from arkops.mail.outbox import FlushReport
 from arkops.mail.render import Rendered
 from arkops.mail.smtp import Outcome, SmtpSession, SmtpSettings
@@ -31,9 +31,10 @@ def parse_vars(pairs: list[str]) -> dict[str, Any]:
 
 
 def with_samples(template: str, overrides: dict[str, Any]) -> dict[str, Any]:
-    if template not in SAMPLES:
-        raise DataError(f"unknown template {template!r} (known: {', '.join(sorted(SAMPLES))})")
-    return {**SAMPLES[template], **overrides}
+    known = messages()
+    if template not in known:
+        raise DataError(f"unknown template {template!r} (known: {', '.join(sorted(known))})")
+    return {**known[template].sample, **overrides}
 
 
 def preview(

@@ -35,6 +35,6 @@ DOMAIN = Domain(
         ),
     ),
     demo=DemoPart("arkops.core.operator.demo:build", order=90, after_jobs=True),
-    templates=("weekly_report",),
+    templates="arkops.core.operator.messages:TEMPLATES",
     order=15,
 )

@@ -15,7 +15,7 @@ USAGE_DB = Database("usage", version=1, personal={"usage": ("_key", "email"), "q
 DOMAIN = Domain(
     name="plans",
     summary="Plans in Stripe, checkout and portal links, subscription actions, plan migration, usage quotas.",
-    commands={"usage": "arkops.cli.usage:app"},
+    commands={"usage": "arkops.cli.usage:app", "billing": "arkops.cli.plans:app"},
     databases=(PLANS_DB, USAGE_DB),
     jobs=(
         Job(
@@ -31,7 +31,7 @@ DOMAIN = Domain(
         DoctorCheck("arkops.core.plans.checks:stripe_prices", order=93, needs="stripe"),
     ),
     demo=DemoPart("arkops.core.plans.demo:build", order=40),
-    templates=("quota_80", "quota_100", "quota_reached", "plan_migration"),
+    templates="arkops.core.plans.messages:TEMPLATES",
     retention=(Retention("arkops.core.plans.usage:drop_old_periods", order=40),),
     status=SectionPart("arkops.core.plans.sections:status", order=50),
     report=SectionPart("arkops.core.plans.sections:report", order=50),
@@ -47,4 +47,5 @@ DOMAIN = Domain(
         "usage import",
         "usage check",
     ),
+    config="arkops.core.plans.settings:CONFIG",
 )

@@ -41,8 +41,8 @@ def stored_ip(rt: Any, ip: str) -> str:
     return keep(rt, ip)
 
 
-PRIVACY_DB = Database("privacy", version=1, personal={})  # erasure records: keyed hashes only
-AUDIT_DB = Database("audit", version=1, personal={}, kind="jsonl")  # addresses hashed, never in clear
+PRIVACY_DB = Database("privacy", version=1, personal={"erasures": ()})  # erasure records: keyed hashes only
+AUDIT_DB = Database("audit", version=1, personal={"audit": ()}, kind="jsonl")  # addresses hashed, never in clear
 
 DOMAIN = Domain(
     name="privacy",
@@ -56,4 +56,5 @@ DOMAIN = Domain(
     ),
     audited=("privacy forget", "privacy purge"),
     order=80,
+    config="arkops.core.privacy.settings:CONFIG",
 )

@@ -81,9 +81,9 @@ def normalize_ip(text: str) -> str | None:
 def anonymize_ip(text: str) -> str:
     """An IPv4 address with its last byte zeroed, an IPv6 address cut to its /48 (as analytics tools do).
 
-    The one implementation is leads' `store_ip`, which every visit goes through; ValueError when not an IP.
+    ValueError when not an IP.
     """
-    from arkops.core.leads.visits import store_ip
+    from arkops.core.privacy.addresses import store_ip
 
     stored = store_ip(text.strip(), False)
     if not stored:

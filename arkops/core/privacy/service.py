@@ -35,7 +35,7 @@ def matches(person_: Person, key: str, document: Any, fields: tuple[str, ...]) -
 def personal_databases() -> list[Database]:
     from arkops.core.registry import databases
 
-    return [database for _, database in databases().values() if database.personal]
+    return [database for _, database in databases().values() if any(database.personal.values())]
 
 
 def jsonl_files(rt: Runtime, name: str) -> list[Path]:
@@ -66,7 +66,11 @@ def _found(rt: Runtime, database: Database, who: Person) -> Iterator[tuple[str, 
         return
     with rt.store.transaction(database.name) as db:
         hot = [
-            (t, k, d) for t, fields in database.personal.items() for k, d in db.items(t) if matches(who, k, d, fields)
+            (t, k, d)
+            for t, fields in database.personal.items()
+            if fields  # a table declared with () holds nobody
+            for k, d in db.items(t)
+            if matches(who, k, d, fields)
         ]
     yield from hot
     if database.archive:
@@ -76,7 +80,7 @@ def _found(rt: Runtime, database: Database, who: Person) -> Iterator[tuple[str, 
         for month in archive.months():
             data = archive.read(month)
             for table, fields in database.personal.items():
-                for key, document in data.get(table, {}).items():
+                for key, document in data.get(table, {}).items() if fields else ():
                     if matches(who, key, document, fields):
                         yield f"{table} (archive {month})", key, document
 

@@ -46,7 +46,7 @@ DOMAIN = Domain(
     ),
     checks=(DoctorCheck("arkops.core.promo.push:coupons_check", order=93, needs="stripe"),),
     demo=DemoPart("arkops.core.promo.demo:build", order=60),
-    templates=("promo_confirmation",),
+    templates="arkops.core.promo.messages:TEMPLATES",
     status=SectionPart("arkops.core.promo.sections:status", order=40),
     report=SectionPart("arkops.core.promo.sections:report", order=40),
     order=65,

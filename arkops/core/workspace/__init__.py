@@ -1,6 +1,6 @@
 """The workspace: `init` (config, .env.example, data directory), `doctor`, and the `demo`.
 
-`init` writes the config template generated from `arkops.config.SCHEMA`;
+`init` writes the config template generated from `arkops.config.schema()`;
 `checks` holds the workspace's own doctor checks; the demo and its registry
 of parts live in `arkops.core.demo`.
 """

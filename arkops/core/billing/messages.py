@@ -1,0 +1,37 @@
+"""The billing domain's messages: who reads each and sample values of its variables.
+
+The samples render every template in `arkops doctor`, `arkops mail preview` and the tests; they also
+document the variables a template may use (every template also receives `recipient`, `locale`, `product`
+and, in HTML, `subject`).
+"""
+
+from arkops.core.domain import Message
+
+TEMPLATES = {
+    "first_revenue": Message(
+        "operator",
+        {"email": "ana@example.com", "amount": "€29.00", "invoice_id": "in_123"},
+    ),
+    "payment_failed": Message(
+        "operator",
+        {
+            "email": "ana@example.com",
+            "amount": "€29.00",
+            "invoice_id": "in_123",
+            "attempt_count": 1,
+            "next_attempt": "2026-03-15",
+        },
+    ),
+    "payment_received": Message(
+        "transactional",
+        {"amount": "€29.00", "invoice_id": "in_123"},
+    ),
+    "payment_failed_customer": Message(
+        "transactional",
+        {"amount": "€29.00", "invoice_id": "in_123", "next_attempt": "2026-03-15"},
+    ),
+    "subscription_welcome": Message(
+        "transactional",
+        {"plan": "pro"},
+    ),
+}

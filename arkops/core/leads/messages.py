@@ -1,0 +1,32 @@
+"""The leads domain's messages: who reads each and sample values of its variables.
+
+The samples render every template in `arkops doctor`, `arkops mail preview` and the tests; they also
+document the variables a template may use (every template also receives `recipient`, `locale`, `product`
+and, in HTML, `subject`).
+"""
+
+from arkops.core.domain import Message
+
+TEMPLATES = {
+    "hot_leads": Message(
+        "operator",
+        {
+            "window": "15 minutes",
+            "leads": [
+                {
+                    "visitor": "ana@example.com",
+                    "score": 11.2,
+                    "pages": ["pricing", "trial"],
+                    "page": "trial",
+                    "time": "2026-03-02 10:15 CET",
+                    "source": "newsletter",
+                    "referrer": "https://news.example/",
+                    "user_agent": "Mozilla/5.0",
+                    "visits": 4,
+                    "days": 2,
+                    "history": ["2026-03-01 18:02 CET pricing", "2026-03-02 10:15 CET trial"],
+                }
+            ],
+        },
+    ),
+}

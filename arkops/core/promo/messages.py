@@ -1,0 +1,15 @@
+"""The promo domain's messages: who reads each and sample values of its variables.
+
+The samples render every template in `arkops doctor`, `arkops mail preview` and the tests; they also
+document the variables a template may use (every template also receives `recipient`, `locale`, `product`
+and, in HTML, `subject`).
+"""
+
+from arkops.core.domain import Message
+
+TEMPLATES = {
+    "promo_confirmation": Message(
+        "transactional",
+        {"code": "LAUNCH50", "discount": "50 %", "duration": "3 months"},
+    ),
+}

@@ -1,0 +1,60 @@
+"""The trials domain's messages: who reads each and sample values of its variables.
+
+The samples render every template in `arkops doctor`, `arkops mail preview` and the tests; they also
+document the variables a template may use (every template also receives `recipient`, `locale`, `product`
+and, in HTML, `subject`).
+"""
+
+from arkops.core.domain import Message
+
+TEMPLATES = {
+    "trial_updates": Message(
+        "operator",
+        {
+            "activated": [
+                {
+                    "email": "ana@example.com",
+                    "plan": "Pro",
+                    "activity_kind": "watch_created",
+                    "activated_at": "2026-03-02 10:15 UTC",
+                }
+            ],
+            "converted": [
+                {
+                    "email": "bo@example.com",
+                    "plan": "Starter",
+                    "converted_at": "2026-03-12 09:00 UTC",
+                    "days_in_trial": 10,
+                }
+            ],
+        },
+    ),
+    "trial_welcome": Message(
+        "lifecycle",
+        {"plan": "pro", "trial_days": 14, "ends_on": "2026-03-15"},
+    ),
+    "trial_day1_help": Message(
+        "lifecycle",
+        {"plan": "pro"},
+    ),
+    "trial_day1_demo": Message(
+        "lifecycle",
+        {"activity_count": 5, "demo_url": "https://example.com/demo"},
+    ),
+    "trial_day7": Message(
+        "lifecycle",
+        {"plan": "pro", "activity_count": 42, "days_left": 7},
+    ),
+    "trial_day12": Message(
+        "lifecycle",
+        {"plan": "pro", "days_left": 2, "upgrade_url": "https://example.com/upgrade"},
+    ),
+    "trial_day14_converted": Message(
+        "lifecycle",
+        {"plan": "pro"},
+    ),
+    "trial_day14_ended": Message(
+        "lifecycle",
+        {"plan": "pro"},
+    ),
+}
