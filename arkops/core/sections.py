@@ -4,9 +4,11 @@ A domain names a function in its declaration (`Domain.status`,
 `Domain.report`, see `arkops.core.domain.SectionPart`) that returns
 `Section`s: figures (a raw value for scripts, the same value formatted for
 people, red or not), charts (labelled series with a text alternative) and
-tables. Nothing here knows about Rich, HTML or email: `arkops.cli.status`,
-`arkops.core.operator.html` and the weekly email render any section the
-same way, so a new domain adds its part of every view by declaring it.
+tables. Nothing here knows about Rich, HTML or email: `arkops.cli.status`
+draws any section on the terminal, and one set of Jinja macros
+(`templates/_sections.html`, `_sections.txt`) renders it in the HTML report
+and in the weekly email, so a new domain adds its part of every view by
+declaring it.
 
 Raw values follow the JSON rules of every command: money in integer minor
 units with `currency`, rates as fractions, times ISO 8601 UTC with `Z`.
@@ -81,6 +83,12 @@ class Table:
     cells: list[list[str]]
     red_rows: list[int] = field(default_factory=list)
     empty: str = "none"
+
+    @property
+    def numeric(self) -> list[bool]:
+        """Which columns hold numbers, and nothing else where set: renderers align them to the right."""
+        found = [[row[column] for row in self.rows if row.get(column) is not None] for column in self.columns]
+        return [bool(values) and all(isinstance(v, (int, float)) for v in values) for values in found]
 
     def as_json(self) -> dict[str, Any]:
         return {"title": self.title, "rows": self.rows, "red_rows": self.red_rows}
