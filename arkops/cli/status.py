@@ -133,7 +133,7 @@ def status(
 
     Example: arkops status --format json
     """
-    from arkops.clock import iso
+    from arkops.clock import iso, local_time
     from arkops.core.operator.status import as_json, build_status
 
     rt = runtime(ctx)
@@ -142,7 +142,7 @@ def status(
     if format is ViewFormat.json:
         emit_json(as_json(sections, now=now, currency=rt.config.currency))
     else:
-        local = now.astimezone(rt.config.tz).strftime("%Y-%m-%d %H:%M %Z")
+        local = local_time(now, rt.config.tz)
         render_sections(sections, as_of=f"{local} ({iso(now)})")
     if check and any(s.red for s in sections):
         raise typer.Exit(ExitCode.CHECK_FAILED)
@@ -156,10 +156,10 @@ def report(
         int,
         typer.Option(
             help="Period covered: 12mo, 6mo, 2y (1 month to 10 years).",
-            parser=checked("arkops.core.operator.html:parse_since"),
+            parser=checked("arkops.core.operator.html:parse_period"),
             metavar="PERIOD",
         ),
-    ] = "12mo",  # type: ignore[assignment]  # parsed to months by `parse_since`
+    ] = "12mo",  # type: ignore[assignment]  # parsed to months by `parse_period`
 ) -> None:
     """Write one self-contained HTML page: MRR and movements, revenue, trial cohorts and every domain's part.
 

@@ -1,4 +1,4 @@
-"""Revenue reporting from the ledger. The definitions are in the README (MRR, movements, churn, ARPU, LTV, revenue)."""
+"""Revenue reporting from the ledger. The definitions (MRR, movements, churn, ARPU, LTV, revenue) are in docs/billing.md."""
 
 from __future__ import annotations
 

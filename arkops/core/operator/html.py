@@ -16,7 +16,7 @@ import re
 from datetime import datetime
 from pathlib import Path
 
-from arkops.clock import iso
+from arkops.clock import iso, local_time
 from arkops.core.sections import Formats, Section, collect, formats
 from arkops.errors import DataError
 from arkops.runtime import Runtime
@@ -24,7 +24,7 @@ from arkops.runtime import Runtime
 SINCE = re.compile(r"^(\d{1,3})(mo|y)$")
 
 
-def parse_since(text: str) -> int:
+def parse_period(text: str) -> int:
     """`12mo`, `6mo`, `2y`: how many months the report covers (1 to 120), or DataError."""
     match = SINCE.match(text.strip().lower()) if isinstance(text, str) else None
     months = (int(match[1]) * (12 if match[2] == "y" else 1)) if match else 0
@@ -52,7 +52,7 @@ def report_sections(rt: Runtime, *, now: datetime, months: int) -> list[Section]
 def build_html(rt: Runtime, *, now: datetime, months: int, sections: list[Section] | None = None) -> str:
     fmt = formats(rt)
     shown = report_sections(rt, now=now, months=months) if sections is None else sections
-    local = now.astimezone(rt.config.tz).strftime("%Y-%m-%d %H:%M %Z")
+    local = local_time(now, rt.config.tz)
     product = rt.config["mail"]["from_name"]
     return render_report(
         shown,
