@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import os
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from arkops.errors import DataError
 
@@ -65,21 +66,56 @@ def from_unix(seconds: int | float | None) -> datetime | None:
     return datetime.fromtimestamp(seconds, tz=UTC)
 
 
+def local_time(moment: datetime, tz: tzinfo) -> str:
+    """A moment as people read it where they are: `2026-10-15 11:30 CEST`."""
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def months_later(moment: datetime, months: int) -> datetime:
+    """`moment` moved on by `months` calendar months; a day after the 28th becomes the 28th, which every month has."""
+    index = moment.year * 12 + moment.month - 1 + months
+    return moment.replace(year=index // 12, month=index % 12 + 1, day=min(moment.day, 28))
+
+
+_DURATION = re.compile(r"(\d{1,6})([mhd])")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def since_moment(text: str, *, now: datetime, tz: tzinfo) -> datetime:
+    """Where a `--since` window starts: `90m`, `24h`, `7d` back from now, or a day YYYY-MM-DD from its midnight
+    in `tz`; DataError for anything else."""
+    value = text.strip()
+    match = _DURATION.fullmatch(value)
+    if match:
+        return now - timedelta(**{_UNITS[match[2]]: int(match[1])})
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d")
+    except ValueError:
+        raise DataError(f"{text!r} is neither a duration (90m, 24h, 7d) nor a date YYYY-MM-DD") from None
+    return day.replace(tzinfo=tz).astimezone(now.tzinfo)
+
+
+def since_text(text: str) -> str:
+    """The text itself when `since_moment` reads it (an option checked before the core reads it), or DataError."""
+    since_moment(text, now=datetime.now(UTC), tz=UTC)
+    return text
+
+
 def parse_month(text: str) -> str:
     """A calendar month written YYYY-MM, or DataError."""
-    try:
-        datetime.strptime(text, "%Y-%m")
-    except (TypeError, ValueError):
-        raise DataError(f"{text!r} is not a month YYYY-MM") from None
-    return text
+    return _written(text, "%Y-%m", "a month YYYY-MM")
 
 
 def parse_day(text: str) -> str:
     """A calendar day written YYYY-MM-DD, or DataError."""
+    return _written(text, "%Y-%m-%d", "a day YYYY-MM-DD")
+
+
+def _written(text: str, form: str, what: str) -> str:
     try:
-        datetime.strptime(text, "%Y-%m-%d")
+        datetime.strptime(text, form)
     except (TypeError, ValueError):
-        raise DataError(f"{text!r} is not a day YYYY-MM-DD") from None
+        raise DataError(f"{text!r} is not {what}") from None
     return text
 
 

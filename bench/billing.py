@@ -196,6 +196,7 @@ def bench_report(work: Path, invoices: int = 100_000, subscriptions: int = 5_000
     from arkops.store import Store
 
     rng = random.Random(2)
+    (work / "data3").mkdir()  # the data directory `arkops init` makes: the store does not create it
     store = Store(work / "data3")
     store.ensure()
     with store.transaction(LEDGER_DB) as db:

@@ -130,7 +130,7 @@ def test_same_event_from_ten_processes_is_applied_once_with_one_alert(workspace,
         for _ in range(10)
     ]
     outputs = [p.communicate(timeout=60)[1] for p in procs]
-    assert [p.returncode for p in procs] == [0] * 10
+    assert [p.returncode for p in procs] == [0] * 10, outputs
     assert sum("applied" in out for out in outputs) == 1
     assert sum("already seen" in out for out in outputs) == 9
     outbox = json.loads((workspace / "data" / "outbox.json").read_text())

@@ -17,7 +17,7 @@ from test_billing import signed  # noqa: F401  (a fixture)
 from test_billing_shapes import deliver, subscriptions
 
 from arkops.core.billing.amounts import subscription_mrr
-from arkops.core.billing.ledger import normalize_subscription
+from arkops.core.billing.stripe_objects import normalize_subscription
 
 VERSION = "2025-09-30"
 CHECKOUT = ts("2026-02-03")

@@ -65,6 +65,16 @@ def checked(validator: str) -> Callable[[str], Any]:
     return parse
 
 
+def check_combinations(ctx: typer.Context, rules: Iterable[tuple[bool, str]]) -> None:
+    """What Typer cannot declare of options (one or the other, one needs another): the first rule broken is a
+    usage error (exit 2, one line), before the command reads any data."""
+    from arkops.cli._click import UsageError
+
+    for broken, message in rules:
+        if broken:
+            raise UsageError(message, ctx=ctx)
+
+
 def runtime(ctx: typer.Context) -> Runtime:
     """The invocation's Runtime; notes which command runs, with its arguments, for the audit log."""
     rt = ctx.find_root().obj

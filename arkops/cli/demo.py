@@ -13,14 +13,13 @@ from arkops.cli._output import FORMAT_HELP, Format, emit_json, runtime
 def _print_status(workspace: Path, as_of: str) -> None:
     """`arkops status` of the demo workspace, as `cd DIR && arkops status` shows it."""
     from arkops.cli.status import render_sections
-    from arkops.clock import parse_iso
+    from arkops.clock import local_time, parse_iso
     from arkops.core.operator.status import build_status
     from arkops.runtime import Runtime
 
     demo = Runtime(data_dir=workspace / "data", config_path=workspace / "arkops.toml", env_file=workspace / ".env")
     now = parse_iso(as_of)
-    local = now.astimezone(demo.config.tz).strftime("%Y-%m-%d %H:%M %Z")
-    render_sections(build_status(demo, now=now), as_of=f"{local} ({as_of})")
+    render_sections(build_status(demo, now=now), as_of=f"{local_time(now, demo.config.tz)} ({as_of})")
 
 
 def demo(

@@ -15,10 +15,6 @@ app = group("Funnel: visitors -> demo -> trial -> active -> paid, rate alerts an
 BAR_WIDTH = 40
 
 
-def _percent(value: float | None) -> str:
-    return "n/a" if value is None else f"{value * 100:.1f} %"
-
-
 def _flat(name: str, stages: list[dict], rates: list[dict]) -> dict:
     """One row per group: each stage's count, then each rate (a fraction; the table shows a percentage)."""
     row: dict = {"group": name}
@@ -36,7 +32,7 @@ def funnel_report(
         typer.Option(
             "--since",
             help="A duration back from now (90m, 24h, 30d) or a date YYYY-MM-DD in the configured time zone.",
-            parser=checked("arkops.core.leads.scoring:since_option"),
+            parser=checked("arkops.clock:since_text"),
         ),
     ] = "30d",
     by: Annotated[
@@ -53,8 +49,10 @@ def funnel_report(
     Example: arkops funnel report --since 30d --by source
     """
     from arkops.core.funnel.stages import report
+    from arkops.core.sections import formats
 
     rt = runtime(ctx)
+    percent = formats(rt).percent
     document = report(rt, now=rt.now(), since=since, by=by, cohort=cohort)
     if format is Format.json:
         emit_json(document)
@@ -79,15 +77,15 @@ def funnel_report(
     rates = [
         {
             "from -> to": f"{r['from']} -> {r['to']}",
-            "rate": _percent(r["rate"]),
-            "95 % interval": f"{_percent(r['low'])} - {_percent(r['high'])}" if r["rate"] is not None else "",
+            "rate": percent(r["rate"]),
+            "95 % interval": f"{percent(r['low'])} - {percent(r['high'])}" if r["rate"] is not None else "",
             "of": f"{r['count_to']} of {r['count_from']}",
         }
         for r in document["rates"]
     ]
     emit_rows(rates, format, title=kind)
     if document["groups"]:
-        shown: dict[str, Callable[[Any], str]] = {col: _percent for col in rows[0] if "->" in col}
+        shown: dict[str, Callable[[Any], str]] = {col: percent for col in rows[0] if "->" in col}
         emit_rows(rows, format, title=f"by {document['by']}", display=shown)
 
 
@@ -104,10 +102,11 @@ def funnel_check(
     Example: arkops funnel check
     """
     from arkops.core.funnel.rules import check_now
+    from arkops.core.sections import formats
 
     rt = runtime(ctx)
     report = check_now(rt, now=rt.now())
-    for line in report.lines():
+    for line in report.lines(formats(rt)):
         print(line, file=sys.stderr)  # under --check, the lines are the point: --quiet does not hide them
     say(rt, f"funnel check: {report.summary()}")
     raise typer.Exit(ExitCode.CHECK_FAILED if check and report.failed else ExitCode.OK)

@@ -18,7 +18,7 @@ SinceOption = Annotated[
     typer.Option(
         "--since",
         help="A duration back from now (90m, 24h, 7d) or a date YYYY-MM-DD in the configured time zone.",
-        parser=checked("arkops.core.leads.scoring:since_option"),
+        parser=checked("arkops.clock:since_text"),
     ),
 ]
 

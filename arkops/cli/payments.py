@@ -45,6 +45,7 @@ def payments_report(
             f"as of {report['as_of']}: MRR {format_money(report['mrr'], cur)}, ARR {format_money(report['arr'], cur)}, "
             f"{report['paying_customers']} paying, ARPU {format_money(report['arpu'], cur)}, LTV {ltv}"
         )
+    from arkops.core.sections import formats
     from arkops.money import format_money
 
     cur = report["currency"]
@@ -52,7 +53,7 @@ def payments_report(
         col: (lambda v: format_money(v, cur))
         for col in ("mrr", "new", "expansion", "contraction", "churn", "reactivation", "revenue")
     }
-    emit_rows(report["months"], format, display={**money, "logo_churn_rate": lambda v: f"{v * 100:.1f} %"})
+    emit_rows(report["months"], format, display={**money, "logo_churn_rate": formats(rt).percent})
 
 
 @app.command("movements")

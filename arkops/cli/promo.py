@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from arkops.cli._output import FORMAT_HELP, Format, emit_json, emit_rows, group, runtime, say
+from arkops.cli._output import FORMAT_HELP, Format, check_combinations, emit_json, emit_rows, group, runtime, say
 from arkops.errors import ExitCode
 from arkops.text import Locale
 
@@ -29,7 +29,13 @@ def promo_create(
         list[str] | None, typer.Option("--discount", help="PLAN=PERCENT off, once per plan it covers (e.g. pro=33).")
     ] = None,
     amount_off: Annotated[
-        int | None, typer.Option("--amount-off", help="A fixed amount off each invoice, in minor units (500 = 5.00).")
+        int | None,
+        typer.Option(
+            "--amount-off",
+            help="A fixed amount off each invoice, in minor units (500 = 5.00).",
+            min=1,
+            max=1_000_000_000,
+        ),
     ] = None,
     currency: Annotated[str | None, typer.Option("--currency", help="The currency of --amount-off (ISO 4217).")] = None,
     plan: Annotated[
@@ -37,13 +43,16 @@ def promo_create(
         typer.Option("--plan", help="With --amount-off: a plan it covers (default: every plan in its currency)."),
     ] = None,
     months: Annotated[
-        int | None, typer.Option("--months", help="The discount lasts N months (a repeating coupon).")
+        # a launch offer discounted for more than three years is a typo
+        int | None, typer.Option("--months", help="The discount lasts N months (a repeating coupon).", min=1, max=36)
     ] = None,
     once: Annotated[
         bool, typer.Option("--once", help="The discount applies to the first invoice only (the default).")
     ] = False,
     forever: Annotated[bool, typer.Option("--forever", help="The discount lasts as long as the subscription.")] = False,
-    slots: Annotated[int | None, typer.Option("--slots", help="Maximum redemptions (default: unlimited).")] = None,
+    slots: Annotated[
+        int | None, typer.Option("--slots", help="Maximum redemptions (default: unlimited).", min=1, max=1_000_000)
+    ] = None,
     valid_from: Annotated[
         str | None,
         typer.Option(
@@ -61,6 +70,24 @@ def promo_create(
 
     Example: arkops promo create SPRING20 --discount starter=20 --discount pro=20 --slots 50
     """
+    check_combinations(
+        ctx,
+        [
+            (
+                bool(discount) == (amount_off is not None),
+                "give either --discount PLAN=PERCENT (once per plan) or --amount-off with --currency",
+            ),
+            (
+                bool(discount) and bool(plan or currency),
+                "--plan and --currency go with --amount-off; --discount names its plans itself",
+            ),
+            (
+                amount_off is not None and not currency,
+                "--amount-off needs --currency (the amount is in its minor units)",
+            ),
+            (sum((months is not None, once, forever)) > 1, "give one duration: --months N, --once or --forever"),
+        ],
+    )
     from arkops.core.promo.codes import create, new_code
 
     rt = runtime(ctx)
@@ -72,7 +99,6 @@ def promo_create(
         currency=currency,
         plans=plan or [],
         months=months,
-        once=once,
         forever=forever,
         slots=slots,
         valid_from=valid_from,

@@ -20,10 +20,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from typer.main import get_command
+
+if TYPE_CHECKING:
+    from arkops.core.domain import DoctorCheck, Job
 
 WIDTH = 100  # help is wrapped at this width in the docs, whatever the terminal
 
@@ -230,42 +233,41 @@ def messages_table() -> str:
 def domain_facts(name: str) -> str:
     """docs/<name>.md: what the domain's declaration brings, each part with the code that does it."""
     from arkops.core.domain import resolve
-    from arkops.core.jobs.runner import describe_schedule
     from arkops.core.registry import domains
 
     (domain,) = [domain for domain in domains() if domain.name == name]
     package = f"arkops/core/{name}"
+    config = resolve(domain.config).items() if domain.config else []
+    messages = resolve(domain.templates).items() if domain.templates else []
+    sections = [(kind, part) for kind in ("status", "report") if (part := getattr(domain, kind))]
+    facts = [  # (heading, text): a part the domain does not declare has no text and no line
+        ("**Commands:**", ", ".join(_command_link(command, "cli.md") for command in domain.commands)),
+        ("**Jobs** ([all jobs](jobs.md#the-jobs)):", ", ".join(_job_text(job) for job in domain.jobs)),
+        *[("**Data:**", _database_line(database)) for database in domain.databases],
+        (
+            "**Configuration** ([reference](config.md#the-keys)):",
+            ", ".join(f"`{_table_name(k, v)}`" for k, v in config),
+        ),
+        ("**Emails** ([templates](messaging.md#templates)):", ", ".join(f"`{n}` ({m.category})" for n, m in messages)),
+        ("**Doctor checks:**", ", ".join(_check_text(check) for check in domain.checks)),
+        ("**Retention rules:**", ", ".join(f"`{rule.target}`" for rule in domain.retention)),
+        ("**Sections:**", ", ".join(f"{kind} `{part.target}`" for kind, part in sections)),
+        ("**Demo part:**", f"`{domain.demo.build}`" if domain.demo else ""),
+        ("**Audited commands:**", ", ".join(f"`{command}`" for command in domain.audited)),
+    ]
     lines = [f"- **Declared in** [`{package}/__init__.py`](../{package}/__init__.py)."]
-    if domain.commands:
-        lines.append(f"- **Commands:** {', '.join(_command_link(command, 'cli.md') for command in domain.commands)}.")
-    if domain.jobs:
-        jobs = [
-            f"`{job.name}` ({describe_schedule(job.every_minutes, job.daily_at, job.weekday)})" for job in domain.jobs
-        ]
-        lines.append(f"- **Jobs** ([all jobs](jobs.md#the-jobs)): {', '.join(jobs)}.")
-    for database in domain.databases:
-        lines.append(f"- **Data:** {_database_line(database)}.")
-    if domain.config:
-        tables = ", ".join(f"`{_table_name(key, spec)}`" for key, spec in resolve(domain.config).items())
-        lines.append(f"- **Configuration** ([reference](config.md#the-keys)): {tables}.")
-    if domain.templates:
-        messages = [f"`{name}` ({message.category})" for name, message in resolve(domain.templates).items()]
-        lines.append(f"- **Emails** ([templates](messaging.md#templates)): {', '.join(messages)}.")
-    if domain.checks:
-        checks = [
-            f"`{check.target}`" + (f" (with `--{check.needs}`)" if check.needs else "") for check in domain.checks
-        ]
-        lines.append(f"- **Doctor checks:** {', '.join(checks)}.")
-    if domain.retention:
-        lines.append(f"- **Retention rules:** {', '.join(f'`{rule.target}`' for rule in domain.retention)}.")
-    sections = [f"{kind} `{part.target}`" for kind in ("status", "report") if (part := getattr(domain, kind))]
-    if sections:
-        lines.append(f"- **Sections:** {', '.join(sections)}.")
-    if domain.demo:
-        lines.append(f"- **Demo part:** `{domain.demo.build}`.")
-    if domain.audited:
-        lines.append(f"- **Audited commands:** {', '.join(f'`{command}`' for command in domain.audited)}.")
+    lines += [f"- {heading} {text}." for heading, text in facts if text]
     return "\n".join(lines) + "\n"
+
+
+def _job_text(job: Job) -> str:
+    from arkops.core.jobs.runner import describe_schedule
+
+    return f"`{job.name}` ({describe_schedule(job.every_minutes, job.daily_at, job.weekday)})"
+
+
+def _check_text(check: DoctorCheck) -> str:
+    return f"`{check.target}`" + (f" (with `--{check.needs}`)" if check.needs else "")
 
 
 def declaration_source(name: str) -> str:

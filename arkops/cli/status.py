@@ -13,9 +13,13 @@ from arkops.cli._output import checked, emit_json, runtime, say
 from arkops.errors import ExitCode
 
 if TYPE_CHECKING:
-    from arkops.core.sections import Chart, Section
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
+    from arkops.core.sections import Chart, Figure, Section, Table
 
 SPARKS = "▁▂▃▄▅▆▇█"
+FIGURES_PER_ROW = 3
 
 
 class ViewFormat(StrEnum):
@@ -37,52 +41,80 @@ def _chart_line(chart: Chart) -> str:
     return f"{chart.title}: {sparkline(values)}  ({chart.labels[0]} .. {chart.labels[-1]})"
 
 
-def render_sections(sections: list[Section], *, as_of: str) -> None:
-    """One screen: each section's figures in columns, its charts as sparklines, its tables compact; red stands out."""
-    from rich.console import Console
-    from rich.table import Table
+def _headline(sections: list[Section], as_of: str) -> Text:
     from rich.text import Text
 
-    console = Console(width=None if sys.stdout.isatty() else 110, highlight=False)
     red_sections = [s.title for s in sections if s.red]
     headline = Text(f"arkops status, as of {as_of}  ")
     headline.append(
         f"needs attention: {', '.join(red_sections)}" if red_sections else "all clear",
         style="bold red" if red_sections else "green",
     )
-    console.print(headline)
+    return headline
+
+
+def _title(section: Section) -> Text:
+    from rich.text import Text
+
+    title = Text(section.title, style="bold red" if section.red else "bold")
+    if section.note:
+        title.append(f"  {section.note}", style="dim")
+    return title
+
+
+def _figure(figure: Figure) -> Text:
+    """Label, value and, when red, why: a red figure stands out with a `!`."""
+    from rich.text import Text
+
+    cell = Text(f"{figure.label} ", style="dim")
+    cell.append(figure.text + (" !" if figure.red else ""), style="bold red" if figure.red else "bold")
+    if figure.note and figure.red:
+        cell.append(f" ({figure.note})", style="red")
+    return cell
+
+
+def _figures(figures: list[Figure]) -> RichTable:
+    from rich.table import Table as RichTable
+
+    grid = RichTable.grid(padding=(0, 2))
+    for _ in range(FIGURES_PER_ROW):
+        grid.add_column()
+    cells = [_figure(figure) for figure in figures]
+    for start in range(0, len(cells), FIGURES_PER_ROW):
+        grid.add_row(*cells[start : start + FIGURES_PER_ROW])
+    return grid
+
+
+def _table(table: Table) -> RichTable | Text:
+    """Compact, numbers to the right (as in the report and the email), rows that need attention in red."""
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
+    if not table.rows:
+        return Text(f"  {table.title}: {table.empty}", style="dim")
+    shown = RichTable(show_edge=False, header_style="dim", box=None, padding=(0, 1))
+    for header, numeric in zip(table.headers, table.numeric, strict=True):
+        shown.add_column(header, overflow="fold", justify="right" if numeric else "left")
+    for index, row in enumerate(table.cells):
+        shown.add_row(*row, style="red" if index in table.red_rows else None)
+    return shown
+
+
+def render_sections(sections: list[Section], *, as_of: str) -> None:
+    """One screen: each section's figures in columns, its charts as sparklines, its tables compact; red stands out."""
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(width=None if sys.stdout.isatty() else 110, highlight=False)
+    console.print(_headline(sections, as_of))
     for section in sections:
-        title = Text(section.title, style="bold red" if section.red else "bold")
-        if section.note:
-            title.append(f"  {section.note}", style="dim")
-        console.print(title)
+        console.print(_title(section))
         if section.figures:
-            grid = Table.grid(padding=(0, 2))
-            per_row = 3
-            for _ in range(per_row):
-                grid.add_column()
-            cells = []
-            for figure in section.figures:
-                cell = Text(f"{figure.label} ", style="dim")
-                cell.append(figure.text + (" !" if figure.red else ""), style="bold red" if figure.red else "bold")
-                if figure.note and figure.red:
-                    cell.append(f" ({figure.note})", style="red")
-                cells.append(cell)
-            for start in range(0, len(cells), per_row):
-                grid.add_row(*cells[start : start + per_row])
-            console.print(grid)
+            console.print(_figures(section.figures))
         for chart in section.charts:
             console.print(Text("  " + _chart_line(chart), style="cyan"))
         for table in section.tables:
-            if not table.rows:
-                console.print(Text(f"  {table.title}: {table.empty}", style="dim"))
-                continue
-            shown = Table(show_edge=False, header_style="dim", box=None, padding=(0, 1))
-            for header in table.headers:
-                shown.add_column(header, overflow="fold")
-            for index, row in enumerate(table.cells):
-                shown.add_row(*row, style="red" if index in table.red_rows else None)
-            console.print(shown)
+            console.print(_table(table))
 
 
 def status(
@@ -101,7 +133,7 @@ def status(
 
     Example: arkops status --format json
     """
-    from arkops.clock import iso
+    from arkops.clock import iso, local_time
     from arkops.core.operator.status import as_json, build_status
 
     rt = runtime(ctx)
@@ -110,7 +142,7 @@ def status(
     if format is ViewFormat.json:
         emit_json(as_json(sections, now=now, currency=rt.config.currency))
     else:
-        local = now.astimezone(rt.config.tz).strftime("%Y-%m-%d %H:%M %Z")
+        local = local_time(now, rt.config.tz)
         render_sections(sections, as_of=f"{local} ({iso(now)})")
     if check and any(s.red for s in sections):
         raise typer.Exit(ExitCode.CHECK_FAILED)
@@ -124,10 +156,10 @@ def report(
         int,
         typer.Option(
             help="Period covered: 12mo, 6mo, 2y (1 month to 10 years).",
-            parser=checked("arkops.core.operator.html:parse_since"),
+            parser=checked("arkops.core.operator.html:parse_period"),
             metavar="PERIOD",
         ),
-    ] = "12mo",  # type: ignore[assignment]  # parsed to months by `parse_since`
+    ] = "12mo",  # type: ignore[assignment]  # parsed to months by `parse_period`
 ) -> None:
     """Write one self-contained HTML page: MRR and movements, revenue, trial cohorts and every domain's part.
 

@@ -179,10 +179,9 @@ def trials_track(
         if format is Format.json:
             emit_json(digest)
         else:
+            from arkops.core.sections import formats
 
-            def pct(value):
-                return "n/a" if value is None else f"{value * 100:.1f} %"
-
+            pct = formats(rt).percent
             day, week = digest["last_24h"], digest["last_7d"]
             median = digest["median_days_activation_to_conversion"]
             print(

@@ -4,9 +4,11 @@ A domain names a function in its declaration (`Domain.status`,
 `Domain.report`, see `arkops.core.domain.SectionPart`) that returns
 `Section`s: figures (a raw value for scripts, the same value formatted for
 people, red or not), charts (labelled series with a text alternative) and
-tables. Nothing here knows about Rich, HTML or email: `arkops.cli.status`,
-`arkops.core.operator.html` and the weekly email render any section the
-same way, so a new domain adds its part of every view by declaring it.
+tables. Nothing here knows about Rich, HTML or email: `arkops.cli.status`
+draws any section on the terminal, and one set of Jinja macros
+(`templates/_sections.html`, `_sections.txt`) renders it in the HTML report
+and in the weekly email, so a new domain adds its part of every view by
+declaring it.
 
 Raw values follow the JSON rules of every command: money in integer minor
 units with `currency`, rates as fractions, times ISO 8601 UTC with `Z`.
@@ -82,6 +84,12 @@ class Table:
     red_rows: list[int] = field(default_factory=list)
     empty: str = "none"
 
+    @property
+    def numeric(self) -> list[bool]:
+        """Which columns hold numbers, and nothing else where set: renderers align them to the right."""
+        found = [[row[column] for row in self.rows if row.get(column) is not None] for column in self.columns]
+        return [bool(values) and all(isinstance(v, (int, float)) for v in values) for values in found]
+
     def as_json(self) -> dict[str, Any]:
         return {"title": self.title, "rows": self.rows, "red_rows": self.red_rows}
 
@@ -130,11 +138,13 @@ class Formats:
         return format_decimal(value, locale=self.locale)
 
     def percent(self, fraction: float | None) -> str:
+        """`8.5 %` (`8,5 %` in French), or `n/a`. Rounded on the float first, as Python rounds: a rate is stored to
+        four decimals, and Babel alone (half to even on the decimal digits) would show 0.0845 as 8.4 %."""
         if fraction is None:
             return "n/a"
         from babel.numbers import format_percent
 
-        return format_percent(fraction, "#,##0.0 %", locale=self.locale)
+        return format_percent(round(fraction * 100, 1) / 100, "#,##0.0 %", locale=self.locale)
 
     def axis(self, value: float, unit: Unit) -> str:
         """A short label for a chart's axis: whole units, thousands as k."""

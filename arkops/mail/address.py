@@ -60,6 +60,16 @@ def normalize_customer_address(address: object, *, field: str = "email", allow_l
     return valid.ascii_email or valid.normalized
 
 
+def normalize_email(email: object, *, allow_local_domains: bool = True) -> str:
+    """A person's address as the key of their records (one person, one trial, one redemption): trimmed,
+    lower-cased, validated. An address from outside (a signup, a redemption) also passes the customer policy,
+    a globally deliverable domain unless `[mail] allow_local_domains`; looking a person up needs only the syntax."""
+    if not isinstance(email, str) or not email.strip():
+        raise DataError(f"email: {email!r} is not an email address")
+    candidate = email.strip().lower()
+    return normalize_customer_address(candidate, field="email", allow_local_domains=allow_local_domains).lower()
+
+
 def normalize_address(address: object, *, field: str = "to") -> str:
     """An operator, sender or hand-typed address: valid syntax, any domain (`root@localhost` included)."""
     candidate = _clean(address, field)

@@ -476,30 +476,63 @@ def flush(
         group = _claim(store, now, only, channels, report)
         if not group:
             break
-        outcomes: list[tuple[OutboxMessage, Outcome]] = []
-        try:
-            for doc in group:
-                if doc["channel"] not in channels:
-                    continue
-                outcome = _attempt(doc, senders[doc["channel"]])
-                outcomes.append((doc, outcome))
-                attempted, reached = True, reached or outcome.reached
-                if not outcome.reached:
-                    channels.discard(doc["channel"])  # unreachable: the others wait for the next flush
-        except ArkopsError:
-            done = {d["id"] for d, _ in outcomes}
-            _settle(store, outcomes, [d for d in group if d["id"] not in done], now, report)
-            raise
-        except BaseException:  # interrupted mid-send: the message in flight may have gone out
-            done = {d["id"] for d, _ in outcomes}
-            rest = [d for d in group if d["id"] not in done]
-            in_flight = [(rest[0], Outcome(UNKNOWN, "interrupted while sending"))] if rest else []
-            _settle(store, outcomes + in_flight, rest[1:], now, report)
-            raise
-        done = {d["id"] for d, _ in outcomes}
-        _settle(store, outcomes, [d for d in group if d["id"] not in done], now, report)
+        outcomes = _send_group(store, group, senders, channels, now, report)
+        attempted = attempted or bool(outcomes)
+        reached = reached or any(outcome.reached for outcome in outcomes)
     report.unreachable = attempted and not reached
     return report
+
+
+def _send_group(
+    store: Store,
+    group: list[OutboxMessage],
+    senders: dict[str, Callable[[Any], Outcome]],
+    channels: set[str],
+    now: datetime,
+    report: FlushReport,
+) -> list[Outcome]:
+    """Send a claimed group outside the lock, then record it; the outcomes of the messages attempted.
+
+    A channel whose server cannot be reached leaves `channels`: its other
+    messages go back in line for the next flush. Whatever stops the group
+    (a configuration error, an interruption), what was attempted is recorded
+    and the rest handed back before the exception goes on.
+    """
+    outcomes: list[tuple[OutboxMessage, Outcome]] = []
+    try:
+        for doc in group:
+            if doc["channel"] not in channels:
+                continue
+            outcome = _attempt(doc, senders[doc["channel"]])
+            outcomes.append((doc, outcome))
+            if not outcome.reached:
+                channels.discard(doc["channel"])  # unreachable: the others wait for the next flush
+    except ArkopsError:
+        _settle_group(store, group, outcomes, now, report)
+        raise
+    except BaseException:  # interrupted mid-send: the message in flight may have gone out
+        _settle_group(store, group, outcomes, now, report, interrupted=True)
+        raise
+    _settle_group(store, group, outcomes, now, report)
+    return [outcome for _, outcome in outcomes]
+
+
+def _settle_group(
+    store: Store,
+    group: list[OutboxMessage],
+    outcomes: list[tuple[OutboxMessage, Outcome]],
+    now: datetime,
+    report: FlushReport,
+    *,
+    interrupted: bool = False,
+) -> None:
+    """Record the outcomes and hand back the messages not attempted; after an interruption the first of those
+    was in flight, and is recorded as unknown (never resent blindly)."""
+    done = {d["id"] for d, _ in outcomes}
+    rest = [d for d in group if d["id"] not in done]
+    if interrupted and rest:
+        outcomes, rest = [*outcomes, (rest[0], Outcome(UNKNOWN, "interrupted while sending"))], rest[1:]
+    _settle(store, outcomes, rest, now, report)
 
 
 def make_pending(store: Store, message_id: str, *, now: datetime) -> OutboxMessage:

@@ -1,6 +1,6 @@
 """What a subscription is worth per month: each item's amount, its discounts, the subscription's MRR.
 
-The definitions follow Stripe's MRR glossary and ChartMogul (see the README's metric definitions):
+The definitions follow Stripe's MRR glossary and ChartMogul (see docs/billing.md, "Metric definitions"):
 an item's amount per billing interval is its price applied to its quantity (per unit, package
 through `transform_quantity`, volume or graduated tiers), excluding tax when the price includes it;
 metered items and quantity 0 count nothing; recurring discounts (forever, or repeating while they

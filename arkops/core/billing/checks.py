@@ -68,7 +68,7 @@ def stripe_api(rt: Runtime) -> Check:
 
 def ledger_unresolved(rt: Runtime) -> Check:
     """Discounts and price tiers that events named by id only and Stripe was not asked about yet."""
-    from arkops.core.billing.ledger import pending
+    from arkops.core.billing.discounts import pending
 
     with rt.store.transaction(LEDGER_DB) as db:
         found = pending(db)

@@ -14,8 +14,16 @@ from typing import Any
 
 from arkops.core.billing import LEDGER_DB
 from arkops.core.billing.amounts import Convert, subscription_mrr
-from arkops.core.billing.records import CUSTOMER_DISCOUNTS, CUSTOMERS, INVOICES, SUBSCRIPTIONS_HISTORY, Discount
-from arkops.core.billing.report import Ledger, load
+from arkops.core.billing.records import (
+    CUSTOMER_DISCOUNTS,
+    CUSTOMERS,
+    INVOICES,
+    SUBSCRIPTIONS_HISTORY,
+    Discount,
+    Invoice,
+    Subscription,
+)
+from arkops.core.billing.report import Ledger, histories_by_customer, load
 from arkops.runtime import Runtime
 from arkops.store import Db
 
@@ -87,44 +95,65 @@ def redeemer_outcomes(
 ) -> dict[str, Outcome]:
     """Each redeemer's outcome by email, from `(email, redeemed at, discount end or None)`: the ledger's
     customers with that email, their subscriptions and their invoices paid since the redemption."""
-    by_email: dict[str, list[str]] = {}
+    customers_of: dict[str, set[str]] = {}
     for cid, customer in ledger.customers.items():
-        email = (customer.get("email") or "").strip().lower()
-        if email:
-            by_email.setdefault(email, []).append(cid)
-    subs_by_customer: dict[str, list[list]] = {}
-    for history in ledger.history.values():
-        versions = history["versions"]
-        if versions and versions[-1].get("customer"):
-            subs_by_customer.setdefault(versions[-1]["customer"] or "", []).append(versions)
+        if email := (customer.get("email") or "").strip().lower():
+            customers_of.setdefault(email, set()).add(cid)
+    histories = histories_by_customer(ledger)
     out: dict[str, Outcome] = {}
     for email, since, discount_end in redeemers:
-        customers = set(by_email.get(email, []))
-        paid = 0.0
-        for invoice in ledger.invoices:
-            mine = invoice.get("customer") in customers or (invoice.get("customer_email") or "").lower() == email
-            if mine and invoice.get("status") == "paid" and (invoice.get("paid_at") or 0) >= since:
-                kept = (
-                    invoice["amount_paid"]
-                    - invoice.get("refunded", 0)
-                    - invoice.get("credited", 0)
-                    - invoice.get("disputed", 0)
-                )
-                paid += convert(kept, invoice["currency"])
-        paying_now, paid_subscription, ends = False, False, []
-        for customer_id in customers:
-            for versions in subs_by_customer.get(customer_id, []):
-                if subscription_mrr(versions[-1], now, convert) > 0:
-                    paying_now = True
-                if any(subscription_mrr(v, v["_at"], convert) > 0 for v in versions if v["_at"] >= since - 86400):
-                    paid_subscription = True
-                ended = next((v.get("ended_at") or v["_at"] for v in versions if v.get("status") == "canceled"), None)
-                if ended is not None:
-                    ends.append(ended)
-        churned = not paying_now and (paid > 0 or paid_subscription)
-        near_end = discount_end is not None and any(abs(end - discount_end) <= NEAR_DISCOUNT_END for end in ends)
-        out[email] = Outcome(paying_now, paid, churned, churned and near_end)
+        customers = customers_of.get(email, set())
+        paid = sum(
+            (
+                convert(_kept(invoice), invoice["currency"])
+                for invoice in ledger.invoices
+                if _paid_by(invoice, customers, email, since)
+            ),
+            0.0,
+        )
+        subscriptions = [versions for customer in customers for versions in histories.get(customer, [])]
+        out[email] = _outcome(paid, subscriptions, since, discount_end, now=now, convert=convert)
     return out
+
+
+def _outcome(
+    paid: float,
+    subscriptions: list[list[Subscription]],
+    since: int,
+    discount_end: int | None,
+    *,
+    now: int,
+    convert: Convert,
+) -> Outcome:
+    """Paying now, or churned: paid (an invoice, or a subscription worth something) since redeeming and
+    paying nothing now; at the discount's end when a subscription ended within a month of it."""
+    paying_now = any(subscription_mrr(versions[-1], now, convert) > 0 for versions in subscriptions)
+    paid_subscription = any(_paying_since(versions, since, convert) for versions in subscriptions)
+    churned = not paying_now and (paid > 0 or paid_subscription)
+    ends = [end for versions in subscriptions if (end := _ended_at(versions)) is not None]
+    near_end = discount_end is not None and any(abs(end - discount_end) <= NEAR_DISCOUNT_END for end in ends)
+    return Outcome(paying_now, paid, churned, churned and near_end)
+
+
+def _paid_by(invoice: Invoice, customers: set[str], email: str, since: int) -> bool:
+    """A paid invoice of one of these customers (or sent to this email) since the redemption."""
+    mine = invoice.get("customer") in customers or (invoice.get("customer_email") or "").lower() == email
+    return mine and invoice.get("status") == "paid" and (invoice.get("paid_at") or 0) >= since
+
+
+def _kept(invoice: Invoice) -> int:
+    """What a paid invoice brought in after refunds, credit notes and disputes."""
+    return invoice["amount_paid"] - invoice.get("refunded", 0) - invoice.get("credited", 0) - invoice.get("disputed", 0)
+
+
+def _paying_since(versions: list[Subscription], since: int, convert: Convert) -> bool:
+    """Worth something in a version from the day before the redemption on."""
+    return any(subscription_mrr(v, v["_at"], convert) > 0 for v in versions if v["_at"] >= since - 86400)
+
+
+def _ended_at(versions: list[Subscription]) -> int | None:
+    """When the subscription ended, from its first canceled version; None while it has not."""
+    return next((v.get("ended_at") or v["_at"] for v in versions if v.get("status") == "canceled"), None)
 
 
 def load_ledger(rt: Runtime) -> Ledger:

@@ -2,14 +2,19 @@
 
 Amounts are integer minor units, times are unix seconds. `_at` is the event
 time a stored state dates from; a record just normalised from Stripe has none
-until it is stored.
+until it is stored (`store_newest` for customers and invoices, the history
+of `subscriptions` for subscriptions).
 """
 
 from __future__ import annotations
 
-from typing import NotRequired, TypedDict
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from arkops.store.tables import Table
+
+if TYPE_CHECKING:
+    from arkops.store import Db
 
 
 class Tier(TypedDict):
@@ -191,3 +196,11 @@ COUPONS = Table[Coupon]("coupons")
 DISCOUNTS = Table[Discount]("discounts")  # resolved discounts by id, so an id seen again resolves at once
 CUSTOMER_DISCOUNTS = Table[CustomerDiscounts]("customer_discounts")
 TAX_RATES = Table[TaxRate]("tax_rates")  # by price id, for tax-inclusive prices
+
+
+def store_newest(db: Db, table: Table[Any], key: str, at: int, state: Mapping[str, Any]) -> None:
+    """Keep the state of the newest event (ties: the later delivery wins); an older event arriving late
+    changes nothing. Customers and invoices keep no history: only subscriptions' drive month-end MRR."""
+    current = table.get(db, key)
+    if current is None or at >= current.get("_at", 0):
+        db.put(table.name, key, {**state, "_at": at})

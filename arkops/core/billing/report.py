@@ -1,4 +1,4 @@
-"""Revenue reporting from the ledger. The definitions are in the README (MRR, movements, churn, ARPU, LTV, revenue)."""
+"""Revenue reporting from the ledger. The definitions (MRR, movements, churn, ARPU, LTV, revenue) are in docs/billing.md."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from arkops.clock import from_unix, iso
+from arkops.clock import from_unix, iso, months_later
 from arkops.core.billing import LEDGER_DB, PaymentStatus, SubscriptionStatus
 from arkops.core.billing.amounts import Convert, discount_active, monthly, subscription_mrr, unresolved
-from arkops.core.billing.ledger import NOT_REFUNDED, every_invoice
+from arkops.core.billing.ledger import every_invoice
 from arkops.core.billing.records import (
     CREDIT_NOTES,
     CUSTOMER_DISCOUNTS,
@@ -32,6 +32,7 @@ from arkops.core.billing.records import (
     SubscriptionHistory,
     TaxRate,
 )
+from arkops.core.billing.refunds import NOT_REFUNDED
 from arkops.errors import DataError
 from arkops.money import Converter
 from arkops.runtime import Runtime
@@ -160,7 +161,7 @@ class MonthGrid:
 def month_grid(tz: tzinfo, now: datetime, months: int, first_activity: int | None) -> MonthGrid:
     now_ts = int(now.timestamp())
     first = now if first_activity is None else min(datetime.fromtimestamp(first_activity, UTC), now)
-    shown_from = _add_months(
+    shown_from = months_later(
         now.astimezone(tz).replace(day=1, hour=0, minute=0, second=0, microsecond=0), -(months - 1)
     )
     starts = month_starts(tz, min(first, shown_from), now)
@@ -360,11 +361,6 @@ def build_report(
     )
     rows = movements(snapshots, grid, revenue_by_month(ledger, grid.boundaries, convert))
     return summary(rows, shown=months, currency=reporting, now=now)
-
-
-def _add_months(moment: datetime, delta: int) -> datetime:
-    index = moment.year * 12 + moment.month - 1 + delta
-    return moment.replace(year=index // 12, month=index % 12 + 1)
 
 
 def payment_rows(rt: Runtime, *, month: str | None, status: str | None) -> list[dict]:

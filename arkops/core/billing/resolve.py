@@ -1,9 +1,9 @@
 """Asking Stripe for what an event did not carry: discounts sent as ids, coupons sent as ids, price tiers.
 
 Since API 2024-06-20 a subscription in an event lists its discounts by id, and a tiered price carries
-its tiers only when expanded. The ledger records such values as unresolved (`ledger.pending`); this
+its tiers only when expanded. The ledger records such values as unresolved (`discounts.pending`); this
 module fetches them (`stripe sync`, and webhooks when a key is set) and fills them in everywhere
-(`ledger.learn`). The network calls happen outside the ledger lock.
+(`discounts.learn`). The network calls happen outside the ledger lock.
 """
 
 from __future__ import annotations
@@ -15,15 +15,7 @@ from typing import Any
 
 from arkops.core.billing import LEDGER_DB
 from arkops.core.billing import fields as F
-from arkops.core.billing.ledger import (
-    ambiguous_second,
-    learn,
-    normalize_subscription,
-    pending,
-    read_coupon,
-    read_discount,
-    read_tiers,
-)
+from arkops.core.billing.discounts import learn, pending
 from arkops.core.billing.records import (
     CUSTOMER_DISCOUNTS,
     SUBSCRIPTIONS_HISTORY,
@@ -31,6 +23,8 @@ from arkops.core.billing.records import (
     Discount,
     Tier,
 )
+from arkops.core.billing.stripe_objects import normalize_subscription, read_coupon, read_discount, read_tiers
+from arkops.core.billing.subscriptions import ambiguous_second
 from arkops.runtime import Runtime
 
 SUBSCRIPTION_EXPAND = ["discounts.source.coupon", "items.data.discounts", "items.data.price.tiers"]

@@ -80,57 +80,70 @@ class World:
     figures: dict[str, dict] = field(default_factory=dict)  # a domain's figures for the summary, by its name
 
 
+PLANS = ["starter", "pro", "business"]
+SOURCES = ["google", "newsletter", "producthunt", "twitter", "direct"]
+
+
 def make_people(rng: random.Random, now: datetime) -> list[Person]:
+    """Twelve customers paying since before the window, seventy trials signed up in it, and the stories
+    every operator meets; the same people on every run (`rng` is seeded)."""
+    people = [_earlier_customer(rng, now, n) for n in range(12)]
     start = now - timedelta(days=DAYS)
-    plans = ["starter", "pro", "business"]
-    sources = ["google", "newsletter", "producthunt", "twitter", "direct"]
-    people: list[Person] = []
-    for n in range(12):  # customers who were paying before the window
-        began = now - timedelta(days=rng.randint(DAYS + 10, DAYS + 300))
-        people.append(
-            Person(
-                f"customer{n:02d}@acme-clients.example",
-                rng.choice(plans),
-                "year" if n % 4 == 0 else "month",
-                "direct",
-                "fr" if n % 3 == 0 else "en",
-                None,
-                pays_from=began,
-            )
-        )
-    for n in range(70):
-        signed = start + timedelta(days=rng.uniform(0, DAYS - 0.5))
-        person = Person(
-            f"trial{n:02d}@example.org",
-            rng.choices(plans, weights=[5, 4, 1])[0],
-            "year" if rng.random() < 0.2 else "month",
-            rng.choice(sources),
-            "fr" if rng.random() < 0.25 else "en",
-            signed,
-        )
-        if rng.random() < 0.7:
-            first = signed + timedelta(hours=rng.uniform(1, 60))
-            for _ in range(rng.randint(1, 12)):
-                moment = first + timedelta(hours=rng.uniform(0, 24 * 12))
-                if moment < now:
-                    person.activity.append(
-                        (moment, rng.choice(["watch_created", "api_call", "alert_configured"]), rng.randint(1, 5))
-                    )
-            person.activity.sort()
-            if person.activity and rng.random() < 0.45:
-                converts = signed + timedelta(days=rng.uniform(3, 14))
-                if converts < now:
-                    person.pays_from = converts
-        people.append(person)
+    people += [_trial(rng, now, start, n) for n in range(70)]
+    _stories(people, rng, now)
+    return people
+
+
+def _earlier_customer(rng: random.Random, now: datetime, n: int) -> Person:
+    began = now - timedelta(days=rng.randint(DAYS + 10, DAYS + 300))
+    return Person(
+        f"customer{n:02d}@acme-clients.example",
+        rng.choice(PLANS),
+        "year" if n % 4 == 0 else "month",
+        "direct",
+        "fr" if n % 3 == 0 else "en",
+        None,
+        pays_from=began,
+    )
+
+
+def _trial(rng: random.Random, now: datetime, start: datetime, n: int) -> Person:
+    """A trial signed up in the window; most use the product for a while, and some of those pay."""
+    signed = start + timedelta(days=rng.uniform(0, DAYS - 0.5))
+    person = Person(
+        f"trial{n:02d}@example.org",
+        rng.choices(PLANS, weights=[5, 4, 1])[0],
+        "year" if rng.random() < 0.2 else "month",
+        rng.choice(SOURCES),
+        "fr" if rng.random() < 0.25 else "en",
+        signed,
+    )
+    if rng.random() < 0.7:
+        first = signed + timedelta(hours=rng.uniform(1, 60))
+        for _ in range(rng.randint(1, 12)):
+            moment = first + timedelta(hours=rng.uniform(0, 24 * 12))
+            if moment < now:
+                person.activity.append(
+                    (moment, rng.choice(["watch_created", "api_call", "alert_configured"]), rng.randint(1, 5))
+                )
+        person.activity.sort()
+        if person.activity and rng.random() < 0.45:
+            converts = signed + timedelta(days=rng.uniform(3, 14))
+            if converts < now:
+                person.pays_from = converts
+    return person
+
+
+def _stories(people: list[Person], rng: random.Random, now: datetime) -> None:
+    """The stories every operator meets, each given to a monthly payer: an upgrade, a cancellation, a failed
+    then recovered payment, a refund."""
     paying = [(p, p.pays_from) for p in people if p.pays_from is not None and p.interval == "month"]
-    # The stories every operator meets: an upgrade, a cancellation, a failed then recovered payment, a refund.
     starter, started = next((p, at) for p, at in paying if p.plan == "starter" and at < now - timedelta(days=70))
     starter.upgrade_at = started + timedelta(days=45)
     leaving = next(p for p, at in paying if p is not starter and at < now - timedelta(days=60))
     leaving.cancel_at = now - timedelta(days=rng.randint(5, 25))
     next(p for p, at in paying if p not in (starter, leaving) and at < now - timedelta(days=40)).failed_payment = True
     next(p for p, _ in reversed(paying) if p not in (starter, leaving) and not p.failed_payment).refund = True
-    return people
 
 
 # What the demo creates in its folder; `--force` removes only these, so a file the user put there stays.

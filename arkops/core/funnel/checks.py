@@ -7,12 +7,13 @@ from arkops.runtime import Runtime
 
 
 def rules(rt: Runtime) -> Check:
-    from arkops.core.funnel.rules import percent
     from arkops.core.funnel.stages import rule_problems
+    from arkops.core.sections import formats
 
     problems = rule_problems(rt)
     if problems:
         return Check("funnel rules", FAIL, "; ".join(problems))
+    percent = formats(rt).percent
     shown = ", ".join(
         f"{r['from']} -> {r['to']} >= {percent(r['min_rate'])} over {r['window_days']} d (min {r['min_sample']})"
         for r in rt.config["funnel"]["rules"]

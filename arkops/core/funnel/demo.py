@@ -16,6 +16,7 @@ from datetime import timedelta
 from arkops.core.demo import SEED, World
 from arkops.core.funnel.rules import evaluate
 from arkops.core.leads.ingest import ingest
+from arkops.core.sections import formats
 from arkops.store import atomic_write_bytes, ensure_dir
 
 LOG = "app/visits.jsonl"
@@ -45,4 +46,7 @@ def build(world: World) -> None:
     atomic_write_bytes(world.workspace / LOG, "".join(json.dumps(r) + "\n" for r in records).encode("utf-8"))
     report = ingest(world.rt, [str(world.workspace / LOG)], fmt="jsonl", now=world.now)
     world.lines.append(f"{LOG}: {report.visits} visits from a partner newsletter's webinar campaign")
-    world.lines.append("funnel rules: " + "; ".join(result.line() for result, _ in evaluate(world.rt, now=world.now)))
+    fmt = formats(world.rt)
+    world.lines.append(
+        "funnel rules: " + "; ".join(result.line(fmt) for result, _ in evaluate(world.rt, now=world.now))
+    )

@@ -17,24 +17,22 @@ is the newest visit's time, which changes only when visits come back.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from arkops.clock import iso
+from arkops.clock import iso, local_time
 from arkops.core.funnel import FUNNEL_DB
 from arkops.core.funnel.stages import Window, check_rules, counts, gather, previous, rate, read_trials
 from arkops.core.notify import batched, notify
+from arkops.core.sections import Formats, formats
 from arkops.runtime import Runtime
 
 RULES = "rules"
 ALARMS = "alarms"
 FAILING, OK, THIN = "failing", "ok", "not enough data"
 SOURCES_SHOWN = 3
-
-
-def percent(value: float | None) -> str:
-    return "n/a" if value is None else f"{value * 100:.1f} %"
 
 
 def rule_id(rule: dict) -> str:
@@ -53,8 +51,8 @@ class RuleResult:
     def name(self) -> str:
         return f"{self.rule['from']} -> {self.rule['to']}"
 
-    def line(self) -> str:
-        c, rule = self.current, self.rule
+    def line(self, fmt: Formats) -> str:
+        c, rule, percent = self.current, self.rule, fmt.percent
         counted = f"{c['count_to']} of {c['count_from']}"
         if self.status == THIN:
             return f"{self.name}: not enough data ({counted}, min sample {rule['min_sample']})"
@@ -87,8 +85,8 @@ class CheckReport:
             return f"visits: none since {self.last_visit} (over {self.no_data_hours} h): data missing"
         return f"visits: last one {self.last_visit}"
 
-    def lines(self) -> list[str]:
-        return [r.line() for r in self.results] + [self.data_line()]
+    def lines(self, fmt: Formats) -> list[str]:
+        return [r.line(fmt) for r in self.results] + [self.data_line()]
 
     def counts(self) -> dict[str, int]:
         return {
@@ -110,7 +108,7 @@ class CheckReport:
         return "; ".join(parts)
 
 
-def _shortfalls(rule: dict, now: Window, before: Window) -> list[str]:
+def _shortfalls(rule: dict, now: Window, before: Window, percent: Callable[[float], str]) -> list[str]:
     """The sources whose earlier-stage people converted least against the threshold, with the window before."""
     src, dst = rule["from"], rule["to"]
 
@@ -160,13 +158,13 @@ def evaluate(rt: Runtime, *, now: datetime) -> list[tuple[RuleResult, Window]]:
             status = FAILING if figures["rate"] < rule["min_rate"] else OK
         result = RuleResult(rule, status, figures, earlier)
         if status == FAILING:
-            result.sources = _shortfalls(rule, current, before)
+            result.sources = _shortfalls(rule, current, before, formats(rt).percent)
         results.append((result, current))
     return results
 
 
 def _alert(rt: Runtime, result: RuleResult, *, key: str, now: datetime, recovered: bool) -> None:
-    c, b = result.current, result.before
+    c, b, percent = result.current, result.before, formats(rt).percent
     notify(
         rt,
         "conversion_rate",
@@ -219,7 +217,7 @@ def check(rt: Runtime, *, now: datetime) -> CheckReport:
             notify(
                 rt,
                 "no_visits",
-                {"hours": hours, "last_visit": last.astimezone(rt.config.tz).strftime("%Y-%m-%d %H:%M %Z")},
+                {"hours": hours, "last_visit": local_time(last, rt.config.tz)},
                 key=f"funnel:no-visits:{iso(last)}",
                 now=now,
             )

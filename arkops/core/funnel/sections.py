@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from arkops.core.funnel.rules import FAILING, THIN, evaluate, percent
-from arkops.core.sections import Figure, Section
+from arkops.core.funnel.rules import FAILING, THIN, evaluate
+from arkops.core.sections import Figure, Section, formats
 from arkops.runtime import Runtime
 
 
@@ -18,6 +18,7 @@ def status(rt: Runtime, *, now: datetime) -> list[Section]:
     from arkops.core.leads.query import last_visit_at
 
     figures = []
+    percent = formats(rt).percent
     for result, _window in evaluate(rt, now=now):
         rule, current = result.rule, result.current
         counted = f"{current['count_to']} of {current['count_from']}"

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from arkops.clock import iso, parse_iso
+from arkops.clock import iso, parse_iso, since_moment
 from arkops.core.funnel.settings import FUNNEL_STAGES as STAGES
 from arkops.core.funnel.wilson import wilson
 from arkops.errors import ConfigError, UsageError
@@ -184,9 +184,7 @@ def week_of(at: datetime, tz: Any) -> str:
 
 
 def window_start(rt: Runtime, since: str | None, now: datetime) -> datetime:
-    from arkops.core.leads.scoring import parse_since
-
-    return parse_since(since or DEFAULT_SINCE, now=now, tz=rt.config.tz)
+    return since_moment(since or DEFAULT_SINCE, now=now, tz=rt.config.tz)
 
 
 def report(

@@ -337,6 +337,48 @@ def _bad(report: IngestReport, path: Path, line: bytes, why: str) -> None:
         report.bad_examples.append(f"{path.name}: {why}: {text[:100]}")
 
 
+@dataclass
+class _Resume:
+    """Where reading one file resumes: its format, its fingerprint (the key of its offset), and the offset."""
+
+    path: Path
+    kind: str  # combined or jsonl (offset in bytes), or json: one JSON array (offset in records)
+    key: str
+    entry: dict  # its stored state, updated as reading moves on
+    offset: int
+    records: list  # a JSON array's records; empty for a log
+    size: int | None  # bytes of a plain log, records of an array; None for a gzipped log (read to its end)
+    identity: tuple[int, int]  # device and inode when reading began
+
+    def mark(self, state: dict[str, dict], position: int, now: datetime) -> dict[str, dict]:
+        """The file's state once read up to `position`, to commit with the visits read so far."""
+        dev, ino = self.identity
+        self.entry.update(offset=position, path=str(self.path), dev=dev, ino=ino, format=self.kind, seen=iso(now))
+        state[self.key] = self.entry
+        return {self.key: self.entry}
+
+
+def _resume(path: Path, fmt: str, state: dict[str, dict]) -> _Resume | None:
+    """Where to start reading `path`; None when it has nothing new (or not even one complete line yet)."""
+    kind = access_log.detect_format(path) if fmt == "auto" else fmt
+    records = _json_list(path) if kind == "json" else []
+    if kind == "json":
+        key = access_log.record_fingerprint(records[0]) if records else None
+    else:
+        key = access_log.fingerprint(path)
+    if key is None:
+        return None
+    entry = state.get(key) or {"offset": 0}
+    offset = entry["offset"]
+    identity = access_log.file_identity(path)
+    size = len(records) if kind == "json" else None if path.name.endswith(".gz") else path.stat().st_size
+    if size is not None and size < offset:
+        offset = 0  # the same first line, but shorter than what was read: rewritten in place
+    if size == offset:
+        return None
+    return _Resume(path, kind, key, entry, offset, records, size, identity)
+
+
 def _ingest_file(
     rt: Runtime,
     path: Path,
@@ -348,55 +390,34 @@ def _ingest_file(
     now: datetime,
     progress: Progress | None,
 ) -> None:
-    kind = access_log.detect_format(path) if fmt == "auto" else fmt
-    records: list = []
-    if kind == "json":
-        records = _json_list(path)
-        key = access_log.record_fingerprint(records[0]) if records else None
-    else:
-        key = access_log.fingerprint(path)
-    if key is None:
-        return  # not even one complete line or record yet
-    entry = state.get(key) or {"offset": 0}
-    offset = entry["offset"]
-    dev, ino = access_log.file_identity(path)
-    compressed = path.name.endswith(".gz")
-    size = len(records) if kind == "json" else path.stat().st_size
-    if (kind == "json" or not compressed) and size < offset:
-        offset = 0  # the same first line, but shorter than what was read: rewritten in place
-    if (kind == "json" or not compressed) and size == offset:
+    resume = _resume(path, fmt, state)
+    if resume is None:
         return
     report.files += 1
-    if entry.get("path") not in (None, str(path)) and offset:
+    if resume.entry.get("path") not in (None, str(path)) and resume.offset:
         report.rotated.append(path.name)
     batch = _Batch(rt)
     reader = _Reader(rt, pages, report, batch, path)
-
-    def record(position: int) -> dict:
-        entry.update(offset=position, path=str(path), dev=dev, ino=ino, format=kind, seen=iso(now))
-        state[key] = entry
-        return {key: entry}
-
-    if kind == "json":
+    if resume.kind == "json":
         reader.erased = erased_check(rt)
-        _ingest_array(reader, records, offset)
-        batch.commit(record(len(records)))
+        _ingest_array(reader, resume.records, resume.offset)
+        batch.commit(resume.mark(state, len(resume.records), now))
         return
-    total = None if compressed else size
-    for chunk in access_log.read_lines(path, offset, _needles(pages, kind)):
+    offset = resume.offset
+    for chunk in access_log.read_lines(path, offset, _needles(pages, resume.kind)):
         report.lines += chunk.scanned
         reader.erased = erased_check(rt)  # once a chunk: cheap, and an erasure made meanwhile is seen
-        if kind == "combined":
+        if resume.kind == "combined":
             reader.combined(chunk.lines)
         else:
             for raw in chunk.lines:
                 reader.parsed(raw, access_log.parse_json_line)
         if batch.count >= FLUSH_EVERY:
-            batch.commit(record(chunk.end))
-        if progress and total is not None and total >= BIG_FILE:
-            progress(f"reading {path.name}", chunk.end, total, unit="bytes")
+            batch.commit(resume.mark(state, chunk.end, now))
+        if progress and resume.size is not None and resume.size >= BIG_FILE:
+            progress(f"reading {path.name}", chunk.end, resume.size, unit="bytes")
         offset = chunk.end
-    batch.commit(record(offset))
+    batch.commit(resume.mark(state, offset, now))
 
 
 def _json_list(path: Path) -> list:

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from arkops.clock import iso, parse_iso
+from arkops.clock import iso, local_time, parse_iso
 from arkops.core.leads import LEADS_DB
 from arkops.core.leads.ingest import IngestReport, ingest
 from arkops.core.leads.scoring import Lead, collect, horizon
 from arkops.core.notify import batched, notify
 from arkops.runtime import Runtime
+from arkops.store import Db
 
 ALERTS = "alerts"
 META = "meta"
@@ -65,7 +66,7 @@ class ScanReport:
 
 
 def _local(rt: Runtime, moment: str) -> str:
-    return parse_iso(moment).astimezone(rt.config.tz).strftime("%Y-%m-%d %H:%M %Z")
+    return local_time(parse_iso(moment), rt.config.tz)
 
 
 def _describe(rt: Runtime, lead: Lead) -> dict[str, Any]:
@@ -104,6 +105,9 @@ def _describe_request(rt: Runtime, request: dict) -> dict[str, Any]:
     }
 
 
+News = list[tuple[str, dict, dict[str, Any]]]  # (alert key, alert record, digest entry), one per lead to alert
+
+
 def scan(rt: Runtime, *, now: datetime) -> ScanReport:
     """Ingest the configured sources, then queue one digest of what is newly hot (see the module)."""
     from arkops.core.leads.imports import imported
@@ -115,55 +119,77 @@ def scan(rt: Runtime, *, now: datetime) -> ScanReport:
     realert = timedelta(hours=config["realert_hours"])
     leads = [lead for lead in collect(rt, since=horizon(rt, now), now=now).values() if lead.hot(config["hot_score"])]
     report.hot = len(leads)
-    stamp = iso(now)
     with rt.store.transaction(LEADS_DB) as db:
         sent = [t for t in (db.get(META, DIGESTS) or {}).get("at", []) if now - parse_iso(t) < timedelta(hours=1)]
-        news: list[tuple[str, dict, dict[str, Any]]] = []  # (alert key, alert record, digest entry)
-        for lead in leads:
-            alert = db.get(ALERTS, lead.key) or next(
-                (a for v in sorted(lead.visitors) if (a := db.get(ALERTS, v)) is not None), None
-            )
-            record = {"score": round(lead.score, 4), "at": stamp, "last_visit": lead.last["at"]}
-            if alert is None and now - parse_iso(lead.last["at"]) > realert:
-                db.put(ALERTS, lead.key, {**record, "alerted": False})
-                report.quiet += 1
-            elif alert is None or (now - parse_iso(alert["at"]) >= realert and lead.score > alert["score"] + 1e-6):
-                news.append((lead.key, {**record, "alerted": True}, _describe(rt, lead)))
-        for request in imported(rt):
-            key = "import:" + request["key"]
-            if db.get(ALERTS, key) is not None:
-                continue
-            record = {"score": 0, "at": stamp, "last_visit": request["created_at"]}
-            if now - parse_iso(request["created_at"]) > realert:
-                db.put(ALERTS, key, {**record, "alerted": False})
-                report.quiet += 1
-            else:
-                news.append((key, {**record, "alerted": True}, _describe_request(rt, request)))
+        news = _hot_news(rt, db, leads, now, realert, report) + _request_news(
+            rt, db, imported(rt), now, realert, report
+        )
         if not news:
             return report
         if len(sent) >= config["max_alerts_per_hour"]:
             report.waiting = len(news)
             return report
-        news.sort(key=lambda item: (-item[2]["score"], item[0]))
-        names = "\n".join(f"{key}:{record['last_visit']}" for key, record, _ in news)
-        digest_key = "leads:digest:" + hashlib.sha256(names.encode()).hexdigest()[:16]
-        with batched(rt):
-            notify(
-                rt,
-                "hot_leads",
-                {"window": _window(now, news), "leads": [e for _, _, e in news]},
-                key=digest_key,
-                now=now,
-            )
-        for key, record, _ in news:
-            db.put(ALERTS, key, record)
-            report.alerted.append(key)
-        db.put(META, DIGESTS, {"at": [*sent, stamp]})
-        report.digest = True
+        _queue_digest(rt, db, news, sent, now, report)
     return report
 
 
-def _window(now: datetime, news: list[tuple[str, dict, dict[str, Any]]]) -> str:
+def _hot_news(rt: Runtime, db: Db, leads: list[Lead], now: datetime, realert: timedelta, report: ScanReport) -> News:
+    """Hot leads never alerted, or alerted before the re-alert window and scoring higher since; one first seen
+    with a last visit older than the window is recorded, not alerted."""
+    news: News = []
+    stamp = iso(now)
+    for lead in leads:
+        alert = db.get(ALERTS, lead.key) or next(
+            (a for v in sorted(lead.visitors) if (a := db.get(ALERTS, v)) is not None), None
+        )
+        record = {"score": round(lead.score, 4), "at": stamp, "last_visit": lead.last["at"]}
+        if alert is None and now - parse_iso(lead.last["at"]) > realert:
+            db.put(ALERTS, lead.key, {**record, "alerted": False})
+            report.quiet += 1
+        elif alert is None or (now - parse_iso(alert["at"]) >= realert and lead.score > alert["score"] + 1e-6):
+            news.append((lead.key, {**record, "alerted": True}, _describe(rt, lead)))
+    return news
+
+
+def _request_news(
+    rt: Runtime, db: Db, requests: list[dict], now: datetime, realert: timedelta, report: ScanReport
+) -> News:
+    """Imported demo requests not alerted yet; one older than the re-alert window is recorded, not alerted."""
+    news: News = []
+    for request in requests:
+        key = "import:" + request["key"]
+        if db.get(ALERTS, key) is not None:
+            continue
+        record = {"score": 0, "at": iso(now), "last_visit": request["created_at"]}
+        if now - parse_iso(request["created_at"]) > realert:
+            db.put(ALERTS, key, {**record, "alerted": False})
+            report.quiet += 1
+        else:
+            news.append((key, {**record, "alerted": True}, _describe_request(rt, request)))
+    return news
+
+
+def _queue_digest(rt: Runtime, db: Db, news: News, sent: list[str], now: datetime, report: ScanReport) -> None:
+    """One digest of `news`, highest score first, keyed by what it names (queued once); each lead recorded."""
+    news.sort(key=lambda item: (-item[2]["score"], item[0]))
+    names = "\n".join(f"{key}:{record['last_visit']}" for key, record, _ in news)
+    digest_key = "leads:digest:" + hashlib.sha256(names.encode()).hexdigest()[:16]
+    with batched(rt):
+        notify(
+            rt,
+            "hot_leads",
+            {"window": _window(now, news), "leads": [e for _, _, e in news]},
+            key=digest_key,
+            now=now,
+        )
+    for key, record, _ in news:
+        db.put(ALERTS, key, record)
+        report.alerted.append(key)
+    db.put(META, DIGESTS, {"at": [*sent, iso(now)]})
+    report.digest = True
+
+
+def _window(now: datetime, news: News) -> str:
     oldest = min(parse_iso(record["last_visit"]) for _, record, _ in news)
     minutes = max(int((now - oldest).total_seconds() // 60), 1)
     return f"{minutes} minutes" if minutes < 120 else f"{minutes // 60} hours"

@@ -12,44 +12,17 @@ its weight) are not read.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
-from arkops.clock import iso, parse_iso
+from arkops.clock import iso, parse_iso, since_moment
 from arkops.core.leads.visits import match_page, read_visits, tracked_pages
-from arkops.errors import DataError, UsageError
+from arkops.errors import DataError
 from arkops.runtime import Runtime
 
 VERY_HOT_PATH = "/trial"
 HALF_LIVES_READ = 8
-_DURATION = re.compile(r"(\d{1,6})([mhd])")
-
-
-def parse_since(text: str, *, now: datetime, tz: Any) -> datetime:
-    """`90m`, `24h`, `7d` back from now, or a date YYYY-MM-DD from its midnight in the configured time zone."""
-    value = text.strip()
-    match = _DURATION.fullmatch(value)
-    if match:
-        amount, unit = int(match[1]), match[2]
-        return now - timedelta(**{{"m": "minutes", "h": "hours", "d": "days"}[unit]: amount})
-    try:
-        day = datetime.strptime(value, "%Y-%m-%d")
-    except ValueError:
-        raise UsageError(f"--since {text!r} is neither a duration (90m, 24h, 7d) nor a date YYYY-MM-DD") from None
-    return day.replace(tzinfo=tz).astimezone(now.tzinfo)
-
-
-def since_option(text: str) -> str:
-    """Checks a `--since` value before the core reads it (DataError for the CLI's usage error)."""
-    if not _DURATION.fullmatch(text.strip()):
-        try:
-            datetime.strptime(text.strip(), "%Y-%m-%d")
-        except ValueError:
-            raise DataError(f"{text!r} is neither a duration (90m, 24h, 7d) nor a date YYYY-MM-DD") from None
-    return text
 
 
 @dataclass
@@ -139,7 +112,7 @@ def list_leads(
     rt: Runtime, *, now: datetime, since: str | None = None, min_score: float | None = None, hot: bool = False
 ) -> list[dict]:
     """Leads with visits since `since` (default: the scoring horizon), hottest first."""
-    start = parse_since(since, now=now, tz=rt.config.tz) if since else horizon(rt, now)
+    start = since_moment(since, now=now, tz=rt.config.tz) if since else horizon(rt, now)
     threshold = rt.config["leads"]["hot_score"]
     rows = [lead_row(lead, threshold) for lead in collect(rt, since=start, now=now).values()]
     if min_score is not None:
@@ -176,7 +149,7 @@ def show_lead(rt: Runtime, who: str, *, now: datetime) -> dict:
 
 def page_stats(rt: Runtime, *, now: datetime, since: str | None = None) -> dict:
     """Per tracked page: hits, visitors (distinct per day, summed), last hour, top referrers and sources."""
-    start = parse_since(since, now=now, tz=rt.config.tz) if since else now - timedelta(days=7)
+    start = since_moment(since, now=now, tz=rt.config.tz) if since else now - timedelta(days=7)
     pages = sorted(tracked_pages(rt), key=lambda p: p.path)
     tz = rt.config.tz
     hour_ago = iso(now - timedelta(hours=1)) or ""

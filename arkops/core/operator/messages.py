@@ -6,6 +6,41 @@ and, in HTML, `subject`).
 """
 
 from arkops.core.domain import Message
+from arkops.core.sections import Chart, Figure, Section, Table
+
+SAMPLE_SECTION = Section(
+    "revenue",
+    "Revenue",
+    figures=[
+        Figure("mrr", "MRR", 123400, "€1,234.00", currency="EUR"),
+        Figure(
+            "failed_payments", "Failed payments open", 1, "1 (€29.00)", red=True, note="see `arkops payments failed`"
+        ),
+    ],
+    charts=[
+        Chart(
+            "revenue",
+            "Revenue per month",
+            "bars",
+            ["2026-02", "2026-03"],
+            {"revenue": [0, 31000]},
+            "money",
+            "€310.00 over 2 months, €310.00 in 2026-03.",
+            currency="EUR",
+        )
+    ],
+    tables=[
+        Table(
+            "failed_payments",
+            "Failed payments open",
+            columns=["email", "amount"],
+            headers=["Customer", "Amount"],
+            rows=[{"email": "ana@example.com", "amount": 2900}],
+            cells=[["ana@example.com", "€29.00"]],
+            red_rows=[0],
+        )
+    ],
+)
 
 TEMPLATES = {
     "weekly_report": Message(
@@ -16,32 +51,7 @@ TEMPLATES = {
             "revenue": "€310.00",
             "new_trials": 12,
             "conversions": 2,
-            # every domain's report sections (`arkops.core.operator.weekly.email_sections`)
-            "sections": [
-                {
-                    "title": "Revenue",
-                    "red": True,
-                    "figures": [
-                        {"label": "MRR", "text": "€1,234.00", "red": False, "note": ""},
-                        {
-                            "label": "Failed payments open",
-                            "text": "1 (€29.00)",
-                            "red": True,
-                            "note": "see `arkops payments failed`",
-                        },
-                    ],
-                    "charts": [{"title": "Revenue per month", "alt": "Revenue per month: €3,100.00 over 12 months."}],
-                    "tables": [
-                        {
-                            "title": "Failed payments open",
-                            "headers": ["Customer", "Amount"],
-                            "rows": [["ana@example.com", "€29.00"]],
-                            "red_rows": [0],
-                            "empty": "none",
-                        }
-                    ],
-                }
-            ],
+            "sections": [SAMPLE_SECTION],  # every domain's report sections (`arkops.core.sections.Section`)
         },
     ),
 }

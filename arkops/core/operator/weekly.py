@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from arkops.clock import parse_iso
-from arkops.core.sections import Section, formats
+from arkops.core.sections import formats
 from arkops.runtime import Runtime
 
 REPORT_MONTHS = 12
@@ -34,23 +34,6 @@ def reported_week(rt: Runtime, now: datetime) -> tuple[str, datetime, datetime]:
     return iso_week(start, rt.config.tz), start, end
 
 
-def email_sections(sections: list[Section]) -> list[dict[str, Any]]:
-    """The sections as the template reads them: figures, tables and each chart's text alternative."""
-    return [
-        {
-            "title": s.title,
-            "red": s.red,
-            "figures": [{"label": f.label, "text": f.text, "red": f.red, "note": f.note} for f in s.figures],
-            "charts": [{"title": c.title, "alt": c.alt} for c in s.charts],
-            "tables": [
-                {"title": t.title, "headers": t.headers, "rows": t.cells, "red_rows": t.red_rows, "empty": t.empty}
-                for t in s.tables
-            ],
-        }
-        for s in sections
-    ]
-
-
 def weekly_variables(rt: Runtime, *, now: datetime) -> tuple[str, dict[str, Any]]:
     from arkops.core.operator.html import report_sections
     from arkops.core.trials.queries import list_trials
@@ -72,7 +55,7 @@ def weekly_variables(rt: Runtime, *, now: datetime) -> tuple[str, dict[str, Any]
         "revenue": fmt.money(revenue_chart.series["revenue"][-1]) if revenue_chart else fmt.money(0),
         "new_trials": sum(within(t["signed_up_at"]) for t in trials),
         "conversions": sum(within(t["converted_at"]) for t in trials),
-        "sections": email_sections(sections),
+        "sections": sections,  # rendered by templates/_sections.html and _sections.txt
     }
 
 

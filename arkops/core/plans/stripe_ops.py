@@ -34,6 +34,7 @@ from arkops.core.plans.catalog import (
 )
 from arkops.core.privacy import refuse_erased
 from arkops.errors import DataError, UsageError
+from arkops.mail.address import normalize_email
 from arkops.runtime import Runtime
 from arkops.sources.stripe_api import StripeWriter
 
@@ -199,8 +200,6 @@ def checkout(
     now: datetime,
 ) -> Link:
     """A Checkout Session in subscription mode for the plan's price; its URL, id and expiry."""
-    from arkops.core.trials.state import normalize_email
-
     email = normalize_email(email)
     refuse_erased(rt, email)  # her payments would be kept under a pseudonym nobody could find her by
     plan = plan_named(rt, plan_id)
@@ -244,8 +243,6 @@ def checkout(
 
 def portal(rt: Runtime, email: str, *, live: bool, now: datetime) -> Link:
     """A billing-portal session for the customer of `email`."""
-    from arkops.core.trials.state import normalize_email
-
     email = normalize_email(email)
     customer = customer_id(rt, email)
     if customer is None:
@@ -271,8 +268,6 @@ def portal(rt: Runtime, email: str, *, live: bool, now: datetime) -> Link:
 
 
 def _current(rt: Runtime, email: str) -> Account:
-    from arkops.core.trials.state import normalize_email
-
     email = normalize_email(email)
     found = account(rt, email)
     if found.subscription is None:
@@ -334,8 +329,6 @@ def cancel(rt: Runtime, email: str, *, immediately: bool, live: bool, now: datet
 
 def subscription(rt: Runtime, email: str, *, refresh: bool, now: datetime) -> dict[str, Any]:
     """Status, plan, period end, cancel_at_period_end and discount of the customer's subscription."""
-    from arkops.core.trials.state import normalize_email
-
     email = normalize_email(email)
     if refresh:
         customer = customer_id(rt, email)

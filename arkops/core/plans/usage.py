@@ -22,6 +22,7 @@ from arkops.core.plans import USAGE_DB
 from arkops.core.plans.catalog import Account, Plan, accounts, free_plan, plans
 from arkops.core.privacy import refuse_erased
 from arkops.errors import DataError, ErasedError
+from arkops.mail.address import normalize_email
 from arkops.runtime import Runtime
 from arkops.store.tables import Table
 
@@ -53,12 +54,6 @@ class QuotaSent(TypedDict):
 
 USAGE = Table[Usage]("usage")
 QUOTA = Table[QuotaSent]("quota")
-
-
-def _email(value: Any) -> str:
-    from arkops.core.trials.state import normalize_email
-
-    return normalize_email(value)
 
 
 def _metric(value: Any) -> str:
@@ -131,7 +126,7 @@ def _store(db: Any, ctx: Context, email: str, metric: str, value: int, at: datet
 
 def record(rt: Runtime, email: str, metric: str, value: int, *, at: str | None, add: bool, now: datetime) -> Usage:
     """Set (or with `add`, add to) the customer's value of `metric` in the period holding `at`."""
-    email, metric, value = _email(email), _metric(metric), _value(value)
+    email, metric, value = normalize_email(email), _metric(metric), _value(value)
     refuse_erased(rt, email)
     moment = _moment(at, now)
     ctx = context(rt)
@@ -193,7 +188,7 @@ def import_file(rt: Runtime, path: Path, *, now: datetime) -> ImportReport:
                         raise item
                     if not isinstance(item, dict):
                         raise DataError("not an object")
-                    email, metric = _email(item.get("email")), _metric(item.get("metric"))
+                    email, metric = normalize_email(item.get("email")), _metric(item.get("metric"))
                     value = _value(item.get("value"))
                     moment = _moment(item.get("timestamp"), now)
                     if moment > now:
@@ -231,7 +226,7 @@ def _row(ctx: Context, found: Account, metric: str, usage: Usage | None, start: 
 
 def show(rt: Runtime, email: str, *, now: datetime) -> list[dict]:
     """The customer's usage of each metric (their plan's limits, and any other metric recorded) this period."""
-    email = _email(email)
+    email = normalize_email(email)
     ctx = context(rt)
     found = ctx.account(email)
     start, end = found.period(now, ctx.tz)

@@ -147,10 +147,10 @@ def parse_person(text: str) -> tuple[str, str]:
     ip = normalize_ip(text)
     if ip is not None:
         return "ip", ip
-    from arkops.mail.address import normalize_address
+    from arkops.mail.address import normalize_email
 
     try:
-        return "email", normalize_address(text.strip().lower(), field="email").lower()
+        return "email", normalize_email(text)
     except DataError:
         raise DataError(f"{text!r} is neither an email address nor an IP address") from None
 

@@ -15,14 +15,10 @@ from typing import Any, NotRequired, TypedDict, cast
 from arkops.clock import iso, parse_iso
 from arkops.core.promo import PROMO_DB
 from arkops.errors import DataError
-from arkops.mail.address import normalize_customer_address
 from arkops.money import currency_code, format_money
 from arkops.runtime import Runtime
 from arkops.store import Db
 from arkops.store.tables import Table
-
-MAX_SLOTS = 1_000_000
-MAX_MONTHS = 36  # a launch offer discounted for more than three years is a typo
 
 
 class StripeGroup(TypedDict):
@@ -85,14 +81,6 @@ def normalize_code(text: object) -> str:
     if not re.fullmatch(r"[A-Z0-9_-]{1,40}", code):
         raise DataError(f"code {text!r}: use 1-40 letters, digits, - or _")
     return code
-
-
-def normalize_email(rt: Runtime, email: object) -> str:
-    return normalize_customer_address(
-        email.strip().lower() if isinstance(email, str) else email,
-        field="email",
-        allow_local_domains=rt.config["mail"]["allow_local_domains"],
-    ).lower()
 
 
 def check_plan(rt: Runtime, plan: object) -> str:
@@ -166,48 +154,23 @@ def new_code(
     currency: str | None,
     plans: list[str],
     months: int | None,
-    once: bool,
     forever: bool,
     slots: int | None,
     valid_from: str | None,
     valid_until: str | None,
     now: datetime,
 ) -> Code:
-    """A code record from the options of `promo create`, or DataError (one line) for the first bad one."""
+    """A code record from the options of `promo create`, or DataError (one line) for the first value that does not
+    fit the configuration. The command has checked their combination: percentages per plan (`discounts`) or an
+    amount off in a currency; `months` (a repeating discount, 1 to 36), `forever`, or neither (once)."""
     name = normalize_code(code)
-    percent = parse_discounts(rt, discounts)
-    if bool(percent) == (amount_off is not None):
-        raise DataError("give either --discount PLAN=PERCENT (once per plan) or --amount-off with --currency")
-    if percent and (plans or currency):
-        raise DataError("--plan and --currency go with --amount-off; --discount names its plans itself")
-    covered = sorted(percent)
-    code_currency = None
-    if amount_off is not None:
-        if not currency:
-            raise DataError("--amount-off needs --currency (the amount is in its minor units)")
-        if not 0 < amount_off <= 10**9:
-            raise DataError(f"--amount-off {amount_off}: must be from 1 to 1,000,000,000 minor units")
-        code_currency = currency_code(currency, what="--currency")
-        wanted = [check_plan(rt, p) for p in plans] if plans else sorted(rt.config["plans"])
-        covered = sorted({p for p in wanted if rt.config["plans"][p]["currency"] == code_currency})
-        other = sorted(set(wanted) - set(covered))
-        if plans and other:
-            raise DataError(
-                f"--amount-off in {code_currency} cannot apply to {', '.join(other)} (priced in another currency)"
-            )
-        if not covered:
-            raise DataError(f"no plan is priced in {code_currency}")
-    if sum((months is not None, once, forever)) > 1:
-        raise DataError("give one duration: --months N, --once or --forever")
-    if months is not None and not 1 <= months <= MAX_MONTHS:
-        raise DataError(f"--months {months}: must be from 1 to {MAX_MONTHS}")
-    if slots is not None and not 1 <= slots <= MAX_SLOTS:
-        raise DataError(f"--slots {slots}: must be from 1 to {MAX_SLOTS:,}")
-    tz = rt.config.tz
-    start = local_moment(valid_from, tz, end_of_day=False, what="--valid-from") if valid_from else None
-    end = local_moment(valid_until, tz, end_of_day=True, what="--valid-until") if valid_until else None
-    if start and end and end <= start:
-        raise DataError("--valid-until must be after --valid-from")
+    percent: dict[str, float] = {}
+    if amount_off is None:
+        percent = parse_discounts(rt, discounts)
+        covered, code_currency = sorted(percent), None
+    else:
+        covered, code_currency = _amount_plans(rt, currency or "", plans)
+    start, end = _validity(rt.config.tz, valid_from, valid_until)
     return {
         "code": name,
         "discounts": percent or None,
@@ -223,6 +186,30 @@ def new_code(
         "created_at": cast(str, iso(now)),
         "counter_files": [],
     }
+
+
+def _amount_plans(rt: Runtime, currency: str, plans: list[str]) -> tuple[list[str], str]:
+    """The plans an amount off covers (those named, else every plan) and its currency: each plan priced in it."""
+    code_currency = currency_code(currency, what="--currency")
+    wanted = [check_plan(rt, p) for p in plans] if plans else sorted(rt.config["plans"])
+    covered = sorted({p for p in wanted if rt.config["plans"][p]["currency"] == code_currency})
+    other = sorted(set(wanted) - set(covered))
+    if plans and other:
+        raise DataError(
+            f"--amount-off in {code_currency} cannot apply to {', '.join(other)} (priced in another currency)"
+        )
+    if not covered:
+        raise DataError(f"no plan is priced in {code_currency}")
+    return covered, code_currency
+
+
+def _validity(tz: tzinfo, valid_from: str | None, valid_until: str | None) -> tuple[datetime | None, datetime | None]:
+    """The validity window in UTC: from the first instant of `valid_from`, until the end of `valid_until`."""
+    start = local_moment(valid_from, tz, end_of_day=False, what="--valid-from") if valid_from else None
+    end = local_moment(valid_until, tz, end_of_day=True, what="--valid-until") if valid_until else None
+    if start and end and end <= start:
+        raise DataError("--valid-until must be after --valid-from")
+    return start, end
 
 
 def create(rt: Runtime, record: Code) -> None:

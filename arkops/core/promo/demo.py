@@ -135,7 +135,6 @@ def build(world: World) -> None:
         currency=None,
         plans=[],
         months=MONTHS,
-        once=False,
         forever=False,
         slots=30,
         valid_from=opens.astimezone(tz).date().isoformat(),

@@ -39,11 +39,11 @@ from arkops.core.promo.codes import (
     duration_text,
     get_code,
     normalize_code,
-    normalize_email,
     plan_price,
     redemption_key,
 )
 from arkops.errors import DataError
+from arkops.mail.address import normalize_email
 from arkops.runtime import Runtime
 from arkops.store import Db, atomic_write_bytes
 from arkops.text import counted
@@ -166,8 +166,8 @@ def _verdict(rt: Runtime, name: str, code: Code | None, plan: str, reason: Refus
 
 def validate(rt: Runtime, code: str, plan: str, email: str | None, *, now: datetime) -> Verdict:
     """Whether the code applies to this plan (and email) now, and the price after it; nothing is written."""
-    name, plan = normalize_code(code), check_plan(rt, plan)
-    address = normalize_email(rt, email) if email is not None else None
+    name, plan, local = normalize_code(code), check_plan(rt, plan), rt.config["mail"]["allow_local_domains"]
+    address = normalize_email(email, allow_local_domains=local) if email is not None else None
     ledger = ledger_uses(rt)
     with rt.store.transaction(PROMO_DB) as db:
         record = CODES.get(db, name)
@@ -177,7 +177,8 @@ def validate(rt: Runtime, code: str, plan: str, email: str | None, *, now: datet
 
 def redeem(rt: Runtime, code: str, email: str, plan: str, *, locale: str | None, now: datetime) -> Verdict:
     """Take a slot for this email and plan, or say why not; the checks and the count in one transaction."""
-    name, plan, address = normalize_code(code), check_plan(rt, plan), normalize_email(rt, email)
+    local = rt.config["mail"]["allow_local_domains"]
+    name, plan, address = normalize_code(code), check_plan(rt, plan), normalize_email(email, allow_local_domains=local)
     refuse_erased(rt, address)
     ledger = ledger_uses(rt)
     stamp = cast(str, iso(now))
@@ -225,7 +226,8 @@ class Released:
 
 def release(rt: Runtime, code: str, email: str, *, now: datetime) -> Released:
     """Give a redemption's slot back (a refunded or abandoned checkout), recorded in its events."""
-    name, address = normalize_code(code), normalize_email(rt, email)
+    local = rt.config["mail"]["allow_local_domains"]
+    name, address = normalize_code(code), normalize_email(email, allow_local_domains=local)
     stamp = cast(str, iso(now))
     with rt.store.transaction(PROMO_DB) as db:
         get_code(db, name)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from arkops.clock import iso, parse_iso
+from arkops.clock import iso, local_time, parse_iso
 from arkops.core.notify import notify, queue_sender
 from arkops.core.trials.state import (
     STEP_RECORDS,
@@ -21,7 +21,6 @@ from arkops.core.trials.state import (
     conversions,
     days_left,
     in_batches,
-    local_time,
     plan_name,
     refresh,
 )
@@ -97,7 +96,7 @@ def _activation(rt: Runtime, email: str, trial: Trial) -> dict[str, Any]:
         "email": email,
         "plan": plan_name(rt, trial["plan"]),
         "activity_kind": trial["activated_kind"],
-        "activated_at": local_time(rt, cast(str, trial["activated_at"])),
+        "activated_at": local_time(parse_iso(cast(str, trial["activated_at"])), rt.config.tz),
     }
 
 
@@ -106,7 +105,7 @@ def _conversion(rt: Runtime, email: str, trial: Trial) -> dict[str, Any]:
     return {
         "email": email,
         "plan": plan_name(rt, trial["plan"]),
-        "converted_at": local_time(rt, converted_at),
+        "converted_at": local_time(parse_iso(converted_at), rt.config.tz),
         "days_in_trial": (parse_iso(converted_at) - parse_iso(trial["signed_up_at"])).days,
     }
 

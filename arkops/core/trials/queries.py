@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, cast
 
@@ -20,10 +21,10 @@ from arkops.core.trials.state import (
     archived_month,
     conversions,
     days_left,
-    normalize_email,
     refresh,
 )
 from arkops.errors import DataError
+from arkops.mail.address import normalize_email
 from arkops.runtime import Runtime
 from arkops.store.archive import Archive
 
@@ -60,23 +61,48 @@ def list_trials(rt: Runtime, *, state: str | None, now: datetime, archived: bool
 
 
 def show(rt: Runtime, email: str, *, now: datetime) -> dict[str, Any]:
-    from arkops.mail.outbox import list_messages
-
+    """`trials show`: the trial (still running, or archived) and its timeline of signup, activity, lifecycle
+    steps, emails and conversion."""
     address = normalize_email(email)
     paid = conversions(rt)
+    found = _trial_records(rt, address)
+    if found.trial is None:
+        raise DataError(f"no trial for {address}")
+    refresh(found.trial, now, paid)
+    return {"trial": _row(found.trial, now, rt.config.tz), "timeline": _timeline(rt, found.trial, found)}
+
+
+@dataclass
+class _Found:
+    """One person's trial records, from the trials database or the month of the archive that holds them."""
+
+    address: str
+    trial: Trial | None
+    activity: list[Activity]
+    steps: list[StepRecord]
+    archived: bool = False
+
+
+def _trial_records(rt: Runtime, address: str) -> _Found:
     with rt.store.transaction(TRIALS_DB) as db:
         trial = TRIALS.get(db, address)
         activity = [a for a in ACTIVITY.values(db) if a["email"] == address]
         steps = [s for s in STEP_RECORDS.values(db) if s["email"] == address]
     month = archived_month(rt, address) if trial is None else None
-    if month is not None:
-        tables = Archive(rt.store, TRIALS_DB).read(month)
-        trial = cast("Trial | None", tables.get(TRIALS.name, {}).get(address))
-        activity = [cast(Activity, a) for a in tables.get(ACTIVITY.name, {}).values() if a["email"] == address]
-        steps = [cast(StepRecord, s) for s in tables.get(STEP_RECORDS.name, {}).values() if s["email"] == address]
-    if trial is None:
-        raise DataError(f"no trial for {address}")
-    refresh(trial, now, paid)
+    if month is None:
+        return _Found(address, trial, activity, steps)
+    tables = Archive(rt.store, TRIALS_DB).read(month)
+    return _Found(
+        address,
+        cast("Trial | None", tables.get(TRIALS.name, {}).get(address)),
+        [cast(Activity, a) for a in tables.get(ACTIVITY.name, {}).values() if a["email"] == address],
+        [cast(StepRecord, s) for s in tables.get(STEP_RECORDS.name, {}).values() if s["email"] == address],
+        archived=True,
+    )
+
+
+def _timeline(rt: Runtime, trial: Trial, found: _Found) -> list[dict[str, Any]]:
+    """Every dated thing that happened to the trial, oldest first."""
     timeline = [
         {
             "at": trial["signed_up_at"],
@@ -84,26 +110,34 @@ def show(rt: Runtime, email: str, *, now: datetime) -> dict[str, Any]:
             "detail": f"plan {trial['plan']}, source {trial['source'] or '-'}",
         }
     ]
-    timeline += [{"at": a["at"], "what": "activity", "detail": f"{a['kind']} x{a['count']}"} for a in activity]
+    timeline += [{"at": a["at"], "what": "activity", "detail": f"{a['kind']} x{a['count']}"} for a in found.activity]
     timeline += [
         {
             "at": s["at"],
             "what": f"step {s['step']}",
             "detail": s["state"] + (f" ({s['template']})" if s.get("template") else ""),
         }
-        for s in steps
+        for s in found.steps
     ]
-    prefix = f"trial:{address}:"
-    if rt.store.path(OUTBOX_DB).exists():
-        timeline += [
-            {"at": m["sent_at"] or m["created_at"], "what": f"email {m['template']}", "detail": m["state"]}
-            for m in list_messages(rt.store, archived=month is not None)
-            if m["key"].startswith(prefix) and m["channel"] == "email"
-        ]
+    timeline += _emails(rt, found)
     if trial["converted_at"]:
         timeline.append({"at": trial["converted_at"], "what": "converted", "detail": "paying in the billing ledger"})
     timeline.sort(key=lambda e: e["at"])
-    return {"trial": _row(trial, now, rt.config.tz), "timeline": timeline}
+    return timeline
+
+
+def _emails(rt: Runtime, found: _Found) -> list[dict[str, Any]]:
+    """The trial's lifecycle emails in the outbox (its archive too, for an archived trial)."""
+    from arkops.mail.outbox import list_messages
+
+    if not rt.store.path(OUTBOX_DB).exists():
+        return []
+    prefix = f"trial:{found.address}:"
+    return [
+        {"at": m["sent_at"] or m["created_at"], "what": f"email {m['template']}", "detail": m["state"]}
+        for m in list_messages(rt.store, archived=found.archived)
+        if m["key"].startswith(prefix) and m["channel"] == "email"
+    ]
 
 
 def summary(rt: Runtime, *, now: datetime) -> dict[str, Any]:

@@ -18,8 +18,9 @@ from arkops.config import LOCALES
 from arkops.core.privacy import refuse_erased
 from arkops.core.progress import Progress, silent
 from arkops.core.trials import TRIALS_DB
-from arkops.core.trials.state import ACTIVITY, TRIALS, Trial, archived_month, normalize_email
+from arkops.core.trials.state import ACTIVITY, TRIALS, Trial, archived_month
 from arkops.errors import DataError, ErasedError
+from arkops.mail.address import normalize_email
 from arkops.runtime import Runtime
 from arkops.store import Db
 

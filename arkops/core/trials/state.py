@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from arkops.clock import from_unix, iso, parse_iso
 from arkops.core.trials import TRIALS_DB, TrialState
-from arkops.errors import DataError
-from arkops.mail.address import normalize_address, normalize_customer_address
 from arkops.runtime import Runtime
 from arkops.store.tables import Table
 
@@ -71,20 +69,6 @@ ACTIVITY = Table[Activity]("activity")
 STEP_RECORDS = Table[StepRecord]("steps")
 
 
-def normalize_email(email: Any, *, allow_local_domains: bool = True) -> str:
-    """One person, one trial: trimmed, lower-cased, validated.
-
-    A new signup comes from outside and passes the customer policy (a globally
-    deliverable domain unless `[mail] allow_local_domains`); looking a trial up
-    only needs the syntax.
-    """
-    if not isinstance(email, str) or not email.strip():
-        raise DataError(f"email: {email!r} is not an email address")
-    if allow_local_domains:
-        return normalize_address(email.strip().lower(), field="email").lower()
-    return normalize_customer_address(email.strip().lower(), field="email").lower()
-
-
 def conversions(rt: Runtime) -> dict[str, int]:
     """When each email first paid, from the billing ledger: parsed once per ledger change, not once per job."""
     from arkops.core.billing import LEDGER_DB
@@ -117,10 +101,6 @@ def days_left(trial: Trial, now: datetime, tz: tzinfo) -> int:
 def plan_name(rt: Runtime, plan: str) -> str:
     """The plan as people read it ("Pro"), not its id ("pro")."""
     return (rt.config["plans"].get(plan) or {}).get("name") or plan
-
-
-def local_time(rt: Runtime, moment: str) -> str:
-    return parse_iso(moment).astimezone(rt.config.tz).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def in_batches(rt: Runtime, size: int = BATCH) -> Iterator[tuple[Db, list[tuple[str, Trial]]]]:
