@@ -48,7 +48,7 @@ class HubSpot:
         from hubspot import HubSpot as Client
 
         self.token, self.base, self.pacer = token, base.rstrip("/"), pacer
-        self.stages: dict[str, str] = settings["lifecycle"]
+        self.stages: dict[str, str] = dict(settings)  # arkops stage -> lifecyclestage ([crm.hubspot])
         self.client = Client(access_token=token, host=self.base)
 
     def _call(self, what: str, method: Any, **kwargs: Any) -> Any:

@@ -37,7 +37,7 @@ class Pipedrive:
 
     def __init__(self, *, token: str, base: str, settings: dict[str, Any], pacer: Pacer) -> None:
         self.token, self.base, self.pacer = token, base.rstrip("/"), pacer
-        self.labels: dict[str, str] = settings["labels"]
+        self.labels: dict[str, str] = dict(settings)  # arkops stage -> person label name ([crm.pipedrive])
         self._fields: list[dict] | None = None
 
     def _request(self, method: str, path: str, body: Any = None, **query: Any) -> Any:

@@ -78,7 +78,7 @@ class PushReport:
             line += f"; {self.erased} erased addresses left out"
         if self.forgotten:
             line += f"; {self.forgotten} queued CRM deletions made"
-        if self.waited >= 1:
+        if self.waited >= 0.5:
             line += f"; waited {self.waited:.0f} s for rate limits"
         if self.stopped:
             line += f"; stopped: {self.stopped} (the next push resumes)"
