@@ -5,7 +5,10 @@ Unique visitors are the provider's own count over the whole window
 counts once, as the funnel's log-based visitors do. Per-page comparisons
 (`leads stats --compare`) use the same definition as `leads stats`:
 visitors distinct per day, summed over the days, and a request path is
-counted under the tracked page that holds it (the longest prefix).
+counted under the tracked page that holds it (the longest prefix). The
+provider's rows are per path and day, so someone who opened two paths of
+one tracked page on one day (`/pricing` and `/pricing/team`) counts twice
+on the provider's side.
 """
 
 from __future__ import annotations
