@@ -66,7 +66,14 @@ class CheckFailed(ArkopsError):
     exit_code = ExitCode.CHECK_FAILED
 
 
-SECRET_ENV = ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "SMTP_PASSWORD")
+SECRET_ENV = (
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "SMTP_PASSWORD",
+    "HUBSPOT_TOKEN",
+    "PIPEDRIVE_TOKEN",
+    "PLAUSIBLE_API_KEY",
+)
 _SECRET_PATTERNS = re.compile(r"\b((?:sk|rk|pk)_(?:live|test)_|whsec_)[A-Za-z0-9]{4,}")
 
 

@@ -1,13 +1,12 @@
 """`privacy forget` for the crm domain: our records of the person go, and with `[crm] forget = true` the CRM's.
 
 The cursor's records naming the email (fingerprint and id, notes sent,
-notes in flight, refusals) are deleted. With `[crm] forget = true` the
-person is then deleted at the provider: HubSpot's GDPR delete (by email,
-permanent) or Pipedrive's person delete (by the id a push recorded, else
-found by email). When the provider cannot be reached, the provider's id
-(no address) waits in the cursor and every `crm-sync` run tries again; a
-person arkops never pushed and could not look up is reported, and running
-`privacy forget` again retries.
+notes in flight, refusals) are deleted. With `[crm] forget = true` a
+person arkops pushed is then deleted at the provider: HubSpot's GDPR
+delete (by email, permanent) or Pipedrive's person delete (by the id the
+push recorded). When the provider cannot be reached, that id (no address)
+waits in the cursor and every push tries again. A second forget finds
+nothing and calls nothing.
 """
 
 from __future__ import annotations
@@ -36,16 +35,13 @@ def forget(rt: Runtime, who: Person, *, now: datetime) -> dict[str, int]:
                         removed += db.delete(table, key)
     counts = {"crm records": removed}
     settings = rt.config["crm"]
-    if not (settings["forget"] and settings["provider"] and who.kind == "email"):
-        return counts
+    if person_id is None or not (settings["forget"] and settings["provider"]):
+        return counts  # arkops never put them in the CRM: what others entered there is theirs to delete
     from arkops.core.crm.push import connect
 
     try:
         connect(rt).forget(who.value, person_id)
     except ArkopsError:
-        if person_id is None:
-            counts["CRM people not reached (run privacy forget again)"] = 1
-            return counts
         with rt.store.transaction(CRM_DB) as db:
             pending = (db.get(META, PENDING) or {}).get("ids", [])
             db.put(META, PENDING, {"ids": sorted({*pending, person_id})})
