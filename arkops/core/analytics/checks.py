@@ -12,7 +12,7 @@ def settings(rt: Runtime) -> Check:
 
     provider = rt.config["analytics"]["provider"]
     if not provider:
-        return Check("analytics", OK, "no web analytics configured ([analytics] provider)")
+        return Check("analytics", OK, "no web analytics configured (analytics.provider in arkops.toml)")
     try:
         connect(rt)
     except DataError as exc:

@@ -14,7 +14,7 @@ def settings(rt: Runtime) -> Check:
 
     provider = rt.config["crm"]["provider"]
     if not provider:
-        return Check("crm", OK, "no CRM configured ([crm] provider)")
+        return Check("crm", OK, "no CRM configured (crm.provider in arkops.toml)")
     problem = missing_setup(rt)
     if problem:
         return Check("crm", FAIL, problem)
@@ -23,7 +23,7 @@ def settings(rt: Runtime) -> Check:
     if base and base != default:
         return Check("crm", WARN, f"{provider}: {base_name}={base} (not {default})")
     forget = "deleted there too by privacy forget" if rt.config["crm"]["forget"] else "kept there by privacy forget"
-    return Check("crm", OK, f"{provider}; people are {forget} ([crm] forget)")
+    return Check("crm", OK, f"{provider}; people are {forget} (crm.forget)")
 
 
 def provider(rt: Runtime) -> list[Check]:
@@ -31,5 +31,5 @@ def provider(rt: Runtime) -> list[Check]:
     from arkops.core.crm.push import connect
 
     if not rt.config["crm"]["provider"]:
-        return [Check("crm api", WARN, "no [crm] provider set: nothing to reach")]
+        return [Check("crm api", WARN, "no crm.provider set in arkops.toml: nothing to reach")]
     return [Check(p.check, OK if p.ok else FAIL, p.detail) for p in connect(rt).probe()]

@@ -31,7 +31,7 @@ CONFIG: dict[str, Spec] = {
             "forget": Field(
                 bool,
                 False,
-                doc="`privacy forget` also deletes the person in the CRM (HubSpot's GDPR delete, Pipedrive's delete)",
+                doc="`privacy forget` also deletes, in the CRM, the people arkops pushed (HubSpot: GDPR delete; Pipedrive: delete)",
             ),
             "requests_per_10s": Field(
                 int,
