@@ -341,3 +341,21 @@ def test_the_crm_sync_job_pushes_through_arkops_run(cli, workspace, hubspot):
     result = cli("run", "--only", "crm-sync", "--force")
     assert result.code == 0 and "sent 2 people (2 new)" in result.out, result.out + result.err
     assert len(state.contacts) == 2
+
+
+def test_status_shows_the_last_push_red_when_it_stopped(cli, workspace, hubspot):
+    server, state = hubspot
+    assert cli("crm", "setup").code == 0
+    signups(cli, workspace, 2)
+    state.properties = [p for p in state.properties if p["name"] != "arkops_promo_code"]  # deleted by hand
+    refused = cli("crm", "push")
+    assert refused.code == 4, refused.err  # the whole batch refused: HubSpot names the missing property
+    assert "arkops_promo_code" in refused.err
+    stopped = json.loads(cli("status", "--format", "json").out)["sections"]["crm"]["figures"]["last_push"]
+    assert stopped["red"] and stopped["text"] == "2026-03-20 12:00 (stopped)" and "arkops_promo_code" in stopped["note"]
+    assert cli("status", "--check").code == 1
+    assert cli("crm", "setup").out == "created arkops_promo_code\n"
+    assert cli("crm", "push").code == 0
+    figures = json.loads(cli("status", "--format", "json").out)["sections"]["crm"]["figures"]
+    assert figures["people"]["value"] == 2 and figures["refused"]["value"] == 0
+    assert figures["last_push"]["text"] == "2026-03-20 12:00" and not figures["last_push"]["red"]

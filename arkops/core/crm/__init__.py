@@ -9,7 +9,7 @@ checks (`doctor --crm` reaches the provider). The providers themselves are
 `arkops.sources.crm.Provider`. docs/crm.md has the whole story.
 """
 
-from arkops.core.domain import Database, DoctorCheck, Domain, Job
+from arkops.core.domain import Database, DoctorCheck, Domain, Job, SectionPart
 
 # people: email -> the fingerprint last sent and the provider's id; notes: note key (names the email) -> the
 # provider's note id; inflight: notes sent in a request whose answer was not recorded yet; refused: email ->
@@ -55,6 +55,7 @@ DOMAIN = Domain(
         DoctorCheck("arkops.core.crm.checks:settings", order=70),
         DoctorCheck("arkops.core.crm.checks:provider", order=71, needs="crm"),
     ),
+    status=SectionPart("arkops.core.crm.sections:status", order=60),
     order=70,
     audited=("crm setup", "crm push"),
     config="arkops.core.crm.settings:CONFIG",

@@ -26,7 +26,7 @@ from arkops.config import env
 from arkops.core.crm import CRM_DB
 from arkops.core.crm.people import Person, gather
 from arkops.core.progress import Progress, silent
-from arkops.errors import ConfigError, DataError
+from arkops.errors import ArkopsError, ConfigError, DataError
 from arkops.runtime import Runtime
 from arkops.sources.crm import PROVIDERS, Note, Provider, open_provider
 from arkops.sources.ratelimit import Pacer, RateLimited
@@ -168,11 +168,14 @@ def push(
     if provider is None:
         report.sent, report.notes = len(todo), len(notes)
         return report
+    failure: ArkopsError | None = None
     try:
         _send_people(rt, provider, todo, sent, report, progress)
         _send_notes(rt, provider, notes, sent, report, progress)
-    except RateLimited as exc:
+    except RateLimited as exc:  # not a failure: the next run resumes where this one stopped
         report.stopped = str(exc)
+    except ArkopsError as exc:  # the CRM refused or is down: recorded for `crm status`, then the job fails
+        report.stopped, failure = str(exc), exc
     finally:
         report.waited = getattr(getattr(provider, "pacer", None), "waited", 0.0)
     with rt.store.transaction(CRM_DB) as db:
@@ -188,6 +191,8 @@ def push(
                 "stopped": report.stopped,
             },
         )
+    if failure is not None:
+        raise failure
     return report
 
 
@@ -306,12 +311,15 @@ def setup(rt: Runtime) -> list[str]:
 
 def status(rt: Runtime) -> dict[str, Any]:
     """`arkops crm status`: the cursor, the last push, what is in flight and every refused record."""
-    with rt.store.transaction(CRM_DB) as db:
-        cursor = db.get(META, CURSOR) or {}
-        people = len(db.items(PEOPLE))
-        notes = len(db.items(NOTES))
-        inflight = len(db.items(INFLIGHT))
-        refused = [{"email": key, **doc} for key, doc in db.items(REFUSED)]
+    if not rt.store.path(CRM_DB.name).exists():
+        cursor, people, notes, inflight, refused = {}, 0, 0, 0, []
+    else:
+        with rt.store.transaction(CRM_DB) as db:
+            cursor = db.get(META, CURSOR) or {}
+            people = len(db.items(PEOPLE))
+            notes = len(db.items(NOTES))
+            inflight = len(db.items(INFLIGHT))
+            refused = [{"email": key, **doc} for key, doc in db.items(REFUSED)]
     return {
         "provider": rt.config["crm"]["provider"] or None,
         "setup": missing_setup(rt),
