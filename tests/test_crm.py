@@ -344,7 +344,7 @@ def test_the_crm_sync_job_pushes_through_arkops_run(cli, workspace, hubspot):
 
 
 def test_status_shows_the_last_push_red_when_it_stopped(cli, workspace, hubspot):
-    server, state = hubspot
+    _, state = hubspot
     assert cli("crm", "setup").code == 0
     signups(cli, workspace, 2)
     state.properties = [p for p in state.properties if p["name"] != "arkops_promo_code"]  # deleted by hand
