@@ -272,6 +272,8 @@ def test_notes_killed_mid_request_are_found_not_sent_twice(cli, workspace, hubsp
 @pytest.mark.slow
 def test_a_pipedrive_push_killed_with_sigkill_then_run_again_duplicates_nobody(cli, workspace, pipedrive):
     server, state = pipedrive
+    # 240 requests (a search and an add each): paced at the default 100 per 10 s, this would take 20 s
+    write_config(workspace, '[crm]\nprovider = "pipedrive"\nrequests_per_10s = 2000\n')
     assert cli("crm", "setup").code == 0
     emails = signups(cli, workspace, 120)
     server.hooks.delay = 0.01
@@ -359,3 +361,29 @@ def test_status_shows_the_last_push_red_when_it_stopped(cli, workspace, hubspot)
     figures = json.loads(cli("status", "--format", "json").out)["sections"]["crm"]["figures"]
     assert figures["people"]["value"] == 2 and figures["refused"]["value"] == 0
     assert figures["last_push"]["text"] == "2026-03-20 12:00" and not figures["last_push"]["red"]
+
+
+def test_the_pacer_keeps_the_window_and_the_providers_count():
+    from arkops.sources.ratelimit import Pacer, RateLimited
+
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(round(seconds, 3))
+        now[0] += seconds
+
+    pacer = Pacer("hubspot", limit=3, window=10.0, max_wait=60, sleep=sleep, clock=lambda: now[0])
+    for _ in range(3):
+        pacer.before()
+        now[0] += 1
+    pacer.before()  # the 4th in 10 s waits until the 1st leaves the window
+    assert slept == [7.0]
+    pacer.told("0", "2")  # the provider says its window is spent for 2 s
+    pacer.before()
+    assert slept == [7.0, 2.0]
+    pacer.rate_limited(5)  # a 429 with Retry-After: 5
+    pacer.before()
+    assert slept[-1] == 5.0
+    with pytest.raises(RateLimited, match="asks to wait 3600 s"):
+        pacer.rate_limited(3600)
