@@ -120,9 +120,12 @@ def test_a_push_of_200_people_goes_in_two_batches_then_nothing_until_something_c
     assert first["properties"]["arkops_trial_start"] == "2026-03-18"
     assert sorted(c["properties"]["email"] for c in state.contacts.values()) == emails
     requests = len(server.requests)
+    cursor = workspace / "data" / "crm.json"
+    written = cursor.stat().st_mtime_ns
     quiet = cli("crm", "push")
     assert quiet.code == 0 and "nothing changed since the last push" in quiet.err
     assert len(server.requests) == requests  # not even a request
+    assert cursor.stat().st_mtime_ns == written  # nor a write
     status = json.loads(cli("crm", "status", "--format", "json").out)
     assert status["people"] == 200 and status["complete"] is True and status["refused"] == []
     signups(cli, workspace, 1, start=200)

@@ -144,7 +144,8 @@ def push(
     report = PushReport(dry_run=dry_run)
     if not rt.config["crm"]["provider"]:
         raise ConfigError(rt.config.path, "crm.provider", 'no CRM provider set ("hubspot" or "pipedrive")')
-    provider = None if dry_run else connect(rt)
+    if not dry_run and (problem := missing_setup(rt)):
+        raise DataError(f"crm: {problem}")
     sources = _sources(rt)
     with rt.store.transaction(CRM_DB) as db:
         cursor = db.get(META, CURSOR) or {}
@@ -153,6 +154,7 @@ def push(
     if since is None and not (inflight or waiting) and cursor.get("complete") and cursor.get("sources") == sources:
         report.nothing_new = True
         return report
+    provider = None if dry_run else connect(rt)  # its client library is imported only when there is work
     if provider is not None:
         from arkops.core.crm.privacy import retry_pending
 
