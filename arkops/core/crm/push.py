@@ -137,15 +137,19 @@ def _chunks(items: list, size: int) -> Iterator[list]:
         yield items[start : start + size]
 
 
+def _check_setup(rt: Runtime, *, dry_run: bool) -> None:
+    if not rt.config["crm"]["provider"]:
+        raise ConfigError(rt.config.path, "crm.provider", 'no CRM provider set ("hubspot" or "pipedrive")')
+    if not dry_run and (problem := missing_setup(rt)):
+        raise DataError(f"crm: {problem}")
+
+
 def push(
     rt: Runtime, *, now: datetime, since: str | None = None, dry_run: bool = False, progress: Progress = silent
 ) -> PushReport:
     """Send what changed since the last push (see the module); `dry_run` only counts, with no token needed."""
     report = PushReport(dry_run=dry_run)
-    if not rt.config["crm"]["provider"]:
-        raise ConfigError(rt.config.path, "crm.provider", 'no CRM provider set ("hubspot" or "pipedrive")')
-    if not dry_run and (problem := missing_setup(rt)):
-        raise DataError(f"crm: {problem}")
+    _check_setup(rt, dry_run=dry_run)
     sources = _sources(rt)
     with rt.store.transaction(CRM_DB) as db:
         cursor = db.get(META, CURSOR) or {}
@@ -170,16 +174,7 @@ def push(
     if provider is None:
         report.sent, report.notes = len(todo), len(notes)
         return report
-    failure: ArkopsError | None = None
-    try:
-        _send_people(rt, provider, todo, sent, report, progress)
-        _send_notes(rt, provider, notes, sent, report, progress)
-    except RateLimited as exc:  # not a failure: the next run resumes where this one stopped
-        report.stopped = str(exc)
-    except ArkopsError as exc:  # the CRM refused or is down: recorded for `crm status`, then the job fails
-        report.stopped, failure = str(exc), exc
-    finally:
-        report.waited = getattr(getattr(provider, "pacer", None), "waited", 0.0)
+    failure = _send(rt, provider, todo, notes, sent, report, progress)
     with rt.store.transaction(CRM_DB) as db:
         db.put(
             META,
@@ -196,6 +191,29 @@ def push(
     if failure is not None:
         raise failure
     return report
+
+
+def _send(
+    rt: Runtime,
+    provider: Provider,
+    todo: list[tuple[Person, str]],
+    notes: list[Note],
+    sent: dict[str, dict],
+    report: PushReport,
+    progress: Progress,
+) -> ArkopsError | None:
+    """People, then their notes; the failure that stopped them (the push records it before raising it)."""
+    try:
+        _send_people(rt, provider, todo, sent, report, progress)
+        _send_notes(rt, provider, notes, sent, report, progress)
+    except RateLimited as exc:  # not a failure: the next run resumes where this one stopped
+        report.stopped = str(exc)
+    except ArkopsError as exc:  # the CRM refused or is down: recorded for `crm status`, then the job fails
+        report.stopped = str(exc)
+        return exc
+    finally:
+        report.waited = getattr(getattr(provider, "pacer", None), "waited", 0.0)
+    return None
 
 
 def _changes(

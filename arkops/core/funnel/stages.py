@@ -24,13 +24,16 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arkops.clock import iso, parse_iso, since_moment
 from arkops.core.funnel.settings import FUNNEL_STAGES as STAGES
 from arkops.core.funnel.wilson import wilson
 from arkops.errors import ConfigError, UsageError
 from arkops.runtime import Runtime
+
+if TYPE_CHECKING:
+    from arkops.core.analytics.aggregates import FunnelVisitors
 
 GROUPINGS = ("week", "source")
 VISITOR_SOURCES = ("logs", "analytics")
@@ -230,8 +233,21 @@ def report(
         "rates": [rate(a, b, _pair(window.entries, sizes, a, b, cohort=cohort)) for a, b in wanted],
         "groups": [],
     }
-    if by is None:
-        return document
+    if by is not None:
+        document["groups"] = _groups(rt, window, wanted, by=by, cohort=cohort, aggregates=aggregates)
+    return document
+
+
+def _groups(
+    rt: Runtime,
+    window: Window,
+    wanted: list[tuple[str, str]],
+    *,
+    by: str,
+    cohort: bool,
+    aggregates: FunnelVisitors | None,
+) -> list[dict[str, Any]]:
+    """`--by week` or `--by source`: each group's stages and rates (with the analytics' groups when given)."""
     tz = rt.config.tz
     groups: dict[str, dict[str, dict[str, datetime]]] = {}
     for stage, people in window.entries.items():
@@ -249,7 +265,7 @@ def report(
         order = sorted(groups)
     else:
         order = sorted(groups, key=lambda key: (-group_sizes[key]["visitors"], -group_sizes[key]["trial"], key))
-    document["groups"] = [
+    return [
         {
             "group": key,
             "stages": _stages(group_sizes[key]),
@@ -260,7 +276,6 @@ def report(
         }
         for key in order
     ]
-    return document
 
 
 def _sizes(
