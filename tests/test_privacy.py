@@ -487,3 +487,35 @@ def test_a_job_outcome_naming_the_person_is_reworded_and_the_run_kept(cli, works
         run["detail"].startswith("no trial for erased-")
         and run["last_start"] == jobs["runs"]["retention"]["last_start"]
     )
+
+
+def test_a_lost_privacy_key_is_refused_while_erasures_need_it(cli, workspace):
+    """Without its key the erasure records match nobody: a new key would silently let the erased back in."""
+    data = workspace / "data"
+    assert cli("trials", "signup", "eve@example.com", "--plan", "pro").code == 0
+    assert cli("privacy", "forget", "eve@example.com", "--yes").code == 0
+    key = (data / "privacy.key").read_bytes()
+    (data / "privacy.key").unlink()
+    for args in (
+        ("trials", "signup", "eve@example.com", "--plan", "pro"),
+        ("privacy", "forget", "zoe@example.com", "--yes"),
+        ("privacy", "export", "eve@example.com"),
+    ):
+        refused = cli(*args)
+        assert refused.code == 3, (args, refused.out, refused.err)
+        assert "privacy.key is missing" in refused.err and "restore privacy.key" in refused.err, refused.err
+    assert not (data / "privacy.key").exists()  # no new key was made
+    (data / "privacy.key").write_text("")
+    assert cli("trials", "signup", "eve@example.com", "--plan", "pro").code == 3  # an emptied key: refused as well
+    (data / "privacy.key").write_bytes(key)
+    (data / "privacy.key").chmod(0o600)
+    restored = cli("trials", "signup", "eve@example.com", "--plan", "pro")
+    assert restored.code == 3 and "erased at their request" in restored.err  # the key back, the erasure holds
+
+
+def test_a_new_key_is_made_while_nobody_was_erased(cli, workspace):
+    assert cli("trials", "signup", "eve@example.com", "--plan", "pro").code == 0
+    assert cli("privacy", "export", "eve@example.com").code == 0
+    (workspace / "data" / "privacy.key").unlink()
+    assert cli("privacy", "export", "eve@example.com").code == 0
+    assert (workspace / "data" / "privacy.key").is_file()
