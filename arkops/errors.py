@@ -21,6 +21,8 @@ class ExitCode(IntEnum):
     BAD_DATA = 3  # corrupt file, invalid input, bad config
     SERVICE = 4  # Stripe, SMTP or a webhook stayed unreachable after retries
     LOCKED = 75  # another run holds the lock (EX_TEMPFAIL)
+    INTERRUPTED = 130  # SIGINT, Ctrl-C (128 + 2, as shells report it)
+    TERMINATED = 143  # SIGTERM: systemd, `timeout`, a container stop (128 + 15)
 
 
 class ArkopsError(Exception):
