@@ -519,3 +519,33 @@ def test_a_new_key_is_made_while_nobody_was_erased(cli, workspace):
     (workspace / "data" / "privacy.key").unlink()
     assert cli("privacy", "export", "eve@example.com").code == 0
     assert (workspace / "data" / "privacy.key").is_file()
+
+
+def test_forget_and_export_reach_the_archived_invoices_too(cli, seeded, monkeypatch):
+    """After `retention` moves her settled invoice to archive/ledger/, export shows it and forget pseudonymises
+    it there: no trace of her in any store, hot or archived (visit day files, .eml renderings, outbox)."""
+    data = seeded / "data"
+    at(monkeypatch, START + timedelta(days=66))  # her invoice untouched 60 days; her visits younger than 90
+    assert "invoices archived" in cli("retention").out
+    archived = [h for h in hits(data, [EMAIL]) if h.startswith("archive/ledger/")]
+    assert archived, hits(data, [EMAIL])
+    assert {h.split(":")[0].split("/")[0] for h in hits(data, [EMAIL, IP])} >= {"visits", "outbox", "archive"}
+    exported = json.loads(cli("privacy", "export", EMAIL).out)["stores"]["ledger"]
+    (table,) = [t for t in exported if t.startswith("invoices (archive ")]
+    assert list(exported[table]) == ["in_ana"] and "invoices" not in exported  # hers only, found in the archive
+    figures = report(cli)
+    counted = cli("--dry-run", "privacy", "forget", EMAIL)
+    assert "ledger records" in counted.out, counted.out
+
+    first = cli("privacy", "forget", EMAIL, "--yes")
+    assert first.code == 0 and "1 ledger invoices pseudonymised" in first.out, first.out
+    assert cli("privacy", "forget", IP, "--yes").code == 0
+    assert hits(data, traces(EMAIL) + traces(IP)) == []
+    assert report(cli) == figures
+    assert hits(data, ["bob@example.org"])  # the neighbour's archived invoice stays his
+    before = data_files(data)
+    assert (
+        cli("privacy", "forget", EMAIL, "--yes").out.strip()
+        == "privacy forget: nothing held about them (already erased)"
+    )
+    assert data_files(data) == before
