@@ -147,3 +147,27 @@ def test_one_truncated_gzip_among_the_sources_is_reported_and_retried_the_others
         for line in day.read_text().splitlines()
     ]
     assert sorted(v["path"] for v in visits) == sorted(["/pricing"] * 5 + ["/trial"] * 2995 + ["/demo"] * 5)
+
+
+def test_stripe_values_within_stripe_bounds_are_applied(cli, workspace, monkeypatch):
+    """Metered bytes billed per GB: `transform_quantity.divide_by` of 1,000,000,000 (Stripe's integers are int64)."""
+    from stripe_shapes import customer, subscription
+
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setenv("ARKOPS_NOW", "2026-03-01T00:01:00Z")
+    sub = subscription("sub_gb", "cus_gb", [(500, "eur", "month", 1, 3_000_000_000, "prod_storage")])
+    sub["items"]["data"][0]["price"]["transform_quantity"] = {"divide_by": 1_000_000_000, "round": "up"}
+    assert (
+        signed_ingest(
+            cli,
+            workspace,
+            json.dumps(event("evt_c", "customer.created", customer("cus_gb", "gb@example.com"), ts("2026-03-01"))),
+        ).code
+        == 0
+    )
+    applied = signed_ingest(
+        cli, workspace, json.dumps(event("evt_s", "customer.subscription.created", sub, ts("2026-03-01")))
+    )
+    assert applied.code == 0 and "applied" in applied.err, applied.err
+    mrr = json.loads(cli("payments", "report", "--format", "json").out)
+    assert mrr["mrr"] == 1500, mrr  # 3 GB at 5.00 EUR each
