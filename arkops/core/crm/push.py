@@ -169,7 +169,9 @@ def push(
         sent = {key: dict(doc) for key, doc in db.items(PEOPLE)}
         noted = {key for key, _ in db.items(NOTES)}
     start = iso(since_moment(since, now=now, tz=rt.config.tz)) if since else None
-    people = gather(rt, now=now, archived=since is not None or not cursor)
+    # Finished trials sit in the archive: read until one complete push has sent them, and under --since.
+    archived = since is not None or not cursor.get("full")
+    people = gather(rt, now=now, archived=archived)
     todo, notes = _changes(rt, people, sent, noted, start, report)
     if provider is None:
         report.sent, report.notes = len(todo), len(notes)
@@ -182,6 +184,7 @@ def push(
             {
                 "at": iso(now),
                 "complete": report.stopped is None,
+                "full": bool(cursor.get("full")) or (archived and report.stopped is None),
                 "sources": sources if report.stopped is None else None,
                 "provider": provider.name,
                 "counts": report.counts(),
