@@ -149,6 +149,15 @@ def test_a_429_is_retried_after_its_retry_after(cli, workspace, hubspot):
 def test_a_rate_limit_longer_than_a_run_waits_stops_the_push_and_the_next_resumes(cli, workspace, hubspot):
     server, state = hubspot
     assert cli("crm", "setup").code == 0
+    old = workspace / "old.json"  # trials long finished, in the archive
+    old.write_text(
+        json.dumps(
+            [{"email": f"old{n}@example.com", "plan": "pro", "created_at": "2026-01-02T09:00:00Z"} for n in range(5)]
+        )
+    )
+    assert cli("trials", "import", str(old)).code == 0
+    assert cli("trials", "track").code == 0
+    assert "5 trials archived" in cli("retention").out
     signups(cli, workspace, 150)
     server.hooks.throttle, server.hooks.retry_after = 1, "3600"  # a daily limit spent
     stopped = cli("crm", "push")
@@ -156,8 +165,8 @@ def test_a_rate_limit_longer_than_a_run_waits_stops_the_push_and_the_next_resume
     assert "asks to wait 3600 s" in stopped.err and "the next push resumes" in stopped.err
     assert json.loads(cli("crm", "status", "--format", "json").out)["complete"] is False
     resumed = cli("crm", "push")
-    assert resumed.code == 0 and "sent 150 people" in resumed.err
-    assert len(state.contacts) == 150
+    assert resumed.code == 0 and "sent 155 people" in resumed.err
+    assert len(state.contacts) == 155  # the archived trials too, though the first push stopped
 
 
 def ingest_stripe(cli, workspace, evt: dict) -> None:
