@@ -9,7 +9,12 @@ checks (`doctor --crm` reaches the provider). The providers themselves are
 `arkops.sources.crm.Provider`. docs/crm.md has the whole story.
 """
 
+from typing import TYPE_CHECKING
+
 from arkops.core.domain import Database, DoctorCheck, Domain, Job, SectionPart
+
+if TYPE_CHECKING:
+    from arkops.runtime import Runtime
 
 # people: email -> the fingerprint last sent and the provider's id; notes: note key (names the email) -> the
 # provider's note id; inflight: notes sent in a request whose answer was not recorded yet; refused: email ->
@@ -29,8 +34,10 @@ CRM_DB = Database(
 )
 
 
-def not_configured(rt: object) -> str | None:
-    """Why `crm-sync` is skipped: no provider chosen, or its token missing."""
+def not_configured(rt: "Runtime") -> str | None:
+    """Why `crm-sync` is skipped: no provider chosen, or its token or library missing (read every tick)."""
+    if not rt.config["crm"]["provider"]:
+        return 'no [crm] provider set in arkops.toml ("hubspot" or "pipedrive")'
     from arkops.core.crm.push import missing_setup
 
     return missing_setup(rt)
