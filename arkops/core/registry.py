@@ -26,6 +26,7 @@ DOMAINS = [
     "arkops.core.privacy",
     "arkops.core.operator",
     "arkops.core.funnel",
+    "arkops.core.serve",
 ]
 
 
