@@ -21,6 +21,7 @@ SMTP_PASSWORD=
 SMTP_SECURITY=starttls                     # starttls, ssl or none
 MAIL_FROM=ops@example.com
 ARKOPS_ALERT_TO=you@example.com
+# ARKOPS_SERVE_TOKEN=                      # `arkops serve`'s bearer token, 32+ characters (secrets.token_urlsafe(32))
 """
 
 
