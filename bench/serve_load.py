@@ -82,8 +82,13 @@ def webhook(n: int) -> tuple[bytes, str]:
         "status_transitions": {"paid_at": 1772323200 + n},
     }
     body = json.dumps(
-        {"id": f"evt_{n:05d}", "object": "event", "type": "invoice.paid", "created": 1772323200 + n,
-         "data": {"object": invoice}}
+        {
+            "id": f"evt_{n:05d}",
+            "object": "event",
+            "type": "invoice.paid",
+            "created": 1772323200 + n,
+            "data": {"object": invoice},
+        }
     )
     return body.encode(), stripe.WebhookSignature.generate_signature_header(body, SECRET)
 
@@ -125,12 +130,24 @@ def main() -> None:
     print(f"load average before: {os.getloadavg()}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        env = {**os.environ, "ARKOPS_DATA_DIR": str(folder / "data"), "ARKOPS_CONFIG": str(folder / "arkops.toml"),
-               "ARKOPS_SERVE_TOKEN": TOKEN, "STRIPE_WEBHOOK_SECRET": SECRET, "ARKOPS_NOW": "2026-03-01T00:00:00Z"}
+        env = {
+            **os.environ,
+            "ARKOPS_DATA_DIR": str(folder / "data"),
+            "ARKOPS_CONFIG": str(folder / "arkops.toml"),
+            "ARKOPS_SERVE_TOKEN": TOKEN,
+            "STRIPE_WEBHOOK_SECRET": SECRET,
+            "ARKOPS_ALERT_TO": "ops@example.com",
+            "MAIL_FROM": "arkops@example.com",
+            "ARKOPS_NOW": "2026-03-01T00:00:00Z",
+        }
         subprocess.run([sys.executable, "-m", "arkops", "init"], cwd=folder, env=env, check=True, capture_output=True)
         port = free_port()
-        server = subprocess.Popen([sys.executable, "-m", "arkops", "-q", "serve", "--port", str(port)], cwd=folder,
-                                  env=env, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "arkops", "-q", "serve", "--port", str(port)],
+            cwd=folder,
+            env=env,
+            stderr=open(folder / "serve.log", "w"),
+        )
         time.sleep(1.5)
         base = f"http://127.0.0.1:{port}"
 
@@ -141,8 +158,11 @@ def main() -> None:
                 status, took, retries = send(base + "/webhooks/stripe", body, {"Stripe-Signature": signature})
                 return kind, status, took, retries, 1
             batch = what  # type: ignore[assignment]
-            headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json",
-                       "Idempotency-Key": f"batch-{batch[0]['id']}"}  # type: ignore[index]
+            headers = {
+                "Authorization": f"Bearer {TOKEN}",
+                "Content-Type": "application/json",
+                "Idempotency-Key": f"batch-{batch[0]['id']}",
+            }  # type: ignore[index]
             status, took, retries = send(base + "/api/events", json.dumps(batch).encode(), headers)
             return kind, status, took, retries, len(batch)  # type: ignore[arg-type]
 
@@ -152,16 +172,23 @@ def main() -> None:
         wall = time.perf_counter() - started
         server.terminate()
         server.wait(30)
+        print(
+            "".join(line for line in (folder / "serve.log").read_text().splitlines(True) if " - - [" not in line)[:2000]
+        )
         statuses: dict[int, int] = {}
         for _, status, *_ in answers:
             statuses[status] = statuses.get(status, 0) + 1
         event_times = [took for kind, _, took, _, _ in answers if kind == "events"]
         hook_times = [took for kind, _, took, _, _ in answers if kind == "webhook"]
-        print(f"{len(events):,} events in {sum(1 for a in answers if a[0] == 'events')} batches + 300 webhooks, "
-              f"{clients} clients: {wall:.1f} s, {len(events) / wall:,.0f} events/s; statuses {statuses}; "
-              f"connection retries {sum(a[3] for a in answers)}")
-        print(f"per batch: p50 {statistics.median(event_times):.2f} s, p99 {percentile(event_times, 0.99):.2f} s; "
-              f"per webhook: p50 {statistics.median(hook_times):.2f} s, p99 {percentile(hook_times, 0.99):.2f} s")
+        print(
+            f"{len(events):,} events in {sum(1 for a in answers if a[0] == 'events')} batches + 300 webhooks, "
+            f"{clients} clients: {wall:.1f} s, {len(events) / wall:,.0f} events/s; statuses {statuses}; "
+            f"connection retries {sum(a[3] for a in answers)}"
+        )
+        print(
+            f"per batch: p50 {statistics.median(event_times):.2f} s, p99 {percentile(event_times, 0.99):.2f} s; "
+            f"per webhook: p50 {statistics.median(hook_times):.2f} s, p99 {percentile(hook_times, 0.99):.2f} s"
+        )
         data = folder / "data"
         trials = json.loads((data / "trials.json").read_text())["trials"]
         visits = sum(1 for f in data.glob("visits/**/*.jsonl") for _ in f.open())
@@ -176,28 +203,37 @@ def main() -> None:
 
         files = folder / "files"
         files.mkdir()
-        by_kind = {kind: [{k: v for k, v in e.items() if k not in ("type", "id")} for e in events if e["type"] == kind]
-                   for kind in SHARES}
+        by_kind = {
+            kind: [{k: v for k, v in e.items() if k not in ("type", "id")} for e in events if e["type"] == kind]
+            for kind in SHARES
+        }
         (files / "signups.json").write_text(json.dumps(by_kind["signup"]))
         (files / "leads.json").write_text(json.dumps(by_kind["demo_request"]))
         (files / "visits.jsonl").write_text("".join(json.dumps(v) + "\n" for v in by_kind["visit"]))
         (files / "usage.json").write_text(json.dumps(by_kind["usage"]))
         fresh = {**env, "ARKOPS_DATA_DIR": str(folder / "data2")}
-        subprocess.run([sys.executable, "-m", "arkops", "init", "--force"], cwd=folder, env=fresh, check=True,
-                       capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "arkops", "init", "--force"], cwd=folder, env=fresh, check=True, capture_output=True
+        )
         times = {
-            "trials import": run([sys.executable, "-m", "arkops", "trials", "import", str(files / "signups.json")],
-                                 folder, fresh),
-            "leads import": run([sys.executable, "-m", "arkops", "leads", "import", str(files / "leads.json")],
-                                folder, fresh),
-            "leads ingest": run([sys.executable, "-m", "arkops", "leads", "ingest", str(files / "visits.jsonl")],
-                                folder, fresh),
-            "usage import": run([sys.executable, "-m", "arkops", "usage", "import", str(files / "usage.json")],
-                                folder, fresh),
+            "trials import": run(
+                [sys.executable, "-m", "arkops", "trials", "import", str(files / "signups.json")], folder, fresh
+            ),
+            "leads import": run(
+                [sys.executable, "-m", "arkops", "leads", "import", str(files / "leads.json")], folder, fresh
+            ),
+            "leads ingest": run(
+                [sys.executable, "-m", "arkops", "leads", "ingest", str(files / "visits.jsonl")], folder, fresh
+            ),
+            "usage import": run(
+                [sys.executable, "-m", "arkops", "usage", "import", str(files / "usage.json")], folder, fresh
+            ),
         }
-        print("the same events through the file imports: "
-              + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in times.items())
-              + f"; total {sum(times.values()):.2f} s, {len(events) / sum(times.values()):,.0f} events/s")
+        print(
+            "the same events through the file imports: "
+            + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in times.items())
+            + f"; total {sum(times.values()):.2f} s, {len(events) / sum(times.values()):,.0f} events/s"
+        )
     print(f"load average after: {os.getloadavg()}")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -44,6 +45,6 @@ def serve(
         port=port or settings["port"],
         threads=threads or settings["threads"],
         token=token,
-        log=lambda line: say(rt, line),
+        log=lambda line: print(line, file=sys.stderr, flush=True),  # the access log is the server's output: -q keeps it
         ready=lambda url: say(rt, f"listening on {url}"),
     )

@@ -17,6 +17,7 @@ their answers leave, for up to `GRACE` seconds; then the process exits 143
 from __future__ import annotations
 
 import errno
+import logging
 import signal
 import time
 from collections.abc import Callable
@@ -58,6 +59,8 @@ def serve(
 
     from arkops.serve.routes import build
 
+    # "Task queue depth is N" on every request past the threads: a busy moment, not news for the log
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     app = App(rt, build, token=token, log=log)
     max_body = rt.config["serve"]["max_body_bytes"]
     try:
