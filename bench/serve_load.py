@@ -142,11 +142,9 @@ def main() -> None:
         }
         subprocess.run([sys.executable, "-m", "arkops", "init"], cwd=folder, env=env, check=True, capture_output=True)
         port = free_port()
+        log = (folder / "serve.log").open("w")
         server = subprocess.Popen(
-            [sys.executable, "-m", "arkops", "-q", "serve", "--port", str(port)],
-            cwd=folder,
-            env=env,
-            stderr=open(folder / "serve.log", "w"),
+            [sys.executable, "-m", "arkops", "-q", "serve", "--port", str(port)], cwd=folder, env=env, stderr=log
         )
         time.sleep(1.5)
         base = f"http://127.0.0.1:{port}"
@@ -172,6 +170,7 @@ def main() -> None:
         wall = time.perf_counter() - started
         server.terminate()
         server.wait(30)
+        log.close()
         print(
             "".join(line for line in (folder / "serve.log").read_text().splitlines(True) if " - - [" not in line)[:2000]
         )

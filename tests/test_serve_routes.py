@@ -34,8 +34,22 @@ def conforms(answer: Answer, path: str, method: str) -> None:
 @pytest.fixture
 def server(workspace):
     write_config(workspace, f'[serve]\ncors_origins = ["{LANDING}"]\nrate_per_minute = 5\n')
-    assert run_arkops("promo", "create", "LAUNCH30", "--discount", "pro=30", "--months", "3", "--slots", "2",
-                      cwd=workspace, env={"ARKOPS_NOW": NOW}).code == 0
+    assert (
+        run_arkops(
+            "promo",
+            "create",
+            "LAUNCH30",
+            "--discount",
+            "pro=30",
+            "--months",
+            "3",
+            "--slots",
+            "2",
+            cwd=workspace,
+            env={"ARKOPS_NOW": NOW},
+        ).code
+        == 0
+    )
     running = Server(workspace, env={"ARKOPS_NOW": NOW})
     yield running
     running.stop()
@@ -51,7 +65,9 @@ def test_promo_routes_are_public_rate_limited_and_cors_only_for_the_landing_page
     assert offer.status == 200 and offer.json["valid"] is True and offer.json["percent_off"] == 30
     assert offer.json["months"] == 3 and offer.json["discounted_price"] < offer.json["price"]
     assert offer.headers["Access-Control-Allow-Origin"] == LANDING and offer.headers["Vary"] == "Origin"
-    stranger = server.request("GET", "/api/promo/LAUNCH30/remaining", token=None, headers={"Origin": "https://evil.example"})
+    stranger = server.request(
+        "GET", "/api/promo/LAUNCH30/remaining", token=None, headers={"Origin": "https://evil.example"}
+    )
     conforms(stranger, "/api/promo/{code}/remaining", "GET")
     assert stranger.json == {"code": "LAUNCH30", "remaining": 2, "total": 2, "used": 0, "percent_filled": 0.0}
     assert stranger.headers["Cache-Control"] == "public, max-age=5"
@@ -83,8 +99,9 @@ def test_redeem_takes_slots_once_per_key_and_says_why_not(server, workspace):
     first = server.request("POST", "/api/promo/LAUNCH30/redeem", body, headers={"Idempotency-Key": "r1"})
     conforms(first, "/api/promo/{code}/redeem", "POST")
     assert first.status == 200 and first.json["redeemed"] is True and first.json["remaining"] == 1
-    replay = server.request("POST", "/api/promo/LAUNCH30/redeem", {**body, "email": "x@example.com"},
-                            headers={"Idempotency-Key": "r1"})
+    replay = server.request(
+        "POST", "/api/promo/LAUNCH30/redeem", {**body, "email": "x@example.com"}, headers={"Idempotency-Key": "r1"}
+    )
     assert replay.status == 200 and replay.json == first.json and replay.headers["Idempotent-Replayed"] == "true"
     second = server.request("POST", "/api/promo/LAUNCH30/redeem", {**body, "email": "bo@example.com"})
     third = server.request("POST", "/api/promo/LAUNCH30/redeem", {**body, "email": "cy@example.com"})
@@ -100,11 +117,15 @@ def test_redeem_takes_slots_once_per_key_and_says_why_not(server, workspace):
 
 
 def test_events_and_usage_answers_match_the_document(server):
-    events = server.request("POST", "/api/events", [
-        {"type": "usage", "id": 7, "email": "ana@example.com", "metric": "seats", "value": 3},
-        {"type": "usage", "email": "ana@example.com", "metric": "seats", "value": 3},
-        {"type": "nope"},
-    ])
+    events = server.request(
+        "POST",
+        "/api/events",
+        [
+            {"type": "usage", "id": 7, "email": "ana@example.com", "metric": "seats", "value": 3},
+            {"type": "usage", "email": "ana@example.com", "metric": "seats", "value": 3},
+            {"type": "nope"},
+        ],
+    )
     conforms(events, "/api/events", "POST")
     assert [r["status"] for r in events.json["results"]] == ["stored", "duplicate", "refused"]
     assert events.json["results"][0]["id"] == "7"
@@ -138,8 +159,10 @@ def test_billing_routes_need_the_token_and_refuse_what_the_commands_refuse(serve
         assert answer.status == 400 and answer.json["code"] == "bad_data", (path, answer.json)
     portal = server.request("POST", "/api/billing/portal", {"email": "nobody@example.com"})
     assert portal.json["error"] == "no Stripe customer for nobody@example.com in the ledger (run `arkops stripe sync`)"
-    assert server.request("POST", "/api/billing/portal", {}).json == {"error": "email: required, as text",
-                                                                        "code": "bad_data"}
+    assert server.request("POST", "/api/billing/portal", {}).json == {
+        "error": "email: required, as text",
+        "code": "bad_data",
+    }
 
 
 def test_healthz_says_why_until_cron_ticks_and_metrics_count(server, workspace):
@@ -175,5 +198,8 @@ def test_doctor_checks_the_token_and_the_port(server, workspace):
     free = run_arkops("doctor", "--format", "json", cwd=workspace, env={"ARKOPS_SERVE_TOKEN": "x" * 32})
     checks = {c["check"]: c for c in json.loads(free.out)}
     assert checks["serve token"]["status"] == "ok"
-    assert checks["serve port"] == {"check": "serve port", "status": "ok",
-                                    "detail": f"127.0.0.1:{server.port} is free for `arkops serve`"}
+    assert checks["serve port"] == {
+        "check": "serve port",
+        "status": "ok",
+        "detail": f"127.0.0.1:{server.port} is free for `arkops serve`",
+    }
