@@ -34,12 +34,13 @@ def test_without_mail_from_a_failed_payment_webhook_is_applied_and_its_alert_que
 
 def test_without_mail_from_nudge_renders_in_dry_run_with_a_placeholder_sender(cli, workspace, monkeypatch):
     monkeypatch.delenv("MAIL_FROM")
+    write_config(workspace, '[product]\nname = "Acme Watch"\n')
     monkeypatch.setenv("ARKOPS_NOW", "2026-03-02T09:00:00Z")
     assert cli("trials", "signup", "ana@example.com", "--plan", "pro").code == 0
     result = cli("--dry-run", "trials", "nudge")
     assert (result.code, result.err.strip()) == (0, "trials nudge: 1 email queued")
     (eml,) = (workspace / "data" / "outbox").glob("*.eml")
-    assert "From: arkops <mail-from-not-set@arkops.invalid>" in eml.read_text()
+    assert "From: Acme Watch <mail-from-not-set@arkops.invalid>" in eml.read_text()
     assert "Your Pro trial is open until 2026-03-16" in eml.read_text()  # the plan by its name, not its id
 
 
@@ -104,7 +105,7 @@ def test_a_welcome_email_names_the_plan_as_arkops_toml_does(cli, workspace):
 
     write_config(
         workspace,
-        '[billing]\nnotify_subscription_welcome = true\n[plans.pro]\nname = "Pro"\nprice = 2900\n'
+        '[product]\nname = "Acme Watch"\n[billing]\nnotify_subscription_welcome = true\n[plans.pro]\nname = "Pro"\nprice = 2900\n'
         'stripe_price = "price_prod_pro_month1"\n',
     )
     apply_all(
@@ -120,4 +121,4 @@ def test_a_welcome_email_names_the_plan_as_arkops_toml_does(cli, workspace):
         ],
     )
     (welcome,) = [m for m in outbox(cli) if m["template"] == "subscription_welcome"]
-    assert welcome["subject"] == "Welcome to arkops Pro"
+    assert welcome["subject"] == "Welcome to Acme Watch Pro"

@@ -44,6 +44,24 @@ def mail_settings(rt: Runtime) -> list[Check]:
     return checks
 
 
+def customer_mail(rt: Runtime) -> Check:
+    """Customers read `[product] name` in every email: empty, or left as "arkops", it is not ready to send."""
+    from arkops.core.notify import product_name, sender_name
+
+    name = product_name(rt)
+    if not name or name.lower() == "arkops":
+        shown = "empty" if not name else repr(name)
+        return Check(
+            "customer mail",
+            FAIL,
+            f"[product] name is {shown}: set your product's name in {rt.config_path} (customers read it in every email)",
+        )
+    product = rt.config["product"]
+    missing = [key for key in ("support_email", "postal_address") if not product[key]]
+    detail = f"emails from {sender_name(rt)!r}" + (f"; [product] {', '.join(missing)} not set" if missing else "")
+    return Check("customer mail", OK, detail)
+
+
 def templates(rt: Runtime) -> Check:
     from arkops.core.notify import render_message
     from arkops.core.registry import messages

@@ -7,6 +7,7 @@ TEMPLATES = {
         "operator",
         {
             "customer": "ana@example.com",
+            "plan": "starter",
             "metric": "watches",
             "used": 10,
             "limit": 10,
@@ -22,10 +23,10 @@ TEMPLATES = {
     ),
     "quota_80": Message(
         "lifecycle",
-        {"metric": "watches", "used": 8, "limit": 10, "upgrade_url": "https://example.com/upgrade"},
+        {"metric": "watches", "used": 8, "limit": 10, "plan": "Starter", "upgrade_url": "https://example.com/upgrade"},
     ),
     "quota_100": Message(
         "transactional",
-        {"metric": "watches", "used": 10, "limit": 10, "upgrade_url": "https://example.com/upgrade"},
+        {"metric": "watches", "used": 10, "limit": 10, "plan": "Starter", "upgrade_url": "https://example.com/upgrade"},
     ),
 }

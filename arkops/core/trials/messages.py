@@ -26,30 +26,30 @@ TEMPLATES = {
     ),
     "trial_welcome": Message(
         "lifecycle",
-        {"plan": "pro", "trial_days": 14, "ends_on": "2026-03-15"},
+        {"plan": "Growth", "trial_days": 14, "ends_on": "2026-03-15"},
     ),
     "trial_day1_help": Message(
         "lifecycle",
-        {"plan": "pro"},
+        {"plan": "Growth"},
     ),
     "trial_day1_demo": Message(
         "lifecycle",
-        {"activity_count": 5, "demo_url": "https://example.com/demo"},
+        {"activity_count": 5, "demo_url": "https://example.com/sample-demo"},
     ),
     "trial_day7": Message(
         "lifecycle",
-        {"plan": "pro", "activity_count": 42, "days_left": 7},
+        {"plan": "Growth", "activity_count": 42, "days_left": 7},
     ),
     "trial_day12": Message(
         "lifecycle",
-        {"plan": "pro", "days_left": 2, "upgrade_url": "https://example.com/upgrade"},
+        {"plan": "Growth", "days_left": 2, "upgrade_url": "https://example.com/sample-upgrade"},
     ),
     "trial_day14_converted": Message(
         "lifecycle",
-        {"plan": "pro"},
+        {"plan": "Growth"},
     ),
     "trial_day14_ended": Message(
         "lifecycle",
-        {"plan": "pro"},
+        {"plan": "Growth"},
     ),
 }
