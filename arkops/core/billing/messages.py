@@ -23,7 +23,13 @@ TEMPLATES = {
     ),
     "payment_failed_customer": Message(
         "transactional",
-        {"amount": "€29.00", "invoice_id": "in_123", "next_attempt": "2026-03-15"},
+        {
+            "amount": "€29.00",
+            "invoice_id": "in_123",
+            "next_attempt": "2026-03-15",
+            "portal_url": "https://billing.example.com/sample-portal-link",
+        },
+        optional={"portal_url": ""},  # the billing-portal link through `arkops serve`, when [serve] public_url is set
     ),
     "subscription_welcome": Message(
         "transactional",
