@@ -41,7 +41,7 @@ def test_without_mail_from_nudge_renders_in_dry_run_with_a_placeholder_sender(cl
     assert (result.code, result.err.strip()) == (0, "trials nudge: 1 email queued")
     (eml,) = (workspace / "data" / "outbox").glob("*.eml")
     assert "From: Acme Watch <mail-from-not-set@arkops.invalid>" in eml.read_text()
-    assert "Your Pro trial is open until 2026-03-16" in eml.read_text()  # the plan by its name, not its id
+    assert "Your Pro trial is open until March 16, 2026" in eml.read_text()  # the plan by its name, not its id
 
 
 def test_doctor_fails_when_smtp_is_set_without_a_sender(cli, monkeypatch):
