@@ -122,3 +122,33 @@ def test_a_welcome_email_names_the_plan_as_arkops_toml_does(cli, workspace):
     )
     (welcome,) = [m for m in outbox(cli) if m["template"] == "subscription_welcome"]
     assert welcome["subject"] == "Welcome to Acme Watch Pro"
+
+
+def test_trial_will_end_asks_a_trial_without_a_payment_method_to_add_one_once(cli, workspace):
+    from stripe_shapes import customer, subscription
+    from test_billing import apply_all
+
+    write_config(
+        workspace,
+        '[product]\nname = "Acme Watch"\n[serve]\npublic_url = "https://acme.example/ops"\n'
+        '[plans.pro]\nname = "Pro"\nprice = 2900\nstripe_price = "price_prod_pro_month1"\n',
+    )
+    items = [(2900, "eur", "month", 1, 1, "prod_pro")]
+    trialing = subscription("sub_1", "cus_1", items, status="trialing", start="2026-03-01", trial_end=ts("2026-03-15"))
+    trialing["default_payment_method"] = None
+    with_card = subscription("sub_2", "cus_2", items, status="trialing", start="2026-03-01", trial_end=ts("2026-03-15"))
+    with_card["default_payment_method"] = "pm_1"
+    events = [
+        event("e1", "customer.created", customer("cus_1", "ana@example.com"), ts("2026-03-01")),
+        event("e2", "customer.created", customer("cus_2", "bo@example.com"), ts("2026-03-01")),
+        event("e3", "customer.subscription.created", trialing, ts("2026-03-01")),
+        event("e4", "customer.subscription.created", with_card, ts("2026-03-01")),
+        event("e5", "customer.subscription.trial_will_end", trialing, ts("2026-03-12")),
+        event("e6", "customer.subscription.trial_will_end", with_card, ts("2026-03-12")),
+        event("e7", "customer.subscription.trial_will_end", trialing, ts("2026-03-12") + 5),  # Stripe resends
+    ]
+    apply_all(workspace, events)
+    (reminder,) = [m for m in outbox(cli) if m["template"] == "trial_payment_method"]
+    assert reminder["to"] == "ana@example.com"
+    assert reminder["subject"] == "Your Pro trial ends on March 15, 2026: add a payment method"
+    assert "Add a payment method: https://acme.example/ops/billing/portal/" in reminder["text"]

@@ -41,6 +41,22 @@ def welcome_alert(subscription: Subscription, email: str) -> Alert:
     )
 
 
+def trial_will_end_alert(subscription: Subscription, obj: Mapping[str, Any], email: str) -> Alert | None:
+    """`customer.subscription.trial_will_end` (three days before a Stripe trial ends): "add a payment method",
+    to a trial that has none; once per subscription and trial end."""
+    if subscription["status"] != "trialing" or obj.get("default_payment_method") or obj.get("default_source"):
+        return None
+    item = subscription["items"][0] if subscription["items"] else None
+    plan = (item["price"] or item["product"] or "") if item else ""  # named as arkops.toml does by `service`
+    trial_end = subscription["trial_end"]
+    return Alert(
+        "trial_payment_method",
+        {"plan": plan or "your plan", "trial_end": iso_day(trial_end) if trial_end else ""},
+        f"subscription:{subscription['id']}:trial_will_end:{trial_end}",
+        to=email,
+    )
+
+
 def paid_alerts(db: Db, invoice: Invoice, amount: str, settings: Mapping[str, Any]) -> list[Alert]:
     """The operator's first-revenue alert (once per ledger), and the customer's receipt when enabled."""
     invoice_id, email = invoice["id"], invoice["customer_email"]

@@ -31,6 +31,11 @@ TEMPLATES = {
         },
         optional={"portal_url": ""},  # the billing-portal link through `arkops serve`, when [serve] public_url is set
     ),
+    "trial_payment_method": Message(
+        "transactional",
+        {"plan": "Pro", "trial_end": "2026-03-15", "portal_url": "https://billing.example.com/sample-portal-link"},
+        optional={"portal_url": ""},
+    ),
     "subscription_welcome": Message(
         "transactional",
         {"plan": "pro"},

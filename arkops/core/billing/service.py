@@ -75,7 +75,7 @@ def apply_events(
                 variables = alert.variables
                 if "plan" in variables:  # a Stripe price id: the customer knows the plan by its name
                     variables = {**variables, "plan": plan_names.get(variables["plan"], variables["plan"])}
-                if alert.template == "payment_failed_customer" and alert.to:
+                if alert.template in ("payment_failed_customer", "trial_payment_method") and alert.to:
                     variables = {**variables, "portal_url": portal_link(rt, alert.to, now=now) or ""}
                 try:
                     to = alert.to and normalize_customer_address(

@@ -13,6 +13,11 @@ CONFIG: dict[str, Spec] = {
             "notify_payment_received": Field(bool, False, doc="email customers a receipt note"),
             "notify_payment_failed_customer": Field(bool, False, doc="email customers when a payment fails"),
             "notify_subscription_welcome": Field(bool, False, doc="welcome email when a subscription starts"),
+            "notify_trial_will_end": Field(
+                bool,
+                True,
+                doc="email a Stripe trial without a payment method to add one, when Stripe says it ends in 3 days",
+            ),
             "alert_window_hours": Field(
                 int, 24, at_least(1), doc="older payments and failures (a first sync or import) are not alerted"
             ),
