@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from conftest import write_config
@@ -162,3 +163,58 @@ def test_init_writes_the_product_name_and_doctor_fails_without_one(cli, workspac
     write_config(workspace, '[product]\nname = "arkops"\n')
     doctor = {c["check"]: c for c in json.loads(cli("doctor", "--format", "json").out)}
     assert doctor["customer mail"]["status"] == "fail"
+
+
+def test_a_failed_invoice_gets_the_dunning_emails_of_days_0_and_3_and_none_once_paid(
+    cli, workspace, smtp_server, monkeypatch
+):
+    from stripe_shapes import customer, event, invoice, ts
+    from test_billing import apply_all
+
+    write_config(workspace, PRODUCT + f'[serve]\npublic_url = "{PUBLIC}"\n')
+    failed_at = ts("2026-03-05T10:00:00")
+    unpaid = invoice("in_1", "cus_1", 2900, email="ana@example.com", next_attempt=ts("2026-03-08"))
+    gone = invoice("in_2", "cus_2", 9900, email="bo@example.com")
+    apply_all(
+        workspace,
+        [
+            event("e1", "customer.created", customer("cus_1", "ana@example.com"), failed_at - 60),
+            event("e2", "invoice.payment_failed", unpaid, failed_at),
+            event("e3", "invoice.payment_failed", gone, failed_at),
+        ],
+    )
+
+    def dunning_on(day: float) -> str:
+        monkeypatch.setenv("ARKOPS_NOW", at(day, 11))
+        result = cli("run", "--only", "dunning", "--force")
+        assert result.code == 0, result.err
+        assert cli("mail", "flush").code == 0
+        return result.out + result.err
+
+    monkeypatch.setattr("test_trials.SIGNUP", datetime(2026, 3, 5, 10, 0, tzinfo=UTC))
+    assert "2 payment reminders" in dunning_on(0)
+    assert "0 payment reminders" in dunning_on(0.2)  # the same step twice: once
+    dunning_on(1)
+    dunning_on(3)
+    paid = invoice("in_1", "cus_1", 2900, email="ana@example.com", paid_at=ts("2026-03-09T08:00:00"))
+    uncollectible = {**gone, "status": "uncollectible"}
+    apply_all(
+        workspace,
+        [
+            event("e4", "invoice.paid", paid, ts("2026-03-09T08:00:00")),
+            event("e5", "invoice.marked_uncollectible", uncollectible, ts("2026-03-09T08:00:00")),
+        ],
+    )
+    dunning_on(7)
+    dunning_on(8)
+    sent = [(m["To"], m["Subject"]) for m in delivered(smtp_server) if m["To"] != "owner@example.com"]
+    assert sent == [
+        ("ana@example.com", "Your payment of €29.00 did not go through"),
+        ("bo@example.com", "Your payment of €99.00 did not go through"),
+        ("ana@example.com", "Reminder: your payment of €29.00 is still due"),
+        ("bo@example.com", "Reminder: your payment of €99.00 is still due"),
+        ("bo@example.com", "Your subscription has stopped: €99.00 unpaid"),
+    ]
+    first = next(m for m in delivered(smtp_server) if m["To"] == "ana@example.com")
+    assert "We will try again on March 8, 2026." in bodies(first)
+    assert f"Update your payment method: {PUBLIC}/billing/portal/" in bodies(first)

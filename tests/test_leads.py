@@ -226,7 +226,7 @@ def test_scan_sends_one_digest_then_only_what_grew_within_the_hourly_cap(cli, wo
     out = scan(NOW)
     assert "4 hot lead(s), 3 in a new digest; 1 older than the re-alert window recorded, not alerted" in out
     (first,) = digests(smtp_server)
-    assert first["To"] == "owner@example.com" and first["Subject"] == "3 hot lead(s) in the last 12 minutes"
+    assert first["To"] == "owner@example.com" and first["Subject"] == "3 hot leads in the last 12 minutes"
     body = first.get_body(("plain",)).get_content()
     assert "ana@example.com: score 5.0, last page trial at 2026-10-15 08:48 UTC" in body
     assert "203.0.113.0 (v" in body and "198.51.100.0 (v" in body and "source: newsletter" in body

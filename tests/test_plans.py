@@ -371,7 +371,7 @@ def test_migrate_plans_then_applies_once_per_customer_and_resumes_after_an_inter
     assert json.loads(third.out)["changes"] == []  # the ledger has them on pro now
     assert cli("mail", "flush").code == 0
     emails = [m.decode() if isinstance(m, bytes) else m for m in smtp_server.received]
-    assert len(emails) == 3 and all("Your plan changes on 2026-11-20" in m for m in emails)
+    assert len(emails) == 3 and all("Your plan changes on November 20, 2026" in m for m in emails)
     assert json.loads(cli("billing", "subscription", "ana@example.com", "--format", "json").out)["plan"] == "pro"
 
 

@@ -110,6 +110,9 @@ COMMON_PROVIDERS = (
 # Real mailbox domains one edit away from a provider above (ymail.com is Yahoo's, mail.com and email.com are
 # providers of their own).
 REAL_NEIGHBOURS = frozenset({"mail.com", "email.com", "ymail.com", "cloud.com"})
+# Names reserved for documentation and testing (RFC 2606, RFC 6761): never in the public-suffix list, never a
+# typo; whether one may be mailed is the deliverability policy's call (`allow_local_domains`), not this check's.
+RESERVED_TLDS = frozenset({"example", "test", "invalid", "localhost", "local"})
 COMMON_TLDS = ("com", "net", "org", "fr", "de", "io", "co", "uk", "be", "ch", "ca", "es", "it", "nl")
 
 
@@ -122,7 +125,7 @@ def check_domain(domain: str, field: str, shown: str) -> None:
     suggestion = provider_typo(domain)
     if suggestion:
         raise DataError(f"{field}: {shown!r} looks mistyped: did you mean {suggestion}?")
-    if tld not in top_level_domains():
+    if tld not in top_level_domains() and tld not in RESERVED_TLDS:
         near = [known for known in COMMON_TLDS if _one_edit(tld, known)]
         hint = f" (did you mean {name}.{near[0]}?)" if near else ""
         raise DataError(f"{field}: {shown!r}: .{tld} is not a top-level domain{hint}")

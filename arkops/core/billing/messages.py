@@ -31,6 +31,30 @@ TEMPLATES = {
         },
         optional={"portal_url": ""},  # the billing-portal link through `arkops serve`, when [serve] public_url is set
     ),
+    # the dunning sequence (`dunning`): amounts in minor units with their currency, written the customer's way
+    "payment_reminder": Message(
+        "transactional",
+        {
+            "amount": 2900,
+            "currency": "EUR",
+            "invoice_id": "in_123",
+            "days": 3,
+            "next_attempt": "2026-03-15",
+            "portal_url": "https://billing.example.com/sample-portal-link",
+        },
+        optional={"next_attempt": "", "portal_url": ""},
+    ),
+    "payment_final_notice": Message(
+        "transactional",
+        {
+            "amount": 2900,
+            "currency": "EUR",
+            "invoice_id": "in_123",
+            "plan": "Pro",
+            "portal_url": "https://billing.example.com/sample-portal-link",
+        },
+        optional={"plan": "", "portal_url": ""},
+    ),
     "trial_payment_method": Message(
         "transactional",
         {"plan": "Pro", "trial_end": "2026-03-15", "portal_url": "https://billing.example.com/sample-portal-link"},
