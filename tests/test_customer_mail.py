@@ -17,7 +17,7 @@ PRODUCT = (
     '[product]\nname = "Acme Watch"\nsupport_email = "help@acme.example"\npostal_address = "1 rue de la Paix, Paris"\n'
 )
 PUBLIC = "https://acme.example/ops"
-RECEIPT = ("--var", "amount=€29.00", "--var", "invoice_id=in_1")
+RECEIPT = ("--var", "amount=2900", "--var", "currency=EUR", "--var", "invoice_id=in_1")
 
 
 def delivered(smtp_server) -> list:
@@ -127,10 +127,16 @@ def test_mail_send_takes_exactly_the_template_variables_and_never_a_sample(cli, 
     assert smtp_server.received == [] and outbox(cli) == []
 
     # an optional variable left out takes its documented default, never its sample value
-    failed = ("--var", "amount=€29.00", "--var", "invoice_id=in_1", "--var", "next_attempt=2026-03-15")
+    failed = ("--var", "amount=2900", "--var", "currency=EUR", "--var", "invoice_id=in_1")
     assert cli("mail", "send", "payment_failed_customer", "--to", "a@example.com", *failed).code == 0
     (message,) = delivered(smtp_server)
     assert "sample" not in bodies(message) and "Update your payment method" not in bodies(message)
+
+    french = ("--locale", "fr", "--var", "next_attempt=2026-10-15")
+    assert cli("mail", "send", "payment_failed_customer", "--to", "b@example.com", *failed, *french).code == 0
+    message = delivered(smtp_server)[-1]
+    assert message["Subject"] == "Votre paiement de 29,00\xa0€ n'a pas abouti"
+    assert "Nous réessaierons le 15 octobre 2026" in bodies(message)
 
     preview = cli("mail", "preview", "trial_day12", "--var", "days_left=3")
     assert preview.code == 0 and "3 days left" in preview.out  # a preview fills the rest with samples

@@ -14,6 +14,7 @@ the partials they share with messages (`_sections.html`) exist once.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -148,7 +149,8 @@ def render(name: str, variables: dict[str, Any], *, locale: str, templates_dir: 
         subject, _, body = text_source.partition("\n")
         if not subject.startswith("Subject:"):
             raise DataError(f"template {locale}/{name}.txt: the first line must be 'Subject: ...'")
-        subject = " ".join(subject[len("Subject:") :].split())
+        # ASCII whitespace only: the no-break spaces Babel writes ("29,00\u00a0€") stay
+        subject = re.sub(r"[ \t\r\n\f\v]+", " ", subject[len("Subject:") :]).strip(" ")
         html = html_env.get_template(f"{locale}/{name}.html").render(variables, locale=locale, subject=subject)
         footer = text_env.get_template("_footer.txt").render(variables, locale=locale).strip("\n")
     return Rendered(subject=subject, text=body.strip("\n") + "\n\n" + footer + "\n", html=html)

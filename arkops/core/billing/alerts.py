@@ -72,8 +72,8 @@ def paid_alerts(db: Db, invoice: Invoice, amount: str, settings: Mapping[str, An
     if settings.get("notify_payment_received") and email:
         alerts.append(
             Alert(
-                "payment_received",
-                {"amount": amount, "invoice_id": invoice_id},
+                "payment_received",  # the amount in minor units: the template writes it the customer's way
+                {"amount": invoice["amount_paid"], "currency": invoice["currency"], "invoice_id": invoice_id},
                 f"invoice:{invoice_id}:received",
                 to=email,
             )
@@ -94,7 +94,10 @@ def failed_alerts(invoice: Invoice, amount: str, settings: Mapping[str, Any]) ->
     }
     alerts = [Alert("payment_failed", variables, f"invoice:{invoice_id}:failed:{attempt}")]
     if settings.get("notify_payment_failed_customer") and email:
-        customer_vars = {k: variables[k] for k in ("amount", "invoice_id", "next_attempt")}
+        customer_vars: dict[str, Any] = {"amount": invoice["amount_due"], "currency": invoice["currency"]}
+        customer_vars["invoice_id"] = invoice_id
+        if invoice["next_payment_attempt"]:
+            customer_vars["next_attempt"] = iso_day(invoice["next_payment_attempt"])
         alerts.append(
             Alert(
                 "payment_failed_customer",
