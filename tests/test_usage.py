@@ -112,7 +112,7 @@ def test_an_import_past_100_percent_is_one_email_and_bad_records_are_skipped(cli
     assert "1 at 80 % and 1 at 100 % emailed" in cli("usage", "check").err
     assert delivered(cli, shop) == [
         (ANA, "Your watches limit is reached"),  # 14 of 10: one email, not the 80 % one too
-        ("bo@example.com", "80 % of your api_calls used"),
+        ("bo@example.com", "80 % of your api calls used"),
         ("owner@example.com", f"Quota reached: {ANA} (watches)"),
     ]
     older = workspace / "older.json"
@@ -198,6 +198,7 @@ def test_the_top_plan_is_pointed_to_support_and_french_numbers_and_prices_are_lo
     write_config(
         workspace,
         CONFIG + '\n[usage]\nupgrade_url = "https://app.example.com/upgrade"\n'
+        '[usage.labels]\nwatches = "monitors"\n'
         '[product]\nname = "Acme Watch"\nsupport_email = "help@acme.example"\n',
     )
     assert cli("usage", "record", "bo@example.com", "watches", "50").code == 0  # Pro, the top plan: 50 of 50
@@ -211,7 +212,8 @@ def test_the_top_plan_is_pointed_to_support_and_french_numbers_and_prices_are_lo
     top = bodies["bo@example.com"]
     assert "You are on our largest plan: reply to this email or write to help@acme.example" in top
     assert "pgrade" not in top and "app.example.com/upgrade" not in top
-    assert "You have used 8,500 of 10,000 api_calls" in bodies[ANA] and "Pro (€29.00 a month)" in bodies[ANA]
+    assert "You have used 8,500 of 10,000 api calls" in bodies[ANA] and "Pro (€29.00 a month)" in bodies[ANA]
+    assert "You have used all 50 monitors of your Pro plan (50)" in top  # the metric as [usage.labels] names it
 
     assert cli("mail", "send", "quota_80", "--to", "leo@example.fr", "--locale", "fr", *FRENCH).code == 0
     french = message_from_bytes(shop.received[-1], policy=email.policy.default).get_body(("plain",)).get_content()

@@ -34,6 +34,14 @@ CONFIG: dict[str, Spec] = {
             "stale_hours": Field(
                 int, 48, at_least(1), doc="doctor warns when no usage was recorded for this many hours"
             ),
+            "labels": MapOf(
+                Field(str, ""),
+                {},
+                slug,
+                doc='metric = what customers call it in the quota emails (watches = "monitors"); '
+                "unset: the metric's name with spaces for underscores",
+                example='watches = "monitors"\napi_calls = "API calls"',
+            ),
         },
         doc="usage against the plans' limits and the 80 %/100 % quota emails",
     ),

@@ -303,6 +303,11 @@ def upgrade_url(rt: Runtime) -> str:
     return rt.config["usage"]["upgrade_url"] or rt.config["trials"]["upgrade_url"] or "mailto:" + queue_sender()
 
 
+def metric_label(rt: Runtime, metric: str) -> str:
+    """What customers call a metric: `[usage.labels]`, else its name with spaces ("api_calls": "api calls")."""
+    return rt.config["usage"]["labels"].get(metric) or metric.replace("_", " ")
+
+
 def next_plan(known: dict[str, Plan], current: Plan) -> dict[str, Any]:
     """The quota emails' offer: the cheapest plan above `current` on the same billing interval, with its price;
     none (`next_plan` empty) on the top plan, whose emails point to support instead."""
@@ -343,7 +348,7 @@ def check(rt: Runtime, *, now: datetime) -> CheckResult:
                 if template:
                     normalize_customer_address(row["email"], field="customer email", allow_local_domains=local)
                     variables = {
-                        "metric": row["metric"],
+                        "metric": metric_label(rt, row["metric"]),
                         "used": row["used"],
                         "limit": row["limit"],
                         "upgrade_url": link,
