@@ -13,6 +13,8 @@ from conftest import write_config
 from serve_client import Server
 from test_trials import at
 
+from arkops.core.registry import messages as messages_catalog
+
 PRODUCT = (
     '[product]\nname = "Acme Watch"\nsupport_email = "help@acme.example"\npostal_address = "1 rue de la Paix, Paris"\n'
 )
@@ -96,6 +98,9 @@ def test_customer_mail_names_the_product_and_one_click_unsubscribe_stops_lifecyc
     assert len(smtp_server.received) == before  # the day-12 nudge never left
     assert cli("mail", "send", "payment_received", "--to", "ana@example.com", *RECEIPT, "--key", "r2").code == 0
     assert [m["Subject"] for m in delivered(smtp_server)[before:]] == ["Payment received: €29.00"]
+
+    links = {v for m in messages_catalog().values() for v in m.sample.values() if isinstance(v, str) and "://" in v}
+    assert links and not [link for m in delivered(smtp_server) for link in links if link in bodies(m)]
 
     assert cli("mail", "resubscribe", "ana@example.com").code == 0
     assert json.loads(cli("mail", "suppressed", "--format", "json").out) == []
