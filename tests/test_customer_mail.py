@@ -169,8 +169,15 @@ def test_init_writes_the_product_name_and_doctor_fails_without_one(cli, workspac
     text = (workspace / "arkops.toml").read_text()
     assert 'name = "Acme Watch"' in text and 'support_email = "help@acme.example"' in text
     doctor = {c["check"]: c for c in json.loads(cli("doctor", "--format", "json").out)}
+    assert doctor["customer mail"]["status"] == "warn"
+    assert doctor["customer mail"]["detail"] == (
+        "emails from 'Acme Watch'; [product] postal_address not set; lifecycle mail has no unsubscribe link: "
+        "set [serve] public_url (or [mail] unsubscribe_mailbox)"
+    )
+    config = workspace / "arkops.toml"
+    config.write_text(config.read_text().replace('public_url = ""', 'public_url = "https://acme.example"', 1))
+    doctor = {c["check"]: c for c in json.loads(cli("doctor", "--format", "json").out)}
     assert doctor["customer mail"]["status"] == "ok"
-    assert doctor["customer mail"]["detail"] == "emails from 'Acme Watch'; [product] postal_address not set"
     write_config(workspace, '[product]\nname = "arkops"\n')
     doctor = {c["check"]: c for c in json.loads(cli("doctor", "--format", "json").out)}
     assert doctor["customer mail"]["status"] == "fail"

@@ -59,6 +59,10 @@ def customer_mail(rt: Runtime) -> Check:
     product = rt.config["product"]
     missing = [key for key in ("support_email", "postal_address") if not product[key]]
     detail = f"emails from {sender_name(rt)!r}" + (f"; [product] {', '.join(missing)} not set" if missing else "")
+    if not rt.config["serve"]["public_url"] and not rt.config["mail"]["unsubscribe_mailbox"]:
+        # Gmail and Yahoo want one-click unsubscribe (RFC 8058) on bulk mail: without it lifecycle mail risks spam
+        unsubscribe = "lifecycle mail has no unsubscribe link: set [serve] public_url (or [mail] unsubscribe_mailbox)"
+        return Check("customer mail", WARN, f"{detail}; {unsubscribe}")
     return Check("customer mail", OK, detail)
 
 
