@@ -143,7 +143,9 @@ def test_checkout_applies_a_promotion_code_found_in_stripe_for_an_existing_custo
     fields = shop.sent("/v1/checkout/sessions")[0].fields
     assert fields["customer"] == "cus_0" and "customer_email" not in fields
     assert fields["discounts[0][promotion_code]"] == "promo_launch" and "allow_promotion_codes" not in fields
-    assert fields["subscription_data[trial_period_days]"] == "14" and fields["payment_method_collection"] == "if_required"
+    assert (
+        fields["subscription_data[trial_period_days]"] == "14" and fields["payment_method_collection"] == "if_required"
+    )
     assert ("/v1/promotion_codes", {"code": ["LAUNCH30"], "active": ["true"], "limit": ["100"]}) in shop.requests
     shop.lists["/v1/promotion_codes"] = []
     missing = cli("billing", "checkout", "ana@example.com", "--plan", "pro", "--promo", "NOPE")

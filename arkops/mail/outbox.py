@@ -49,7 +49,7 @@ class OutboxMessage(TypedDict):
     from_name: str
     subject: str
     text: str
-    html: str
+    html: str  # the HTML part; a chat message keeps its Block Kit blocks here, as JSON
     message_id: str  # the Message-ID header
     state: str  # one of STATES
     attempts: int  # failed attempts so far
@@ -81,7 +81,7 @@ class Draft:
     to: str  # an address, or the webhook URL for chat
     subject: str
     text: str
-    html: str = ""
+    html: str = ""  # for chat: the Block Kit blocks, as JSON
     from_name: str = "arkops"
 
 
@@ -459,24 +459,26 @@ def flush(
     send_chat: Callable[[Any], Outcome],
     only: set[str] | None = None,
     deadline: float | None = None,
+    channels: tuple[str, ...] = (EMAIL, CHAT),
 ) -> FlushReport:
     """Send what is due, a group at a time: claim, send outside the lock, record. Safe to run concurrently.
 
     A crash loses at most the group in flight: its messages stay `sending`
     until their claim is stale, then become `unknown` (never resent blindly).
     When a server cannot be reached, no further message of that channel is
-    tried in this flush. `deadline` (seconds) stops claiming new groups.
+    tried in this flush. `deadline` (seconds) stops claiming new groups;
+    `channels` limits the flush to messages of these channels.
     """
     report = FlushReport()
     started = time.monotonic()
-    channels = {EMAIL, CHAT}
+    open_channels = set(channels)
     senders = {EMAIL: send_email, CHAT: send_chat}
     attempted = reached = False
-    while channels and (deadline is None or time.monotonic() - started < deadline):
-        group = _claim(store, now, only, channels, report)
+    while open_channels and (deadline is None or time.monotonic() - started < deadline):
+        group = _claim(store, now, only, open_channels, report)
         if not group:
             break
-        outcomes = _send_group(store, group, senders, channels, now, report)
+        outcomes = _send_group(store, group, senders, open_channels, now, report)
         attempted = attempted or bool(outcomes)
         reached = reached or any(outcome.reached for outcome in outcomes)
     report.unreachable = attempted and not reached
