@@ -203,6 +203,7 @@ def log_lines(draw) -> list[str]:
 
 def _runtime(folder: Path) -> Runtime:
     (folder / "data").mkdir()
+    (folder / "data" / "privacy.key").write_text("5a" * 32 + "\n")  # one key: the same visitor ids in every folder
     return Runtime(data_dir=folder / "data", config_path=folder / "arkops.toml", env_file=folder / ".env")
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from arkops.clock import from_seconds, iso, parse_iso
 from arkops.core.leads import LEADS_DB
-from arkops.core.leads.visits import email_in, visitor_id
+from arkops.core.leads.visits import email_in, visitor_id, visitor_key
 from arkops.core.privacy.addresses import store_ip
 from arkops.core.privacy.person import erased_check
 from arkops.errors import DataError, UsageError
@@ -73,7 +73,7 @@ def _text(record: dict, key: str, limit: int = 200) -> str:
     return value.strip()[:limit]
 
 
-def _lead(record: Any, full_ip: bool, now: datetime, erased: Callable[[str], bool] | None) -> dict | None:
+def _lead(record: Any, full_ip: bool, key: bytes, now: datetime, erased: Callable[[str], bool] | None) -> dict | None:
     """The lead to store, None for an erased person's (DataError when the record cannot be used)."""
     if not isinstance(record, dict):
         raise DataError("not a JSON object")
@@ -105,20 +105,22 @@ def _lead(record: Any, full_ip: bool, now: datetime, erased: Callable[[str], boo
     if ip and agent and not (erased is not None and erased(ip)):
         stored = store_ip(ip, full_ip)
         if stored:
-            lead["ip"], lead["user_agent"], lead["visitor"] = stored, agent, visitor_id(stored, agent)
+            lead["ip"], lead["user_agent"] = stored, agent
+            lead["visitor"] = visitor_id(key, store_ip(ip, True), agent)
     return lead
 
 
 def import_files(rt: Runtime, paths: list[Path], *, now: datetime) -> ImportReport:
     """Read every file, then store the new leads in one transaction (nothing is written if a file is unreadable)."""
     full_ip = rt.config["leads"]["ip_storage"] == "full"
+    key = visitor_key(rt)
     report = ImportReport()
     leads: list[dict] = []
     erased = erased_check(rt)
     for path in paths:
         for where, record in _records(path):
             try:
-                lead = _lead(record, full_ip, now, erased)
+                lead = _lead(record, full_ip, key, now, erased)
             except DataError as exc:
                 report.skipped.append(f"{where}: {exc}")
                 continue

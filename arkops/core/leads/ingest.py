@@ -39,6 +39,7 @@ from arkops.core.leads.visits import (
     make_visit,
     match_page,
     tracked_pages,
+    visitor_key,
 )
 from arkops.core.privacy.person import erased_check
 from arkops.core.progress import Progress
@@ -259,7 +260,8 @@ class _Reader:
         self.targets = _Targets(pages)
         self.keep_bots = rt.config["leads"]["keep_bots"]
         self.full_ip = rt.config["leads"]["ip_storage"] == "full"
-        self.lines = VisitLines(full_ip=self.full_ip)
+        self.key = visitor_key(rt)
+        self.lines = VisitLines(full_ip=self.full_ip, key=self.key)
         self.report, self.batch, self.path = report, batch, path
         self.erased: Callable[[str], bool] | None = None  # `erased_check`, taken again for each chunk
 
@@ -275,7 +277,7 @@ class _Reader:
         if not self.keep_bots and is_bot(hit.user_agent):
             report.bots += 1
             return
-        visit = make_visit(hit, path, query, full_ip=self.full_ip)
+        visit = make_visit(hit, path, query, full_ip=self.full_ip, key=self.key)
         erased = self.erased
         if erased is not None and (erased(hit.ip) or erased(visit.get("email", ""))):
             report.erased += 1

@@ -16,6 +16,7 @@ TEMPLATES = {
                 {
                     "visitor": "ana@example.com",
                     "score": 11.2,
+                    "hot_page": "trial",
                     "pages": ["pricing", "trial"],
                     "page": "trial",
                     "time": "2026-03-02 10:15 CET",

@@ -76,6 +76,7 @@ def _describe(rt: Runtime, lead: Lead) -> dict[str, Any]:
     return {
         "visitor": who,
         "score": round(lead.score, 1),
+        "hot_page": lead.hot_visit["label"] if lead.hot_visit else "",  # "": hot by its score
         "pages": sorted({v["label"] for v in lead.visits}),
         "page": last["label"],
         "time": _local(rt, last["at"]),
@@ -93,6 +94,7 @@ def _describe_request(rt: Runtime, request: dict) -> dict[str, Any]:
     return {
         "visitor": who,
         "score": 0,
+        "hot_page": "",
         "pages": [request["kind"].replace("_", " ")],
         "page": request["kind"].replace("_", " "),
         "time": _local(rt, request["created_at"]),

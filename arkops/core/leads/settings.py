@@ -11,7 +11,10 @@ CONFIG: dict[str, Spec] = {
     "leads": Table(
         {
             "hot_score": Field(
-                float, 8.0, at_least(0.1), doc="a visitor whose decayed score reaches this is a hot lead"
+                float,
+                8.0,
+                at_least(0.1),
+                doc="a visitor whose decayed score reaches this is a hot lead (as is one who opened a hot page)",
             ),
             "half_life_days": Field(float, 7.0, at_least(0.01), doc="a visit counts half as much after this many days"),
             "realert_hours": Field(
@@ -35,12 +38,15 @@ CONFIG: dict[str, Spec] = {
                         "path": Field(str, "", page_path, doc="a request path prefix, without query string"),
                         "weight": Field(float, 1.0, at_least(0), doc="what one visit adds to the score"),
                         "label": Field(str, "", doc="the page's name in digests and stats (empty: the path)"),
+                        "hot": Field(
+                            bool, False, doc="one visit makes the visitor a hot lead at once, whatever the score"
+                        ),
                     }
                 ),
                 [
-                    {"path": "/demo", "weight": 1.0, "label": "demo"},
-                    {"path": "/pricing", "weight": 3.0, "label": "pricing"},
-                    {"path": "/trial", "weight": 5.0, "label": "trial"},
+                    {"path": "/demo", "weight": 1.0, "label": "demo", "hot": False},
+                    {"path": "/pricing", "weight": 3.0, "label": "pricing", "hot": True},
+                    {"path": "/trial", "weight": 5.0, "label": "trial", "hot": True},
                 ],
                 doc="tracked pages, one [[leads.pages]] table each, matched by prefix",
                 legacy_map=lambda path, weight: {"path": path, "weight": weight},

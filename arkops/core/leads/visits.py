@@ -11,13 +11,16 @@ as one JSON object per line in `visits/YYYY-MM-DD.jsonl` (UTC day):
 
 Empty fields are left out. The IP is anonymized before the record exists
 (`[leads] ip_storage`), the referrer loses its query string and fragment (they
-can carry emails or tokens), and the visitor id is a hash of the stored IP
-and the user agent.
+can carry emails or tokens), and the visitor id is a keyed hash (HMAC-SHA256
+with the installation's key, `privacy.key`) of the full address and the user
+agent, made before the address is cut: two people behind one /24 with the
+same browser stay two visitors, and the id cannot be turned back into an
+address by hashing candidates without the key.
 """
 
 from __future__ import annotations
 
-import hashlib
+import hmac
 import json
 import re
 from collections.abc import Iterator
@@ -45,11 +48,13 @@ class Page:
     path: str
     weight: float
     label: str
+    hot: bool = False  # one visit makes the visitor a hot lead
 
 
 def tracked_pages(rt: Runtime) -> list[Page]:
     pages = [
-        Page(p["path"], p["weight"], p["label"] or p["path"].strip("/") or "/") for p in rt.config["leads"]["pages"]
+        Page(p["path"], p["weight"], p["label"] or p["path"].strip("/") or "/", p["hot"])
+        for p in rt.config["leads"]["pages"]
     ]
     return sorted(pages, key=lambda p: len(p.path), reverse=True)  # the longest prefix wins
 
@@ -64,9 +69,17 @@ def match_page(pages: list[Page], path: str) -> Page | None:
     return None
 
 
+def visitor_key(rt: Runtime) -> bytes:
+    """The key of visitor ids: the installation's key (`privacy.key`), so ids are stable across runs and hosts."""
+    from arkops.core.privacy.person import hashing_key
+
+    return hashing_key(rt)
+
+
 @lru_cache(maxsize=8_192)
-def visitor_id(ip: str, user_agent: str) -> str:
-    return "v" + hashlib.sha256(f"{ip}\0{user_agent}".encode()).hexdigest()[:11]
+def visitor_id(key: bytes, ip: str, user_agent: str) -> str:
+    """`v` and 11 hex digits: HMAC-SHA256 of the full address (as `store_ip(ip, True)` writes it) and user agent."""
+    return "v" + hmac.digest(key, f"visitor:{ip}\0{user_agent}".encode(), "sha256").hex()[:11]
 
 
 def email_in(value: str) -> str | None:
@@ -74,14 +87,14 @@ def email_in(value: str) -> str | None:
     return match.group(0).lower() if match else None
 
 
-def make_visit(hit: Hit, path: str, query: str, *, full_ip: bool) -> dict:
+def make_visit(hit: Hit, path: str, query: str, *, full_ip: bool, key: bytes) -> dict:
     """The stored record of a hit on a tracked page (see the module's docstring).
 
     A log repeats its referrers and query strings: what is read from each is
     cached, so a visit costs little more than its dictionary.
     """
     ip = store_ip(hit.ip, full_ip)
-    visit: dict = {"at": hit.at, "visitor": visitor_id(ip, hit.user_agent)}
+    visit: dict = {"at": hit.at, "visitor": visitor_id(key, store_ip(hit.ip, True), hit.user_agent)}
     if ip:
         visit["ip"] = ip
     if hit.user_agent:
@@ -110,8 +123,8 @@ class VisitLines:
     line use `make_visit`. `tests/test_leads_parse.py` compares the two.
     """
 
-    def __init__(self, *, full_ip: bool) -> None:
-        self.full_ip = full_ip
+    def __init__(self, *, full_ip: bool, key: bytes) -> None:
+        self.full_ip, self.key = full_ip, key
         self.agents: dict[str, str] = {}
         self.paths: dict[str, str] = {}
 
@@ -119,7 +132,8 @@ class VisitLines:
         self, at: str, ip: str, agent: str, tracked: tuple[str, str], method: str, status: int, referrer: str
     ) -> tuple[bytes, str]:
         """(the visit's JSON line, the email it links to or "")."""
-        stored = store_ip(ip, self.full_ip)
+        full = store_ip(ip, True)
+        stored = full if self.full_ip else store_ip(ip, False)
         agents, paths = self.agents, self.paths
         path, query = tracked
         about = agents.get(agent)
@@ -133,7 +147,7 @@ class VisitLines:
         extra, email = _query_text(query) if query else ("", "")
         address = f',"ip":"{stored}"' if stored else ""
         came = _referrer_text(referrer) if referrer else ""
-        visitor = visitor_id(stored, agent)
+        visitor = visitor_id(self.key, full, agent)
         line = (
             f'{{"at":"{at}","visitor":"{visitor}"{address}{about},"path":{page},"method":"{method}",'
             f'"status":{status}{came}{extra}}}\n'
