@@ -24,8 +24,10 @@ from arkops.core.leads import LEADS_DB
 from arkops.core.leads.visits import email_in, visitor_id, visitor_key
 from arkops.core.privacy.addresses import store_ip
 from arkops.core.privacy.person import erased_check
+from arkops.core.watch import WatchReport
 from arkops.errors import DataError, UsageError
 from arkops.runtime import Runtime
+from arkops.store import Db
 
 IMPORTS = "imports"
 FIELDS = {"email", "name", "company", "source", "created_at", "timestamp", "ip", "user_agent", "kind"}
@@ -59,8 +61,8 @@ def _records(path: Path) -> list[tuple[str, Any]]:
             continue
         try:
             found.append((f"{path.name} line {number}", json.loads(line)))
-        except json.JSONDecodeError:
-            found.append((f"{path.name} line {number}", None))
+        except json.JSONDecodeError as exc:
+            found.append((f"{path.name} line {number}", DataError(f"not JSON ({exc.msg})")))
     return found
 
 
@@ -112,31 +114,50 @@ def _lead(record: Any, full_ip: bool, key: bytes, now: datetime, erased: Callabl
 
 def import_files(rt: Runtime, paths: list[Path], *, now: datetime) -> ImportReport:
     """Read every file, then store the new leads in one transaction (nothing is written if a file is unreadable)."""
+    report = ImportReport()
+    records = [item for path in paths for item in _records(path)]
+    with rt.store.transaction(LEADS_DB) as db:
+        _import_batch(rt, db, records, report, now)
+    return report
+
+
+def follow_files(rt: Runtime, *, now: datetime) -> tuple[ImportReport, WatchReport]:
+    """What the web app added to `[leads] demo_request_files` since the last run (`leads scan` calls it)."""
+    from arkops.core.watch import follow_files as follow
+
+    report = ImportReport()
+    watched = follow(
+        rt,
+        LEADS_DB,
+        rt.config["leads"]["demo_request_files"],
+        lambda db, records: _import_batch(rt, db, records, report, now),
+        now=now,
+    )
+    return report, watched
+
+
+def _import_batch(rt: Runtime, db: Db, records: list[tuple[str, Any]], report: ImportReport, now: datetime) -> None:
+    """Store the new leads of `records` (where, record; a DataError for a line that is not JSON)."""
     full_ip = rt.config["leads"]["ip_storage"] == "full"
     key = visitor_key(rt)
-    report = ImportReport()
-    leads: list[dict] = []
     erased = erased_check(rt)
-    for path in paths:
-        for where, record in _records(path):
-            try:
-                lead = _lead(record, full_ip, key, now, erased)
-            except DataError as exc:
-                report.skipped.append(f"{where}: {exc}")
-                continue
-            if lead is None:
-                report.erased += 1
-            else:
-                leads.append(lead)
-    with rt.store.transaction(LEADS_DB) as db:
-        for lead in leads:
-            key = hashlib.sha256(f"{lead['email']}\0{lead['created_at']}".encode()).hexdigest()[:20]
-            if db.insert_new(IMPORTS, key, lead):
-                report.added += 1
-            else:
-                report.duplicates += 1
+    for where, record in records:
+        try:
+            if isinstance(record, DataError):
+                raise record
+            lead = _lead(record, full_ip, key, now, erased)
+        except DataError as exc:
+            report.skipped.append(f"{where}: {exc}")
+            continue
+        if lead is None:
+            report.erased += 1
+            continue
+        name = hashlib.sha256(f"{lead['email']}\0{lead['created_at']}".encode()).hexdigest()[:20]
+        if db.insert_new(IMPORTS, name, lead):
+            report.added += 1
+        else:
+            report.duplicates += 1
     rt.memo.pop("leads:imports", None)
-    return report
 
 
 def imported(rt: Runtime) -> list[dict]:

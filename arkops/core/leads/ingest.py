@@ -1,13 +1,9 @@
 """`leads ingest`: new lines of access logs and visit logs become stored visits, each exactly once.
 
-Where to resume is remembered per log content, not per file name: the
-fingerprint of a file's first line (`access_log.fingerprint`) keys its
-offset, with the device and inode seen last. A log renamed, copied or
-gzipped by logrotate keeps its fingerprint and resumes where it stopped; a
-truncated or new file has another and starts at 0. For each configured
-path, the rotated siblings (`access.log.1`, `access.log.2.gz`,
-`access.log-20261014`) are read too, so lines written just before a
-rotation are never lost.
+Which files and where to resume in each is the follower's
+(`arkops.sources.follow`): offsets keyed by the fingerprint of a file's
+first line, rotated siblings read too, a last line without its newline
+left for later.
 
 Exactly once: the offsets live in the `leads` database; before visits are
 appended, the day files' sizes are written there as a journal, and cleared
@@ -18,7 +14,6 @@ sizes before reading again.
 
 from __future__ import annotations
 
-import glob
 import os
 from collections import defaultdict
 from collections.abc import Callable
@@ -27,7 +22,6 @@ from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from arkops.clock import iso
 from arkops.core.leads import LEADS_DB
 from arkops.core.leads.bots import is_bot
 from arkops.core.leads.visits import (
@@ -45,7 +39,7 @@ from arkops.core.privacy.person import erased_check
 from arkops.core.progress import Progress
 from arkops.errors import DataError, UsageError
 from arkops.runtime import Runtime
-from arkops.sources import access_log
+from arkops.sources import access_log, follow
 from arkops.sources.access_log import BadLine, Hit
 from arkops.store import JsonLines, ensure_dir
 from arkops.store.jsonl import json_line
@@ -196,30 +190,12 @@ def source_files(rt: Runtime, paths: list[str] | None) -> tuple[list[Path], list
     """The files to read, oldest first, and the patterns that matched nothing.
 
     Explicit paths must exist (a usage error otherwise); configured sources
-    may be globs; each path brings its rotated siblings.
+    may be globs, relative to arkops.toml's folder; each path brings its
+    rotated siblings.
     """
-    explicit = paths is not None
-    base = rt.config.path.parent  # configured relative sources are relative to arkops.toml's folder
-    patterns = (
-        list(paths) if paths is not None else [str(base / os.path.expanduser(p)) for p in rt.config["leads"]["sources"]]
-    )
-    found: dict[Path, None] = {}
-    missing = []
-    for pattern in patterns:
-        matches = sorted(glob.glob(os.path.expanduser(pattern))) if glob.has_magic(pattern) else [pattern]
-        matches = [m for m in matches if Path(m).is_file()]
-        if not matches:
-            if explicit:
-                raise UsageError(f"{pattern}: no such file")
-            missing.append(os.path.relpath(pattern, base) if pattern.startswith(str(base)) else pattern)
-            continue
-        for name in matches:
-            path = Path(name)
-            for sibling in access_log.rotated_siblings(path):
-                found.setdefault(sibling)
-            found.setdefault(path)
-    files = list(found)
-    return sorted(files, key=lambda p: p.stat().st_mtime_ns), missing
+    if paths is not None:
+        return follow.matching_files(rt.config.path.parent, list(paths), explicit=True)
+    return follow.matching_files(rt.config.path.parent, rt.config["leads"]["sources"], explicit=False)
 
 
 def ingest(
@@ -339,48 +315,6 @@ def _bad(report: IngestReport, path: Path, line: bytes, why: str) -> None:
         report.bad_examples.append(f"{path.name}: {why}: {text[:100]}")
 
 
-@dataclass
-class _Resume:
-    """Where reading one file resumes: its format, its fingerprint (the key of its offset), and the offset."""
-
-    path: Path
-    kind: str  # combined or jsonl (offset in bytes), or json: one JSON array (offset in records)
-    key: str
-    entry: dict  # its stored state, updated as reading moves on
-    offset: int
-    records: list  # a JSON array's records; empty for a log
-    size: int | None  # bytes of a plain log, records of an array; None for a gzipped log (read to its end)
-    identity: tuple[int, int]  # device and inode when reading began
-
-    def mark(self, state: dict[str, dict], position: int, now: datetime) -> dict[str, dict]:
-        """The file's state once read up to `position`, to commit with the visits read so far."""
-        dev, ino = self.identity
-        self.entry.update(offset=position, path=str(self.path), dev=dev, ino=ino, format=self.kind, seen=iso(now))
-        state[self.key] = self.entry
-        return {self.key: self.entry}
-
-
-def _resume(path: Path, fmt: str, state: dict[str, dict]) -> _Resume | None:
-    """Where to start reading `path`; None when it has nothing new (or not even one complete line yet)."""
-    kind = access_log.detect_format(path) if fmt == "auto" else fmt
-    records = _json_list(path) if kind == "json" else []
-    if kind == "json":
-        key = access_log.record_fingerprint(records[0]) if records else None
-    else:
-        key = access_log.fingerprint(path)
-    if key is None:
-        return None
-    entry = state.get(key) or {"offset": 0}
-    offset = entry["offset"]
-    identity = access_log.file_identity(path)
-    size = len(records) if kind == "json" else None if path.name.endswith(".gz") else path.stat().st_size
-    if size is not None and size < offset:
-        offset = 0  # the same first line, but shorter than what was read: rewritten in place
-    if size == offset:
-        return None
-    return _Resume(path, kind, key, entry, offset, records, size, identity)
-
-
 def _ingest_file(
     rt: Runtime,
     path: Path,
@@ -392,7 +326,7 @@ def _ingest_file(
     now: datetime,
     progress: Progress | None,
 ) -> None:
-    resume = _resume(path, fmt, state)
+    resume = follow.position(path, fmt, state)
     if resume is None:
         return
     report.files += 1
@@ -420,23 +354,6 @@ def _ingest_file(
             progress(f"reading {path.name}", chunk.end, resume.size, unit="bytes")
         offset = chunk.end
     batch.commit(resume.mark(state, offset, now))
-
-
-def _json_list(path: Path) -> list:
-    import gzip
-    import json
-
-    from arkops.sources.json_files import read_json_list
-
-    if not path.name.endswith(".gz"):
-        return read_json_list(path, items="visits")
-    try:
-        records = json.loads(gzip.decompress(path.read_bytes()))
-    except (ValueError, OSError) as exc:
-        raise DataError(f"{path}: not gzipped JSON ({exc})") from None
-    if not isinstance(records, list):
-        raise DataError(f"{path}: expected a list of visits")
-    return records
 
 
 def _ingest_array(reader: _Reader, records: list, start: int) -> None:

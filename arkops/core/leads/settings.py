@@ -20,7 +20,12 @@ CONFIG: dict[str, Spec] = {
             "realert_hours": Field(
                 int, 24, at_least(1), doc="a lead is alerted again only after this long, and only if its score grew"
             ),
-            "max_alerts_per_hour": Field(int, 4, at_least(1), doc="at most this many hot-lead digests an hour"),
+            "max_alerts_per_hour": Field(
+                int, 4, at_least(1), doc="at most this many digests an hour, hot-lead and new-lead digests together"
+            ),
+            "digest_max": Field(
+                int, 20, at_least(1), doc="leads named in one digest (the hottest first); the rest are counted"
+            ),
             "retention_days": Field(int, 90, at_least(1), doc="visit files older than this are deleted"),
             "ip_storage": Field(
                 str,
@@ -31,6 +36,16 @@ CONFIG: dict[str, Spec] = {
             "keep_bots": Field(bool, False, doc="keep visits from known crawlers, feed readers and monitors"),
             "sources": Field(
                 list, [], path_list, doc="access logs `leads ingest` and `leads scan` read by default (globs allowed)"
+            ),
+            "demo_request_files": Field(
+                list,
+                [],
+                path_list,
+                doc="the app's demo request files (`leads import`'s format), followed by `leads scan` (globs, "
+                "relative to arkops.toml)",
+            ),
+            "files_stale_hours": Field(
+                int, 48, at_least(1), doc="doctor warns when no demo request file was written for this long"
             ),
             "pages": ListOf(
                 Table(

@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from arkops.clock import iso, local_time, parse_iso
 from arkops.core.notify import notify, queue_sender
+from arkops.core.trials.records import ImportReport, follow_files
 from arkops.core.trials.state import (
     STEP_RECORDS,
     TRIALS,
@@ -24,6 +25,7 @@ from arkops.core.trials.state import (
     plan_name,
     refresh,
 )
+from arkops.core.watch import WatchReport
 from arkops.runtime import Runtime
 from arkops.text import counted
 
@@ -34,18 +36,32 @@ class TrackReport:
     converted: list[str] = field(default_factory=list)
     expired: list[str] = field(default_factory=list)
     quiet: int = 0  # transitions older than the alert window: recorded, not alerted
+    imported: ImportReport | None = None  # what the watched app files brought (`[trials] signup_files`, ...)
+    watched: WatchReport | None = None
 
     def counts(self) -> dict[str, int]:
-        return {
+        counts = {
             "activated": len(self.activated),
             "converted": len(self.converted),
             "expired": len(self.expired),
             "not_alerted": self.quiet,
         }
+        if self.imported is not None:
+            counts |= {"signups": self.imported.signups, "activities": self.imported.activities}
+            counts["skipped_records"] = len(self.imported.skipped)
+        return counts
 
     def summary(self) -> str:
         line = f"{len(self.activated)} activated, {len(self.converted)} converted, {len(self.expired)} expired"
-        return line + (f" ({self.quiet} older than the alert window, not alerted)" if self.quiet else "")
+        line += f" ({self.quiet} older than the alert window, not alerted)" if self.quiet else ""
+        if self.imported is not None and self.watched is not None and (self.watched.files or self.watched.waiting):
+            found = self.imported
+            line = (
+                f"{self.watched.summary()}: {counted(found.signups, 'signup')}, "
+                f"{counted(found.activities, 'activity', 'activities')}, {found.duplicates} already known, "
+                f"{len(found.skipped)} skipped" + "".join(f" ({why})" for why in found.skipped[:3]) + "; " + line
+            )
+        return line
 
 
 def track(rt: Runtime, *, now: datetime) -> TrackReport:
@@ -54,12 +70,15 @@ def track(rt: Runtime, *, now: datetime) -> TrackReport:
     Each transition is recorded once per trial, in the same transaction as the
     digest that names it, so overlapping runs never alert twice. Transitions
     older than `[trials] alert_window_hours` when first seen (an import of
-    history) are recorded without an alert. Trials are worked through in
+    history) are recorded without an alert. The app's files (`[trials]
+    signup_files`, `activity_files`) are followed first. Trials are worked through in
     batches of 2,000 (`state.in_batches`); a run with more than 2,000 recent
     transitions sends one digest per batch.
     """
-    paid = conversions(rt)
     report = TrackReport()
+    if rt.config["trials"]["signup_files"] or rt.config["trials"]["activity_files"]:
+        report.imported, report.watched = follow_files(rt, now=now)
+    paid = conversions(rt)
     stamp = cast(str, iso(now))
     window = timedelta(hours=rt.config["trials"]["alert_window_hours"])
     transitions = (("activated", "activated_at", _activation), ("converted", "converted_at", _conversion))

@@ -19,6 +19,7 @@ from arkops.core.privacy import refuse_erased
 from arkops.core.progress import Progress, silent
 from arkops.core.trials import TRIALS_DB
 from arkops.core.trials.state import ACTIVITY, TRIALS, Trial, archived_month
+from arkops.core.watch import WatchReport
 from arkops.errors import DataError, ErasedError
 from arkops.mail.address import normalize_email
 from arkops.runtime import Runtime
@@ -186,8 +187,8 @@ def import_files(rt: Runtime, paths: list[Path], *, now: datetime, progress: Pro
     batches = [(path, read_json_list(path)) for path in paths]  # every file readable before anything is written
     # signups first, so activity in the same import finds its trial
     ordered = sorted(
-        ((path, i, r) for path, records in batches for i, r in enumerate(records)),
-        key=lambda item: 0 if isinstance(item[2], dict) and "plan" in item[2] else 1,
+        ((f"{path}[{i}]", r) for path, records in batches for i, r in enumerate(records)),
+        key=lambda item: 0 if isinstance(item[1], dict) and "plan" in item[1] else 1,
     )
     # Bounded transactions: signups from the web app get the lock between them. A kill mid-import
     # keeps what was committed; running the import again adds only the rest (records are idempotent).
@@ -201,11 +202,29 @@ def import_files(rt: Runtime, paths: list[Path], *, now: datetime, progress: Pro
 IMPORT_BATCH = 2000
 
 
-def _import_batch(
-    db: Db, rt: Runtime, records: list[tuple[Path, int, Any]], report: ImportReport, now: datetime
-) -> None:
-    for path, index, record in records:
+def follow_files(rt: Runtime, *, now: datetime) -> tuple[ImportReport, WatchReport]:
+    """What the web app added to `[trials] signup_files`, then to `activity_files`, since the last run."""
+    from arkops.core.watch import follow_files as follow
+
+    report = ImportReport()
+    watched = WatchReport()
+    config = rt.config["trials"]
+    for patterns in (config["signup_files"], config["activity_files"]):
+        found = follow(
+            rt, TRIALS_DB, patterns, lambda db, records: _import_batch(db, rt, records, report, now), now=now
+        )
+        watched.files += found.files
+        watched.records += found.records
+        watched.waiting += found.waiting
+        watched.missing += found.missing
+    return report, watched
+
+
+def _import_batch(db: Db, rt: Runtime, records: list[tuple[str, Any]], report: ImportReport, now: datetime) -> None:
+    for where, record in records:
         try:
+            if isinstance(record, DataError):
+                raise record
             if not isinstance(record, dict):
                 raise DataError("not an object")
             if "plan" in record:
@@ -222,4 +241,4 @@ def _import_batch(
         except ErasedError:
             report.erased += 1
         except DataError as exc:
-            report.skipped.append(f"{path}[{index}]: {exc}")
+            report.skipped.append(f"{where}: {exc}")
