@@ -386,3 +386,66 @@ def test_one_hot_page_visit_is_a_hot_lead_and_two_people_behind_one_network_are_
     assert "1 hot lead(s), 1 in a new digest" in cli("leads", "scan").err
     rule = json.loads(cli("leads", "show", rows[2]["lead"], "--format", "json").out)["hot_rule"]
     assert rule == "score 7.00 >= hot_score 5"
+
+
+def test_a_signup_and_a_demo_request_are_in_one_new_leads_digest_once(cli, workspace, monkeypatch, smtp_server):
+    write_config(workspace, '[leads]\nsources = ["access.log"]\ndemo_request_files = ["app/demo_requests.jsonl"]\n')
+    at = datetime(2026, 10, 15, 10, 0, tzinfo=UTC)
+    log = workspace / "access.log"
+    append(
+        log,  # ana read the pricing page, then opened the trial page with her address (the app passes it)
+        line(at - timedelta(minutes=20), "203.0.113.7", "/pricing?utm_source=newsletter&utm_campaign=launch", SAFARI),
+        line(at - timedelta(minutes=2), "203.0.113.7", "/trial?email=ana@example.com", SAFARI),
+    )
+    monkeypatch.setenv("ARKOPS_NOW", iso(at))
+    assert cli("trials", "signup", "Ana@Example.com", "--plan", "pro", "--source", "newsletter").code == 0
+    (workspace / "app").mkdir()
+    request = {"email": "lea@bigcorp.example", "name": "Lea", "company": "BigCorp", "created_at": iso(at)}
+    (workspace / "app" / "demo_requests.jsonl").write_text(json.dumps(request) + "\n")
+
+    def scan(moment: datetime) -> str:
+        monkeypatch.setenv("ARKOPS_NOW", iso(moment))
+        result = cli("leads", "scan")
+        assert result.code == 0, result.err
+        assert cli("mail", "flush").code == 0
+        return result.err
+
+    out = scan(at + timedelta(minutes=15))
+    assert "1 demo request(s) added" in out and "2 new lead(s) (signups, demo requests) in a new digest" in out
+    new = [m for m in digests(smtp_server) if "new lead" in m["Subject"]]
+    (digest,) = new
+    assert digest["To"] == "owner@example.com"
+    assert digest["Subject"] == "2 new lead(s) in the last 15 minutes: trial signups and demo requests"
+    body = digest.get_body(("plain",)).get_content()
+    assert "- ana@example.com: trial signup, plan Pro at 2026-10-15 10:00 UTC" in body
+    assert (
+        "first saw: pricing, trial (from 2026-10-15 09:40 UTC)" in body
+        and "more: arkops leads show ana@example.com" in body
+    )
+    assert "- lea@bigcorp.example (Lea, BigCorp): demo request at 2026-10-15 10:00 UTC" in body
+    hot = [m for m in digests(smtp_server) if "hot lead" in m["Subject"]]
+    assert len(hot) == 1 and "lea@bigcorp" not in hot[0].get_body(("plain",)).get_content()  # no longer a hot lead
+
+    assert "new lead" not in scan(at + timedelta(minutes=30)) and len(digests(smtp_server)) == 2
+
+
+def test_digests_name_at_most_digest_max_and_share_the_hourly_cap(cli, workspace, monkeypatch, smtp_server):
+    write_config(workspace, '[leads]\nsources = ["access.log"]\ndigest_max = 2\nmax_alerts_per_hour = 1\n')
+    log = workspace / "access.log"
+    append(log, *(line(NOW - timedelta(minutes=m), f"198.51.100.{m}", "/pricing") for m in (1, 2, 3)))
+    monkeypatch.setenv("ARKOPS_NOW", iso(NOW - timedelta(minutes=1)))
+    for n in (1, 2, 3):
+        assert cli("trials", "signup", f"user{n}@example.com", "--plan", "pro").code == 0
+    monkeypatch.setenv("ARKOPS_NOW", iso(NOW))
+    out = cli("leads", "scan").err
+    assert "3 new lead(s)" in out and "3 waiting: the hourly digest cap is reached" in out
+    assert cli("mail", "flush").code == 0
+    (first,) = digests(smtp_server)  # the new leads go first; the hot leads wait for the next hour
+    body = first.get_body(("plain",)).get_content()
+    assert first["Subject"].startswith("3 new lead(s)") and body.count("trial signup") == 2
+    assert "and 1 more: `arkops trials list` and `arkops leads list`" in body
+    monkeypatch.setenv("ARKOPS_NOW", iso(NOW + timedelta(minutes=61)))
+    assert "3 in a new digest" in cli("leads", "scan").err and cli("mail", "flush").code == 0
+    second = digests(smtp_server)[1]
+    assert second["Subject"] == "3 hot lead(s) in the last 64 minutes"
+    assert "and 1 more: `arkops leads list --hot`" in second.get_body(("plain",)).get_content()

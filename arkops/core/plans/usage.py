@@ -21,6 +21,7 @@ from arkops.clock import from_seconds, iso, parse_iso
 from arkops.core.plans import USAGE_DB
 from arkops.core.plans.catalog import Account, Plan, accounts, free_plan, plans
 from arkops.core.privacy import refuse_erased
+from arkops.core.watch import WatchReport
 from arkops.errors import DataError, ErasedError
 from arkops.mail.address import normalize_email
 from arkops.runtime import Runtime
@@ -181,30 +182,52 @@ def import_file(rt: Runtime, path: Path, *, now: datetime) -> ImportReport:
     ctx = context(rt)
     for begin in range(0, len(records), BATCH):
         with rt.store.transaction(USAGE_DB) as db:
-            for index, item in enumerate(records[begin : begin + BATCH], begin):
-                where = f"{path}[{index}]"
-                try:
-                    if isinstance(item, DataError):
-                        raise item
-                    if not isinstance(item, dict):
-                        raise DataError("not an object")
-                    email, metric = normalize_email(item.get("email")), _metric(item.get("metric"))
-                    value = _value(item.get("value"))
-                    moment = _moment(item.get("timestamp"), now)
-                    if moment > now:
-                        raise DataError(f"timestamp: {item.get('timestamp')!r} is in the future")
-                    refuse_erased(rt, email)
-                except ErasedError:
-                    report.erased += 1
-                    continue
-                except DataError as exc:
-                    report.skipped.append(f"{where}: {exc}")
-                    continue
-                if _store(db, ctx, email, metric, value, moment, add=False):
-                    report.recorded += 1
-                else:
-                    report.unchanged += 1
+            batch = [(f"{path}[{index}]", item) for index, item in enumerate(records[begin : begin + BATCH], begin)]
+            _import_batch(rt, db, ctx, batch, report, now)
     return report
+
+
+def follow_files(rt: Runtime, *, now: datetime) -> tuple[ImportReport, WatchReport]:
+    """What the web app added to `[usage] files` since the last run (the `usage-check` job calls it)."""
+    from arkops.core.watch import follow_files as follow
+
+    report = ImportReport()
+    ctx = context(rt)
+    watched = follow(
+        rt,
+        USAGE_DB,
+        rt.config["usage"]["files"],
+        lambda db, records: _import_batch(rt, db, ctx, records, report, now),
+        now=now,
+    )
+    return report, watched
+
+
+def _import_batch(
+    rt: Runtime, db: Any, ctx: Context, records: list[tuple[str, Any]], report: ImportReport, now: datetime
+) -> None:
+    for where, item in records:
+        try:
+            if isinstance(item, DataError):
+                raise item
+            if not isinstance(item, dict):
+                raise DataError("not an object")
+            email, metric = normalize_email(item.get("email")), _metric(item.get("metric"))
+            value = _value(item.get("value"))
+            moment = _moment(item.get("timestamp"), now)
+            if moment > now:
+                raise DataError(f"timestamp: {item.get('timestamp')!r} is in the future")
+            refuse_erased(rt, email)
+        except ErasedError:
+            report.erased += 1
+            continue
+        except DataError as exc:
+            report.skipped.append(f"{where}: {exc}")
+            continue
+        if _store(db, ctx, email, metric, value, moment, add=False):
+            report.recorded += 1
+        else:
+            report.unchanged += 1
 
 
 def _row(ctx: Context, found: Account, metric: str, usage: Usage | None, start: datetime, end: datetime) -> dict:
@@ -257,15 +280,27 @@ class CheckResult:
     checked: int = 0  # customer-metric pairs with a limit
     queued: dict[int, int] = field(default_factory=lambda: {80: 0, 100: 0})
     reached: list[dict] = field(default_factory=list)  # newly at 100 %: the operator's digest
+    imported: ImportReport | None = None  # what `[usage] files` brought (the job only)
+    watched: WatchReport | None = None
 
     def summary(self) -> str:
-        return (
+        text = (
             f"{self.checked} quotas checked, {self.queued[80]} at 80 % and {self.queued[100]} at 100 % emailed, "
             f"operator {'told' if self.reached else 'not told'}"
         )
+        if self.imported is not None and self.watched is not None and (self.watched.files or self.watched.waiting):
+            found = self.imported
+            text = (
+                f"{self.watched.summary()}: {found.recorded} recorded, {found.unchanged} unchanged, "
+                f"{len(found.skipped)} skipped" + "".join(f" ({why})" for why in found.skipped[:3]) + "; " + text
+            )
+        return text
 
     def counts(self) -> dict[str, int]:
-        return {"checked": self.checked, "quota_80": self.queued[80], "quota_100": self.queued[100]}
+        counts = {"checked": self.checked, "quota_80": self.queued[80], "quota_100": self.queued[100]}
+        if self.imported is not None:
+            counts |= {"recorded": self.imported.recorded, "skipped_records": len(self.imported.skipped)}
+        return counts
 
 
 def upgrade_url(rt: Runtime) -> str:
@@ -351,7 +386,13 @@ def check(rt: Runtime, *, now: datetime) -> CheckResult:
 
 
 def check_job(rt: Runtime, *, now: datetime) -> CheckResult:
-    return check(rt, now=now)
+    """The `usage-check` job: the app's usage files first (`[usage] files`), then the quota check."""
+    imported = watched = None
+    if rt.config["usage"]["files"]:
+        imported, watched = follow_files(rt, now=now)
+    result = check(rt, now=now)
+    result.imported, result.watched = imported, watched
+    return result
 
 
 def current_usage(rt: Runtime, *, now: datetime) -> list[dict]:

@@ -6,6 +6,15 @@ from arkops.core.doctor import OK, WARN, Check
 from arkops.runtime import Runtime
 
 
+def watched_files(rt: Runtime) -> list[Check]:
+    """The app's signup and activity files `trials-track` follows: readable, and written lately."""
+    from arkops.core.watch import freshness_checks
+
+    config = rt.config["trials"]
+    watched = {"signup files": config["signup_files"], "activity files": config["activity_files"]}
+    return freshness_checks(rt, watched, config["files_stale_hours"])
+
+
 def trial_links(rt: Runtime) -> Check:
     missing = [key for key in ("upgrade_url", "demo_url") if not rt.config["trials"][key]]
     if missing:
