@@ -153,11 +153,12 @@ def _step_message(rt: Runtime, step: str, trial: Trial, now: datetime) -> tuple[
         ends = parse_iso(trial["trial_ends_at"]).astimezone(rt.config.tz).strftime("%Y-%m-%d")
         return "trial_welcome", {"plan": plan, "trial_days": config["length_days"], "ends_on": ends}
     if step == "day1":
-        if trial["activity_total"] == 0:
+        count = key_activity_count(rt, trial)
+        if count == 0:
             return "trial_day1_help", {"plan": plan}
-        if trial["activity_total"] > config["demo_activity_threshold"]:
+        if count > config["demo_activity_threshold"]:
             return "trial_day1_demo", {
-                "activity_count": trial["activity_total"],
+                "activity_count": count,
                 "demo_url": config["demo_url"] or "mailto:" + queue_sender(),
             }
         return None
@@ -166,16 +167,52 @@ def _step_message(rt: Runtime, step: str, trial: Trial, now: datetime) -> tuple[
             "plan": plan,
             "activity_count": trial["activity_total"],
             "days_left": days_left(trial, now, rt.config.tz),
+            "case_study_url": config["case_study_url"],
+            "case_study_text": config["case_study_text"],
         }
     if step == "day12":
         return "trial_day12", {
             "plan": plan,
             "days_left": days_left(trial, now, rt.config.tz),
-            "upgrade_url": config["upgrade_url"] or "mailto:" + queue_sender(),
+            "upgrade_url": upgrade_link(rt, trial, now),
+            "offer_code": config["early_offer"],
         }
     if trial["state"] == "converted":
         return "trial_day14_converted", {"plan": plan}
-    return "trial_day14_ended", {"plan": plan}
+    return "trial_day14_ended", {"plan": plan, "upgrade_url": upgrade_link(rt, trial, now)}
+
+
+def key_activity_count(rt: Runtime, trial: Trial) -> int:
+    """The activity that counts for day 1: of `[trials] key_activity`'s kind, or of any kind when it is empty."""
+    kind = rt.config["trials"]["key_activity"]
+    return trial["activity"].get(kind, 0) if kind else trial["activity_total"]
+
+
+def upgrade_link(rt: Runtime, trial: Trial, now: datetime) -> str:
+    """Where day 12 and day 14 send the customer: `[trials] upgrade_url`; else a Stripe Checkout link for the
+    trial's plan (`billing checkout`'s, no trial days: the trial is ending), when Stripe is set up for it;
+    else a reply to the sender. A Checkout link lives 24 hours (Stripe's limit)."""
+    configured = rt.config["trials"]["upgrade_url"]
+    if configured:
+        return configured
+    from arkops.core.plans.stripe_ops import checkout
+    from arkops.errors import ArkopsError
+
+    try:
+        link = checkout(
+            rt,
+            trial["email"],
+            trial["plan"],
+            trial_days=0,
+            promo=None,
+            success_url=None,
+            cancel_url=None,
+            live=False,
+            now=now,
+        )
+    except ArkopsError:  # no Stripe key, no price for the plan, a live key not allowed, Stripe down: reply instead
+        link = None
+    return (link.url if link is not None else None) or "mailto:" + queue_sender()
 
 
 def nudge(rt: Runtime, *, now: datetime) -> NudgeReport:

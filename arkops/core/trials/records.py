@@ -147,7 +147,8 @@ def _activity(db: Db, rt: Runtime, record: dict, now: datetime) -> bool:
         return False
     trial["activity"][kind] = trial["activity"].get(kind, 0) + count
     trial["activity_total"] += count
-    if trial["activated_at"] is None or parse_iso(trial["activated_at"]) > at:
+    counts = rt.config["trials"]["key_activity"] in ("", kind)  # activation is the product's key action
+    if counts and (trial["activated_at"] is None or parse_iso(trial["activated_at"]) > at):
         trial["activated_at"], trial["activated_kind"] = stamp, kind
     TRIALS.put(db, email, trial)
     return True
