@@ -427,6 +427,37 @@ def report(rt: Runtime, *, now: datetime) -> list[dict]:
     return out
 
 
+def export(rt: Runtime, *, since: datetime | None, until: datetime | None) -> list[dict]:
+    """One row per customer, metric and billing period kept, those overlapping [since, until), by customer.
+
+    The limit and plan are the customer's plan now (the ledger keeps no plan history per period); percent
+    is of that limit, None without one.
+    """
+    ctx = context(rt)
+    low, high = iso(since) if since else "", iso(until) if until else "~"
+    with rt.store.transaction(USAGE_DB) as db:
+        values = [u for u in USAGE.values(db) if u["period_start"] < high and u["period_end"] > low]
+    values.sort(key=lambda u: (u["email"], u["metric"], u["period_start"]))
+    rows = []
+    for usage in values:
+        found = ctx.account(usage["email"])
+        limit = found.plan.limits.get(usage["metric"]) if found.plan else None
+        rows.append(
+            {
+                "email": usage["email"],
+                "plan": found.plan.id if found.plan else None,
+                "metric": usage["metric"],
+                "period_start": usage["period_start"],
+                "period_end": usage["period_end"],
+                "limit": limit,
+                "used": usage["value"],
+                "percent": round(usage["value"] * 100 / limit, 1) if limit else None,
+                "updated_at": usage["at"],
+            }
+        )
+    return rows
+
+
 KEEP_PERIODS = timedelta(days=400)  # a year of past periods stays for `usage show --at`-style questions and reports
 
 

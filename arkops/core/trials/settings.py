@@ -26,7 +26,9 @@ CONFIG: dict[str, Spec] = {
                 "",
                 doc="the activity kind that counts for day 1 and for activation, e.g. watch_created (empty: any)",
             ),
-            "case_study_url": Field(str, "", http_url, doc="a customer story linked from the day-7 email (empty: none)"),
+            "case_study_url": Field(
+                str, "", http_url, doc="a customer story linked from the day-7 email (empty: none)"
+            ),
             "case_study_text": Field(str, "", doc="one sentence introducing that story in the day-7 email"),
             "early_offer": Field(
                 str, "", doc="a promo code offered in the day-12 email, e.g. LAUNCH30 (empty: no offer)"
