@@ -434,7 +434,7 @@ def export(rt: Runtime, *, since: datetime | None, until: datetime | None) -> li
     is of that limit, None without one.
     """
     ctx = context(rt)
-    low, high = iso(since) if since else "", iso(until) if until else "~"
+    low, high = (iso(since) or "") if since else "", (iso(until) or "~") if until else "~"
     with rt.store.transaction(USAGE_DB) as db:
         values = [u for u in USAGE.values(db) if u["period_start"] < high and u["period_end"] > low]
     values.sort(key=lambda u: (u["email"], u["metric"], u["period_start"]))
