@@ -216,6 +216,7 @@ def test_announce_to_a_csv_reports_bad_rows_and_needs_one_source(promo, workspac
         ("bo@example.com", "en", "promo_announcement"),
     ]
     assert promo("promo", "announce", "LAUNCH30").code == 2
+    assert promo("promo", "announce", "LAUNCH30", "--segment", "trials", "--when", "next monday").code == 2
     assert promo("promo", "announce", "LAUNCH30", "--segment", "trials", "--to", "list.csv").code == 2
     assert promo("promo", "disable", "LAUNCH30").code == 0
     refused = promo("promo", "announce", "LAUNCH30", "--segment", "customers")

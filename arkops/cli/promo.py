@@ -8,7 +8,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from arkops.cli._output import FORMAT_HELP, Format, check_combinations, emit_json, emit_rows, group, runtime, say
+from arkops.cli._output import (
+    FORMAT_HELP,
+    Format,
+    check_combinations,
+    checked,
+    emit_json,
+    emit_rows,
+    group,
+    runtime,
+    say,
+)
 from arkops.errors import ExitCode
 from arkops.text import Locale
 
@@ -255,7 +265,9 @@ def promo_announce(
     when: Annotated[
         str | None,
         typer.Option(
-            "--when", help="When it goes out: a day (its start) or YYYY-MM-DDTHH:MM, in the configured time zone."
+            "--when",
+            help="When it goes out: a day (its start) or YYYY-MM-DDTHH:MM, in the configured time zone.",
+            parser=checked("arkops.core.promo.codes:moment_text"),
         ),
     ] = None,
     follow_up_days: Annotated[

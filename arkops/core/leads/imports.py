@@ -21,7 +21,7 @@ from typing import Any
 
 from arkops.clock import from_seconds, iso, parse_iso
 from arkops.core.leads import LEADS_DB
-from arkops.core.leads.visits import email_in, visitor_id, visitor_key
+from arkops.core.leads.visits import VisitorIds, email_in, visitor_key
 from arkops.core.privacy.addresses import store_ip
 from arkops.core.privacy.person import erased_check
 from arkops.core.watch import WatchReport
@@ -75,7 +75,9 @@ def _text(record: dict, key: str, limit: int = 200) -> str:
     return value.strip()[:limit]
 
 
-def _lead(record: Any, full_ip: bool, key: bytes, now: datetime, erased: Callable[[str], bool] | None) -> dict | None:
+def _lead(
+    record: Any, full_ip: bool, ids: VisitorIds, now: datetime, erased: Callable[[str], bool] | None
+) -> dict | None:
     """The lead to store, None for an erased person's (DataError when the record cannot be used)."""
     if not isinstance(record, dict):
         raise DataError("not a JSON object")
@@ -108,7 +110,7 @@ def _lead(record: Any, full_ip: bool, key: bytes, now: datetime, erased: Callabl
         stored = store_ip(ip, full_ip)
         if stored:
             lead["ip"], lead["user_agent"] = stored, agent
-            lead["visitor"] = visitor_id(key, store_ip(ip, True), agent)
+            lead["visitor"] = ids(store_ip(ip, True), agent)
     return lead
 
 
@@ -139,13 +141,13 @@ def follow_files(rt: Runtime, *, now: datetime) -> tuple[ImportReport, WatchRepo
 def _import_batch(rt: Runtime, db: Db, records: list[tuple[str, Any]], report: ImportReport, now: datetime) -> None:
     """Store the new leads of `records` (where, record; a DataError for a line that is not JSON)."""
     full_ip = rt.config["leads"]["ip_storage"] == "full"
-    key = visitor_key(rt)
+    ids = VisitorIds(visitor_key(rt))
     erased = erased_check(rt)
     for where, record in records:
         try:
             if isinstance(record, DataError):
                 raise record
-            lead = _lead(record, full_ip, key, now, erased)
+            lead = _lead(record, full_ip, ids, now, erased)
         except DataError as exc:
             report.skipped.append(f"{where}: {exc}")
             continue

@@ -28,6 +28,7 @@ from arkops.core.leads.visits import (
     TRACKED_METHODS,
     Page,
     VisitLines,
+    VisitorIds,
     day_file,
     folder,
     make_visit,
@@ -236,8 +237,8 @@ class _Reader:
         self.targets = _Targets(pages)
         self.keep_bots = rt.config["leads"]["keep_bots"]
         self.full_ip = rt.config["leads"]["ip_storage"] == "full"
-        self.key = visitor_key(rt)
-        self.lines = VisitLines(full_ip=self.full_ip, key=self.key)
+        self.ids = VisitorIds(visitor_key(rt))
+        self.lines = VisitLines(full_ip=self.full_ip, ids=self.ids)
         self.report, self.batch, self.path = report, batch, path
         self.erased: Callable[[str], bool] | None = None  # `erased_check`, taken again for each chunk
 
@@ -253,7 +254,7 @@ class _Reader:
         if not self.keep_bots and is_bot(hit.user_agent):
             report.bots += 1
             return
-        visit = make_visit(hit, path, query, full_ip=self.full_ip, key=self.key)
+        visit = make_visit(hit, path, query, full_ip=self.full_ip, ids=self.ids)
         erased = self.erased
         if erased is not None and (erased(hit.ip) or erased(visit.get("email", ""))):
             report.erased += 1

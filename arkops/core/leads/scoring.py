@@ -1,6 +1,6 @@
 """Visitors, their scores, and the listings built on them (`leads list`, `show`, `stats`).
 
-A lead is a visitor (stored IP and user agent, `visits.visitor_id`) or,
+A lead is a visitor (whole IP and user agent, `visits.VisitorIds`) or,
 once linked, an email: a visit that carried `?email=` (or an email as
 `ref`), or an imported demo request with the visitor's IP and user agent,
 links every visit of that visitor to the email. The score is the sum of

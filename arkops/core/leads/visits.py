@@ -32,7 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from arkops.core.privacy.addresses import store_ip
+from arkops.core.privacy.addresses import whole_and_stored
 from arkops.errors import CorruptFileError
 from arkops.runtime import Runtime
 from arkops.sources.access_log import Hit
@@ -76,10 +76,26 @@ def visitor_key(rt: Runtime) -> bytes:
     return hashing_key(rt)
 
 
-@lru_cache(maxsize=8_192)
-def visitor_id(key: bytes, ip: str, user_agent: str) -> str:
-    """`v` and 11 hex digits: HMAC-SHA256 of the full address (as `store_ip(ip, True)` writes it) and user agent."""
-    return "v" + hmac.digest(key, f"visitor:{ip}\0{user_agent}".encode(), "sha256").hex()[:11]
+class VisitorIds:
+    """`v` and 11 hex digits: HMAC-SHA256, with the installation's key, of the whole address (as
+    `store_ip(ip, True)` writes it) and the user agent. The HMAC's keyed state is made once and copied for
+    each id, and a log repeats its visitors: ids are kept for the run (at most `KEPT`)."""
+
+    KEPT = 8_192
+
+    def __init__(self, key: bytes) -> None:
+        self.keyed = hmac.new(key, b"visitor:", "sha256")
+        self.known: dict[tuple[str, str], str] = {}
+
+    def __call__(self, ip: str, user_agent: str) -> str:
+        found = self.known.get((ip, user_agent))
+        if found is None:
+            mac = self.keyed.copy()
+            mac.update(f"{ip}\0{user_agent}".encode())
+            if len(self.known) >= self.KEPT:
+                self.known.clear()
+            found = self.known[(ip, user_agent)] = "v" + mac.hexdigest()[:11]
+        return found
 
 
 def email_in(value: str) -> str | None:
@@ -87,14 +103,14 @@ def email_in(value: str) -> str | None:
     return match.group(0).lower() if match else None
 
 
-def make_visit(hit: Hit, path: str, query: str, *, full_ip: bool, key: bytes) -> dict:
+def make_visit(hit: Hit, path: str, query: str, *, full_ip: bool, ids: VisitorIds) -> dict:
     """The stored record of a hit on a tracked page (see the module's docstring).
 
     A log repeats its referrers and query strings: what is read from each is
     cached, so a visit costs little more than its dictionary.
     """
-    ip = store_ip(hit.ip, full_ip)
-    visit: dict = {"at": hit.at, "visitor": visitor_id(key, store_ip(hit.ip, True), hit.user_agent)}
+    whole, ip = whole_and_stored(hit.ip, full_ip)
+    visit: dict = {"at": hit.at, "visitor": ids(whole, hit.user_agent)}
     if ip:
         visit["ip"] = ip
     if hit.user_agent:
@@ -123,8 +139,8 @@ class VisitLines:
     line use `make_visit`. `tests/test_leads_parse.py` compares the two.
     """
 
-    def __init__(self, *, full_ip: bool, key: bytes) -> None:
-        self.full_ip, self.key = full_ip, key
+    def __init__(self, *, full_ip: bool, ids: VisitorIds) -> None:
+        self.full_ip, self.ids = full_ip, ids
         self.agents: dict[str, str] = {}
         self.paths: dict[str, str] = {}
 
@@ -132,8 +148,7 @@ class VisitLines:
         self, at: str, ip: str, agent: str, tracked: tuple[str, str], method: str, status: int, referrer: str
     ) -> tuple[bytes, str]:
         """(the visit's JSON line, the email it links to or "")."""
-        full = store_ip(ip, True)
-        stored = full if self.full_ip else store_ip(ip, False)
+        whole, stored = whole_and_stored(ip, self.full_ip)
         agents, paths = self.agents, self.paths
         path, query = tracked
         about = agents.get(agent)
@@ -147,7 +162,7 @@ class VisitLines:
         extra, email = _query_text(query) if query else ("", "")
         address = f',"ip":"{stored}"' if stored else ""
         came = _referrer_text(referrer) if referrer else ""
-        visitor = visitor_id(self.key, full, agent)
+        visitor = self.ids(whole, agent)
         line = (
             f'{{"at":"{at}","visitor":"{visitor}"{address}{about},"path":{page},"method":"{method}",'
             f'"status":{status}{came}{extra}}}\n'
