@@ -7,13 +7,12 @@ import email.policy
 import json
 import subprocess
 import sys
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import ClassVar
 
 import pytest
-from conftest import free_port, run_arkops, write_config
+from conftest import free_port, run_arkops, serving, write_config
 
 from arkops.config import LOCALES, load_config
 from arkops.core.registry import messages
@@ -256,9 +255,7 @@ class ChatHandler(BaseHTTPRequestHandler):
 def test_operator_alert_reaches_the_chat_webhook_once(cli, workspace, smtp_server, monkeypatch):
     ChatHandler.received = []
     server = HTTPServer(("127.0.0.1", free_port()), ChatHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         write_config(workspace, f'[mail]\nalert_webhook_url = "http://127.0.0.1:{server.server_port}/hooks/x"\n')
         from pathlib import Path
 
@@ -284,8 +281,6 @@ def test_operator_alert_reaches_the_chat_webhook_once(cli, workspace, smtp_serve
         assert len(smtp_server.received) == 2  # operator + customer email, once each
         channels = sorted(row["channel"] for row in outbox(cli))
         assert channels == ["chat", "email", "email"]
-    finally:
-        server.shutdown()
 
 
 @pytest.fixture
@@ -293,10 +288,8 @@ def chat_receiver():
     """A local HTTP server standing in for a Slack or Mattermost incoming webhook; what it received."""
     ChatHandler.received = []
     server = HTTPServer(("127.0.0.1", free_port()), ChatHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/hooks/x", ChatHandler.received
-    server.shutdown()
+    with serving(server):
+        yield f"http://127.0.0.1:{server.server_port}/hooks/x", ChatHandler.received
 
 
 def test_chat_only_operator_alerts_go_to_the_webhook_as_block_kit(cli, workspace, monkeypatch, chat_receiver):

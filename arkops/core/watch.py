@@ -15,6 +15,7 @@ neither, and the next run reads the same records again.
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -73,29 +74,51 @@ def follow_files(
         with rt.store.transaction(database) as db:
             state = {key: dict(entry) for key, entry in db.items(WATCHED)}
         for path in files:
-            try:
-                kind = "json" if access_log.detect_format(path) == "json" else "jsonl"
-                where = follow.position(path, kind, state)
-            except (DataError, OSError) as exc:
-                report.waiting.append(f"{path.name}: {exc}")
-                continue
-            if where is None:
-                continue
-            pending: Records = []
-            reached = where.offset
-            for at, record, after in follow.new_records(where):
-                pending.append((at, record))
-                reached = after
-                if len(pending) >= BATCH:
-                    _commit(rt, database, apply, pending, where.mark(state, reached, now))
-                    report.records += len(pending)
-                    pending = []
-            if reached == where.offset and not pending:
-                continue  # only the start of a line, still being written: nothing to record yet
-            _commit(rt, database, apply, pending, where.mark(state, reached, now))
-            report.records += len(pending)
-            report.files += 1
+            _follow_file(rt, database, path, state, apply, report, now=now)
     return report
+
+
+def _follow_file(
+    rt: Runtime,
+    database: Database,
+    path: Path,
+    state: dict[str, dict],
+    apply: Callable[[Db, Records], None],
+    report: WatchReport,
+    *,
+    now: datetime,
+) -> None:
+    """One file's new records, a batch at a time; a file that cannot be read (yet) keeps what was taken
+    before the fault, and is read again from there at the next run."""
+    try:
+        kind = "json" if access_log.detect_format(path) == "json" else "jsonl"
+        where = follow.position(path, kind, state)
+    except (DataError, OSError, EOFError, zlib.error) as exc:
+        report.waiting.append(f"{path.name}: {exc}")
+        return
+    if where is None:
+        return
+    pending: Records = []
+    last: follow.Record | None = None
+    try:
+        for record in follow.new_records(where):
+            pending.append((record.where, record.value))
+            last = record
+            if len(pending) >= BATCH:
+                _commit(rt, database, apply, pending, _mark(where, state, last, now))
+                report.records += len(pending)
+                pending = []
+    except (DataError, OSError, EOFError, zlib.error) as exc:
+        report.waiting.append(f"{path.name}: {exc}")
+    if last is None:
+        return  # nothing new (or only the start of a line, still being written): nothing to record
+    _commit(rt, database, apply, pending, _mark(where, state, last, now))
+    report.records += len(pending)
+    report.files += 1
+
+
+def _mark(where: follow.Position, state: dict[str, dict], last: follow.Record, now: datetime) -> dict[str, dict]:
+    return where.mark(state, last.after, now, skipping=last.skipping, digest=last.digest)
 
 
 def _commit(

@@ -12,11 +12,12 @@ rotation are read from the old file. A last line without its newline (being
 written) waits for the next read.
 
 A JSON array is not appended to: the program that writes it rewrites it
-whole. Its key is the fingerprint of its first record and its offset a count
-of records, with a digest of the records read so far: when the first
-`offset` records are still those read, what is new is the records after them;
-when they are not (a record removed or changed in place), the file is read
-again from its first record, and the caller's keyed intake (a signup per
+whole. It is streamed, its key is the fingerprint of its first record and
+its offset a count of records. For `leads ingest`'s visit arrays, an array
+holding fewer records than were read is read again from its start. The
+watched app files (`new_records`) keep a digest of the records read too:
+when the array no longer starts with them (a record removed or changed in
+place), it is read again whole, and the caller's keyed intake (a signup per
 email, an activity per hash) tells what it already has. A half-written
 array does not parse: it is reported and read at the next run.
 
@@ -28,11 +29,11 @@ it can, so a run killed in between reads the same records again.
 from __future__ import annotations
 
 import glob
-import gzip
 import hashlib
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -71,15 +72,6 @@ def matching_files(base: Path, patterns: list[str], *, explicit: bool) -> tuple[
     return sorted(found, key=lambda p: p.stat().st_mtime_ns), missing
 
 
-def records_digest(records: list) -> str:
-    """The identity of the first records of a JSON array, to tell an append from a rewrite."""
-    digest = hashlib.sha256()
-    for record in records:
-        digest.update(json.dumps(record, sort_keys=True, default=str).encode())
-        digest.update(b"\n")
-    return digest.hexdigest()[:24]
-
-
 @dataclass
 class Position:
     """Where reading one file resumes: its format, its fingerprint (the key of its offset), and the offset."""
@@ -89,16 +81,23 @@ class Position:
     key: str
     entry: dict  # its stored state, updated as reading moves on
     offset: int
-    records: list  # a JSON array's records; empty for a log
-    size: int | None  # bytes of a plain log, records of an array; None for a gzipped log (read to its end)
+    size: int | None  # bytes of a plain log; None for a gzipped log or a JSON array (read to its end)
     identity: tuple[int, int]  # device and inode when reading began
 
-    def mark(self, state: dict[str, dict], position: int, now: datetime) -> dict[str, dict]:
-        """The file's state once read up to `position`, to commit with what was read so far."""
+    def mark(
+        self, state: dict[str, dict], position: int, now: datetime, *, skipping: bool = False, digest: str = ""
+    ) -> dict[str, dict]:
+        """The file's state once read up to `position`, to commit with what was read so far. `skipping`:
+        `position` is inside an over-long line, which the next read skips to its end first; `digest`: of a
+        JSON array's first `position` records (`new_records`)."""
         dev, ino = self.identity
         self.entry.update(offset=position, path=str(self.path), dev=dev, ino=ino, format=self.kind, seen=iso(now))
-        if self.kind == "json":
-            self.entry["digest"] = records_digest(self.records[:position])
+        if skipping:
+            self.entry["skipping"] = True
+        else:
+            self.entry.pop("skipping", None)
+        if digest:
+            self.entry["digest"] = digest
         state[self.key] = self.entry
         return {self.key: self.entry}
 
@@ -106,9 +105,10 @@ class Position:
 def position(path: Path, fmt: str, state: dict[str, dict]) -> Position | None:
     """Where to start reading `path`; None when it has nothing new (or not even one complete line yet)."""
     kind = access_log.detect_format(path) if fmt == "auto" else fmt
-    records = json_list(path) if kind == "json" else []
     if kind == "json":
-        key = access_log.record_fingerprint(records[0]) if records else None
+        with open_array(path) as records:
+            first = next(records, None)
+        key = None if first is None else access_log.record_fingerprint(first)
     else:
         key = access_log.fingerprint(path)
     if key is None:
@@ -116,51 +116,83 @@ def position(path: Path, fmt: str, state: dict[str, dict]) -> Position | None:
     entry = state.get(key) or {"offset": 0}
     offset = entry["offset"]
     identity = access_log.file_identity(path)
-    size = len(records) if kind == "json" else None if path.name.endswith(".gz") else path.stat().st_size
+    size = None if kind == "json" or path.name.endswith(".gz") else path.stat().st_size
     if size is not None and size < offset:
         offset = 0  # the same first line, but shorter than what was read: rewritten in place
-    elif kind == "json" and offset and entry.get("digest") not in (None, records_digest(records[:offset])):
-        offset = 0  # the records read are no longer the first ones: rewritten, read again (see the module)
+        entry = {"offset": 0}
     if size == offset:
         return None
-    return Position(path, kind, key, entry, offset, records, size, identity)
+    return Position(path, kind, key, entry, offset, size, identity)
 
 
-def json_list(path: Path) -> list:
-    """The records of a JSON array file, gzipped or not."""
-    from arkops.sources.json_files import read_json_list
+@contextmanager
+def open_array(path: Path) -> Iterator[Iterator[Any]]:
+    """The records of a JSON array file (gzipped or not), streamed; a record too long or nested too deep
+    comes as a `DataError` in its place."""
+    from arkops.sources.json_files import iter_array
 
-    if not path.name.endswith(".gz"):
-        return read_json_list(path, items="records")
-    try:
-        records = json.loads(gzip.decompress(path.read_bytes()))
-    except (ValueError, OSError) as exc:
-        raise DataError(f"{path}: not gzipped JSON ({exc})") from None
-    if not isinstance(records, list):
-        raise DataError(f"{path}: expected a list of records")
-    return records
+    with access_log.open_log(path) as handle:
+        yield iter_array(handle, what=str(path))
 
 
-def new_records(where: Position) -> Iterator[tuple[str, Any, int]]:
-    """(where, record, offset after it) for each new record of a JSON array or JSON Lines file.
+@dataclass
+class Record:
+    """One new record of a watched file, and where the file's position stands once it is taken."""
 
-    A line that is not JSON comes as a `DataError` in place of its record,
-    for the caller to report and skip; reading goes on past it.
-    """
-    name = where.path.name
+    where: str
+    value: Any  # the parsed JSON, or a DataError for a line that is not JSON (or too long)
+    after: int  # the offset after it: bytes of JSON Lines, records of an array
+    skipping: bool = False  # `after` is inside an over-long line (JSON Lines)
+    digest: str = ""  # of the array's first `after` records
+
+
+def new_records(where: Position) -> Iterator[Record]:
+    """Each new record of a JSON array or JSON Lines file (the app's files: see the module)."""
     if where.kind == "json":
-        for index in range(where.offset, len(where.records)):
-            yield f"{name} record {index + 1}", where.records[index], index + 1
+        yield from _array_records(where)
         return
-    offset = where.offset
-    for chunk in access_log.read_lines(where.path, where.offset, EVERY_LINE):
+    name = where.path.name
+    skipping = bool(where.entry.get("skipping"))
+    for chunk in access_log.read_lines(where.path, where.offset, EVERY_LINE, skipping=skipping):
+        # Every complete line is in `lines` (each holds a newline), back to back up to `end`.
+        offset = chunk.end - sum(len(line) for line in chunk.lines)
+        for _ in range(chunk.overlong):
+            too_long = DataError(f"a line over {access_log.MAX_LINE >> 20} MiB, skipped")
+            yield Record(f"{name} before byte {offset}", too_long, offset, chunk.skipping and not chunk.lines)
         for line in chunk.lines:
             offset += len(line)
             text = line.decode("utf-8", "backslashreplace").strip()
             if not text:
                 continue
             try:
-                record: Any = json.loads(text)
+                value: Any = json.loads(text)
             except json.JSONDecodeError as exc:
-                record = DataError(f"not JSON ({exc.msg})")
-            yield f"{name} at byte {offset - len(line)}", record, offset
+                value = DataError(f"not JSON ({exc.msg})")
+            yield Record(f"{name} at byte {offset - len(line)}", value, offset)
+
+
+def _array_records(where: Position) -> Iterator[Record]:
+    """The records after the `offset` already read, when the array still starts with them; else all of them."""
+    start = where.offset
+    if start:
+        digest = hashlib.sha256()
+        count = 0
+        with open_array(where.path) as records:
+            for count, record in enumerate(records, 1):
+                _add(digest, record)
+                if count == start:
+                    break
+        if count < start or digest.hexdigest()[:24] != where.entry.get("digest"):
+            start = 0  # dropped or changed records: rewritten otherwise than by appending, read again whole
+    digest = hashlib.sha256()
+    with open_array(where.path) as records:
+        for count, record in enumerate(records, 1):
+            _add(digest, record)
+            if count > start:
+                yield Record(f"{where.path.name} record {count}", record, count, digest=digest.hexdigest()[:24])
+
+
+def _add(digest: Any, record: Any) -> None:
+    text = str(record) if isinstance(record, DataError) else json.dumps(record, sort_keys=True, default=str)
+    digest.update(text.encode())
+    digest.update(b"\n")

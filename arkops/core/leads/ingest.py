@@ -1,9 +1,9 @@
 """`leads ingest`: new lines of access logs and visit logs become stored visits, each exactly once.
 
-Which files and where to resume in each is the follower's
-(`arkops.sources.follow`): offsets keyed by the fingerprint of a file's
-first line, rotated siblings read too, a last line without its newline
-left for later.
+Which files, and where to resume in each, is the follower's
+(`arkops.sources.follow`, which the watched app files of `arkops.core.watch`
+use too): offsets keyed by the fingerprint of a file's first line, rotated
+siblings read too, a last line without its newline left for later.
 
 Exactly once: the offsets live in the `leads` database; before visits are
 appended, the day files' sizes are written there as a journal, and cleared
@@ -15,6 +15,7 @@ sizes before reading again.
 from __future__ import annotations
 
 import os
+import zlib
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from arkops.core.leads.visits import (
 )
 from arkops.core.privacy.person import erased_check
 from arkops.core.progress import Progress
-from arkops.errors import DataError, UsageError
+from arkops.errors import DataError, UsageError, one_line
 from arkops.runtime import Runtime
 from arkops.sources import access_log, follow
 from arkops.sources.access_log import BadLine, Hit
@@ -68,6 +69,7 @@ class IngestReport:
     bad_examples: list[str] = field(default_factory=list)
     rotated: list[str] = field(default_factory=list)  # rotated files whose remainder was read
     missing: list[str] = field(default_factory=list)  # configured sources that matched no file
+    unreadable: list[str] = field(default_factory=list)  # files that failed mid-way (a truncated .gz): retried
 
     def counts(self) -> dict[str, int]:
         return {
@@ -77,6 +79,7 @@ class IngestReport:
             "bots": self.bots,
             "erased": self.erased,
             "bad_lines": self.bad,
+            "unreadable_files": len(self.unreadable),
         }
 
     def summary(self) -> str:
@@ -86,6 +89,8 @@ class IngestReport:
         )
         if self.erased:
             text += f", {counted(self.erased, 'visit')} of erased people not recorded"
+        if self.unreadable:
+            text += f"; {counted(len(self.unreadable), 'file')} not read to the end (tried again next run)"
         return text + (f"; no file matches {', '.join(self.missing)}" if self.missing else "")
 
 
@@ -216,8 +221,10 @@ def ingest(
         for path in files:
             try:
                 _ingest_file(rt, path, fmt, pages, state, report, now=now, progress=progress)
-            except (OSError, EOFError) as exc:
-                raise DataError(f"{path}: cannot be read ({exc})") from None
+            except (OSError, EOFError, zlib.error, DataError) as exc:
+                # One bad file (a .gz cut short, a file that is not what its name says) is reported and the
+                # others are read; what it held before the fault is kept, and it is tried again next run.
+                report.unreadable.append(f"{path}: {one_line(str(exc) or type(exc).__name__)}")
     return report
 
 
@@ -330,40 +337,71 @@ def _ingest_file(
     resume = follow.position(path, fmt, state)
     if resume is None:
         return
-    report.files += 1
-    if resume.entry.get("path") not in (None, str(path)) and resume.offset:
-        report.rotated.append(path.name)
     batch = _Batch(rt)
     reader = _Reader(rt, pages, report, batch, path)
     if resume.kind == "json":
         reader.erased = erased_check(rt)
-        _ingest_array(reader, resume.records, resume.offset)
-        batch.commit(resume.mark(state, len(resume.records), now))
+        _ingest_array(reader, resume, state, now=now)
         return
-    offset = resume.offset
-    for chunk in access_log.read_lines(path, offset, _needles(pages, resume.kind)):
-        report.lines += chunk.scanned
-        reader.erased = erased_check(rt)  # once a chunk: cheap, and an erasure made meanwhile is seen
-        if resume.kind == "combined":
-            reader.combined(chunk.lines)
-        else:
-            for raw in chunk.lines:
-                reader.parsed(raw, access_log.parse_json_line)
-        if batch.count >= FLUSH_EVERY:
-            batch.commit(resume.mark(state, chunk.end, now))
-        if progress and resume.size is not None and resume.size >= BIG_FILE:
-            progress(f"reading {path.name}", chunk.end, resume.size, unit="bytes")
-        offset = chunk.end
-    batch.commit(resume.mark(state, offset, now))
+    report.files += 1
+    if resume.entry.get("path") not in (None, str(path)) and resume.offset:
+        report.rotated.append(path.name)
+    offset, skipping = resume.offset, bool(resume.entry.get("skipping"))
+    try:
+        for chunk in access_log.read_lines(path, offset, _needles(pages, resume.kind), skipping=skipping):
+            report.lines += chunk.scanned + chunk.overlong
+            for _ in range(chunk.overlong):
+                reader.bad(b"", f"a line over {access_log.MAX_LINE >> 20} MiB, skipped")
+            reader.erased = erased_check(rt)  # once a chunk: cheap, and an erasure made meanwhile is seen
+            if resume.kind == "combined":
+                reader.combined(chunk.lines)
+            else:
+                for raw in chunk.lines:
+                    reader.parsed(raw, access_log.parse_json_line)
+            if batch.count >= FLUSH_EVERY:
+                batch.commit(resume.mark(state, chunk.end, now, skipping=chunk.skipping))
+            if progress and resume.size is not None and resume.size >= BIG_FILE:
+                progress(f"reading {path.name}", chunk.end, resume.size, unit="bytes")
+            offset, skipping = chunk.end, chunk.skipping
+    finally:  # a fault mid-file keeps the visits read before it, and where they end
+        if offset != resume.offset or batch.count:
+            batch.commit(resume.mark(state, offset, now, skipping=skipping))
 
 
-def _ingest_array(reader: _Reader, records: list, start: int) -> None:
-    """The older `page_visits_YYYYMMDD.json` files: a JSON list; the offset counts records."""
-    for number, record in enumerate(records[start:], start + 1):
-        reader.report.lines += 1
-        try:
-            hit = access_log.parse_record(record)
-        except BadLine as exc:
-            reader.bad(f"record {number}".encode(), str(exc))
-            continue
-        reader.general(hit)
+def _ingest_array(reader: _Reader, resume: follow.Position, state: dict[str, dict], *, now: datetime) -> None:
+    """The older `page_visits_YYYYMMDD.json` files: a JSON list, streamed; the offset counts records.
+
+    A file with fewer records than were read from it was rewritten: it is read again from its start.
+    """
+    count = _read_records(reader, resume, state, resume.offset, now=now)
+    if count < resume.offset:
+        count = _read_records(reader, resume, state, 0, now=now)
+    if count != resume.offset:
+        reader.batch.commit(resume.mark(state, count, now))
+
+
+def _read_records(
+    reader: _Reader, resume: follow.Position, state: dict[str, dict], start: int, *, now: datetime
+) -> int:
+    """Read the records after the first `start`; how many the file holds."""
+    report = reader.report
+    count = 0
+    with follow.open_array(resume.path) as records:
+        for count, record in enumerate(records, 1):
+            if count <= start:
+                continue
+            if count == start + 1:
+                report.files += 1
+            report.lines += 1
+            if isinstance(record, DataError):  # too long, or nested too deep: skipped
+                reader.bad(f"record {count}".encode(), str(record))
+                continue
+            try:
+                hit = access_log.parse_record(record)
+            except BadLine as exc:
+                reader.bad(f"record {count}".encode(), str(exc))
+                continue
+            reader.general(hit)
+            if reader.batch.count >= FLUSH_EVERY:
+                reader.batch.commit(resume.mark(state, count, now))
+    return count
