@@ -119,7 +119,7 @@ def usage_export(
 ) -> None:
     """Every customer's usage per metric and billing period, with the limit and percent (for a spreadsheet or a BI tool).
 
-    Example: arkops usage export --since 2026-01-01 --until 2026-03-31 --format csv > usage.csv
+    Example: arkops usage export --since 2026-01-01 --until 2026-03-31 --format csv
     """
     from datetime import datetime, timedelta
 
