@@ -32,6 +32,8 @@ NEEDS_MORE = {
     "billing portal": "writes to Stripe (tests/test_plans.py)",
     "billing cancel": "writes to Stripe (tests/test_plans.py)",
     "billing subscription": "reads Stripe with --refresh (tests/test_plans.py)",
+    "crm setup": "needs [crm] provider, its token and a CRM server (tests/test_crm.py)",
+    "crm push": "needs [crm] provider (tests/test_crm.py, against HubSpot and Pipedrive stand-ins)",
 }
 
 SCRUB = ("ARKOPS_DATA_DIR", "ARKOPS_CONFIG", "ARKOPS_NOW", "ARKOPS_ALERT_TO", "MAIL_FROM", "SMTP_HOST")

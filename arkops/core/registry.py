@@ -26,6 +26,8 @@ DOMAINS = [
     "arkops.core.privacy",
     "arkops.core.operator",
     "arkops.core.funnel",
+    "arkops.core.crm",
+    "arkops.core.analytics",
 ]
 
 
