@@ -123,6 +123,28 @@ def import_files(rt: Runtime, paths: list[Path], *, now: datetime) -> ImportRepo
     return report
 
 
+def take(rt: Runtime, records: list[Any], *, now: datetime) -> list[tuple[str, str | None]]:
+    """Demo requests posted by the web app (`arkops serve`'s /api/events): the checks of `leads import`, one
+    transaction, one outcome per record in order ("stored", "duplicate", "ignored", "refused", and why)."""
+    full_ip = rt.config["leads"]["ip_storage"] == "full"
+    ids = VisitorIds(visitor_key(rt))
+    erased = erased_check(rt)
+    outcomes: list[tuple[str, str | None]] = []
+    with rt.store.transaction(LEADS_DB) as db:
+        for record in records:
+            try:
+                lead = _lead(record, full_ip, ids, now, erased)
+            except DataError as exc:
+                outcomes.append(("refused", str(exc)))
+                continue
+            if lead is None:
+                outcomes.append(("ignored", "erased by privacy forget: not recorded"))
+            else:
+                outcomes.append(("stored", None) if _insert(db, lead) else ("duplicate", None))
+    rt.memo.pop("leads:imports", None)
+    return outcomes
+
+
 def follow_files(rt: Runtime, *, now: datetime) -> tuple[ImportReport, WatchReport]:
     """What the web app added to `[leads] demo_request_files` since the last run (`leads scan` calls it)."""
     from arkops.core.watch import follow_files as follow
@@ -154,12 +176,17 @@ def _import_batch(rt: Runtime, db: Db, records: list[tuple[str, Any]], report: I
         if lead is None:
             report.erased += 1
             continue
-        name = hashlib.sha256(f"{lead['email']}\0{lead['created_at']}".encode()).hexdigest()[:20]
-        if db.insert_new(IMPORTS, name, lead):
+        if _insert(db, lead):
             report.added += 1
         else:
             report.duplicates += 1
     rt.memo.pop("leads:imports", None)
+
+
+def _insert(db: Db, lead: dict) -> bool:
+    """Store a lead unless it is there already: one per email and created_at."""
+    key = hashlib.sha256(f"{lead['email']}\0{lead['created_at']}".encode()).hexdigest()[:20]
+    return db.insert_new(IMPORTS, key, lead)
 
 
 def imported(rt: Runtime) -> list[dict]:
