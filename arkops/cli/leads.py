@@ -145,6 +145,19 @@ def leads_show(
     emit_rows(lead["timeline"], format, ["at", "page", "path", "source", "campaign", "referrer", "user_agent"])
 
 
+@app.command("rebuild")
+def leads_rebuild(ctx: typer.Context) -> None:
+    """Make the kept scores again from the stored visits (after restoring day files by hand, say).
+
+    Example: arkops leads rebuild
+    """
+    from arkops.core.leads.state import refresh
+
+    rt = runtime(ctx)
+    done = refresh(rt, rebuild=True)
+    say(rt, f"leads rebuild: {counted(done['visitors'], 'visitor')} kept from the stored visits")
+
+
 @app.command("stats")
 def leads_stats(
     ctx: typer.Context,
