@@ -118,9 +118,9 @@ def test_kept_state_equals_a_computation_from_scratch(workspace, steps):
             elif kind == "scan":
                 same(kept(rt, now), from_scratch(rt, now))
             elif kind == "status":  # read-only: the new visits are added in memory, nothing is written
-                before = (data / "lead_state.jsonl").read_bytes() if (data / "lead_state.jsonl").exists() else None
+                before = (data / "lead_state.tsv").read_bytes() if (data / "lead_state.tsv").exists() else None
                 same(kept(replace(rt, read_only=True), now), from_scratch(rt, now))
-                after = (data / "lead_state.jsonl").read_bytes() if (data / "lead_state.jsonl").exists() else None
+                after = (data / "lead_state.tsv").read_bytes() if (data / "lead_state.tsv").exists() else None
                 assert before == after
             elif kind == "retention":
                 drop_old_visits(rt, now=now)

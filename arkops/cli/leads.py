@@ -155,7 +155,7 @@ def leads_rebuild(ctx: typer.Context) -> None:
 
     rt = runtime(ctx)
     done = refresh(rt, rebuild=True)
-    say(rt, f"leads rebuild: {counted(done['visitors'], 'visitor')} kept from the stored visits")
+    say(rt, f"leads rebuild: {counted(done.visitors, 'visitor')} kept from the stored visits")
 
 
 @app.command("stats")

@@ -28,7 +28,8 @@ from arkops.clock import iso, local_time, parse_iso
 from arkops.core.leads import LEADS_DB
 from arkops.core.leads.imports import ImportReport
 from arkops.core.leads.ingest import IngestReport, ingest
-from arkops.core.leads.scoring import Lead, kept_leads
+from arkops.core.leads.scoring import Glance, Lead, kept_leads
+from arkops.core.leads.state import refresh
 from arkops.core.notify import batched, notify
 from arkops.core.watch import WatchReport
 from arkops.runtime import Runtime
@@ -170,12 +171,28 @@ def scan(rt: Runtime, *, now: datetime) -> ScanReport:
     wanted = {s["email"] for s in signups} | {r["email"] for r in requests}
     leads: list[Lead] = []
     collected: dict[str | None, Lead] = {}
-    for lead in kept_leads(rt, now=now):  # streamed: only the hot leads and those new leads name are held
-        if lead.hot(config["hot_score"]):
+    threshold = config["hot_score"]
+    touched = refresh(rt)
+    recent = iso(now - realert) or ""
+
+    def news_possible(glance: Glance) -> bool:
+        """A hot lead can be news only with a visit in the re-alert window, or one this scan brought (history
+        recorded quietly); the leads the new leads name are read too. The others are only counted."""
+        if not glance.hot(threshold):
+            return glance.email in wanted
+        report.hot += 1
+        return (
+            glance.last >= recent
+            or touched.rebuilt
+            or any(v in touched.updated for v in glance.visitors)
+            or glance.email in wanted
+        )
+
+    for lead in kept_leads(rt, now=now, wanted=news_possible):  # streamed: only those leads' records are read
+        if lead.hot(threshold):
             leads.append(lead)
         if lead.email in wanted:
             collected[lead.email] = lead
-    report.hot = len(leads)
     with rt.store.transaction(LEADS_DB) as db, batched(rt):
         sent = [t for t in (db.get(META, DIGESTS) or {}).get("at", []) if now - parse_iso(t) < timedelta(hours=1)]
         digests = (

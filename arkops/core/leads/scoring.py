@@ -14,12 +14,12 @@ costs the number of visitors, never the history's visits.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from arkops.clock import iso, parse_iso, since_moment
-from arkops.core.leads.state import HISTORY_KEPT, by_lead, score_at
+from arkops.core.leads.state import HISTORY_KEPT, epoch, groups, score_at
 from arkops.core.leads.visits import match_page, read_visits, tracked_pages
 from arkops.errors import DataError
 from arkops.runtime import Runtime
@@ -98,16 +98,60 @@ def _lead(group: list[dict], email: str | None, now_seconds: float, half_life_se
     )
 
 
-def kept_leads(rt: Runtime, *, now: datetime) -> Iterator[Lead]:
-    """Every lead from the kept state (brought up to date with the stored visits), scored at `now`; streamed."""
+@dataclass(frozen=True)
+class Glance:
+    """What the kept summaries tell of a lead before its records are read."""
+
+    key: str
+    email: str | None
+    visitors: tuple[str, ...]
+    score: float
+    last: str
+    hot_page: bool
+    count: int
+
+    def hot(self, threshold: float) -> bool:
+        return self.hot_page or self.score >= threshold
+
+
+def _glance(rows: list[list], email: str | None, now_seconds: float, half_life_seconds: float) -> Glance:
+    return Glance(
+        key=email or rows[0][0],
+        email=email,
+        visitors=tuple(row[0] for row in rows),
+        score=sum(row[1] * 0.5 ** (max(now_seconds - epoch(row[2]), 0.0) / half_life_seconds) for row in rows),
+        last=max(row[2] for row in rows),
+        hot_page=any(row[3] for row in rows),
+        count=sum(row[5] for row in rows),
+    )
+
+
+def kept_leads(rt: Runtime, *, now: datetime, wanted: Callable[[Glance], bool] | None = None) -> Iterator[Lead]:
+    """The leads of the kept state (brought up to date with the stored visits) that `wanted` accepts (every one
+    without it), scored at `now`; streamed, and only the accepted leads' records are read."""
     from arkops.core.leads.imports import linked_visitors
 
     links = linked_visitors(rt)
     half_life = rt.config["leads"]["half_life_days"] * 86_400
     moment = now.timestamp()
-    for group in by_lead(rt, links):
-        email = group[0].get("e") or links.get(group[0]["v"])
-        yield _lead(group, email, moment, half_life)
+
+    for group in groups(rt, links):
+        rows = [row for row, _ in group]
+        email = rows[0][4] or links.get(rows[0][0])
+        if wanted is None or wanted(_glance(rows, email, moment, half_life)):
+            yield _lead([read() for _, read in group], email, moment, half_life)
+
+
+def glances(rt: Runtime, *, now: datetime) -> Iterator[Glance]:
+    """Every lead's glance (score, last visit, hot page, visits), no record read: the cheapest reading."""
+    from arkops.core.leads.imports import linked_visitors
+
+    links = linked_visitors(rt)
+    half_life = rt.config["leads"]["half_life_days"] * 86_400
+    moment = now.timestamp()
+    for group in groups(rt, links):
+        rows = [row for row, _ in group]
+        yield _glance(rows, rows[0][4] or links.get(rows[0][0]), moment, half_life)
 
 
 def lead_row(lead: Lead, threshold: float) -> dict:
@@ -132,20 +176,23 @@ def list_leads(
     """Leads with a visit since `since` (default: every lead kept), hottest first; scores count every stored visit."""
     start = iso(since_moment(since, now=now, tz=rt.config.tz)) if since else ""
     threshold = rt.config["leads"]["hot_score"]
-    rows = []
-    for lead in kept_leads(rt, now=now):
-        if (hot and not lead.hot(threshold)) or (min_score is not None and lead.score < min_score):
-            continue
-        if start and lead.last["at"] < start:
-            continue
-        rows.append(lead_row(lead, threshold))
+
+    def wanted(glance: Glance) -> bool:
+        return not (
+            (hot and not glance.hot(threshold))
+            or (min_score is not None and glance.score < min_score)
+            or (start and glance.last < start)
+        )
+
+    rows = [lead_row(lead, threshold) for lead in kept_leads(rt, now=now, wanted=wanted)]
     return sorted(rows, key=lambda r: (-r["score"], r["lead"]))
 
 
 def show_lead(rt: Runtime, who: str, *, now: datetime) -> dict:
     """One lead (visitor id or email) with its visit timeline over the retention period."""
     wanted = who.strip().lower() if "@" in who else who.strip()
-    lead = next((lead for lead in kept_leads(rt, now=now) if wanted == lead.key or wanted in lead.visitors), None)
+    chosen = kept_leads(rt, now=now, wanted=lambda glance: wanted == glance.key or wanted in glance.visitors)
+    lead = next(chosen, None)
     if lead is None:
         raise DataError(f"no visits from {who!r} in the last {rt.config['leads']['retention_days']} days")
     threshold = rt.config["leads"]["hot_score"]

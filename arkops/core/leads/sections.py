@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from arkops.clock import iso
-from arkops.core.leads.scoring import kept_leads
+from arkops.core.leads.scoring import glances, kept_leads
 from arkops.core.sections import Chart, Figure, Section, formats, table
 from arkops.runtime import Runtime
 
@@ -20,10 +20,10 @@ def status(rt: Runtime, *, now: datetime) -> list[Section]:
     since = iso(now - DAY) or ""
     threshold = rt.config["leads"]["hot_score"]
     recent = hot = 0
-    for lead in kept_leads(rt, now=now):
-        if lead.last["at"] >= since:
+    for glance in glances(rt, now=now):  # no record read: the summaries say enough
+        if glance.last >= since:
             recent += 1
-            hot += lead.hot(threshold)
+            hot += glance.hot(threshold)
     figures = [
         Figure("hot_24h", "Hot leads, 24 h", hot, fmt.number(hot), note="see `arkops leads list --hot`"),
         Figure("leads_24h", "Leads seen, 24 h", recent, fmt.number(recent)),
@@ -39,9 +39,7 @@ def report(rt: Runtime, *, now: datetime, months: int) -> list[Section]:
     start = iso(since) or ""
     counts: Counter[str] = Counter()
     hot: Counter[str] = Counter()
-    for lead in kept_leads(rt, now=now):
-        if lead.last["at"] < start:
-            continue
+    for lead in kept_leads(rt, now=now, wanted=lambda glance: glance.last >= start):
         source = lead.source()
         counts[source] += 1
         hot[source] += lead.hot(threshold)

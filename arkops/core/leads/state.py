@@ -2,9 +2,12 @@
 
 `leads scan`, `leads list`, `status` and the report read this state, not the
 visits: their cost follows the number of visitors, not the history stored.
-It lives in `lead_state.jsonl` beside the databases: a header line (how far
+It lives in `lead_state.tsv` beside the databases: a header line (how far
 each day file was applied, and the settings the scores depend on), then one
-line per visitor.
+line per visitor: a short JSON summary (what readers decide on), a tab, the
+whole record as JSON, read only for the visitors a reader keeps. It is not
+a JSON Lines database (`doctor` does not read it as one); it is derived
+from the visits and made again whenever in doubt.
 
 Exponential decay makes the kept score exact: a visitor's score is kept as
 its value at their last visit `l`, so a visit at `t` of weight `w` adds
@@ -25,9 +28,10 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import orjson
@@ -38,7 +42,7 @@ from arkops.runtime import Runtime
 from arkops.store import ensure_dir
 from arkops.store.files import FILE_MODE, fsync_dir
 
-STATE_FILE = "lead_state.jsonl"
+STATE_FILE = "lead_state.tsv"
 STATE_LOCK = "lead-state"
 VERSION = 1
 HISTORY_KEPT = 8  # the last visits a digest shows
@@ -154,17 +158,38 @@ def _read_header(path: Path) -> Header | None:
     return Header(data.get("settings", ""), data.get("applied", {}))
 
 
-def _records(path: Path) -> Iterator[dict]:
-    """The visitors' records of a state file, streamed (the header skipped)."""
+def summary(record: dict) -> list:
+    """What a reader decides on before it reads a whole record: [visitor, score at the last visit, last
+    visit, opened a hot page, email, visits]."""
+    return [record["v"], record["s"], record["l"], "ha" in record, record.get("e"), record["n"]]
+
+
+def state_line(record: dict) -> bytes:
+    # The summary, a tab, the record: JSON escapes tabs, so the first one ends the summary.
+    return orjson.dumps(summary(record)) + b"\t" + orjson.dumps(record) + b"\n"
+
+
+def _lines(path: Path) -> Iterator[tuple[list, bytes]]:
+    """(summary, the record's JSON) of each visitor in a state file, streamed (the header skipped)."""
     if not path.exists():
         return
     with open(path, "rb") as handle:
         handle.readline()
         for number, line in enumerate(handle, 2):
+            head, tab, rest = line.partition(b"\t")
             try:
-                yield orjson.loads(line)
+                yield orjson.loads(head), rest
             except orjson.JSONDecodeError:
-                raise CorruptFileError(path, f"line {number} is not JSON") from None
+                tab = b""
+            if not tab:
+                raise CorruptFileError(path, f"line {number} is not a kept visitor")
+
+
+def _record(path: Path, raw: bytes) -> dict:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise CorruptFileError(path, "a kept visitor is not JSON") from None
 
 
 def _new_lines(path: Path, start: int) -> Iterator[tuple[int, list[bytes]]]:
@@ -262,42 +287,68 @@ def merge_records(into: dict, extra: dict, half_life_seconds: float) -> dict:
     return merged
 
 
-def records(rt: Runtime) -> Iterator[dict]:
-    """Every visitor's record, up to date with the day files (brought up to date first, unless read-only)."""
+Entry = tuple[list, Callable[[], dict]]  # a visitor's summary, and how to read their whole record
+
+
+def entries(rt: Runtime) -> Iterator[Entry]:
+    """Every visitor's summary and record, up to date with the day files (brought up to date first, unless
+    read-only: then the new visits are added in memory). The record is parsed only when asked for."""
     path = state_path(rt)
     if not rt.store.read_only and rt.data_dir.is_dir():
         refresh(rt)
-        yield from _records(path)
+        for row, raw in _lines(path):
+            yield row, partial(_record, path, raw)
         return
     pending = _pending(rt, _read_header(path))
-    yield from _merged(rt, pending, path)
+    for record in _merged(rt, pending, path):
+        yield summary(record), partial(dict, record)
 
 
 def _merged(rt: Runtime, pending: Pending, path: Path) -> Iterator[dict]:
+    """Every visitor's record with the pending visits applied (those without any parsed only when needed by
+    `refresh`, which copies their lines)."""
     half_life = rt.config["leads"]["half_life_days"] * 86_400
     updated = dict(pending.updated)
     if not pending.rebuilt:
-        for record in _records(path):
-            extra = updated.pop(record["v"], None)
+        for row, raw in _lines(path):
+            extra = updated.pop(row[0], None)
+            record = _record(path, raw)
             yield record if extra is None else merge_records(record, extra, half_life)
     yield from updated.values()
 
 
-def refresh(rt: Runtime, *, rebuild: bool = False) -> dict[str, int]:
+@dataclass
+class Refreshed:
+    visitors: int  # in the state written (0: nothing new, nothing written)
+    rebuilt: bool
+    updated: set[str]  # the visitors whose records changed
+
+
+def refresh(rt: Runtime, *, rebuild: bool = False) -> Refreshed:
     """Apply the day files' new visits to the kept state (or make it again from them all); what was done."""
     path = state_path(rt)
     with rt.store.lock(STATE_LOCK, what="the leads' kept state"):
         pending = _pending(rt, None if rebuild else _read_header(path))
+        half_life = rt.config["leads"]["half_life_days"] * 86_400
         if not pending.updated and not pending.rebuilt and path.exists():
-            return {"visitors": 0, "rebuilt": 0}
+            return Refreshed(0, False, set())
         ensure_dir(path.parent)
         temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         visitors = 0
         try:
             with open(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb") as out:
                 out.write(pending.header.line())
-                for record in _merged(rt, pending, path):
-                    out.write(orjson.dumps(record) + b"\n")
+                updated = dict(pending.updated)
+                if not pending.rebuilt:
+                    for row, raw in _lines(path):  # a visitor without new visits: their line as it was
+                        extra = updated.pop(row[0], None)
+                        if extra is None:
+                            out.write(orjson.dumps(row) + b"\t" + raw)
+                        else:
+                            out.write(state_line(merge_records(_record(path, raw), extra, half_life)))
+                        visitors += 1
+                for record in updated.values():
+                    out.write(state_line(record))
                     visitors += 1
                 out.flush()
                 os.fsync(out.fileno())
@@ -305,7 +356,7 @@ def refresh(rt: Runtime, *, rebuild: bool = False) -> dict[str, int]:
         finally:
             temp.unlink(missing_ok=True)
         fsync_dir(path.parent)
-    return {"visitors": visitors if pending.rebuilt else len(pending.updated), "rebuilt": int(pending.rebuilt)}
+    return Refreshed(visitors, pending.rebuilt, set(pending.updated))
 
 
 def forget_state(rt: Runtime) -> None:
@@ -319,14 +370,15 @@ def score_at(record: dict, now_seconds: float, half_life_seconds: float) -> floa
     return float(record["s"] * 0.5 ** (age / half_life_seconds))
 
 
-def by_lead(rt: Runtime, links: dict[str, str]) -> Iterator[list[dict]]:
-    """The records grouped by lead: a visitor alone, or every visitor linked to one email (by a visit's email
+def groups(rt: Runtime, links: dict[str, str]) -> Iterator[list[Entry]]:
+    """The visitors grouped by lead: a visitor alone, or every visitor linked to one email (by a visit's email
     or an imported lead). Unlinked visitors stream; linked ones are held until the end (they are few)."""
-    linked: dict[str, list[dict]] = defaultdict(list)
-    for record in records(rt):
-        email = record.get("e") or links.get(record["v"])  # a visit's own email wins, as it always did
+    linked: dict[str, list[Entry]] = defaultdict(list)
+    for entry in entries(rt):
+        row = entry[0]
+        email = row[4] or links.get(row[0])  # a visit's own email wins, as it always did
         if email:
-            linked[email].append(record)
+            linked[email].append(entry)
         else:
-            yield [record]
+            yield [entry]
     yield from linked.values()
