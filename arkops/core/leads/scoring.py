@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from arkops.clock import iso, parse_iso, since_moment
-from arkops.core.leads.state import HISTORY_KEPT, epoch, groups, score_at
+from arkops.core.leads.state import HISTORY_KEPT, groups, score_at
 from arkops.core.leads.visits import match_page, read_visits, tracked_pages
 from arkops.errors import DataError
 from arkops.runtime import Runtime
@@ -115,11 +115,15 @@ class Glance:
 
 
 def _glance(rows: list[list], email: str | None, now_seconds: float, half_life_seconds: float) -> Glance:
+    if len(rows) == 1:  # most leads: one visitor
+        visitor, score, last, hot_page, _, count, seconds = rows[0]
+        score *= 0.5 ** (max(now_seconds - seconds, 0.0) / half_life_seconds)
+        return Glance(email or visitor, email, (visitor,), score, last, hot_page, count)
     return Glance(
         key=email or rows[0][0],
         email=email,
         visitors=tuple(row[0] for row in rows),
-        score=sum(row[1] * 0.5 ** (max(now_seconds - epoch(row[2]), 0.0) / half_life_seconds) for row in rows),
+        score=sum(row[1] * 0.5 ** (max(now_seconds - row[6], 0.0) / half_life_seconds) for row in rows),
         last=max(row[2] for row in rows),
         hot_page=any(row[3] for row in rows),
         count=sum(row[5] for row in rows),

@@ -44,7 +44,7 @@ from arkops.store.files import FILE_MODE, fsync_dir
 
 STATE_FILE = "lead_state.tsv"
 STATE_LOCK = "lead-state"
-VERSION = 1
+VERSION = 2  # 2: the summary holds the last visit's epoch seconds
 HISTORY_KEPT = 8  # the last visits a digest shows
 READ_CHUNK = 1 << 20
 
@@ -160,8 +160,8 @@ def _read_header(path: Path) -> Header | None:
 
 def summary(record: dict) -> list:
     """What a reader decides on before it reads a whole record: [visitor, score at the last visit, last
-    visit, opened a hot page, email, visits]."""
-    return [record["v"], record["s"], record["l"], "ha" in record, record.get("e"), record["n"]]
+    visit, opened a hot page, email, visits, the last visit in seconds since 1970]."""
+    return [record["v"], record["s"], record["l"], "ha" in record, record.get("e"), record["n"], epoch(record["l"])]
 
 
 def state_line(record: dict) -> bytes:
@@ -300,21 +300,18 @@ def entries(rt: Runtime) -> Iterator[Entry]:
             yield row, partial(_record, path, raw)
         return
     pending = _pending(rt, _read_header(path))
-    for record in _merged(rt, pending, path):
-        yield summary(record), partial(dict, record)
-
-
-def _merged(rt: Runtime, pending: Pending, path: Path) -> Iterator[dict]:
-    """Every visitor's record with the pending visits applied (those without any parsed only when needed by
-    `refresh`, which copies their lines)."""
     half_life = rt.config["leads"]["half_life_days"] * 86_400
     updated = dict(pending.updated)
     if not pending.rebuilt:
         for row, raw in _lines(path):
             extra = updated.pop(row[0], None)
-            record = _record(path, raw)
-            yield record if extra is None else merge_records(record, extra, half_life)
-    yield from updated.values()
+            if extra is None:
+                yield row, partial(_record, path, raw)
+            else:
+                record = merge_records(_record(path, raw), extra, half_life)
+                yield summary(record), partial(dict, record)
+    for record in updated.values():
+        yield summary(record), partial(dict, record)
 
 
 @dataclass
