@@ -189,13 +189,18 @@ def key_activity_count(rt: Runtime, trial: Trial) -> int:
 
 
 def upgrade_link(rt: Runtime, trial: Trial, now: datetime) -> str:
-    """Where day 12 and day 14 send the customer: `[trials] upgrade_url`; else a Stripe Checkout link for the
-    trial's plan (`billing checkout`'s, no trial days: the trial is ending), when Stripe is set up for it;
-    else a reply to the sender. A Checkout link lives 24 hours (Stripe's limit)."""
+    """Where day 12 and day 14 send the customer: `[trials] upgrade_url`; else the signed `arkops serve` link
+    that opens a Checkout of the trial's plan when clicked (`[serve] public_url` set); else a Stripe Checkout
+    link made now (`billing checkout`'s, no trial days: the trial is ending), when Stripe is set up for it,
+    which lives 24 hours (Stripe's limit); else a reply to the sender."""
     configured = rt.config["trials"]["upgrade_url"]
     if configured:
         return configured
     from arkops.core.plans.stripe_ops import checkout
+    from arkops.core.plans.upgrade import serve_link
+
+    if served := serve_link(rt, trial["email"], trial["plan"]):
+        return served
     from arkops.errors import ArkopsError
 
     try:

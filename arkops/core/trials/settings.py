@@ -19,7 +19,8 @@ CONFIG: dict[str, Spec] = {
                 str,
                 "",
                 http_url,
-                doc="link in the day-12 and day-14 emails (empty: a Checkout link for the trial's plan, else a reply)",
+                doc="link in the day-12 and day-14 emails (empty: `arkops serve`'s upgrade link for the trial's plan "
+                "when [serve] public_url is set, else a Checkout link, else a reply)",
             ),
             "key_activity": Field(
                 str,
