@@ -45,6 +45,11 @@ def payments_report(
             f"as of {report['as_of']}: MRR {format_money(report['mrr'], cur)}, ARR {format_money(report['arr'], cur)}, "
             f"{report['paying_customers']} paying, ARPU {format_money(report['arpu'], cur)}, LTV {ltv}"
         )
+    if report["not_converted"]:
+        from arkops.core.billing.sections import not_converted_text
+
+        text = not_converted_text(report["not_converted"], rt.config.operator_locale)
+        say(rt, f"not converted (no [fx] rate, see `arkops doctor`): {text}")
     from arkops.core.sections import formats
     from arkops.money import format_money
 

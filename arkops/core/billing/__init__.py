@@ -98,6 +98,7 @@ DOMAIN = Domain(
         DoctorCheck("arkops.core.billing.checks:stripe_settings", order=30),
         DoctorCheck("arkops.core.billing.checks:ledger_unresolved", order=31),
         DoctorCheck("arkops.core.billing.checks:invoice_amounts", order=32),
+        DoctorCheck("arkops.core.billing.checks:exchange_rates", order=33),
         DoctorCheck("arkops.core.billing.checks:stripe_api", order=92, needs="stripe"),
     ),
     demo=DemoPart("arkops.core.billing.demo:build", order=20),

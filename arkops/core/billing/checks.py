@@ -110,3 +110,47 @@ def invoice_amounts(rt: Runtime) -> Check:
         f"{len(found)} of {compared} subscriptions were invoiced otherwise than their computed MRR (a discount, "
         f"tier or tax rate read wrong or not yet; `arkops stripe sync` reads what was sent by id): {shown}",
     )
+
+
+def exchange_rates(rt: Runtime) -> Check:
+    """Every currency the ledger holds has an `[fx]` rate: without one its amounts are left out of every figure
+    (the reports show them apart, as not converted)."""
+    from arkops.core.billing.report import load
+    from arkops.text import counted
+
+    ledger = load(rt)
+    held: dict[str, dict[str, int]] = {}  # currency -> what holds it -> how many
+
+    def seen(currency: str | None, what: str) -> None:
+        if currency:
+            kinds = held.setdefault(currency.upper(), {})
+            kinds[what] = kinds.get(what, 0) + 1
+
+    for invoice in ledger.invoices:
+        seen(invoice["currency"], "invoice")
+    for sub in ledger.subscriptions.values():
+        for currency in {item["currency"] for item in sub["items"]}:
+            seen(currency, "subscription")
+    for record, what in [
+        *((r, "refund") for r in ledger.refunds),
+        *((d, "dispute") for d in ledger.disputes),
+        *((n, "credit note") for n in ledger.credit_notes),
+    ]:
+        seen(record["currency"], what)
+    base = rt.config.currency
+    rated = {code.upper() for code, rate in rt.config["fx"].items() if rate}
+    missing = sorted(code for code in held if code != base and code not in rated)
+    if not missing:
+        others = sorted(code for code in held if code != base)
+        detail = f"{', '.join(others)} converted to {base} through [fx]" if others else f"every amount is in {base}"
+        return Check("exchange rates", OK, detail)
+    shown = first_few(
+        [f"{code} ({', '.join(counted(n, what) for what, n in sorted(held[code].items()))})" for code in missing]
+    )
+    fixes = "; ".join(f"{code} = <{base} for 1 {code}>" for code in missing[:3])
+    return Check(
+        "exchange rates",
+        WARN,
+        f"no [fx] rate for {shown}: reports leave these amounts out of MRR and revenue and show them apart as "
+        f"not converted; add under [fx] in arkops.toml: {fixes}",
+    )
