@@ -154,3 +154,24 @@ def exchange_rates(rt: Runtime) -> Check:
         f"no [fx] rate for {shown}: reports leave these amounts out of MRR and revenue and show them apart as "
         f"not converted; add under [fx] in arkops.toml: {fixes}",
     )
+
+
+SKIPPED_RECENT_DAYS = 30  # as long as Stripe lists events: what is older was seen and dealt with
+
+
+def skipped_fields(rt: Runtime) -> Check:
+    """Events applied without a field no figure needs (a name, an email, a display date) that could not be read."""
+    from arkops.core.billing.ledger import skipped_fields as skipped
+
+    since = rt.now().timestamp() - SKIPPED_RECENT_DAYS * 86400
+    with rt.store.transaction(LEDGER_DB) as db:
+        recent = [(event_id, entry) for event_id, entry in skipped(db) if entry["created"] >= since]
+    if not recent:
+        return Check("ledger fields", OK, f"no event of the last {SKIPPED_RECENT_DAYS} days had a field left out")
+    shown = first_few([f"{event_id} ({entry['type']}): {', '.join(entry['fields'])}" for event_id, entry in recent])
+    return Check(
+        "ledger fields",
+        WARN,
+        f"{len(recent)} event(s) of the last {SKIPPED_RECENT_DAYS} days applied without a field no figure needs, "
+        f"which could not be read (newest first): {shown}",
+    )

@@ -46,7 +46,7 @@ def _refund_record(db: Db, refund: dict, charge: dict, at: int) -> Refund:
         "id": F.require_id(refund, "refund"),
         "charge": charge_id,
         "invoice": invoice_of(db, refund) or invoice_of(db, charge) if charge else invoice_of(db, refund),
-        "customer": F.ident(charge, "customer") if charge else None,
+        "customer": F.optional(F.ident, charge, "customer") if charge else None,
         "amount": F.amount(refund, "amount"),
         "currency": F.currency(refund, "currency", F.currency(charge, "currency") if charge else ""),
         "created": F.moment(refund, "created") or at,
@@ -124,11 +124,12 @@ def apply_dispute(db: Db, event_type: str, obj: dict, at: int) -> None:
         reinstated = max(reinstated or at, at)
     if known and known["status"] in ("won", "lost") and event_type != "charge.dispute.closed":
         status = known["status"]  # closed is final, whatever arrives after
+    charge = F.optional(F.ident, obj, "charge")
     record: Dispute = {
         "id": dispute_id,
-        "charge": F.ident(obj, "charge"),
+        "charge": charge,
         "invoice": invoice_of(db, obj),
-        "customer": (known["customer"] if known else None) or link_of(db, F.ident(obj, "charge") or "").get("customer"),
+        "customer": (known["customer"] if known else None) or link_of(db, charge or "").get("customer"),
         "amount": F.amount(obj, "amount"),
         "currency": F.currency(obj, "currency"),
         "status": status,

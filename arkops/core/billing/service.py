@@ -8,6 +8,7 @@ from pathlib import Path
 
 from arkops.clock import from_seconds, iso, parse_iso
 from arkops.core.billing import LEDGER_DB
+from arkops.core.billing.fields import MAX_TEXT
 from arkops.core.billing.ledger import ApplyResult, ArchiveReach, apply_event
 from arkops.core.billing.privacy import scrub_events
 from arkops.core.notify import batched, notify
@@ -126,7 +127,7 @@ def check_event(event: object) -> dict:
     if not isinstance(event, dict):
         raise DataError("an event must be a JSON object")
     event_id = event.get("id")
-    if not isinstance(event_id, str) or not event_id or len(event_id) > 255 or not event_id.isprintable():
+    if not isinstance(event_id, str) or not event_id or len(event_id) > MAX_TEXT or not event_id.isprintable():
         raise DataError(f"event id {event_id!r} is not an id")
     if not isinstance(event.get("type"), str):
         raise DataError(f"event {event_id}: type {event.get('type')!r} is not text")
@@ -135,7 +136,7 @@ def check_event(event: object) -> dict:
     if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
         raise DataError(f"event {event_id}: data.object is not an object")
     obj_id = data["object"].get("id")
-    if obj_id is not None and (not isinstance(obj_id, str) or not obj_id.isprintable() or len(obj_id) > 255):
+    if obj_id is not None and (not isinstance(obj_id, str) or not obj_id.isprintable() or len(obj_id) > MAX_TEXT):
         raise DataError(f"event {event_id}: object id {obj_id!r} is not an id")
     return event
 
