@@ -106,14 +106,18 @@ def payments_list(
 
     Example: arkops payments list --month 2026-03 --status paid
     """
+    from arkops.core.billing.refunds import unlinked_note
     from arkops.core.billing.report import payment_rows
 
+    rt = runtime(ctx)
     emit_rows(
-        payment_rows(runtime(ctx), month=month, status=status),
+        payment_rows(rt, month=month, status=status),
         format,
         ["invoice", "customer_email", "status", "amount", "refunded", "credited", "disputed", "currency", "paid_at"],
         money=("amount", "refunded", "credited", "disputed"),
     )
+    if note := unlinked_note(rt):
+        say(rt, note)
 
 
 @app.command("failed")

@@ -102,6 +102,7 @@ DOMAIN = Domain(
         DoctorCheck("arkops.core.billing.checks:invoice_amounts", order=32),
         DoctorCheck("arkops.core.billing.checks:exchange_rates", order=33),
         DoctorCheck("arkops.core.billing.checks:skipped_fields", order=34),
+        DoctorCheck("arkops.core.billing.checks:refunds_unlinked", order=35),
         DoctorCheck("arkops.core.billing.checks:stripe_api", order=92, needs="stripe"),
     ),
     demo=DemoPart("arkops.core.billing.demo:build", order=20),

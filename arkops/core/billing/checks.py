@@ -175,3 +175,28 @@ def skipped_fields(rt: Runtime) -> Check:
         f"{len(recent)} event(s) of the last {SKIPPED_RECENT_DAYS} days applied without a field no figure needs, "
         f"which could not be read (newest first): {shown}",
     )
+
+
+def refunds_unlinked(rt: Runtime) -> Check:
+    """Refunds not linked to their invoice (API 2025-03-31+ charges name none): the invoice shows unrefunded."""
+    from arkops.core.billing.refunds import unlinked_refunds
+    from arkops.money import format_money
+
+    with rt.store.transaction(LEDGER_DB) as db:
+        found = unlinked_refunds(db)
+    if not found:
+        return Check("refunds linked", OK, "every refund of an invoice's payment is linked to its invoice")
+    shown = first_few(
+        [f"{r['id']} ({format_money(r['amount'], r['currency'])} of {r.get('payment_intent')})" for r in found]
+    )
+    how = (
+        "`arkops stripe sync` asks Stripe"
+        if env("STRIPE_SECRET_KEY")
+        else "set STRIPE_SECRET_KEY and run `arkops stripe sync`"
+    )
+    return Check(
+        "refunds linked",
+        WARN,
+        f"{len(found)} refund(s) not linked to an invoice (their charge names none and no invoice payment was "
+        f"seen): revenue counts them, `payments list` shows their invoice unrefunded; {how}: {shown}",
+    )

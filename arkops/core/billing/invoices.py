@@ -62,16 +62,20 @@ def _link_payments(db: Db, obj: dict, invoice: Invoice) -> None:
                 PAYMENT_LINKS.put(db, found, link)  # type: ignore[arg-type]
 
 
-def apply_invoice_payment(db: Db, obj: dict) -> None:
-    """invoice_payment.paid (since 2025-03-31): the payment intent or charge that paid an invoice."""
+def apply_invoice_payment(db: Db, obj: dict) -> dict[str, str]:
+    """invoice_payment.paid (since 2025-03-31): the payment intent or charge that paid an invoice. Returns
+    them (id -> invoice id), for the refunds that were waiting for it (`refunds.link_refunds`)."""
     invoice_id = F.ident(obj, "invoice")
     if not invoice_id:
-        return
+        return {}
     invoice = INVOICES.get(db, invoice_id)
     details = F.table(obj, "payment")
+    linked = {}
     for key in ("charge", "payment_intent"):
         if found := F.ident(details, key):
             PAYMENT_LINKS.put(db, found, {"invoice": invoice_id, "customer": invoice["customer"] if invoice else None})
+            linked[found] = invoice_id
+    return linked
 
 
 def _learn_tax_rates(db: Db, obj: dict, at: int) -> None:

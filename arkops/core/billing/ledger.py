@@ -30,7 +30,13 @@ from arkops.core.billing.customers import apply_checkout, apply_customer
 from arkops.core.billing.discounts import apply_discount_event
 from arkops.core.billing.invoices import apply_invoice, apply_invoice_payment, link_charge
 from arkops.core.billing.records import CUSTOMERS, INVOICES, SUBSCRIPTIONS_HISTORY, Invoice
-from arkops.core.billing.refunds import apply_credit_note, apply_dispute, apply_refund, apply_refund_object
+from arkops.core.billing.refunds import (
+    apply_credit_note,
+    apply_dispute,
+    apply_refund,
+    apply_refund_object,
+    link_refunds,
+)
 from arkops.core.billing.subscriptions import apply_subscription
 from arkops.store import Db
 from arkops.text import counted
@@ -213,7 +219,7 @@ def _apply(
     elif event_type.startswith("customer."):
         apply_customer(db, obj, at, deleted=event_type == "customer.deleted")
     elif event_type == "invoice_payment.paid":
-        apply_invoice_payment(db, obj)
+        link_refunds(db, apply_invoice_payment(db, obj))
     elif event_type.startswith("invoice."):
         return apply_invoice(db, obj, at, event_type, settings, money)
     elif event_type == "charge.refunded":

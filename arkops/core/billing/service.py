@@ -155,12 +155,16 @@ def sync(rt: Runtime, *, now: datetime, full: bool = False, progress: Progress =
 
 
 def resolve_unresolved(rt: Runtime, result: ApplyResult) -> None:
-    """After a sync: ask Stripe for the discounts, coupons and tiers that events named by id only."""
-    from arkops.core.billing.resolve import resolve_pending
+    """After a sync: ask Stripe for the discounts, coupons and tiers that events named by id only, and for the
+    invoices of refunds whose charge does not name one."""
+    from arkops.core.billing.resolve import find_refund_invoices, resolve_pending
 
     resolution = resolve_pending(rt)
     if resolution.resolved or resolution.remaining:
         result.notes.append(f"discounts and price tiers sent by id: {resolution.summary()}")
+    links = find_refund_invoices(rt)
+    if links.linked or links.not_invoiced:
+        result.notes.append(f"refunds whose charge names no invoice: {links.summary()}")
 
 
 def _sync(rt: Runtime, *, now: datetime, full: bool, progress: Progress) -> ApplyResult:
@@ -272,6 +276,8 @@ def ingest_webhook(rt: Runtime, payload: bytes, signature: str | None, *, now: d
 
     event = verify_webhook(payload, signature)
     result = apply_events(rt, [event], now=now)
+    if result.applied and (charge := refunded_charge(event)):
+        link_refund(rt, charge, result)
     key = key_of(event)
     if result.applied and key and env("STRIPE_SECRET_KEY"):
         try:
@@ -284,6 +290,47 @@ def ingest_webhook(rt: Runtime, payload: bytes, signature: str | None, *, now: d
             if resolution.resolved:
                 result.notes.append(f"resolved from Stripe: {resolution.summary()}")
     return result
+
+
+def refunded_charge(event: dict) -> str | None:
+    """The charge a refund event is about (`charge.refunded`, `refund.*`), whose invoice may need looking up."""
+    from arkops.core.billing import fields as F
+    from arkops.core.billing.ledger import REFUND_EVENTS
+
+    obj = event["data"]["object"]
+    if event["type"] == "charge.refunded":
+        return F.optional(F.text, obj, "id")
+    return F.optional(F.ident, obj, "charge") if event["type"] in REFUND_EVENTS else None
+
+
+def link_refund(rt: Runtime, charge: str, result: ApplyResult) -> None:
+    """A refund the ledger cannot link to its invoice (API 2025-03-31+: the charge does not name it, and no
+    `invoice_payment.paid` came first): with a key, Stripe is asked at once; without one, or when Stripe does
+    not answer, it stays unlinked (doctor lists it) until an `invoice_payment.paid` or a `stripe sync` links it."""
+    from arkops.config import env
+    from arkops.core.billing.refunds import unlinked_refunds
+    from arkops.core.billing.resolve import find_refund_invoices
+    from arkops.errors import ServiceError
+
+    with rt.store.transaction(LEDGER_DB) as db:
+        waiting = [r for r in unlinked_refunds(db) if r["charge"] == charge]
+    if not waiting:
+        return
+    # a stand-in made from the charge's amount_refunded has no id of Stripe's: it is the charge's refund
+    who = ", ".join(r["id"] for r in waiting if not r.get("synthetic")) or f"of {charge}"
+    if env("STRIPE_SECRET_KEY"):
+        try:
+            found = find_refund_invoices(rt, delays=(), charges={charge})
+        except (ServiceError, DataError) as exc:
+            result.notes.append(f"refund {who} not linked to its invoice until the next stripe sync: {exc}")
+            return
+        if found.linked or found.not_invoiced:
+            result.notes.append(f"refund {who}: {found.summary()} (asked Stripe)")
+            return
+    result.notes.append(
+        f"refund {who} not linked to an invoice: its charge names none and no invoice payment was "
+        "seen for it (see `arkops doctor`)"
+    )
 
 
 def import_payments(rt: Runtime, path: Path, *, now: datetime) -> ApplyResult:
