@@ -334,13 +334,15 @@ def link_refund(rt: Runtime, charge: str, result: ApplyResult) -> None:
 
 
 def import_payments(rt: Runtime, path: Path, *, now: datetime) -> ApplyResult:
-    """The legacy payments.json: [{invoice_id, customer_email, amount (major units), currency, status, paid_at}]."""
-    from arkops.sources.json_files import read_json_list
+    """The legacy payments.json: [{invoice_id, customer_email, amount (major units), currency, status, paid_at}],
+    gzipped or not, streamed: the first bad record stops the import before anything is applied."""
+    from arkops.sources.json_files import records
 
-    records = read_json_list(path, items="payments")
     events = []
-    for index, record in enumerate(records):
-        where = f"{path}[{index}]"
+    for found in records(path, lines=False, items="payments"):
+        where, record = f"{path}[{found.index}]", found.value
+        if isinstance(record, DataError):
+            raise DataError(f"{where}: {record}")
         if not isinstance(record, dict):
             raise DataError(f"{where}: not an object")
         invoice_id = _record_id(record.get("invoice_id"), f"{where}.invoice_id")
