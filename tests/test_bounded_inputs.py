@@ -330,3 +330,16 @@ def test_a_config_nested_past_the_parser_is_a_config_error(cli, importing):
     assert result.err == (
         f"arkops: error: {importing / 'arkops.toml'}: (syntax): arrays or inline tables nested too deep\n"
     )
+
+
+@pytest.mark.slow
+def test_a_webhook_payload_of_100_mb_is_refused_unread(importing, monkeypatch):
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", SECRET)
+    with (importing / "event.json").open("wb") as out:
+        out.write(b'{"id": "evt_big", "object": "event", "type": "invoice.paid", "data": {"object": {"x": "')
+        for _ in range(100):
+            out.write(b"a" * (1 << 20))
+        out.write(b'"}}}')
+    code, peak, err = run_measured(importing, "webhooks", "ingest", "event.json", "--signature", "t=1,v1=00")
+    assert code == 3 and peak < 100, (peak, err)
+    assert err == "arkops: error: webhook refused: payload larger than 1 MiB\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import BinaryIO
 
 from arkops.clock import from_seconds, iso, parse_iso
 from arkops.core.billing import LEDGER_DB
@@ -242,13 +243,15 @@ def _full_rebuild(rt: Runtime, *, now: datetime, progress: Progress) -> ApplyRes
 def verify_webhook(payload: bytes, signature: str | None) -> dict:
     """Check the Stripe-Signature header (300 s tolerance) and parse the event; DataError otherwise."""
     from arkops.config import env
-    from arkops.sources.stripe_webhook import SignatureError, verify_signature
+    from arkops.sources.stripe_webhook import MAX_PAYLOAD, SignatureError, verify_signature
 
     secret = env("STRIPE_WEBHOOK_SECRET")
     if not secret:
         raise ConfigError("environment", "STRIPE_WEBHOOK_SECRET", "not set; cannot verify webhooks")
     if not signature:
         raise DataError("webhook refused: no Stripe-Signature header")
+    if len(payload) > MAX_PAYLOAD:
+        raise DataError(f"webhook refused: payload larger than {MAX_PAYLOAD >> 20} MiB")
     try:
         payload.decode("utf-8")
     except UnicodeDecodeError:
@@ -264,6 +267,14 @@ def verify_webhook(payload: bytes, signature: str | None) -> dict:
         return check_event(event)
     except DataError as exc:
         raise DataError(f"webhook refused: {exc}") from None
+
+
+def read_payload(stream: BinaryIO) -> bytes:
+    """A webhook's raw payload from a file or stdin, never more than one byte past what `verify_webhook` takes:
+    a larger one is refused without being read."""
+    from arkops.sources.stripe_webhook import MAX_PAYLOAD
+
+    return stream.read(MAX_PAYLOAD + 1)
 
 
 def ingest_webhook(rt: Runtime, payload: bytes, signature: str | None, *, now: datetime) -> ApplyResult:
