@@ -60,6 +60,8 @@ _SPACE = re.compile(r"[ \t\r\n]*")
 # a string's inside up to its closing quote, or to a backslash that ends the read (whose escape is in the next)
 _STRING_BODY = re.compile(r'[^"\\]*+(?:\\.[^"\\]*+)*+', re.DOTALL)
 _STRUCTURE = re.compile(r'["\[\]{}]')
+# what may follow a number's decoded part up to a read's end when the number itself goes on in the next read
+_NUMBER_GOES_ON = re.compile(r"[0-9.eE+\-]*")
 
 
 class TooLong(DataError):
@@ -188,8 +190,12 @@ def _element(text: _Text, decoder: json.JSONDecoder, number: int) -> Any:
         if end is None:
             text.skip_value()
             return value
-        if end == len(text.buf) and text.more():
-            continue  # a number may go on in the next read
+        if _NUMBER_GOES_ON.fullmatch(text.buf, end) and not isinstance(value, (str, list, dict)):
+            if len(text.buf) - text.pos > MAX_RECORD:
+                text.skip_value()
+                return TooLong(f"{where}: longer than {MAX_RECORD >> 20} MiB")
+            if text.more():
+                continue  # "0." or "1e" at a read's end: the number goes on in the next read
         text.pos = end
         try:
             check_depth(value, what=where)
