@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from arkops.config import env
 from arkops.core.billing import LEDGER_DB
@@ -10,6 +11,9 @@ from arkops.core.doctor import FAIL, OK, WARN, Check
 from arkops.errors import ArkopsError, mask
 from arkops.runtime import Runtime
 from arkops.text import first_few
+
+if TYPE_CHECKING:
+    from arkops.core.billing.report import Ledger
 
 
 def stripe_settings(rt: Runtime) -> list[Check]:
@@ -118,25 +122,7 @@ def exchange_rates(rt: Runtime) -> Check:
     from arkops.core.billing.report import load
     from arkops.text import counted
 
-    ledger = load(rt)
-    held: dict[str, dict[str, int]] = {}  # currency -> what holds it -> how many
-
-    def seen(currency: str | None, what: str) -> None:
-        if currency:
-            kinds = held.setdefault(currency.upper(), {})
-            kinds[what] = kinds.get(what, 0) + 1
-
-    for invoice in ledger.invoices:
-        seen(invoice["currency"], "invoice")
-    for sub in ledger.subscriptions.values():
-        for currency in {item["currency"] for item in sub["items"]}:
-            seen(currency, "subscription")
-    for record, what in [
-        *((r, "refund") for r in ledger.refunds),
-        *((d, "dispute") for d in ledger.disputes),
-        *((n, "credit note") for n in ledger.credit_notes),
-    ]:
-        seen(record["currency"], what)
+    held = _currencies_held(load(rt))
     base = rt.config.currency
     rated = {code.upper() for code, rate in rt.config["fx"].items() if rate}
     missing = sorted(code for code in held if code != base and code not in rated)
@@ -154,6 +140,29 @@ def exchange_rates(rt: Runtime) -> Check:
         f"no [fx] rate for {shown}: reports leave these amounts out of MRR and revenue and show them apart as "
         f"not converted; add under [fx] in arkops.toml: {fixes}",
     )
+
+
+def _currencies_held(ledger: Ledger) -> dict[str, dict[str, int]]:
+    """Currency -> what holds it (invoice, subscription, refund, dispute, credit note) -> how many."""
+    held: dict[str, dict[str, int]] = {}
+
+    def seen(currency: str | None, what: str) -> None:
+        if currency:
+            kinds = held.setdefault(currency.upper(), {})
+            kinds[what] = kinds.get(what, 0) + 1
+
+    for invoice in ledger.invoices:
+        seen(invoice["currency"], "invoice")
+    for sub in ledger.subscriptions.values():
+        for currency in {item["currency"] for item in sub["items"]}:
+            seen(currency, "subscription")
+    for record, what in [
+        *((r, "refund") for r in ledger.refunds),
+        *((d, "dispute") for d in ledger.disputes),
+        *((n, "credit note") for n in ledger.credit_notes),
+    ]:
+        seen(record["currency"], what)
+    return held
 
 
 SKIPPED_RECENT_DAYS = 30  # as long as Stripe lists events: what is older was seen and dealt with
