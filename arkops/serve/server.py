@@ -45,6 +45,14 @@ def _in_flight(server: Any) -> int:
     return busy
 
 
+def _proxy_settings(proxy: str) -> dict[str, Any]:
+    """Behind the reverse proxy `[serve] trusted_proxy`, the client is the one its X-Forwarded-For names (the
+    rate limit and the access log count clients, not the proxy); from anyone else the header is dropped."""
+    if not proxy:
+        return {}
+    return {"trusted_proxy": proxy, "trusted_proxy_headers": {"x-forwarded-for"}, "trusted_proxy_count": 1}
+
+
 def _json_refusals(app: App) -> type:
     """waitress's connection class, its own refusals (before the app runs) answered by the app as JSON errors."""
     from waitress.channel import HTTPChannel
@@ -109,6 +117,7 @@ def serve(
             expose_tracebacks=False,
             ident="arkops",
             clear_untrusted_proxy_headers=True,
+            **_proxy_settings(rt.config["serve"]["trusted_proxy"]),
         )
         server.channel_class = _json_refusals(app)
     except OSError as exc:
