@@ -66,28 +66,7 @@ def take_events(rt: Runtime, events: list[Any], *, now: datetime) -> list[dict[s
     """
     if len(events) > MAX_EVENTS:
         raise DataError(f"{len(events):,} events in one request; at most {MAX_EVENTS:,}")
-    results: list[dict[str, Any]] = []
-    groups: dict[str, list[int]] = {kind: [] for kind in TYPES}
-    first_of: dict[str, int] = {}
-    for index, event in enumerate(events):
-        result: dict[str, Any] = {"index": index, "id": None, "type": None, "status": "refused"}
-        results.append(result)
-        try:
-            if not isinstance(event, dict):
-                raise DataError("not an object")
-            kind = event.get("type")
-            if kind not in TYPES:
-                raise DataError(f"type: {one_line(repr(kind))[:80]} is not one of {', '.join(TYPES)}")
-            result["type"] = kind
-            result["id"] = event_id = _event_id(event.get("id"))
-        except DataError as exc:
-            result["reason"] = str(exc)
-            continue
-        if event_id is not None and event_id in first_of:
-            continue  # the same id twice in one batch: the second is the first's replay (filled in below)
-        if event_id is not None:
-            first_of[event_id] = index
-        groups[kind].append(index)
+    results, groups, first_of = _sort(events)
     seen = seen_events(rt, list(first_of))
     for event_id, earlier in seen.items():
         index = first_of[event_id]
@@ -111,6 +90,34 @@ def take_events(rt: Runtime, events: list[Any], *, now: datetime) -> list[dict[s
         if event_id is not None and first_of.get(event_id, result["index"]) != result["index"]:
             _fill(result, results[first_of[event_id]], replay=True)
     return results
+
+
+def _sort(events: list[Any]) -> tuple[list[dict[str, Any]], dict[str, list[int]], dict[str, int]]:
+    """Each event's result (refused until taken), the indexes to take per type, and the index of each id's
+    first event (a later event with the same id in the batch is that one's replay)."""
+    results: list[dict[str, Any]] = []
+    groups: dict[str, list[int]] = {kind: [] for kind in TYPES}
+    first_of: dict[str, int] = {}
+    for index, event in enumerate(events):
+        result: dict[str, Any] = {"index": index, "id": None, "type": None, "status": "refused"}
+        results.append(result)
+        try:
+            if not isinstance(event, dict):
+                raise DataError("not an object")
+            kind = event.get("type")
+            if kind not in TYPES:
+                raise DataError(f"type: {one_line(repr(kind))[:80]} is not one of {', '.join(TYPES)}")
+            result["type"] = kind
+            result["id"] = event_id = _event_id(event.get("id"))
+        except DataError as exc:
+            result["reason"] = str(exc)
+            continue
+        if event_id is not None and event_id in first_of:
+            continue
+        if event_id is not None:
+            first_of[event_id] = index
+        groups[kind].append(index)
+    return results, groups, first_of
 
 
 def _fill(result: dict[str, Any], outcome: dict[str, Any], *, replay: bool) -> None:
