@@ -60,7 +60,10 @@ CONFIG: dict[str, Spec] = {
                 int, 15, at_least(1), doc="/healthz answers 503 when `arkops run` last ran longer ago than this"
             ),
             "idempotency_hours": Field(
-                int, 48, at_least(1), doc="how long a replayed event id or Idempotency-Key gets its first answer"
+                int,
+                48,
+                at_least(1),
+                doc="how long, at least, a replayed event id or Idempotency-Key gets its first answer (kept in day files: up to a day more)",
             ),
         },
         doc="`arkops serve`: the HTTP endpoint (the bearer token is ARKOPS_SERVE_TOKEN in the environment)",
