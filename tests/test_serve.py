@@ -418,3 +418,20 @@ def test_retention_drops_day_files_past_the_window_and_the_id_is_new_again(works
         assert fresh["status"] == "stored" and "replay" not in fresh  # past the window: a new event
     finally:
         running.stop()
+
+
+def test_privacy_forget_reaches_the_kept_answers_and_the_server_notices(server, workspace):
+    """An answer kept for its Idempotency-Key names the person; forget rewrites its day file, and the running
+    server reads the file again: the key is free, nothing of the person is replayed."""
+    keyed = {"Idempotency-Key": "batch-ana"}
+    batch = [{"type": "activity", "email": "ana@example.com", "kind": "login"}, visit_event("v1")]
+    first = server.request("POST", "/api/events", batch, headers=keyed)
+    assert first.json["results"][0]["reason"] == "no trial for ana@example.com; record the signup first"
+    assert server.request("POST", "/api/events", batch, headers=keyed).headers["Idempotent-Replayed"] == "true"
+    forgot = run_arkops("privacy", "forget", "ana@example.com", "--yes", cwd=workspace)
+    assert forgot.code == 0 and "serve-answers records" in forgot.err + forgot.out, forgot.err + forgot.out
+    answers = (workspace / "data" / "serve-answers" / "2026-03-01.jsonl").read_text()
+    assert "ana@example.com" not in answers
+    again = server.request("POST", "/api/events", batch, headers=keyed)
+    assert again.headers["Idempotent-Replayed"] == "false"  # the key's answer is gone: the batch ran again
+    assert [r.get("replay") for r in again.json["results"]] == [None, True]  # v1's id is still known
