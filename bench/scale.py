@@ -72,6 +72,7 @@ sys.path.insert(0, str(TESTS))  # stripe_shapes: Stripe's published object shape
 
 FULL = {"trials": 20_000, "subscriptions": 2_000, "invoices": 50_000, "bulk_trials": 10_000}
 DAYS = 1096  # three years of daily ticks
+YEAR_DAYS = (365, 730, DAYS)  # the ticks that end the first, second and third year
 BULK_DAYS = 120
 TIMEZONE = "Europe/Paris"
 END_LOCAL = datetime(2026, 11, 16, 9, 0)  # the last tick of the build: a Monday, 09:00 in TIMEZONE
@@ -534,6 +535,8 @@ def build(root: Path, world: World, smtp: SmtpServer, scale: float) -> dict:
         phases["run_due"] += time.perf_counter() - moment
         if day in (365, 730, DAYS):
             size_history[f"day {day}"] = file_sizes(data)
+        if day in YEAR_DAYS[:-1]:  # the installation as it was after one and two years, to time reports as history grows
+            shutil.copytree(data, root / f"data-year{YEAR_DAYS.index(day) + 1}", symlinks=True)
         if day % 30 == 0 or day == DAYS:
             elapsed = time.perf_counter() - started
             log(
@@ -558,6 +561,7 @@ def build(root: Path, world: World, smtp: SmtpServer, scale: float) -> dict:
         "scale": scale,
         "arkops": str(ARKOPS_HOME),
         "end": iso(world.ticks[DAYS]),
+        "year_ends": [iso(world.ticks[day]) for day in YEAR_DAYS],
         "next_day": iso(world.ticks[DAYS + 1]),
         "counts": {
             "trials": sum(1 for t in world.trials if t.signed <= world.cuts[DAYS]),
