@@ -516,11 +516,16 @@ def reporting_converter(rt: Runtime, currency: str | None) -> Converter:
 def history(
     rt: Runtime, *, now: datetime, months: int, currency: str | None = None, ledger: Ledger | None = None
 ) -> History:
-    """Every month from the ledger's first activity (or `months` back, when that is earlier) through now."""
+    """Every month from the ledger's first activity (or `months` back, when that is earlier) through now; worked
+    out once per invocation for the same ledger and arguments (status's and the report's sections share it)."""
     if months < 1:
         raise DataError("--months must be at least 1")
     convert = reporting_converter(rt, currency)
     ledger = ledger or load(rt)
+    key = f"billing-history:{iso(now)}:{months}:{convert.reporting}"
+    cached = rt.memo.get(key)
+    if cached is not None and cached[0] is ledger:
+        return cached[1]
     grid = month_grid(rt.config.tz, now, months, ledger.first_activity)
     snapshots = mrr_snapshots(
         histories_by_customer(ledger),
@@ -530,7 +535,9 @@ def history(
         tax_rates=ledger.tax_rates,
     )
     rows = movements(snapshots, grid, revenue_by_month(ledger, grid.boundaries, convert))
-    return History(grid, snapshots, rows, convert.reporting, convert, ledger)
+    built = History(grid, snapshots, rows, convert.reporting, convert, ledger)
+    rt.memo[key] = (ledger, built)
+    return built
 
 
 def build_report(

@@ -119,7 +119,7 @@ def _cohort_table(built: History, fmt: Formats, count: int) -> Table:
         for row in rows
     ]
     return table(
-        "cohorts",
+        "retention_cohorts",
         "Customers still paying, by month of first payment",
         [("cohort", "Cohort"), ("customers", "Customers"), *((m, m.upper()) for m in months)],
         shown,
