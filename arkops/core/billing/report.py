@@ -314,7 +314,7 @@ class MonthMovement:
     churned_customers: int
     paying_before: int  # customers paying at the end of the month before
     revenue: float
-    start_mrr: float = 0.0  # MRR at the end of the month before
+    mrr_before: float = 0.0  # MRR at the end of the month before
     new_customers: int = 0
 
     @property
@@ -323,19 +323,19 @@ class MonthMovement:
 
     @property
     def nrr(self) -> float | None:
-        return fraction(self.start_mrr + self.expansion + self.contraction + self.churn, self.start_mrr)
+        return fraction(self.mrr_before + self.expansion + self.contraction + self.churn, self.mrr_before)
 
     @property
     def grr(self) -> float | None:
-        return fraction(self.start_mrr + self.contraction + self.churn, self.start_mrr)
+        return fraction(self.mrr_before + self.contraction + self.churn, self.mrr_before)
 
     @property
     def mrr_churn_rate(self) -> float | None:
-        return fraction(-(self.churn + self.contraction), self.start_mrr)
+        return fraction(-(self.churn + self.contraction), self.mrr_before)
 
     @property
     def net_mrr_churn_rate(self) -> float | None:
-        return fraction(-(self.churn + self.contraction + self.expansion + self.reactivation), self.start_mrr)
+        return fraction(-(self.churn + self.contraction + self.expansion + self.reactivation), self.mrr_before)
 
     @property
     def quick_ratio(self) -> float | None:
@@ -434,7 +434,7 @@ def month_movement(
         churned_customers=counted["churn"],
         paying_before=paying_before,
         revenue=revenue,
-        start_mrr=start,
+        mrr_before=start,
         new_customers=counted["new"],
     )
 
