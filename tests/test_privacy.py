@@ -487,3 +487,65 @@ def test_a_job_outcome_naming_the_person_is_reworded_and_the_run_kept(cli, works
         run["detail"].startswith("no trial for erased-")
         and run["last_start"] == jobs["runs"]["retention"]["last_start"]
     )
+
+
+def test_a_lost_privacy_key_is_refused_while_erasures_need_it(cli, workspace):
+    """Without its key the erasure records match nobody: a new key would silently let the erased back in."""
+    data = workspace / "data"
+    assert cli("trials", "signup", "eve@example.com", "--plan", "pro").code == 0
+    assert cli("privacy", "forget", "eve@example.com", "--yes").code == 0
+    key = (data / "privacy.key").read_bytes()
+    (data / "privacy.key").unlink()
+    for args in (
+        ("trials", "signup", "eve@example.com", "--plan", "pro"),
+        ("privacy", "forget", "zoe@example.com", "--yes"),
+        ("privacy", "export", "eve@example.com"),
+    ):
+        refused = cli(*args)
+        assert refused.code == 3, (args, refused.out, refused.err)
+        assert "privacy.key is missing" in refused.err and "restore privacy.key" in refused.err, refused.err
+    assert not (data / "privacy.key").exists()  # no new key was made
+    (data / "privacy.key").write_text("")
+    assert cli("trials", "signup", "eve@example.com", "--plan", "pro").code == 3  # an emptied key: refused as well
+    (data / "privacy.key").write_bytes(key)
+    (data / "privacy.key").chmod(0o600)
+    restored = cli("trials", "signup", "eve@example.com", "--plan", "pro")
+    assert restored.code == 3 and "erased at their request" in restored.err  # the key back, the erasure holds
+
+
+def test_a_new_key_is_made_while_nobody_was_erased(cli, workspace):
+    assert cli("trials", "signup", "eve@example.com", "--plan", "pro").code == 0
+    assert cli("privacy", "export", "eve@example.com").code == 0
+    (workspace / "data" / "privacy.key").unlink()
+    assert cli("privacy", "export", "eve@example.com").code == 0
+    assert (workspace / "data" / "privacy.key").is_file()
+
+
+def test_forget_and_export_reach_the_archived_invoices_too(cli, seeded, monkeypatch):
+    """After `retention` moves her settled invoice to archive/ledger/, export shows it and forget pseudonymises
+    it there: no trace of her in any store, hot or archived (visit day files, .eml renderings, outbox)."""
+    data = seeded / "data"
+    at(monkeypatch, START + timedelta(days=66))  # her invoice untouched 60 days; her visits younger than 90
+    assert "invoices archived" in cli("retention").out
+    archived = [h for h in hits(data, [EMAIL]) if h.startswith("archive/ledger/")]
+    assert archived, hits(data, [EMAIL])
+    assert {h.split(":")[0].split("/")[0] for h in hits(data, [EMAIL, IP])} >= {"visits", "outbox", "archive"}
+    exported = json.loads(cli("privacy", "export", EMAIL).out)["stores"]["ledger"]
+    (table,) = [t for t in exported if t.startswith("invoices (archive ")]
+    assert list(exported[table]) == ["in_ana"] and "invoices" not in exported  # hers only, found in the archive
+    figures = report(cli)
+    counted = cli("--dry-run", "privacy", "forget", EMAIL)
+    assert "ledger records" in counted.out, counted.out
+
+    first = cli("privacy", "forget", EMAIL, "--yes")
+    assert first.code == 0 and "1 ledger invoices pseudonymised" in first.out, first.out
+    assert cli("privacy", "forget", IP, "--yes").code == 0
+    assert hits(data, traces(EMAIL) + traces(IP)) == []
+    assert report(cli) == figures
+    assert hits(data, ["bob@example.org"])  # the neighbour's archived invoice stays his
+    before = data_files(data)
+    assert (
+        cli("privacy", "forget", EMAIL, "--yes").out.strip()
+        == "privacy forget: nothing held about them (already erased)"
+    )
+    assert data_files(data) == before

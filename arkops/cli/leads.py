@@ -26,6 +26,8 @@ SinceOption = Annotated[
 def _ingest_lines(rt, report) -> None:
     for example in report.bad_examples:
         say(rt, f"unreadable: {example}")
+    for problem in report.unreadable:
+        say(rt, f"not read to the end, tried again next run: {problem}")
     if report.rotated:
         say(rt, f"rotated files read from where they stopped: {', '.join(report.rotated)}")
 

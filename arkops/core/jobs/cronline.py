@@ -21,6 +21,7 @@ def arkops_executable() -> Path:
 
 def cron_line(rt: Runtime, *, log: Path, every: int) -> str:
     folder = Path.cwd().resolve()
+    rt.store.output_path(log, what="--log")  # cron would append its output to a data file
     parts = [
         str(arkops_executable()),
         "--env-file",

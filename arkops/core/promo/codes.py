@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any, NotRequired, TypedDict, cast
 
-from arkops.clock import iso, parse_iso
+from arkops.clock import EARLIEST, LATEST, iso, parse_iso
 from arkops.core.promo import PROMO_DB
 from arkops.errors import DataError
 from arkops.money import currency_code, format_money
@@ -124,6 +124,8 @@ def local_moment(text: str, tz: tzinfo, *, end_of_day: bool, what: str) -> datet
             day = date.fromisoformat(value)
         except ValueError:
             raise DataError(f"{what}: {text!r} is not a date") from None
+        if not EARLIEST.year <= day.year < LATEST.year:  # 9999-12-31 has no next day to end at
+            raise DataError(f"{what}: {text!r} is out of range (1970-2099)")
         if end_of_day:
             day += timedelta(days=1)
         # fold=0 in a gap maps to the first instant that exists after it: the day's real start
