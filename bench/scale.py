@@ -18,14 +18,19 @@ synchronous=FULL, the same row counts, also a whole Python process) as the
 yardstick: a tick where nothing is due; the 10-minute tick (trials-track and
 mail-flush, nothing new); the same after 10 new activations; the 09:00 tick
 of the next day; `trials signup`; `webhooks ingest` of one signed event;
-`payments report`; `trials list --format json`; and, in a new installation,
+`payments report`; `status`; `trials list --format json`; `payments report`
+and `status` on the installation as it was after one, two and three years
+(the build keeps a copy of the data at the end of the first and second
+year); and, in a new installation,
 `trials import` of 120 days of 10,000 trials then the first `trials track` and
 `trials nudge`, while another process runs `trials signup` every 0.2 s and
 this process polls the data locks (the longest hold and the longest signup).
 Each tick runs on a fresh copy of the installation, after the tick ten minutes
 earlier (unmeasured: a real installation has always just run one, and the
-copies are new files to any cache); signup, report, list and webhook run in
-turn on one scratch copy. The data files' sizes at the end of each
+copies are new files to any cache); signup, report, status, list and webhook
+run in turn on one scratch copy, which (like each year's copy) has also run
+`arkops retention` once, as an installation upgraded to a new arkops has after
+its first night. The data files' sizes at the end of each
 year are listed, to see which files keep growing.
 
 Stripe sync is not part of the ticks (no STRIPE_SECRET_KEY: the job is skipped).
@@ -122,7 +127,13 @@ TARGETS = {
     "nine": ("`arkops run` 09:00 tick of the next day (after the 08:50 tick and that day's import)", None, "(none)"),
     "signup": ("`arkops trials signup` of one new email", 0.4, "< 0.4 s"),
     "webhook": ("`arkops webhooks ingest` of one signed invoice.paid", 0.4, "< 0.4 s"),
-    "report": ("`arkops payments report`", 1.0, "< 1 s"),
+    "report": ("`arkops payments report`", 0.6, "< 0.6 s"),
+    "status": ("`arkops status`", 0.6, "< 0.6 s"),
+    **{
+        f"{op}-{years}y": (f"{what} after {years} year{'s' if years > 1 else ''}", 0.6, "< 0.6 s")
+        for years in (1, 2, 3)
+        for op, what in (("report", "`arkops payments report`"), ("status", "`arkops status`"))
+    },
     "list": ("`arkops trials list --format json`", None, "(none)"),
     "bulk-import": ("new installation: `arkops trials import` of 120 days of trials", None, "(none)"),
     "bulk-track": ("then the first `arkops trials track` (signups every 0.2 s meanwhile)", 20.0, "< 20 s"),
@@ -131,7 +142,7 @@ TARGETS = {
 MEMORY_TARGET_MB = 300
 LOCK_TARGET_S = 2.0
 ACTIVATIONS_TARGET_S = 0.2
-OPS = ("idle", "tick", "tick10", "nine", "signup", "report", "list", "webhook", "bulk")
+OPS = ("idle", "tick", "tick10", "nine", "signup", "report", "status", "list", "webhook", "years", "bulk")
 
 STARTED = time.perf_counter()
 
@@ -535,7 +546,9 @@ def build(root: Path, world: World, smtp: SmtpServer, scale: float) -> dict:
         phases["run_due"] += time.perf_counter() - moment
         if day in (365, 730, DAYS):
             size_history[f"day {day}"] = file_sizes(data)
-        if day in YEAR_DAYS[:-1]:  # the installation as it was after one and two years, to time reports as history grows
+        if (
+            day in YEAR_DAYS[:-1]
+        ):  # the installation as it was after one and two years, to time reports as history grows
             shutil.copytree(data, root / f"data-year{YEAR_DAYS.index(day) + 1}", symlinks=True)
         if day % 30 == 0 or day == DAYS:
             elapsed = time.perf_counter() - started
@@ -944,7 +957,7 @@ class Bench:
         self.end = datetime.fromisoformat(manifest["end"].replace("Z", "+00:00"))
         self.work = Path(tempfile.mkdtemp(prefix="arkops-scale-work-"))
         self.warmups: list[float] = []
-        self.scratch = self.copy("scratch", self.end + timedelta(minutes=10))
+        self.scratch = self.settled("scratch", self.end)
         self.sqlite = self.work / "yardstick.sqlite"
         shutil.copy(root / "yardstick.sqlite", self.sqlite)
         self.results: list[Result] = []
@@ -962,6 +975,15 @@ class Bench:
         shutil.copytree(source or self.root / "data", target, symlinks=True)
         for tick in ticks:
             self.warmups.append(round(self.arkops(target, tick, "run").seconds, 3))
+        return target
+
+    def settled(self, name: str, end: datetime, source: Path | None = None) -> Path:
+        """A copy after `arkops retention` at `end` + 9 min and the tick at + 10 min, neither measured: an upgraded
+        installation after its first night (the rules make what they keep, such as the ledger archive's month
+        summaries, when the build's arkops made none) and the tick that follows (caches current again)."""
+        target = self.copy(name, source=source)
+        self.warmups.append(round(self.arkops(target, end + timedelta(minutes=9), "retention").seconds, 3))
+        self.warmups.append(round(self.arkops(target, end + timedelta(minutes=10), "run").seconds, 3))
         return target
 
     def env(self, data: Path, now: datetime) -> dict[str, str]:
@@ -1127,6 +1149,38 @@ class Bench:
             result.yardstick.append(self.yard("report"))
         result.extra["files_written"] = sorted({f for r in result.runs for f in r.written})
         self.add(result)
+
+    def op_status(self, result: Result) -> None:
+        now = self.end + timedelta(minutes=13)
+        for _ in range(self.repeat):
+            result.runs.append(self.arkops(self.scratch, now, "status"))
+        result.extra["files_written"] = sorted({f for r in result.runs for f in r.written})
+        self.add(result)
+
+    def op_years(self, _: Result) -> None:
+        """`payments report` and `status` on the installation as it was after one, two and three years (copies the
+        build kept at the end of each year), each after its tick and one retention run: how their cost grows."""
+        ends = [datetime.fromisoformat(end.replace("Z", "+00:00")) for end in self.manifest.get("year_ends", [])]
+        folders = [self.root / "data-year1", self.root / "data-year2", self.root / "data"]
+        for years, (end, folder) in enumerate(zip(ends, folders, strict=False), start=1):
+            if not folder.is_dir():
+                log(f"  no installation after {years} years ({folder}): build with this bench/scale.py to keep one")
+                continue
+            data = self.settled(f"year{years}", end, source=folder)
+            archive = data / "archive" / "ledger"
+            for op, command in (("report", ("payments", "report")), ("status", ("status",))):
+                result = Result(f"{op}-{years}y", TARGETS[f"{op}-{years}y"][0])
+                for _ in range(self.repeat):
+                    result.runs.append(self.arkops(data, end + timedelta(minutes=13), *command))
+                result.extra["archive_months"] = len(list(archive.glob("20*.json")))
+                result.extra["ledger_mb"] = round((data / "ledger.json").stat().st_size / MB, 2)
+                result.extra["archive_mb"] = round(sum(f.stat().st_size for f in archive.rglob("*.json")) / MB, 2)
+                result.extra["files_written"] = sorted({f for r in result.runs for f in r.written})
+                result.notes.append(
+                    f"ledger.json {result.extra['ledger_mb']} MB, {result.extra['archive_months']} archive months "
+                    f"({result.extra['archive_mb']} MB)"
+                )
+                self.add(result)
 
     def op_list(self, result: Result) -> None:
         now = self.end + timedelta(minutes=13)

@@ -69,7 +69,9 @@ def test_each_customer_moves_mrr_in_one_way_a_month():
         "flat": [20, 20],
     }
     kinds = {"new": "new", "back": "reactivation", "gone": "churn", "up": "expansion", "down": "contraction"}
-    row = month_movement("2026-01", 0, snapshots, kinds, revenue=123.4)
+    moves = {customer: (kind, snapshots[customer][1] - snapshots[customer][0]) for customer, kind in kinds.items()}
+    before, after = zip(*snapshots.values(), strict=True)
+    row = month_movement("2026-01", before, after, moves, revenue=123.4)
     assert (row.new, row.reactivation, row.churn, row.expansion, row.contraction) == (100, 50, -70, 20, -15)
     assert (row.mrr, row.paying_customers, row.churned_customers, row.paying_before) == (225, 5, 1, 4)
     assert row.logo_churn_rate == 0.25

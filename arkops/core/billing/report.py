@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -239,13 +239,12 @@ def mrr_snapshots(
     """Each customer's MRR at each point, summed over their subscriptions."""
     snapshots = {}
     for customer, subscriptions in histories.items():
-        series = [0.0] * len(points)
+        series: list[float] | None = None
         extra = (customer_discounts or {}).get(customer)
         for versions in subscriptions:
             values = mrr_series(versions, points, convert, customer_discounts=extra, tax_rates=tax_rates)
-            for i, value in enumerate(values):
-                series[i] += value
-        snapshots[customer] = series
+            series = values if series is None else [a + b for a, b in zip(series, values, strict=True)]
+        snapshots[customer] = series if series is not None else [0.0] * len(points)
     return snapshots
 
 
@@ -384,57 +383,57 @@ def movement_kind(before: float, after: float, *, ever_paid: bool) -> str | None
 def customer_kinds(snapshots: dict[str, list[float]], months: int) -> list[dict[str, str]]:
     """For each month, how each customer who moved moved (month i compares snapshot i, the end of the month
     before, with snapshot i + 1); a customer paying again after stopping is a reactivation, not new."""
-    ever_paid = {customer for customer, snap in snapshots.items() if snap[0] > 0}
-    kinds: list[dict[str, str]] = []
-    for i in range(months):
-        moved = {}
-        for customer, snap in snapshots.items():
-            kind = movement_kind(snap[i], snap[i + 1], ever_paid=customer in ever_paid)
+    kinds: list[dict[str, str]] = [{} for _ in range(months)]
+    for customer, snap in snapshots.items():
+        ever_paid = snap[0] > 0
+        for i in range(months):
+            before, after = snap[i], snap[i + 1]
+            if before == after:
+                continue
+            kind = movement_kind(before, after, ever_paid=ever_paid)
             if kind is not None:
-                moved[customer] = kind
-                if snap[i + 1] > 0:
-                    ever_paid.add(customer)
-        kinds.append(moved)
+                kinds[i][customer] = kind
+                ever_paid = ever_paid or after > 0
     return kinds
 
 
 def movements(snapshots: dict[str, list[float]], grid: MonthGrid, revenue: list[float]) -> list[MonthMovement]:
     """Every month of the grid, netted per customer at month end."""
-    kinds = customer_kinds(snapshots, len(grid.names))
-    return [month_movement(name, i, snapshots, kinds[i], revenue[i]) for i, name in enumerate(grid.names)]
+    months = len(grid.names)
+    kinds = customer_kinds(snapshots, months)
+    ends = list(zip(*snapshots.values(), strict=True)) if snapshots else [()] * (months + 1)
+    rows = []
+    for i, name in enumerate(grid.names):
+        moves = {
+            customer: (kind, snapshots[customer][i + 1] - snapshots[customer][i]) for customer, kind in kinds[i].items()
+        }
+        rows.append(month_movement(name, ends[i], ends[i + 1], moves, revenue[i]))
+    return rows
 
 
 def month_movement(
-    name: str, i: int, snapshots: dict[str, list[float]], kinds: dict[str, str], revenue: float
+    name: str, before: Sequence[float], after: Sequence[float], moves: dict[str, tuple[str, float]], revenue: float
 ) -> MonthMovement:
-    """Month i: snapshot i (the end of the month before) against snapshot i + 1, each mover by its kind."""
+    """A month from every customer's MRR at the end of the month before and at its own end (in one order), and
+    each mover's kind and change."""
     moved = dict.fromkeys(MOVEMENT_KINDS, 0.0)
     counted = dict.fromkeys(MOVEMENT_KINDS, 0)
-    total = start = 0.0
-    paying = paying_before = 0
-    for snap in snapshots.values():
-        before, after = snap[i], snap[i + 1]
-        total += after
-        start += before
-        paying += after > 0
-        paying_before += before > 0
-    for customer, kind in kinds.items():
-        snap = snapshots[customer]
-        moved[kind] += snap[i + 1] - snap[i]
+    for kind, change in moves.values():
+        moved[kind] += change
         counted[kind] += 1
     return MonthMovement(
         month=name,
-        mrr=total,
+        mrr=sum(after),
         new=moved["new"],
         expansion=moved["expansion"],
         contraction=moved["contraction"],
         churn=moved["churn"],
         reactivation=moved["reactivation"],
-        paying_customers=paying,
+        paying_customers=sum(1 for value in after if value > 0),
         churned_customers=counted["churn"],
-        paying_before=paying_before,
+        paying_before=sum(1 for value in before if value > 0),
         revenue=revenue,
-        mrr_before=start,
+        mrr_before=sum(before),
         new_customers=counted["new"],
     )
 
