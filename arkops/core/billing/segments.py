@@ -94,17 +94,19 @@ def segment_months(
     kinds: list[dict[str, str]],
     snapshots: dict[str, list[float]],
     revenue: list[float] | None,
-    shown: int,
+    first: int,
 ) -> list[dict[str, Any]]:
-    """The last `shown` months of one segment: MRR, customers, ARPU and movements (and revenue when given).
-    `kinds` is each customer's own movement of each month, as the report classed it."""
+    """One segment's months from the grid's month `first` on: MRR, customers, ARPU and movements (and revenue when
+    given). `snapshots` start at the end of the month before `first`; `kinds` is each customer's own movement of
+    each month of the grid, as the report classed it."""
     rows = []
-    for i, name in enumerate(built.grid.names):
+    for j, name in enumerate(built.grid.names[first:]):
+        i = first + j
         moved = dict.fromkeys(MOVEMENT_KINDS, 0.0)
         mrr = 0.0
         customers = 0
         for customer, snap in snapshots.items():
-            before, after = snap[i], snap[i + 1]
+            before, after = snap[j], snap[j + 1]
             mrr += after
             customers += after > 0
             kind = segment_kind(before, after, kinds[i].get(customer), built.snapshots[customer][i + 1])
@@ -120,7 +122,7 @@ def segment_months(
         if revenue is not None:
             row["revenue"] = round(revenue[i])
         rows.append(row)
-    return rows[-shown:]
+    return rows
 
 
 def segment_report(
@@ -140,9 +142,10 @@ def segment_report(
     built = history(rt, now=now, months=months, currency=currency)
     own_currency = by == "currency"
     ledger = built.ledger
+    first = max(len(built.grid.names) - months, 0)  # the first month shown: the segments' MRR is needed from there
     snapshots = segment_snapshots(
         histories_by_customer(ledger),
-        built.grid.snapshot_points,
+        built.grid.snapshot_points[first:],
         (lambda minor, _code: minor) if own_currency else built.convert,
         segment_of,
         customer_discounts=ledger.customer_discounts,
@@ -155,7 +158,7 @@ def segment_report(
     shown = []
     for key in [*named, *others]:
         segment = named.get(key) or Segment(key, key, key if own_currency else built.currency)
-        rows = segment_months(built, kinds, snapshots.get(key, {}), revenue.get(key) if own_currency else None, months)
+        rows = segment_months(built, kinds, snapshots.get(key, {}), revenue.get(key) if own_currency else None, first)
         last = rows[-1]
         shown.append(
             {
