@@ -23,6 +23,7 @@ import pytest
 from conftest import write_config
 from stripe_shapes import event, invoice, subscription, ts
 from test_billing import apply_all
+from test_section_rendering import parts
 
 PLANS = """
 [plans.starter]
@@ -296,3 +297,16 @@ def test_by_currency_keeps_each_currency_its_own(cli, workspace, monkeypatch):
     assert "mrr (minor units of currency)" in csv[0] and csv[0].endswith(",currency")
     both = cli("payments", "report", "--by", "currency", "--currency", "USD")
     assert both.code == 2 and "--currency does not go with --by currency" in both.err
+
+
+def test_the_weekly_email_gives_nrr_and_the_quick_ratio_of_the_weeks_month(cli, workspace, monkeypatch):
+    write_config(workspace, PLANS)
+    apply_all(workspace, SCENARIO)
+    # Monday 16 March 2026: the week reported is 9 to 15 March, in March, whose figures are final by then:
+    # NRR (22700 - 7000) / 22700 = 69.2 %, quick ratio 2900 / 7000 = 0.41
+    monkeypatch.setenv("ARKOPS_NOW", "2026-03-16T09:00:00Z")
+    assert cli("--dry-run", "run", "--only", "weekly-email").code == 0
+    (eml,) = (workspace / "data" / "outbox").glob("*weekly_report.eml")
+    mail = parts(eml)
+    assert "NRR 2026-03: 69.2 %" in mail["text/plain"] and "Quick ratio 2026-03: 0.41" in mail["text/plain"]
+    assert "2026-03: NRR 69.2 %, quick ratio 0.41.</p>" in mail["text/html"]
