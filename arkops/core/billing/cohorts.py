@@ -42,15 +42,17 @@ def cohort_report(
     return {"metric": str(metric), "currency": built.currency, "as_of": iso(now), "cohorts": cohorts}
 
 
-def cohort_rows(built: History, metric: CohortMetric) -> list[dict[str, Any]]:
-    """One row per month that has new customers, oldest first: its size both ways and each month since."""
+def cohort_rows(built: History, metric: CohortMetric, *, last: int | None = None) -> list[dict[str, Any]]:
+    """One row per month that has new customers, oldest first: its size both ways and each month since; only the
+    cohorts of the `last` months of the grid when given."""
     names = built.grid.names
+    first = 0 if last is None else max(len(names) - last, 0)
     customers: list[list[int]] = [[0] * (len(names) - i) for i in range(len(names))]
     mrr: list[list[float]] = [[0.0] * (len(names) - i) for i in range(len(names))]
     for snap in built.snapshots.values():
         month_ends = snap[1:]  # snapshot i + 1 is the end of month i
         start = next((i for i, value in enumerate(month_ends) if value > 0), None)
-        if start is None:
+        if start is None or start < first:
             continue
         for k, value in enumerate(month_ends[start:]):
             customers[start][k] += value > 0

@@ -1,4 +1,9 @@
-"""Revenue reporting from the ledger. The definitions (MRR, movements, churn, ARPU, LTV, revenue) are in docs/billing.md."""
+"""Revenue reporting from the ledger: MRR, movements, churn, retention (NRR, GRR, quick ratio), ARPU, LTV, revenue.
+
+The definitions are in docs/billing.md. `history` works out every month once (each customer's MRR at each
+month end, the month rows); `payments report` (`build_report`), `cohorts` and `segments` read it. The archive's
+settled invoices count through their monthly summaries (`summaries`), not read one by one.
+"""
 
 from __future__ import annotations
 

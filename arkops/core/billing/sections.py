@@ -12,7 +12,7 @@ from arkops.core.sections import Chart, Figure, Formats, Section, Table, formats
 from arkops.runtime import Runtime
 
 GRAPH_MONTHS = 12
-STATUS_COHORTS = 6  # status: the last six cohorts, months 0 to 5; the report: twelve and 0 to 11
+STATUS_COHORTS = 6  # status: the cohorts of the last six months, months 0 to 5; the report: twelve, 0 to 11
 
 
 def _figures(rt: Runtime, report: dict[str, Any], failed: list[dict], fmt: Formats) -> list[Figure]:
@@ -107,8 +107,8 @@ def _retention_figures(report: dict[str, Any], fmt: Formats) -> list[Figure]:
 
 
 def _cohort_table(built: History, fmt: Formats, count: int) -> Table:
-    """The last `count` cohorts' customers still paying, month 0 to `count` - 1, as a heat table."""
-    rows = cohort_rows(built, CohortMetric.customers)[-count:]
+    """The cohorts of the last `count` months: customers still paying, month 0 to `count` - 1, as a heat table."""
+    rows = cohort_rows(built, CohortMetric.customers, last=count)
     months = [f"m{k}" for k in range(count)]
     shown = [
         {
