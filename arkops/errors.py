@@ -135,7 +135,15 @@ def finishing() -> Iterator[None]:
             raise Interrupted(_held.pop())
 
 
-SECRET_ENV = ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "SMTP_PASSWORD")
+SECRET_ENV = (
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "SMTP_PASSWORD",
+    "HUBSPOT_TOKEN",
+    "PIPEDRIVE_TOKEN",
+    "PLAUSIBLE_API_KEY",
+    "ARKOPS_SERVE_TOKEN",
+)
 _SECRET_PATTERNS = re.compile(r"\b((?:sk|rk|pk)_(?:live|test)_|whsec_)[A-Za-z0-9]{4,}")
 
 

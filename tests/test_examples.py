@@ -21,7 +21,8 @@ NEEDS_MORE = {
     "demo": "builds its own workspace (tests/test_demo.py)",
     "cron print": "pipes into crontab, which would replace this machine's crontab",
     "webhooks ingest": "needs a payload signed with STRIPE_WEBHOOK_SECRET (tests/test_billing.py)",
-    "webhooks serve": "runs until stopped (tests/test_stripe_local.py)",
+    "webhooks serve": "runs until stopped (tests/test_serve.py)",
+    "serve": "runs until stopped (tests/test_serve.py)",
     "stripe sync": "needs STRIPE_SECRET_KEY and a Stripe server (tests/test_stripe_local.py)",
     "payments import": "needs an old payments.json (tests/test_billing.py)",
     "mail send": "sends through SMTP (tests/test_mail.py)",
@@ -32,6 +33,8 @@ NEEDS_MORE = {
     "billing portal": "writes to Stripe (tests/test_plans.py)",
     "billing cancel": "writes to Stripe (tests/test_plans.py)",
     "billing subscription": "reads Stripe with --refresh (tests/test_plans.py)",
+    "crm setup": "needs [crm] provider, its token and a CRM server (tests/test_crm.py)",
+    "crm push": "needs [crm] provider (tests/test_crm.py, against HubSpot and Pipedrive stand-ins)",
 }
 
 SCRUB = ("ARKOPS_DATA_DIR", "ARKOPS_CONFIG", "ARKOPS_NOW", "ARKOPS_ALERT_TO", "MAIL_FROM", "SMTP_HOST")

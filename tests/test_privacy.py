@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 import stripe
-from conftest import run_arkops, write_config
+from conftest import free_port, run_arkops, serving, write_config
+from crm_standins import TOKEN, hubspot_server
 from stripe_shapes import customer, event, invoice, ts
 
 EMAIL = "Ana.Lopez@example.com"
@@ -63,10 +64,23 @@ def at(monkeypatch, moment: datetime) -> None:
 
 @pytest.fixture
 def seeded(cli, workspace, monkeypatch, smtp_server):
+    """The seeding below, with her pushed to a HubSpot stand-in that `privacy forget` deletes her from."""
+    server, state = hubspot_server(free_port())
+    monkeypatch.setenv("HUBSPOT_TOKEN", TOKEN)
+    monkeypatch.setenv("HUBSPOT_API_BASE", server.base)
+    with serving(server):
+        yield seed(cli, workspace, monkeypatch)
+    assert [c["properties"]["email"] for c in state.contacts.values()] == ["bob@example.org"]
+
+
+def seed(cli, workspace, monkeypatch):
     """One person (EMAIL, IP) in every store, through the real commands, with a neighbour who must stay."""
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", SECRET)
     # full addresses, so that forgetting an IP has something to find (the default, anonymized, never stores one)
-    write_config(workspace, '[leads]\nretention_days = 90\nip_storage = "full"\n' + PLANS)
+    write_config(
+        workspace,
+        '[leads]\nretention_days = 90\nip_storage = "full"\n[crm]\nprovider = "hubspot"\nforget = true\n' + PLANS,
+    )
     at(monkeypatch, START)
     # Her visits in the web server's log and in the app's visit log, her demo request, and a neighbour's.
     (workspace / "access.log").write_text(
@@ -137,6 +151,10 @@ def seeded(cli, workspace, monkeypatch, smtp_server):
     assert cli("--dry-run", "mail", "send", "trial_day7", "--to", EMAIL, "--var", "days_left=7").code == 0
     assert cli("trials", "list", "--archived").code == 0  # the conversions cache names her
     assert any((workspace / "data" / "cache").glob("*.json"))
+    # Both in the CRM, with a note for each digest entry (her hot visits, the two demo requests).
+    assert cli("crm", "setup").code == 0
+    pushed = cli("crm", "push")
+    assert pushed.code == 0 and "sent 2 people (2 new), 3 notes" in pushed.err, pushed.err
     return workspace
 
 
@@ -227,6 +245,7 @@ def test_forget_leaves_no_trace_keeps_the_figures_and_is_not_undone_by_a_reimpor
     first = cli("privacy", "forget", EMAIL, "--yes")
     assert first.code == 0, first.err
     assert "erased:" in first.out and "ledger customers pseudonymised" in first.out
+    assert "CRM people deleted" in first.out
     assert cli("privacy", "forget", IP, "--yes").code == 0
 
     assert hits(data, traces(EMAIL) + traces(IP)) == []

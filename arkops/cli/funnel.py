@@ -42,6 +42,13 @@ def funnel_report(
         bool,
         typer.Option("--cohort", help="Follow the people who entered each earlier stage in the window instead."),
     ] = False,
+    visitors_from: Annotated[
+        str,
+        typer.Option(
+            "--visitors-from",
+            help="Count visitors from the access logs, or from the web analytics' aggregates: logs or analytics.",
+        ),
+    ] = "logs",
     format: Annotated[Format, typer.Option("--format", help=FORMAT_HELP)] = Format.table,
 ) -> None:
     """Counts per stage and the rate of each stage pair with its 95 % Wilson interval, by week or source.
@@ -53,7 +60,7 @@ def funnel_report(
 
     rt = runtime(ctx)
     percent = formats(rt).percent
-    document = report(rt, now=rt.now(), since=since, by=by, cohort=cohort)
+    document = report(rt, now=rt.now(), since=since, by=by, cohort=cohort, visitors_from=visitors_from)
     if format is Format.json:
         emit_json(document)
         return
@@ -64,6 +71,8 @@ def funnel_report(
         return
     window = document["window"]
     kind = "cohort rates" if document["cohort"] else "period rates"
+    if document["provider"]:
+        kind += f" (visitors: {document['provider']} aggregates)"
     top = max(stage["count"] for stage in document["stages"]) or 1
     stages = [
         {

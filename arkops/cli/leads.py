@@ -145,17 +145,31 @@ def leads_show(
 
 
 @app.command("stats")
-def leads_stats(ctx: typer.Context, *, since: SinceOption = None, format: FormatOption = Format.table) -> None:
+def leads_stats(
+    ctx: typer.Context,
+    *,
+    since: SinceOption = None,
+    compare: Annotated[
+        bool,
+        typer.Option("--compare", help="Beside each page, the web analytics' visitors and pageviews ([analytics])."),
+    ] = False,
+    format: FormatOption = Format.table,
+) -> None:
     """Per tracked page: hits, visitors, last hour, top referrer domains and UTM sources (default: the last 7 days).
 
     Example: arkops leads stats --since 24h --format json
     """
-    from arkops.core.leads.scoring import page_stats
-
     rt = runtime(ctx)
-    stats = page_stats(rt, now=rt.now(), since=since)
+    if compare:
+        from arkops.core.analytics.aggregates import compare_pages
+
+        stats = compare_pages(rt, now=rt.now(), since=since)
+    else:
+        from arkops.core.leads.scoring import page_stats
+
+        stats = page_stats(rt, now=rt.now(), since=since)
     if format is Format.json:
-        emit_json({"pages": stats["pages"]})
+        emit_json({"pages": stats["pages"]} | ({"provider": stats["provider"]} if compare else {}))
         return
     rows = [
         {
@@ -165,12 +179,11 @@ def leads_stats(ctx: typer.Context, *, since: SinceOption = None, format: Format
         }
         for page in stats["pages"]
     ]
+    columns = ["path", "label", "hits", "visitors", "last_hour", "referrers", "sources"]
+    if compare:
+        columns = ["path", "label", "hits", "visitors", "provider_visitors", "provider_pageviews", "difference"]
     if format is Format.csv:
-        emit_rows(rows, format, ["path", "label", "hits", "visitors", "last_hour", "referrers", "sources"])
+        emit_rows(rows, format, columns)
         return
-    emit_rows(
-        rows,
-        format,
-        ["path", "label", "hits", "visitors", "last_hour", "referrers", "sources"],
-        title=f"tracked pages since {stats['since']}",
-    )
+    title = f"tracked pages since {stats['since']}" + (f" (logs beside {stats['provider']})" if compare else "")
+    emit_rows(rows, format, columns, title=title)

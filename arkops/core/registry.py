@@ -26,6 +26,9 @@ DOMAINS = [
     "arkops.core.privacy",
     "arkops.core.operator",
     "arkops.core.funnel",
+    "arkops.core.crm",
+    "arkops.core.analytics",
+    "arkops.core.serve",
 ]
 
 
