@@ -12,7 +12,8 @@ Build, in this process, through arkops' core functions with time advancing by
     child process on loopback). About 100,000 messages over the three years.
 Nothing is written to the data directory except by arkops.
 
-Measure, each as a whole `arkops` process (median of --repeat runs; peak RSS
+Measure, each as a whole `arkops` process (median of --repeat runs of the
+wall time and of the CPU time, which a loaded machine moves far less; peak RSS
 of that process, from GNU time), and the same work in plain sqlite3 (WAL,
 synchronous=FULL, the same row counts, also a whole Python process) as the
 yardstick: a tick where nothing is due; the 10-minute tick (trials-track and
@@ -870,6 +871,7 @@ class Run:
     out: str
     err: str
     written: list[str] = field(default_factory=list)
+    cpu: float = 0.0  # user + system seconds of the process: what a loaded machine moves least
 
 
 # The peak RSS of a child started from this (large) process would include this process's own RSS (Linux
@@ -878,16 +880,20 @@ GNU_TIME = Path("/usr/bin/time")
 
 
 def run(args: list[str], *, env: dict[str, str], cwd: Path, watch: Path | None = None) -> Run:
-    """One whole process: wall time, and the peak RSS of that process alone."""
+    """One whole process: wall time, CPU time (user + system), and the peak RSS of that process alone."""
     before = file_states(watch) if watch else {}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile() as rss:
-        timed = [str(GNU_TIME), "-f", "%M", "-o", rss.name, *args] if GNU_TIME.exists() else args
+        timed = [str(GNU_TIME), "-f", "%M %U %S", "-o", rss.name, *args] if GNU_TIME.exists() else args
         started = time.perf_counter()
         proc = subprocess.Popen(timed, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
-        peak_kb = int(Path(rss.name).read_text().split()[-1]) if GNU_TIME.exists() else usage.ru_maxrss
+        if GNU_TIME.exists():
+            peak, user, system = Path(rss.name).read_text().split()[-3:]
+            peak_kb, cpu = int(peak), float(user) + float(system)
+        else:
+            peak_kb, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
         out.seek(0)
         err.seek(0)
         result = Run(
@@ -896,6 +902,7 @@ def run(args: list[str], *, env: dict[str, str], cwd: Path, watch: Path | None =
             proc.returncode,
             out.read().decode("utf-8", "replace"),
             err.read().decode("utf-8", "replace")[-4000:],
+            cpu=cpu,
         )
     if watch:
         result.written = written(before, file_states(watch))
@@ -922,6 +929,11 @@ class Result:
         return statistics.median(good) if good else None
 
     @property
+    def cpu(self) -> float | None:
+        good = [r.cpu for r in self.runs if r.code == 0]
+        return statistics.median(good) if good else None
+
+    @property
     def peak_mb(self) -> float | None:
         return max((r.peak_mb for r in self.runs), default=None)
 
@@ -935,6 +947,7 @@ class Result:
             "op": self.op,
             "what": self.what,
             "median_s": self.median,
+            "cpu_median_s": self.cpu,
             "peak_mb": self.peak_mb,
             "sqlite_median_s": self.sqlite,
             "runs": [asdict(r) | {"out": r.out[:300]} for r in self.runs],
@@ -1371,8 +1384,8 @@ def verdict(ok: bool | None) -> str:
 
 def table(results: list[Result]) -> list[str]:
     lines = [
-        "| operation | arkops median s | peak MB | sqlite3 s | ratio | target | ok? |",
-        "| --- | ---: | ---: | ---: | ---: | --- | --- |",
+        "| operation | arkops median s | CPU median s | peak MB | sqlite3 s | ratio | target | ok? |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     by_op = {r.op: r for r in results}
     for result in results:
@@ -1398,7 +1411,8 @@ def table(results: list[Result]) -> list[str]:
         failed = [r.code for r in result.runs if r.code != 0]
         label = result.what + (f" (exit {failed[0]} in {len(failed)} of {len(result.runs)} runs)" if failed else "")
         lines.append(
-            f"| {label} | {fmt(median)} | {fmt(result.peak_mb, 0)} | {fmt(sqlite, 3)} | {ratio} | {target} | {verdict(ok)} |"
+            f"| {label} | {fmt(median)} | {fmt(result.cpu)} | {fmt(result.peak_mb, 0)} | {fmt(sqlite, 3)} | {ratio} | "
+            f"{target} | {verdict(ok)} |"
         )
     for op in ("bulk-import", "bulk-track", "bulk-nudge"):
         if op in by_op:
@@ -1406,7 +1420,7 @@ def table(results: list[Result]) -> list[str]:
             lines.append(
                 f"| {op}: longest hold of the trials lock / of any data lock; longest signup meanwhile | "
                 f"{fmt(extra.get('longest_trials_lock_s'))} / {fmt(extra.get('longest_data_lock_s'))}; "
-                f"{fmt(extra.get('longest_signup_s'))} | | | | locks <= 2 s | "
+                f"{fmt(extra.get('longest_signup_s'))} | | | | | locks <= 2 s | "
                 f"{verdict(extra.get('longest_data_lock_s', 99) <= LOCK_TARGET_S)} |"
             )
     return lines
