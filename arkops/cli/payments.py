@@ -87,6 +87,11 @@ def payments_report(
         return
     cur = report["currency"]
     rows = report["months"]
+    if report["not_converted"]:
+        from arkops.core.billing.sections import not_converted_text
+
+        text = not_converted_text(report["not_converted"], rt.config.operator_locale)
+        say(rt, f"not converted (no [fx] rate, see `arkops doctor`): {text}")
     if format is Format.csv:
         emit_csv(rows, list(rows[0]), [*MOVEMENT_COLUMNS, "revenue"], cur)
         return
@@ -260,14 +265,18 @@ def payments_list(
 
     Example: arkops payments list --month 2026-03 --status paid
     """
+    from arkops.core.billing.refunds import unlinked_note
     from arkops.core.billing.report import payment_rows
 
+    rt = runtime(ctx)
     emit_rows(
-        payment_rows(runtime(ctx), month=month, status=status),
+        payment_rows(rt, month=month, status=status),
         format,
         ["invoice", "customer_email", "status", "amount", "refunded", "credited", "disputed", "currency", "paid_at"],
         money=("amount", "refunded", "credited", "disputed"),
     )
+    if note := unlinked_note(rt):
+        say(rt, note)
 
 
 @app.command("failed")

@@ -40,7 +40,7 @@ from arkops.core.billing.records import (
 )
 from arkops.core.billing.refunds import NOT_REFUNDED
 from arkops.errors import DataError
-from arkops.money import Converter
+from arkops.money import Converter, only_in
 from arkops.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -493,7 +493,9 @@ def summary(
 def report_of(built: History, *, shown: int, now: datetime) -> dict[str, Any]:
     """`payments report`'s document from a history: its headline figures and its last `shown` months."""
     trailing = trailing_retention(built.snapshots, built.grid)
-    return summary(built.rows, shown=shown, currency=built.currency, now=now, trailing=trailing)
+    return summary(built.rows, shown=shown, currency=built.currency, now=now, trailing=trailing) | {
+        "not_converted": not_converted(built.ledger, built.grid, shown, built.convert)
+    }
 
 
 @dataclass(frozen=True)
@@ -549,6 +551,44 @@ def build_report(
 ) -> dict[str, Any]:
     """`payments report`: the headline figures and the last `months` months (docs/billing.md)."""
     return report_of(history(rt, now=now, months=months, currency=currency, ledger=ledger), shown=months, now=now)
+
+
+def unrated_currency(subscriptions: list[Subscription], convert: Converter) -> str | None:
+    """The currency of these subscriptions (one customer's, or one) when it has no `[fx]` rate: their MRR is
+    then shown in it rather than as 0 in the reporting currency."""
+    codes = {item["currency"].upper() for sub in subscriptions for item in sub["items"] if item["currency"]}
+    if len(codes) != 1:
+        return None
+    code = codes.pop()
+    convert.factor(code)
+    return code if code in convert.missing else None
+
+
+def not_converted(ledger: Ledger, grid: MonthGrid, shown: int, convert: Converter) -> list[dict[str, Any]]:
+    """What the figures leave out for want of an `[fx]` rate, each in its own currency: the MRR now and the
+    revenue of the months shown (`{"figure", "currency", "amount_minor"}`), so that every other figure
+    still stands and the operator sees what is missing from it."""
+    out: list[dict[str, Any]] = []
+    histories = histories_by_customer(ledger)
+    for code in sorted(convert.missing):
+        own = only_in(code)
+        mrr = sum(
+            values[0]
+            for values in mrr_snapshots(
+                histories,
+                grid.instants[-1:],
+                own,
+                customer_discounts=ledger.customer_discounts,
+                tax_rates=ledger.tax_rates,
+            ).values()
+        )
+        revenue = sum(revenue_by_month(ledger, grid.boundaries, own)[-shown:])
+        out += [
+            {"figure": figure, "currency": code, "amount_minor": round(amount)}
+            for figure, amount in (("mrr", mrr), ("revenue", revenue))
+            if round(amount)
+        ]
+    return out
 
 
 def payment_rows(rt: Runtime, *, month: str | None, status: str | None) -> list[dict]:
@@ -646,14 +686,16 @@ def subscription_rows(rt: Runtime, *, status: str | None, now: datetime) -> list
         plan = ", ".join(
             f"{i['product'] or i['price']} x{i['quantity']} /{i['interval_count']}{i['interval']}" for i in sub["items"]
         )
+        unconverted = unrated_currency([sub], convert)
+        worth = only_in(unconverted) if unconverted else convert
         rows.append(
             {
                 "subscription": sub["id"],
                 "customer_email": email,
                 "status": sub["status"],
                 "plan": plan,
-                "mrr": round(subscription_mrr(sub, at, convert, customer_discounts=extra, tax_rates=ledger.tax_rates)),
-                "currency": convert.reporting,
+                "mrr": round(subscription_mrr(sub, at, worth, customer_discounts=extra, tax_rates=ledger.tax_rates)),
+                "currency": unconverted or convert.reporting,
                 "paused": _paused(sub["status"], pause),
                 "unresolved": "; ".join(unresolved(sub, extra)) or None,
                 "cancel_at_period_end": sub["cancel_at_period_end"],

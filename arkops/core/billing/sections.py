@@ -9,6 +9,7 @@ from arkops.core.billing import CohortMetric
 from arkops.core.billing.cohorts import cohort_rows
 from arkops.core.billing.report import MOVEMENT_KINDS, History, failed_rows, history, report_of
 from arkops.core.sections import Chart, Figure, Formats, Section, Table, formats, table
+from arkops.money import format_money
 from arkops.runtime import Runtime
 
 GRAPH_MONTHS = 12
@@ -58,7 +59,25 @@ def _figures(rt: Runtime, report: dict[str, Any], failed: list[dict], fmt: Forma
             note="see `arkops payments failed`" if failed else "",
         ),
     ]
+    if report["not_converted"]:
+        figures.append(
+            Figure(
+                "not_converted",
+                "Not converted",
+                report["not_converted"],
+                not_converted_text(report["not_converted"], fmt.locale),
+                note="no [fx] rate: add it to arkops.toml (see `arkops doctor`)",
+            )
+        )
     return figures
+
+
+def not_converted_text(amounts: list[dict[str, Any]], locale: str) -> str:
+    """`revenue JPY 1,000, MRR JPY 500`: what `report.not_converted` leaves out of the figures."""
+    names = {"mrr": "MRR", "revenue": "revenue"}
+    return ", ".join(
+        f"{names[a['figure']]} {format_money(a['amount_minor'], a['currency'], locale, code=True)}" for a in amounts
+    )
 
 
 def _mrr_chart(report: dict[str, Any], fmt: Formats, *, movements: bool) -> Chart:
