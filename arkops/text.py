@@ -43,6 +43,10 @@ class Skipped:
     def __len__(self) -> int:
         return self.count
 
+    def __getitem__(self, index: slice) -> list[str]:
+        """The kept reasons in that slice (the first few, to show in one line)."""
+        return self.reasons[index]
+
     def __iter__(self) -> Iterator[str]:
         yield from self.reasons
         if self.count > len(self.reasons):

@@ -140,7 +140,8 @@ def leads_show(
         emit_json(lead)
         return
     if format is Format.table:
-        print(f"{lead['lead']}: score {lead['score']}{' (hot)' if lead['hot'] else ''}, {lead['visits']} visit(s)")
+        hot = f" (hot: {lead['hot_rule']})" if lead["hot"] else ""
+        print(f"{lead['lead']}: score {lead['score']}{hot}, {lead['visits']} visit(s)")
     emit_rows(lead["timeline"], format, ["at", "page", "path", "source", "campaign", "referrer", "user_agent"])
 
 

@@ -93,6 +93,49 @@ def usage_check(ctx: typer.Context) -> None:
     say(rt, f"usage check: {check(rt, now=rt.now()).summary()}")
 
 
+@app.command("export")
+def usage_export(
+    ctx: typer.Context,
+    *,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Periods that end after this: a duration back from now (90m, 24h, 30d) or a day YYYY-MM-DD.",
+            parser=checked("arkops.clock:since_text"),
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until",
+            help="Periods that start before the end of this day (YYYY-MM-DD, in the configured time zone).",
+            parser=checked("arkops.clock:parse_day"),
+        ),
+    ] = None,
+    format: Annotated[
+        Format, typer.Option("--format", help="Output format: csv (default), json or table.")
+    ] = Format.csv,
+) -> None:
+    """Every customer's usage per metric and billing period, with the limit and percent (for a spreadsheet or a BI tool).
+
+    Example: arkops usage export --since 2026-01-01 --until 2026-03-31 --format csv
+    """
+    from datetime import datetime, timedelta
+
+    from arkops.clock import since_moment
+    from arkops.core.plans.usage import export
+
+    rt = runtime(ctx)
+    now, tz = rt.now(), rt.config.tz
+    start = since_moment(since, now=now, tz=tz) if since else None
+    end = datetime.strptime(until, "%Y-%m-%d").replace(tzinfo=tz) + timedelta(days=1) if until else None
+    emit_rows(export(rt, since=start, until=end), format, EXPORT_COLUMNS, display={"percent": lambda p: f"{p} %"})
+
+
+EXPORT_COLUMNS = ["email", "plan", "metric", "period_start", "period_end", "limit", "used", "percent", "updated_at"]
+
+
 @app.command("report")
 def usage_report(ctx: typer.Context, *, format: FormatOption = Format.table) -> None:
     """Per plan and metric: customers, total and average use, how many above 80 % and 100 % (upgrade candidates).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 import shutil
 from pathlib import Path
@@ -43,6 +44,10 @@ def create_workspace(folder: Path, *, force: bool) -> None:
     ):
         atomic_write_bytes(folder / name, content.encode("utf-8"))
     ensure_dir(folder / "data").chmod(0o700)
+    # A fixed installation key: visitor ids (keyed hashes) come out the same on every run. The demo's
+    # people are made up, so a key anyone can recompute protects nothing here; a real one is random.
+    demo_key = hashlib.sha256(f"arkops demo {SEED}".encode()).hexdigest()
+    atomic_write_bytes(folder / "data" / "privacy.key", (demo_key + "\n").encode())
 
 
 def run_demo(folder: Path, *, force: bool = False) -> dict:

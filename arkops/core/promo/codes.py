@@ -142,6 +142,12 @@ def local_moment(text: str, tz: tzinfo, *, end_of_day: bool, what: str) -> datet
     return _checked(moment.astimezone(UTC), text, what)
 
 
+def moment_text(text: str) -> str:
+    """The text itself when `local_moment` reads it (an option checked before the core reads it), or DataError."""
+    local_moment(text, UTC, end_of_day=False, what="time")
+    return text
+
+
 def _checked(moment: datetime, text: str, what: str) -> datetime:
     parse_iso(iso(moment) or "", what=what)  # the shared 1970-2099 range
     return moment

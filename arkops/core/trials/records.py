@@ -19,6 +19,7 @@ from arkops.core.privacy import refuse_erased
 from arkops.core.progress import Progress, silent
 from arkops.core.trials import TRIALS_DB
 from arkops.core.trials.state import ACTIVITY, TRIALS, Trial, archived_month
+from arkops.core.watch import WatchReport
 from arkops.errors import DataError, ErasedError
 from arkops.mail.address import normalize_email
 from arkops.runtime import Runtime
@@ -147,7 +148,8 @@ def _activity(db: Db, rt: Runtime, record: dict, now: datetime) -> bool:
         return False
     trial["activity"][kind] = trial["activity"].get(kind, 0) + count
     trial["activity_total"] += count
-    if trial["activated_at"] is None or parse_iso(trial["activated_at"]) > at:
+    counts = rt.config["trials"]["key_activity"] in ("", kind)  # activation is the product's key action
+    if counts and (trial["activated_at"] is None or parse_iso(trial["activated_at"]) > at):
         trial["activated_at"], trial["activated_kind"] = stamp, kind
     TRIALS.put(db, email, trial)
     return True
@@ -190,12 +192,12 @@ def import_files(rt: Runtime, paths: list[Path], *, now: datetime, progress: Pro
     total = sum(1 for path in paths for _ in records(path, lines=False))
     done = 0
     for signups in (True, False):
-        batch: list[tuple[Path, int, Any]] = []
+        batch: list[tuple[str, Any]] = []
         for path in paths:
             for found in records(path, lines=False):
                 if (isinstance(found.value, dict) and "plan" in found.value) != signups:
                     continue
-                batch.append((path, found.index, found.value))
+                batch.append((f"{path}[{found.index}]", found.value))
                 if len(batch) == IMPORT_BATCH:
                     done = _commit_batch(rt, batch, report, now, progress, done, total)
                     batch = []
@@ -206,7 +208,7 @@ def import_files(rt: Runtime, paths: list[Path], *, now: datetime, progress: Pro
 
 def _commit_batch(
     rt: Runtime,
-    batch: list[tuple[Path, int, Any]],
+    batch: list[tuple[str, Any]],
     report: ImportReport,
     now: datetime,
     progress: Progress,
@@ -245,10 +247,26 @@ def take(rt: Runtime, kind: str, records: list[Any], *, now: datetime) -> list[t
     return outcomes
 
 
-def _import_batch(
-    db: Db, rt: Runtime, records: list[tuple[Path, int, Any]], report: ImportReport, now: datetime
-) -> None:
-    for path, index, record in records:
+def follow_files(rt: Runtime, *, now: datetime) -> tuple[ImportReport, WatchReport]:
+    """What the web app added to `[trials] signup_files`, then to `activity_files`, since the last run."""
+    from arkops.core.watch import follow_files as follow
+
+    report = ImportReport()
+    watched = WatchReport()
+    config = rt.config["trials"]
+    for patterns in (config["signup_files"], config["activity_files"]):
+        found = follow(
+            rt, TRIALS_DB, patterns, lambda db, records: _import_batch(db, rt, records, report, now), now=now
+        )
+        watched.files += found.files
+        watched.records += found.records
+        watched.waiting += found.waiting
+        watched.missing += found.missing
+    return report, watched
+
+
+def _import_batch(db: Db, rt: Runtime, records: list[tuple[str, Any]], report: ImportReport, now: datetime) -> None:
+    for where, record in records:
         try:
             if isinstance(record, DataError):  # too long, too deep
                 raise record
@@ -268,4 +286,4 @@ def _import_batch(
         except ErasedError:
             report.erased += 1
         except DataError as exc:
-            report.skipped.append(f"{path}[{index}]: {exc}")
+            report.skipped.append(f"{where}: {exc}")
