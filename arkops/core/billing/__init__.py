@@ -20,6 +20,20 @@ class PaymentStatus(StrEnum):
     uncollectible = "uncollectible"
 
 
+class ReportBy(StrEnum):
+    """How `payments report --by` splits the ledger."""
+
+    plan = "plan"
+    currency = "currency"
+
+
+class CohortMetric(StrEnum):
+    """What a cell of `payments cohorts` counts."""
+
+    customers = "customers"
+    mrr = "mrr"
+
+
 class SubscriptionStatus(StrEnum):
     """Stripe's subscription statuses."""
 
@@ -110,6 +124,7 @@ DOMAIN = Domain(
     retention=(
         Retention("arkops.core.billing.retention:fold_event_ids", order=30),
         Retention("arkops.core.billing.retention:archive_settled_invoices", order=31),
+        Retention("arkops.core.billing.summaries:refresh_summaries", order=32),
     ),
     status=SectionPart("arkops.core.billing.sections:status", order=10),
     report=SectionPart("arkops.core.billing.sections:report", order=10),

@@ -93,7 +93,7 @@ def invoice_amounts(rt: Runtime) -> Check:
     from arkops.core.billing.report import load
     from arkops.money import format_money
 
-    compared, found = disagreements(load(rt))
+    compared, found = disagreements(load(rt, archived=True))
     if not found:
         detail = (
             f"the latest paid invoice of {compared} subscription{'s' if compared != 1 else ''} matches its computed MRR"
