@@ -205,7 +205,7 @@ def test_the_fast_option_conversion_gives_typers_values_on_every_option():
     typer_own = fast.__closure__ and next(
         c.cell_contents for c in fast.__closure__ if getattr(c.cell_contents, "__name__", "") == "build_runtime_param"
     )
-    checked = lists = 0
+    checked = lists = ints = 0
     for param, ctx in every_parameter():
         descriptor = getattr(param, "type_descriptor", None)
         if descriptor is None:
@@ -219,6 +219,9 @@ def test_the_fast_option_conversion_gives_typers_values_on_every_option():
         samples: list = [True, False] if kind is bool else ["pro", "data/x.json", "", "NOT-A-CHOICE"]
         if isinstance(kind, type) and issubclass(kind, __import__("enum").Enum):
             samples += [member.value for member in kind]
+        if kind is int:  # a default within the range is plain; outside it, and any text, Typer decides
+            samples += [0, 1, 12, 1200, 1201, -1, "6", "0", True]
+            ints += 1
         if many:
             lists += 1
             samples = [(), tuple(samples), (samples[0],), [samples[-1], samples[0]], (1, "x")]
@@ -233,9 +236,10 @@ def test_the_fast_option_conversion_gives_typers_values_on_every_option():
             checked += 1
     assert checked > 200
     assert lists >= 5  # `leads ingest [PATH...]`, `leads import FILE...`, `trials import FILE...`, ...
+    assert ints >= 3  # `payments report --months`, ...
 
 
-def test_a_cron_tick_a_webhook_and_a_log_ingest_do_not_import_pydantic(workspace):
+def test_a_cron_tick_a_webhook_a_log_ingest_and_the_reports_do_not_import_pydantic(workspace):
     code = (
         "import sys\nfrom arkops.cli import main\n"
         "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
@@ -246,6 +250,9 @@ def test_a_cron_tick_a_webhook_and_a_log_ingest_do_not_import_pydantic(workspace
         ["jobs", "--format", "json"],
         ["webhooks", "ingest", "-", "--signature", "t=1,v1=0"],
         ["leads", "ingest", "missing.log"],
+        ["payments", "report"],  # --months (an int) and --currency (a parser) left at their defaults
+        ["payments", "cohorts", "--format", "json"],
+        ["status"],
     )
     for args in commands:
         done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, input="{}")

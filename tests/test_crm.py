@@ -134,6 +134,22 @@ def test_a_push_of_200_people_goes_in_two_batches_then_nothing_until_something_c
     assert [len(b) for b in upsert_inputs(server)] == [100, 100, 1]
 
 
+def test_a_batch_hubspot_takes_in_part_207_stores_the_rest_and_names_the_refused(cli, workspace, hubspot):
+    server, state = hubspot
+    assert cli("crm", "setup").code == 0
+    emails = signups(cli, workspace, 3)
+    state.refuse[emails[1]] = ("VALIDATION_ERROR", f"Email address {emails[1]} is invalid")
+    result = cli("crm", "push")
+    assert result.code == 0, result.err
+    assert "1 refused (see `arkops crm status`)" in result.err
+    (batch,) = upsert_inputs(server)
+    assert [i["objectWriteTraceId"] for i in batch] == emails  # each input named, as HubSpot's errors name it
+    assert sorted(c["properties"]["email"] for c in state.contacts.values()) == [emails[0], emails[2]]
+    status = json.loads(cli("crm", "status", "--format", "json").out)
+    assert [r["email"] for r in status["refused"]] == [emails[1]]
+    assert "is invalid" in status["refused"][0]["reason"]
+
+
 def test_a_429_is_retried_after_its_retry_after(cli, workspace, hubspot):
     server, _ = hubspot
     assert cli("crm", "setup").code == 0

@@ -45,7 +45,17 @@ def sample_section(extra: str = "") -> Section:
                 f"MRR from €10.00 to €15.00{text}",
                 currency="EUR",
                 line="mrr",
-            )
+            ),
+            Chart(
+                "by_plan",
+                f"MRR by plan{text}",
+                "area",
+                ["2026-01", "2026-02"],
+                {"Starter": [300, 400], f"Pro{text}": [700, 1100]},
+                "money",
+                f"Pro grows{text}",
+                currency="EUR",
+            ),
         ],
         tables=[
             table(
@@ -57,6 +67,14 @@ def sample_section(extra: str = "") -> Section:
                 red=[0],
             ),
             Table("nothing", f"Nothing{text}", ["x"], ["X"], [], [], empty=f"none yet{text}"),
+            table(
+                "cohorts",
+                f"Cohorts{text}",
+                [("cohort", "Cohort"), ("m0", "M0"), ("m1", "M1")],
+                [{"cohort": f"2026-01{text}", "m0": 1.0, "m1": 0.5}, {"cohort": "2026-02", "m0": 1.0, "m1": None}],
+                {"m0": FORMATS.percent, "m1": FORMATS.percent},
+                heat=["m0", "m1"],
+            ),
         ],
         note=f"a note{text}",
     )
@@ -68,6 +86,7 @@ def report_of(*sections: Section) -> str:
 
 def weekly_of(*sections: Section, locale: str = "en"):
     variables = {"period": "2026-W10", "mrr": "€1.00", "revenue": "€2.00", "new_trials": 1, "conversions": 0}
+    variables.update(retention_month="2026-03", nrr="98.5 %", quick_ratio="3.20")
     context = {"recipient": "owner@example.com", "product": "Acme", **variables, "sections": list(sections)}
     return render("weekly_report", context, locale=locale)
 
@@ -94,6 +113,14 @@ def test_report_and_weekly_email_share_one_markup_for_a_section():
         '<section id="sample" class="red">' in report and '<div class="red">' in report and '<tr class="red">' in report
     )
     assert '<th class="num">Amount</th>' in report and '<td class="num">€29.00</td>' in report  # numbers right
+    # a heat table's cells are shaded by level: a class in the report, the same class and its colour in the email
+    assert '<td class="num heat5">100.0 %</td><td class="num heat2">50.0 %</td>' in report  # round(0.5 x 5) = 2
+    assert '<td class="num heat5" style="text-align:right;padding:4px 8px;border-bottom:1px solid #eef0f3;' in mail
+    assert '<td class="num">-</td></tr>' in report  # a month still to come is not shaded
+    # stacked areas: Starter from zero up, Pro above it, each a closed band
+    (starter, pro) = re.findall(r'<polygon class="area (s\d)" points="([^"]+)"/>', report)
+    assert (starter[0], pro[0]) == ("s0", "s1")
+    assert len(starter[1].split()) == len(pro[1].split()) == 4  # two points along the top, two back along the bottom
 
 
 def test_report_and_email_show_every_figure_chart_and_table_of_a_section():

@@ -211,6 +211,41 @@ def test_doctor_checks_the_token_and_the_port(server, workspace):
     }
 
 
+def test_behind_a_trusted_proxy_the_rate_limit_counts_the_forwarded_clients(workspace):
+    write_config(workspace, '[serve]\nrate_per_minute = 2\ntrusted_proxy = "127.0.0.1"\n')
+    assert run_arkops("promo", "create", "LAUNCH30", "--discount", "pro=30", "--slots", "2", cwd=workspace).code == 0
+    running = Server(workspace)
+    try:
+
+        def remaining(client: str) -> int:
+            return running.request(
+                "GET", "/api/promo/LAUNCH30/remaining", token=None, headers={"X-Forwarded-For": client}
+            ).status
+
+        assert [remaining("198.51.100.1") for _ in range(3)] == [200, 200, 429]
+        assert remaining("198.51.100.2") == 200  # another visitor behind the same proxy has their own bucket
+    finally:
+        err = running.stop()
+    assert "198.51.100.2 - - [" in err  # the access log names the client, not the proxy
+
+
+def test_without_a_trusted_proxy_x_forwarded_for_is_ignored(workspace):
+    write_config(workspace, "[serve]\nrate_per_minute = 2\n")
+    assert run_arkops("promo", "create", "LAUNCH30", "--discount", "pro=30", "--slots", "2", cwd=workspace).code == 0
+    running = Server(workspace)
+    try:
+        statuses = [
+            running.request(
+                "GET", "/api/promo/LAUNCH30/remaining", token=None, headers={"X-Forwarded-For": f"198.51.100.{n}"}
+            ).status
+            for n in range(3)
+        ]
+    finally:
+        err = running.stop()
+    assert statuses == [200, 200, 429]  # a client cannot take a new bucket by naming another address
+    assert "198.51.100." not in err
+
+
 def test_the_trial_emails_upgrade_link_opens_a_fresh_checkout_through_serve(
     cli,
     workspace,

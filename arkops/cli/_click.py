@@ -27,9 +27,12 @@ def install_fast_coercion() -> None:
     spends on its own work. Our options are almost all plain text, paths and
     fixed choices, whose conversion is `str`, `Path(text)` or `Enum(text)`,
     and arguments like `FILE...` that are lists of those:
-    those take this path; anything else (numbers with min/max, parsers,
+    those take this path, as does an int default within its min/max (the
+    reports' `--months`); anything else (a number typed on the command line,
     paths with checks, a value this path does not recognise) goes to Typer's
-    own. With a Typer whose internals differ, nothing is changed.
+    own. An option with a parser left out is None before any conversion, so
+    Typer's converter (and pydantic) is built only when a value is given.
+    With a Typer whose internals differ, nothing is changed.
     `tests/test_cli.py` checks that an option-heavy command's values are the
     same either way and that `arkops run` no longer imports pydantic.
     """
@@ -48,13 +51,17 @@ def install_fast_coercion() -> None:
     from pathlib import Path
     from typing import Any, Union, get_args, get_origin
 
+    PARSED = object()  # an option with its own parser or click type: no value of it is plain
+
     def plain(descriptor: Any) -> Any:
         if getattr(descriptor, "file_annotation", None) is not None:
             return None
         info = descriptor.parameter_info
-        if getattr(info, "parser", None) is not None or getattr(info, "click_type", None) is not None:
-            return None
         annotation = descriptor.annotation
+        if getattr(info, "parser", None) is not None or getattr(info, "click_type", None) is not None:
+            # Left out, such an option is None, which Typer's coerce returns before any conversion; a value given
+            # goes to Typer's own: so the adapter (and pydantic) is built only when a value is.
+            return PARSED
         if get_origin(annotation) in (Union, types.UnionType):
             args = [a for a in get_args(annotation) if a is not type(None)]
             if len(args) != 1:
@@ -69,6 +76,8 @@ def install_fast_coercion() -> None:
     def single(annotation: Any, info: Any) -> Any:
         if annotation in (str, bool):
             return annotation
+        if annotation is int:  # a count such as --months: an int default within its range, text goes to Typer
+            return None if getattr(info, "clamp", False) else int
         if annotation is Path:
             flags = ("exists", "writable", "resolve_path", "allow_dash", "path_type")
             if any(getattr(info, flag, False) for flag in flags):
@@ -101,11 +110,14 @@ def install_fast_coercion() -> None:
                     return one
             return self.slow()._coerce_value(value, param=param, ctx=ctx)  # Typer's own (and its error message)
 
-        @staticmethod
-        def _one(kind: Any, value: Any) -> Any:
+        def _one(self, kind: Any, value: Any) -> Any:
+            if kind is PARSED:
+                return _SLOW
             if kind is bool:
                 if isinstance(value, bool):  # a flag: click already made it a bool
                     return value
+            elif kind is int:
+                return value if type(value) is int and self._within(value) else _SLOW
             elif isinstance(value, str):
                 if kind is str:
                     return value
@@ -116,6 +128,10 @@ def install_fast_coercion() -> None:
             elif isinstance(value, kind):
                 return value
             return _SLOW
+
+        def _within(self, value: int) -> bool:
+            low, high = getattr(self.parameter_info, "min", None), getattr(self.parameter_info, "max", None)
+            return (low is None or value >= low) and (high is None or value <= high)
 
     def build(descriptor: Any) -> Any:
         kind = plain(descriptor)

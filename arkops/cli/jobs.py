@@ -59,18 +59,28 @@ def jobs(
     )
 
 
-def retention(ctx: typer.Context) -> None:
+def retention(
+    ctx: typer.Context,
+    *,
+    rebuild_summaries: Annotated[
+        bool,
+        typer.Option(
+            "--rebuild-summaries",
+            help="Make every archive month's summary again from its month file (the reports read summaries).",
+        ),
+    ] = False,
+) -> None:
     """Apply the retention rules now: archive finished trials and sent mail, drop old bodies and event ids.
 
     The daily `retention` job runs the same rules at 03:30. With --dry-run it
     only counts what it would move or remove. Safe to interrupt and run again.
 
-    Example: arkops retention
+    Example: arkops retention --rebuild-summaries
     """
     from arkops.core.jobs.retention import run_now
 
     rt = runtime(ctx)
-    print(run_now(rt, now=rt.now()).summary())
+    print(run_now(rt, now=rt.now(), rebuild_summaries=rebuild_summaries).summary())
 
 
 @cron_app.command("print")

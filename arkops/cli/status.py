@@ -37,7 +37,10 @@ def sparkline(values: list[float]) -> str:
 
 
 def _chart_line(chart: Chart) -> str:
-    values = chart.series[chart.line or next(iter(chart.series))]
+    if chart.kind == "area":  # stacked parts of a whole: the whole
+        values = [sum(point) for point in zip(*chart.series.values(), strict=True)]
+    else:
+        values = chart.series[chart.line or next(iter(chart.series))]
     return f"{chart.title}: {sparkline(values)}  ({chart.labels[0]} .. {chart.labels[-1]})"
 
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from arkops.core.billing.report import MOVEMENT_KINDS, build_report, failed_rows, load
-from arkops.core.sections import Chart, Figure, Formats, Section, formats, table
+from arkops.core.billing import CohortMetric
+from arkops.core.billing.cohorts import cohort_rows
+from arkops.core.billing.report import MOVEMENT_KINDS, History, failed_rows, history, report_of
+from arkops.core.sections import Chart, Figure, Formats, Section, Table, formats, table
+from arkops.money import format_money
 from arkops.runtime import Runtime
 
 GRAPH_MONTHS = 12
+STATUS_COHORTS = 6  # status: the cohorts of the last six months, months 0 to 5; the report: twelve, 0 to 11
 
 
 def _figures(rt: Runtime, report: dict[str, Any], failed: list[dict], fmt: Formats) -> list[Figure]:
@@ -55,7 +59,25 @@ def _figures(rt: Runtime, report: dict[str, Any], failed: list[dict], fmt: Forma
             note="see `arkops payments failed`" if failed else "",
         ),
     ]
+    if report["not_converted"]:
+        figures.append(
+            Figure(
+                "not_converted",
+                "Not converted",
+                report["not_converted"],
+                not_converted_text(report["not_converted"], fmt.locale),
+                note="no [fx] rate: add it to arkops.toml (see `arkops doctor`)",
+            )
+        )
     return figures
+
+
+def not_converted_text(amounts: list[dict[str, Any]], locale: str) -> str:
+    """`revenue JPY 1,000, MRR JPY 500`: what `report.not_converted` leaves out of the figures."""
+    names = {"mrr": "MRR", "revenue": "revenue"}
+    return ", ".join(
+        f"{names[a['figure']]} {format_money(a['amount_minor'], a['currency'], locale, code=True)}" for a in amounts
+    )
 
 
 def _mrr_chart(report: dict[str, Any], fmt: Formats, *, movements: bool) -> Chart:
@@ -83,27 +105,71 @@ def _mrr_chart(report: dict[str, Any], fmt: Formats, *, movements: bool) -> Char
     )
 
 
+def _retention_figures(report: dict[str, Any], fmt: Formats) -> list[Figure]:
+    """This month's NRR, GRR and quick ratio, then the trailing twelve months' NRR and GRR (docs/billing.md)."""
+    month = report["months"][-1]
+    name = month["month"]
+    quick = month["quick_ratio"]
+    return [
+        Figure("nrr", f"NRR {name}", month["nrr"], fmt.percent(month["nrr"])),
+        Figure("grr", f"GRR {name}", month["grr"], fmt.percent(month["grr"])),
+        Figure(
+            "quick_ratio",
+            f"Quick ratio {name}",
+            quick,
+            fmt.ratio(quick) if quick is not None else "n/a (nothing lost)",
+            note="MRR gained / MRR lost",
+        ),
+        Figure("nrr_ttm", "NRR, 12 months", report["nrr_ttm"], fmt.percent(report["nrr_ttm"])),
+        Figure("grr_ttm", "GRR, 12 months", report["grr_ttm"], fmt.percent(report["grr_ttm"])),
+    ]
+
+
+def _cohort_table(built: History, fmt: Formats, count: int) -> Table:
+    """The cohorts of the last `count` months: customers still paying, month 0 to `count` - 1, as a heat table."""
+    rows = cohort_rows(built, CohortMetric.customers, last=count)
+    months = [f"m{k}" for k in range(count)]
+    shown = [
+        {
+            "cohort": row["cohort"],
+            "customers": row["customers"],
+            **{f"m{cell['months_since']}": cell["percent"] for cell in row["months"][:count]},
+        }
+        for row in rows
+    ]
+    return table(
+        "retention_cohorts",
+        "Customers still paying, by month of first payment",
+        [("cohort", "Cohort"), ("customers", "Customers"), *((m, m.upper()) for m in months)],
+        shown,
+        {**dict.fromkeys(months, fmt.percent), "customers": fmt.number},
+        empty="nobody has paid yet",
+        heat=months,
+    )
+
+
 def status(rt: Runtime, *, now: datetime) -> list[Section]:
-    ledger = load(rt)
-    report = build_report(rt, now=now, months=GRAPH_MONTHS, ledger=ledger)
+    built = history(rt, now=now, months=GRAPH_MONTHS)
+    report = report_of(built, shown=GRAPH_MONTHS, now=now)
     fmt = formats(rt)
     return [
         Section(
             "revenue",
             "Revenue",
-            _figures(rt, report, failed_rows(rt, ledger), fmt),
+            _figures(rt, report, failed_rows(rt, built.ledger), fmt) + _retention_figures(report, fmt),
             charts=[_mrr_chart(report, fmt, movements=False)],
+            tables=[_cohort_table(built, fmt, STATUS_COHORTS)],
         )
     ]
 
 
 def report(rt: Runtime, *, now: datetime, months: int) -> list[Section]:
-    ledger = load(rt)
-    built = build_report(rt, now=now, months=months, ledger=ledger)
-    failed = failed_rows(rt, ledger)
+    built = history(rt, now=now, months=months)
+    report = report_of(built, shown=months, now=now)
+    failed = failed_rows(rt, built.ledger)
     fmt = formats(rt)
-    cur = built["currency"]
-    rows = built["months"]
+    cur = report["currency"]
+    rows = report["months"]
     revenue = Chart(
         "revenue",
         "Revenue per month",
@@ -134,8 +200,8 @@ def report(rt: Runtime, *, now: datetime, months: int) -> list[Section]:
         Section(
             "revenue",
             "Revenue",
-            _figures(rt, built, failed, fmt),
-            charts=[_mrr_chart(built, fmt, movements=True), revenue],
-            tables=[failed_table],
+            _figures(rt, report, failed, fmt) + _retention_figures(report, fmt),
+            charts=[_mrr_chart(report, fmt, movements=True), revenue],
+            tables=[_cohort_table(built, fmt, GRAPH_MONTHS), failed_table],
         )
     ]

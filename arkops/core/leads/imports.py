@@ -12,8 +12,7 @@ erased address is left out of another person's lead.
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +27,7 @@ from arkops.core.watch import WatchReport
 from arkops.errors import DataError, UsageError
 from arkops.runtime import Runtime
 from arkops.store import Db
+from arkops.text import Skipped
 
 IMPORTS = "imports"
 FIELDS = {"email", "name", "company", "source", "created_at", "timestamp", "ip", "user_agent", "kind"}
@@ -37,33 +37,24 @@ FIELDS = {"email", "name", "company", "source", "created_at", "timestamp", "ip",
 class ImportReport:
     added: int = 0
     duplicates: int = 0
-    skipped: list[str] = field(default_factory=list)
+    skipped: Skipped = field(default_factory=Skipped)
     erased: int = 0  # leads of erased people, not recorded
 
 
-def _records(path: Path) -> list[tuple[str, Any]]:
-    """(where, record) pairs of a JSON list or JSON Lines file; a line that is not JSON is a record to skip."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot be read ({exc})") from None
-    if text.lstrip().startswith("["):
-        try:
-            records = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}: not JSON ({exc})") from None
-        return [(f"{path.name} record {n}", r) for n, r in enumerate(records, 1)]
-    found: list[tuple[str, Any]] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            found.append((f"{path.name} line {number}", json.loads(line)))
-        except json.JSONDecodeError as exc:
-            found.append((f"{path.name} line {number}", DataError(f"not JSON ({exc.msg})")))
-    return found
+def _records(path: Path) -> Iterator[tuple[str, Any]]:
+    """(where, record) pairs of a JSON list or JSON Lines file (gzipped or not), streamed; a record that cannot
+    be read (not JSON, too long, too deep) comes as its DataError, to skip and report."""
+    from arkops.sources.json_files import records
+
+    if not path.exists():
+        raise UsageError(f"{path}: no such file")
+    for found in records(path):
+        if isinstance(found.value, DataError):
+            yield path.name, found.value
+        elif found.line is None:
+            yield f"{path.name} record {found.index + 1}", found.value
+        else:
+            yield f"{path.name} line {found.line}", found.value
 
 
 def _text(record: dict, key: str, limit: int = 200) -> str:
@@ -117,9 +108,8 @@ def _lead(
 def import_files(rt: Runtime, paths: list[Path], *, now: datetime) -> ImportReport:
     """Read every file, then store the new leads in one transaction (nothing is written if a file is unreadable)."""
     report = ImportReport()
-    records = [item for path in paths for item in _records(path)]
-    with rt.store.transaction(LEADS_DB) as db:
-        _import_batch(rt, db, records, report, now)
+    with rt.store.transaction(LEADS_DB) as db:  # written only if every file reads to its end
+        _import_batch(rt, db, (item for path in paths for item in _records(path)), report, now)
     return report
 
 
@@ -160,7 +150,7 @@ def follow_files(rt: Runtime, *, now: datetime) -> tuple[ImportReport, WatchRepo
     return report, watched
 
 
-def _import_batch(rt: Runtime, db: Db, records: list[tuple[str, Any]], report: ImportReport, now: datetime) -> None:
+def _import_batch(rt: Runtime, db: Db, records: Iterable[tuple[str, Any]], report: ImportReport, now: datetime) -> None:
     """Store the new leads of `records` (where, record; a DataError for a line that is not JSON)."""
     full_ip = rt.config["leads"]["ip_storage"] == "full"
     ids = VisitorIds(visitor_key(rt))

@@ -8,7 +8,7 @@ the page is the same bytes for the same data.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from arkops.core.sections import Chart, Formats, Table, table
 
@@ -53,6 +53,12 @@ class Polyline:
 
 
 @dataclass(frozen=True)
+class Area:
+    css: str
+    points: str  # the polygon: along the top of the band left to right, then its bottom right to left
+
+
+@dataclass(frozen=True)
 class Swatch:
     css: str
     name: str
@@ -67,6 +73,7 @@ class Plot:
     ticks: list[Tick]
     bars: list[Bar]
     lines: list[Polyline]
+    areas: list[Area] = field(default_factory=list)
     width: int = WIDTH
     height: int = HEIGHT
     left: int = LEFT
@@ -90,22 +97,27 @@ def nice_step(raw: float, unit: float) -> float:
 
 
 def bar_series(chart: Chart) -> list[str]:
-    return [] if chart.kind == "line" else [name for name in chart.series if name != chart.line]
+    return [] if chart.kind in ("line", "area") else [name for name in chart.series if name != chart.line]
+
+
+def area_series(chart: Chart) -> list[str]:
+    return [name for name in chart.series if name != chart.line] if chart.kind == "area" else []
 
 
 def line_series(chart: Chart) -> list[str]:
     if chart.line and chart.kind != "bars":
         return [chart.line]
-    return [] if bar_series(chart) else list(chart.series)
+    return [] if bar_series(chart) or area_series(chart) else list(chart.series)
 
 
 def plotted_values(chart: Chart) -> list[float]:
-    """Every value the y axis must reach: each point, or for stacked bars each column's totals above and below zero."""
-    if chart.kind != "stacked":
+    """Every value the y axis must reach: each point, or for stacked bars and areas each column's totals above
+    and below zero."""
+    if chart.kind not in ("stacked", "area"):
         return [v for series in chart.series.values() for v in series]
-    bars = bar_series(chart)
-    ups = [sum(max(chart.series[n][i], 0) for n in bars) for i in range(len(chart.labels))]
-    downs = [sum(min(chart.series[n][i], 0) for n in bars) for i in range(len(chart.labels))]
+    stacked = bar_series(chart) or area_series(chart)
+    ups = [sum(max(chart.series[n][i], 0) for n in stacked) for i in range(len(chart.labels))]
+    downs = [sum(min(chart.series[n][i], 0) for n in stacked) for i in range(len(chart.labels))]
     return ups + downs + (chart.series[chart.line] if chart.line else [])
 
 
@@ -201,6 +213,19 @@ def side_by_side_bars(frame: Frame, chart: Chart) -> list[Bar]:
     return bars
 
 
+def stacked_areas(frame: Frame, chart: Chart) -> list[Area]:
+    """Each series a band over the ones before it, from zero up, through the middle of each label's column."""
+    below = [0.0] * len(chart.labels)
+    areas = []
+    for name in area_series(chart):
+        above = [low + max(value, 0.0) for low, value in zip(below, chart.series[name], strict=True)]
+        top = [f"{coordinate(frame.middle(i))},{coordinate(frame.y(v))}" for i, v in enumerate(above)]
+        bottom = [f"{coordinate(frame.middle(i))},{coordinate(frame.y(v))}" for i, v in enumerate(below)]
+        areas.append(Area(colour(chart, name), " ".join(top + bottom[::-1])))
+        below = above
+    return areas
+
+
 def polylines(frame: Frame, chart: Chart) -> list[Polyline]:
     def points(values: list[float]) -> str:
         return " ".join(f"{coordinate(frame.middle(i))},{coordinate(frame.y(v))}" for i, v in enumerate(values))
@@ -209,7 +234,7 @@ def polylines(frame: Frame, chart: Chart) -> list[Polyline]:
 
 
 def plot(chart: Chart, fmt: Formats) -> Plot:
-    """Axes and gridlines, bars (side by side or stacked) and an optional line."""
+    """Axes and gridlines, bars (side by side or stacked) or stacked areas, and an optional line."""
     frame = Frame.of(chart)
     bars = stacked_bars(frame, chart) if chart.kind == "stacked" else side_by_side_bars(frame, chart)
     return Plot(
@@ -218,6 +243,7 @@ def plot(chart: Chart, fmt: Formats) -> Plot:
         ticks=ticks(frame, chart.labels),
         bars=bars,
         lines=polylines(frame, chart),
+        areas=stacked_areas(frame, chart),
     )
 
 

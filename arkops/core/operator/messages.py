@@ -46,6 +46,9 @@ TEMPLATES = {
             "revenue": "€310.00",
             "new_trials": 12,
             "conversions": 2,
+            "retention_month": "2026-03",  # the month of the week's last day
+            "nrr": "98.5 %",  # its net MRR retention
+            "quick_ratio": "3.20",  # its quick ratio, "n/a" when it lost nothing
             "sections": [SAMPLE_SECTION],  # every domain's report sections (`arkops.core.sections.Section`)
         },
     ),

@@ -41,6 +41,7 @@ def weekly_variables(rt: Runtime, *, now: datetime) -> tuple[str, dict[str, Any]
     period, start, end = reported_week(rt, now)
     sections = report_sections(rt, now=now, months=REPORT_MONTHS)
     fmt = formats(rt)
+    month, nrr, quick_ratio = week_retention(rt, now=now, week_end=end)
     revenue = next((s for s in sections if s.key == "revenue"), None)
     mrr = revenue.figure("mrr") if revenue else None
     revenue_chart = next((c for c in revenue.charts if c.key == "revenue"), None) if revenue else None
@@ -55,8 +56,22 @@ def weekly_variables(rt: Runtime, *, now: datetime) -> tuple[str, dict[str, Any]
         "revenue": fmt.money(revenue_chart.series["revenue"][-1]) if revenue_chart else fmt.money(0),
         "new_trials": sum(within(t["signed_up_at"]) for t in trials),
         "conversions": sum(within(t["converted_at"]) for t in trials),
+        "retention_month": month,
+        "nrr": fmt.percent(nrr),
+        "quick_ratio": fmt.ratio(quick_ratio),
         "sections": sections,  # rendered by templates/_sections.html and _sections.txt
     }
+
+
+def week_retention(rt: Runtime, *, now: datetime, week_end: datetime) -> tuple[str, float | None, float | None]:
+    """The NRR and quick ratio of the week's month (the local month of its last day: to its end, or to now when
+    it is the current one), from the billing report (docs/billing.md, "Retention")."""
+    from arkops.core.billing.report import build_report
+
+    month = (week_end - timedelta(days=1)).astimezone(rt.config.tz).strftime("%Y-%m")
+    rows = build_report(rt, now=now, months=REPORT_MONTHS)["months"]
+    row = next((r for r in rows if r["month"] == month), None)
+    return month, row["nrr"] if row else None, row["quick_ratio"] if row else None
 
 
 def send_weekly(rt: Runtime, *, now: datetime) -> WeeklyOutcome:

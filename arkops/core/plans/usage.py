@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import islice
 from pathlib import Path
 from typing import Any, TypedDict, cast
 
@@ -26,6 +28,7 @@ from arkops.errors import DataError, ErasedError
 from arkops.mail.address import normalize_email
 from arkops.runtime import Runtime
 from arkops.store.tables import Table
+from arkops.text import Skipped
 
 THRESHOLDS = (80, 100)
 MAX_VALUE = 10**12
@@ -141,49 +144,32 @@ def record(rt: Runtime, email: str, metric: str, value: int, *, at: str | None, 
 class ImportReport:
     recorded: int = 0
     unchanged: int = 0
-    skipped: list[str] = field(default_factory=list)
+    skipped: Skipped = field(default_factory=Skipped)
     erased: int = 0  # values of people `privacy forget` erased: not recorded
 
 
-def read_export(path: Path) -> list[Any]:
-    """The app's export: a JSON list, or JSON Lines (one object a line); a line that does not parse is kept
-    as an error to report, not a reason to refuse the file."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a folder, not a JSON file") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc})") from None
-    if text.lstrip().startswith("["):
-        try:
-            records = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}: not JSON ({exc})") from None
-        if not isinstance(records, list):
-            raise DataError(f"{path}: expected a list of usage records")
-        return records
-    out: list[Any] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            out.append(DataError(f"line {number}: not JSON ({exc.msg})"))
-    return out
+def read_export(path: Path) -> Iterator[Any]:
+    """The app's export, streamed: a JSON list, or JSON Lines (one object a line), gzipped or not; a record
+    that cannot be read (not JSON, too long, too deep) comes as the DataError to report, not a reason to refuse
+    the file."""
+    from arkops.sources.json_files import records
+
+    return (found.value for found in records(path, items="usage records"))
 
 
 def import_file(rt: Runtime, path: Path, *, now: datetime) -> ImportReport:
-    """Each {email, metric, value, timestamp} sets that value in its period; malformed records are skipped."""
-    records = read_export(path)
+    """Each {email, metric, value, timestamp} sets that value in its period; malformed records are skipped.
+
+    The file is read through once before anything is written (a list that breaks off writes nothing), then
+    again in batches of `BATCH`, one transaction each."""
+    for _ in read_export(path):
+        pass
     report = ImportReport()
     ctx = context(rt)
-    for begin in range(0, len(records), BATCH):
+    exported = enumerate(read_export(path))
+    while batch := list(islice(exported, BATCH)):
         with rt.store.transaction(USAGE_DB) as db:
-            batch = [(f"{path}[{index}]", item) for index, item in enumerate(records[begin : begin + BATCH], begin)]
-            _import_batch(rt, db, ctx, batch, report, now)
+            _import_batch(rt, db, ctx, [(f"{path}[{index}]", item) for index, item in batch], report, now)
     return report
 
 

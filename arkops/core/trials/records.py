@@ -24,6 +24,7 @@ from arkops.errors import DataError, ErasedError
 from arkops.mail.address import normalize_email
 from arkops.runtime import Runtime
 from arkops.store import Db
+from arkops.text import Skipped
 
 SIGNUP_FIELDS = {"email", "plan", "source", "created_at", "timestamp", "utm_source", "referrer", "locale"}
 ACTIVITY_FIELDS = {"email", "kind", "action", "count", "timestamp", "created_at"}
@@ -175,29 +176,51 @@ class ImportReport:
     duplicates: int = 0
     after_archive: int = 0  # activity of trials already archived: not recorded, not an error
     erased: int = 0  # records of people erased by `privacy forget`: not recorded, not an error
-    skipped: list[str] = field(default_factory=list)
+    skipped: Skipped = field(default_factory=Skipped)
 
 
 def import_files(rt: Runtime, paths: list[Path], *, now: datetime, progress: Progress = silent) -> ImportReport:
-    """The web app's JSON files: signups and activity lists. Malformed records are skipped and reported.
+    """The web app's JSON files (gzipped or not): signups and activity lists. Malformed records are skipped and
+    reported.
 
-    `progress` hears each batch ("importing records", done, total)."""
-    from arkops.sources.json_files import read_json_list
+    Files are streamed, never held: read through once first, so that a file that is not a JSON list to its
+    end writes nothing, then the signups of every file (so activity in the same import finds its trial), then
+    the rest. `progress` hears each batch ("importing records", done, total)."""
+    from arkops.sources.json_files import records
 
     report = ImportReport()
-    batches = [(path, read_json_list(path)) for path in paths]  # every file readable before anything is written
-    # signups first, so activity in the same import finds its trial
-    ordered = sorted(
-        ((f"{path}[{i}]", r) for path, records in batches for i, r in enumerate(records)),
-        key=lambda item: 0 if isinstance(item[1], dict) and "plan" in item[1] else 1,
-    )
-    # Bounded transactions: signups from the web app get the lock between them. A kill mid-import
-    # keeps what was committed; running the import again adds only the rest (records are idempotent).
-    for start in range(0, len(ordered), IMPORT_BATCH):
-        with rt.store.transaction(TRIALS_DB) as db:
-            _import_batch(db, rt, ordered[start : start + IMPORT_BATCH], report, now)
-        progress("importing records", min(start + IMPORT_BATCH, len(ordered)), len(ordered))
+    total = sum(1 for path in paths for _ in records(path, lines=False))
+    done = 0
+    for signups in (True, False):
+        batch: list[tuple[str, Any]] = []
+        for path in paths:
+            for found in records(path, lines=False):
+                if (isinstance(found.value, dict) and "plan" in found.value) != signups:
+                    continue
+                batch.append((f"{path}[{found.index}]", found.value))
+                if len(batch) == IMPORT_BATCH:
+                    done = _commit_batch(rt, batch, report, now, progress, done, total)
+                    batch = []
+        if batch:
+            done = _commit_batch(rt, batch, report, now, progress, done, total)
     return report
+
+
+def _commit_batch(
+    rt: Runtime,
+    batch: list[tuple[str, Any]],
+    report: ImportReport,
+    now: datetime,
+    progress: Progress,
+    done: int,
+    total: int,
+) -> int:
+    """One bounded transaction: signups from the web app get the lock between them. A kill mid-import keeps
+    what was committed; running the import again adds only the rest (records are idempotent)."""
+    with rt.store.transaction(TRIALS_DB) as db:
+        _import_batch(db, rt, batch, report, now)
+    progress("importing records", done + len(batch), total)
+    return done + len(batch)
 
 
 IMPORT_BATCH = 2000
@@ -245,7 +268,7 @@ def follow_files(rt: Runtime, *, now: datetime) -> tuple[ImportReport, WatchRepo
 def _import_batch(db: Db, rt: Runtime, records: list[tuple[str, Any]], report: ImportReport, now: datetime) -> None:
     for where, record in records:
         try:
-            if isinstance(record, DataError):
+            if isinstance(record, DataError):  # too long, too deep
                 raise record
             if not isinstance(record, dict):
                 raise DataError("not an object")
