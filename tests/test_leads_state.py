@@ -128,3 +128,15 @@ def test_kept_state_equals_a_computation_from_scratch(workspace, steps):
                 forget(rt, "shared@example.com", now=now)
         now = max(START + timedelta(days=21), latest)
         same(kept(rt, now), from_scratch(rt, now))
+
+
+def test_leads_rebuild_makes_the_same_state_from_the_day_files(cli, workspace, monkeypatch):
+    monkeypatch.setenv("ARKOPS_NOW", "2026-10-21T00:00:00Z")
+    rt = Runtime(data_dir=workspace / "data", config_path=workspace / "arkops.toml", env_file=workspace / ".env")
+    _append(rt, [(0, 3_600, "/pricing", True, "hn"), (3, 7_200, "/demo", False, ""), (3, 90_000, "/demo", False, "")])
+    listed = cli("leads", "list", "--format", "json")
+    assert listed.code == 0 and (workspace / "data" / "lead_state.tsv").exists()
+    rebuilt = cli("leads", "rebuild")
+    assert rebuilt.code == 0 and "leads rebuild: 2 visitors kept from the stored visits" in rebuilt.err
+    assert cli("leads", "list", "--format", "json").out == listed.out
+    assert [row["lead"] for row in json.loads(listed.out)] == ["shared@example.com", "v00000000003"]
