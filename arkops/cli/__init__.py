@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from arkops import __version__
-from arkops.cli._output import SETTINGS
+from arkops.cli._output import SETTINGS, add_global_options, load_env
 from arkops.errors import ArkopsError, ExitCode, redact
 from arkops.runtime import Runtime
 
@@ -52,8 +52,22 @@ class LazyGroup(TyperGroup):
                 for name, sub in other.commands.items():
                     first.add_command(sub, name)
             first.name = cmd_name
-            self.commands[cmd_name] = first
+            self.commands[cmd_name] = add_global_options(first)
         return self.commands.get(cmd_name)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        """As click resolves it; a mistyped name gets the closest commands (`arkops trails`: did you mean 'trials'?)."""
+        from arkops.cli._click import UsageError
+
+        try:
+            return super().resolve_command(ctx, args)
+        except UsageError as exc:
+            import difflib
+
+            matches = difflib.get_close_matches(args[0], self.list_commands(ctx)) if args else []
+            if matches and "Did you mean" not in exc.message:
+                exc.message = f"{exc.message.rstrip('.')}. Did you mean {', '.join(repr(m) for m in matches)}?"
+            raise
 
     def invoke(self, ctx: Any) -> Any:
         """Run the command; then, for one that changes data (`Domain.audited`), append its audit line."""
@@ -121,16 +135,14 @@ def _audit(ctx: Any, exit_code: int) -> None:
         print(f"arkops: warning: audit line not written: {exc}", file=sys.stderr)
 
 
+COMPLETE_VAR = "_ARKOPS_COMPLETE"
+
 app = typer.Typer(
     cls=LazyGroup,
     name="arkops",
     help="arkops: trials, leads, funnel, promo codes and payments for a small SaaS, from one command line.",
     **SETTINGS,
 )
-
-
-# init and demo write their own config; doctor reports a bad one as a failed check instead of stopping.
-CONFIG_OPTIONAL = {"init", "doctor", "demo"}
 
 
 def _version(value: bool) -> None:
@@ -161,18 +173,18 @@ def root(
     ] = None,
 ) -> None:
     """arkops: trials, leads, funnel, promo codes and payments for a small SaaS, from one command line."""
-    from arkops.config import load_env_file
+    from arkops.cli._click import given_on_command_line
 
-    load_env_file(env_file)
+    load_env(env_file, required=given_on_command_line(ctx, _param(ctx, "env_file")))
+    # The configuration and the data directory are checked when the command starts (`_output.runtime`),
+    # once the global options given after the command's name are known too.
     ctx.obj = Runtime(
         data_dir=data_dir, config_path=config, env_file=env_file, dry_run=dry_run, quiet=quiet, verbose=verbose
     )
-    if ctx.invoked_subcommand not in CONFIG_OPTIONAL:
-        loaded = ctx.obj.config  # a bad arkops.toml stops every command up front (exit 3), never half-way
-        if not loaded.exists and not quiet and sys.stderr.isatty():  # a person at a terminal, not cron or a pipe
-            print(
-                f"arkops: note: no {loaded.path} here; using the defaults (`arkops init` writes one)", file=sys.stderr
-            )
+
+
+def _param(ctx: typer.Context, name: str) -> Any:
+    return next(param for param in ctx.command.params if param.name == name)
 
 
 def usage_message(exc: Exception) -> str:
@@ -190,10 +202,14 @@ def main(argv: list[str] | None = None) -> None:
     from arkops.cli._click import ClickException, UsageError, install_fast_coercion
 
     install_fast_coercion()
+    if os.environ.get(COMPLETE_VAR):  # the shell asks for completions (`arkops completion SHELL`)
+        from typer.completion import completion_init
+
+        completion_init()
     args = sys.argv[1:] if argv is None else argv
     verbose = "-v" in args or "--verbose" in args
     try:
-        result = app(args=args, prog_name="arkops", standalone_mode=False)
+        result = app(args=args, prog_name="arkops", complete_var=COMPLETE_VAR, standalone_mode=False)
     except UsageError as exc:
         print(f"arkops: error: {usage_message(exc)}", file=sys.stderr)
         sys.exit(ExitCode.USAGE)

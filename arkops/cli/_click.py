@@ -7,15 +7,28 @@ to do when an older Typer is installed.
 
 from __future__ import annotations
 
+from typing import Any
+
 try:
     from typer._click import exceptions
+    from typer._click import globals as click_globals
+    from typer._click.core import ParameterSource
 except ModuleNotFoundError as missing:  # a Typer older than pyproject.toml allows was already installed
     raise ImportError("arkops needs typer 0.26.1 or newer: pip install --upgrade 'typer>=0.26.1'") from missing
 
 UsageError = exceptions.UsageError
 ClickException = exceptions.ClickException
 
-__all__ = ["ClickException", "UsageError"]
+__all__ = ["ClickException", "UsageError", "current_context", "given_on_command_line"]
+
+
+def current_context() -> Any:
+    """The click context of the option being parsed (None outside a command)."""
+    return click_globals.get_current_context(silent=True)
+
+
+def given_on_command_line(ctx: Any, param: Any) -> bool:
+    return bool(ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE)
 
 
 def install_fast_coercion() -> None:
@@ -46,12 +59,14 @@ def install_fast_coercion() -> None:
     import types
     from enum import Enum
     from pathlib import Path
-    from typing import Any, Union, get_args, get_origin
+    from typing import Union, get_args, get_origin
 
     def plain(descriptor: Any) -> Any:
         if getattr(descriptor, "file_annotation", None) is not None:
             return None
         info = descriptor.parameter_info
+        if getattr(info.parser, "_arkops_parser", False):  # our own parsers (`arkops.cli._output`): called as they are
+            return ("parse", info.parser)
         if getattr(info, "parser", None) is not None or getattr(info, "click_type", None) is not None:
             return None
         annotation = descriptor.annotation
@@ -90,6 +105,8 @@ def install_fast_coercion() -> None:
         slow: Any = None
 
         def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+            if isinstance(self.kind, tuple) and self.kind[0] == "parse":  # its BadParameter names the option
+                return [self.kind[1](v) for v in value] if isinstance(value, (list, tuple)) else self.kind[1](value)
             if isinstance(self.kind, tuple):  # a list of one kind: each item, or Typer's own for the whole
                 if isinstance(value, (list, tuple)):
                     items = [self._one(self.kind[1], item) for item in value]

@@ -7,7 +7,21 @@ from typing import Annotated
 
 import typer
 
-from arkops.cli._output import FORMAT_HELP, Format, checked, emit_json, emit_rows, group, runtime, say
+from arkops.cli._output import (
+    FORMAT_HELP,
+    ColumnsOption,
+    Format,
+    SinceOption,
+    UntilOption,
+    check_window,
+    checked,
+    emit_json,
+    emit_line,
+    emit_rows,
+    group,
+    runtime,
+    say,
+)
 from arkops.core.billing import PaymentStatus
 
 app = group("Payments: revenue, MRR and its movements, churn, failed payments.")
@@ -24,6 +38,7 @@ def payments_report(
         typer.Option(help="Report in this currency (rates from [fx]).", parser=checked("arkops.money:currency_code")),
     ] = None,
     format: FormatOption = Format.table,
+    columns: ColumnsOption = None,
 ) -> None:
     """MRR, ARR, ARPU, LTV and month-by-month movements, churn and revenue.
 
@@ -41,7 +56,7 @@ def payments_report(
 
         cur = report["currency"]
         ltv = format_money(report["ltv"], cur) if report["ltv"] is not None else "n/a (no churn)"
-        print(
+        emit_line(
             f"as of {report['as_of']}: MRR {format_money(report['mrr'], cur)}, ARR {format_money(report['arr'], cur)}, "
             f"{report['paying_customers']} paying, ARPU {format_money(report['arpu'], cur)}, LTV {ltv}"
         )
@@ -53,21 +68,23 @@ def payments_report(
         col: (lambda v: format_money(v, cur))
         for col in ("mrr", "new", "expansion", "contraction", "churn", "reactivation", "revenue")
     }
-    emit_rows(report["months"], format, display={**money, "logo_churn_rate": formats(rt).percent})
+    emit_rows(
+        report["months"],
+        format,
+        display={**money, "logo_churn_rate": formats(rt).percent, "revenue_churn_rate": formats(rt).percent},
+        drop=("reactivation", "contraction", "expansion", "churned_customers", "revenue_churn_rate"),
+        chosen=columns,
+    )
 
 
 @app.command("movements")
 def payments_movements(
     ctx: typer.Context,
     *,
-    since: Annotated[
-        str | None,
-        typer.Option(
-            help="Only changes from this day on, YYYY-MM-DD (configured time zone).",
-            parser=checked("arkops.clock:parse_day"),
-        ),
-    ] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
     format: FormatOption = Format.table,
+    columns: ColumnsOption = None,
 ) -> None:
     """Each MRR change as it happened (new, expansion, contraction, churn, reactivation), not netted by month.
 
@@ -75,12 +92,15 @@ def payments_movements(
     """
     from arkops.core.billing.changes import mrr_changes
 
+    check_window(since, until)
     rt = runtime(ctx)
     emit_rows(
-        mrr_changes(rt, now=rt.now(), since=since),
+        mrr_changes(rt, now=rt.now(), since=since, until=until),
         format,
         ["date", "customer", "customer_email", "kind", "from", "to", "change", "currency"],
         money=("from", "to", "change"),
+        drop=("customer", "currency", "from", "to"),
+        chosen=columns,
     )
 
 
@@ -96,6 +116,7 @@ def payments_list(
     ] = None,
     status: Annotated[PaymentStatus | None, typer.Option(help="Only invoices in this state.")] = None,
     format: FormatOption = Format.table,
+    columns: ColumnsOption = None,
 ) -> None:
     """Invoices in the ledger.
 
@@ -108,11 +129,13 @@ def payments_list(
         format,
         ["invoice", "customer_email", "status", "amount", "refunded", "credited", "disputed", "currency", "paid_at"],
         money=("amount", "refunded", "credited", "disputed"),
+        drop=("currency", "credited", "disputed", "refunded", "invoice"),
+        chosen=columns,
     )
 
 
 @app.command("failed")
-def payments_failed(ctx: typer.Context, *, format: FormatOption = Format.table) -> None:
+def payments_failed(ctx: typer.Context, *, format: FormatOption = Format.table, columns: ColumnsOption = None) -> None:
     """Open dunning cases: unpaid invoices whose payment failed.
 
     Example: arkops payments failed --format csv
@@ -124,6 +147,8 @@ def payments_failed(ctx: typer.Context, *, format: FormatOption = Format.table) 
         format,
         ["invoice", "customer_email", "amount", "currency", "attempts", "next_attempt"],
         money=("amount",),
+        drop=("currency", "invoice"),
+        chosen=columns,
     )
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from arkops.cli._output import FORMAT_HELP, Format, checked, emit_rows, group, runtime, say
+from arkops.cli._output import FORMAT_HELP, AtOption, ColumnsOption, Format, emit_rows, group, runtime, say
 from arkops.errors import ExitCode
 from arkops.text import counted
 
@@ -24,10 +24,7 @@ def usage_record(
     metric: Annotated[str, typer.Argument(metavar="METRIC", help="What is counted, e.g. watches or api_calls.")],
     value: Annotated[int, typer.Argument(metavar="VALUE", help="The value now (or with --add, how much more).", min=0)],
     *,
-    at: Annotated[
-        str | None,
-        typer.Option("--at", help="When, ISO 8601 (default: now).", parser=checked("arkops.clock:iso_text")),
-    ] = None,
+    at: AtOption = None,
     add: Annotated[bool, typer.Option("--add", help="Add VALUE to the period's value instead of setting it.")] = False,
 ) -> None:
     """Record a customer's usage of a metric in the current billing period (set, or --add).
@@ -70,7 +67,9 @@ def usage_import(
 
 
 @app.command("show")
-def usage_show(ctx: typer.Context, email: EmailArgument, *, format: FormatOption = Format.table) -> None:
+def usage_show(
+    ctx: typer.Context, email: EmailArgument, *, format: FormatOption = Format.table, columns: ColumnsOption = None
+) -> None:
     """A customer's usage against their plan's limits this period, in percent.
 
     Example: arkops usage show ana@example.com --format json
@@ -78,7 +77,14 @@ def usage_show(ctx: typer.Context, email: EmailArgument, *, format: FormatOption
     from arkops.core.plans.usage import show
 
     rt = runtime(ctx)
-    emit_rows(show(rt, email, now=rt.now()), format, COLUMNS, display={"percent": lambda p: f"{p} %"})
+    emit_rows(
+        show(rt, email, now=rt.now()),
+        format,
+        COLUMNS,
+        display={"percent": lambda p: f"{p} %"},
+        drop=("updated_at", "email", "plan", "period_start"),
+        chosen=columns,
+    )
 
 
 @app.command("check")
@@ -94,7 +100,7 @@ def usage_check(ctx: typer.Context) -> None:
 
 
 @app.command("report")
-def usage_report(ctx: typer.Context, *, format: FormatOption = Format.table) -> None:
+def usage_report(ctx: typer.Context, *, format: FormatOption = Format.table, columns: ColumnsOption = None) -> None:
     """Per plan and metric: customers, total and average use, how many above 80 % and 100 % (upgrade candidates).
 
     Example: arkops usage report --format csv
@@ -106,4 +112,5 @@ def usage_report(ctx: typer.Context, *, format: FormatOption = Format.table) -> 
         report(rt, now=rt.now()),
         format,
         ["plan", "metric", "limit", "customers", "total", "average", "over_80", "over_100"],
+        chosen=columns,
     )

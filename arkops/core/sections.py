@@ -83,6 +83,7 @@ class Table:
     cells: list[list[str]]
     red_rows: list[int] = field(default_factory=list)
     empty: str = "none"
+    drop: list[str] = field(default_factory=list)  # headers a narrow terminal leaves out first (least useful first)
 
     @property
     def numeric(self) -> list[bool]:
@@ -175,6 +176,7 @@ def table(
     *,
     red: list[int] | None = None,
     empty: str = "none",
+    drop: list[str] | None = None,
 ) -> Table:
     """A Table from raw rows; `show` maps a column to a function that formats its value for people."""
     show = show or {}
@@ -193,6 +195,7 @@ def table(
         cells=[[cell(c, row.get(c)) for c, _ in columns] for row in rows],
         red_rows=red or [],
         empty=empty,
+        drop=[h for c, h in columns if c in (drop or [])],
     )
 
 

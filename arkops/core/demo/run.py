@@ -10,7 +10,7 @@ from arkops.clock import iso
 from arkops.core.demo import DEMO_CONFIG, DEMO_ENV, DEMO_NOW, MARKER, SEED, World, make_people
 from arkops.errors import DataError
 from arkops.runtime import Runtime
-from arkops.store import atomic_write_bytes, ensure_dir
+from arkops.store import Store, atomic_write_bytes, ensure_dir
 
 CREATED = (MARKER, "arkops.toml", ".env", "data", "app", "report.html")
 
@@ -42,7 +42,7 @@ def create_workspace(folder: Path, *, force: bool) -> None:
         (".env", DEMO_ENV.format(now=stamp)),
     ):
         atomic_write_bytes(folder / name, content.encode("utf-8"))
-    ensure_dir(folder / "data").chmod(0o700)
+    Store(folder / "data").initialise()
 
 
 def run_demo(folder: Path, *, force: bool = False) -> dict:

@@ -26,14 +26,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from arkops.clock import iso, parse_iso, since_moment
+from arkops.clock import iso, parse_iso
 from arkops.core.funnel.settings import FUNNEL_STAGES as STAGES
 from arkops.core.funnel.wilson import wilson
 from arkops.errors import ConfigError, UsageError
 from arkops.runtime import Runtime
 
 GROUPINGS = ("week", "source")
-DEFAULT_SINCE = "30d"
+DEFAULT_WINDOW = timedelta(days=30)  # `funnel report` without --since
 
 
 @dataclass
@@ -183,22 +183,26 @@ def week_of(at: datetime, tz: Any) -> str:
     return f"{year}-W{week:02d}"
 
 
-def window_start(rt: Runtime, since: str | None, now: datetime) -> datetime:
-    return since_moment(since or DEFAULT_SINCE, now=now, tz=rt.config.tz)
-
-
 def report(
-    rt: Runtime, *, now: datetime, since: str | None = None, by: str | None = None, cohort: bool = False
+    rt: Runtime,
+    *,
+    now: datetime,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    by: str | None = None,
+    cohort: bool = False,
 ) -> dict:
-    """`funnel report`: each stage's count, each pair's rate and interval, and the same per week or source."""
+    """`funnel report` of [since, until) (default: the last 30 days): each stage's count, each pair's rate and
+    interval, and the same per week or source."""
     if by is not None and by not in GROUPINGS:
         raise UsageError(f"--by {by!r} is not one of {', '.join(GROUPINGS)}")
     check_rules(rt)
-    start = window_start(rt, since, now)
-    window = gather(rt, start=start, end=now, trials=read_trials(rt, now))
+    end = until or now
+    start = since or end - DEFAULT_WINDOW
+    window = gather(rt, start=start, end=end, trials=read_trials(rt, now))
     wanted = pairs(rt)
     document: dict[str, Any] = {
-        "window": {"start": iso(start), "end": iso(now)},
+        "window": {"start": iso(start), "end": iso(end)},
         "cohort": cohort,
         "by": by,
         "stages": _stages(window.entries, window),

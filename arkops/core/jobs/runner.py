@@ -105,6 +105,25 @@ class JobResult:
     status: str  # ok, failed, skipped
     detail: str
     seconds: float = 0.0
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def locked(self) -> bool:
+        return self.status == "skipped" and self.detail.startswith("locked")
+
+    @property
+    def did_something(self) -> bool:
+        """Ran and changed or sent something (a count above zero), or failed: what a quiet cron log shows."""
+        return self.status == "failed" or (self.status == "ok" and any(self.counts.values()))
+
+    def as_dict(self) -> dict:
+        return {
+            "job": self.name,
+            "status": self.status,
+            "detail": self.detail,
+            "seconds": round(self.seconds, 3),
+            "counts": self.counts,
+        }
 
 
 @dataclass
@@ -118,7 +137,7 @@ class RunReport:
         if any(r.status == "failed" for r in self.results):
             return ExitCode.CHECK_FAILED
         ran = [r for r in self.results if r.status == "ok"]
-        locked = [r for r in self.results if r.status == "skipped" and r.detail.startswith("locked")]
+        locked = [r for r in self.results if r.locked]
         if locked and not ran:
             return ExitCode.LOCKED
         return ExitCode.OK
@@ -160,18 +179,46 @@ def run_due(rt: Runtime, *, now: datetime, only: str | None = None, force: bool 
     return report
 
 
-def _run_one(rt: Runtime, job: Job, last: dict, *, now: datetime, force: bool) -> JobResult:
-    schedule = schedule_of(rt, job)
+def why_not(rt: Runtime, job: Job, schedule: Schedule, last: dict, *, now: datetime, force: bool) -> str | None:
+    """Why a tick at `now` would not run the job (disabled, what it needs missing, not due), or None: it runs."""
     if not schedule.enabled and not force:
-        return JobResult(job.name, "skipped", "disabled in arkops.toml")
+        return "disabled in arkops.toml"
     reason = resolve(job.skip_reason)(rt) if job.skip_reason else None
     if reason:
-        return JobResult(job.name, "skipped", reason)
+        return str(reason)
     due_at = None if force else next_due(rt, schedule, last.get("last_start"), now)
     if due_at is not None:
-        return JobResult(
-            job.name, "skipped", f"not due until {due_at.astimezone(rt.config.tz).strftime('%Y-%m-%d %H:%M')}"
-        )
+        return f"not due until {due_at.astimezone(rt.config.tz).strftime('%Y-%m-%d %H:%M')}"
+    return None
+
+
+def why_due(rt: Runtime, schedule: Schedule, last: dict, now: datetime) -> str:
+    """Why a due job runs: it never ran, or its slot or its time came since its last run."""
+    started = last.get("last_start")
+    if started is None:
+        return f"never ran ({schedule.describe()})"
+    when = parse_iso(started).astimezone(rt.config.tz).strftime("%Y-%m-%d %H:%M")
+    return f"{schedule.describe()}, last ran {when}"
+
+
+def next_tick(rt: Runtime, *, now: datetime) -> list[dict]:
+    """What `arkops run` at `now` would run, and why, without running anything (`arkops jobs --next`)."""
+    jobs = load_jobs()
+    check_job_names(rt, jobs)
+    states = job_states(rt)
+    rows = []
+    for job in jobs:
+        schedule, last = schedule_of(rt, job), states.get(job.name, {})
+        reason = why_not(rt, job, schedule, last, now=now, force=False)
+        rows.append({"job": job.name, "runs": reason is None, "why": reason or why_due(rt, schedule, last, now)})
+    return rows
+
+
+def _run_one(rt: Runtime, job: Job, last: dict, *, now: datetime, force: bool) -> JobResult:
+    schedule = schedule_of(rt, job)
+    reason = why_not(rt, job, schedule, last, now=now, force=force)
+    if reason is not None:
+        return JobResult(job.name, "skipped", reason)
     try:
         with rt.store.job_lock(job.name):
             return _execute(rt, job, schedule, now, force)
@@ -237,7 +284,7 @@ def _execute(rt: Runtime, job: Job, schedule: Schedule, now: datetime, force: bo
             last_success=iso(now),
         ),
     )
-    return JobResult(job.name, "ok", summary, seconds)
+    return JobResult(job.name, "ok", summary, seconds, counts)
 
 
 def job_states(rt: Runtime) -> dict[str, dict]:

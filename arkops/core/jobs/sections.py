@@ -81,7 +81,8 @@ def status(rt: Runtime, *, now: datetime) -> list[Section]:
     show = {"last_start": local, "next_due": lambda v: "now" if v == "now" else local(v)}
     columns = [("job", "Job"), ("last_start", "Last run"), ("outcome", "Outcome"), ("next_due", "Next run")]
     columns.append(("problem", "Problem"))
-    return [Section("jobs", "Jobs", tables=[table("jobs", "Jobs", columns, rows, show, red=red)])]
+    jobs_table = table("jobs", "Jobs", columns, rows, show, red=red, drop=["last_start", "next_due"])
+    return [Section("jobs", "Jobs", tables=[jobs_table])]
 
 
 def report(rt: Runtime, *, now: datetime, months: int) -> list[Section]:

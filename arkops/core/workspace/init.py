@@ -7,7 +7,7 @@ from pathlib import Path
 
 from arkops.config import config_template, parse_config
 from arkops.errors import DataError
-from arkops.store import atomic_write_bytes, ensure_dir
+from arkops.store import Store, atomic_write_bytes, ensure_dir
 
 ENV_TEMPLATE = """\
 # Copy to .env (chmod 600). Variables already set in the environment win.
@@ -43,6 +43,7 @@ def init_workspace(config_path: Path, env_example: Path, data_dir: Path, *, forc
         ensure_dir(path.parent)
         atomic_write_bytes(path, content.encode("utf-8"))
         result.written.append(path)
-    ensure_dir(data_dir)
-    data_dir.chmod(0o700)
+    Store(data_dir).initialise()
+    # cron appends its output here (`arkops cron print`): a folder the installation's user owns
+    ensure_dir(config_path.parent / "logs").chmod(0o700)
     return result
