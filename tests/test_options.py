@@ -16,7 +16,10 @@ BAD_OPTIONS = [
     (["payments", "report", "--months", "abc"], "Invalid value for '--months'"),
     (["payments", "list", "--month", "2026-13"], "Invalid value for '--month': '2026-13' is not a month YYYY-MM"),
     (["payments", "report", "--currency", "e1"], "Invalid value for '--currency': currency 'e1' is not an ISO"),
-    (["trials", "activity", "a@example.com", "--kind", "x", "--at", "soon"], "Invalid value for '--at': 'soon' is not a span back"),
+    (
+        ["trials", "activity", "a@example.com", "--kind", "x", "--at", "soon"],
+        "Invalid value for '--at': 'soon' is not a span back",
+    ),
     (["payments", "list", "--status", "late"], "Invalid value for '--status': 'late' is not one of"),
     (["payments", "failed", "--format", "yaml"], "Invalid value for '--format'"),
     (["billing", "subscriptions", "--status", "bogus"], "Invalid value for '--status': 'bogus' is not one of"),

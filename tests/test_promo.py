@@ -55,7 +55,10 @@ def test_bad_input_is_one_line_exit_3_and_nothing_written(promo, workspace, args
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["X", "--discount", "gold=10"], "Invalid value for '--discount': 'gold' is not one of 'pro', 'starter', 'team'."),
+        (
+            ["X", "--discount", "gold=10"],
+            "Invalid value for '--discount': 'gold' is not one of 'pro', 'starter', 'team'.",
+        ),
         (["X", "--discount", "pro=10", "--valid-from", "2026-12-01", "--valid-until", "2026-11-01"], "must be after"),
         (["X", "--discount", "pro=10", "--valid-from", "2026-03-29T02:30"], "does not exist in Europe/Paris"),
         (["X", "--discount", "pro=10", "--valid-until", "31/12/2026"], "'31/12/2026' is not a span back from now"),

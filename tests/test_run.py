@@ -118,7 +118,9 @@ def test_cron_print_uses_absolute_paths_and_a_log_folder_that_exists(cli, worksp
     result = cli("cron", "print")
     line = result.out.strip()
     assert line.startswith(f"*/5 * * * * cd {workspace} && ")
-    assert f"--data-dir {workspace / 'data'}" in line and line.endswith(f" run >> {workspace / 'logs' / 'arkops.log'} 2>&1")
+    assert f"--data-dir {workspace / 'data'}" in line and line.endswith(
+        f" run >> {workspace / 'logs' / 'arkops.log'} 2>&1"
+    )
     assert "/arkops --env-file /" in line
     assert cli("cron", "print", "--log", str(workspace / "elsewhere" / "a.log")).code == 3
 

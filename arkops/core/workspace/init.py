@@ -5,23 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from arkops.config import config_template, parse_config
+from arkops.config import ENV_EXAMPLE, config_template, parse_config
 from arkops.errors import DataError
 from arkops.store import Store, atomic_write_bytes, ensure_dir
-
-ENV_TEMPLATE = """\
-# Copy to .env (chmod 600). Variables already set in the environment win.
-STRIPE_SECRET_KEY=sk_test_...
-STRIPE_WEBHOOK_SECRET=whsec_...
-# STRIPE_API_BASE=http://127.0.0.1:8420   # a local Stripe-compatible server, for tests
-SMTP_HOST=smtp.example.com
-SMTP_PORT=587
-SMTP_USER=
-SMTP_PASSWORD=
-SMTP_SECURITY=starttls                     # starttls, ssl or none
-MAIL_FROM=ops@example.com
-ARKOPS_ALERT_TO=you@example.com
-"""
 
 
 @dataclass
@@ -34,7 +20,7 @@ def init_workspace(config_path: Path, env_example: Path, data_dir: Path, *, forc
     template = config_template()
     parse_config(template, config_path)  # the generated file must always be valid
     result = InitResult([], [])
-    for path, content in ((config_path, template), (env_example, ENV_TEMPLATE)):
+    for path, content in ((config_path, template), (env_example, ENV_EXAMPLE)):
         if path.exists() and not force:
             result.kept.append(path)
             continue
