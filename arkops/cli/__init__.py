@@ -62,11 +62,11 @@ class LazyGroup(TyperGroup):
         try:
             return super().resolve_command(ctx, args)
         except UsageError as exc:
-            import difflib
+            from arkops.cli._output import closest
 
-            matches = difflib.get_close_matches(args[0], self.list_commands(ctx)) if args else []
-            if matches and "Did you mean" not in exc.message:
-                exc.message = f"{exc.message.rstrip('.')}. Did you mean {', '.join(repr(m) for m in matches)}?"
+            hint = closest(args[0], self.list_commands(ctx)) if args else ""
+            if hint and "Did you mean" not in exc.message:
+                exc.message = f"{exc.message.rstrip('.')}.{hint}"
             raise
 
     def invoke(self, ctx: Any) -> Any:

@@ -232,13 +232,18 @@ class OneOf:
         return [value for value in self.choices(ctx) if value.startswith(incomplete)]
 
 
-def not_one_of(value: str, valid: Sequence[str]) -> str:
-    """How every value outside its set is told: the valid values, and the closest one when there is one."""
+def closest(value: str, valid: Iterable[str]) -> str:
+    """" Did you mean 'x'?" for the names closest to a mistyped one (commands, choices, columns), or ""."""
     import difflib
 
+    matches = difflib.get_close_matches(value, list(valid), n=2, cutoff=0.7)
+    return f" Did you mean {' or '.join(repr(m) for m in matches)}?" if matches else ""
+
+
+def not_one_of(value: str, valid: Sequence[str]) -> str:
+    """How every value outside its set is told: the valid values, and the closest ones when there are."""
     listed = ", ".join(repr(v) for v in valid) if valid else "(none configured)"
-    close = difflib.get_close_matches(value, list(valid), n=1)
-    return f"{value!r} is not one of {listed}." + (f" Did you mean {close[0]!r}?" if close else "")
+    return f"{value!r} is not one of {listed}.{closest(value, valid)}"
 
 
 def one_of(values: str, *, split: str | None = None, parts: int = 1) -> dict[str, Any]:
