@@ -233,7 +233,7 @@ class OneOf:
 
 
 def closest(value: str, valid: Iterable[str]) -> str:
-    """" Did you mean 'x'?" for the names closest to a mistyped one (commands, choices, columns), or ""."""
+    """ " Did you mean 'x'?" for the names closest to a mistyped one (commands, choices, columns), or ""."""
     import difflib
 
     matches = difflib.get_close_matches(value, list(valid), n=2, cutoff=0.7)
