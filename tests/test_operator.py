@@ -245,7 +245,7 @@ def test_weekly_email_goes_once_per_week_with_html_and_text(cli, smtp_server, mo
         if not part.is_multipart()
     }
     assert set(parts) == {"text/plain", "text/html"}
-    assert "New trials: 2" in parts["text/plain"] and "== Trials" in parts["text/plain"]
+    assert "Signups last week: 2" in parts["text/plain"] and "== Trials" in parts["text/plain"]
     assert "Trial cohorts by signup week" in parts["text/html"] and "2026-W09" in parts["text/html"]
     assert "<script" not in parts["text/html"]
     monkeypatch.setenv("ARKOPS_NOW", "2026-03-09T08:30:00Z")  # the next Monday (UTC: no arkops.toml)

@@ -135,19 +135,29 @@ def payments_list(
 
 
 @app.command("failed")
-def payments_failed(ctx: typer.Context, *, format: FormatOption = Format.table, columns: ColumnsOption = None) -> None:
-    """Open dunning cases: unpaid invoices whose payment failed.
+def payments_failed(
+    ctx: typer.Context,
+    *,
+    old: Annotated[
+        bool, typer.Option("--old", help="Also the old failures (last failed over [billing] failed_open_days ago).")
+    ] = False,
+    format: FormatOption = Format.table,
+    columns: ColumnsOption = None,
+) -> None:
+    """Open dunning cases: unpaid invoices whose payment failed within [billing] failed_open_days (60).
 
     Example: arkops payments failed --format csv
     """
     from arkops.core.billing.report import failed_rows
 
+    rt = runtime(ctx)
     emit_rows(
-        failed_rows(runtime(ctx)),
+        failed_rows(rt, now=rt.now(), old=old),
         format,
-        ["invoice", "customer_email", "amount", "currency", "attempts", "next_attempt"],
+        ["invoice", "customer_email", "amount", "currency", "attempts", "failed_at", "next_attempt"]
+        + (["old"] if old else []),
         money=("amount",),
-        drop=("currency", "invoice"),
+        drop=("currency", "invoice", "next_attempt"),
         chosen=columns,
     )
 

@@ -16,7 +16,7 @@ units with `currency`, rates as fractions, times ISO 8601 UTC with `Z`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from arkops.money import format_money
@@ -93,6 +93,16 @@ class Table:
 
     def as_json(self) -> dict[str, Any]:
         return {"title": self.title, "rows": self.rows, "red_rows": self.red_rows}
+
+    def without(self, column: str, value: Any) -> Table:
+        """The same table without the rows whose `column` holds `value`."""
+        kept = [i for i, row in enumerate(self.rows) if row.get(column) != value]
+        return replace(
+            self,
+            rows=[self.rows[i] for i in kept],
+            cells=[self.cells[i] for i in kept],
+            red_rows=[n for n, i in enumerate(kept) if i in self.red_rows],
+        )
 
 
 @dataclass(frozen=True)

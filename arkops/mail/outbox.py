@@ -52,7 +52,7 @@ class OutboxMessage(TypedDict):
     html: str
     message_id: str  # the Message-ID header
     state: str  # one of STATES
-    attempts: int  # failed attempts so far
+    attempts: int  # delivery attempts so far, the one that sent it included
     created_at: str
     next_attempt_at: str
     sent_at: str | None
@@ -390,11 +390,11 @@ def _claim(
 def _record(current: OutboxMessage, outcome: Outcome, now: datetime, report: FlushReport) -> None:
     current["claimed_by"] = None
     current["last_error"] = None if outcome.kind == SENT else outcome.detail
+    current["attempts"] = current.get("attempts", 0) + 1  # every attempt counts; before a retry all of them failed
     if outcome.kind == SENT:
         current.update({"state": "sent", "sent_at": iso(now)})
         report.sent += 1
     elif outcome.kind == RETRY:
-        current["attempts"] = current.get("attempts", 0) + 1
         if current["attempts"] > len(BACKOFF):
             current["state"] = "dead"
             report.dead += 1

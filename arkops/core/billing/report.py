@@ -6,7 +6,7 @@ import bisect
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from arkops.clock import from_unix, iso, months_later
@@ -117,8 +117,10 @@ class Ledger:
 
     @property
     def first_activity(self) -> int | None:
-        """The event time of the oldest subscription version."""
-        return min((history["versions"][0]["_at"] for history in self.history.values()), default=None)
+        """The time of the oldest subscription version or invoice: where the business's months begin."""
+        versions = (history["versions"][0]["_at"] for history in self.history.values())
+        invoices = (invoice.get("paid_at") or invoice.get("_at") for invoice in self.invoices)
+        return min((at for at in (*versions, *invoices) if at), default=None)
 
     def customer_email(self, customer_id: str | None) -> str | None:
         customer = self.customers.get(customer_id) if customer_id else None
@@ -244,10 +246,17 @@ class MonthMovement:
     churned_customers: int
     paying_before: int  # customers paying at the end of the month before
     revenue: float
+    mrr_before: float = 0.0  # MRR at the end of the month before
 
     @property
     def logo_churn_rate(self) -> float:
         return round(self.churned_customers / self.paying_before, 4) if self.paying_before else 0.0
+
+    @property
+    def revenue_churn_rate(self) -> float:
+        """Gross revenue churn: the MRR lost to churn and contraction, of the MRR the month began with."""
+        lost = abs(self.churn + self.contraction)  # both are zero or below
+        return round(lost / self.mrr_before, 4) if self.mrr_before > 0 else 0.0
 
     def as_row(self) -> dict[str, Any]:
         return {
@@ -261,6 +270,7 @@ class MonthMovement:
             "paying_customers": self.paying_customers,
             "churned_customers": self.churned_customers,
             "logo_churn_rate": self.logo_churn_rate,
+            "revenue_churn_rate": self.revenue_churn_rate,
             "revenue": round(self.revenue),
         }
 
@@ -293,11 +303,12 @@ def month_movement(
 ) -> MonthMovement:
     """Month i compares snapshot i (the end of the month before) with snapshot i + 1; adds to `ever_paid`."""
     moved = dict.fromkeys(MOVEMENT_KINDS, 0.0)
-    total = 0.0
+    total = total_before = 0.0
     churned = paying = paying_before = 0
     for customer, snap in snapshots.items():
         before, after = snap[i], snap[i + 1]
         total += after
+        total_before += before
         paying += after > 0
         paying_before += before > 0
         kind = movement_kind(before, after, ever_paid=customer in ever_paid)
@@ -319,6 +330,7 @@ def month_movement(
         churned_customers=churned,
         paying_before=paying_before,
         revenue=revenue,
+        mrr_before=total_before,
     )
 
 
@@ -360,7 +372,11 @@ def build_report(
         tax_rates=ledger.tax_rates,
     )
     rows = movements(snapshots, grid, revenue_by_month(ledger, grid.boundaries, convert))
-    return summary(rows, shown=months, currency=reporting, now=now)
+    # The months before the business's first subscription or invoice hold nothing: they are not shown (nor
+    # averaged into the churn behind LTV); a new installation's report is its current month.
+    first = ledger.first_activity
+    begun = datetime.fromtimestamp(first, config.tz).strftime("%Y-%m") if first is not None else rows[-1].month
+    return summary([row for row in rows if row.month >= begun] or rows[-1:], shown=months, currency=reporting, now=now)
 
 
 def payment_rows(rt: Runtime, *, month: str | None, status: str | None) -> list[dict]:
@@ -415,27 +431,37 @@ def _is_month(text: str) -> bool:
     return True
 
 
-def failed_rows(rt: Runtime, ledger: Ledger | None = None) -> list[dict]:
+def failed_rows(rt: Runtime, ledger: Ledger | None = None, *, now: datetime, old: bool = False) -> list[dict]:
+    """Unpaid invoices whose payment failed (dunning cases), oldest failure first. An invoice whose last failure
+    is more than `[billing] failed_open_days` before `now` is an old failure (`"old": true`: history, such as a
+    year of imported payments, not a case to chase): left out unless `old`."""
+    horizon = (now - timedelta(days=rt.config["billing"]["failed_open_days"])).timestamp()
     rows = []
     for invoice in (ledger or load(rt)).invoices:
         if (
-            invoice["status"] != "paid"
-            and invoice.get("payment_failed")
-            and invoice["status"] not in ("void", "uncollectible")
+            invoice["status"] == "paid"
+            or not invoice.get("payment_failed")
+            or invoice["status"] in ("void", "uncollectible")
         ):
-            rows.append(
-                {
-                    "invoice": invoice["id"],
-                    "customer_email": invoice.get("customer_email"),
-                    "amount": invoice["amount_due"],
-                    "currency": invoice["currency"],
-                    "attempts": invoice.get("attempt_count", 0),
-                    "next_attempt": iso(from_unix(invoice["next_payment_attempt"]))
-                    if invoice.get("next_payment_attempt")
-                    else None,
-                }
-            )
-    return sorted(rows, key=lambda r: r["invoice"])
+            continue
+        failed_at = invoice.get("_at", 0)
+        if failed_at < horizon and not old:
+            continue
+        rows.append(
+            {
+                "invoice": invoice["id"],
+                "customer_email": invoice.get("customer_email"),
+                "amount": invoice["amount_due"],
+                "currency": invoice["currency"],
+                "attempts": invoice.get("attempt_count", 0),
+                "failed_at": iso(from_unix(failed_at)) if failed_at else None,
+                "next_attempt": iso(from_unix(invoice["next_payment_attempt"]))
+                if invoice.get("next_payment_attempt")
+                else None,
+                "old": failed_at < horizon,
+            }
+        )
+    return sorted(rows, key=lambda r: (r["failed_at"] or "", r["invoice"]))
 
 
 SUBSCRIPTION_STATUSES = tuple(SubscriptionStatus)

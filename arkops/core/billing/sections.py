@@ -12,7 +12,7 @@ from arkops.runtime import Runtime
 GRAPH_MONTHS = 12
 
 
-def _figures(rt: Runtime, report: dict[str, Any], failed: list[dict], fmt: Formats) -> list[Figure]:
+def _figures(rt: Runtime, report: dict[str, Any], failures: list[dict], fmt: Formats) -> list[Figure]:
     cur = report["currency"]
     month = report["months"][-1]
     moved = {kind: month[kind] for kind in MOVEMENT_KINDS}
@@ -27,6 +27,9 @@ def _figures(rt: Runtime, report: dict[str, Any], failed: list[dict], fmt: Forma
             fmt.money(sum(moved.values()), signed=True),
             currency=cur,
         ),
+        Figure(
+            "revenue_month", f"Revenue {month['month']}", month["revenue"], fmt.money(month["revenue"]), currency=cur
+        ),
     ]
     goal = rt.config["goals"]["mrr"]
     if goal:
@@ -34,6 +37,8 @@ def _figures(rt: Runtime, report: dict[str, Any], failed: list[dict], fmt: Forma
         figures.append(
             Figure("goal", "Towards the MRR goal", round(progress, 4), f"{fmt.percent(progress)} of {fmt.money(goal)}")
         )
+    failed = [row for row in failures if not row["old"]]
+    old = [row for row in failures if row["old"]]
     owed = sum(row["amount"] for row in failed if row["currency"].upper() == cur)
     figures += [
         Figure(
@@ -55,6 +60,13 @@ def _figures(rt: Runtime, report: dict[str, Any], failed: list[dict], fmt: Forma
             note="see `arkops payments failed`" if failed else "",
         ),
     ]
+    if old:
+        days = rt.config["billing"]["failed_open_days"]
+        figures.append(
+            Figure(
+                "old_failures", "Old failures", len(old), fmt.number(len(old)), note=f"last failed over {days} days ago"
+            )
+        )
     return figures
 
 
@@ -91,7 +103,7 @@ def status(rt: Runtime, *, now: datetime) -> list[Section]:
         Section(
             "revenue",
             "Revenue",
-            _figures(rt, report, failed_rows(rt, ledger), fmt),
+            _figures(rt, report, failed_rows(rt, ledger, now=now, old=True), fmt),
             charts=[_mrr_chart(report, fmt, movements=False)],
         )
     ]
@@ -100,7 +112,8 @@ def status(rt: Runtime, *, now: datetime) -> list[Section]:
 def report(rt: Runtime, *, now: datetime, months: int) -> list[Section]:
     ledger = load(rt)
     built = build_report(rt, now=now, months=months, ledger=ledger)
-    failed = failed_rows(rt, ledger)
+    failures = failed_rows(rt, ledger, now=now, old=True)
+    failed = [row for row in failures if not row["old"]]
     fmt = formats(rt)
     cur = built["currency"]
     rows = built["months"]
@@ -134,7 +147,7 @@ def report(rt: Runtime, *, now: datetime, months: int) -> list[Section]:
         Section(
             "revenue",
             "Revenue",
-            _figures(rt, built, failed, fmt),
+            _figures(rt, built, failures, fmt),
             charts=[_mrr_chart(built, fmt, movements=True), revenue],
             tables=[failed_table],
         )
