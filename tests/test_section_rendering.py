@@ -67,7 +67,14 @@ def report_of(*sections: Section) -> str:
 
 
 def weekly_of(*sections: Section, locale: str = "en"):
-    variables = {"period": "2026-W10", "mrr": "€1.00", "revenue": "€2.00", "new_trials": 1, "conversions": 0}
+    variables = {
+        "period": "2026-W10",
+        "headline": [],
+        "mrr": "€1.00",
+        "revenue": "€2.00",
+        "new_trials": 1,
+        "conversions": 0,
+    }
     context = {"recipient": "owner@example.com", "product": "Acme", **variables, "sections": list(sections)}
     return render("weekly_report", context, locale=locale)
 

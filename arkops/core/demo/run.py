@@ -65,7 +65,6 @@ def run_demo(folder: Path, *, force: bool = False) -> dict:
         if not part.after_jobs:
             resolve(part.build)(world)
     jobs = run_due(rt, now=DEMO_NOW, force=True)
-    run_due(rt, now=DEMO_NOW, only="mail-flush", force=True)  # what the tick's last job (the weekly email) queued
     for _, part in demo_parts():
         if part.after_jobs:
             resolve(part.build)(world)
