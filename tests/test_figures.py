@@ -40,7 +40,7 @@ def test_the_demos_weekly_email_agrees_with_status_on_every_figure_both_show(dem
     assert all(line.split(": ")[0] in shown for line in headline)  # the headline's figures are status's
     jobs = text.split("== Jobs", 1)[1]
     assert "weekly-email" not in jobs and "never ran" not in jobs and "(needs attention)" not in jobs.splitlines()[0]
-    assert "mail-flush | 2026-10-15 11:30 | ok" in jobs  # the report was built after the tick's other jobs
+    assert "mail-flush | 2026-10-15 11:30 CEST | ok" in jobs  # the report was built after the tick's other jobs
 
 
 def test_old_failures_are_apart_from_open_ones(cli, workspace, monkeypatch):

@@ -46,7 +46,7 @@ def completion(
     line with zsh in ~/.zshrc; fish: `arkops completion fish | source` in
     ~/.config/fish/config.fish. It needs no workspace.
 
-    Example: arkops completion bash >> ~/.bash_completion
+    Example: arkops completion bash
     """
     from typer.completion import get_completion_script
 

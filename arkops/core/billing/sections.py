@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from arkops.clock import local_time, parse_iso
 from arkops.core.billing.report import MOVEMENT_KINDS, build_report, failed_rows, load
 from arkops.core.sections import Chart, Figure, Formats, Section, formats, table
 from arkops.runtime import Runtime
@@ -70,6 +71,31 @@ def _figures(rt: Runtime, report: dict[str, Any], failures: list[dict], fmt: For
     return figures
 
 
+def _yearly_figures(report: dict[str, Any], fmt: Formats) -> list[Figure]:
+    """The report's cards beside status's: ARR, LTV, and the month's revenue churn (logo churn is status's)."""
+    cur = report["currency"]
+    month = report["months"][-1]
+    ltv = report["ltv"]
+    return [
+        Figure("arr", "ARR", report["arr"], fmt.money(report["arr"]), currency=cur, note="12 x MRR"),
+        Figure(
+            "ltv",
+            "LTV",
+            ltv,
+            fmt.money(ltv) if ltv is not None else "n/a",
+            currency=cur,
+            note="ARPU / average logo churn of the last 6 months" if ltv is not None else "no churn yet",
+        ),
+        Figure(
+            "revenue_churn_rate",
+            f"Revenue churn {month['month']}",
+            month["revenue_churn_rate"],
+            fmt.percent(month["revenue_churn_rate"]),
+            note="MRR lost to churn and contraction, of the month's opening MRR",
+        ),
+    ]
+
+
 def _mrr_chart(report: dict[str, Any], fmt: Formats, *, movements: bool) -> Chart:
     months = report["months"]
     labels = [m["month"] for m in months]
@@ -128,7 +154,11 @@ def report(rt: Runtime, *, now: datetime, months: int) -> list[Section]:
         f"{fmt.money(rows[-1]['revenue'])} in {rows[-1]['month']}.",
         currency=cur,
     )
-    money = dict.fromkeys(("amount",), fmt.money)
+
+    def local(moment: str) -> str:
+        return local_time(parse_iso(moment), rt.config.tz)
+
+    shown = {"amount": fmt.money, "failed_at": local, "next_attempt": local}
     failed_table = table(
         "failed_payments",
         "Failed payments open",
@@ -136,10 +166,11 @@ def report(rt: Runtime, *, now: datetime, months: int) -> list[Section]:
             ("customer_email", "Customer"),
             ("amount", "Amount"),
             ("attempts", "Attempts"),
+            ("failed_at", "Last failed"),
             ("next_attempt", "Next attempt"),
         ],
         failed,
-        money,
+        shown,
         red=list(range(len(failed))),
         empty="no failed payment open",
     )
@@ -147,7 +178,7 @@ def report(rt: Runtime, *, now: datetime, months: int) -> list[Section]:
         Section(
             "revenue",
             "Revenue",
-            _figures(rt, built, failures, fmt),
+            [*_figures(rt, built, failures, fmt), *_yearly_figures(built, fmt)],
             charts=[_mrr_chart(built, fmt, movements=True), revenue],
             tables=[failed_table],
         )

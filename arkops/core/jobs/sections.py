@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from arkops.clock import iso, parse_iso
+from arkops.clock import iso, local_time, parse_iso
 from arkops.core.domain import resolve
 from arkops.core.jobs.runner import Schedule, job_states, load_jobs, next_due, schedule_of, scheduled_time
 from arkops.core.sections import Section, table
@@ -47,7 +47,7 @@ def status(rt: Runtime, *, now: datetime) -> list[Section]:
     red: list[int] = []
 
     def local(moment: str | None) -> str | None:
-        return parse_iso(moment).astimezone(tz).strftime("%Y-%m-%d %H:%M") if moment else None
+        return local_time(parse_iso(moment), tz) if moment else None
 
     for job in load_jobs():
         schedule = schedule_of(rt, job)
