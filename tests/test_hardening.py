@@ -123,8 +123,9 @@ def test_demo_force_keeps_what_the_user_put_in_the_folder(tmp_path):
     assert (folder / "data" / "ledger.json").exists()
 
 
-def test_cron_print_escapes_percent_and_refuses_a_line_break(cli):
-    assert cli("cron", "print", "--log", "/var/log/arkops-%Y.log").out.strip().endswith("/var/log/arkops-\\%Y.log 2>&1")
+def test_cron_print_escapes_percent_and_refuses_a_line_break(cli, workspace):
+    log = workspace / "arkops-%Y.log"
+    assert cli("cron", "print", "--log", str(log)).out.strip().endswith(f"{workspace}/arkops-\\%Y.log 2>&1")
     result = cli("cron", "print", "--log", "/tmp/a\n* * * * * evil")
     assert result.code == 3 and "line break" in result.err and result.out == ""
 
