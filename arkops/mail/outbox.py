@@ -28,6 +28,7 @@ from arkops.mail.address import check_header
 from arkops.mail.smtp import FAILED, RETRY, SENT, UNKNOWN, Outcome
 from arkops.store import Db, Store, atomic_write_bytes, ensure_dir
 from arkops.store.archive import Archive
+from arkops.store.files import remove_file
 from arkops.store.tables import Table
 
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=6))
@@ -347,7 +348,7 @@ def _prune_dry_run_files(store: Store, cutoff: datetime, dry_run: bool) -> int:
     for path in folder.iterdir():
         if path.is_file() and path.name.endswith((".eml", ".chat.txt")) and path.stat().st_mtime < cutoff.timestamp():
             if not dry_run:
-                path.unlink(missing_ok=True)
+                remove_file(path)
             removed += 1
     return removed
 

@@ -21,6 +21,7 @@ from arkops.core.domain import Job, JobOutcome, resolve
 from arkops.core.jobs import JOBS_DB
 from arkops.errors import ArkopsError, ConfigError, LockBusyError, redact
 from arkops.runtime import Runtime
+from arkops.store.files import changes
 
 ALERT_AFTER_FAILURES = 3
 
@@ -106,6 +107,7 @@ class JobResult:
     detail: str
     seconds: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)
+    changed: bool = False  # it wrote, appended to or removed a file (data, outbox, a counter file)
 
     @property
     def locked(self) -> bool:
@@ -113,8 +115,9 @@ class JobResult:
 
     @property
     def did_something(self) -> bool:
-        """Ran and changed or sent something (a count above zero), or failed: what a quiet cron log shows."""
-        return self.status == "failed" or (self.status == "ok" and any(self.counts.values()))
+        """Failed, or ran and changed a file (what it queued, sent, recorded or archived): what a quiet cron log
+        shows. A job with nothing to do writes nothing (no write without a change), whatever its counts say."""
+        return self.status == "failed" or (self.status == "ok" and self.changed)
 
     def as_dict(self) -> dict:
         return {
@@ -238,12 +241,12 @@ def _execute(rt: Runtime, job: Job, schedule: Schedule, now: datetime, force: bo
     state = _record(rt, job.name, start)
     if not due[0]:
         return JobResult(job.name, "skipped", "ran meanwhile in an overlapping tick")
-    started = time.monotonic()
+    started, writes = time.monotonic(), changes()
     try:
         outcome = resolve(job.run)(rt, now=now)
         if not isinstance(outcome, JobOutcome):
             raise TypeError(f"job {job.name}: {job.run} returned {type(outcome).__name__}, not a JobOutcome")
-        summary, counts = outcome.summary(), outcome.counts()
+        summary, counts, changed = outcome.summary(), outcome.counts(), changes() > writes
     except Exception as exc:  # one failing job must not stop the others
         error = redact(str(exc) if isinstance(exc, ArkopsError) else f"{type(exc).__name__}: {exc}")
         seconds = time.monotonic() - started
@@ -284,7 +287,7 @@ def _execute(rt: Runtime, job: Job, schedule: Schedule, now: datetime, force: bo
             last_success=iso(now),
         ),
     )
-    return JobResult(job.name, "ok", summary, seconds, counts)
+    return JobResult(job.name, "ok", summary, seconds, counts, changed=changed)
 
 
 def job_states(rt: Runtime) -> dict[str, dict]:
