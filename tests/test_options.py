@@ -5,6 +5,7 @@ taking the same forms, each --since with its --until."""
 from __future__ import annotations
 
 import pytest
+from cli_params import bounds_of, choices_of, parser_of
 
 BAD_OPTIONS = [
     (["trials", "list", "--state", "bogus"], "Invalid value for '--state': 'bogus' is not one of"),
@@ -79,10 +80,6 @@ def invocation(path: str, param, value: str) -> list[str]:
     return [*path.split(), param.opts[0], value]
 
 
-def parser_of(param):
-    return param.type_descriptor.parameter_info.parser
-
-
 def first_argument(path: str, param) -> bool:
     from arkops.cli.reference import leaf_commands
 
@@ -97,19 +94,20 @@ def choice_cases():
     for path, param in walked_parameters():
         if not first_argument(path, param):
             continue
-        descriptor = param.type_descriptor
-        if descriptor.is_choice and descriptor.choices:
-            yield path, param, [str(getattr(c, "value", c)) for c in descriptor.choices]
+        choices = choices_of(param)
+        if choices:
+            yield path, param, choices
         elif isinstance(parser_of(param), OneOf):
             yield path, param, None  # its values come from arkops.toml or the registry
 
 
 def range_cases():
     for path, param in walked_parameters():
-        if getattr(param, "min", None) is not None and first_argument(path, param):
-            yield path, param, str(param.min - 1)
-        if getattr(param, "max", None) is not None and first_argument(path, param):
-            yield path, param, str(param.max + 1)
+        low, high = bounds_of(param)
+        if low is not None and first_argument(path, param):
+            yield path, param, str(low - 1)
+        if high is not None and first_argument(path, param):
+            yield path, param, str(high + 1)
 
 
 def time_options():
@@ -140,7 +138,7 @@ def test_every_value_outside_its_range_is_exit_2(cli):
         result = cli(*invocation(path, param, value))
         assert result.code == 2, (path, param.opts, value, result.err)
         assert f"Invalid value for '{param.opts[0]}': {value} is not in the range " in result.err, result.err
-        assert all(str(bound) in result.err for bound in (param.min, param.max) if bound is not None), result.err
+        assert all(str(bound) in result.err for bound in bounds_of(param) if bound is not None), result.err
 
 
 def test_every_time_option_takes_the_same_forms_and_refuses_the_same_way(cli, monkeypatch):

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from cli_params import choices_of
 from conftest import Result, write_config
 from demo_workspace import demo_workspace  # noqa: F401  (a fixture)
 from dotenv import dotenv_values
@@ -122,8 +123,7 @@ def test_every_listing_with_a_table_is_run_below():
     tables = set()
     for path, command, _ in leaf_commands():
         formats = [p for p in command.params if p.name == "format" and not p.hidden]
-        descriptor = formats[0].type_descriptor if formats else None
-        if descriptor is not None and descriptor.is_choice and "table" in [str(c.value) for c in descriptor.choices]:
+        if formats and "table" in (choices_of(formats[0]) or []):
             tables.add(path)
     missing = {path for path in tables - set(NOT_LISTINGS) if not any(r.startswith(path) for r in ran)}
     assert missing == set(), "a new listing: add it to LISTINGS (or to NOT_LISTINGS with why)"

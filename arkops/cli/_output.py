@@ -305,6 +305,8 @@ def _later(name: str) -> Callable[..., Any]:
         rt = ctx.find_root().obj
         if ctx.resilient_parsing or not isinstance(rt, Runtime) or not given_on_command_line(ctx, param):
             return value
+        if name in ("data_dir", "config", "env_file"):
+            value = Path(value)  # an older Typer hands the callback the text
         if name == "env_file":
             load_env(value, required=True)
         if name == "config":
@@ -578,13 +580,15 @@ def fitted_table(
         box=None,
         show_edge=False,
         pad_edge=False,
-        padding=(0, 1),
+        padding=0,  # the gaps are columns of their own: Rich versions differ in where they add padding
         header_style=header_style,
         title_justify="left",
         caption_justify="left",
     )
-    for index, column_width in zip(kept, widths, strict=True):
+    for place, (index, column_width) in enumerate(zip(kept, widths, strict=True)):
         column = columns[index]
+        if place:
+            shown_table.add_column("", width=GAP, no_wrap=True)
         shown_table.add_column(
             text(column.header),
             width=column_width,
@@ -594,7 +598,8 @@ def fitted_table(
         )
     red = set(red_rows)
     for number, row in enumerate(cells):
-        shown_table.add_row(*(text(row[i]) for i in kept), style="red" if number in red else None)
+        shown = [cell for i in kept for cell in ("", row[i])][1:]  # each value after its gap
+        shown_table.add_row(*(text(cell) for cell in shown), style="red" if number in red else None)
     return shown_table
 
 

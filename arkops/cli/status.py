@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from arkops.core.sections import Chart, Figure, Section, Table
 
 SPARKS = "▁▂▃▄▅▆▇█"
-FIGURES_PER_ROW = 3
+FIGURE_GAP = "   "
 
 
 MAX_MONTHS = 120  # the report covers at most 10 years
@@ -77,25 +77,20 @@ def _figure(figure: Figure) -> Text:
     return cell
 
 
-def _figures(figures: list[Figure], width: int) -> RichTable:
-    """The figures in as many columns as fit the width (three at most), each figure whole on its line when it
-    can be: a figure wraps between words only when it is wider than the screen."""
+def _figures(figures: list[Figure], width: int) -> list[Text]:
+    """The figures as lines, as many side by side as fit the width: a figure is never split across lines
+    unless it is wider than the screen, when it wraps between words."""
     from rich.cells import cell_len
-    from rich.table import Table as RichTable
 
-    cells = [_figure(figure) for figure in figures]
-    per_row = FIGURES_PER_ROW
-    while per_row > 1:
-        widths = [max(cell_len(c.plain) for c in cells[i::per_row]) for i in range(min(per_row, len(cells)))]
-        if sum(widths) + 2 * (len(widths) - 1) <= width:
-            break
-        per_row -= 1
-    grid = RichTable.grid(padding=(0, 2))
-    for _ in range(per_row):
-        grid.add_column(no_wrap=per_row > 1)
-    for start in range(0, len(cells), per_row):
-        grid.add_row(*cells[start : start + per_row])
-    return grid
+    lines: list[Text] = []
+    for cell in (_figure(figure) for figure in figures):
+        last = lines[-1] if lines else None
+        if last is not None and cell_len(last.plain) + len(FIGURE_GAP) + cell_len(cell.plain) <= width:
+            last.append(FIGURE_GAP)
+            last.append_text(cell)
+        else:
+            lines.append(cell)
+    return lines
 
 
 def _table(table: Table, width: int) -> RichTable | Text:
@@ -119,8 +114,8 @@ def render_sections(sections: list[Section], *, as_of: str) -> None:
     out.print(_headline(sections, as_of))
     for section in sections:
         out.print(_title(section))
-        if section.figures:
-            out.print(_figures(section.figures, out.width))
+        for line in _figures(section.figures, out.width):
+            out.print(line)
         for chart in section.charts:
             out.print(text("  " + _chart_line(chart), style="cyan"))
         for table in section.tables:
