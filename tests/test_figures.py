@@ -115,3 +115,24 @@ def test_a_report_begins_with_the_first_month_of_data(cli, workspace, monkeypatc
     assert [row["month"] for row in months] == ["2026-03", "2026-04", "2026-05", "2026-06"]
     assert months[0]["revenue"] == 2900 and months[0]["revenue_churn_rate"] == 0.0
     assert len(json.loads(cli("payments", "report", "--months", "2", "--format", "json").out)["months"]) == 2
+
+
+def test_status_as_csv_and_funnel_check_as_json_give_the_same_figures(demo_workspace, tmp_path):  # noqa: F811
+    import csv
+    import io
+    import shutil
+
+    status = json.loads(in_demo(demo_workspace, "status", "--format", "json").stdout)
+    rows = list(csv.DictReader(io.StringIO(in_demo(demo_workspace, "status", "--format", "csv").stdout)))
+    assert list(rows[0]) == ["section", "figure", "label", "value", "currency", "text", "red"]
+    for row in rows:
+        figure = status["sections"][row["section"]]["figures"][row["figure"]]
+        assert (row["label"], row["text"], row["red"]) == (figure["label"], figure["text"], str(figure["red"]))
+    assert len(rows) == sum(len(section["figures"]) for section in status["sections"].values())
+    copy = tmp_path / "demo"  # funnel check records its verdict: not in the shared demo
+    shutil.copytree(demo_workspace, copy)
+    check = in_demo(copy, "funnel", "check", "--format", "json", "--check")
+    verdict = json.loads(check.stdout)
+    assert check.returncode == (1 if verdict["failed"] else 0)
+    assert [rule["rule"] for rule in verdict["rules"]] == ["demo -> trial", "trial -> paid"]
+    assert {"status", "rate", "count_from", "count_to", "low", "high", "min_rate"} <= set(verdict["rules"][0])

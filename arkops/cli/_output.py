@@ -205,11 +205,13 @@ class OneOf:
     names, template names): `values` names a function `(rt) -> list[str]`. A value outside them is a
     usage error listing them (exit 2), the closest first; the shell completes them (`complete`).
     With `split`, the value is `KEY<split>REST` (`pro=20`) and its first `parts` parts are each one of
-    them (`--map starter=pro`: two)."""
+    them (`--map starter=pro`: two); `rest` names a validator `(text) -> Any` of what follows
+    (`--discount pro=20`: a percentage), whose DataError is the usage error too."""
 
     values: str
     split: str | None = None
     parts: int = 1
+    rest: str | None = None
     _arkops_parser = True
 
     def choices(self, ctx: Any = None) -> list[str]:
@@ -226,6 +228,11 @@ class OneOf:
         for key in keys:
             if key not in valid:
                 raise _usage(not_one_of(key, valid))
+        if self.rest is not None and self.split:
+            key, sep, rest = text.partition(self.split)
+            if not sep:
+                raise _usage(f"{text!r}: write it as {key.strip() or 'NAME'}{self.split}VALUE")
+            checked(self.rest)(rest)
         return text
 
     def complete(self, ctx: typer.Context, incomplete: str) -> list[str]:
@@ -246,9 +253,9 @@ def not_one_of(value: str, valid: Sequence[str]) -> str:
     return f"{value!r} is not one of {listed}.{closest(value, valid)}"
 
 
-def one_of(values: str, *, split: str | None = None, parts: int = 1) -> dict[str, Any]:
+def one_of(values: str, *, split: str | None = None, parts: int = 1, rest: str | None = None) -> dict[str, Any]:
     """`typer.Option(..., **one_of("module:function"))`: the parser and the completion of a `OneOf`."""
-    choice = OneOf(values, split, parts)
+    choice = OneOf(values, split, parts, rest)
     return {"parser": choice, "autocompletion": choice.complete}
 
 

@@ -45,7 +45,7 @@ def promo_create(
         typer.Option(
             "--discount",
             help="PLAN=PERCENT off, once per plan it covers (e.g. pro=33).",
-            **one_of("arkops.cli._output:plan_ids", split="="),
+            **one_of("arkops.cli._output:plan_ids", split="=", rest="arkops.core.promo.codes:percent_text"),
         ),
     ] = None,
     amount_off: Annotated[

@@ -100,6 +100,11 @@ def parse_percent(text: str, what: str) -> float:
     return float(value)
 
 
+def percent_text(text: str) -> float:
+    """A discount's percentage as an option gives it (`--discount pro=20`), or DataError."""
+    return parse_percent(text, "percent")
+
+
 def parse_discounts(rt: Runtime, given: list[str]) -> dict[str, float]:
     """`starter=25` pairs: each plan once, each a configured plan."""
     out: dict[str, float] = {}
