@@ -106,9 +106,12 @@ def parse_moment(text: str, *, now: datetime, tz: tzinfo, end_of_day: bool = Fal
             moment = _in_range(text, lambda: now - timedelta(**{_CLOCK_UNITS[unit]: amount}))
     elif _DAY.fullmatch(value):
         try:
-            day = date.fromisoformat(value) + timedelta(days=1 if end_of_day else 0)
-        except (ValueError, OverflowError):
+            day = date.fromisoformat(value)
+        except ValueError:
             raise DataError(f"{text!r} is not a date") from None
+        if not EARLIEST.year <= day.year < LATEST.year:  # 9999-12-31 has no next day to end at
+            raise DataError(f"{text!r} is out of range (1970-2099)")
+        day += timedelta(days=1 if end_of_day else 0)
         # fold=0 in a gap maps to the first instant that exists after it: the day's real start
         moment = _in_range(text, lambda: datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC))
     else:

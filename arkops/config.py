@@ -317,6 +317,11 @@ SMTP_PASSWORD=
 SMTP_SECURITY=starttls                     # starttls, ssl or none
 MAIL_FROM=billing@your-product.example
 ARKOPS_ALERT_TO=you@your-product.example
+# Optional integrations (docs/crm.md, docs/analytics.md), for [crm] and [analytics] in arkops.toml:
+# HUBSPOT_TOKEN=pat-...                    # or PIPEDRIVE_TOKEN=...
+# HUBSPOT_API_BASE= / PIPEDRIVE_API_BASE=  # another endpoint (regional, company domain, a local stand-in)
+# PLAUSIBLE_API_KEY=...                    # PLAUSIBLE_API_BASE=https://plausible.example.com when self-hosted
+# GOOGLE_APPLICATION_CREDENTIALS=/path/to/service-account.json
 """
 
 

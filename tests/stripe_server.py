@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlparse
 
 import pytest
+from conftest import serving
 
 KEY = "sk_test_" + "shapedserver0123456789"
 
@@ -244,12 +245,9 @@ def _merge(old: dict, new: dict) -> dict:
 def stripe_server(workspace, monkeypatch):
     state = StripeShaped()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     state.base = f"http://127.0.0.1:{server.server_address[1]}"
     state.lists["/v1/events"] = []
     monkeypatch.setenv("STRIPE_API_BASE", state.base)
     monkeypatch.setenv("STRIPE_SECRET_KEY", KEY)
-    yield state
-    server.shutdown()
-    server.server_close()
+    with serving(server):
+        yield state

@@ -116,7 +116,7 @@ def test_serve_answers_each_post_and_applies_an_event_once(workspace, signed):
 
 
 @pytest.mark.slow
-def test_same_event_from_16_processes_is_applied_once_with_one_alert(workspace, signed):
+def test_same_event_from_ten_processes_is_applied_once_with_one_alert(workspace, signed):
     payload, header = signed(paid_event())
     (workspace / "event.json").write_text(payload)
     procs = [
@@ -127,12 +127,12 @@ def test_same_event_from_16_processes_is_applied_once_with_one_alert(workspace, 
             text=True,
             env={**os.environ, "ARKOPS_NOW": "2026-03-01T00:01:00Z"},  # delivered as it happens
         )
-        for _ in range(16)
+        for _ in range(10)
     ]
     outputs = [p.communicate(timeout=60)[1] for p in procs]
-    assert [p.returncode for p in procs] == [0] * 16, outputs
+    assert [p.returncode for p in procs] == [0] * 10, outputs
     assert sum("applied" in out for out in outputs) == 1
-    assert sum("already seen" in out for out in outputs) == 15
+    assert sum("already seen" in out for out in outputs) == 9
     outbox = json.loads((workspace / "data" / "outbox.json").read_text())
     assert [m["template"] for m in outbox["messages"].values()] == ["first_revenue"]
 

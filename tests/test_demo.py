@@ -6,39 +6,25 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
-
-SCRUB = (
-    "ARKOPS_DATA_DIR",
-    "ARKOPS_CONFIG",
-    "ARKOPS_NOW",
-    "ARKOPS_ALERT_TO",
-    "MAIL_FROM",
-    "SMTP_HOST",
-    "STRIPE_SECRET_KEY",
-    "STRIPE_API_BASE",
-)
+from conftest import OUTSIDE_SETTINGS, build_demo
 
 
 def arkops(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in SCRUB}
+    env = {k: v for k, v in os.environ.items() if k not in OUTSIDE_SETTINGS}
     return subprocess.run(
         [sys.executable, "-m", "arkops", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
     )
 
 
 @pytest.mark.slow
-def test_demo_summary_agrees_with_the_workspace_and_is_reproducible(tmp_path):
-    started = time.monotonic()
-    first = arkops("demo", "one", "--format", "json", cwd=tmp_path)
-    assert first.returncode == 0, first.stderr
-    assert time.monotonic() - started < 30
-    summary = json.loads(first.stdout)
-    workspace = tmp_path / "one"
+def test_demo_summary_agrees_with_the_workspace_and_is_reproducible(shared_demo, tmp_path):
+    assert shared_demo.seconds < 30
+    summary = shared_demo.summary
+    workspace = shared_demo.folder
     assert summary["mrr"] > 0 and summary["paying_customers"] > 0 and summary["emails_rendered"] > 0
 
     report = json.loads(arkops("payments", "report", "--format", "json", cwd=workspace).stdout)
@@ -63,7 +49,7 @@ def test_demo_summary_agrees_with_the_workspace_and_is_reproducible(tmp_path):
     doctor = arkops("doctor", "--format", "json", cwd=workspace)
     assert doctor.returncode == 0, doctor.stdout
 
-    second = arkops("demo", str(tmp_path / "two"), "--format", "json", cwd=tmp_path)
+    second, _ = build_demo(tmp_path / "two", "--format", "json")
     again = json.loads(second.stdout)
     assert {k: v for k, v in again.items() if k != "workspace"} == {
         k: v for k, v in summary.items() if k != "workspace"
@@ -83,8 +69,15 @@ def test_demo_refuses_a_folder_that_is_not_a_demo_and_a_file(tmp_path):
 
 
 @pytest.mark.slow
-def test_demo_is_rebuilt_only_with_force(tmp_path):
-    assert arkops("demo", "d", cwd=tmp_path).returncode == 0
+def test_demo_is_rebuilt_only_with_force_which_keeps_what_the_user_put_in_the_folder(tmp_path):
+    folder = tmp_path / "d"
+    built = arkops("demo", "d", cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    assert f"report: {folder / 'report.html'}" in built.stdout  # where to look next
+    assert "arkops status, as of 2026-10-15 11:30 CEST" in built.stdout
+    (folder / "notes.txt").write_text("mine")
     again = arkops("demo", "d", cwd=tmp_path)
     assert again.returncode == 3 and "already holds a demo; pass --force to rebuild it" in again.stderr
     assert arkops("demo", "d", "--force", cwd=tmp_path).returncode == 0
+    assert (folder / "notes.txt").read_text() == "mine"
+    assert (folder / "data" / "ledger.json").exists()

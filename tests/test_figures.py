@@ -6,11 +6,28 @@ from __future__ import annotations
 
 import email
 import json
+import os
+import subprocess
+import sys
 from email.message import Message
+from pathlib import Path
 
-from demo_workspace import demo_workspace, in_demo  # noqa: F401  (a fixture)
+import pytest
+from conftest import OUTSIDE_SETTINGS, Demo, copy_of_demo
 from stripe_server import stripe_server  # noqa: F401  (a fixture)
 from stripe_shapes import customer, event, invoice, ts
+
+
+def in_demo(folder: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in OUTSIDE_SETTINGS}
+    return subprocess.run(
+        [sys.executable, "-m", "arkops", *args], cwd=folder, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_workspace(shared_demo: Demo) -> Path:
+    return shared_demo.folder
 
 
 def text_part(message: Message) -> str:
@@ -25,7 +42,7 @@ def figure_line(figure: dict) -> str:
     return f"- {figure['label']}: {figure['text']}{red}{note}"
 
 
-def test_the_demos_weekly_email_agrees_with_status_on_every_figure_both_show(demo_workspace):  # noqa: F811
+def test_the_demos_weekly_email_agrees_with_status_on_every_figure_both_show(demo_workspace):
     (path,) = [p for p in (demo_workspace / "data" / "outbox").glob("*.eml") if "weekly_report" in p.name]
     text = text_part(email.message_from_bytes(path.read_bytes()))
     status = json.loads(in_demo(demo_workspace, "status", "--format", "json").stdout)
@@ -117,10 +134,9 @@ def test_a_report_begins_with_the_first_month_of_data(cli, workspace, monkeypatc
     assert len(json.loads(cli("payments", "report", "--months", "2", "--format", "json").out)["months"]) == 2
 
 
-def test_status_as_csv_and_funnel_check_as_json_give_the_same_figures(demo_workspace, tmp_path):  # noqa: F811
+def test_status_as_csv_and_funnel_check_as_json_give_the_same_figures(demo_workspace, shared_demo, tmp_path):
     import csv
     import io
-    import shutil
 
     status = json.loads(in_demo(demo_workspace, "status", "--format", "json").stdout)
     rows = list(csv.DictReader(io.StringIO(in_demo(demo_workspace, "status", "--format", "csv").stdout)))
@@ -129,8 +145,7 @@ def test_status_as_csv_and_funnel_check_as_json_give_the_same_figures(demo_works
         figure = status["sections"][row["section"]]["figures"][row["figure"]]
         assert (row["label"], row["text"], row["red"]) == (figure["label"], figure["text"], str(figure["red"]))
     assert len(rows) == sum(len(section["figures"]) for section in status["sections"].values())
-    copy = tmp_path / "demo"  # funnel check records its verdict: not in the shared demo
-    shutil.copytree(demo_workspace, copy)
+    copy = copy_of_demo(shared_demo, tmp_path)  # funnel check records its verdict: not in the shared demo
     check = in_demo(copy, "funnel", "check", "--format", "json", "--check")
     verdict = json.loads(check.stdout)
     assert check.returncode == (1 if verdict["failed"] else 0)

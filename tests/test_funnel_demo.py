@@ -4,38 +4,24 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from conftest import copy_of_demo
 
 from arkops.clock import parse_iso
 
-SCRUB = ("ARKOPS_DATA_DIR", "ARKOPS_CONFIG", "ARKOPS_NOW", "ARKOPS_ALERT_TO", "MAIL_FROM", "SMTP_HOST")
-
-
-def arkops(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in SCRUB}
-    return subprocess.run(
-        [sys.executable, "-m", "arkops", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
-    )
-
 
 @pytest.fixture
-def shop(tmp_path, cli, monkeypatch):
-    """The demo workspace, built by `arkops demo` in its own process; then commands run in this one (fast)."""
-    built = arkops("demo", "shop", "--format", "json", cwd=tmp_path)
-    assert built.returncode == 0, built.stderr
-    folder = tmp_path / "shop"
+def shop(shared_demo, tmp_path, cli, monkeypatch):
+    """A copy of the session's demo workspace (`funnel check` records its run); commands run in this process."""
+    folder = copy_of_demo(shared_demo, tmp_path)
     monkeypatch.chdir(folder)
     monkeypatch.setenv("ARKOPS_DATA_DIR", str(folder / "data"))
     monkeypatch.setenv("ARKOPS_CONFIG", str(folder / "arkops.toml"))
     for line in (folder / ".env").read_text().splitlines():
         if line and not line.startswith("#"):
             monkeypatch.setenv(*line.split("=", 1))
-    return json.loads(built.stdout)
+    return shared_demo.summary
 
 
 def document(cli, *args: str):

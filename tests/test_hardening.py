@@ -110,19 +110,6 @@ def test_a_utf8_bom_is_fine_in_the_config_and_in_imports(cli, workspace):
     assert result.code == 0, result.err
 
 
-def test_demo_force_keeps_what_the_user_put_in_the_folder(tmp_path):
-    import os
-
-    env = {k: v for k, v in os.environ.items() if k not in ("ARKOPS_DATA_DIR", "ARKOPS_CONFIG", "ARKOPS_NOW")}
-    folder = tmp_path / "d"
-    run = [sys.executable, "-m", "arkops", "demo", str(folder)]
-    assert subprocess.run(run, env=env, capture_output=True).returncode == 0
-    (folder / "notes.txt").write_text("mine")
-    assert subprocess.run([*run, "--force"], env=env, capture_output=True).returncode == 0
-    assert (folder / "notes.txt").read_text() == "mine"
-    assert (folder / "data" / "ledger.json").exists()
-
-
 def test_cron_print_escapes_percent_and_refuses_a_line_break(cli, workspace):
     log = workspace / "arkops-%Y.log"
     assert cli("cron", "print", "--log", str(log)).out.strip().endswith(f"{workspace}/arkops-\\%Y.log 2>&1")

@@ -7,13 +7,12 @@ import email.policy
 import json
 import subprocess
 import sys
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import ClassVar
 
 import pytest
-from conftest import free_port, run_arkops, write_config
+from conftest import free_port, run_arkops, serving, write_config
 
 from arkops.config import LOCALES, load_config
 from arkops.core.registry import messages
@@ -257,9 +256,7 @@ class ChatHandler(BaseHTTPRequestHandler):
 def test_operator_alert_reaches_the_chat_webhook_once(cli, workspace, smtp_server, monkeypatch):
     ChatHandler.received = []
     server = HTTPServer(("127.0.0.1", free_port()), ChatHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         write_config(workspace, f'[mail]\nalert_webhook_url = "http://127.0.0.1:{server.server_port}/hooks/x"\n')
         from pathlib import Path
 
@@ -285,8 +282,6 @@ def test_operator_alert_reaches_the_chat_webhook_once(cli, workspace, smtp_serve
         assert len(smtp_server.received) == 2  # operator + customer email, once each
         channels = sorted(row["channel"] for row in outbox(cli))
         assert channels == ["chat", "email", "email"]
-    finally:
-        server.shutdown()
 
 
 def test_missing_smtp_host_keeps_messages_queued(cli, monkeypatch):

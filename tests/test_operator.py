@@ -4,22 +4,23 @@ and progress bars only at a terminal."""
 
 from __future__ import annotations
 
+import base64
 import email
 import hashlib
 import json
 import os
 import pty
+import select
 import shutil
 import struct
 import subprocess
 import sys
-import threading
+import time
 import zlib
 from datetime import datetime
 from html.parser import HTMLParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
+from typing import IO
 
 import pytest
 
@@ -48,15 +49,10 @@ def in_demo(folder: Path, *args: str, env: dict | None = None) -> subprocess.Com
     )
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    """One demo workspace for the module's read-only checks (each test that changes it works on a copy)."""
-    folder = tmp_path_factory.mktemp("operator") / "demo"
-    done = in_demo(folder.parent, "demo", str(folder))
-    assert done.returncode == 0, done.stderr
-    assert f"report: {folder / 'report.html'}" in done.stdout  # where to look next
-    assert "arkops status, as of 2026-10-15 11:30 CEST" in done.stdout
-    return folder
+@pytest.fixture
+def demo(shared_demo) -> Path:
+    """The session's demo workspace, for the module's read-only checks (each test that changes it works on a copy)."""
+    return shared_demo.folder
 
 
 def as_json(result: subprocess.CompletedProcess):
@@ -310,30 +306,104 @@ def png_is_not_blank(path: Path) -> tuple[int, int, int]:
     return width, height, len(rows)
 
 
-class Recorder(BaseHTTPRequestHandler):
-    """A proxy Chromium must send every outside request to: it records and refuses them."""
+class DevTools:
+    """Headless Chromium driven through the DevTools protocol on --remote-debugging-pipe (it reads commands on
+    fd 3 and answers on fd 4, each message JSON ended by a NUL). Every event is kept with the session it came
+    from, so a page's requests and console are that page's alone: the browser's own traffic (updates, sign-in,
+    network time, whatever a new version adds) belongs to no page session and cannot be mistaken for it."""
 
-    seen: ClassVar[list[str]] = []
+    def __init__(self, browser: str, profile: Path, log: IO[str]) -> None:
+        commands_read, self.commands = os.pipe()
+        self.replies, replies_write = os.pipe()
 
-    def do_GET(self):
-        Recorder.seen.append(self.path)
-        self.send_response(404)
-        self.end_headers()
+        def pipes_as_fds_3_and_4() -> None:
+            os.dup2(commands_read, 3)
+            os.dup2(replies_write, 4)
 
-    do_POST = do_CONNECT = do_HEAD = do_GET
+        self.process = subprocess.Popen(
+            [
+                browser,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--no-first-run",
+                "--remote-debugging-pipe",
+                f"--user-data-dir={profile}",
+                # No name resolves: nothing a page asks for can leave this machine (it is still seen asking).
+                "--host-resolver-rules=MAP * ~NOTFOUND",
+                "about:blank",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            preexec_fn=pipes_as_fds_3_and_4,
+            close_fds=False,  # fds 3 and 4 must survive into the browser; Python's own fds are not inheritable
+        )
+        os.close(commands_read)
+        os.close(replies_write)
+        self.unread = b""
+        self.last_id = 0
+        self.events: list[dict] = []
 
-    def log_message(self, *args):
-        pass
+    def read(self, deadline: float) -> dict:
+        while b"\0" not in self.unread:
+            ready, _, _ = select.select([self.replies], [], [], max(deadline - time.monotonic(), 0))
+            assert ready, "Chromium did not answer within 30 s"
+            chunk = os.read(self.replies, 1 << 20)
+            assert chunk, "Chromium closed its DevTools pipe"
+            self.unread += chunk
+        message, self.unread = self.unread.split(b"\0", 1)
+        return json.loads(message)
 
+    def call(self, method: str, session: str | None = None, **params: object) -> dict:
+        self.last_id += 1
+        message = {
+            "id": self.last_id,
+            "method": method,
+            "params": params,
+            **({"sessionId": session} if session else {}),
+        }
+        os.write(self.commands, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + 30
+        while (reply := self.read(deadline)).get("id") != self.last_id:
+            self.events.append(reply)
+        assert "error" not in reply, (method, reply["error"])
+        return reply["result"]
 
-# Chromium's own services, which it calls whatever the page is (updates, sign-in, network time).
-CHROMIUM_SERVICES = ("update.googleapis.com", "accounts.google.com", "clients2.google.com")
+    def open_page(self) -> str:
+        """A new tab, attached with its own session; its requests, console and log are recorded."""
+        target = self.call("Target.createTarget", url="about:blank")["targetId"]
+        session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        for domain in ("Network", "Page", "Runtime", "Log"):
+            self.call(f"{domain}.enable", session)
+        return session
 
+    def load(self, session: str, url: str) -> None:
+        first = len(self.events)
+        self.call("Page.navigate", session, url=url)
+        deadline = time.monotonic() + 30
+        while not self.of(session, "Page.loadEventFired", since=first):
+            self.events.append(self.read(deadline))
 
-def page_requests() -> list[str]:
-    """What reached the proxy since the last call, less Chromium's own calls."""
-    seen, Recorder.seen = Recorder.seen, []
-    return sorted({url for url in seen if not any(host in url.split("?")[0] for host in CHROMIUM_SERVICES)})
+    def of(self, session: str, *methods: str, since: int = 0) -> list[dict]:
+        return [e["params"] for e in self.events[since:] if e.get("sessionId") == session and e["method"] in methods]
+
+    def requested(self, session: str) -> list[str]:
+        """Every URL the page asked for, the attempts its CSP blocked included."""
+        return [sent["request"]["url"] for sent in self.of(session, "Network.requestWillBeSent")]
+
+    def console(self, session: str) -> list[str]:
+        """console.* calls, uncaught exceptions and the browser's log for the page (CSP violations, failed loads)."""
+        return [
+            json.dumps(entry)
+            for entry in self.of(session, "Runtime.consoleAPICalled", "Runtime.exceptionThrown", "Log.entryAdded")
+        ]
+
+    def close(self) -> None:
+        os.close(self.commands)  # the browser quits when its DevTools pipe closes, whatever state it is in
+        self.process.wait(timeout=30)
+        os.close(self.replies)
 
 
 def chromium() -> str:
@@ -370,58 +440,40 @@ def test_html_report_is_self_contained_and_renders_at_phone_and_desktop_width(de
     quotas = json.loads(in_demo(demo, "usage", "report", "--format", "json").stdout)
     assert hot_spots.count("<tr") - 1 == sum(row["over_80"] for row in quotas) > 0  # every customer-metric pair
 
-    Recorder.seen = []
-    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    threading.Thread(target=proxy.serve_forever, daemon=True).start()
-    try:
-        base = [
-            browser,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--hide-scrollbars",
-            "--no-first-run",
-            # Chromium's own traffic (updates, safe browsing, metrics) off, so what reaches the proxy is the page's
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-domain-reliability",
-            "--disable-client-side-phishing-detection",
-            "--disable-sync",
-            "--metrics-recording-only",
-            "--no-default-browser-check",
-            "--disable-features=NetworkTimeServiceQuerying,OptimizationHints,MediaRouter,Translate",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            f"--proxy-server=http://127.0.0.1:{proxy.server_address[1]}",
-            "--proxy-bypass-list=<-loopback>",
-            "--enable-logging=stderr",
-            "--v=0",
-        ]
-        shots = {}
-        for name, size in (("phone", "390,844"), ("desktop", "1280,900")):
-            shot = tmp_path / f"report-{name}.png"
-            done = subprocess.run(
-                [*base, f"--screenshot={shot}", f"--window-size={size}", page_file.as_uri()],
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            assert shot.exists(), done.stderr[-2000:]
-            console = [line for line in done.stderr.splitlines() if "CONSOLE" in line]
-            assert console == [], console  # no console error, no CSP violation
-            shots[name] = png_is_not_blank(shot)
-        from_report = page_requests()
-        # The control: a page that does load something from outside is seen by the proxy.
-        control = tmp_path / "control.html"
-        control.write_text(
-            '<!DOCTYPE html><img src="http://assets.example.invalid/pixel.png"><script>console.error("control")</script>'
-        )
-        seen = subprocess.run([*base, "--dump-dom", control.as_uri()], capture_output=True, text=True, timeout=60)
-        from_control = page_requests()
-        assert any("CONSOLE" in line and "control" in line for line in seen.stderr.splitlines())
-    finally:
-        proxy.shutdown()
-    assert from_report == []  # nothing left the report
-    assert from_control == ["http://assets.example.invalid/pixel.png"]
+    # The control: a page that does load something from outside and logs an error is seen doing both.
+    control = tmp_path / "control.html"
+    control.write_text(
+        '<!DOCTYPE html><img src="http://assets.example.invalid/pixel.png"><script>console.error("control")</script>'
+    )
+    log_file = tmp_path / "chromium.log"
+    with log_file.open("w") as log:
+        devtools = DevTools(browser, tmp_path / "profile", log)
+        try:
+            report = devtools.open_page()
+            shots = {}
+            for name, (width, height, mobile) in (("phone", (390, 844, True)), ("desktop", (1280, 900, False))):
+                devtools.call(
+                    "Emulation.setDeviceMetricsOverride",
+                    report,
+                    width=width,
+                    height=height,
+                    deviceScaleFactor=1,
+                    mobile=mobile,
+                )
+                devtools.load(report, page_file.as_uri())
+                shot = tmp_path / f"report-{name}.png"
+                shot.write_bytes(
+                    base64.b64decode(devtools.call("Page.captureScreenshot", report, format="png")["data"])
+                )
+                shots[name] = png_is_not_blank(shot)
+            checked = devtools.open_page()
+            devtools.load(checked, control.as_uri())
+        finally:
+            devtools.close()
+    assert devtools.requested(report) == [page_file.as_uri()] * 2, log_file.read_text()[-2000:]  # only itself, twice
+    assert devtools.console(report) == []  # no console error, no CSP violation, no failed load
+    assert devtools.requested(checked) == [control.as_uri(), "http://assets.example.invalid/pixel.png"]
+    assert any('"control"' in line for line in devtools.console(checked))
     assert shots["phone"][:2] == (390, 844) and shots["desktop"][:2] == (1280, 900)
     assert shots["phone"][2] > 50 and shots["desktop"][2] > 50  # many different rows of pixels: not blank
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 import stripe
-from conftest import run_arkops, write_config
+from conftest import free_port, run_arkops, serving, write_config
+from crm_standins import TOKEN, hubspot_server
 from stripe_shapes import customer, event, invoice, ts
 
 EMAIL = "Ana.Lopez@example.com"
@@ -63,10 +64,23 @@ def at(monkeypatch, moment: datetime) -> None:
 
 @pytest.fixture
 def seeded(cli, workspace, monkeypatch, smtp_server):
+    """The seeding below, with her pushed to a HubSpot stand-in that `privacy forget` deletes her from."""
+    server, state = hubspot_server(free_port())
+    monkeypatch.setenv("HUBSPOT_TOKEN", TOKEN)
+    monkeypatch.setenv("HUBSPOT_API_BASE", server.base)
+    with serving(server):
+        yield seed(cli, workspace, monkeypatch)
+    assert [c["properties"]["email"] for c in state.contacts.values()] == ["bob@example.org"]
+
+
+def seed(cli, workspace, monkeypatch):
     """One person (EMAIL, IP) in every store, through the real commands, with a neighbour who must stay."""
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", SECRET)
     # full addresses, so that forgetting an IP has something to find (the default, anonymized, never stores one)
-    write_config(workspace, '[leads]\nretention_days = 90\nip_storage = "full"\n' + PLANS)
+    write_config(
+        workspace,
+        '[leads]\nretention_days = 90\nip_storage = "full"\n[crm]\nprovider = "hubspot"\nforget = true\n' + PLANS,
+    )
     at(monkeypatch, START)
     # Her visits in the web server's log and in the app's visit log, her demo request, and a neighbour's.
     (workspace / "access.log").write_text(
@@ -137,6 +151,10 @@ def seeded(cli, workspace, monkeypatch, smtp_server):
     assert cli("--dry-run", "mail", "send", "trial_day7", "--to", EMAIL, "--var", "days_left=7").code == 0
     assert cli("trials", "list", "--archived").code == 0  # the conversions cache names her
     assert any((workspace / "data" / "cache").glob("*.json"))
+    # Both in the CRM, with a note for each digest entry (her hot visits, the two demo requests).
+    assert cli("crm", "setup").code == 0
+    pushed = cli("crm", "push")
+    assert pushed.code == 0 and "sent 2 people (2 new), 3 notes" in pushed.err, pushed.err
     return workspace
 
 
@@ -227,6 +245,7 @@ def test_forget_leaves_no_trace_keeps_the_figures_and_is_not_undone_by_a_reimpor
     first = cli("privacy", "forget", EMAIL, "--yes")
     assert first.code == 0, first.err
     assert "erased:" in first.out and "ledger customers pseudonymised" in first.out
+    assert "CRM people deleted" in first.out
     assert cli("privacy", "forget", IP, "--yes").code == 0
 
     assert hits(data, traces(EMAIL) + traces(IP)) == []
@@ -487,3 +506,65 @@ def test_a_job_outcome_naming_the_person_is_reworded_and_the_run_kept(cli, works
         run["detail"].startswith("no trial for erased-")
         and run["last_start"] == jobs["runs"]["retention"]["last_start"]
     )
+
+
+def test_a_lost_privacy_key_is_refused_while_erasures_need_it(cli, workspace):
+    """Without its key the erasure records match nobody: a new key would silently let the erased back in."""
+    data = workspace / "data"
+    assert cli("trials", "signup", "eve@example.com", "--plan", "pro").code == 0
+    assert cli("privacy", "forget", "eve@example.com", "--yes").code == 0
+    key = (data / "privacy.key").read_bytes()
+    (data / "privacy.key").unlink()
+    for args in (
+        ("trials", "signup", "eve@example.com", "--plan", "pro"),
+        ("privacy", "forget", "zoe@example.com", "--yes"),
+        ("privacy", "export", "eve@example.com"),
+    ):
+        refused = cli(*args)
+        assert refused.code == 3, (args, refused.out, refused.err)
+        assert "privacy.key is missing" in refused.err and "restore privacy.key" in refused.err, refused.err
+    assert not (data / "privacy.key").exists()  # no new key was made
+    (data / "privacy.key").write_text("")
+    assert cli("trials", "signup", "eve@example.com", "--plan", "pro").code == 3  # an emptied key: refused as well
+    (data / "privacy.key").write_bytes(key)
+    (data / "privacy.key").chmod(0o600)
+    restored = cli("trials", "signup", "eve@example.com", "--plan", "pro")
+    assert restored.code == 3 and "erased at their request" in restored.err  # the key back, the erasure holds
+
+
+def test_a_new_key_is_made_while_nobody_was_erased(cli, workspace):
+    assert cli("trials", "signup", "eve@example.com", "--plan", "pro").code == 0
+    assert cli("privacy", "export", "eve@example.com").code == 0
+    (workspace / "data" / "privacy.key").unlink()
+    assert cli("privacy", "export", "eve@example.com").code == 0
+    assert (workspace / "data" / "privacy.key").is_file()
+
+
+def test_forget_and_export_reach_the_archived_invoices_too(cli, seeded, monkeypatch):
+    """After `retention` moves her settled invoice to archive/ledger/, export shows it and forget pseudonymises
+    it there: no trace of her in any store, hot or archived (visit day files, .eml renderings, outbox)."""
+    data = seeded / "data"
+    at(monkeypatch, START + timedelta(days=66))  # her invoice untouched 60 days; her visits younger than 90
+    assert "invoices archived" in cli("retention").out
+    archived = [h for h in hits(data, [EMAIL]) if h.startswith("archive/ledger/")]
+    assert archived, hits(data, [EMAIL])
+    assert {h.split(":")[0].split("/")[0] for h in hits(data, [EMAIL, IP])} >= {"visits", "outbox", "archive"}
+    exported = json.loads(cli("privacy", "export", EMAIL).out)["stores"]["ledger"]
+    (table,) = [t for t in exported if t.startswith("invoices (archive ")]
+    assert list(exported[table]) == ["in_ana"] and "invoices" not in exported  # hers only, found in the archive
+    figures = report(cli)
+    counted = cli("--dry-run", "privacy", "forget", EMAIL)
+    assert "ledger records" in counted.out, counted.out
+
+    first = cli("privacy", "forget", EMAIL, "--yes")
+    assert first.code == 0 and "1 ledger invoices pseudonymised" in first.out, first.out
+    assert cli("privacy", "forget", IP, "--yes").code == 0
+    assert hits(data, traces(EMAIL) + traces(IP)) == []
+    assert report(cli) == figures
+    assert hits(data, ["bob@example.org"])  # the neighbour's archived invoice stays his
+    before = data_files(data)
+    assert (
+        cli("privacy", "forget", EMAIL, "--yes").out.strip()
+        == "privacy forget: nothing held about them (already erased)"
+    )
+    assert data_files(data) == before

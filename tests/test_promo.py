@@ -154,10 +154,8 @@ def test_an_amount_off_code_covers_the_plans_in_its_currency(promo):
     assert remaining == {"code": "FIVE", "slots": None, "used": 0, "remaining": None, "percent_filled": None}
 
 
-def test_the_demo_has_launch30_with_redemptions_and_churn(cli, tmp_path):
-    result = cli("demo", str(tmp_path / "demo"), "--format", "json")
-    assert result.code == 0, result.err
-    promo = json.loads(result.out)["promo"]
+def test_the_demo_has_launch30_with_redemptions_and_churn(shared_demo):
+    promo = shared_demo.summary["promo"]
     assert promo["code"] == "LAUNCH30" and promo["slots"] == 30
     assert 0 < promo["used"] <= 30 and promo["used"] + promo["remaining"] == 30
     assert promo["redeemed_through_stripe"] > 0 and promo["churned_at_discount_end"] > 0

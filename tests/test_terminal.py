@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 from cli_params import choices_of
-from conftest import Result, write_config
-from demo_workspace import demo_workspace  # noqa: F401  (a fixture)
+from conftest import Demo, Result, write_config
 from dotenv import dotenv_values
 
 from arkops.cli.reference import leaf_commands
@@ -105,7 +104,12 @@ def tokens(text: str) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def customer(demo_workspace) -> str:  # noqa: F811
+def demo_workspace(shared_demo: Demo) -> Path:
+    return shared_demo.folder
+
+
+@pytest.fixture(scope="module")
+def customer(demo_workspace) -> str:
     rows = json.loads(
         subprocess.run(
             [sys.executable, "-m", "arkops", "billing", "subscriptions", "--status", "active", "--format", "json"],
@@ -130,7 +134,7 @@ def test_every_listing_with_a_table_is_run_below():
 
 
 @pytest.mark.parametrize("command", LISTINGS)
-def test_at_80_columns_no_line_is_longer_and_no_value_is_broken(command, demo_workspace, customer, monkeypatch, capsys):  # noqa: F811
+def test_at_80_columns_no_line_is_longer_and_no_value_is_broken(command, demo_workspace, customer, monkeypatch, capsys):
     command = command.format(customer=customer)
     narrow = run_at(demo_workspace, command, WIDTH, monkeypatch, capsys)
     wide = run_at(demo_workspace, command, 1000, monkeypatch, capsys)
@@ -145,7 +149,7 @@ def test_at_80_columns_no_line_is_longer_and_no_value_is_broken(command, demo_wo
         assert cut and not any(ATOM.fullmatch(word) for word in cut), f"{token!r} cuts a value:\n{narrow.out}"
 
 
-def test_piped_tables_are_80_wide_and_booleans_and_empty_cells_read_as_words(demo_workspace):  # noqa: F811
+def test_piped_tables_are_80_wide_and_booleans_and_empty_cells_read_as_words(demo_workspace):
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARKOPS_") and k != "COLUMNS"}
     done = subprocess.run(
         [sys.executable, "-m", "arkops", "leads", "list", "--columns", "lead,hot,email"],

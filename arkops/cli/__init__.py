@@ -15,7 +15,7 @@ from typer.core import TyperGroup
 
 from arkops import __version__
 from arkops.cli._output import SETTINGS, add_global_options, load_env
-from arkops.errors import ArkopsError, ExitCode, redact
+from arkops.errors import ArkopsError, ExitCode, Interrupted, redact, stop_on_signals
 from arkops.runtime import Runtime
 
 
@@ -209,13 +209,17 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     verbose = "-v" in args or "--verbose" in args
     try:
-        result = app(args=args, prog_name="arkops", complete_var=COMPLETE_VAR, standalone_mode=False)
+        with stop_on_signals():
+            result = app(args=args, prog_name="arkops", complete_var=COMPLETE_VAR, standalone_mode=False)
     except UsageError as exc:
         print(f"arkops: error: {usage_message(exc)}", file=sys.stderr)
         sys.exit(ExitCode.USAGE)
     except Abort:
         print("arkops: aborted", file=sys.stderr)
         sys.exit(130)
+    except Interrupted as exc:
+        print(f"arkops: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
     except ArkopsError as exc:
         if verbose:
             import traceback

@@ -19,18 +19,21 @@ def doctor(
     stripe: Annotated[
         bool, typer.Option("--stripe", help="Also call the Stripe API (honours STRIPE_API_BASE).")
     ] = False,
+    crm: Annotated[
+        bool, typer.Option("--crm", help="Also call the CRM: token scopes and custom fields (honours *_API_BASE).")
+    ] = False,
     format: Annotated[Format, typer.Option("--format", help=FORMAT_HELP)] = Format.table,
 ) -> None:
     """Check config, secrets, data files, templates and services; exit 1 if a check fails.
 
-    Each domain adds its checks. Warnings do not fail; `--smtp` and `--stripe`
-    also reach the servers (run them once the secrets are in .env).
+    Each domain adds its checks. Warnings do not fail; `--smtp`, `--stripe`
+    and `--crm` also reach the servers (run them once the secrets are in .env).
 
     Example: arkops doctor --format json
     """
     from arkops.core.doctor import FAIL, run_checks
 
-    online = frozenset(name for name, wanted in (("smtp", smtp), ("stripe", stripe)) if wanted)
+    online = frozenset(name for name, wanted in (("smtp", smtp), ("stripe", stripe), ("crm", crm)) if wanted)
     checks = run_checks(runtime(ctx), online=online)
     emit_rows([c.as_dict() for c in checks], format, ["check", "status", "detail"])
     raise typer.Exit(ExitCode.CHECK_FAILED if any(c.status == FAIL for c in checks) else ExitCode.OK)

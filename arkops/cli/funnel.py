@@ -32,6 +32,11 @@ class By(StrEnum):
     source = "source"
 
 
+class VisitorsFrom(StrEnum):
+    logs = "logs"
+    analytics = "analytics"
+
+
 class CheckFormat(StrEnum):
     table = "table"
     json = "json"
@@ -58,6 +63,13 @@ def funnel_report(
         bool,
         typer.Option("--cohort", help="Follow the people who entered each earlier stage in the window instead."),
     ] = False,
+    visitors_from: Annotated[
+        VisitorsFrom,
+        typer.Option(
+            "--visitors-from",
+            help="Count visitors from the access logs, or from the web analytics' aggregates: logs or analytics.",
+        ),
+    ] = VisitorsFrom.logs,
     format: Annotated[Format, typer.Option("--format", help=FORMAT_HELP)] = Format.table,
 ) -> None:
     """Counts per stage and the rate of each stage pair with its 95 % Wilson interval, by week or source.
@@ -72,7 +84,15 @@ def funnel_report(
     check_window(since, until)
     rt = runtime(ctx)
     percent = formats(rt).percent
-    document = report(rt, now=rt.now(), since=since, until=until, by=by.value if by else None, cohort=cohort)
+    document = report(
+        rt,
+        now=rt.now(),
+        since=since,
+        until=until,
+        by=by.value if by else None,
+        cohort=cohort,
+        visitors_from=visitors_from.value,
+    )
     if format is Format.json:
         emit_json(document)
         return
@@ -83,6 +103,8 @@ def funnel_report(
         return
     window = document["window"]
     kind = "cohort rates" if document["cohort"] else "period rates"
+    if document["provider"]:
+        kind += f" (visitors: {document['provider']} aggregates)"
     top = max(stage["count"] for stage in document["stages"]) or 1
     stages = [
         {

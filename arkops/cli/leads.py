@@ -40,6 +40,8 @@ class LogFormat(StrEnum):
 def _ingest_lines(rt, report) -> None:
     for example in report.bad_examples:
         say(rt, f"unreadable: {example}")
+    for problem in report.unreadable:
+        say(rt, f"not read to the end, tried again next run: {problem}")
     if report.rotated:
         say(rt, f"rotated files read from where they stopped: {', '.join(report.rotated)}")
 
@@ -175,6 +177,10 @@ def leads_stats(
     *,
     since: SinceOption = None,
     until: UntilOption = None,
+    compare: Annotated[
+        bool,
+        typer.Option("--compare", help="Beside each page, the web analytics' visitors and pageviews ([analytics])."),
+    ] = False,
     format: FormatOption = Format.table,
     columns: ColumnsOption = None,
 ) -> None:
@@ -182,13 +188,18 @@ def leads_stats(
 
     Example: arkops leads stats --since 24h --format json
     """
-    from arkops.core.leads.scoring import page_stats
-
     check_window(since, until)
     rt = runtime(ctx)
-    stats = page_stats(rt, now=rt.now(), since=since, until=until)
+    if compare:
+        from arkops.core.analytics.aggregates import compare_pages
+
+        stats = compare_pages(rt, now=rt.now(), since=since, until=until)
+    else:
+        from arkops.core.leads.scoring import page_stats
+
+        stats = page_stats(rt, now=rt.now(), since=since, until=until)
     if format is Format.json:
-        emit_json({"pages": stats["pages"]})
+        emit_json({"pages": stats["pages"]} | ({"provider": stats["provider"]} if compare else {}))
         return
     rows = [
         {
@@ -198,10 +209,8 @@ def leads_stats(
         }
         for page in stats["pages"]
     ]
-    emit_rows(
-        rows,
-        format,
-        ["path", "label", "hits", "visitors", "last_hour", "referrers", "sources"],
-        title=f"tracked pages since {stats['since']}" if format is Format.table else None,
-        chosen=columns,
-    )
+    shown = ["path", "label", "hits", "visitors", "last_hour", "referrers", "sources"]
+    if compare:
+        shown = ["path", "label", "hits", "visitors", "provider_visitors", "provider_pageviews", "difference"]
+    title = f"tracked pages since {stats['since']}" + (f" (logs beside {stats['provider']})" if compare else "")
+    emit_rows(rows, format, shown, title=title if format is Format.table else None, chosen=columns)

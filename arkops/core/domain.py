@@ -149,7 +149,9 @@ class Message(NamedTuple):
     to you), "transactional" (what a customer's own action or account
     needs: receipts, failed payments, quota reached), "lifecycle" (trial
     nudges, quota warnings). `sample` holds a value for every variable the
-    template uses: `doctor`, `mail preview` and the tests render with it.
+    template uses: `doctor`, `mail preview` and the tests render with it,
+    and it documents the variables (every template also receives
+    `recipient`, `locale`, `product` and, in HTML, `subject`).
     """
 
     category: str

@@ -26,6 +26,8 @@ DOMAINS = [
     "arkops.core.privacy",
     "arkops.core.operator",
     "arkops.core.funnel",
+    "arkops.core.crm",
+    "arkops.core.analytics",
 ]
 
 
@@ -86,19 +88,25 @@ def section_parts(kind: str) -> list[tuple[str, SectionPart]]:
     return sorted(parts, key=lambda pair: (pair[1].order, pair[0]))
 
 
-def config_tables() -> dict:
-    """Every domain's keys of arkops.toml, in the domains' order (`arkops.config.schema()` adds the global ones)."""
+def _merged(attribute: str, what: str) -> dict:
+    """The dicts the domains' `attribute` targets name, merged in the domains' order; a name declared twice is an error."""
     from arkops.core.domain import resolve
 
-    tables: dict = {}
+    found: dict = {}
     for domain in domains():
-        if domain.config is None:
+        target = getattr(domain, attribute)
+        if target is None:
             continue
-        declared = resolve(domain.config)
-        if clash := tables.keys() & declared.keys():
-            raise TypeError(f"{domain.name} declares config keys another domain declares: {sorted(clash)}")
-        tables.update(declared)
-    return tables
+        declared = resolve(target)
+        if clash := found.keys() & declared.keys():
+            raise TypeError(f"{domain.name} declares {what} another domain declares: {sorted(clash)}")
+        found.update(declared)
+    return found
+
+
+def config_tables() -> dict:
+    """Every domain's keys of arkops.toml, in the domains' order (`arkops.config.schema()` adds the global ones)."""
+    return _merged("config", "config keys")
 
 
 def register_config() -> None:
@@ -111,17 +119,7 @@ def register_config() -> None:
 @cache
 def messages() -> dict[str, Message]:
     """Every template any domain sends, by name, with its category and sample variables."""
-    from arkops.core.domain import resolve
-
-    found: dict[str, Message] = {}
-    for domain in domains():
-        if domain.templates is None:
-            continue
-        declared = resolve(domain.templates)
-        if clash := found.keys() & declared.keys():
-            raise TypeError(f"{domain.name} declares templates another domain declares: {sorted(clash)}")
-        found.update(declared)
-    return found
+    return _merged("templates", "templates")
 
 
 def register_databases() -> None:

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any, NotRequired, TypedDict, cast
 
 from arkops.clock import iso, parse_iso
-from arkops.errors import ArkopsError, DataError
+from arkops.errors import ArkopsError, DataError, finishing, one_line, stop_requested
 from arkops.mail import OUTBOX, MessageState
 from arkops.mail.address import check_header
-from arkops.mail.smtp import FAILED, RETRY, SENT, UNKNOWN, Outcome
+from arkops.mail.smtp import FAILED, NOT_TRIED, RETRY, SENT, UNKNOWN, Outcome
 from arkops.store import Db, Store, atomic_write_bytes, ensure_dir
 from arkops.store.archive import Archive
 from arkops.store.files import remove_file
@@ -33,7 +33,6 @@ from arkops.store.tables import Table
 
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=6))
 STATES = tuple(MessageState)
-GROUP = 20  # messages claimed, sent and recorded together: a crash leaves at most this many `unknown`
 LEASE = timedelta(minutes=30)  # a claim older than this is stale, whichever host or container made it
 EMAIL, CHAT = "email", "chat"
 
@@ -94,7 +93,7 @@ class FlushReport:
     dead: int = 0
     unknown: int = 0
     recovered: int = 0  # stale 'sending' claims turned to unknown
-    unreachable: bool = False  # no message could reach its server
+    unreachable: bool = False  # a server (SMTP, the chat webhook) could not be reached
     errors: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
@@ -360,13 +359,27 @@ def _stale(doc: OutboxMessage, now: datetime) -> bool:
     return expired or not _claimer_alive(doc.get("claimed_by") or "")
 
 
-def _claim(
-    store: Store, now: datetime, only: set[str] | None, channels: set[str], report: FlushReport
-) -> list[OutboxMessage]:
-    """Claim up to GROUP due messages in one transaction; turn stale claims into `unknown` on the way."""
+def _next(
+    store: Store,
+    now: datetime,
+    only: set[str] | None,
+    channels: set[str],
+    report: FlushReport,
+    done: tuple[OutboxMessage, Outcome] | None,
+) -> OutboxMessage | None:
+    """One transaction: record the outcome of the message just sent (`done`), then claim the next due one.
+
+    One message at a time is `sending`: a flush killed at any point (SIGKILL, a power cut) leaves at most
+    that one to become `unknown`; every message it had not reached is still `pending`. Stale claims (a
+    stopped process, an expired lease) turn `unknown` on the way. No message is claimed once `channels`
+    is empty (every server unreachable, or the flush's time is up).
+    """
     with store.transaction(OUTBOX) as db:
-        claimed: list[OutboxMessage] = []
-        for message_id, doc in sorted(MESSAGES.items(db), key=lambda pair: int(pair[0])):
+        if done is not None:
+            _settle(db, *done, now, report)
+        if not channels:
+            return None
+        for message_id, doc in MESSAGES.items(db):
             if doc["state"] == "sending" and _stale(doc, now):
                 doc.update(
                     {
@@ -377,20 +390,20 @@ def _claim(
                 )
                 MESSAGES.put(db, message_id, doc)
                 report.recovered += 1
-                continue
-            if len(claimed) >= GROUP or doc["state"] != "pending" or doc["channel"] not in channels:
+        for message_id, doc in sorted(MESSAGES.items(db), key=lambda pair: int(pair[0])):
+            if doc["state"] != "pending" or doc["channel"] not in channels:
                 continue
             if (only is not None and message_id not in only) or parse_iso(doc["next_attempt_at"]) > now:
                 continue
             doc.update({"state": "sending", "claimed_by": _claimer(), "claimed_at": cast(str, iso(now))})
             MESSAGES.put(db, message_id, doc)
-            claimed.append(doc)
-    return claimed
+            return doc
+    return None
 
 
 def _record(current: OutboxMessage, outcome: Outcome, now: datetime, report: FlushReport) -> None:
     current["claimed_by"] = None
-    current["last_error"] = None if outcome.kind == SENT else outcome.detail
+    current["last_error"] = None if outcome.kind == SENT else one_line(outcome.detail)
     current["attempts"] = current.get("attempts", 0) + 1  # every attempt counts; before a retry all of them failed
     if outcome.kind == SENT:
         current.update({"state": "sent", "sent_at": iso(now)})
@@ -406,40 +419,25 @@ def _record(current: OutboxMessage, outcome: Outcome, now: datetime, report: Flu
     elif outcome.kind == FAILED:
         current["state"] = "failed"
         report.failed += 1
+    elif outcome.kind == NOT_TRIED:
+        current["state"] = "pending"  # never reached a server: back in line as it was
     else:
         current["state"] = "unknown"
         report.unknown += 1
-    if outcome.kind != SENT:
+    if outcome.kind not in (SENT, NOT_TRIED):
         where = current["to"] if current["channel"] == EMAIL else "chat"
         report.errors.append(
-            f"message {current['id']} ({current['template']} to {where}): {outcome.kind}: {outcome.detail}"
+            one_line(f"message {current['id']} ({current['template']} to {where}): {outcome.kind}: {outcome.detail}")
         )
 
 
-def _settle(
-    store: Store,
-    outcomes: list[tuple[OutboxMessage, Outcome]],
-    untried: list[OutboxMessage],
-    now: datetime,
-    report: FlushReport,
-) -> None:
-    """Record a group's outcomes and hand back what was not attempted, in one transaction.
-
-    Only a message still `sending` under this process's claim is touched: a
-    record is never moved backwards (nothing sent ever returns to `pending`).
-    """
-    me = _claimer()
-    with store.transaction(OUTBOX) as db:
-        for doc, outcome in outcomes:
-            current = MESSAGES.get(db, doc["id"])
-            if current is not None and current["state"] == "sending" and current.get("claimed_by") == me:
-                _record(current, outcome, now, report)
-                MESSAGES.put(db, doc["id"], current)
-        for doc in untried:
-            current = MESSAGES.get(db, doc["id"])
-            if current is not None and current["state"] == "sending" and current.get("claimed_by") == me:
-                current.update({"state": "pending", "claimed_by": None})
-                MESSAGES.put(db, doc["id"], current)
+def _settle(db: Db, doc: OutboxMessage, outcome: Outcome, now: datetime, report: FlushReport) -> None:
+    """Record one message's outcome, if it is still `sending` under this process's claim: a record is never
+    moved backwards (nothing sent ever returns to `pending`)."""
+    current = MESSAGES.get(db, doc["id"])
+    if current is not None and current["state"] == "sending" and current.get("claimed_by") == _claimer():
+        _record(current, outcome, now, report)
+        MESSAGES.put(db, doc["id"], current)
 
 
 def _attempt(doc: OutboxMessage, send: Callable[[Any], Outcome]) -> Outcome:
@@ -461,79 +459,52 @@ def flush(
     only: set[str] | None = None,
     deadline: float | None = None,
 ) -> FlushReport:
-    """Send what is due, a group at a time: claim, send outside the lock, record. Safe to run concurrently.
+    """Send what is due, one message at a time: claim it, send it outside the lock, record it with the claim
+    of the next (`_next`). Safe to run concurrently, and to stop at any point.
 
-    A crash loses at most the group in flight: its messages stay `sending`
-    until their claim is stale, then become `unknown` (never resent blindly).
-    When a server cannot be reached, no further message of that channel is
-    tried in this flush. `deadline` (seconds) stops claiming new groups.
+    When a server cannot be reached, no further message of that channel is tried in this flush, and the
+    report says so (`unreachable`, exit 4) whatever the other messages did. `deadline` (seconds) stops
+    claiming new messages.
     """
     report = FlushReport()
     started = time.monotonic()
     channels = {EMAIL, CHAT}
     senders = {EMAIL: send_email, CHAT: send_chat}
-    attempted = reached = False
-    while channels and (deadline is None or time.monotonic() - started < deadline):
-        group = _claim(store, now, only, channels, report)
-        if not group:
-            break
-        outcomes = _send_group(store, group, senders, channels, now, report)
-        attempted = attempted or bool(outcomes)
-        reached = reached or any(outcome.reached for outcome in outcomes)
-    report.unreachable = attempted and not reached
-    return report
+    done: tuple[OutboxMessage, Outcome] | None = None
+    while True:
+        if deadline is not None and time.monotonic() - started >= deadline:
+            channels.clear()
+        with finishing():  # a stop between two messages lands after the record, never inside it
+            doc = _next(store, now, only, channels, report, done)
+            if doc is not None and stop_requested():
+                _put_back(store, doc, Outcome(NOT_TRIED, "not tried"), now, report)
+        if doc is None:
+            return report
+        recorded = False
+        try:
+            # A stop signal waits for the message in flight (its timeouts bound the wait) and its record;
+            # a second signal stops at once, and the message is recorded `unknown`.
+            with finishing():
+                outcome = _attempt(doc, senders[doc["channel"]])
+                if stop_requested():
+                    _put_back(store, doc, outcome, now, report)
+                    recorded = True
+        except ArkopsError:  # nothing went out: the message goes back in line, the flush stops and says why
+            _put_back(store, doc, Outcome(NOT_TRIED, "not tried"), now, report)
+            raise
+        except BaseException:  # stopped mid-send: the message may have gone out, so it is never resent blindly
+            if not recorded:
+                _put_back(store, doc, Outcome(UNKNOWN, "interrupted while sending"), now, report)
+            raise
+        done = (doc, outcome)
+        if not outcome.reached:
+            report.unreachable = True
+            channels.discard(doc["channel"])  # unreachable: the others wait for the next flush
 
 
-def _send_group(
-    store: Store,
-    group: list[OutboxMessage],
-    senders: dict[str, Callable[[Any], Outcome]],
-    channels: set[str],
-    now: datetime,
-    report: FlushReport,
-) -> list[Outcome]:
-    """Send a claimed group outside the lock, then record it; the outcomes of the messages attempted.
-
-    A channel whose server cannot be reached leaves `channels`: its other
-    messages go back in line for the next flush. Whatever stops the group
-    (a configuration error, an interruption), what was attempted is recorded
-    and the rest handed back before the exception goes on.
-    """
-    outcomes: list[tuple[OutboxMessage, Outcome]] = []
-    try:
-        for doc in group:
-            if doc["channel"] not in channels:
-                continue
-            outcome = _attempt(doc, senders[doc["channel"]])
-            outcomes.append((doc, outcome))
-            if not outcome.reached:
-                channels.discard(doc["channel"])  # unreachable: the others wait for the next flush
-    except ArkopsError:
-        _settle_group(store, group, outcomes, now, report)
-        raise
-    except BaseException:  # interrupted mid-send: the message in flight may have gone out
-        _settle_group(store, group, outcomes, now, report, interrupted=True)
-        raise
-    _settle_group(store, group, outcomes, now, report)
-    return [outcome for _, outcome in outcomes]
-
-
-def _settle_group(
-    store: Store,
-    group: list[OutboxMessage],
-    outcomes: list[tuple[OutboxMessage, Outcome]],
-    now: datetime,
-    report: FlushReport,
-    *,
-    interrupted: bool = False,
-) -> None:
-    """Record the outcomes and hand back the messages not attempted; after an interruption the first of those
-    was in flight, and is recorded as unknown (never resent blindly)."""
-    done = {d["id"] for d, _ in outcomes}
-    rest = [d for d in group if d["id"] not in done]
-    if interrupted and rest:
-        outcomes, rest = [*outcomes, (rest[0], Outcome(UNKNOWN, "interrupted while sending"))], rest[1:]
-    _settle(store, outcomes, rest, now, report)
+def _put_back(store: Store, doc: OutboxMessage, outcome: Outcome, now: datetime, report: FlushReport) -> None:
+    with store.transaction(OUTBOX) as db:
+        _settle(db, doc, outcome, now, report)
 
 
 def make_pending(store: Store, message_id: str, *, now: datetime) -> OutboxMessage:

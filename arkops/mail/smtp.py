@@ -20,6 +20,7 @@ from arkops.config import env
 from arkops.errors import ConfigError, redact
 
 SENT, RETRY, FAILED, UNKNOWN = "sent", "retry", "failed", "unknown"
+NOT_TRIED = "not tried"  # stopped before anything reached a server (a configuration error): still pending
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 CHUNK = 4 << 20
+MAX_LINE = CHUNK  # a longer line is unreadable: counted and skipped, never held in memory
 FORMATS = ("auto", "combined", "jsonl", "json")
 
 # host? ip ident user [time] "request" status size ("referrer" "agent" (anything appended: request time...)?)?
@@ -240,7 +241,7 @@ def parse_json_line(line: str) -> Hit:
     return parse_record(record)
 
 
-def _open(path: Path) -> io.BufferedIOBase:
+def open_log(path: Path) -> io.BufferedIOBase:
     if path.name.endswith(".gz"):
         return gzip.GzipFile(path, "rb")
     return open(path, "rb")
@@ -248,7 +249,7 @@ def _open(path: Path) -> io.BufferedIOBase:
 
 def detect_format(path: Path) -> str:
     """combined, jsonl or json, from the first bytes (a `[` is a JSON array, a `{` JSON Lines)."""
-    with _open(path) as handle:
+    with open_log(path) as handle:
         head = handle.read(512).lstrip()
     if head.startswith(b"["):
         return "json"
@@ -261,14 +262,21 @@ def fingerprint(path: Path) -> str | None:
     """The identity of a log's content: a hash of its first complete line (None while it has none).
 
     A file keeps it when it is renamed, copied or gzipped by logrotate, and a
-    truncated or new file gets another, so it tells where to resume.
+    truncated or new file gets another, so it tells where to resume. A first
+    line longer than `MAX_LINE` (never read as a line: it is skipped as
+    unreadable) is known by its first `MAX_LINE` bytes.
     """
-    with _open(path) as handle:
-        head = handle.read(8192)
-    cut = head.find(b"\n")
-    if cut < 0:
-        return None
-    return hashlib.sha256(head[: cut + 1]).hexdigest()[:24]
+    head = bytearray()
+    with open_log(path) as handle:
+        while len(head) <= MAX_LINE:
+            more = handle.read(8192 if not head else 64 << 10)
+            if not more:
+                return None  # not one complete line yet
+            cut = more.find(b"\n")
+            if cut >= 0:
+                return hashlib.sha256(bytes(head) + more[: cut + 1]).hexdigest()[:24]
+            head += more
+    return "long:" + hashlib.sha256(bytes(head[:MAX_LINE])).hexdigest()[:24]
 
 
 def record_fingerprint(record: Any) -> str:
@@ -279,40 +287,57 @@ def record_fingerprint(record: Any) -> str:
 @dataclass
 class Chunk:
     lines: list[bytes]  # complete lines holding a needle, in file order
-    end: int  # offset after the last complete line read
+    end: int  # offset after the last complete line read (or inside an over-long line being skipped)
     scanned: int  # complete lines read in this chunk (the ones not holding a needle included)
+    overlong: int = 0  # lines longer than MAX_LINE, skipped unread
+    skipping: bool = False  # `end` is inside an over-long line: resume by skipping to its end
 
 
-def read_lines(path: Path, offset: int, needles: tuple[bytes, ...]) -> Iterator[Chunk]:
+def read_lines(path: Path, offset: int, needles: tuple[bytes, ...], *, skipping: bool = False) -> Iterator[Chunk]:
     """The complete lines after `offset` that contain any needle, chunk by chunk.
 
     A last line without its newline (still being written, or cut by a
     crash) is left for a later run. Memory stays at one chunk, whatever the
-    file's size (a single line longer than a chunk grows it).
+    file holds: a line longer than a chunk (`MAX_LINE`) is never buffered
+    whole; it is counted (`Chunk.overlong`) and skipped to its newline, and a
+    file ending inside one says so (`Chunk.skipping`, with `skipping=True`
+    the next read starts by skipping the rest of it).
     """
     find = _finder(needles)
-    with _open(path) as handle:
+    with open_log(path) as handle:
         if offset:
             handle.seek(offset)
-        position = offset
+        start = offset  # the file offset of buffer[0]
         buffer = bytearray(CHUNK)
-        filled = 0
+        filled = overlong = 0
         while True:
-            if filled == len(buffer):
-                buffer.extend(bytes(len(buffer)))
             with memoryview(buffer) as view:
                 got = handle.readinto(view[filled:])
             if not got:
+                if skipping or overlong:
+                    yield Chunk([], start, 0, overlong, skipping)
                 return
             filled += got
+            if skipping:
+                cut = buffer.find(b"\n", 0, filled)
+                if cut < 0:
+                    start, filled = start + filled, 0
+                    continue
+                skipping = False
+                buffer[: filled - cut - 1] = buffer[cut + 1 : filled]
+                start, filled = start + cut + 1, filled - cut - 1
             end = buffer.rfind(b"\n", 0, filled) + 1
             if not end:
+                if filled == len(buffer):  # a whole chunk and no newline: an over-long line
+                    overlong += 1
+                    skipping = True
+                    start, filled = start + filled, 0
                 continue
-            lines = [bytes(buffer[start:stop]) for start, stop in find(buffer, end)]
-            position += end
-            yield Chunk(lines, position, buffer.count(b"\n", 0, end))
+            lines = [bytes(buffer[begin:stop]) for begin, stop in find(buffer, end)]
+            yield Chunk(lines, start + end, buffer.count(b"\n", 0, end), overlong)
+            overlong = 0
             buffer[: filled - end] = buffer[end:filled]
-            filled -= end
+            start, filled = start + end, filled - end
 
 
 def _finder(needles: tuple[bytes, ...]) -> Callable[[bytearray, int], Iterator[tuple[int, int]]]:

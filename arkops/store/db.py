@@ -21,7 +21,14 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 
 from arkops.errors import CorruptFileError, DataError
-from arkops.store.files import atomic_write_bytes, ensure_dir, remove_stale_temps
+from arkops.store.files import (
+    FILE_MODE,
+    atomic_write_bytes,
+    ensure_dir,
+    outside_data_dir,
+    remove_stale_temps,
+    write_output,
+)
 from arkops.store.jsonl import JsonLines
 from arkops.store.locking import DATA_LOCK_WAIT, exclusive
 from arkops.store.schema import SCHEMAS, DatabaseName, Schema, database_name
@@ -376,6 +383,14 @@ class Store:
         ensure_dir(cache_path.parent)
         atomic_write_bytes(cache_path, dump_json({"source": signature, "recipe": recipe, "value": value}))
         return value
+
+    def output_path(self, path: Path, *, what: str) -> Path:
+        """A path the user named for arkops to write, checked to lie outside the data directory (DataError)."""
+        return outside_data_dir(self.data_dir, path, what=what)
+
+    def write_output(self, path: Path, data: bytes, *, what: str, mode: int = FILE_MODE) -> Path:
+        """Write a user-named file (a report, a preview, a counter) atomically, never over a data file."""
+        return write_output(self.data_dir, path, data, what=what, mode=mode)
 
     def jsonl(self, database: DatabaseName) -> JsonLines:
         return JsonLines(self.data_dir / f"{database_name(database)}.jsonl")

@@ -55,23 +55,48 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, os.replace, fsync the folder; mode 0600.
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int = FILE_MODE) -> None:
+    """Temp file in the same folder, fsync, os.replace, fsync the folder; mode 0600 unless told.
 
     A write that fails (disk full, permissions) leaves the old file as it was
     and is one DataError naming the file and the reason.
     """
     try:
-        _write_and_replace(path, data)
+        _write_and_replace(path, data, mode)
     except OSError as exc:
         raise DataError(f"cannot write {path}: {exc.strerror or exc}; the file was left as it was") from None
 
 
-def _write_and_replace(path: Path, data: bytes) -> None:
+def outside_data_dir(data_dir: Path, path: Path, *, what: str) -> Path:
+    """The absolute, symlink-resolved form of a path the user named for arkops to write (a report, a preview,
+    a counter file), or DataError (exit 3) when it lies in the data directory or resolves into it.
+
+    Every write of a user-named path goes through here: a report written over `data/ledger.json`, or over
+    a symlink pointing at it, would replace the ledger, and every later command would stop on it.
+    """
+    target = path.expanduser().resolve()
+    home = data_dir.expanduser().resolve()
+    if target == home or home in target.parents:
+        through = "" if path.expanduser().absolute() == target else f" (through a link, to {target})"
+        raise DataError(
+            f"{what} {path}: inside the data directory {data_dir}{through}, which holds arkops' own files; "
+            "choose a path outside it (nothing was written)"
+        )
+    return target
+
+
+def write_output(data_dir: Path, path: Path, data: bytes, *, what: str, mode: int = FILE_MODE) -> Path:
+    """Write a user-named file atomically, never inside the data directory (`outside_data_dir`); its real path."""
+    target = outside_data_dir(data_dir, path, what=what)
+    atomic_write_bytes(target, data, mode=mode)
+    return target
+
+
+def _write_and_replace(path: Path, data: bytes, mode: int) -> None:
     folder = path.parent
     fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, FILE_MODE)
+        os.fchmod(fd, mode)
         view = memoryview(data)
         while view:
             written = os.write(fd, view)

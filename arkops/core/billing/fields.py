@@ -16,7 +16,9 @@ from arkops.errors import DataError
 from arkops.money import MAX_AMOUNT, currency_code
 
 MAX_TEXT = 500
-MAX_COUNT = 1_000_000
+# Stripe's integers (quantities, package sizes, tier bounds, attempt counts) are int64 in its API reference,
+# with no smaller bound published: metered bytes billed per GB divide by 1,000,000,000.
+MAX_COUNT = 2**63 - 1
 
 
 def _where(obj: dict, key: str) -> str:
@@ -76,7 +78,8 @@ def amount(obj: dict, key: str) -> int:
 
 
 def count(obj: dict, key: str, default: int) -> int:
-    """A whole number 1 to a million (quantities, attempts, interval counts); missing is `default`."""
+    """A whole number from 0 to Stripe's int64 bound (quantities, package sizes, attempts, interval counts);
+    missing is `default`."""
     value = obj.get(key)
     if value is None:
         return default

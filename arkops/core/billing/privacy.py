@@ -25,11 +25,14 @@ NAME_FIELDS = ("name", "customer_name")
 
 
 def forget(rt: Runtime, who: Person, *, now: datetime) -> dict[str, int]:
+    """Pseudonymise the person's customers and their invoices, in `ledger.json` and in `archive/ledger/`."""
+    from arkops.core.privacy.service import rewrite_archived
+
     if who.kind != "email" or not rt.store.path(LEDGER_DB).exists():
         return {}
     customers = invoices = 0
+    ids: set[str] = set()
     with rt.store.transaction(LEDGER_DB) as db:
-        ids = set()
         for customer_id, customer in db.items("customers"):
             if who.found_in(customer.get("email")):
                 customer.update({"email": who.pseudonym_email, "name": who.pseudonym if customer.get("name") else None})
@@ -37,33 +40,51 @@ def forget(rt: Runtime, who: Person, *, now: datetime) -> dict[str, int]:
                 ids.add(customer_id)
                 customers += 1
         for invoice_id, invoice in db.items("invoices"):
-            if who.found_in(invoice.get("customer_email")) or (
-                invoice.get("customer") in ids and invoice.get("customer_email")
-            ):
-                invoice["customer_email"] = who.pseudonym_email
+            if _pseudonymise_invoice(who, ids, invoice):
                 db.put("invoices", invoice_id, invoice)
                 invoices += 1
+    # Settled invoices move to the monthly archives (customers stay hot): they name the person as much.
+    invoices += rewrite_archived(
+        rt, LEDGER_DB, lambda table, _, doc: table == "invoices" and _pseudonymise_invoice(who, ids, doc)
+    )
     return {"ledger customers pseudonymised": customers, "ledger invoices pseudonymised": invoices}
+
+
+def _pseudonymise_invoice(who: Person, customer_ids: set[str], invoice: dict) -> bool:
+    """Put the pseudonym in an invoice of the person (by email, or by their customer id); True when changed."""
+    email = invoice.get("customer_email")
+    if not (who.found_in(email) or (invoice.get("customer") in customer_ids and email)):
+        return False
+    if email == who.pseudonym_email:
+        return False
+    invoice["customer_email"] = who.pseudonym_email
+    return True
 
 
 LINKED = ("subscriptions", "invoices", "refunds", "disputes", "credit_notes", "customer_discounts")
 
 
 def export(rt: Runtime, who: Person) -> dict[str, dict[str, Any]]:
-    """The person's customers, and every billing record linked to them by customer id or by email."""
+    """The person's customers, and every billing record linked to them by customer id or by email, from the
+    ledger and its monthly archives (`"invoices (archive 2026-03)"`)."""
+    from arkops.core.privacy.service import archived
+
     if who.kind != "email" or not rt.store.path(LEDGER_DB).exists():
         return {}
+
+    def theirs(key: str, doc: dict, customers: dict) -> bool:
+        return key in customers or doc.get("customer") in customers or who.found_in(doc.get("customer_email"))
+
     with rt.store.transaction(LEDGER_DB) as db:
         customers = {k: c for k, c in db.items("customers") if who.found_in(c.get("email"))}
         found: dict[str, dict[str, Any]] = {"customers": customers} if customers else {}
         for table in LINKED:
-            rows = {
-                key: doc
-                for key, doc in db.items(table)
-                if key in customers or doc.get("customer") in customers or who.found_in(doc.get("customer_email"))
-            }
+            rows = {key: doc for key, doc in db.items(table) if theirs(key, doc, customers)}
             if rows:
                 found[table] = rows
+    for month, table, key, doc in archived(rt, LEDGER_DB):
+        if table in LINKED and theirs(key, doc, customers):
+            found.setdefault(f"{table} (archive {month})", {})[key] = doc
     return found
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -256,10 +255,9 @@ def verify_webhook(payload: bytes, signature: str | None) -> dict:
         verify_signature(payload, signature, secret)
     except SignatureError as exc:
         raise DataError(f"webhook refused: {exc}") from None
-    try:
-        event = json.loads(payload)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"webhook refused: payload is not JSON ({exc})") from None
+    from arkops.sources.json_files import parse_json
+
+    event = parse_json(payload, what="webhook refused: payload")
     try:
         return check_event(event)
     except DataError as exc:

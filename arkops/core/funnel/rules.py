@@ -115,8 +115,12 @@ class CheckReport:
             f"{len(self.results)} rule(s): {n['failing']} failing, {n['not_enough_data']} without enough data",
             f"{n['alerted']} alert(s), {n['recovered']} recovery notice(s) queued",
         ]
-        if self.silent:
-            parts.append("no visits: alarm queued" if self.no_visits_alerted else "no visits (alarm already sent)")
+        if self.no_visits_alerted:
+            parts.append("no visits: alarm queued")
+        elif self.silent and self.last_visit is None:  # nothing ever stored: no silence to alarm about yet
+            parts.append("no visits stored yet: nothing queued")
+        elif self.silent:
+            parts.append("no visits (alarm already sent)")
         return "; ".join(parts)
 
 

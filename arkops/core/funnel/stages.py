@@ -24,7 +24,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arkops.clock import iso, parse_iso
 from arkops.core.funnel.settings import FUNNEL_STAGES as STAGES
@@ -32,7 +32,11 @@ from arkops.core.funnel.wilson import wilson
 from arkops.errors import ConfigError, UsageError
 from arkops.runtime import Runtime
 
+if TYPE_CHECKING:
+    from arkops.core.analytics.aggregates import FunnelVisitors
+
 GROUPINGS = ("week", "source")
+VISITOR_SOURCES = ("logs", "analytics")
 DEFAULT_WINDOW = timedelta(days=30)  # `funnel report` without --since
 
 
@@ -47,6 +51,7 @@ class Window:
     visits: int = 0  # visits to tracked pages (`leads stats` hits, summed over pages)
     demo_visits: int = 0  # visits to the demo page (its `leads stats` hits)
     demo_requests: int = 0
+    requesters: set[str] = field(default_factory=set)  # people in the demo stage by a demo request
 
 
 def _enter(stage: dict[str, datetime], person: str, at: datetime) -> None:
@@ -86,6 +91,7 @@ def gather(rt: Runtime, *, start: datetime, end: datetime, trials: list[dict]) -
             continue
         person = request["email"].lower()
         window.demo_requests += 1
+        window.requesters.add(person)
         _enter(entries["demo"], person, parse_iso(request["created_at"]))
         if request["source"]:
             said.setdefault(person, request["source"])
@@ -191,49 +197,114 @@ def report(
     until: datetime | None = None,
     by: str | None = None,
     cohort: bool = False,
+    visitors_from: str = "logs",
 ) -> dict:
     """`funnel report` of [since, until) (default: the last 30 days): each stage's count, each pair's rate and
-    interval, and the same per week or source."""
+    interval, and the same per week or source.
+
+    With `visitors_from="analytics"` the visitors stage, and the demo page's visitors, are the analytics
+    provider's unique visitors (`arkops.core.analytics`); demo requests, trials and payments stay events.
+    """
     if by is not None and by not in GROUPINGS:
         raise UsageError(f"--by {by!r} is not one of {', '.join(GROUPINGS)}")
+    if visitors_from not in VISITOR_SOURCES:
+        raise UsageError(f"--visitors-from {visitors_from!r} is not one of {', '.join(VISITOR_SOURCES)}")
+    if cohort and visitors_from == "analytics":
+        raise UsageError("--cohort follows people, and analytics aggregates have none: use --visitors-from logs")
     check_rules(rt)
     end = until or now
     start = since or end - DEFAULT_WINDOW
     window = gather(rt, start=start, end=end, trials=read_trials(rt, now))
     wanted = pairs(rt)
+    aggregates = None
+    if visitors_from == "analytics":
+        from arkops.core.analytics.aggregates import funnel_visitors
+
+        aggregates = funnel_visitors(rt, start=start, end=end, by=by)
+    sizes = _sizes(window.entries, window.requesters, (aggregates.visitors, aggregates.demo) if aggregates else None)
     document: dict[str, Any] = {
         "window": {"start": iso(start), "end": iso(end)},
         "cohort": cohort,
         "by": by,
-        "stages": _stages(window.entries, window),
-        "rates": [rate(a, b, counts(window.entries, a, b, cohort=cohort)) for a, b in wanted],
+        "visitors_from": visitors_from,
+        "provider": aggregates.provider if aggregates else None,
+        "stages": _stages(sizes, window),
+        "rates": [rate(a, b, _pair(window.entries, sizes, a, b, cohort=cohort)) for a, b in wanted],
         "groups": [],
     }
-    if by is None:
-        return document
+    if by is not None:
+        document["groups"] = _groups(rt, window, wanted, by=by, cohort=cohort, aggregates=aggregates)
+    return document
+
+
+def _groups(
+    rt: Runtime,
+    window: Window,
+    wanted: list[tuple[str, str]],
+    *,
+    by: str,
+    cohort: bool,
+    aggregates: FunnelVisitors | None,
+) -> list[dict[str, Any]]:
+    """`--by week` or `--by source`: each group's stages and rates (with the analytics' groups when given)."""
     tz = rt.config.tz
     groups: dict[str, dict[str, dict[str, datetime]]] = {}
     for stage, people in window.entries.items():
         for person, at in people.items():
             key = week_of(at, tz) if by == "week" else window.sources[person]
             groups.setdefault(key, {s: {} for s in STAGES})[stage][person] = at
+    if aggregates is not None:
+        for key in aggregates.groups:
+            groups.setdefault(key, {s: {} for s in STAGES})
+    group_sizes = {
+        key: _sizes(entries, window.requesters, aggregates.groups.get(key, (0, 0)) if aggregates else None)
+        for key, entries in groups.items()
+    }
     if by == "week":
         order = sorted(groups)
     else:
-        order = sorted(groups, key=lambda key: (-len(groups[key]["visitors"]), -len(groups[key]["trial"]), key))
-    document["groups"] = [
+        order = sorted(groups, key=lambda key: (-group_sizes[key]["visitors"], -group_sizes[key]["trial"], key))
+    return [
         {
             "group": key,
-            "stages": _stages(groups[key]),
-            "rates": [rate(a, b, counts(groups[key], a, b, cohort=cohort, followed=window.entries)) for a, b in wanted],
+            "stages": _stages(group_sizes[key]),
+            "rates": [
+                rate(a, b, _pair(groups[key], group_sizes[key], a, b, cohort=cohort, followed=window.entries))
+                for a, b in wanted
+            ],
         }
         for key in order
     ]
-    return document
 
 
-def _stages(entries: dict[str, dict[str, datetime]], window: Window | None = None) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = [{"name": stage, "count": len(entries[stage])} for stage in STAGES]
+def _sizes(
+    entries: dict[str, dict[str, datetime]], requesters: set[str], aggregates: tuple[int, int] | None
+) -> dict[str, int]:
+    """Each stage's count: its people, or for visitors and the demo page's visitors the analytics aggregates
+    (plus the demo requests, which are events)."""
+    sizes = {stage: len(people) for stage, people in entries.items()}
+    if aggregates is not None:
+        sizes["visitors"] = aggregates[0]
+        sizes["demo"] = aggregates[1] + sum(1 for person in entries["demo"] if person in requesters)
+    return sizes
+
+
+def _pair(
+    entries: dict[str, dict[str, datetime]],
+    sizes: dict[str, int],
+    src: str,
+    dst: str,
+    *,
+    cohort: bool,
+    followed: dict[str, dict[str, datetime]] | None = None,
+) -> tuple[int, int]:
+    if cohort:
+        return counts(entries, src, dst, cohort=True, followed=followed)
+    return sizes[src], sizes[dst]
+
+
+def _stages(sizes: dict[str, int], window: Window | None = None) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = [{"name": stage, "count": sizes[stage]} for stage in STAGES]
     if window is not None:
         rows[0]["visits"] = window.visits
         rows[1]["visits"] = window.demo_visits

@@ -25,6 +25,7 @@ def cron_line(rt: Runtime, *, log: Path, every: int) -> str:
     import os
 
     folder = Path.cwd().resolve()
+    rt.store.output_path(log, what="--log")  # cron would append its output to a data file
     log = log.resolve()
     if not log.parent.is_dir() or not os.access(log.parent, os.W_OK | os.X_OK):
         raise DataError(

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from arkops.clock import iso, parse_iso
 from arkops.core.domain import Job, JobOutcome, resolve
 from arkops.core.jobs import JOBS_DB
-from arkops.errors import ArkopsError, ConfigError, LockBusyError, redact
+from arkops.errors import ArkopsError, ConfigError, Interrupted, LockBusyError, redact
 from arkops.runtime import Runtime
 from arkops.store.files import changes
 
@@ -247,6 +247,20 @@ def _execute(rt: Runtime, job: Job, schedule: Schedule, now: datetime, force: bo
         if not isinstance(outcome, JobOutcome):
             raise TypeError(f"job {job.name}: {job.run} returned {type(outcome).__name__}, not a JobOutcome")
         summary, counts, changed = outcome.summary(), outcome.counts(), changes() > writes
+    except (Interrupted, KeyboardInterrupt) as exc:  # SIGTERM or Ctrl-C: say so in the job's record, then stop
+        stopped = str(exc) if isinstance(exc, Interrupted) else "stopped by SIGINT"
+        _record(
+            rt,
+            job.name,
+            lambda s: s.update(
+                last_end=iso(rt.now()),
+                running=False,
+                outcome="interrupted",
+                detail=f"{stopped}; what it had committed stays, the rest is done at its next run",
+                seconds=round(time.monotonic() - started, 3),
+            ),
+        )
+        raise
     except Exception as exc:  # one failing job must not stop the others
         error = redact(str(exc) if isinstance(exc, ArkopsError) else f"{type(exc).__name__}: {exc}")
         seconds = time.monotonic() - started

@@ -47,7 +47,8 @@ def status(rt: Runtime, *, now: datetime) -> list[Section]:
     red: list[int] = []
 
     def local(moment: str | None) -> str | None:
-        return local_time(parse_iso(moment), tz) if moment else None
+        # arkops' own times (a next run computed past 2099 at the end of the range), not input to check
+        return local_time(datetime.fromisoformat(moment), tz) if moment else None
 
     for job in load_jobs():
         schedule = schedule_of(rt, job)

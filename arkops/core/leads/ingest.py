@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import glob
 import os
+import zlib
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from arkops.clock import iso
@@ -42,7 +45,7 @@ from arkops.core.leads.visits import (
 )
 from arkops.core.privacy.person import erased_check
 from arkops.core.progress import Progress
-from arkops.errors import DataError, UsageError
+from arkops.errors import DataError, UsageError, one_line
 from arkops.runtime import Runtime
 from arkops.sources import access_log
 from arkops.sources.access_log import BadLine, Hit
@@ -72,6 +75,7 @@ class IngestReport:
     bad_examples: list[str] = field(default_factory=list)
     rotated: list[str] = field(default_factory=list)  # rotated files whose remainder was read
     missing: list[str] = field(default_factory=list)  # configured sources that matched no file
+    unreadable: list[str] = field(default_factory=list)  # files that failed mid-way (a truncated .gz): retried
 
     def counts(self) -> dict[str, int]:
         return {
@@ -81,6 +85,7 @@ class IngestReport:
             "bots": self.bots,
             "erased": self.erased,
             "bad_lines": self.bad,
+            "unreadable_files": len(self.unreadable),
         }
 
     def summary(self) -> str:
@@ -90,6 +95,8 @@ class IngestReport:
         )
         if self.erased:
             text += f", {counted(self.erased, 'visit')} of erased people not recorded"
+        if self.unreadable:
+            text += f"; {counted(len(self.unreadable), 'file')} not read to the end (tried again next run)"
         return text + (f"; no file matches {', '.join(self.missing)}" if self.missing else "")
 
 
@@ -238,8 +245,10 @@ def ingest(
         for path in files:
             try:
                 _ingest_file(rt, path, fmt, pages, state, report, now=now, progress=progress)
-            except (OSError, EOFError) as exc:
-                raise DataError(f"{path}: cannot be read ({exc})") from None
+            except (OSError, EOFError, zlib.error, DataError) as exc:
+                # One bad file (a .gz cut short, a file that is not what its name says) is reported and the
+                # others are read; what it held before the fault is kept, and it is tried again next run.
+                report.unreadable.append(f"{path}: {one_line(str(exc) or type(exc).__name__)}")
     return report
 
 
@@ -346,14 +355,17 @@ class _Resume:
     key: str
     entry: dict  # its stored state, updated as reading moves on
     offset: int
-    records: list  # a JSON array's records; empty for a log
-    size: int | None  # bytes of a plain log, records of an array; None for a gzipped log (read to its end)
+    size: int | None  # bytes of a plain log; None for a gzipped log or a JSON array (read to its end)
     identity: tuple[int, int]  # device and inode when reading began
 
-    def mark(self, state: dict[str, dict], position: int, now: datetime) -> dict[str, dict]:
+    def mark(self, state: dict[str, dict], position: int, now: datetime, *, skipping: bool = False) -> dict:
         """The file's state once read up to `position`, to commit with the visits read so far."""
         dev, ino = self.identity
         self.entry.update(offset=position, path=str(self.path), dev=dev, ino=ino, format=self.kind, seen=iso(now))
+        if skipping:  # `position` is inside an over-long line: the next run skips to its end first
+            self.entry["skipping"] = True
+        else:
+            self.entry.pop("skipping", None)
         state[self.key] = self.entry
         return {self.key: self.entry}
 
@@ -361,9 +373,10 @@ class _Resume:
 def _resume(path: Path, fmt: str, state: dict[str, dict]) -> _Resume | None:
     """Where to start reading `path`; None when it has nothing new (or not even one complete line yet)."""
     kind = access_log.detect_format(path) if fmt == "auto" else fmt
-    records = _json_list(path) if kind == "json" else []
     if kind == "json":
-        key = access_log.record_fingerprint(records[0]) if records else None
+        with _open_array(path) as records:
+            first = next(records, None)
+        key = None if first is None else access_log.record_fingerprint(first)
     else:
         key = access_log.fingerprint(path)
     if key is None:
@@ -371,12 +384,13 @@ def _resume(path: Path, fmt: str, state: dict[str, dict]) -> _Resume | None:
     entry = state.get(key) or {"offset": 0}
     offset = entry["offset"]
     identity = access_log.file_identity(path)
-    size = len(records) if kind == "json" else None if path.name.endswith(".gz") else path.stat().st_size
+    size = None if kind == "json" or path.name.endswith(".gz") else path.stat().st_size
     if size is not None and size < offset:
         offset = 0  # the same first line, but shorter than what was read: rewritten in place
+        entry = {"offset": 0}
     if size == offset:
         return None
-    return _Resume(path, kind, key, entry, offset, records, size, identity)
+    return _Resume(path, kind, key, entry, offset, size, identity)
 
 
 def _ingest_file(
@@ -393,57 +407,78 @@ def _ingest_file(
     resume = _resume(path, fmt, state)
     if resume is None:
         return
-    report.files += 1
-    if resume.entry.get("path") not in (None, str(path)) and resume.offset:
-        report.rotated.append(path.name)
     batch = _Batch(rt)
     reader = _Reader(rt, pages, report, batch, path)
     if resume.kind == "json":
         reader.erased = erased_check(rt)
-        _ingest_array(reader, resume.records, resume.offset)
-        batch.commit(resume.mark(state, len(resume.records), now))
+        _ingest_array(reader, resume, state, now=now)
         return
-    offset = resume.offset
-    for chunk in access_log.read_lines(path, offset, _needles(pages, resume.kind)):
-        report.lines += chunk.scanned
-        reader.erased = erased_check(rt)  # once a chunk: cheap, and an erasure made meanwhile is seen
-        if resume.kind == "combined":
-            reader.combined(chunk.lines)
-        else:
-            for raw in chunk.lines:
-                reader.parsed(raw, access_log.parse_json_line)
-        if batch.count >= FLUSH_EVERY:
-            batch.commit(resume.mark(state, chunk.end, now))
-        if progress and resume.size is not None and resume.size >= BIG_FILE:
-            progress(f"reading {path.name}", chunk.end, resume.size, unit="bytes")
-        offset = chunk.end
-    batch.commit(resume.mark(state, offset, now))
-
-
-def _json_list(path: Path) -> list:
-    import gzip
-    import json
-
-    from arkops.sources.json_files import read_json_list
-
-    if not path.name.endswith(".gz"):
-        return read_json_list(path, items="visits")
+    report.files += 1
+    if resume.entry.get("path") not in (None, str(path)) and resume.offset:
+        report.rotated.append(path.name)
+    offset, skipping = resume.offset, bool(resume.entry.get("skipping"))
     try:
-        records = json.loads(gzip.decompress(path.read_bytes()))
-    except (ValueError, OSError) as exc:
-        raise DataError(f"{path}: not gzipped JSON ({exc})") from None
-    if not isinstance(records, list):
-        raise DataError(f"{path}: expected a list of visits")
-    return records
+        for chunk in access_log.read_lines(path, offset, _needles(pages, resume.kind), skipping=skipping):
+            report.lines += chunk.scanned + chunk.overlong
+            for _ in range(chunk.overlong):
+                reader.bad(b"", f"a line over {access_log.MAX_LINE >> 20} MiB, skipped")
+            reader.erased = erased_check(rt)  # once a chunk: cheap, and an erasure made meanwhile is seen
+            if resume.kind == "combined":
+                reader.combined(chunk.lines)
+            else:
+                for raw in chunk.lines:
+                    reader.parsed(raw, access_log.parse_json_line)
+            if batch.count >= FLUSH_EVERY:
+                batch.commit(resume.mark(state, chunk.end, now, skipping=chunk.skipping))
+            if progress and resume.size is not None and resume.size >= BIG_FILE:
+                progress(f"reading {path.name}", chunk.end, resume.size, unit="bytes")
+            offset, skipping = chunk.end, chunk.skipping
+    finally:  # a fault mid-file keeps the visits read before it, and where they end
+        if offset != resume.offset or batch.count:
+            batch.commit(resume.mark(state, offset, now, skipping=skipping))
 
 
-def _ingest_array(reader: _Reader, records: list, start: int) -> None:
-    """The older `page_visits_YYYYMMDD.json` files: a JSON list; the offset counts records."""
-    for number, record in enumerate(records[start:], start + 1):
-        reader.report.lines += 1
-        try:
-            hit = access_log.parse_record(record)
-        except BadLine as exc:
-            reader.bad(f"record {number}".encode(), str(exc))
-            continue
-        reader.general(hit)
+@contextmanager
+def _open_array(path: Path) -> Iterator[Iterator[Any]]:
+    """The records of a JSON-array visit file (gzipped or not), streamed."""
+    from arkops.sources.json_files import iter_array
+
+    with access_log.open_log(path) as handle:
+        yield iter_array(handle, what=str(path))
+
+
+def _ingest_array(reader: _Reader, resume: _Resume, state: dict[str, dict], *, now: datetime) -> None:
+    """The older `page_visits_YYYYMMDD.json` files: a JSON list, streamed; the offset counts records.
+
+    A file with fewer records than were read from it was rewritten: it is read again from its start.
+    """
+    count = _read_records(reader, resume, state, resume.offset, now=now)
+    if count < resume.offset:
+        count = _read_records(reader, resume, state, 0, now=now)
+    if count != resume.offset:
+        reader.batch.commit(resume.mark(state, count, now))
+
+
+def _read_records(reader: _Reader, resume: _Resume, state: dict[str, dict], start: int, *, now: datetime) -> int:
+    """Read the records after the first `start`; how many the file holds."""
+    report = reader.report
+    count = 0
+    with _open_array(resume.path) as records:
+        for count, record in enumerate(records, 1):
+            if count <= start:
+                continue
+            if count == start + 1:
+                report.files += 1
+            report.lines += 1
+            if isinstance(record, DataError):  # too long, or nested too deep: skipped
+                reader.bad(f"record {count}".encode(), str(record))
+                continue
+            try:
+                hit = access_log.parse_record(record)
+            except BadLine as exc:
+                reader.bad(f"record {count}".encode(), str(exc))
+                continue
+            reader.general(hit)
+            if reader.batch.count >= FLUSH_EVERY:
+                reader.batch.commit(resume.mark(state, count, now))
+    return count

@@ -82,3 +82,32 @@ def last_visit_at(rt: Runtime) -> datetime | None:
         if newest:
             return parse_iso(newest)
     return None
+
+
+def digest_entries(rt: Runtime) -> list[dict]:
+    """The hot leads with an email and the demo requests the digests named, each as last alerted (the CRM push).
+
+    Each: `key` (the alert's: the email, or `import:...` for a demo request), `email`, `alerted_at`, `score`
+    (at the alert), `last_visit`, `page` (the last page's label, or the request's kind), `utm_source`,
+    `utm_campaign` (None when unknown). A lead alerted again replaces its entry.
+    """
+    from arkops.core.leads import LEADS_DB
+    from arkops.core.leads.imports import imported
+
+    requests = {"import:" + lead["key"]: lead["email"] for lead in imported(rt)}
+    with rt.store.transaction(LEADS_DB) as db:
+        alerts = db.items("alerts")
+    return [
+        {
+            "key": key,
+            "email": email,
+            "alerted_at": alert["at"],
+            "score": alert["score"],
+            "last_visit": alert["last_visit"],
+            "page": alert.get("page"),
+            "utm_source": alert.get("utm_source"),
+            "utm_campaign": alert.get("utm_campaign"),
+        }
+        for key, alert in alerts
+        if alert.get("alerted") and (email := requests.get(key) or (key if "@" in key else None))
+    ]

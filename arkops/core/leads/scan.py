@@ -142,13 +142,24 @@ def _hot_news(rt: Runtime, db: Db, leads: list[Lead], now: datetime, realert: ti
         alert = db.get(ALERTS, lead.key) or next(
             (a for v in sorted(lead.visitors) if (a := db.get(ALERTS, v)) is not None), None
         )
-        record = {"score": round(lead.score, 4), "at": stamp, "last_visit": lead.last["at"]}
+        record = {"score": round(lead.score, 4), "at": stamp, "last_visit": lead.last["at"], **_seen(lead)}
         if alert is None and now - parse_iso(lead.last["at"]) > realert:
             db.put(ALERTS, lead.key, {**record, "alerted": False})
             report.quiet += 1
         elif alert is None or (now - parse_iso(alert["at"]) >= realert and lead.score > alert["score"] + 1e-6):
             news.append((lead.key, {**record, "alerted": True}, _describe(rt, lead)))
     return news
+
+
+def _seen(lead: Lead) -> dict[str, str]:
+    """What the CRM push (`arkops.core.crm`) tells of a digest entry: the last page, the first UTM source and
+    campaign the lead came with."""
+    seen = {"page": lead.last["label"]}
+    for name in ("utm_source", "utm_campaign"):
+        value = next((v[name] for v in lead.visits if v.get(name)), None)
+        if value:
+            seen[name] = value
+    return seen
 
 
 def _request_news(
@@ -160,7 +171,7 @@ def _request_news(
         key = "import:" + request["key"]
         if db.get(ALERTS, key) is not None:
             continue
-        record = {"score": 0, "at": iso(now), "last_visit": request["created_at"]}
+        record = {"score": 0, "at": iso(now), "last_visit": request["created_at"], "page": request["kind"]}
         if now - parse_iso(request["created_at"]) > realert:
             db.put(ALERTS, key, {**record, "alerted": False})
             report.quiet += 1

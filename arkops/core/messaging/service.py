@@ -17,7 +17,6 @@ from arkops.mail.render import Rendered
 from arkops.mail.smtp import Outcome, SmtpSession, SmtpSettings
 from arkops.mail.webhook import post_chat
 from arkops.runtime import Runtime
-from arkops.store import atomic_write_bytes
 
 
 def parse_vars(pairs: list[str]) -> dict[str, Any]:
@@ -49,10 +48,7 @@ def preview(
         recipient="preview@example.com",
     )
     if html_path is not None:
-        try:
-            atomic_write_bytes(html_path.resolve(), rendered.html.encode("utf-8"))
-        except OSError as exc:
-            raise DataError(f"--html {html_path}: {exc.strerror}") from None
+        rt.store.write_output(html_path, rendered.html.encode("utf-8"), what="--html")
     return rendered
 
 

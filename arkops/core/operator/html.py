@@ -53,8 +53,7 @@ def build_html(rt: Runtime, *, now: datetime, months: int, sections: list[Sectio
 
 def write_report(rt: Runtime, path: Path, *, now: datetime, months: int) -> int:
     """Render the report to `path` (written atomically); its size in bytes."""
-    from arkops.store import atomic_write_bytes
-
+    rt.store.output_path(path, what="--html")  # refused before the work, not after it
     payload = build_html(rt, now=now, months=months).encode("utf-8")
-    atomic_write_bytes(path, payload)  # a folder that is missing or not writable: one line naming the file, exit 3
+    rt.store.write_output(path, payload, what="--html")  # a missing or read-only folder: one line, exit 3
     return len(payload)

@@ -190,6 +190,8 @@ def import_file(rt: Runtime, path: Path, *, now: datetime) -> ImportReport:
                         raise DataError("not an object")
                     email, metric = normalize_email(item.get("email")), _metric(item.get("metric"))
                     value = _value(item.get("value"))
+                    if "timestamp" in item and item["timestamp"] in (None, ""):  # a broken export, not "now"
+                        raise DataError(f"timestamp: {item['timestamp']!r} is not a date (leave it out for now)")
                     moment = _moment(item.get("timestamp"), now)
                     if moment > now:
                         raise DataError(f"timestamp: {item.get('timestamp')!r} is in the future")

@@ -45,6 +45,12 @@ def hashing_key(rt: Runtime) -> bytes:
     except FileNotFoundError:
         import secrets
 
+        if held := len(erased_digests(rt)):
+            raise DataError(
+                f"{path} is missing, but {rt.store.path(PRIVACY_DB)} holds {held} erasure(s) made with it: restore "
+                f"{KEY_FILE} from the data directory's backup (a new key would match none of them, and let the "
+                "people erased back in)"
+            ) from None
         ensure_dir(path.parent)
         temp = path.with_name(f".{KEY_FILE}.{os.getpid()}.tmp")
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)

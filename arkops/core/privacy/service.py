@@ -13,7 +13,7 @@ go too: they are rebuilt from the data on the next read.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -83,6 +83,46 @@ def _found(rt: Runtime, database: Database, who: Person) -> Iterator[tuple[str, 
                 for key, document in data.get(table, {}).items() if fields else ():
                     if matches(who, key, document, fields):
                         yield f"{table} (archive {month})", key, document
+
+
+def archived(rt: Runtime, database: Database) -> Iterator[tuple[str, str, str, dict]]:
+    """(month, table, key, document) of every document in the database's monthly archives: what a store's
+    own export reads besides its hot file (`Database.export`), so archives are never left out."""
+    if not database.archive:
+        return
+    from arkops.store.archive import Archive
+
+    archive = Archive(rt.store, database.name)
+    for month in archive.months():
+        for table, rows in archive.read(month).items():
+            if not table.startswith("_"):
+                for key, document in rows.items():
+                    yield month, table, key, document
+
+
+def rewrite_archived(rt: Runtime, database: Database, change: Callable[[str, str, dict], bool]) -> int:
+    """Apply `change(table, key, document)` (True when it changed the document in place) to every archived
+    document, under the database's lock, one write per month that changed: what a store's own forget
+    (`Database.forget`) does to its archives as it does to its hot file. How many documents changed."""
+    if not database.archive:
+        return 0
+    from arkops.store.archive import Archive
+
+    archive = Archive(rt.store, database.name)
+    changed = 0
+    with rt.store.lock(database.name):
+        for month in archive.months():
+            data = archive.read(month)
+            here = sum(
+                change(table, key, document)
+                for table, rows in data.items()
+                if not table.startswith("_")
+                for key, document in rows.items()
+            )
+            if here:
+                archive.write(month, data)
+                changed += here
+    return changed
 
 
 def export(rt: Runtime, text: str, *, now: datetime) -> dict[str, Any]:

@@ -50,6 +50,7 @@ DOMAIN = Domain(
     status=SectionPart("arkops.core.promo.sections:status", order=40),
     report=SectionPart("arkops.core.promo.sections:report", order=40),
     order=65,
+    config="arkops.core.promo.settings:CONFIG",
     audited=(
         "promo create",
         "promo disable",

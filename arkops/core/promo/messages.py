@@ -1,9 +1,4 @@
-"""The promo domain's messages: who reads each and sample values of its variables.
-
-The samples render every template in `arkops doctor`, `arkops mail preview` and the tests; they also
-document the variables a template may use (every template also receives `recipient`, `locale`, `product`
-and, in HTML, `subject`).
-"""
+"""The promo domain's messages: each template's category and sample variables (`arkops.core.domain.Message`)."""
 
 from arkops.core.domain import Message
 

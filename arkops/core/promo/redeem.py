@@ -42,10 +42,11 @@ from arkops.core.promo.codes import (
     plan_price,
     redemption_key,
 )
+from arkops.core.promo.settings import counter_mode
 from arkops.errors import DataError
 from arkops.mail.address import normalize_email
 from arkops.runtime import Runtime
-from arkops.store import Db, atomic_write_bytes
+from arkops.store import Db
 from arkops.text import counted
 
 COUNTERS_LOCK = "promo-counters"
@@ -302,6 +303,7 @@ def refresh_counters(rt: Runtime, codes: list[str] | None, ledger: dict[str, lis
     figures. A file that cannot be written is a warning: the redemption itself stands.
     """
     problems: list[str] = []
+    mode = counter_mode(rt.config)
     with rt.store.lock(COUNTERS_LOCK):
         with rt.store.transaction(PROMO_DB) as db:
             wanted = [
@@ -314,8 +316,9 @@ def refresh_counters(rt: Runtime, codes: list[str] | None, ledger: dict[str, lis
             for name in files:
                 path = Path(name)
                 try:
-                    if not path.exists() or path.read_bytes() != payload:
-                        atomic_write_bytes(path, payload)
+                    target = rt.store.output_path(path, what="counter file")
+                    if not target.exists() or target.read_bytes() != payload or target.stat().st_mode & 0o777 != mode:
+                        rt.store.write_output(path, payload, what="counter file", mode=mode)
                 except (DataError, OSError) as exc:
                     problems.append(f"counter file {path} not written: {exc}")
     return problems
@@ -325,6 +328,8 @@ def remaining(rt: Runtime, code: str, *, write: Path | None = None) -> tuple[dic
     """The counter of one code; `write` registers a file that every redemption and release then rewrites."""
     name = normalize_code(code)
     ledger = ledger_uses(rt)
+    if write is not None:
+        rt.store.output_path(write, what="--write")  # refused before it is registered
     target = str(write.expanduser().absolute()) if write is not None else None
     if target is not None and not Path(target).parent.is_dir():
         raise DataError(f"--write {write}: the folder {Path(target).parent} does not exist")
