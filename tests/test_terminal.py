@@ -57,6 +57,7 @@ LISTINGS = [
     "mail outbox",
     "mail outbox --archived",
     "audit",
+    "crm status",
 ]
 # Commands with a table format that change data or reach a service: not run on the shared demo.
 NOT_LISTINGS = {
