@@ -322,6 +322,7 @@ ARKOPS_ALERT_TO=you@your-product.example
 # HUBSPOT_API_BASE= / PIPEDRIVE_API_BASE=  # another endpoint (regional, company domain, a local stand-in)
 # PLAUSIBLE_API_KEY=...                    # PLAUSIBLE_API_BASE=https://plausible.example.com when self-hosted
 # GOOGLE_APPLICATION_CREDENTIALS=/path/to/service-account.json
+# ARKOPS_SERVE_TOKEN=                      # `arkops serve`'s bearer token, 32+ characters (secrets.token_urlsafe(32))
 """
 
 

@@ -142,6 +142,7 @@ SECRET_ENV = (
     "HUBSPOT_TOKEN",
     "PIPEDRIVE_TOKEN",
     "PLAUSIBLE_API_KEY",
+    "ARKOPS_SERVE_TOKEN",
 )
 _SECRET_PATTERNS = re.compile(r"\b((?:sk|rk|pk)_(?:live|test)_|whsec_)[A-Za-z0-9]{4,}")
 

@@ -7,12 +7,10 @@ import os
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 import stripe
-from conftest import free_port, write_config
+from conftest import write_config
 from stripe_shapes import charge_refunded, event, invoice, percent_discount, subscription, ts
 
 from arkops.errors import ConfigError
@@ -78,44 +76,6 @@ def test_refused_payloads_apply_nothing(cli, workspace, signed):
     assert not (workspace / "data" / "outbox.json").exists()
 
 
-def test_serve_answers_each_post_and_applies_an_event_once(workspace, signed):
-    payload, header = signed(paid_event())
-    server = subprocess.Popen(
-        [sys.executable, "-m", "arkops", "webhooks", "serve", "--port", str(free_port())],
-        cwd=workspace,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-    def post(body: str, signature: str, path: str = "/webhooks/stripe") -> tuple[int, dict]:
-        request = urllib.request.Request(
-            url.replace("/webhooks/stripe", path),
-            data=body.encode(),
-            method="POST",
-            headers={"Stripe-Signature": signature},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read())
-
-    try:
-        url = server.stderr.readline().strip().removeprefix("listening on ")
-        assert url.startswith("http://127.0.0.1:"), url
-        assert post(payload, header) == (200, {"received": True, "duplicate": False, "ignored": False})
-        assert post(payload, header) == (200, {"received": True, "duplicate": True, "ignored": False})
-        status, body = post(payload, "t=1,v1=00")
-        assert status == 400 and body["error"].startswith("webhook refused")
-        assert post(payload, header, path="/elsewhere") == (404, {"error": "not found"})
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        server.stderr.close()
-    assert list(ledger(workspace)["invoices"]) == ["in_1"]
-
-
-@pytest.mark.slow
 def test_same_event_from_ten_processes_is_applied_once_with_one_alert(workspace, signed):
     payload, header = signed(paid_event())
     (workspace / "event.json").write_text(payload)

@@ -19,7 +19,8 @@ SHARED_MAY_IMPORT = {
     "runtime": {"arkops.config", "arkops.store", "arkops.clock"},
 }
 ALLOWED = {
-    "cli": {"arkops.cli", "arkops.core"},
+    "cli": {"arkops.cli", "arkops.core", "arkops.serve"},
+    "serve": {"arkops.serve", "arkops.core"},
     "core": {"arkops.core", "arkops.store", "arkops.sources", "arkops.mail"},
     "mail": {"arkops.mail", "arkops.store"},
     "sources": {"arkops.sources"},

@@ -179,7 +179,7 @@ def test_doctor_stripe_check_uses_the_local_server(cli, localstripe):
 def test_localstripe_delivers_signed_webhooks_to_serve(workspace, localstripe, monkeypatch):
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "arkops", "webhooks", "serve", "--port", str(port)],
+        [sys.executable, "-m", "arkops", "serve", "--port", str(port)],
         cwd=workspace,
         env={**__import__("os").environ, "STRIPE_WEBHOOK_SECRET": SECRET},
         stderr=subprocess.PIPE,

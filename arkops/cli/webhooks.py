@@ -45,29 +45,19 @@ def webhooks_ingest(
 def webhooks_serve(
     ctx: typer.Context,
     *,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8787,
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default: [serve] host).")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (default: [serve] port).", min=1, max=65535)
+    ] = None,
     workers: Annotated[
-        int, typer.Option(help="Requests handled at once; more get 503 with Retry-After.", min=1, max=256)
-    ] = 16,
+        int | None, typer.Option(help="Requests handled at once (default: [serve] threads).", min=1, max=256)
+    ] = None,
 ) -> None:
-    """Receive Stripe webhooks on POST /webhooks/stripe until stopped.
-
-    For `stripe listen --forward-to localhost:8787/webhooks/stripe`, or behind
-    the site's reverse proxy: 200 applied or ignored, 400 bad signature or
-    malformed request, 503 with Retry-After when the ledger or every worker is
-    busy (Stripe retries). A port in use is exit 2.
+    """Now `arkops serve` (POST /webhooks/stripe is one of its routes): says so, then runs it.
 
     Example: arkops webhooks serve --port 8787
     """
-    from arkops.core.billing.service import serve_webhooks
+    from arkops.cli.serve import serve
 
-    rt = runtime(ctx)
-    serve_webhooks(
-        rt,
-        host=host,
-        port=port,
-        workers=workers,
-        log=lambda line: say(rt, line),
-        ready=lambda url: say(rt, f"listening on {url}"),
-    )
+    say(runtime(ctx), "`arkops webhooks serve` is now `arkops serve`: starting it (POST /webhooks/stripe as before)")
+    serve(ctx, host=host, port=port, threads=workers)

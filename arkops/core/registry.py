@@ -28,6 +28,7 @@ DOMAINS = [
     "arkops.core.funnel",
     "arkops.core.crm",
     "arkops.core.analytics",
+    "arkops.core.serve",
 ]
 
 

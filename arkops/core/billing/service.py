@@ -342,55 +342,6 @@ def _record_id(value: object, where: str) -> str:
     raise DataError(f"{where}: {value!r} is not an id (text or a whole number, on one line)")
 
 
-def serve_webhooks(
-    rt: Runtime,
-    *,
-    host: str,
-    port: int,
-    workers: int = 16,
-    log: Callable[[str], None],
-    ready: Callable[[str], None] = lambda _: None,
-) -> None:
-    """`webhooks serve`: verify and apply each POST; 400 on a bad signature; unknown types are accepted."""
-    import errno
-
-    from arkops.clock import now as clock_now
-    from arkops.errors import ArkopsError, UsageError, redact
-    from arkops.sources.webhook_server import PATH, make_server
-
-    def handle(payload: bytes, signature: str | None) -> tuple[int, dict]:
-        try:
-            result = ingest_webhook(rt, payload, signature, now=clock_now())
-        except ConfigError as exc:  # our side is not set up: let Stripe retry once it is
-            log(str(exc))
-            return 503, {"error": "temporarily unavailable"}
-        except DataError as exc:
-            log(str(exc))
-            return 400, {"error": str(exc)}
-        except ArkopsError as exc:  # a busy lock or a broken data file: let Stripe retry later
-            log(str(exc))
-            return 503, {"error": "temporarily unavailable"}
-        except Exception as exc:  # an arkops bug: one line in the log, Stripe retries the delivery
-            log(redact(f"internal error: {type(exc).__name__}: {exc}"))
-            return 500, {"error": "internal error"}
-        return 200, {"received": True, "duplicate": bool(result.duplicates), "ignored": bool(result.ignored)}
-
-    try:
-        server = make_server(host, port, handle, log, workers=workers)
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            raise UsageError(f"{host}:{port} is already in use; choose another --port") from None
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    bound_host, bound_port = server.server_address[:2]
-    ready(f"http://{bound_host!s}:{bound_port}{PATH}")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-
-
 def sync_job(rt: Runtime, *, now: datetime) -> ApplyResult:
     """The `stripe-sync` job: `arkops run` already holds the job lock."""
     result = _sync(rt, now=now, full=False, progress=silent)

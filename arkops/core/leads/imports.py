@@ -126,15 +126,45 @@ def import_files(rt: Runtime, paths: list[Path], *, now: datetime) -> ImportRepo
                 report.erased += 1
             else:
                 leads.append(lead)
+    for added in _store(rt, leads):
+        report.added += added
+        report.duplicates += not added
+    return report
+
+
+def _store(rt: Runtime, leads: list[dict]) -> list[bool]:
+    """Store the leads in one transaction: for each, whether it was new (one per email and created_at)."""
+    added = []
     with rt.store.transaction(LEADS_DB) as db:
         for lead in leads:
             key = hashlib.sha256(f"{lead['email']}\0{lead['created_at']}".encode()).hexdigest()[:20]
-            if db.insert_new(IMPORTS, key, lead):
-                report.added += 1
-            else:
-                report.duplicates += 1
+            added.append(db.insert_new(IMPORTS, key, lead))
     rt.memo.pop("leads:imports", None)
-    return report
+    return added
+
+
+def take(rt: Runtime, records: list[Any], *, now: datetime) -> list[tuple[str, str | None]]:
+    """Demo requests posted by the web app (`arkops serve`'s /api/events): the checks of `leads import`, one
+    transaction, one outcome per record in order ("stored", "duplicate", "ignored", "refused", and why)."""
+    full_ip = rt.config["leads"]["ip_storage"] == "full"
+    erased = erased_check(rt)
+    outcomes: list[tuple[str, str | None]] = []
+    leads: list[tuple[int, dict]] = []
+    for record in records:
+        try:
+            lead = _lead(record, full_ip, now, erased)
+        except DataError as exc:
+            outcomes.append(("refused", str(exc)))
+            continue
+        if lead is None:
+            outcomes.append(("ignored", "erased by privacy forget: not recorded"))
+        else:
+            leads.append((len(outcomes), lead))
+            outcomes.append(("stored", None))
+    for (index, _), added in zip(leads, _store(rt, [lead for _, lead in leads]), strict=True):
+        if not added:
+            outcomes[index] = ("duplicate", None)
+    return outcomes
 
 
 def imported(rt: Runtime) -> list[dict]:

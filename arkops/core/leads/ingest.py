@@ -252,6 +252,40 @@ def ingest(
     return report
 
 
+def take_visits(rt: Runtime, records: list[Any]) -> list[tuple[str, str | None]]:
+    """Visits posted by the web app (`arkops serve`'s /api/events), each the object a line of its visit log
+    holds: read as `leads ingest` reads those lines, stored in one append (all or nothing, as an ingest
+    batch), one outcome per record in order ("stored", "ignored" and why, "refused" and why)."""
+    report = IngestReport()
+    batch = _Batch(rt)
+    reader = _Reader(rt, tracked_pages(rt), report, batch, Path("/api/events"))
+    reader.erased = erased_check(rt)
+    outcomes: list[tuple[str, str | None]] = []
+    for record in records:
+        try:
+            hit = access_log.parse_record(record)
+        except BadLine as exc:
+            outcomes.append(("refused", str(exc)))
+            continue
+        before = (report.visits, report.bots, report.skipped, report.erased)
+        reader.general(hit)
+        if report.visits > before[0]:
+            outcomes.append(("stored", None))
+        elif report.bots > before[1]:
+            outcomes.append(("ignored", "a bot's user agent"))
+        elif report.skipped > before[2]:
+            outcomes.append(("ignored", f"not a page view (method {hit.method}, status {hit.status})"))
+        elif report.erased > before[3]:
+            outcomes.append(("ignored", "erased by privacy forget: not recorded"))
+        else:
+            outcomes.append(("ignored", f"{one_line(hit.target[:200])} is not a tracked page"))
+    if batch.count:
+        rt.store.ensure()
+        recover(rt)  # a torn append of a killed writer is cut first, as `leads ingest` does
+        batch.commit({})
+    return outcomes
+
+
 class _Reader:
     """One file's tracked lines to stored visits: the settings, caches and counters they share.
 

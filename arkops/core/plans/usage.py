@@ -184,18 +184,7 @@ def import_file(rt: Runtime, path: Path, *, now: datetime) -> ImportReport:
             for index, item in enumerate(records[begin : begin + BATCH], begin):
                 where = f"{path}[{index}]"
                 try:
-                    if isinstance(item, DataError):
-                        raise item
-                    if not isinstance(item, dict):
-                        raise DataError("not an object")
-                    email, metric = normalize_email(item.get("email")), _metric(item.get("metric"))
-                    value = _value(item.get("value"))
-                    if "timestamp" in item and item["timestamp"] in (None, ""):  # a broken export, not "now"
-                        raise DataError(f"timestamp: {item['timestamp']!r} is not a date (leave it out for now)")
-                    moment = _moment(item.get("timestamp"), now)
-                    if moment > now:
-                        raise DataError(f"timestamp: {item.get('timestamp')!r} is in the future")
-                    refuse_erased(rt, email)
+                    email, metric, value, moment = _checked(rt, item, now)
                 except ErasedError:
                     report.erased += 1
                     continue
@@ -207,6 +196,44 @@ def import_file(rt: Runtime, path: Path, *, now: datetime) -> ImportReport:
                 else:
                     report.unchanged += 1
     return report
+
+
+def _checked(rt: Runtime, item: Any, now: datetime) -> tuple[str, str, int, datetime]:
+    """One record of the app's export, checked: (email, metric, value, moment); DataError says why not."""
+    if isinstance(item, DataError):
+        raise item
+    if not isinstance(item, dict):
+        raise DataError("not an object")
+    email, metric = normalize_email(item.get("email")), _metric(item.get("metric"))
+    value = _value(item.get("value"))
+    if "timestamp" in item and item["timestamp"] in (None, ""):  # a broken export, not "now"
+        raise DataError(f"timestamp: {item['timestamp']!r} is not a date (leave it out for now)")
+    moment = _moment(item.get("timestamp"), now)
+    if moment > now:
+        raise DataError(f"timestamp: {item.get('timestamp')!r} is in the future")
+    refuse_erased(rt, email)
+    return email, metric, value, moment
+
+
+def take(rt: Runtime, records: list[Any], *, now: datetime) -> list[tuple[str, str | None]]:
+    """Usage values posted by the web app (`arkops serve`'s /api/events): the checks of `usage import`, one
+    transaction, one outcome per record in order ("stored", "duplicate" when the value was already so,
+    "ignored", "refused", and why)."""
+    ctx = context(rt)
+    outcomes: list[tuple[str, str | None]] = []
+    with rt.store.transaction(USAGE_DB) as db:
+        for item in records:
+            try:
+                email, metric, value, moment = _checked(rt, item, now)
+            except ErasedError:
+                outcomes.append(("ignored", "erased by privacy forget: not recorded"))
+                continue
+            except DataError as exc:
+                outcomes.append(("refused", str(exc)))
+                continue
+            changed = _store(db, ctx, email, metric, value, moment, add=False)
+            outcomes.append(("stored", None) if changed else ("duplicate", None))
+    return outcomes
 
 
 def _row(ctx: Context, found: Account, metric: str, usage: Usage | None, start: datetime, end: datetime) -> dict:

@@ -366,3 +366,21 @@ def refresh_job(rt: Runtime, *, now: datetime) -> RefreshOutcome:
     if problems:
         raise DataError("; ".join(problems))
     return RefreshOutcome(confirmations, problems)
+
+
+def offer(rt: Runtime, code: str, plan: str, *, now: datetime) -> dict[str, Any]:
+    """What the landing page shows for a code and plan (`GET /api/promo/{code}`): `validate`'s verdict with
+    the discount's terms (percent or amount off, duration, months) and the slots left; nothing is written."""
+    verdict = validate(rt, code, plan, None, now=now)
+    with rt.store.transaction(PROMO_DB) as db:
+        record = CODES.get(db, verdict.code)
+    terms: dict[str, Any] = {"percent_off": None, "amount_off": None, "duration": None, "months": None, "slots": None}
+    if record is not None:
+        terms = {
+            "percent_off": (record["discounts"] or {}).get(verdict.plan),
+            "amount_off": record["amount_off"],
+            "duration": record["duration"],
+            "months": record["months"],
+            "slots": record["slots"],
+        }
+    return {**verdict.as_dict(), **terms}

@@ -201,6 +201,27 @@ def import_files(rt: Runtime, paths: list[Path], *, now: datetime, progress: Pro
 IMPORT_BATCH = 2000
 
 
+def take(rt: Runtime, kind: str, records: list[Any], *, now: datetime) -> list[tuple[str, str | None]]:
+    """Signups (`kind` "signup") or activity ("activity") posted by the web app (`arkops serve`'s
+    /api/events): the checks of `trials import`, one transaction, one outcome per record in order:
+    "stored", "duplicate", "ignored" or "refused", with the reason when not stored."""
+    step = _signup if kind == "signup" else _activity
+    outcomes: list[tuple[str, str | None]] = []
+    with rt.store.transaction(TRIALS_DB) as db:
+        for record in records:
+            try:
+                if not isinstance(record, dict):
+                    raise DataError("not an object")
+                outcomes.append(("stored", None) if step(db, rt, record, now) else ("duplicate", None))
+            except ArchivedTrialError as exc:
+                outcomes.append(("ignored", str(exc)))
+            except ErasedError:
+                outcomes.append(("ignored", "erased by privacy forget: not recorded"))
+            except DataError as exc:
+                outcomes.append(("refused", str(exc)))
+    return outcomes
+
+
 def _import_batch(
     db: Db, rt: Runtime, records: list[tuple[Path, int, Any]], report: ImportReport, now: datetime
 ) -> None:
