@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from cli_params import choices_of
-from conftest import Demo, Result, write_config
+from conftest import Demo, Result, copy_of_demo, write_config
 from dotenv import dotenv_values
 
 from arkops.cli.reference import leaf_commands
@@ -105,8 +105,10 @@ def tokens(text: str) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def demo_workspace(shared_demo: Demo) -> Path:
-    return shared_demo.folder
+def demo_workspace(shared_demo: Demo, tmp_path_factory) -> Path:
+    # A copy: a few listings are audited commands (`billing plans`, `billing subscription`, `promo remaining`
+    # may write), so running them appends audit lines and creates the privacy key.
+    return copy_of_demo(shared_demo, tmp_path_factory.mktemp("terminal"))
 
 
 @pytest.fixture(scope="module")
