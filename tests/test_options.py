@@ -41,7 +41,16 @@ BAD_OPTIONS = [
     (["promo", "create", "X", "--discount", "pro=10", "--currency", "EUR"], "--plan and --currency go with"),
     (["promo", "create", "X", "--amount-off", "500"], "--amount-off needs --currency (the amount is in its"),
     (["promo", "create", "X", "--discount", "pro=10", "--once", "--forever"], "give one duration: --months N,"),
+    (
+        ["trials", "list", "--state", "actv"],
+        "Invalid value for '--state': 'actv' is not one of 'signed_up', 'active', 'converted', 'expired'. "
+        "Did you mean 'active'?",
+    ),
+    (["jobs", "--format", "jsn"], "Invalid value for '--format': 'jsn' is not one of 'table', 'json', 'csv'. Did you"),
+    (["run", "--only", "trials_track"], "Invalid value for '--only': 'trials_track' is not one of"),
     (["trials", "list", "--bogus"], "No such option: --bogus"),
+    (["trials", "lst"], "No such command 'lst'. Did you mean 'list'?"),
+    (["trails", "list"], "No such command 'trails'. Did you mean 'trials'?"),
     (["trials", "bogus"], "No such command 'bogus'"),
     (["trials", "signup", "a@example.com"], "Missing option '--plan'"),
 ]

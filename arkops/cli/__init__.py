@@ -191,8 +191,23 @@ def usage_message(exc: Exception) -> str:
     """A usage error on one line, worded the same whichever option or layer noticed it."""
     message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
     message = " ".join(message.replace("Value error, ", "").split())  # Typer's pydantic coercion prefixes this
+    message = _with_closest_choice(message)
     ctx = getattr(exc, "ctx", None)
     return f"{message} (see '{ctx.command_path} --help')" if ctx is not None else message
+
+
+def _with_closest_choice(message: str) -> str:
+    """Typer's refusal of a fixed choice (`'actv' is not one of 'signed_up', 'active', ...`) with the closest
+    values, as our own refusals (`_output.not_one_of`) give them, whichever Typer worded it."""
+    import re
+
+    refused = re.search(r"'([^']*)' is not one of ((?:'[^']*'(?:, )?)+)\.", message)
+    if refused is None or "Did you mean" in message:
+        return message
+    from arkops.cli._output import closest
+
+    hint = closest(refused[1], re.findall(r"'([^']*)'", refused[2]))
+    return message[: refused.end()] + hint + message[refused.end() :] if hint else message
 
 
 def main(argv: list[str] | None = None) -> None:
