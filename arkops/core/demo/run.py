@@ -12,7 +12,7 @@ from arkops.errors import DataError
 from arkops.runtime import Runtime
 from arkops.store import Store, atomic_write_bytes, ensure_dir
 
-CREATED = (MARKER, "arkops.toml", ".env", "data", "app", "report.html")
+CREATED = (MARKER, "arkops.toml", ".env", "data", "logs", "app", "report.html")
 
 
 def _remove_demo(folder: Path) -> None:
@@ -43,6 +43,8 @@ def create_workspace(folder: Path, *, force: bool) -> None:
     ):
         atomic_write_bytes(folder / name, content.encode("utf-8"))
     Store(folder / "data").initialise()
+    # as `arkops init` makes it: `arkops cron print` in the demo gives a line whose log folder exists
+    ensure_dir(folder / "logs").chmod(0o700)
 
 
 def run_demo(folder: Path, *, force: bool = False) -> dict:
