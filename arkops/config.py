@@ -270,11 +270,18 @@ class Config:
         return self.data[key]
 
 
+# arkops.toml and .env are a few kilobytes; anything past this is not a configuration (a log or a data file
+# named by mistake, /dev/zero) and is refused before it is parsed, so reading it costs no memory.
+MAX_CONFIG_BYTES = 4 << 20
+
+
 def parse_config(text: str, path: Path) -> Config:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, "(syntax)", str(exc)) from None
+    except RecursionError:  # tomllib reads nested arrays and inline tables recursively
+        raise ConfigError(path, "(syntax)", "arrays or inline tables nested too deep") from None
     return Config(path=path, data=_parse_table(schema(), raw, path, ""), exists=True)
 
 
@@ -283,7 +290,11 @@ def load_config(path: Path) -> Config:
     if not path.exists():
         return Config(path=path, data=_parse_table(schema(), {}, path, ""), exists=False)
     try:
-        text = path.read_text(encoding="utf-8-sig")  # a BOM from a Windows editor is fine
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError(path, "(file)", f"larger than {MAX_CONFIG_BYTES >> 20} MiB: not a configuration file")
+        text = raw.decode("utf-8-sig")  # a BOM from a Windows editor is fine
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(path, "(file)", f"cannot be read: {exc}") from None
     return parse_config(text, path)
@@ -293,6 +304,8 @@ def load_env_file(path: Path) -> bool:
     """Load secrets from .env without overriding variables already set."""
     if not path.is_file():
         return False
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(path, "(file)", f"larger than {MAX_CONFIG_BYTES >> 20} MiB: not an environment file")
     from dotenv import load_dotenv
 
     load_dotenv(path, override=False)

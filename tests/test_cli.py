@@ -19,7 +19,7 @@ def test_unknown_key_is_one_line_naming_file_and_key(cli, workspace):
     assert result.code == 3
     assert (
         result.err
-        == f"arkops: error: {workspace / 'arkops.toml'}: trials.lenght_days: unknown key (known here: alert_window_hours, archive_after_days, demo_activity_threshold, demo_url, grace_days, length_days, schedule, upgrade_url)\n"
+        == f"arkops: error: {workspace / 'arkops.toml'}: trials.lenght_days: unknown key (known here: activity_files, alert_window_hours, archive_after_days, case_study_text, case_study_url, demo_activity_threshold, demo_url, early_offer, files_stale_hours, grace_days, key_activity, length_days, schedule, signup_files, upgrade_url)\n"
     )
 
 

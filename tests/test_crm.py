@@ -57,7 +57,7 @@ def signups(cli, workspace, count: int, *, start: int = 0) -> list[str]:
 
 
 def demo_requests(cli, workspace, emails: list[str]) -> None:
-    """Demo requests named in a hot-leads digest: one note each."""
+    """Demo requests named in the new-lead digest: one note each."""
     path = workspace / "requests.json"
     path.write_text(
         json.dumps(

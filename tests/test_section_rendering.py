@@ -182,7 +182,7 @@ def test_a_lead_source_from_an_access_log_is_escaped_in_the_report_and_the_weekl
     mail = parts(eml)
     for page in (report, mail["text/html"]):
         assert "<script" not in page and f">{ESCAPED}</td>" in page
-    assert f"  {HOSTILE} | 1 | 0" in mail["text/plain"]  # the text part: the source as it came
+    assert f"  {HOSTILE} | 1 | 1" in mail["text/plain"]  # the text part: the source as it came (/pricing: hot)
     # the same sections, in the same order, in both
     sections = re.findall(r'<section id="([^"]+)"', report)
     assert sections == re.findall(r'<section id="([^"]+)"', mail["text/html"]) and "leads" in sections

@@ -161,7 +161,8 @@ def leads_show(
         emit_json(lead)
         return
     if format is Format.table:
-        emit_line(f"{lead['lead']}: score {lead['score']}{' (hot)' if lead['hot'] else ''}, {lead['visits']} visit(s)")
+        hot = f" (hot: {lead['hot_rule']})" if lead["hot"] else ""
+        emit_line(f"{lead['lead']}: score {lead['score']}{hot}, {lead['visits']} visit(s)")
     emit_rows(
         lead["timeline"],
         format,

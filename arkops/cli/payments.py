@@ -60,6 +60,11 @@ def payments_report(
             f"as of {report['as_of']}: MRR {format_money(report['mrr'], cur)}, ARR {format_money(report['arr'], cur)}, "
             f"{report['paying_customers']} paying, ARPU {format_money(report['arpu'], cur)}, LTV {ltv}"
         )
+    if report["not_converted"]:
+        from arkops.core.billing.sections import not_converted_text
+
+        text = not_converted_text(report["not_converted"], rt.config.operator_locale)
+        say(rt, f"not converted (no [fx] rate, see `arkops doctor`): {text}")
     from arkops.core.sections import formats
     from arkops.money import format_money
 
@@ -122,16 +127,20 @@ def payments_list(
 
     Example: arkops payments list --month 2026-03 --status paid
     """
+    from arkops.core.billing.refunds import unlinked_note
     from arkops.core.billing.report import payment_rows
 
+    rt = runtime(ctx)
     emit_rows(
-        payment_rows(runtime(ctx), month=month, status=status),
+        payment_rows(rt, month=month, status=status),
         format,
         ["invoice", "customer_email", "status", "amount", "refunded", "credited", "disputed", "currency", "paid_at"],
         money=("amount", "refunded", "credited", "disputed"),
         drop=("currency", "credited", "disputed", "refunded", "invoice"),
         chosen=columns,
     )
+    if note := unlinked_note(rt):
+        say(rt, note)
 
 
 @app.command("failed")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -271,6 +272,70 @@ def promo_validate(
     verdict = validate(rt, code, plan, email, now=rt.now())
     _verdict_out(verdict, format)
     raise typer.Exit(ExitCode.OK if verdict.valid else ExitCode.CHECK_FAILED)
+
+
+class Segment(StrEnum):
+    trials = "trials"
+    leads = "leads"
+    customers = "customers"
+
+
+@app.command("announce")
+def promo_announce(
+    ctx: typer.Context,
+    code: CodeArgument,
+    *,
+    to: Annotated[
+        Path | None,
+        typer.Option("--to", help="A CSV of recipients: an `email` column (and `locale`), or one address a line."),
+    ] = None,
+    segment: Annotated[
+        Segment | None,
+        typer.Option(
+            "--segment",
+            help="trials (not converted), leads (with an email) or customers (a current subscription).",
+        ),
+    ] = None,
+    when: Annotated[
+        datetime | None,
+        typer.Option(
+            "--when",
+            metavar="TIME",
+            help="When it goes out (default: now): a day (its start) or YYYY-MM-DDTHH:MM, in the configured time zone.",
+            parser=Moment(),
+        ),
+    ] = None,
+    follow_up_days: Annotated[
+        int | None,
+        typer.Option(
+            "--follow-up-days",
+            help="N days later, a reminder to those who have not redeemed (sent by the promo-sync job).",
+            min=1,
+            max=60,
+        ),
+    ] = None,
+) -> None:
+    """Queue the announcement of a code to a CSV's addresses or a segment, and optionally its follow-up.
+
+    Example: arkops promo announce LAUNCH30 --segment trials --follow-up-days 3
+    """
+    check_combinations(ctx, [((to is None) == (segment is None), "give one of --to FILE.csv or --segment")])
+    from arkops.core.promo.announce import announce
+
+    rt = runtime(ctx)
+    report = announce(
+        rt,
+        code,
+        to_file=to,
+        segment=segment.value if segment else None,
+        when=when,
+        follow_up_days=follow_up_days,
+        now=rt.now(),
+    )
+    for line in report.skipped:
+        say(rt, f"skipped {line}")
+    say(rt, f"promo announce: {report.summary()}")
+    raise typer.Exit(ExitCode.BAD_DATA if report.skipped else ExitCode.OK)
 
 
 @app.command("redeem")

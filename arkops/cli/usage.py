@@ -7,7 +7,19 @@ from typing import Annotated
 
 import typer
 
-from arkops.cli._output import FORMAT_HELP, AtOption, ColumnsOption, Format, emit_rows, group, runtime, say
+from arkops.cli._output import (
+    FORMAT_HELP,
+    AtOption,
+    ColumnsOption,
+    Format,
+    SinceOption,
+    UntilOption,
+    check_window,
+    emit_rows,
+    group,
+    runtime,
+    say,
+)
 from arkops.errors import ExitCode
 from arkops.text import counted
 
@@ -97,6 +109,30 @@ def usage_check(ctx: typer.Context) -> None:
 
     rt = runtime(ctx)
     say(rt, f"usage check: {check(rt, now=rt.now()).summary()}")
+
+
+@app.command("export")
+def usage_export(
+    ctx: typer.Context,
+    *,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    format: Annotated[
+        Format, typer.Option("--format", help="Output format: csv (default), json or table.")
+    ] = Format.csv,
+) -> None:
+    """Every customer's usage per metric and billing period, with the limit and percent (for a spreadsheet or a BI tool).
+
+    Example: arkops usage export --since 2026-01-01 --until 2026-03-31 --format csv
+    """
+    from arkops.core.plans.usage import export
+
+    check_window(since, until)
+    rt = runtime(ctx)
+    emit_rows(export(rt, since=since, until=until), format, EXPORT_COLUMNS, display={"percent": lambda p: f"{p} %"})
+
+
+EXPORT_COLUMNS = ["email", "plan", "metric", "period_start", "period_end", "limit", "used", "percent", "updated_at"]
 
 
 @app.command("report")

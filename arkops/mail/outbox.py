@@ -49,7 +49,7 @@ class OutboxMessage(TypedDict):
     from_name: str
     subject: str
     text: str
-    html: str
+    html: str  # the HTML part; a chat message keeps its Block Kit blocks here, as JSON
     message_id: str  # the Message-ID header
     state: str  # one of STATES
     attempts: int  # delivery attempts so far, the one that sent it included
@@ -81,7 +81,7 @@ class Draft:
     to: str  # an address, or the webhook URL for chat
     subject: str
     text: str
-    html: str = ""
+    html: str = ""  # for chat: the Block Kit blocks, as JSON
     from_name: str = "arkops"
 
 
@@ -458,24 +458,25 @@ def flush(
     send_chat: Callable[[Any], Outcome],
     only: set[str] | None = None,
     deadline: float | None = None,
+    channels: tuple[str, ...] = (EMAIL, CHAT),
 ) -> FlushReport:
     """Send what is due, one message at a time: claim it, send it outside the lock, record it with the claim
     of the next (`_next`). Safe to run concurrently, and to stop at any point.
 
     When a server cannot be reached, no further message of that channel is tried in this flush, and the
     report says so (`unreachable`, exit 4) whatever the other messages did. `deadline` (seconds) stops
-    claiming new messages.
+    claiming new messages; `channels` limits the flush to messages of these channels.
     """
     report = FlushReport()
     started = time.monotonic()
-    channels = {EMAIL, CHAT}
+    open_channels = set(channels)
     senders = {EMAIL: send_email, CHAT: send_chat}
     done: tuple[OutboxMessage, Outcome] | None = None
     while True:
         if deadline is not None and time.monotonic() - started >= deadline:
-            channels.clear()
+            open_channels.clear()
         with finishing():  # a stop between two messages lands after the record, never inside it
-            doc = _next(store, now, only, channels, report, done)
+            doc = _next(store, now, only, open_channels, report, done)
             if doc is not None and stop_requested():
                 _put_back(store, doc, Outcome(NOT_TRIED, "not tried"), now, report)
         if doc is None:
@@ -499,7 +500,7 @@ def flush(
         done = (doc, outcome)
         if not outcome.reached:
             report.unreachable = True
-            channels.discard(doc["channel"])  # unreachable: the others wait for the next flush
+            open_channels.discard(doc["channel"])  # unreachable: the others wait for the next flush
 
 
 def _put_back(store: Store, doc: OutboxMessage, outcome: Outcome, now: datetime, report: FlushReport) -> None:

@@ -110,7 +110,10 @@ def iter_list(client: Any, path: str, params: dict, *, what: str, delays: Sequen
     params = {"limit": 100, **params}
     while True:
         page = call(partial(client.raw_request, "get", path, **params), what=what, delays=delays).data
-        items = page.get("data") or []
+        if not isinstance(page, dict) or not isinstance(page.get("data"), list):
+            # read as an empty list, an answer that is not one would say "nothing there"
+            raise DataError(f"Stripe answered {path} with {str(page)[:200]}, not a list")
+        items = page["data"]
         yield from items
         if not page.get("has_more") or not items:
             return

@@ -44,7 +44,8 @@ LEDGER_DB = Database(
     "ledger",
     version=3,
     # Only customers and invoices name a person; the other tables hold Stripe ids, amounts and dates
-    # (events: applied event ids; sync: cursors; flags: one-time alerts; unresolved: ids still unknown).
+    # (events: applied event ids; sync: cursors; flags: one-time alerts; unresolved: ids still unknown;
+    # skipped_fields: the fields an event was applied without, by object id and field name, never their values).
     personal={
         "customers": ("email", "name"),
         "invoices": ("customer_email",),
@@ -64,6 +65,7 @@ LEDGER_DB = Database(
                 "sync",
                 "flags",
                 "unresolved",
+                "skipped_fields",
             ),
             (),
         ),
@@ -98,6 +100,9 @@ DOMAIN = Domain(
         DoctorCheck("arkops.core.billing.checks:stripe_settings", order=30),
         DoctorCheck("arkops.core.billing.checks:ledger_unresolved", order=31),
         DoctorCheck("arkops.core.billing.checks:invoice_amounts", order=32),
+        DoctorCheck("arkops.core.billing.checks:exchange_rates", order=33),
+        DoctorCheck("arkops.core.billing.checks:skipped_fields", order=34),
+        DoctorCheck("arkops.core.billing.checks:refunds_unlinked", order=35),
         DoctorCheck("arkops.core.billing.checks:stripe_api", order=92, needs="stripe"),
     ),
     demo=DemoPart("arkops.core.billing.demo:build", order=20),

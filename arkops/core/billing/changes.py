@@ -13,8 +13,8 @@ from datetime import datetime
 
 from arkops.clock import from_unix, iso
 from arkops.core.billing.records import Discount, Subscription
-from arkops.core.billing.report import histories_by_customer, load, movement_kind, mrr_snapshots
-from arkops.money import Converter
+from arkops.core.billing.report import histories_by_customer, load, movement_kind, mrr_snapshots, unrated_currency
+from arkops.money import Converter, only_in
 from arkops.runtime import Runtime
 
 
@@ -54,10 +54,11 @@ def mrr_changes(
     for customer, subscriptions in histories_by_customer(ledger).items():
         extra = ledger.customer_discounts.get(customer, [])
         points = [at for at in change_points(subscriptions, extra) if at <= now_ts]
+        unconverted = unrated_currency([version for versions in subscriptions for version in versions], convert)
         series = mrr_snapshots(
             {customer: subscriptions},
             points,
-            convert,
+            only_in(unconverted) if unconverted else convert,
             customer_discounts=ledger.customer_discounts,
             tax_rates=ledger.tax_rates,
         ).get(customer, [])
@@ -80,7 +81,7 @@ def mrr_changes(
                             "from": before,
                             "to": after,
                             "change": after - before,
-                            "currency": convert.reporting,
+                            "currency": unconverted or convert.reporting,
                         },
                     )
                 )

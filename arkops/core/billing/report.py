@@ -34,7 +34,7 @@ from arkops.core.billing.records import (
 )
 from arkops.core.billing.refunds import NOT_REFUNDED
 from arkops.errors import DataError
-from arkops.money import Converter
+from arkops.money import Converter, only_in
 from arkops.runtime import Runtime
 
 __all__ = ["discount_active", "monthly", "subscription_mrr"]  # the MRR maths lives in `amounts`
@@ -376,7 +376,48 @@ def build_report(
     # averaged into the churn behind LTV); a new installation's report is its current month.
     first = ledger.first_activity
     begun = datetime.fromtimestamp(first, config.tz).strftime("%Y-%m") if first is not None else rows[-1].month
-    return summary([row for row in rows if row.month >= begun] or rows[-1:], shown=months, currency=reporting, now=now)
+    shown_rows = [row for row in rows if row.month >= begun] or rows[-1:]
+    return summary(shown_rows, shown=months, currency=reporting, now=now) | {
+        "not_converted": not_converted(ledger, grid, months, convert)
+    }
+
+
+def unrated_currency(subscriptions: list[Subscription], convert: Converter) -> str | None:
+    """The currency of these subscriptions (one customer's, or one) when it has no `[fx]` rate: their MRR is
+    then shown in it rather than as 0 in the reporting currency."""
+    codes = {item["currency"].upper() for sub in subscriptions for item in sub["items"] if item["currency"]}
+    if len(codes) != 1:
+        return None
+    code = codes.pop()
+    convert.factor(code)
+    return code if code in convert.missing else None
+
+
+def not_converted(ledger: Ledger, grid: MonthGrid, shown: int, convert: Converter) -> list[dict[str, Any]]:
+    """What the figures leave out for want of an `[fx]` rate, each in its own currency: the MRR now and the
+    revenue of the months shown (`{"figure", "currency", "amount_minor"}`), so that every other figure
+    still stands and the operator sees what is missing from it."""
+    out: list[dict[str, Any]] = []
+    histories = histories_by_customer(ledger)
+    for code in sorted(convert.missing):
+        own = only_in(code)
+        mrr = sum(
+            values[0]
+            for values in mrr_snapshots(
+                histories,
+                grid.instants[-1:],
+                own,
+                customer_discounts=ledger.customer_discounts,
+                tax_rates=ledger.tax_rates,
+            ).values()
+        )
+        revenue = sum(revenue_by_month(ledger, grid.boundaries, own)[-shown:])
+        out += [
+            {"figure": figure, "currency": code, "amount_minor": round(amount)}
+            for figure, amount in (("mrr", mrr), ("revenue", revenue))
+            if round(amount)
+        ]
+    return out
 
 
 def payment_rows(rt: Runtime, *, month: str | None, status: str | None) -> list[dict]:
@@ -483,14 +524,16 @@ def subscription_rows(rt: Runtime, *, status: str | None, now: datetime) -> list
         plan = ", ".join(
             f"{i['product'] or i['price']} x{i['quantity']} /{i['interval_count']}{i['interval']}" for i in sub["items"]
         )
+        unconverted = unrated_currency([sub], convert)
+        worth = only_in(unconverted) if unconverted else convert
         rows.append(
             {
                 "subscription": sub["id"],
                 "customer_email": email,
                 "status": sub["status"],
                 "plan": plan,
-                "mrr": round(subscription_mrr(sub, at, convert, customer_discounts=extra, tax_rates=ledger.tax_rates)),
-                "currency": convert.reporting,
+                "mrr": round(subscription_mrr(sub, at, worth, customer_discounts=extra, tax_rates=ledger.tax_rates)),
+                "currency": unconverted or convert.reporting,
                 "paused": _paused(sub["status"], pause),
                 "unresolved": "; ".join(unresolved(sub, extra)) or None,
                 "cancel_at_period_end": sub["cancel_at_period_end"],

@@ -8,6 +8,7 @@ from typing import Any
 from arkops.clock import local_time, parse_iso
 from arkops.core.billing.report import MOVEMENT_KINDS, build_report, failed_rows, load
 from arkops.core.sections import Chart, Figure, Formats, Section, formats, table
+from arkops.money import format_money
 from arkops.runtime import Runtime
 
 GRAPH_MONTHS = 12
@@ -68,6 +69,16 @@ def _figures(rt: Runtime, report: dict[str, Any], failures: list[dict], fmt: For
                 "old_failures", "Old failures", len(old), fmt.number(len(old)), note=f"last failed over {days} days ago"
             )
         )
+    if report["not_converted"]:
+        figures.append(
+            Figure(
+                "not_converted",
+                "Not converted",
+                report["not_converted"],
+                not_converted_text(report["not_converted"], fmt.locale),
+                note="no [fx] rate: add it to arkops.toml (see `arkops doctor`)",
+            )
+        )
     return figures
 
 
@@ -94,6 +105,14 @@ def _yearly_figures(report: dict[str, Any], fmt: Formats) -> list[Figure]:
             note="MRR lost to churn and contraction, of the month's opening MRR",
         ),
     ]
+
+
+def not_converted_text(amounts: list[dict[str, Any]], locale: str) -> str:
+    """`revenue JPY 1,000, MRR JPY 500`: what `report.not_converted` leaves out of the figures."""
+    names = {"mrr": "MRR", "revenue": "revenue"}
+    return ", ".join(
+        f"{names[a['figure']]} {format_money(a['amount_minor'], a['currency'], locale, code=True)}" for a in amounts
+    )
 
 
 def _mrr_chart(report: dict[str, Any], fmt: Formats, *, movements: bool) -> Chart:

@@ -45,7 +45,10 @@ CONFIG: dict[str, Spec] = {
                 str, "", http_url, doc="where Checkout sends a customer who turned back (empty: the success URL)"
             ),
             "checkout_trial_days": Field(
-                int, 0, at_least(0), doc="trial days of a checkout without card (0: the customer pays at once)"
+                int,
+                14,
+                at_least(0),
+                doc="trial days of a checkout, no card asked (payment_method_collection=if_required; 0: pay at once)",
             ),
             "portal_return_url": Field(
                 str, "", http_url, doc="the billing portal's return link (empty: the one set in Stripe's dashboard)"

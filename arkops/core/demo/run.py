@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 import shutil
 from pathlib import Path
@@ -45,6 +46,10 @@ def create_workspace(folder: Path, *, force: bool) -> None:
     Store(folder / "data").initialise()
     # as `arkops init` makes it: `arkops cron print` in the demo gives a line whose log folder exists
     ensure_dir(folder / "logs").chmod(0o700)
+    # A fixed installation key: visitor ids (keyed hashes) come out the same on every run. The demo's
+    # people are made up, so a key anyone can recompute protects nothing here; a real one is random.
+    demo_key = hashlib.sha256(f"arkops demo {SEED}".encode()).hexdigest()
+    atomic_write_bytes(folder / "data" / "privacy.key", (demo_key + "\n").encode())
 
 
 def run_demo(folder: Path, *, force: bool = False) -> dict:

@@ -1,6 +1,6 @@
 """Visitors, their scores, and the listings built on them (`leads list`, `show`, `stats`).
 
-A lead is a visitor (stored IP and user agent, `visits.visitor_id`) or,
+A lead is a visitor (whole IP and user agent, `visits.VisitorIds`) or,
 once linked, an email: a visit that carried `?email=` (or an email as
 `ref`), or an imported demo request with the visitor's IP and user agent,
 links every visit of that visitor to the email. The score is the sum of
@@ -21,7 +21,6 @@ from arkops.core.leads.visits import match_page, read_visits, tracked_pages
 from arkops.errors import DataError
 from arkops.runtime import Runtime
 
-VERY_HOT_PATH = "/trial"
 HALF_LIVES_READ = 8
 
 
@@ -32,10 +31,18 @@ class Lead:
     visitors: set[str] = field(default_factory=set)
     visits: list[dict] = field(default_factory=list)  # oldest first, each with "label" and "weight"
     score: float = 0.0
-    trial: bool = False
+    hot_visit: dict | None = None  # the first visit to a hot page in the window read
 
     def hot(self, threshold: float) -> bool:
-        return self.trial or self.score >= threshold
+        return self.hot_visit is not None or self.score >= threshold
+
+    def hot_rule(self, threshold: float) -> str:
+        """Which rule makes the lead hot ("" when neither): the hot page (it fires first), or the score."""
+        if self.hot_visit is not None:
+            return f"hot page {self.hot_visit['label']} at {self.hot_visit['at']}"
+        if self.score >= threshold:
+            return f"score {self.score:.2f} >= hot_score {threshold:g}"
+        return ""
 
     @property
     def last(self) -> dict:
@@ -84,11 +91,13 @@ def collect(rt: Runtime, *, since: datetime, now: datetime, until: datetime | No
         key = email or visit["visitor"]
         lead = leads.get(key) or leads.setdefault(key, Lead(key, email))
         lead.visitors.add(visit["visitor"])
-        lead.visits.append({**visit, "label": page.label, "weight": page.weight})
+        seen = {**visit, "label": page.label, "weight": page.weight}
+        lead.visits.append(seen)
+        if page.hot and lead.hot_visit is None:
+            lead.hot_visit = seen
         at = stamp_cache.get(visit["at"]) or stamp_cache.setdefault(visit["at"], parse_iso(visit["at"]))
         age_days = max((now - at).total_seconds(), 0) / 86_400
         lead.score += page.weight * 0.5 ** (age_days / half_life)
-        lead.trial = lead.trial or page.path == VERY_HOT_PATH
     return leads
 
 
@@ -136,7 +145,9 @@ def show_lead(rt: Runtime, who: str, *, now: datetime) -> dict:
     lead = leads.get(wanted) or next((lead for lead in leads.values() if wanted in lead.visitors), None)
     if lead is None:
         raise DataError(f"no visits from {who!r} in the last {rt.config['leads']['retention_days']} days")
-    row = lead_row(lead, rt.config["leads"]["hot_score"])
+    threshold = rt.config["leads"]["hot_score"]
+    row = lead_row(lead, threshold)
+    row["hot_rule"] = lead.hot_rule(threshold)
     row["visitors"] = sorted(lead.visitors)
     row["timeline"] = [
         {

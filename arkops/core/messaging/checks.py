@@ -11,10 +11,21 @@ from arkops.runtime import Runtime
 
 
 def mail_settings(rt: Runtime) -> list[Check]:
+    from arkops.core.notify import chat_only
     from arkops.mail.address import normalize_address
 
     checks = []
-    if not env("SMTP_HOST"):
+    chat_alone = chat_only(rt)
+    if chat_alone:
+        checks.append(
+            Check(
+                "smtp settings",
+                OK,
+                "SMTP_HOST not set: operator alerts go to the chat webhook alone; "
+                "customer emails stay in the outbox until it is set",
+            )
+        )
+    elif not env("SMTP_HOST"):
         checks.append(Check("smtp settings", WARN, "SMTP_HOST not set: emails stay in the outbox until it is"))
     elif placeholder_problem("SMTP_HOST"):
         checks.append(Check("smtp settings", FAIL, str(placeholder_problem("SMTP_HOST"))))
@@ -36,6 +47,9 @@ def mail_settings(rt: Runtime) -> list[Check]:
     }
     for name, (status, why) in required.items():
         value = env(name)
+        if not value and chat_alone:
+            checks.append(Check(name, OK, "not set: not needed while operator alerts go to the chat webhook alone"))
+            continue
         if not value:
             checks.append(Check(name, status, f"not set: {why}"))
             continue

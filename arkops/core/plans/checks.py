@@ -93,3 +93,11 @@ def stripe_prices(rt: Runtime) -> Check:
     if problems:
         return Check("stripe prices", FAIL, first_few(problems))
     return Check("stripe prices", OK, f"{checked} plan prices match arkops.toml")
+
+
+def usage_files(rt: Runtime) -> list[Check]:
+    """The app's usage files `usage-check` follows: readable, and written lately."""
+    from arkops.core.watch import freshness_checks
+
+    config = rt.config["usage"]
+    return freshness_checks(rt, {"usage files": config["files"]}, config["stale_hours"])

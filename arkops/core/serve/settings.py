@@ -33,7 +33,7 @@ CONFIG: dict[str, Spec] = {
                 str,
                 "",
                 http_url,
-                doc="the address the outside world reaches `arkops serve` at (links in emails: unsubscribe, portal)",
+                doc="the address the outside world reaches `arkops serve` at (links in emails: unsubscribe, portal, the trials' upgrade)",
             ),
             "threads": Field(int, 8, at_least(1), doc="requests handled at once; slow clients never hold one"),
             "max_body_bytes": Field(
