@@ -45,6 +45,7 @@ LISTINGS = [
     "billing subscription {customer}",
     "usage show {customer}",
     "usage report",
+    "usage export --format table",
     "promo list",
     "promo show LAUNCH30",
     "promo stats",
