@@ -130,9 +130,12 @@ def test_a_second_tick_prints_nothing_and_quiet_goes_after_the_command(cli, monk
     assert cli("trials", "signup", "ana@example.com", "--plan", "pro").code == 0
     first = cli("run")
     assert first.code == 0 and first.err == ""
-    done = lines(first)  # the welcome email queued and sent, the weekly report queued; the jobs that changed nothing
-    assert sorted(done) == ["mail-flush", "trials-nudge", "weekly-email"], first.out  # (track, scan, ...) are quiet
-    assert done["trials-nudge"][1].startswith("1 email queued") and done["mail-flush"][1].startswith("1 sent")
+    # the new-lead digest and the welcome email queued and sent, the weekly report queued; the jobs that changed
+    # nothing (track, funnel, ...) are quiet
+    done = lines(first)
+    assert sorted(done) == ["leads-scan", "mail-flush", "trials-nudge", "weekly-email"], first.out
+    assert "1 new lead(s)" in done["leads-scan"][1] and done["trials-nudge"][1].startswith("1 email queued")
+    assert done["mail-flush"][1].startswith("2 sent")
     monkeypatch.setenv("ARKOPS_NOW", "2026-03-02T09:06:00Z")
     second = cli("run")
     assert (second.code, second.out, second.err) == (0, "", "")
