@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from arkops.core.leads.visits import day_files
 from arkops.runtime import Runtime
+from arkops.store.files import remove_file
 
 
 def drop_old_visits(rt: Runtime, *, now: datetime) -> dict[str, int]:
@@ -15,5 +16,5 @@ def drop_old_visits(rt: Runtime, *, now: datetime) -> dict[str, int]:
     if not rt.dry_run:
         with rt.store.lock("leads-ingest", what="leads ingest"):
             for path in old:
-                path.unlink(missing_ok=True)
+                remove_file(path)
     return {"visit day files deleted": len(old)}

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from arkops.clock import iso, parse_iso, since_moment
+from arkops.clock import iso, parse_iso
 from arkops.core.leads.visits import match_page, read_visits, tracked_pages
 from arkops.errors import DataError
 from arkops.runtime import Runtime
@@ -75,11 +75,11 @@ def links(rt: Runtime, visits: list[dict]) -> dict[str, str]:
     return found
 
 
-def collect(rt: Runtime, *, since: datetime, now: datetime) -> dict[str, Lead]:
-    """Every lead with a visit to a tracked page in [since, now), scored at `now`."""
+def collect(rt: Runtime, *, since: datetime, now: datetime, until: datetime | None = None) -> dict[str, Lead]:
+    """Every lead with a visit to a tracked page in [since, until) (until: up to `now`), scored at `now`."""
     pages = tracked_pages(rt)
     half_life = rt.config["leads"]["half_life_days"]
-    visits = sorted(read_visits(rt, since, now + timedelta(seconds=1)), key=lambda v: v["at"])
+    visits = sorted(read_visits(rt, since, until or now + timedelta(seconds=1)), key=lambda v: v["at"])
     linked = links(rt, visits)
     leads: dict[str, Lead] = {}
     stamp_cache: dict[str, datetime] = {}
@@ -118,12 +118,18 @@ def lead_row(lead: Lead, threshold: float) -> dict:
 
 
 def list_leads(
-    rt: Runtime, *, now: datetime, since: str | None = None, min_score: float | None = None, hot: bool = False
+    rt: Runtime,
+    *,
+    now: datetime,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    min_score: float | None = None,
+    hot: bool = False,
 ) -> list[dict]:
-    """Leads with visits since `since` (default: the scoring horizon), hottest first."""
-    start = since_moment(since, now=now, tz=rt.config.tz) if since else horizon(rt, now)
+    """Leads with visits in [since, until) (default: from the scoring horizon to now), hottest first."""
     threshold = rt.config["leads"]["hot_score"]
-    rows = [lead_row(lead, threshold) for lead in collect(rt, since=start, now=now).values()]
+    found = collect(rt, since=since or horizon(rt, now), now=now, until=until)
+    rows = [lead_row(lead, threshold) for lead in found.values()]
     if min_score is not None:
         rows = [r for r in rows if r["score"] >= min_score]
     if hot:
@@ -158,9 +164,11 @@ def show_lead(rt: Runtime, who: str, *, now: datetime) -> dict:
     return row
 
 
-def page_stats(rt: Runtime, *, now: datetime, since: str | None = None) -> dict:
-    """Per tracked page: hits, visitors (distinct per day, summed), last hour, top referrers and sources."""
-    start = since_moment(since, now=now, tz=rt.config.tz) if since else now - timedelta(days=7)
+def page_stats(rt: Runtime, *, now: datetime, since: datetime | None = None, until: datetime | None = None) -> dict:
+    """Per tracked page in [since, until) (default: the last 7 days): hits, visitors (distinct per day,
+    summed), last hour, top referrers and sources."""
+    start = since or now - timedelta(days=7)
+    end = until or now + timedelta(seconds=1)
     pages = sorted(tracked_pages(rt), key=lambda p: p.path)
     tz = rt.config.tz
     hour_ago = iso(now - timedelta(hours=1)) or ""
@@ -169,7 +177,7 @@ def page_stats(rt: Runtime, *, now: datetime, since: str | None = None) -> dict:
     daily: dict[str, set[tuple[str, str]]] = {p.path: set() for p in pages}
     referrers: dict[str, Counter[str]] = {p.path: Counter() for p in pages}
     sources: dict[str, Counter[str]] = {p.path: Counter() for p in pages}
-    for visit in read_visits(rt, start, now + timedelta(seconds=1)):
+    for visit in read_visits(rt, start, end):
         page = match_page(pages, visit["path"])
         if page is None:
             continue
@@ -184,7 +192,7 @@ def page_stats(rt: Runtime, *, now: datetime, since: str | None = None) -> dict:
             sources[page.path][visit["utm_source"]] += 1
     return {
         "since": iso(start),
-        "until": iso(now),
+        "until": iso(until or now),
         "pages": [
             {
                 "path": p.path,
