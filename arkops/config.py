@@ -316,6 +316,60 @@ def env(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
 
 
+# The `.env.example` that `arkops init` writes. Its values are placeholders: a secret or address still set to
+# one of them is "still the example value" for doctor and for the Stripe client, never a real setting.
+ENV_EXAMPLE = """\
+# Copy to .env (chmod 600) and set every value. Variables already set in the environment win.
+STRIPE_SECRET_KEY=sk_test_...
+STRIPE_WEBHOOK_SECRET=whsec_...
+# STRIPE_API_BASE=http://127.0.0.1:8420   # a local Stripe-compatible server, for tests
+SMTP_HOST=smtp.your-provider.example
+SMTP_PORT=587
+SMTP_USER=
+SMTP_PASSWORD=
+SMTP_SECURITY=starttls                     # starttls, ssl or none
+MAIL_FROM=billing@your-product.example
+ARKOPS_ALERT_TO=you@your-product.example
+# Optional integrations (docs/crm.md, docs/analytics.md), for [crm] and [analytics] in arkops.toml:
+# HUBSPOT_TOKEN=pat-...                    # or PIPEDRIVE_TOKEN=...
+# HUBSPOT_API_BASE= / PIPEDRIVE_API_BASE=  # another endpoint (regional, company domain, a local stand-in)
+# PLAUSIBLE_API_KEY=...                    # PLAUSIBLE_API_BASE=https://plausible.example.com when self-hosted
+# GOOGLE_APPLICATION_CREDENTIALS=/path/to/service-account.json
+# ARKOPS_SERVE_TOKEN=                      # `arkops serve`'s bearer token, 32+ characters (secrets.token_urlsafe(32))
+"""
+
+
+def example_value(name: str) -> str | None:
+    """The placeholder `.env.example` gives `name`, or None when it gives none (or an empty one)."""
+    for line in ENV_EXAMPLE.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key == name:
+            return value.split(" #", 1)[0].strip() or None
+    return None
+
+
+def placeholder_problem(name: str) -> str | None:
+    """`NAME is still the example value; set it`, when the environment holds `.env.example`'s value for it."""
+    value = env(name)
+    return f"{name} is still the example value; set it" if value and value == example_value(name) else None
+
+
+def stripe_key_problem(key: str) -> str | None:
+    """What is wrong with a Stripe secret key before any request is made with it, or None: not set, still the
+    example value, or not a secret key's shape (a publishable pk_ key, a truncated copy)."""
+    import re
+
+    from arkops.errors import mask
+
+    if not key:
+        return "STRIPE_SECRET_KEY is not set"
+    if key == example_value("STRIPE_SECRET_KEY"):
+        return "STRIPE_SECRET_KEY is still the example value; set it"
+    if not re.match(r"^(sk|rk)_(test|live)_[A-Za-z0-9]{8,}$", key):
+        return f"STRIPE_SECRET_KEY does not look like a sk_test_/sk_live_/rk_ key ({mask(key)})"
+    return None
+
+
 # --- The config file `arkops init` writes, and docs/config.md's reference, both from schema() ---
 
 TEMPLATE_HEADER = """\

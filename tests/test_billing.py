@@ -329,6 +329,7 @@ def test_a_missing_fx_rate_leaves_the_amount_apart_and_a_report_currency_without
 
 
 def test_failed_payment_alerts_and_lists_dunning(cli, workspace, monkeypatch):
+    monkeypatch.setenv("ARKOPS_NOW", "2026-03-05T00:10:00Z")
     failed = invoice("in_9", "cus_9", 2900, email="bob@example.com", attempt_count=2, next_attempt=ts("2026-03-08"))
     apply_all(workspace, [event("e1", "invoice.payment_failed", failed, ts("2026-03-05"))])
     rows = json.loads(cli("payments", "failed", "--format", "json").out)
@@ -339,7 +340,9 @@ def test_failed_payment_alerts_and_lists_dunning(cli, workspace, monkeypatch):
             "amount": 2900,
             "currency": "EUR",
             "attempts": 2,
+            "failed_at": "2026-03-05T00:00:00Z",
             "next_attempt": "2026-03-08T00:00:00Z",
+            "old": False,
         }
     ]
     messages = json.loads(cli("mail", "outbox", "--format", "json").out)

@@ -309,7 +309,7 @@ def test_list_stats_and_since(cli, workspace, monkeypatch):
     assert json.loads(cli("leads", "stats", "--since", "90m", "--format", "json").out)["pages"][1]["hits"] == 2
     assert "hits" in cli("leads", "stats", "--since", "2026-10-01", "--format", "csv").out.splitlines()[0]
     bad = cli("leads", "stats", "--since", "last week")
-    assert bad.code == 2 and "neither a duration" in bad.err
+    assert bad.code == 2 and "is not a span back from now (90m, 12h, 7d, 6w, 6mo, 1y)" in bad.err
     rows = json.loads(cli("leads", "list", "--hot", "--format", "json").out)
     assert [(r["last_page"], r["score"]) for r in rows] == [("pricing", 8.45), ("trial", 4.24)]  # /trial: a hot page
     assert [r["last_page"] for r in json.loads(cli("leads", "list", "--min-score", "5", "--format", "json").out)] == [

@@ -163,10 +163,11 @@ def test_550_fails_without_retry_and_retry_command_resends(cli, smtp_server, mon
     monkeypatch.setenv("ARKOPS_NOW", "2026-03-05T10:00:00Z")
     cli("mail", "flush")
     [message] = outbox(cli)
-    assert message["state"] == "failed" and message["attempts"] == 0
+    assert message["state"] == "failed" and message["attempts"] == 1  # the refused attempt counts
     smtp_server.data_reply = None
     assert cli("mail", "retry", message["id"]).code == 0
     assert outbox(cli)[0]["state"] == "sent" and len(smtp_server.received) == 1
+    assert outbox(cli)[0]["attempts"] == 2  # ... and so does the one that sent it
 
 
 def test_connection_dropped_after_data_is_unknown_and_not_resent(cli, smtp_server, monkeypatch):

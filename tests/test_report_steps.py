@@ -86,6 +86,7 @@ def test_each_customer_moves_mrr_in_one_way_a_month():
         "paying_customers": 5,
         "churned_customers": 1,
         "logo_churn_rate": 0.25,
+        "revenue_churn_rate": 0.6071,  # (70 + 15) lost of the 140 the month began with
         "revenue": 123,
         "customers": 5,
         "new_customers": 1,

@@ -5,6 +5,7 @@ for the same data."""
 from __future__ import annotations
 
 import email
+import itertools
 import json
 import re
 import subprocess
@@ -85,8 +86,17 @@ def report_of(*sections: Section) -> str:
 
 
 def weekly_of(*sections: Section, locale: str = "en"):
-    variables = {"period": "2026-W10", "mrr": "€1.00", "revenue": "€2.00", "new_trials": 1, "conversions": 0}
-    variables.update(retention_month="2026-03", nrr="98.5 %", quick_ratio="3.20")
+    variables = {
+        "period": "2026-W10",
+        "headline": [],
+        "mrr": "€1.00",
+        "revenue": "€2.00",
+        "new_trials": 1,
+        "conversions": 0,
+        "retention_month": "2026-03",
+        "nrr": "98.5 %",
+        "quick_ratio": "3.20",
+    }
     context = {"recipient": "owner@example.com", "product": "Acme", **variables, "sections": list(sections)}
     return render("weekly_report", context, locale=locale)
 
@@ -237,3 +247,57 @@ def test_status_renders_without_jinja_and_the_report_imports_it_when_it_renders(
     assert imported_after(workspace, "status") == []
     assert imported_after(workspace, "status", "--format", "json") == []
     assert imported_after(workspace, "report", "--html", "report.html") == ["jinja2"]  # the check can see it
+
+
+def drawn(labels: list[str]):
+    from arkops.core.operator.charts import draw
+
+    chart = Chart("c", "C", "bars", labels, {"a": [1.0] * len(labels), "b": [2.0] * len(labels)}, "count", "alt")
+    return draw(chart, FORMATS).plot
+
+
+def test_x_labels_never_overlap_side_by_side_or_turned():
+    from arkops.core.operator.charts import CHAR_WIDTH, TICK_GAP, TURNED_PITCH
+
+    months = drawn([f"2026-{m:02d}" for m in range(1, 13)])
+    assert months.tick_angle == 0  # short labels stand side by side, each clear of the next
+    xs = [float(t.x) for t in months.ticks]
+    widest = max(len(t.label) for t in months.ticks) * CHAR_WIDTH
+    assert all(b - a >= widest + TICK_GAP for a, b in itertools.pairwise(xs))
+    assert months.ticks[-1].label == "2026-12"  # the last is always named
+    angles = []
+    for count in (3, 8, 12, 40):
+        sources = drawn([f"news{n}.ycombinator.example" for n in range(count)])
+        xs = [float(t.x) for t in sources.ticks]
+        widest = max(len(t.label) for t in sources.ticks) * CHAR_WIDTH
+        angles.append(sources.tick_angle)
+        if sources.tick_angle:  # turned: a line apart, and inside the drawing
+            assert all(b - a >= TURNED_PITCH for a, b in itertools.pairwise(xs))
+            assert sources.tick_y + widest * 0.7072 <= sources.height
+        else:
+            assert all(b - a >= widest + TICK_GAP for a, b in itertools.pairwise(xs))
+        assert all(len(t.label) <= 12 for t in sources.ticks) and sources.ticks[0].label.endswith("…")
+    assert angles == [0, -45, -45, -45]
+
+
+def test_backticks_become_code_in_html_and_stay_in_the_text():
+    section = Section(
+        "leads", "Leads", [Figure("hot", "Hot", 3, "3", note="see `arkops leads list --hot` & <more>")], note="`x`"
+    )
+    page = report_of(section)
+    assert "see <code>arkops leads list --hot</code> &amp; &lt;more&gt;" in page and "<code>x</code>" in page
+    mail = weekly_of(section)
+    assert "see <code>arkops leads list --hot</code>" in mail.html
+    assert "(see `arkops leads list --hot` & <more>)" in mail.text
+
+
+def test_the_report_has_arr_ltv_and_churn_cards_and_local_times(cli, workspace, monkeypatch):
+    monkeypatch.setenv("ARKOPS_NOW", "2026-03-02T08:30:00Z")
+    (workspace / "arkops.toml").write_text('timezone = "Europe/Paris"\n')
+    assert cli("run", "--only", "trials-track", "--force").code == 0
+    assert cli("report", "--html", "report.html").code == 0
+    page = (workspace / "report.html").read_text()
+    for label in ("ARR", "LTV", "Revenue churn 2026-03", "Logo churn 2026-03"):
+        assert f">{label}</dt>" in page, label
+    assert "2026-03-02 09:30 CET" in page  # the jobs' last run, in the configured zone with its name
+    assert "2026-03-02T08:30:00Z</td>" not in page

@@ -52,6 +52,7 @@ def test_a_run_that_changes_nothing_leaves_every_file_untouched(cli, workspace, 
     history(workspace, 60, 60)
     assert cli("trials", "import", "signups.json", "activity.json").code == 0
     assert cli("run", "--force").code == 0  # tracks, nudges, archives, flushes: everything there is to do
+    assert cli("mail", "flush").code == 0  # ... and sends the weekly report, queued by the tick's last job
     assert len(smtp_server.received) > 0
     data = workspace / "data"
     before = snapshot(data)

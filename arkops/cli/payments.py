@@ -9,10 +9,15 @@ import typer
 
 from arkops.cli._output import (
     FORMAT_HELP,
+    ColumnsOption,
     Format,
+    SinceOption,
+    UntilOption,
     check_combinations,
+    check_window,
     checked,
     emit_json,
+    emit_line,
     emit_rows,
     group,
     runtime,
@@ -39,6 +44,7 @@ REPORT_COLUMNS = [
     "new_customers",
     "churned_customers",
     "logo_churn_rate",
+    "revenue_churn_rate",
     "nrr",
     "grr",
     "mrr_churn_rate",
@@ -67,6 +73,7 @@ def payments_report(
         ),
     ] = None,
     format: FormatOption = Format.table,
+    columns: ColumnsOption = None,
 ) -> None:
     """MRR, ARR, ARPU, LTV, retention (NRR, GRR, quick ratio) and month-by-month movements, churn and revenue.
 
@@ -100,14 +107,32 @@ def payments_report(
 
     fmt = formats(rt)
     ltv = format_money(report["ltv"], cur) if report["ltv"] is not None else "n/a (no churn)"
-    print(
+    emit_line(
         f"as of {report['as_of']}: MRR {format_money(report['mrr'], cur)}, ARR {format_money(report['arr'], cur)}, "
         f"{report['paying_customers']} paying, ARPU {format_money(report['arpu'], cur)}, LTV {ltv}; "
         f"trailing 12 months: NRR {fmt.percent(report['nrr_ttm'])}, GRR {fmt.percent(report['grr_ttm'])}"
     )
     money = {col: (lambda v: format_money(v, cur)) for col in [*MOVEMENT_COLUMNS, "revenue"]}
-    rates = dict.fromkeys(RATE_COLUMNS, fmt.percent)
-    emit_rows(rows, format, REPORT_COLUMNS, display={**money, **rates, "quick_ratio": fmt.ratio})
+    rates = dict.fromkeys([*RATE_COLUMNS, "revenue_churn_rate"], fmt.percent)
+    emit_rows(
+        rows,
+        format,
+        REPORT_COLUMNS,
+        display={**money, **rates, "quick_ratio": fmt.ratio},
+        # a narrow terminal leaves these out first (--columns chooses); CSV and JSON have every column
+        drop=(
+            "reactivation",
+            "contraction",
+            "expansion",
+            "churned_customers",
+            "new_customers",
+            "mrr_churn_rate",
+            "net_mrr_churn_rate",
+            "revenue_churn_rate",
+            "grr",
+        ),
+        chosen=columns,
+    )
 
 
 def _segments(rt: Runtime, by: ReportBy, *, months: int, currency: str | None, format: Format) -> None:
@@ -154,20 +179,8 @@ def payments_cohorts(
     metric: Annotated[
         CohortMetric, typer.Option(help="What a cell counts: customers still paying, or their MRR.")
     ] = CohortMetric.customers,
-    since: Annotated[
-        str | None,
-        typer.Option(
-            help="Only cohorts from the month of this moment: 90d back, or a day YYYY-MM-DD (configured time zone).",
-            parser=checked("arkops.clock:since_text"),
-        ),
-    ] = None,
-    until: Annotated[
-        str | None,
-        typer.Option(
-            help="Only cohorts that began before this moment: 30d back, or a day YYYY-MM-DD.",
-            parser=checked("arkops.clock:since_text"),
-        ),
-    ] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
     format: FormatOption = Format.table,
 ) -> None:
     """Customers by the month they first paid, and how many of them (or how much MRR) remain each month after.
@@ -178,18 +191,11 @@ def payments_cohorts(
 
     Example: arkops payments cohorts --metric mrr --since 2026-01-01 --format csv
     """
-    from arkops.clock import since_moment
     from arkops.core.billing.cohorts import cohort_report
 
+    check_window(since, until)
     rt = runtime(ctx)
-    now, tz = rt.now(), rt.config.tz
-    report = cohort_report(
-        rt,
-        now=now,
-        metric=metric,
-        since=since_moment(since, now=now, tz=tz) if since else None,
-        until=since_moment(until, now=now, tz=tz) if until else None,
-    )
+    report = cohort_report(rt, now=rt.now(), metric=metric, since=since, until=until)
     if format is Format.json:
         emit_json(report)
         return
@@ -224,14 +230,10 @@ def payments_cohorts(
 def payments_movements(
     ctx: typer.Context,
     *,
-    since: Annotated[
-        str | None,
-        typer.Option(
-            help="Only changes from this day on, YYYY-MM-DD (configured time zone).",
-            parser=checked("arkops.clock:parse_day"),
-        ),
-    ] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
     format: FormatOption = Format.table,
+    columns: ColumnsOption = None,
 ) -> None:
     """Each MRR change as it happened (new, expansion, contraction, churn, reactivation), not netted by month.
 
@@ -239,12 +241,15 @@ def payments_movements(
     """
     from arkops.core.billing.changes import mrr_changes
 
+    check_window(since, until)
     rt = runtime(ctx)
     emit_rows(
-        mrr_changes(rt, now=rt.now(), since=since),
+        mrr_changes(rt, now=rt.now(), since=since, until=until),
         format,
         ["date", "customer", "customer_email", "kind", "from", "to", "change", "currency"],
         money=("from", "to", "change"),
+        drop=("customer", "currency", "from", "to"),
+        chosen=columns,
     )
 
 
@@ -260,6 +265,7 @@ def payments_list(
     ] = None,
     status: Annotated[PaymentStatus | None, typer.Option(help="Only invoices in this state.")] = None,
     format: FormatOption = Format.table,
+    columns: ColumnsOption = None,
 ) -> None:
     """Invoices in the ledger.
 
@@ -274,24 +280,38 @@ def payments_list(
         format,
         ["invoice", "customer_email", "status", "amount", "refunded", "credited", "disputed", "currency", "paid_at"],
         money=("amount", "refunded", "credited", "disputed"),
+        drop=("currency", "credited", "disputed", "refunded", "invoice"),
+        chosen=columns,
     )
     if note := unlinked_note(rt):
         say(rt, note)
 
 
 @app.command("failed")
-def payments_failed(ctx: typer.Context, *, format: FormatOption = Format.table) -> None:
-    """Open dunning cases: unpaid invoices whose payment failed.
+def payments_failed(
+    ctx: typer.Context,
+    *,
+    old: Annotated[
+        bool, typer.Option("--old", help="Also the old failures (last failed over [billing] failed_open_days ago).")
+    ] = False,
+    format: FormatOption = Format.table,
+    columns: ColumnsOption = None,
+) -> None:
+    """Open dunning cases: unpaid invoices whose payment failed within [billing] failed_open_days (60).
 
     Example: arkops payments failed --format csv
     """
     from arkops.core.billing.report import failed_rows
 
+    rt = runtime(ctx)
     emit_rows(
-        failed_rows(runtime(ctx)),
+        failed_rows(rt, now=rt.now(), old=old),
         format,
-        ["invoice", "customer_email", "amount", "currency", "attempts", "next_attempt"],
+        ["invoice", "customer_email", "amount", "currency", "attempts", "failed_at", "next_attempt"]
+        + (["old"] if old else []),
         money=("amount",),
+        drop=("currency", "invoice", "next_attempt"),
+        chosen=columns,
     )
 
 

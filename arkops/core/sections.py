@@ -17,7 +17,7 @@ units with `currency`, rates as fractions, times ISO 8601 UTC with `Z`.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from arkops.money import format_money
@@ -91,6 +91,7 @@ class Table:
     red_rows: list[int] = field(default_factory=list)
     empty: str = "none"
     heat: list[list[int | None]] | None = None
+    drop: list[str] = field(default_factory=list)  # headers a narrow terminal leaves out first (least useful first)
 
     @property
     def numeric(self) -> list[bool]:
@@ -100,6 +101,16 @@ class Table:
 
     def as_json(self) -> dict[str, Any]:
         return {"title": self.title, "rows": self.rows, "red_rows": self.red_rows}
+
+    def without(self, column: str, value: Any) -> Table:
+        """The same table without the rows whose `column` holds `value`."""
+        kept = [i for i, row in enumerate(self.rows) if row.get(column) != value]
+        return replace(
+            self,
+            rows=[self.rows[i] for i in kept],
+            cells=[self.cells[i] for i in kept],
+            red_rows=[n for n, i in enumerate(kept) if i in self.red_rows],
+        )
 
 
 @dataclass(frozen=True)
@@ -192,6 +203,7 @@ def table(
     red: list[int] | None = None,
     empty: str = "none",
     heat: Iterable[str] = (),
+    drop: list[str] | None = None,
 ) -> Table:
     """A Table from raw rows; `show` maps a column to a function that formats its value for people. The
     `heat` columns hold fractions (0 to 1, more is capped) that shade their cells, darker for more."""
@@ -218,6 +230,7 @@ def table(
         red_rows=red or [],
         empty=empty,
         heat=[[level(c, row.get(c)) for c, _ in columns] for row in rows] if shaded else None,
+        drop=[h for c, h in columns if c in (drop or [])],
     )
 
 

@@ -28,6 +28,7 @@ from arkops.mail.address import check_header
 from arkops.mail.smtp import FAILED, NOT_TRIED, RETRY, SENT, UNKNOWN, Outcome
 from arkops.store import Db, Store, atomic_write_bytes, ensure_dir
 from arkops.store.archive import Archive
+from arkops.store.files import remove_file
 from arkops.store.tables import Table
 
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=6))
@@ -51,7 +52,7 @@ class OutboxMessage(TypedDict):
     html: str  # the HTML part; a chat message keeps its Block Kit blocks here, as JSON
     message_id: str  # the Message-ID header
     state: str  # one of STATES
-    attempts: int  # failed attempts so far
+    attempts: int  # delivery attempts so far, the one that sent it included
     created_at: str
     next_attempt_at: str
     sent_at: str | None
@@ -346,7 +347,7 @@ def _prune_dry_run_files(store: Store, cutoff: datetime, dry_run: bool) -> int:
     for path in folder.iterdir():
         if path.is_file() and path.name.endswith((".eml", ".chat.txt")) and path.stat().st_mtime < cutoff.timestamp():
             if not dry_run:
-                path.unlink(missing_ok=True)
+                remove_file(path)
             removed += 1
     return removed
 
@@ -403,11 +404,11 @@ def _next(
 def _record(current: OutboxMessage, outcome: Outcome, now: datetime, report: FlushReport) -> None:
     current["claimed_by"] = None
     current["last_error"] = None if outcome.kind == SENT else one_line(outcome.detail)
+    current["attempts"] = current.get("attempts", 0) + 1  # every attempt counts; before a retry all of them failed
     if outcome.kind == SENT:
         current.update({"state": "sent", "sent_at": iso(now)})
         report.sent += 1
     elif outcome.kind == RETRY:
-        current["attempts"] = current.get("attempts", 0) + 1
         if current["attempts"] > len(BACKOFF):
             current["state"] = "dead"
             report.dead += 1

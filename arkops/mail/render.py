@@ -43,7 +43,7 @@ def _environments(override: str) -> tuple[Environment, Environment]:
     loader = ChoiceLoader([FileSystemLoader(folder) for folder in folders])
 
     def environment(*, html: bool) -> Environment:
-        return Environment(
+        made = Environment(
             loader=loader,
             undefined=StrictUndefined,
             keep_trailing_newline=False,
@@ -51,8 +51,20 @@ def _environments(override: str) -> tuple[Environment, Environment]:
             trim_blocks=not html,
             lstrip_blocks=not html,
         )
+        made.filters["code"] = code_spans if html else str
+        return made
 
     return environment(html=False), environment(html=True)
+
+
+def code_spans(text: Any) -> Any:
+    """Text with `backticks` (a command in a note: "see `arkops payments failed`") as <code> in HTML, the rest
+    escaped; the text parts keep the backticks, which read as they are."""
+    import re
+
+    from markupsafe import Markup, escape
+
+    return Markup(re.sub(r"`([^`]+)`", lambda match: f"<code>{match[1]}</code>", str(escape(text))))
 
 
 @contextmanager

@@ -83,6 +83,7 @@ REFUND_EVENTS = ("refund.created", "refund.updated", "refund.failed", "charge.re
 
 @dataclass
 class ApplyResult:
+    fetched: int = 0  # events read (listed by the sync, or given): each is applied, already seen or ignored
     applied: int = 0
     duplicates: int = 0
     ignored: int = 0  # unknown event types, recorded as seen
@@ -94,6 +95,7 @@ class ApplyResult:
 
     def counts(self) -> dict[str, int]:
         return {
+            "fetched": self.fetched,
             "applied": self.applied,
             "duplicates": self.duplicates,
             "ignored": self.ignored,
@@ -105,7 +107,7 @@ class ApplyResult:
         older = f" ({self.quiet} about older events not sent)" if self.quiet else ""
         skipped = f", {counted(self.skipped_fields, 'unreadable field')} left out" if self.skipped_fields else ""
         return (
-            f"{self.applied} applied, {self.duplicates} already seen, {self.ignored} ignored, "
+            f"{self.fetched} fetched: {self.applied} applied, {self.duplicates} already seen, {self.ignored} ignored, "
             f"{counted(len(self.alerts) - self.quiet, 'alert')}{older}{skipped}"
         )
 

@@ -11,7 +11,7 @@ import bisect
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from arkops.clock import from_unix, iso, months_later
@@ -149,8 +149,10 @@ class Ledger:
 
     @property
     def first_activity(self) -> int | None:
-        """The event time of the oldest subscription version."""
-        return min((history["versions"][0]["_at"] for history in self.history.values()), default=None)
+        """The time of the oldest subscription version or invoice: where the business's months begin."""
+        versions = (history["versions"][0]["_at"] for history in self.history.values())
+        invoices = (invoice.get("paid_at") or invoice.get("_at") for invoice in self.invoices)
+        return min((at for at in (*versions, *invoices) if at), default=None)
 
     def customer_email(self, customer_id: str | None) -> str | None:
         customer = self.customers.get(customer_id) if customer_id else None
@@ -345,6 +347,12 @@ class MonthMovement:
     def quick_ratio(self) -> float | None:
         return fraction(self.new + self.expansion + self.reactivation, -(self.churn + self.contraction))
 
+    @property
+    def revenue_churn_rate(self) -> float:
+        """Gross revenue churn: the MRR lost to churn and contraction, of the MRR the month began with."""
+        lost = abs(self.churn + self.contraction)  # both are zero or below
+        return round(lost / self.mrr_before, 4) if self.mrr_before > 0 else 0.0
+
     def as_row(self) -> dict[str, Any]:
         return {
             "month": self.month,
@@ -357,6 +365,7 @@ class MonthMovement:
             "paying_customers": self.paying_customers,
             "churned_customers": self.churned_customers,
             "logo_churn_rate": self.logo_churn_rate,
+            "revenue_churn_rate": self.revenue_churn_rate,
             "revenue": round(self.revenue),
             "customers": self.paying_customers,
             "new_customers": self.new_customers,
@@ -493,7 +502,12 @@ def summary(
 def report_of(built: History, *, shown: int, now: datetime) -> dict[str, Any]:
     """`payments report`'s document from a history: its headline figures and its last `shown` months."""
     trailing = trailing_retention(built.snapshots, built.grid)
-    return summary(built.rows, shown=shown, currency=built.currency, now=now, trailing=trailing) | {
+    # The months before the business's first subscription or invoice hold nothing: they are not shown (nor
+    # averaged into the churn behind LTV); a new installation's report is its current month.
+    first = built.ledger.first_activity
+    begun = bisect.bisect_right(built.grid.boundaries, first) - 1 if first is not None else len(built.rows) - 1
+    rows = built.rows[max(begun, 0) :] or built.rows[-1:]
+    return summary(rows, shown=shown, currency=built.currency, now=now, trailing=trailing) | {
         "not_converted": not_converted(built.ledger, built.grid, shown, built.convert)
     }
 
@@ -643,28 +657,37 @@ def _is_month(text: str) -> bool:
     return True
 
 
-def failed_rows(rt: Runtime, ledger: Ledger | None = None) -> list[dict]:
-    """Open dunning cases: unpaid invoices whose payment failed (never archived: only settled invoices are)."""
+def failed_rows(rt: Runtime, ledger: Ledger | None = None, *, now: datetime, old: bool = False) -> list[dict]:
+    """Unpaid invoices whose payment failed (dunning cases), oldest failure first. An invoice whose last failure
+    is more than `[billing] failed_open_days` before `now` is an old failure (`"old": true`: history, such as a
+    year of imported payments, not a case to chase): left out unless `old`."""
+    horizon = (now - timedelta(days=rt.config["billing"]["failed_open_days"])).timestamp()
     rows = []
     for invoice in (ledger or load(rt)).invoices:
         if (
-            invoice["status"] != "paid"
-            and invoice.get("payment_failed")
-            and invoice["status"] not in ("void", "uncollectible")
+            invoice["status"] == "paid"
+            or not invoice.get("payment_failed")
+            or invoice["status"] in ("void", "uncollectible")
         ):
-            rows.append(
-                {
-                    "invoice": invoice["id"],
-                    "customer_email": invoice.get("customer_email"),
-                    "amount": invoice["amount_due"],
-                    "currency": invoice["currency"],
-                    "attempts": invoice.get("attempt_count", 0),
-                    "next_attempt": iso(from_unix(invoice["next_payment_attempt"]))
-                    if invoice.get("next_payment_attempt")
-                    else None,
-                }
-            )
-    return sorted(rows, key=lambda r: r["invoice"])
+            continue
+        failed_at = invoice.get("_at", 0)
+        if failed_at < horizon and not old:
+            continue
+        rows.append(
+            {
+                "invoice": invoice["id"],
+                "customer_email": invoice.get("customer_email"),
+                "amount": invoice["amount_due"],
+                "currency": invoice["currency"],
+                "attempts": invoice.get("attempt_count", 0),
+                "failed_at": iso(from_unix(failed_at)) if failed_at else None,
+                "next_attempt": iso(from_unix(invoice["next_payment_attempt"]))
+                if invoice.get("next_payment_attempt")
+                else None,
+                "old": failed_at < horizon,
+            }
+        )
+    return sorted(rows, key=lambda r: (r["failed_at"] or "", r["invoice"]))
 
 
 SUBSCRIPTION_STATUSES = tuple(SubscriptionStatus)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from arkops.clock import local_time, parse_iso
 from arkops.core.billing import CohortMetric
 from arkops.core.billing.cohorts import cohort_rows
 from arkops.core.billing.report import MOVEMENT_KINDS, History, failed_rows, history, report_of
@@ -16,7 +17,7 @@ GRAPH_MONTHS = 12
 STATUS_COHORTS = 6  # status: the cohorts of the last six months, months 0 to 5; the report: twelve, 0 to 11
 
 
-def _figures(rt: Runtime, report: dict[str, Any], failed: list[dict], fmt: Formats) -> list[Figure]:
+def _figures(rt: Runtime, report: dict[str, Any], failures: list[dict], fmt: Formats) -> list[Figure]:
     cur = report["currency"]
     month = report["months"][-1]
     moved = {kind: month[kind] for kind in MOVEMENT_KINDS}
@@ -31,6 +32,9 @@ def _figures(rt: Runtime, report: dict[str, Any], failed: list[dict], fmt: Forma
             fmt.money(sum(moved.values()), signed=True),
             currency=cur,
         ),
+        Figure(
+            "revenue_month", f"Revenue {month['month']}", month["revenue"], fmt.money(month["revenue"]), currency=cur
+        ),
     ]
     goal = rt.config["goals"]["mrr"]
     if goal:
@@ -38,6 +42,8 @@ def _figures(rt: Runtime, report: dict[str, Any], failed: list[dict], fmt: Forma
         figures.append(
             Figure("goal", "Towards the MRR goal", round(progress, 4), f"{fmt.percent(progress)} of {fmt.money(goal)}")
         )
+    failed = [row for row in failures if not row["old"]]
+    old = [row for row in failures if row["old"]]
     owed = sum(row["amount"] for row in failed if row["currency"].upper() == cur)
     figures += [
         Figure(
@@ -59,6 +65,13 @@ def _figures(rt: Runtime, report: dict[str, Any], failed: list[dict], fmt: Forma
             note="see `arkops payments failed`" if failed else "",
         ),
     ]
+    if old:
+        days = rt.config["billing"]["failed_open_days"]
+        figures.append(
+            Figure(
+                "old_failures", "Old failures", len(old), fmt.number(len(old)), note=f"last failed over {days} days ago"
+            )
+        )
     if report["not_converted"]:
         figures.append(
             Figure(
@@ -70,6 +83,31 @@ def _figures(rt: Runtime, report: dict[str, Any], failed: list[dict], fmt: Forma
             )
         )
     return figures
+
+
+def _yearly_figures(report: dict[str, Any], fmt: Formats) -> list[Figure]:
+    """The report's cards beside status's: ARR, LTV, and the month's revenue churn (logo churn is status's)."""
+    cur = report["currency"]
+    month = report["months"][-1]
+    ltv = report["ltv"]
+    return [
+        Figure("arr", "ARR", report["arr"], fmt.money(report["arr"]), currency=cur, note="12 x MRR"),
+        Figure(
+            "ltv",
+            "LTV",
+            ltv,
+            fmt.money(ltv) if ltv is not None else "n/a",
+            currency=cur,
+            note="ARPU / average logo churn of the last 6 months" if ltv is not None else "no churn yet",
+        ),
+        Figure(
+            "revenue_churn_rate",
+            f"Revenue churn {month['month']}",
+            month["revenue_churn_rate"],
+            fmt.percent(month["revenue_churn_rate"]),
+            note="MRR lost to churn and contraction, of the month's opening MRR",
+        ),
+    ]
 
 
 def not_converted_text(amounts: list[dict[str, Any]], locale: str) -> str:
@@ -156,7 +194,8 @@ def status(rt: Runtime, *, now: datetime) -> list[Section]:
         Section(
             "revenue",
             "Revenue",
-            _figures(rt, report, failed_rows(rt, built.ledger), fmt) + _retention_figures(report, fmt),
+            _figures(rt, report, failed_rows(rt, built.ledger, now=now, old=True), fmt)
+            + _retention_figures(report, fmt),
             charts=[_mrr_chart(report, fmt, movements=False)],
             tables=[_cohort_table(built, fmt, STATUS_COHORTS)],
         )
@@ -166,7 +205,8 @@ def status(rt: Runtime, *, now: datetime) -> list[Section]:
 def report(rt: Runtime, *, now: datetime, months: int) -> list[Section]:
     built = history(rt, now=now, months=months)
     report = report_of(built, shown=months, now=now)
-    failed = failed_rows(rt, built.ledger)
+    failures = failed_rows(rt, built.ledger, now=now, old=True)
+    failed = [row for row in failures if not row["old"]]
     fmt = formats(rt)
     cur = report["currency"]
     rows = report["months"]
@@ -181,7 +221,11 @@ def report(rt: Runtime, *, now: datetime, months: int) -> list[Section]:
         f"{fmt.money(rows[-1]['revenue'])} in {rows[-1]['month']}.",
         currency=cur,
     )
-    money = dict.fromkeys(("amount",), fmt.money)
+
+    def local(moment: str) -> str:
+        return local_time(parse_iso(moment), rt.config.tz)
+
+    shown = {"amount": fmt.money, "failed_at": local, "next_attempt": local}
     failed_table = table(
         "failed_payments",
         "Failed payments open",
@@ -189,10 +233,11 @@ def report(rt: Runtime, *, now: datetime, months: int) -> list[Section]:
             ("customer_email", "Customer"),
             ("amount", "Amount"),
             ("attempts", "Attempts"),
+            ("failed_at", "Last failed"),
             ("next_attempt", "Next attempt"),
         ],
         failed,
-        money,
+        shown,
         red=list(range(len(failed))),
         empty="no failed payment open",
     )
@@ -200,7 +245,7 @@ def report(rt: Runtime, *, now: datetime, months: int) -> list[Section]:
         Section(
             "revenue",
             "Revenue",
-            _figures(rt, report, failed, fmt) + _retention_figures(report, fmt),
+            [*_figures(rt, report, failures, fmt), *_yearly_figures(report, fmt), *_retention_figures(report, fmt)],
             charts=[_mrr_chart(report, fmt, movements=True), revenue],
             tables=[_cohort_table(built, fmt, GRAPH_MONTHS), failed_table],
         )

@@ -97,6 +97,7 @@ def apply_events(
     total = len(events) if isinstance(events, list) else None
     done = 0
     for event in events:
+        result.fetched += 1
         batch.append(check_event(event))
         if batch_size is not None and len(batch) >= batch_size:
             commit(batch)
@@ -210,8 +211,10 @@ def _sync(rt: Runtime, *, now: datetime, full: bool, progress: Progress) -> Appl
     fresh = [e for e in events if not cursor or e.get("id") != cursor["event"]]
     progress(f"fetched {len(events)} events; applying")
     if not fresh:
-        return ApplyResult(duplicates=len(events))
-    return apply_events(rt, fresh, now=now, cursor=True, progress=progress)
+        return ApplyResult(fetched=len(events), duplicates=len(events))
+    result = apply_events(rt, fresh, now=now, cursor=True, progress=progress)
+    result.fetched, result.duplicates = len(events), result.duplicates + len(events) - len(fresh)  # the cursor's own
+    return result
 
 
 def iso_from(seconds: int) -> str:

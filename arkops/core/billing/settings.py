@@ -16,6 +16,13 @@ CONFIG: dict[str, Spec] = {
             "alert_window_hours": Field(
                 int, 24, at_least(1), doc="older payments and failures (a first sync or import) are not alerted"
             ),
+            "failed_open_days": Field(
+                int,
+                60,
+                at_least(1),
+                doc="a failed payment whose last attempt is older is an old failure: out of `status` and "
+                "`payments failed` (`--old` lists it)",
+            ),
             "archive_invoices_after_days": Field(
                 int,
                 60,

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from arkops.clock import iso, parse_iso, since_moment
+from arkops.clock import iso, parse_iso
 from arkops.core.leads.state import HISTORY_KEPT, groups, score_at
 from arkops.core.leads.visits import match_page, read_visits, tracked_pages
 from arkops.errors import DataError
@@ -175,10 +175,17 @@ def lead_row(lead: Lead, threshold: float) -> dict:
 
 
 def list_leads(
-    rt: Runtime, *, now: datetime, since: str | None = None, min_score: float | None = None, hot: bool = False
+    rt: Runtime,
+    *,
+    now: datetime,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    min_score: float | None = None,
+    hot: bool = False,
 ) -> list[dict]:
-    """Leads with a visit since `since` (default: every lead kept), hottest first; scores count every stored visit."""
-    start = iso(since_moment(since, now=now, tz=rt.config.tz)) if since else ""
+    """Leads whose last visit is in [since, until) (default: every lead kept), hottest first; scores count every
+    stored visit (the kept state knows a lead's last visit, not every visit's time)."""
+    start, end = iso(since) if since else "", iso(until) if until else ""
     threshold = rt.config["leads"]["hot_score"]
 
     def wanted(glance: Glance) -> bool:
@@ -186,6 +193,7 @@ def list_leads(
             (hot and not glance.hot(threshold))
             or (min_score is not None and glance.score < min_score)
             or (start and glance.last < start)
+            or (end and glance.last >= end)
         )
 
     rows = [lead_row(lead, threshold) for lead in kept_leads(rt, now=now, wanted=wanted)]
@@ -225,9 +233,11 @@ def show_lead(rt: Runtime, who: str, *, now: datetime) -> dict:
     return row
 
 
-def page_stats(rt: Runtime, *, now: datetime, since: str | None = None) -> dict:
-    """Per tracked page: hits, visitors (distinct per day, summed), last hour, top referrers and sources."""
-    start = since_moment(since, now=now, tz=rt.config.tz) if since else now - timedelta(days=7)
+def page_stats(rt: Runtime, *, now: datetime, since: datetime | None = None, until: datetime | None = None) -> dict:
+    """Per tracked page in [since, until) (default: the last 7 days): hits, visitors (distinct per day,
+    summed), last hour, top referrers and sources."""
+    start = since or now - timedelta(days=7)
+    end = until or now + timedelta(seconds=1)
     pages = sorted(tracked_pages(rt), key=lambda p: p.path)
     tz = rt.config.tz
     hour_ago = iso(now - timedelta(hours=1)) or ""
@@ -236,7 +246,7 @@ def page_stats(rt: Runtime, *, now: datetime, since: str | None = None) -> dict:
     daily: dict[str, set[tuple[str, str]]] = {p.path: set() for p in pages}
     referrers: dict[str, Counter[str]] = {p.path: Counter() for p in pages}
     sources: dict[str, Counter[str]] = {p.path: Counter() for p in pages}
-    for visit in read_visits(rt, start, now + timedelta(seconds=1)):
+    for visit in read_visits(rt, start, end):
         page = match_page(pages, visit["path"])
         if page is None:
             continue
@@ -251,7 +261,7 @@ def page_stats(rt: Runtime, *, now: datetime, since: str | None = None) -> dict:
             sources[page.path][visit["utm_source"]] += 1
     return {
         "since": iso(start),
-        "until": iso(now),
+        "until": iso(until or now),
         "pages": [
             {
                 "path": p.path,

@@ -44,7 +44,8 @@ from arkops.store.files import FILE_MODE, fsync_dir
 
 STATE_FILE = "lead_state.tsv"
 STATE_LOCK = "lead-state"
-VERSION = 2  # 2: the summary holds the last visit's epoch seconds
+VERSION = 3  # 2: the summary holds the last visit's epoch seconds; 3: each day file's last applied bytes
+TAIL = 64
 HISTORY_KEPT = 8  # the last visits a digest shows
 READ_CHUNK = 1 << 20
 
@@ -137,7 +138,7 @@ def new_record(visitor: str) -> dict:
 @dataclass
 class Header:
     settings: str = ""
-    applied: dict[str, list[int]] = field(default_factory=dict)  # day -> [bytes applied, inode]
+    applied: dict[str, list] = field(default_factory=dict)  # day -> [bytes applied, inode, their last bytes]
 
     def line(self) -> bytes:
         return orjson.dumps({"version": VERSION, "settings": self.settings, "applied": self.applied}) + b"\n"
@@ -215,6 +216,21 @@ class Pending:
     rebuilt: bool  # the state was (or must be) made again from every day file
 
 
+def _tail(path: Path, offset: int) -> str:
+    """A digest of the file's first line and the bytes just before `offset`: with the size and the inode, what
+    tells a day file that grew from one removed and written again (an inode number is reused)."""
+    start = max(offset - TAIL, 0)
+    with open(path, "rb") as handle:
+        first = handle.readline(min(offset, TAIL * 4))
+        return hashlib.sha256(first + os.pread(handle.fileno(), offset - start, start)).hexdigest()[:32]
+
+
+def _same_file(path: Path, stat: os.stat_result, mark: list) -> bool:
+    """The day file the state applied up to `mark` ([bytes, inode, tail]), grown or as it was."""
+    done, inode, tail = mark
+    return stat.st_size >= done and stat.st_ino == inode and _tail(path, done) == tail
+
+
 def _pending(rt: Runtime, kept: Header | None) -> Pending:
     settings = _settings(rt)
     files = {day.isoformat(): path for day, path in day_files(rt)}
@@ -222,17 +238,14 @@ def _pending(rt: Runtime, kept: Header | None) -> Pending:
     rebuild = (
         kept is None
         or kept.settings != settings
-        or any(
-            day not in stats or stats[day].st_size < done or stats[day].st_ino != inode
-            for day, (done, inode) in kept.applied.items()
-        )
+        or any(day not in files or not _same_file(files[day], stats[day], mark) for day, mark in kept.applied.items())
     )
     header = Header(settings, {} if rebuild or kept is None else dict(kept.applied))
     pages = tracked_pages(rt)
     half_life = rt.config["leads"]["half_life_days"] * 86_400
     updated: dict[str, dict] = {}
     for day, path in sorted(files.items()):
-        done = header.applied.get(day, [0, 0])[0]
+        done = header.applied.get(day, [0])[0]
         if stats[day].st_size <= done:
             continue
         for offset, lines in _new_lines(path, done):
@@ -251,7 +264,7 @@ def _pending(rt: Runtime, kept: Header | None) -> Pending:
                 if record is None:
                     record = updated[visitor] = new_record(visitor)
                 apply_visit(record, visit, page, half_life)
-            header.applied[day] = [offset, stats[day].st_ino]
+            header.applied[day] = [offset, stats[day].st_ino, _tail(path, offset)]
     return Pending(header, updated, rebuild)
 
 

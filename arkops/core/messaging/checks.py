@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from arkops.clock import parse_iso
-from arkops.config import LOCALES, env
+from arkops.config import LOCALES, env, placeholder_problem
 from arkops.core.doctor import FAIL, OK, WARN, Check
 from arkops.core.messaging import OUTBOX_DB
 from arkops.errors import ArkopsError, mask, redact
@@ -27,6 +27,8 @@ def mail_settings(rt: Runtime) -> list[Check]:
         )
     elif not env("SMTP_HOST"):
         checks.append(Check("smtp settings", WARN, "SMTP_HOST not set: emails stay in the outbox until it is"))
+    elif placeholder_problem("SMTP_HOST"):
+        checks.append(Check("smtp settings", FAIL, str(placeholder_problem("SMTP_HOST"))))
     else:
         security = env("SMTP_SECURITY", "starttls")
         problem = (
@@ -50,6 +52,10 @@ def mail_settings(rt: Runtime) -> list[Check]:
             continue
         if not value:
             checks.append(Check(name, status, f"not set: {why}"))
+            continue
+        example = placeholder_problem(name)
+        if example:
+            checks.append(Check(name, FAIL, example))
             continue
         try:
             checks.append(Check(name, OK, normalize_address(value, field=name)))
@@ -102,6 +108,9 @@ def outbox(rt: Runtime) -> Check:
 def smtp(rt: Runtime) -> Check:
     from arkops.core.messaging.service import smtp_check
 
+    example = placeholder_problem("SMTP_HOST")
+    if example:
+        return Check("smtp", FAIL, f"not connected: {example}")
     try:
         return Check("smtp", OK, smtp_check(rt))
     except ArkopsError as exc:

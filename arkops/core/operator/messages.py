@@ -42,6 +42,11 @@ TEMPLATES = {
         "operator",
         {
             "period": "2026-W10",
+            # the headline: figures of the sections, as `arkops status` shows them
+            "headline": [
+                Figure("mrr", "MRR", 123400, "€1,234.00", currency="EUR"),
+                Figure("signups_last_week", "Signups last week", 12, "12", note="2026-W10"),
+            ],
             "mrr": "€1,234.00",
             "revenue": "€310.00",
             "new_trials": 12,

@@ -128,11 +128,11 @@ def _store(db: Any, ctx: Context, email: str, metric: str, value: int, at: datet
     return True
 
 
-def record(rt: Runtime, email: str, metric: str, value: int, *, at: str | None, add: bool, now: datetime) -> Usage:
-    """Set (or with `add`, add to) the customer's value of `metric` in the period holding `at`."""
+def record(rt: Runtime, email: str, metric: str, value: int, *, at: datetime | None, add: bool, now: datetime) -> Usage:
+    """Set (or with `add`, add to) the customer's value of `metric` in the period holding `at` (default: now)."""
     email, metric, value = normalize_email(email), _metric(metric), _value(value)
     refuse_erased(rt, email)
-    moment = _moment(at, now)
+    moment = at or now
     ctx = context(rt)
     with rt.store.transaction(USAGE_DB) as db:
         _store(db, ctx, email, metric, value, moment, add=add)

@@ -156,15 +156,15 @@ def _activity(db: Db, rt: Runtime, record: dict, now: datetime) -> bool:
 
 
 def signup(
-    rt: Runtime, email: str, plan: str, *, source: str | None, at: str | None, locale: str | None, now: datetime
+    rt: Runtime, email: str, plan: str, *, source: str | None, at: datetime | None, locale: str | None, now: datetime
 ) -> bool:
-    record = {"email": email, "plan": plan, "source": source, "created_at": iso(_at(at, now, "--at")), "locale": locale}
+    record = {"email": email, "plan": plan, "source": source, "created_at": iso(at or now), "locale": locale}
     with rt.store.transaction(TRIALS_DB) as db:  # invalid input raises before any write: nothing is committed
         return _signup(db, rt, {k: v for k, v in record.items() if v is not None}, now)
 
 
-def activity(rt: Runtime, email: str, kind: str, *, count: int, at: str | None, now: datetime) -> bool:
-    record = {"email": email, "kind": kind, "count": count, "timestamp": iso(_at(at, now, "--at"))}
+def activity(rt: Runtime, email: str, kind: str, *, count: int, at: datetime | None, now: datetime) -> bool:
+    record = {"email": email, "kind": kind, "count": count, "timestamp": iso(at or now)}
     with rt.store.transaction(TRIALS_DB) as db:
         return _activity(db, rt, {k: v for k, v in record.items() if v is not None}, now)
 
