@@ -36,6 +36,7 @@ LISTINGS = [
     "leads show trial03@example.org",
     "leads stats",
     "payments report",
+    "payments cohorts",
     "payments report --months 3",
     "payments movements",
     "payments list",
