@@ -123,7 +123,7 @@ def leads_list(
     format: FormatOption = Format.table,
     columns: ColumnsOption = None,
 ) -> None:
-    """Leads with their score, visits, last page and source, hottest first (default: the scoring horizon).
+    """Leads with their score, visits, last page and source, hottest first (--since/--until: by the last visit).
 
     Example: arkops leads list --hot --since 7d
     """
@@ -170,6 +170,19 @@ def leads_show(
         drop=("user_agent", "campaign", "path"),
         chosen=columns,
     )
+
+
+@app.command("rebuild")
+def leads_rebuild(ctx: typer.Context) -> None:
+    """Make the kept scores again from the stored visits (after restoring day files by hand, say).
+
+    Example: arkops leads rebuild
+    """
+    from arkops.core.leads.state import refresh
+
+    rt = runtime(ctx)
+    done = refresh(rt, rebuild=True)
+    say(rt, f"leads rebuild: {counted(done.visitors, 'visitor')} kept from the stored visits")
 
 
 @app.command("stats")

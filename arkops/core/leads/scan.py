@@ -28,7 +28,8 @@ from arkops.clock import iso, local_time, parse_iso
 from arkops.core.leads import LEADS_DB
 from arkops.core.leads.imports import ImportReport
 from arkops.core.leads.ingest import IngestReport, ingest
-from arkops.core.leads.scoring import Lead, collect, horizon
+from arkops.core.leads.scoring import Glance, Lead, kept_leads
+from arkops.core.leads.state import refresh
 from arkops.core.notify import batched, notify
 from arkops.core.watch import WatchReport
 from arkops.runtime import Runtime
@@ -96,20 +97,19 @@ def _local(rt: Runtime, moment: str) -> str:
 def _describe(rt: Runtime, lead: Lead) -> dict[str, Any]:
     last = lead.last
     who = lead.email or f"{last.get('ip') or 'unknown address'} ({lead.key})"
-    days = sorted({v["at"][:10] for v in lead.visits})
     return {
         "visitor": who,
         "score": round(lead.score, 1),
         "hot_page": lead.hot_visit["label"] if lead.hot_visit else "",  # "": hot by its score
-        "pages": sorted({v["label"] for v in lead.visits}),
-        "page": last["label"],
+        "pages": sorted(lead.pages),
+        "page": last.get("label", ""),
         "time": _local(rt, last["at"]),
         "source": lead.source(),
         "referrer": last.get("referrer") or "direct",
         "user_agent": last.get("user_agent") or "",
-        "visits": len(lead.visits),
-        "days": len(days),
-        "history": [f"{_local(rt, v['at'])} {v['label']}" for v in lead.visits[-HISTORY_SHOWN:]],
+        "visits": lead.count,
+        "days": len(lead.days),
+        "history": [f"{_local(rt, at)} {label}" for at, label in lead.history[-HISTORY_SHOWN:]],
     }
 
 
@@ -117,11 +117,7 @@ def _first_pages(rt: Runtime, lead: Lead | None) -> tuple[list[str], str]:
     """The tracked pages a lead's visitor saw first (each once, in order) and when, or nothing unknown."""
     if lead is None:
         return [], ""
-    pages: list[str] = []
-    for visit in lead.visits:
-        if visit["label"] not in pages:
-            pages.append(visit["label"])
-    return pages[:FIRST_PAGES], _local(rt, lead.visits[0]["at"])
+    return lead.pages[:FIRST_PAGES], _local(rt, lead.first_at)
 
 
 def _describe_signup(rt: Runtime, signup: dict, lead: Lead | None) -> dict[str, Any]:
@@ -170,14 +166,37 @@ def scan(rt: Runtime, *, now: datetime) -> ScanReport:
     if config["demo_request_files"]:
         report.requests, report.watched = follow_files(rt, now=now)
     realert = timedelta(hours=config["realert_hours"])
-    collected = collect(rt, since=horizon(rt, now), now=now)
-    leads = [lead for lead in collected.values() if lead.hot(config["hot_score"])]
-    report.hot = len(leads)
     signups = recent_signups(rt, since=now - realert)
+    requests = imported(rt)
+    wanted = {s["email"] for s in signups} | {r["email"] for r in requests}
+    leads: list[Lead] = []
+    collected: dict[str | None, Lead] = {}
+    threshold = config["hot_score"]
+    touched = refresh(rt)
+    recent = iso(now - realert) or ""
+
+    def news_possible(glance: Glance) -> bool:
+        """A hot lead can be news only with a visit in the re-alert window, or one this scan brought (history
+        recorded quietly); the leads the new leads name are read too. The others are only counted."""
+        if not glance.hot(threshold):
+            return glance.email in wanted
+        report.hot += 1
+        return (
+            glance.last >= recent
+            or touched.rebuilt
+            or any(v in touched.updated for v in glance.visitors)
+            or glance.email in wanted
+        )
+
+    for lead in kept_leads(rt, now=now, wanted=news_possible):  # streamed: only those leads' records are read
+        if lead.hot(threshold):
+            leads.append(lead)
+        if lead.email in wanted:
+            collected[lead.email] = lead
     with rt.store.transaction(LEADS_DB) as db, batched(rt):
         sent = [t for t in (db.get(META, DIGESTS) or {}).get("at", []) if now - parse_iso(t) < timedelta(hours=1)]
         digests = (
-            ("new_leads", _new_leads(rt, db, signups, imported(rt), collected, now, realert), report.new_leads),
+            ("new_leads", _new_leads(rt, db, signups, requests, collected, now, realert), report.new_leads),
             ("hot_leads", _hot_news(rt, db, leads, now, realert, report), report.alerted),
         )
         for template, news, named in digests:
@@ -215,9 +234,8 @@ def _hot_news(rt: Runtime, db: Db, leads: list[Lead], now: datetime, realert: ti
 def _seen(lead: Lead) -> dict[str, str]:
     """What the CRM push (`arkops.core.crm`) tells of a digest entry: the last page, the first UTM source and
     campaign the lead came with."""
-    seen = {"page": lead.last["label"]}
-    for name in ("utm_source", "utm_campaign"):
-        value = next((v[name] for v in lead.visits if v.get(name)), None)
+    seen = {"page": lead.last.get("label", "")}
+    for name, value in (("utm_source", lead.first_utm_source), ("utm_campaign", lead.first_campaign)):
         if value:
             seen[name] = value
     return seen
@@ -228,7 +246,7 @@ def _new_leads(
     db: Db,
     signups: list[dict],
     requests: list[dict],
-    collected: dict[str, Lead],
+    collected: dict[str | None, Lead],
     now: datetime,
     realert: timedelta,
 ) -> News:
