@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import os
 import re
-from datetime import UTC, datetime, timedelta, tzinfo
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from arkops.errors import DataError
 
@@ -77,28 +78,64 @@ def months_later(moment: datetime, months: int) -> datetime:
     return moment.replace(year=index // 12, month=index % 12 + 1, day=min(moment.day, 28))
 
 
-_DURATION = re.compile(r"(\d{1,6})([mhd])")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+# A span back from now, as every time option writes it: 90m, 12h, 7d, 6w, 6mo, 1y.
+_SPAN = re.compile(r"(\d{1,6})(mo|m|h|d|w|y)")
+_CLOCK_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+TIME_FORMS = "a span back from now (90m, 12h, 7d, 6w, 6mo, 1y), a date YYYY-MM-DD or a time YYYY-MM-DDTHH:MM"
 
 
-def since_moment(text: str, *, now: datetime, tz: tzinfo) -> datetime:
-    """Where a `--since` window starts: `90m`, `24h`, `7d` back from now, or a day YYYY-MM-DD from its midnight
-    in `tz`; DataError for anything else."""
-    value = text.strip()
-    match = _DURATION.fullmatch(value)
-    if match:
-        return now - timedelta(**{_UNITS[match[2]]: int(match[1])})
+def parse_moment(text: str, *, now: datetime, tz: tzinfo, end_of_day: bool = False) -> datetime:
+    """A point in time as an operator writes it, in UTC; DataError (naming the forms) for anything else.
+
+    - a span back from `now`: `90m`, `12h`, `7d`, `6w`, `6mo`, `1y` (months and years by the calendar);
+    - a day `YYYY-MM-DD` in `tz`: its first instant, or with `end_of_day` the first instant of the next
+      day (an `--until 2026-10-31` includes the 31st);
+    - a time `YYYY-MM-DDTHH:MM[:SS]` in `tz`, or with `Z` or an offset in that zone. A local time that a
+      daylight-saving change skips does not exist and is refused; one it repeats is its first occurrence.
+
+    Every result lies in 1970-2099, the range of every time arkops accepts.
+    """
+    value = text.strip() if isinstance(text, str) else ""
+    span = _SPAN.fullmatch(value.lower())
+    if span:
+        amount, unit = int(span[1]), span[2]
+        if unit in ("mo", "y"):
+            moment = _in_range(text, lambda: months_later(now, -amount * (12 if unit == "y" else 1)))
+        else:
+            moment = _in_range(text, lambda: now - timedelta(**{_CLOCK_UNITS[unit]: amount}))
+    elif _DAY.fullmatch(value):
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            raise DataError(f"{text!r} is not a date") from None
+        if not EARLIEST.year <= day.year < LATEST.year:  # 9999-12-31 has no next day to end at
+            raise DataError(f"{text!r} is out of range (1970-2099)")
+        day += timedelta(days=1 if end_of_day else 0)
+        # fold=0 in a gap maps to the first instant that exists after it: the day's real start
+        moment = _in_range(text, lambda: datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC))
+    else:
+        try:
+            moment = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value)
+        except ValueError:
+            raise DataError(f"{text!r} is not {TIME_FORMS}") from None
+        if moment.tzinfo is None:
+            local = moment.replace(tzinfo=tz)
+            if local.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != moment:
+                raise DataError(f"{text!r} does not exist in {tz} (a daylight-saving change skips it)")
+            moment = local
+        given = moment
+        moment = _in_range(text, lambda: given.astimezone(UTC))
+    if not EARLIEST <= moment < LATEST:
+        raise DataError(f"{text!r} is out of range (1970-2099)")
+    return moment
+
+
+def _in_range(text: str, compute: Callable[[], datetime]) -> datetime:
     try:
-        day = datetime.strptime(value, "%Y-%m-%d")
-    except ValueError:
-        raise DataError(f"{text!r} is neither a duration (90m, 24h, 7d) nor a date YYYY-MM-DD") from None
-    return day.replace(tzinfo=tz).astimezone(now.tzinfo)
-
-
-def since_text(text: str) -> str:
-    """The text itself when `since_moment` reads it (an option checked before the core reads it), or DataError."""
-    since_moment(text, now=datetime.now(UTC), tz=UTC)
-    return text
+        return compute()
+    except (OverflowError, ValueError):  # a span reaching before year 1
+        raise DataError(f"{text!r} is out of range (1970-2099)") from None
 
 
 def parse_month(text: str) -> str:
@@ -106,20 +143,9 @@ def parse_month(text: str) -> str:
     return _written(text, "%Y-%m", "a month YYYY-MM")
 
 
-def parse_day(text: str) -> str:
-    """A calendar day written YYYY-MM-DD, or DataError."""
-    return _written(text, "%Y-%m-%d", "a day YYYY-MM-DD")
-
-
 def _written(text: str, form: str, what: str) -> str:
     try:
         datetime.strptime(text, form)
     except (TypeError, ValueError):
         raise DataError(f"{text!r} is not {what}") from None
-    return text
-
-
-def iso_text(text: str) -> str:
-    """The text itself when it is an ISO 8601 time (an option checked before the core parses it), or DataError."""
-    parse_iso(text, what="time")
     return text

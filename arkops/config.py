@@ -270,11 +270,18 @@ class Config:
         return self.data[key]
 
 
+# arkops.toml and .env are a few kilobytes; anything past this is not a configuration (a log or a data file
+# named by mistake, /dev/zero) and is refused before it is parsed, so reading it costs no memory.
+MAX_CONFIG_BYTES = 4 << 20
+
+
 def parse_config(text: str, path: Path) -> Config:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, "(syntax)", str(exc)) from None
+    except RecursionError:  # tomllib reads nested arrays and inline tables recursively
+        raise ConfigError(path, "(syntax)", "arrays or inline tables nested too deep") from None
     return Config(path=path, data=_parse_table(schema(), raw, path, ""), exists=True)
 
 
@@ -283,7 +290,11 @@ def load_config(path: Path) -> Config:
     if not path.exists():
         return Config(path=path, data=_parse_table(schema(), {}, path, ""), exists=False)
     try:
-        text = path.read_text(encoding="utf-8-sig")  # a BOM from a Windows editor is fine
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError(path, "(file)", f"larger than {MAX_CONFIG_BYTES >> 20} MiB: not a configuration file")
+        text = raw.decode("utf-8-sig")  # a BOM from a Windows editor is fine
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(path, "(file)", f"cannot be read: {exc}") from None
     return parse_config(text, path)
@@ -293,6 +304,8 @@ def load_env_file(path: Path) -> bool:
     """Load secrets from .env without overriding variables already set."""
     if not path.is_file():
         return False
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(path, "(file)", f"larger than {MAX_CONFIG_BYTES >> 20} MiB: not an environment file")
     from dotenv import load_dotenv
 
     load_dotenv(path, override=False)
@@ -301,6 +314,60 @@ def load_env_file(path: Path) -> bool:
 
 def env(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
+
+
+# The `.env.example` that `arkops init` writes. Its values are placeholders: a secret or address still set to
+# one of them is "still the example value" for doctor and for the Stripe client, never a real setting.
+ENV_EXAMPLE = """\
+# Copy to .env (chmod 600) and set every value. Variables already set in the environment win.
+STRIPE_SECRET_KEY=sk_test_...
+STRIPE_WEBHOOK_SECRET=whsec_...
+# STRIPE_API_BASE=http://127.0.0.1:8420   # a local Stripe-compatible server, for tests
+SMTP_HOST=smtp.your-provider.example
+SMTP_PORT=587
+SMTP_USER=
+SMTP_PASSWORD=
+SMTP_SECURITY=starttls                     # starttls, ssl or none
+MAIL_FROM=billing@your-product.example
+ARKOPS_ALERT_TO=you@your-product.example
+# Optional integrations (docs/crm.md, docs/analytics.md), for [crm] and [analytics] in arkops.toml:
+# HUBSPOT_TOKEN=pat-...                    # or PIPEDRIVE_TOKEN=...
+# HUBSPOT_API_BASE= / PIPEDRIVE_API_BASE=  # another endpoint (regional, company domain, a local stand-in)
+# PLAUSIBLE_API_KEY=...                    # PLAUSIBLE_API_BASE=https://plausible.example.com when self-hosted
+# GOOGLE_APPLICATION_CREDENTIALS=/path/to/service-account.json
+# ARKOPS_SERVE_TOKEN=                      # `arkops serve`'s bearer token, 32+ characters (secrets.token_urlsafe(32))
+"""
+
+
+def example_value(name: str) -> str | None:
+    """The placeholder `.env.example` gives `name`, or None when it gives none (or an empty one)."""
+    for line in ENV_EXAMPLE.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key == name:
+            return value.split(" #", 1)[0].strip() or None
+    return None
+
+
+def placeholder_problem(name: str) -> str | None:
+    """`NAME is still the example value; set it`, when the environment holds `.env.example`'s value for it."""
+    value = env(name)
+    return f"{name} is still the example value; set it" if value and value == example_value(name) else None
+
+
+def stripe_key_problem(key: str) -> str | None:
+    """What is wrong with a Stripe secret key before any request is made with it, or None: not set, still the
+    example value, or not a secret key's shape (a publishable pk_ key, a truncated copy)."""
+    import re
+
+    from arkops.errors import mask
+
+    if not key:
+        return "STRIPE_SECRET_KEY is not set"
+    if key == example_value("STRIPE_SECRET_KEY"):
+        return "STRIPE_SECRET_KEY is still the example value; set it"
+    if not re.match(r"^(sk|rk)_(test|live)_[A-Za-z0-9]{8,}$", key):
+        return f"STRIPE_SECRET_KEY does not look like a sk_test_/sk_live_/rk_ key ({mask(key)})"
+    return None
 
 
 # --- The config file `arkops init` writes, and docs/config.md's reference, both from schema() ---

@@ -12,20 +12,26 @@ Build, in this process, through arkops' core functions with time advancing by
     child process on loopback). About 100,000 messages over the three years.
 Nothing is written to the data directory except by arkops.
 
-Measure, each as a whole `arkops` process (median of --repeat runs; peak RSS
+Measure, each as a whole `arkops` process (median of --repeat runs of the
+wall time and of the CPU time, which a loaded machine moves far less; peak RSS
 of that process, from GNU time), and the same work in plain sqlite3 (WAL,
 synchronous=FULL, the same row counts, also a whole Python process) as the
 yardstick: a tick where nothing is due; the 10-minute tick (trials-track and
 mail-flush, nothing new); the same after 10 new activations; the 09:00 tick
 of the next day; `trials signup`; `webhooks ingest` of one signed event;
-`payments report`; `trials list --format json`; and, in a new installation,
+`payments report`; `status`; `trials list --format json`; `payments report`
+and `status` on the installation as it was after one, two and three years
+(the build keeps a copy of the data at the end of the first and second
+year); and, in a new installation,
 `trials import` of 120 days of 10,000 trials then the first `trials track` and
 `trials nudge`, while another process runs `trials signup` every 0.2 s and
 this process polls the data locks (the longest hold and the longest signup).
 Each tick runs on a fresh copy of the installation, after the tick ten minutes
 earlier (unmeasured: a real installation has always just run one, and the
-copies are new files to any cache); signup, report, list and webhook run in
-turn on one scratch copy. The data files' sizes at the end of each
+copies are new files to any cache); signup, report, status, list and webhook
+run in turn on one scratch copy, which (like each year's copy) has also run
+`arkops retention` once, as an installation upgraded to a new arkops has after
+its first night. The data files' sizes at the end of each
 year are listed, to see which files keep growing.
 
 Stripe sync is not part of the ticks (no STRIPE_SECRET_KEY: the job is skipped).
@@ -72,6 +78,7 @@ sys.path.insert(0, str(TESTS))  # stripe_shapes: Stripe's published object shape
 
 FULL = {"trials": 20_000, "subscriptions": 2_000, "invoices": 50_000, "bulk_trials": 10_000}
 DAYS = 1096  # three years of daily ticks
+YEAR_DAYS = (365, 730, DAYS)  # the ticks that end the first, second and third year
 BULK_DAYS = 120
 TIMEZONE = "Europe/Paris"
 END_LOCAL = datetime(2026, 11, 16, 9, 0)  # the last tick of the build: a Monday, 09:00 in TIMEZONE
@@ -121,7 +128,13 @@ TARGETS = {
     "nine": ("`arkops run` 09:00 tick of the next day (after the 08:50 tick and that day's import)", None, "(none)"),
     "signup": ("`arkops trials signup` of one new email", 0.4, "< 0.4 s"),
     "webhook": ("`arkops webhooks ingest` of one signed invoice.paid", 0.4, "< 0.4 s"),
-    "report": ("`arkops payments report`", 1.0, "< 1 s"),
+    "report": ("`arkops payments report`", 0.6, "< 0.6 s"),
+    "status": ("`arkops status`", 0.6, "< 0.6 s"),
+    **{
+        f"{op}-{years}y": (f"{what} after {years} year{'s' if years > 1 else ''}", 0.6, "< 0.6 s")
+        for years in (1, 2, 3)
+        for op, what in (("report", "`arkops payments report`"), ("status", "`arkops status`"))
+    },
     "list": ("`arkops trials list --format json`", None, "(none)"),
     "bulk-import": ("new installation: `arkops trials import` of 120 days of trials", None, "(none)"),
     "bulk-track": ("then the first `arkops trials track` (signups every 0.2 s meanwhile)", 20.0, "< 20 s"),
@@ -130,7 +143,7 @@ TARGETS = {
 MEMORY_TARGET_MB = 300
 LOCK_TARGET_S = 2.0
 ACTIVATIONS_TARGET_S = 0.2
-OPS = ("idle", "tick", "tick10", "nine", "signup", "report", "list", "webhook", "bulk")
+OPS = ("idle", "tick", "tick10", "nine", "signup", "report", "status", "list", "webhook", "years", "bulk")
 
 STARTED = time.perf_counter()
 
@@ -534,6 +547,10 @@ def build(root: Path, world: World, smtp: SmtpServer, scale: float) -> dict:
         phases["run_due"] += time.perf_counter() - moment
         if day in (365, 730, DAYS):
             size_history[f"day {day}"] = file_sizes(data)
+        if (
+            day in YEAR_DAYS[:-1]
+        ):  # the installation as it was after one and two years, to time reports as history grows
+            shutil.copytree(data, root / f"data-year{YEAR_DAYS.index(day) + 1}", symlinks=True)
         if day % 30 == 0 or day == DAYS:
             elapsed = time.perf_counter() - started
             log(
@@ -558,6 +575,7 @@ def build(root: Path, world: World, smtp: SmtpServer, scale: float) -> dict:
         "scale": scale,
         "arkops": str(ARKOPS_HOME),
         "end": iso(world.ticks[DAYS]),
+        "year_ends": [iso(world.ticks[day]) for day in YEAR_DAYS],
         "next_day": iso(world.ticks[DAYS + 1]),
         "counts": {
             "trials": sum(1 for t in world.trials if t.signed <= world.cuts[DAYS]),
@@ -853,6 +871,7 @@ class Run:
     out: str
     err: str
     written: list[str] = field(default_factory=list)
+    cpu: float = 0.0  # user + system seconds of the process: what a loaded machine moves least
 
 
 # The peak RSS of a child started from this (large) process would include this process's own RSS (Linux
@@ -861,16 +880,20 @@ GNU_TIME = Path("/usr/bin/time")
 
 
 def run(args: list[str], *, env: dict[str, str], cwd: Path, watch: Path | None = None) -> Run:
-    """One whole process: wall time, and the peak RSS of that process alone."""
+    """One whole process: wall time, CPU time (user + system), and the peak RSS of that process alone."""
     before = file_states(watch) if watch else {}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile() as rss:
-        timed = [str(GNU_TIME), "-f", "%M", "-o", rss.name, *args] if GNU_TIME.exists() else args
+        timed = [str(GNU_TIME), "-f", "%M %U %S", "-o", rss.name, *args] if GNU_TIME.exists() else args
         started = time.perf_counter()
         proc = subprocess.Popen(timed, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
-        peak_kb = int(Path(rss.name).read_text().split()[-1]) if GNU_TIME.exists() else usage.ru_maxrss
+        if GNU_TIME.exists():
+            peak, user, system = Path(rss.name).read_text().split()[-3:]
+            peak_kb, cpu = int(peak), float(user) + float(system)
+        else:
+            peak_kb, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
         out.seek(0)
         err.seek(0)
         result = Run(
@@ -879,6 +902,7 @@ def run(args: list[str], *, env: dict[str, str], cwd: Path, watch: Path | None =
             proc.returncode,
             out.read().decode("utf-8", "replace"),
             err.read().decode("utf-8", "replace")[-4000:],
+            cpu=cpu,
         )
     if watch:
         result.written = written(before, file_states(watch))
@@ -905,6 +929,11 @@ class Result:
         return statistics.median(good) if good else None
 
     @property
+    def cpu(self) -> float | None:
+        good = [r.cpu for r in self.runs if r.code == 0]
+        return statistics.median(good) if good else None
+
+    @property
     def peak_mb(self) -> float | None:
         return max((r.peak_mb for r in self.runs), default=None)
 
@@ -918,6 +947,7 @@ class Result:
             "op": self.op,
             "what": self.what,
             "median_s": self.median,
+            "cpu_median_s": self.cpu,
             "peak_mb": self.peak_mb,
             "sqlite_median_s": self.sqlite,
             "runs": [asdict(r) | {"out": r.out[:300]} for r in self.runs],
@@ -940,7 +970,7 @@ class Bench:
         self.end = datetime.fromisoformat(manifest["end"].replace("Z", "+00:00"))
         self.work = Path(tempfile.mkdtemp(prefix="arkops-scale-work-"))
         self.warmups: list[float] = []
-        self.scratch = self.copy("scratch", self.end + timedelta(minutes=10))
+        self.scratch = self.settled("scratch", self.end)
         self.sqlite = self.work / "yardstick.sqlite"
         shutil.copy(root / "yardstick.sqlite", self.sqlite)
         self.results: list[Result] = []
@@ -958,6 +988,15 @@ class Bench:
         shutil.copytree(source or self.root / "data", target, symlinks=True)
         for tick in ticks:
             self.warmups.append(round(self.arkops(target, tick, "run").seconds, 3))
+        return target
+
+    def settled(self, name: str, end: datetime, source: Path | None = None) -> Path:
+        """A copy after `arkops retention` at `end` + 9 min and the tick at + 10 min, neither measured: an upgraded
+        installation after its first night (the rules make what they keep, such as the ledger archive's month
+        summaries, when the build's arkops made none) and the tick that follows (caches current again)."""
+        target = self.copy(name, source=source)
+        self.warmups.append(round(self.arkops(target, end + timedelta(minutes=9), "retention").seconds, 3))
+        self.warmups.append(round(self.arkops(target, end + timedelta(minutes=10), "run").seconds, 3))
         return target
 
     def env(self, data: Path, now: datetime) -> dict[str, str]:
@@ -1123,6 +1162,38 @@ class Bench:
             result.yardstick.append(self.yard("report"))
         result.extra["files_written"] = sorted({f for r in result.runs for f in r.written})
         self.add(result)
+
+    def op_status(self, result: Result) -> None:
+        now = self.end + timedelta(minutes=13)
+        for _ in range(self.repeat):
+            result.runs.append(self.arkops(self.scratch, now, "status"))
+        result.extra["files_written"] = sorted({f for r in result.runs for f in r.written})
+        self.add(result)
+
+    def op_years(self, _: Result) -> None:
+        """`payments report` and `status` on the installation as it was after one, two and three years (copies the
+        build kept at the end of each year), each after its tick and one retention run: how their cost grows."""
+        ends = [datetime.fromisoformat(end.replace("Z", "+00:00")) for end in self.manifest.get("year_ends", [])]
+        folders = [self.root / "data-year1", self.root / "data-year2", self.root / "data"]
+        for years, (end, folder) in enumerate(zip(ends, folders, strict=False), start=1):
+            if not folder.is_dir():
+                log(f"  no installation after {years} years ({folder}): build with this bench/scale.py to keep one")
+                continue
+            data = self.settled(f"year{years}", end, source=folder)
+            archive = data / "archive" / "ledger"
+            for op, command in (("report", ("payments", "report")), ("status", ("status",))):
+                result = Result(f"{op}-{years}y", TARGETS[f"{op}-{years}y"][0])
+                for _ in range(self.repeat):
+                    result.runs.append(self.arkops(data, end + timedelta(minutes=13), *command))
+                result.extra["archive_months"] = len(list(archive.glob("20*.json")))
+                result.extra["ledger_mb"] = round((data / "ledger.json").stat().st_size / MB, 2)
+                result.extra["archive_mb"] = round(sum(f.stat().st_size for f in archive.rglob("*.json")) / MB, 2)
+                result.extra["files_written"] = sorted({f for r in result.runs for f in r.written})
+                result.notes.append(
+                    f"ledger.json {result.extra['ledger_mb']} MB, {result.extra['archive_months']} archive months "
+                    f"({result.extra['archive_mb']} MB)"
+                )
+                self.add(result)
 
     def op_list(self, result: Result) -> None:
         now = self.end + timedelta(minutes=13)
@@ -1313,8 +1384,8 @@ def verdict(ok: bool | None) -> str:
 
 def table(results: list[Result]) -> list[str]:
     lines = [
-        "| operation | arkops median s | peak MB | sqlite3 s | ratio | target | ok? |",
-        "| --- | ---: | ---: | ---: | ---: | --- | --- |",
+        "| operation | arkops median s | CPU median s | peak MB | sqlite3 s | ratio | target | ok? |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     by_op = {r.op: r for r in results}
     for result in results:
@@ -1340,7 +1411,8 @@ def table(results: list[Result]) -> list[str]:
         failed = [r.code for r in result.runs if r.code != 0]
         label = result.what + (f" (exit {failed[0]} in {len(failed)} of {len(result.runs)} runs)" if failed else "")
         lines.append(
-            f"| {label} | {fmt(median)} | {fmt(result.peak_mb, 0)} | {fmt(sqlite, 3)} | {ratio} | {target} | {verdict(ok)} |"
+            f"| {label} | {fmt(median)} | {fmt(result.cpu)} | {fmt(result.peak_mb, 0)} | {fmt(sqlite, 3)} | {ratio} | "
+            f"{target} | {verdict(ok)} |"
         )
     for op in ("bulk-import", "bulk-track", "bulk-nudge"):
         if op in by_op:
@@ -1348,7 +1420,7 @@ def table(results: list[Result]) -> list[str]:
             lines.append(
                 f"| {op}: longest hold of the trials lock / of any data lock; longest signup meanwhile | "
                 f"{fmt(extra.get('longest_trials_lock_s'))} / {fmt(extra.get('longest_data_lock_s'))}; "
-                f"{fmt(extra.get('longest_signup_s'))} | | | | locks <= 2 s | "
+                f"{fmt(extra.get('longest_signup_s'))} | | | | | locks <= 2 s | "
                 f"{verdict(extra.get('longest_data_lock_s', 99) <= LOCK_TARGET_S)} |"
             )
     return lines

@@ -4,7 +4,11 @@ webhooks, then the same events through the file imports for comparison.
 Checks: every request answered, no 5xx, every event stored exactly once (4,000 trials, 3,000 visits, 1,500
 demo requests, 1,500 usage values, 300 invoices). A refused connection would be retried with the same
 Idempotency-Key, as the web app should; the count of retries is printed.
-Run: python bench/serve_load.py [events] [clients]
+
+What a batch costs as the event ids kept grow: one client posts 20 batches of 100 visits to a page that is
+not tracked, one after another (each id and the batch's Idempotency-Key are recorded; no domain stores
+anything), on the empty server, after `history` more ids were posted (in batches of 1,000), and after the load.
+Run: python bench/serve_load.py [events] [clients] [history]
 """
 
 from __future__ import annotations
@@ -94,7 +98,7 @@ def webhook(n: int) -> tuple[bytes, str]:
 
 
 def send(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, float, int]:
-    """(status, seconds, retries of a refused or dropped connection)."""
+    """(status, seconds, retries of a refused, dropped or timed-out request)."""
     started, retries = time.perf_counter(), 0
     while True:
         request = urllib.request.Request(url, data=body, method="POST", headers=headers)
@@ -105,9 +109,39 @@ def send(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, float, in
         except urllib.error.HTTPError as exc:
             exc.read()
             return exc.code, time.perf_counter() - started, retries
-        except (urllib.error.URLError, ConnectionError):
-            retries += 1
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            retries += 1  # refused, dropped, or no answer in 60 s: sent again with the same Idempotency-Key
             time.sleep(0.2)
+
+
+def probe(base: str, label: str, batches_of: int = 100, count: int = 20) -> list[float]:
+    """Seconds per batch of `batches_of` fresh ids (visits to a page not tracked: only the ids are written)."""
+    times = []
+    for number in range(count):
+        batch = [
+            {
+                "type": "visit",
+                "id": f"{label}-{number}-{n}",
+                "timestamp": "2026-02-28T10:00:00Z",
+                "page": "/not-tracked",
+                "ip": "198.51.100.7",
+                "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0",
+            }
+            for n in range(batches_of)
+        ]
+        headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+        headers["Idempotency-Key"] = f"{label}-{number}"
+        status, took, _ = send(base + "/api/events", json.dumps(batch).encode(), headers)
+        assert status == 202, status
+        times.append(took)
+    return times
+
+
+def show_probe(what: str, times: list[float]) -> None:
+    print(
+        f"one client, batches of 100 ids, {what}: median {statistics.median(times) * 1000:.0f} ms, "
+        f"max {max(times) * 1000:.0f} ms (of {len(times)})"
+    )
 
 
 def run(cmd: list[str], cwd: Path, env: dict) -> float:
@@ -124,6 +158,7 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> None:
     total = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     clients = int(sys.argv[2]) if len(sys.argv) > 2 else 100
+    history = int(sys.argv[3]) if len(sys.argv) > 3 else 0
     events = make_events(total)
     work = [("events", b) for b in batches(events)] + [("webhook", n) for n in range(300)]
     random.Random(3).shuffle(work)
@@ -148,6 +183,14 @@ def main() -> None:
         )
         time.sleep(1.5)
         base = f"http://127.0.0.1:{port}"
+        probes = {"on the empty server": probe(base, "empty")}
+        show_probe("on the empty server", probes["on the empty server"])
+        if history:
+            started = time.perf_counter()
+            probe(base, "history", batches_of=1000, count=history // 1000)
+            print(f"{history:,} more ids posted in batches of 1,000: {time.perf_counter() - started:.1f} s")
+            probes[f"with {history + 2000:,} ids kept"] = probe(base, "kept")
+            show_probe(f"with {history + 2000:,} ids kept", probes[f"with {history + 2000:,} ids kept"])
 
         def one(item: tuple[str, object]) -> tuple[str, int, float, int, int]:
             kind, what = item
@@ -168,6 +211,8 @@ def main() -> None:
         with ThreadPoolExecutor(clients) as pool:
             answers = list(pool.map(one, work))
         wall = time.perf_counter() - started
+        kept = sum(len(times) * 100 for times in probes.values()) + history + len(events)
+        probes[f"after the load ({kept:,} ids kept)"] = probe(base, "after")
         server.terminate()
         server.wait(30)
         log.close()
@@ -182,12 +227,13 @@ def main() -> None:
         print(
             f"{len(events):,} events in {sum(1 for a in answers if a[0] == 'events')} batches + 300 webhooks, "
             f"{clients} clients: {wall:.1f} s, {len(events) / wall:,.0f} events/s; statuses {statuses}; "
-            f"connection retries {sum(a[3] for a in answers)}"
+            f"retries (refused, dropped or timed out) {sum(a[3] for a in answers)}"
         )
         print(
             f"per batch: p50 {statistics.median(event_times):.2f} s, p99 {percentile(event_times, 0.99):.2f} s; "
             f"per webhook: p50 {statistics.median(hook_times):.2f} s, p99 {percentile(hook_times, 0.99):.2f} s"
         )
+        show_probe(*list(probes.items())[-1])
         data = folder / "data"
         trials = json.loads((data / "trials.json").read_text())["trials"]
         visits = sum(1 for f in data.glob("visits/**/*.jsonl") for _ in f.open())

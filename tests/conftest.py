@@ -21,6 +21,7 @@ import pytest
 from hypothesis import settings
 
 import arkops.core  # noqa: F401  (the domains register their databases and config tables, as every command does)
+from arkops.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,7 +98,7 @@ def workspace(tmp_path, monkeypatch):
     monkeypatch.setenv("ARKOPS_CONFIG", str(tmp_path / "arkops.toml"))
     monkeypatch.setenv("MAIL_FROM", "ops@example.com")
     monkeypatch.setenv("ARKOPS_ALERT_TO", "owner@example.com")
-    (tmp_path / "data").mkdir(mode=0o700)
+    Store(tmp_path / "data").initialise()  # as `arkops init` leaves it
     return tmp_path
 
 

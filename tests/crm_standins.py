@@ -186,6 +186,9 @@ class HubSpotState:
             "crm.schemas.contacts.write",
         ]
         self.remaining = 100
+        # email -> (category, message): what HubSpot refuses of one input in a batch it otherwise takes, answered
+        # as its multi-status 207 (an address its own validation rejects, a value a property does not allow)
+        self.refuse: dict[str, tuple[str, str]] = {}
 
     def by_email(self, email: str) -> dict | None:
         return next((c for c in self.contacts.values() if c["properties"].get("email") == email), None)
@@ -282,9 +285,21 @@ class HubSpotHandler(Handler):
             stage = item["properties"].get("lifecyclestage")
             if stage and stage not in LIFECYCLE:
                 return hubspot_error(400, "VALIDATION_ERROR", f"{stage} is not a valid lifecycle stage")
-        results = []
+        results, errors = [], []
         for item in inputs:
             email = item["id"].lower()
+            if email in state.refuse:
+                category, message = state.refuse[email]
+                trace = [item["objectWriteTraceId"]] if item.get("objectWriteTraceId") else []
+                errors.append(
+                    {
+                        "status": "error",
+                        "category": category,
+                        "message": message,
+                        "context": {"objectWriteTraceId": trace},
+                    }
+                )
+                continue
             contact = state.by_email(email)
             new = contact is None
             if contact is None:
@@ -301,7 +316,10 @@ class HubSpotHandler(Handler):
                     "new": new,
                 }
             )
-        return 200, {"status": "COMPLETE", "results": results, "startedAt": _now(), "completedAt": _now()}
+        answer = {"status": "COMPLETE", "results": results, "startedAt": _now(), "completedAt": _now()}
+        if errors:  # HubSpot's multi-status answer: what was written, and each refused input by its trace id
+            return 207, answer | {"numErrors": len(errors), "errors": errors}
+        return 200, answer
 
     def create_notes(self, body: object) -> tuple[int, object]:
         state = self.state

@@ -30,7 +30,9 @@ class Answer:
 
 
 class Server:
-    def __init__(self, workspace: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, workspace: Path, *args: str, env: dict[str, str] | None = None, global_args: tuple[str, ...] = ()
+    ) -> None:
         self.port = free_port()
         self.env = {
             **os.environ,
@@ -39,7 +41,7 @@ class Server:
             **(env or {}),
         }
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "arkops", "serve", "--port", str(self.port), *args],
+            [sys.executable, "-m", "arkops", *global_args, "serve", "--port", str(self.port), *args],
             cwd=workspace,
             env=self.env,
             stderr=subprocess.PIPE,

@@ -1,7 +1,8 @@
 """A local Stripe-shaped API on loopback for what localstripe does not serve (expanded discounts, prices
 with tiers, coupons, disputes, credit notes, invoice payments): objects by path, lists with Stripe's
-pagination and expansion, every request recorded. Tests put Stripe-shaped JSON in it (built from
-tests/fixtures/stripe).
+pagination, expansion and the equality filters an endpoint documents (`GET /v1/invoice_payments` by
+`invoice`, `status`, `payment[type]` and `payment[payment_intent]`), every request recorded. Tests put
+Stripe-shaped JSON in it (built from tests/fixtures/stripe).
 
 Writes: POST to a collection creates an object (its `id` from the form when given, as for coupons,
 else a prefixed counter), POST to an object updates it, DELETE marks it deleted (a subscription is
@@ -90,6 +91,13 @@ class StripeShaped:
     # "/v1/subscriptions" -> fields of each listed object that Stripe sends as ids unless `expand[]=data.<field>`
     # asks for the object ("discounts", "discounts.source.coupon"); listed objects are stored expanded
     expandable: dict[str, list[str]] = field(default_factory=dict)
+    # "/v1/invoice_payments" -> the query parameters that list only the objects whose field equals the value
+    # (`payment[payment_intent]` is `payment.payment_intent`), as Stripe's API reference lists them
+    filters: dict[str, list[str]] = field(
+        default_factory=lambda: {
+            "/v1/invoice_payments": ["invoice", "status", "payment[type]", "payment[payment_intent]"],
+        }
+    )
     requests: list[tuple[str, dict[str, list[str]]]] = field(default_factory=list)
     writes: list[Write] = field(default_factory=list)
     fail: list[tuple[int, dict]] = field(default_factory=list)
@@ -155,7 +163,7 @@ def _handler(state: StripeShaped) -> type[BaseHTTPRequestHandler]:
             if url.path in state.objects:
                 self.reply(200, state.objects[url.path])
             elif url.path in state.lists:
-                items = state.lists[url.path]
+                items = [i for i in state.lists[url.path] if _matches(i, query, state.filters.get(url.path, []))]
                 after = query.get("starting_after", [None])[0]
                 if after is not None:
                     items = items[[i["id"] for i in items].index(after) + 1 :]
@@ -195,6 +203,21 @@ def _handler(state: StripeShaped) -> type[BaseHTTPRequestHandler]:
 
     lock = threading.Lock()
     return Handler
+
+
+def _matches(obj: dict, query: dict[str, list[str]], filters: list[str]) -> bool:
+    """Whether `obj` passes the equality filters of the query (`payment[payment_intent]=pi_1`)."""
+    for name in filters:
+        if name not in query:
+            continue
+        value: object = obj
+        for part in name.replace("]", "").split("["):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, dict):
+            value = value.get("id")
+        if value != query[name][0]:
+            return False
+    return True
 
 
 def _missing(path: str) -> dict:

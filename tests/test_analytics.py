@@ -152,7 +152,7 @@ def access_line(ip: str, at: datetime, page: str) -> str:
     return f'{ip} - - [{at.strftime("%d/%b/%Y:%H:%M:%S")} +0000] "GET {page} HTTP/1.1" 200 5120 "-" "{BROWSER}"\n'
 
 
-def test_leads_stats_compare_prints_both_counts(cli, workspace, analytics):
+def test_leads_stats_compare_prints_both_counts(cli, workspace, analytics, monkeypatch):
     # The logs saw 3 of the 5 people Plausible counted on /pricing yesterday (a CDN answered the others).
     day = NOW - timedelta(days=1)
     analytics.views[:] = [View(f"p{n}", "/pricing", day + timedelta(minutes=n)) for n in range(5)]
@@ -167,6 +167,7 @@ def test_leads_stats_compare_prints_both_counts(cli, workspace, analytics):
     # p0 on /pricing and /pricing/team the same day counts twice: the provider's rows are per path and day
     assert (pricing["provider_visitors"], pricing["provider_pageviews"], pricing["difference"]) == (6, 6, 3)
     assert document["provider"] == "plausible"
+    monkeypatch.setenv("COLUMNS", "120")  # at 80 columns the table would leave its last columns out (and say so)
     table = cli("leads", "stats", "--compare")
     assert "provider_visitors" in table.out and "(logs beside plausible)" in table.out
     row = next(line for line in table.out.splitlines() if line.strip().startswith("/pricing"))

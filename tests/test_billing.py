@@ -305,7 +305,9 @@ def test_report_in_another_currency_goes_through_the_configured_one(cli, workspa
     assert usd["currency"] == "USD" and usd["mrr"] == 7800  # 39.00 EUR / 0.5
 
 
-def test_missing_fx_rate_is_exit_3_naming_the_currency(cli, workspace, monkeypatch):
+def test_a_missing_fx_rate_leaves_the_amount_apart_and_a_report_currency_without_one_is_exit_3(
+    cli, workspace, monkeypatch
+):
     apply_all(
         workspace,
         [
@@ -318,11 +320,16 @@ def test_missing_fx_rate_is_exit_3_naming_the_currency(cli, workspace, monkeypat
         ],
     )
     monkeypatch.setenv("ARKOPS_NOW", "2026-06-15T12:00:00Z")
-    result = cli("payments", "report")
-    assert result.code == 3 and "USD" in result.err and "[fx]" in result.err
+    result = cli("payments", "report", "--format", "json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["not_converted"] == [{"figure": "mrr", "currency": "USD", "amount_minor": 1000}]
+    result = cli("payments", "report", "--currency", "GBP")
+    assert result.code == 3
+    assert result.err == "arkops: error: no exchange rate for GBP in [fx] of arkops.toml (rates are against EUR)\n"
 
 
 def test_failed_payment_alerts_and_lists_dunning(cli, workspace, monkeypatch):
+    monkeypatch.setenv("ARKOPS_NOW", "2026-03-05T00:10:00Z")
     failed = invoice("in_9", "cus_9", 2900, email="bob@example.com", attempt_count=2, next_attempt=ts("2026-03-08"))
     apply_all(workspace, [event("e1", "invoice.payment_failed", failed, ts("2026-03-05"))])
     rows = json.loads(cli("payments", "failed", "--format", "json").out)
@@ -333,7 +340,9 @@ def test_failed_payment_alerts_and_lists_dunning(cli, workspace, monkeypatch):
             "amount": 2900,
             "currency": "EUR",
             "attempts": 2,
+            "failed_at": "2026-03-05T00:00:00Z",
             "next_attempt": "2026-03-08T00:00:00Z",
+            "old": False,
         }
     ]
     messages = json.loads(cli("mail", "outbox", "--format", "json").out)
@@ -414,7 +423,8 @@ def test_operator_alerts_need_an_address(cli, workspace, monkeypatch):
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["payments", "report", "--currency", "XXX"], 3, "no exchange rate for XXX"),
+        (["payments", "report", "--currency", "CHF"], 3, "no exchange rate for CHF"),
+        (["payments", "report", "--currency", "XXX"], 2, "currency 'XXX' is not an ISO 4217 code of a currency"),
         (["payments", "report", "--currency", "e1"], 2, "currency 'e1' is not an ISO 4217 code"),
         (["payments", "report", "--months", "0"], 2, "Invalid value for '--months'"),
         (["payments", "list", "--month", "2026-13"], 2, "'2026-13' is not a month YYYY-MM"),

@@ -161,8 +161,8 @@ def test_a_month_of_changes_adds_up_to_the_reports_net_movement(cli, workspace, 
     assert (net["new"], net["churn"]) == (0, 0)  # cus_2 started and left inside the month: no month-end movement
 
 
-def test_since_must_be_a_day(cli, workspace):
+def test_since_takes_the_time_forms_of_every_command(cli, workspace):
     result = cli("payments", "movements", "--since", "2026-02")
     assert result.code == 2
-    assert "'2026-02' is not a day YYYY-MM-DD" in result.err
+    assert "'2026-02' is not a span back from now (90m, 12h, 7d, 6w, 6mo, 1y), a date YYYY-MM-DD" in result.err
     assert len(result.err.strip().splitlines()) == 1

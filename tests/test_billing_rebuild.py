@@ -18,6 +18,8 @@ from pathlib import Path
 from stripe_server import stripe_server  # noqa: F401  (a fixture)
 from stripe_shapes import event, shape, shaped_coupon, shaped_discount, shaped_subscription, ts
 
+from arkops.store import Store
+
 V = "2025-09-30"
 TIERS = [
     {"up_to": 2, "unit_amount": 1000, "unit_amount_decimal": "1000", "flat_amount": None, "flat_amount_decimal": None},
@@ -363,8 +365,8 @@ def test_a_full_rebuild_reads_the_same_as_the_events(cli, workspace, monkeypatch
     monkeypatch.setenv("ARKOPS_NOW", "2026-04-10T00:00:00Z")
     serve(stripe_server, build_account())
     by_events, by_lists = workspace / "by-events", workspace / "by-lists"
-    by_events.mkdir()
-    by_lists.mkdir()
+    Store(by_events).initialise()
+    Store(by_lists).initialise()
 
     synced = cli("--data-dir", str(by_events), "stripe", "sync")
     assert synced.code == 0, synced.err

@@ -171,3 +171,175 @@ def test_stripe_values_within_stripe_bounds_are_applied(cli, workspace, monkeypa
     assert applied.code == 0 and "applied" in applied.err, applied.err
     mrr = json.loads(cli("payments", "report", "--format", "json").out)
     assert mrr["mrr"] == 1500, mrr  # 3 GB at 5.00 EUR each
+
+
+# Every import reads through the one streamed reader (`sources.json_files.records`): a JSON list or JSON Lines,
+# gzipped or not. (command, file name, a good record, another, whether the file is JSON Lines)
+SIGNUP = {"email": "ana@example.com", "plan": "pro", "created_at": "2026-03-01T10:00:00Z"}
+PAYMENT = {
+    "invoice_id": "in_1",
+    "customer_email": "ana@example.com",
+    "amount": 29,
+    "currency": "EUR",
+    "status": "paid",
+    "paid_at": "2026-03-01T10:00:00Z",
+}
+USAGE = {"email": "ana@example.com", "metric": "watches", "value": 3, "timestamp": "2026-03-01T10:00:00Z"}
+LEAD = {"email": "lea@example.com", "name": "Lea", "created_at": "2026-03-01T10:00:00Z"}
+IMPORTS = {
+    "trials": (["trials", "import"], "signups.json", SIGNUP, {**SIGNUP, "email": "bo@example.com"}, False),
+    "payments": (["payments", "import"], "payments.json", PAYMENT, {**PAYMENT, "invoice_id": "in_2"}, False),
+    "usage": (["usage", "import"], "usage.jsonl", USAGE, {**USAGE, "email": "bo@example.com"}, True),
+    "leads": (["leads", "import"], "leads.jsonl", LEAD, {**LEAD, "email": "bo@example.com"}, True),
+}
+# What each import says of the record it cannot read, and of the two it can (payments: all or nothing)
+OUTCOMES = {
+    "trials": ("{name}[1]: record 2: longer than 1 MiB", "2 signups, 0 activities"),
+    "payments": ("{name}[1]: record 2: longer than 1 MiB", None),
+    "usage": ("{name}[1]: line 2: longer than 1 MiB", "2 recorded"),
+    "leads": ("{name}: line 2: longer than 1 MiB", "2 added"),
+}
+
+
+def around(first: dict, second: dict, lines: bool) -> tuple[bytes, bytes]:
+    """What comes before and after an endless value: an unterminated string element of a list, or a line."""
+    if lines:
+        return json.dumps(first).encode() + b"\nx", b"\n" + json.dumps(second).encode() + b"\n"
+    return b"[" + json.dumps(first).encode() + b', "', b'", ' + json.dumps(second).encode() + b"]"
+
+
+def check_outcome(workspace: Path, reader: str, name: str, code: int, err: str) -> None:
+    skipped, stored = OUTCOMES[reader]
+    assert code == 3, err
+    assert skipped.format(name=name) in err, err
+    if stored is None:  # nothing applied: one bad record stops the payments import
+        assert not (workspace / "data" / "ledger.json").exists()
+    else:
+        assert stored in err, err
+
+
+def run_measured(workspace: Path, *args: str) -> tuple[int, int, str]:
+    """(exit code, peak RSS of the arkops process in MiB, stderr), the command run in a fresh interpreter's child."""
+    probe = (
+        "import resource, subprocess, sys\n"
+        "done = subprocess.run([sys.executable, '-m', 'arkops', *sys.argv[1:]], capture_output=True, text=True)\n"
+        "sys.stderr.write(done.stderr)\n"
+        "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, *args], cwd=workspace, capture_output=True, text=True, timeout=600
+    )
+    code, peak = done.stdout.split()
+    return int(code), int(peak), done.stderr
+
+
+@pytest.fixture
+def importing(workspace, monkeypatch):
+    monkeypatch.setenv("ARKOPS_NOW", "2026-03-02T09:00:00Z")
+    return workspace
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("reader", list(IMPORTS))
+def test_every_import_reads_a_256_mib_gzip_bomb_in_bounded_memory(importing, reader):
+    command, name, first, second, lines = IMPORTS[reader]
+    bomb = importing / f"{name}.gz"
+    head, tail = around(first, second, lines)
+    gzip_of_repeats(bomb, head, b"a" * (1 << 20), 256, tail)
+    assert bomb.stat().st_size < 1 << 20
+    code, peak, err = run_measured(importing, *command, bomb.name)
+    assert peak < 150, f"peak RSS {peak} MiB"
+    check_outcome(importing, reader, bomb.name, code, err)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("reader", list(IMPORTS))
+def test_every_import_reads_a_100_mb_line_in_bounded_memory(importing, reader):
+    command, name, first, second, lines = IMPORTS[reader]
+    head, tail = around(first, second, lines)
+    with (importing / name).open("wb") as out:
+        out.write(head)
+        for _ in range(100):
+            out.write(b"a" * (1 << 20))
+        out.write(tail)
+    code, peak, err = run_measured(importing, *command, name)
+    assert peak < 150, f"peak RSS {peak} MiB"  # read whole, the line alone would be 100 MB of bytes, then of text
+    check_outcome(importing, reader, name, code, err)
+
+
+@pytest.mark.parametrize("reader", list(IMPORTS))
+def test_a_record_too_long_or_too_deep_is_skipped_and_the_others_stored(cli, importing, reader):
+    command, name, first, second, lines = IMPORTS[reader]
+    head, tail = around(first, second, lines)
+    (importing / name).write_bytes(head + b"a" * (2 << 20) + tail)
+    result = cli(*command, name)
+    check_outcome(importing, reader, name, result.code, result.err)
+    if reader == "payments":
+        return
+    deep = "[" * 100_000 + "]" * 100_000
+    third = {**second, "email": "cy@example.com"}
+    if lines:
+        (importing / name).write_text(f"{json.dumps(first)}\n{deep}\n{json.dumps(third)}\n")
+    else:
+        (importing / name).write_text(f"[{json.dumps(first)}, {deep}, {json.dumps(third)}]")
+    result = cli(*command, name)
+    assert result.code == 3 and "nested deeper than 64 levels" in result.err, result.err
+    assert "internal error" not in result.err
+
+
+def test_a_list_that_breaks_off_writes_nothing(cli, importing):
+    """A file read through once before anything is written: a list cut short (a copy still running) is refused whole."""
+    signups = [{**SIGNUP, "email": f"t{n}@example.com"} for n in range(3000)]
+    (importing / "signups.json").write_text(json.dumps(signups)[:-200])
+    result = cli("trials", "import", "signups.json")
+    assert result.code == 3 and result.err.startswith("arkops: error: signups.json record 2998: not JSON"), result.err
+    assert not (importing / "data" / "trials.json").exists()
+    usage = [{**USAGE, "email": f"u{n}@example.com"} for n in range(3000)]
+    (importing / "usage.json").write_text(json.dumps(usage)[:-200])
+    result = cli("usage", "import", "usage.json")
+    assert result.code == 3 and result.err.startswith("arkops: error: usage.json record 2999: not JSON"), result.err
+    assert not (importing / "data" / "usage.json").exists()
+
+
+def test_millions_of_bad_records_are_counted_and_a_hundred_listed(cli, importing):
+    (importing / "usage.jsonl").write_text("1\n" * 20_000)
+    result = cli("usage", "import", "usage.jsonl")
+    assert result.code == 3
+    listed = [line for line in result.err.splitlines() if line.startswith("skipped ")]
+    assert len(listed) == 101 and listed[-1] == "skipped 19900 more records, not listed"
+    assert "0 recorded, 0 unchanged, 20000 skipped" in result.err
+
+
+@pytest.mark.slow
+def test_a_config_or_env_file_of_100_mb_is_refused_in_bounded_memory(importing):
+    (importing / "arkops.toml").write_bytes(b"# " + b"a" * (100 << 20) + b"\n")
+    code, peak, err = run_measured(importing, "trials", "list")
+    assert code == 3 and peak < 150, (peak, err)
+    assert err == f"arkops: error: {importing / 'arkops.toml'}: (file): larger than 4 MiB: not a configuration file\n"
+    (importing / "arkops.toml").unlink()
+    (importing / ".env").write_bytes(b"A=" + b"a" * (100 << 20) + b"\n")
+    code, peak, err = run_measured(importing, "trials", "list")
+    assert code == 3 and peak < 150, (peak, err)
+    assert err == "arkops: error: .env: (file): larger than 4 MiB: not an environment file\n"
+
+
+def test_a_config_nested_past_the_parser_is_a_config_error(cli, importing):
+    write_config(importing, "[fx]\nUSD = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    result = cli("trials", "list")
+    assert result.code == 3
+    assert result.err == (
+        f"arkops: error: {importing / 'arkops.toml'}: (syntax): arrays or inline tables nested too deep\n"
+    )
+
+
+@pytest.mark.slow
+def test_a_webhook_payload_of_100_mb_is_refused_unread(importing, monkeypatch):
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", SECRET)
+    with (importing / "event.json").open("wb") as out:
+        out.write(b'{"id": "evt_big", "object": "event", "type": "invoice.paid", "data": {"object": {"x": "')
+        for _ in range(100):
+            out.write(b"a" * (1 << 20))
+        out.write(b'"}}}')
+    code, peak, err = run_measured(importing, "webhooks", "ingest", "event.json", "--signature", "t=1,v1=00")
+    assert code == 3 and peak < 100, (peak, err)
+    assert err == "arkops: error: webhook refused: payload larger than 1 MiB\n"

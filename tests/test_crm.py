@@ -57,7 +57,7 @@ def signups(cli, workspace, count: int, *, start: int = 0) -> list[str]:
 
 
 def demo_requests(cli, workspace, emails: list[str]) -> None:
-    """Demo requests named in a hot-leads digest: one note each."""
+    """Demo requests named in the new-lead digest: one note each."""
     path = workspace / "requests.json"
     path.write_text(
         json.dumps(
@@ -132,6 +132,22 @@ def test_a_push_of_200_people_goes_in_two_batches_then_nothing_until_something_c
     one_more = cli("crm", "push")
     assert "sent 1 people (1 new), 0 notes; 200 unchanged" in one_more.err
     assert [len(b) for b in upsert_inputs(server)] == [100, 100, 1]
+
+
+def test_a_batch_hubspot_takes_in_part_207_stores_the_rest_and_names_the_refused(cli, workspace, hubspot):
+    server, state = hubspot
+    assert cli("crm", "setup").code == 0
+    emails = signups(cli, workspace, 3)
+    state.refuse[emails[1]] = ("VALIDATION_ERROR", f"Email address {emails[1]} is invalid")
+    result = cli("crm", "push")
+    assert result.code == 0, result.err
+    assert "1 refused (see `arkops crm status`)" in result.err
+    (batch,) = upsert_inputs(server)
+    assert [i["objectWriteTraceId"] for i in batch] == emails  # each input named, as HubSpot's errors name it
+    assert sorted(c["properties"]["email"] for c in state.contacts.values()) == [emails[0], emails[2]]
+    status = json.loads(cli("crm", "status", "--format", "json").out)
+    assert [r["email"] for r in status["refused"]] == [emails[1]]
+    assert "is invalid" in status["refused"][0]["reason"]
 
 
 def test_a_429_is_retried_after_its_retry_after(cli, workspace, hubspot):
@@ -344,7 +360,7 @@ def test_without_a_provider_push_is_a_config_error_and_the_job_is_skipped(cli, w
     write_config(workspace, '[crm]\nprovider = "hubspot"\n')
     missing = cli("crm", "push")
     assert missing.code == 3 and "no HUBSPOT_TOKEN set" in missing.err
-    skipped = cli("run", "--only", "crm-sync", "--force")
+    skipped = cli("run", "--only", "crm-sync", "--force", "-v")  # -v: a quiet tick does not print a skipped job
     assert skipped.code == 0 and "crm-sync  skipped  no HUBSPOT_TOKEN set (in the environment or .env)" in skipped.out
 
 

@@ -48,6 +48,9 @@ def test_demo_summary_agrees_with_the_workspace_and_is_reproducible(shared_demo,
 
     doctor = arkops("doctor", "--format", "json", cwd=workspace)
     assert doctor.returncode == 0, doctor.stdout
+    cron = arkops("cron", "print", cwd=workspace)  # the demo has init's log folder, so its cron line is printed
+    assert cron.returncode == 0 and cron.stdout.rstrip().endswith(f">> {workspace}/logs/arkops.log 2>&1"), cron
+    assert (workspace / "logs").stat().st_mode & 0o777 == 0o700
 
     second, _ = build_demo(tmp_path / "two", "--format", "json")
     again = json.loads(second.stdout)

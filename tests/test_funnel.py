@@ -260,4 +260,4 @@ def test_old_config_form_and_bad_rules(cli, workspace):
     assert funnel["status"] == "fail" and "must come before" in funnel["detail"]
     assert not (workspace / "data" / "funnel.json").exists()  # nothing written
     result = cli("funnel", "report", "--by", "month")
-    assert result.code == 2 and "'month' is not one of week, source" in result.err
+    assert result.code == 2 and "'month' is not one of 'week', 'source'" in result.err

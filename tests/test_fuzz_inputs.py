@@ -1,5 +1,6 @@
 """Random JSON into every import and webhook path: applied or refused in one line (exit 3), never an internal
-error, and every data file still parses and every read command still works afterwards."""
+error, and every data file still parses and every read command still works afterwards. The values include
+Stripe's bounds and just past them (int64, 5,000-character strings) and nesting deeper than any reader takes."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ scalars = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=12),
     st.sampled_from(["2026-03-01T10:00:00Z", "EUR", "paid", "failed", "pro", "ana@example.com", "in_1", 1767225600]),
+    # Stripe's own bounds and just past them: int64 (amounts, divide_by of 1e9), strings of 5,000 characters;
+    # nesting past the readers' 64 levels
+    st.sampled_from([2**63 - 1, -(2**63), 2**63, 1_000_000_000, "x" * 5000, "x" * 5001]),
+    st.integers(min_value=60, max_value=300).map(lambda depth: json.loads("[" * depth + "1" + "]" * depth)),
 )
 json_values = st.recursive(
     scalars,
@@ -117,8 +122,7 @@ def run_in_fresh_workspace(monkeypatch, capsys, write, command):
             ["mail", "outbox"],
         ):
             read_code, read_err = call(*read, "--format", "json")
-            # a currency the config has no rate for is the one documented reason a report stops (exit 3)
-            assert read_code == 0 or (read_code == 3 and "no exchange rate for" in read_err), (read, read_err)
+            assert read_code == 0, (read, read_err)  # a currency without an [fx] rate is reported apart
 
 
 fuzz = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -194,8 +194,8 @@ def test_old_pages_map_is_a_clear_config_error(cli, workspace):
 
     pages = load_config(workspace / "arkops.toml")["leads"]["pages"]
     assert pages == [
-        {"path": "/pricing", "weight": 3.0, "label": "Pricing"},
-        {"path": "/signup", "weight": 9.0, "label": ""},
+        {"path": "/pricing", "weight": 3.0, "label": "Pricing", "hot": False},
+        {"path": "/signup", "weight": 9.0, "label": "", "hot": False},
     ]
 
 
@@ -228,7 +228,7 @@ def test_scan_sends_one_digest_then_only_what_grew_within_the_hourly_cap(cli, wo
     (first,) = digests(smtp_server)
     assert first["To"] == "owner@example.com" and first["Subject"] == "3 hot leads in the last 12 minutes"
     body = first.get_body(("plain",)).get_content()
-    assert "ana@example.com: score 5.0, last page trial at 2026-10-15 08:48 UTC" in body
+    assert "ana@example.com: score 5.0 (hot page trial), last page trial at 2026-10-15 08:48 UTC" in body
     assert "203.0.113.0 (v" in body and "198.51.100.0 (v" in body and "source: newsletter" in body
     assert "2026-10-15 08:54 UTC pricing" in body  # the visit history
 
@@ -259,7 +259,7 @@ def test_import_links_demo_requests_and_skips_bad_records(cli, workspace, monkey
         "company": "BigCorp",
         "source": "pricing",
         "created_at": iso(NOW - timedelta(hours=1)),
-        "ip": "203.0.113.99",
+        "ip": "203.0.113.7",  # the visitor's own address: the same network's 203.0.113.99 is someone else
         "user_agent": SAFARI,
     }
     requests.write_text(json.dumps(good) + "\n" + json.dumps({"email": "not an email"}) + "\nnope\n")
@@ -309,13 +309,15 @@ def test_list_stats_and_since(cli, workspace, monkeypatch):
     assert json.loads(cli("leads", "stats", "--since", "90m", "--format", "json").out)["pages"][1]["hits"] == 2
     assert "hits" in cli("leads", "stats", "--since", "2026-10-01", "--format", "csv").out.splitlines()[0]
     bad = cli("leads", "stats", "--since", "last week")
-    assert bad.code == 2 and "neither a duration" in bad.err
+    assert bad.code == 2 and "is not a span back from now (90m, 12h, 7d, 6w, 6mo, 1y)" in bad.err
     rows = json.loads(cli("leads", "list", "--hot", "--format", "json").out)
-    assert [(r["last_page"], r["score"]) for r in rows] == [("pricing", 8.45), ("trial", 4.24)]  # /trial: hot anyway
+    assert [(r["last_page"], r["score"]) for r in rows] == [("pricing", 8.45), ("trial", 4.24)]  # /trial: a hot page
     assert [r["last_page"] for r in json.loads(cli("leads", "list", "--min-score", "5", "--format", "json").out)] == [
         "pricing"
     ]
-    assert json.loads(cli("leads", "list", "--since", "90m", "--hot", "--format", "json").out) == []
+    # --since keeps the leads seen since then; their scores count every stored visit (the kept state).
+    recent = json.loads(cli("leads", "list", "--since", "90m", "--hot", "--format", "json").out)
+    assert [(r["last_page"], r["score"], r["hot"]) for r in recent] == [("pricing", 8.45, True)]
 
 
 def test_retention_deletes_old_day_files(cli, workspace, monkeypatch):
@@ -341,3 +343,109 @@ def test_doctor_checks_the_sources(cli, workspace, monkeypatch):
     assert cli("leads", "scan").code == 0
     check = next(c for c in json.loads(cli("doctor", "--format", "json").out) if c["check"] == "lead sources")
     assert check["status"] == "ok" and "last ingest 2026-10-15T09:00:00Z" in check["detail"]
+
+
+def test_one_hot_page_visit_is_a_hot_lead_and_two_people_behind_one_network_are_two(
+    cli, workspace, monkeypatch, smtp_server
+):
+    write_config(workspace, '[leads]\nsources = ["access.log"]\n')  # the default pages: /pricing and /trial hot
+    log = workspace / "access.log"
+    append(
+        log,
+        line(NOW - timedelta(minutes=5), "198.51.100.8", "/pricing", FIREFOX),
+        line(NOW - timedelta(minutes=4), "198.51.100.9", "/pricing", FIREFOX),  # same /24, same browser: someone else
+        line(NOW - timedelta(minutes=3), "192.0.2.44", "/demo", SAFARI),  # warm: weight 1, no alert
+    )
+    monkeypatch.setenv("ARKOPS_NOW", iso(NOW))
+    result = cli("leads", "scan")
+    assert result.code == 0 and "2 hot lead(s), 2 in a new digest" in result.err, result.err
+    assert cli("mail", "flush").code == 0
+    (digest,) = digests(smtp_server)
+    body = digest.get_body(("plain",)).get_content()
+    assert digest["Subject"] == "2 hot lead(s) in the last 5 minutes"
+    assert body.count("198.51.100.0 (v") == 2 and "score 3.0 (hot page pricing)" in body
+    rows = json.loads(cli("leads", "list", "--format", "json").out)
+    assert len({r["lead"] for r in rows}) == 3 and [r["hot"] for r in rows] == [True, True, False]
+    shown = cli("leads", "show", rows[0]["lead"])
+    assert shown.out.startswith(f"{rows[0]['lead']}: score 3.0 (hot: hot page pricing at 2026-10-15T08:5")
+    warm = json.loads(cli("leads", "show", rows[2]["lead"], "--format", "json").out)
+    assert warm["hot"] is False and warm["hot_rule"] == ""
+    stored_ips = {v["ip"] for v in stored(workspace)}
+    assert stored_ips == {"198.51.100.0", "192.0.2.0"}  # the address is cut for storage all the same
+
+    # A page marked hot = false is warm again: only the cumulative score makes that lead hot.
+    write_config(
+        workspace,
+        '[leads]\nsources = ["access.log"]\nhot_score = 5\n'
+        '[[leads.pages]]\npath = "/pricing"\nweight = 3\n[[leads.pages]]\npath = "/demo"\nweight = 1\n',
+    )
+    monkeypatch.setenv("ARKOPS_NOW", iso(NOW + timedelta(minutes=3)))
+    append(log, line(NOW + timedelta(minutes=1), "192.0.2.44", "/pricing", SAFARI))
+    assert "0 hot lead(s)" in cli("leads", "scan").err
+    append(log, line(NOW + timedelta(minutes=2), "192.0.2.44", "/pricing", SAFARI))
+    assert "1 hot lead(s), 1 in a new digest" in cli("leads", "scan").err
+    rule = json.loads(cli("leads", "show", rows[2]["lead"], "--format", "json").out)["hot_rule"]
+    assert rule == "score 7.00 >= hot_score 5"
+
+
+def test_a_signup_and_a_demo_request_are_in_one_new_leads_digest_once(cli, workspace, monkeypatch, smtp_server):
+    write_config(workspace, '[leads]\nsources = ["access.log"]\ndemo_request_files = ["app/demo_requests.jsonl"]\n')
+    at = datetime(2026, 10, 15, 10, 0, tzinfo=UTC)
+    log = workspace / "access.log"
+    append(
+        log,  # ana read the pricing page, then opened the trial page with her address (the app passes it)
+        line(at - timedelta(minutes=20), "203.0.113.7", "/pricing?utm_source=newsletter&utm_campaign=launch", SAFARI),
+        line(at - timedelta(minutes=2), "203.0.113.7", "/trial?email=ana@example.com", SAFARI),
+    )
+    monkeypatch.setenv("ARKOPS_NOW", iso(at))
+    assert cli("trials", "signup", "Ana@Example.com", "--plan", "pro", "--source", "newsletter").code == 0
+    (workspace / "app").mkdir()
+    request = {"email": "lea@bigcorp.example", "name": "Lea", "company": "BigCorp", "created_at": iso(at)}
+    (workspace / "app" / "demo_requests.jsonl").write_text(json.dumps(request) + "\n")
+
+    def scan(moment: datetime) -> str:
+        monkeypatch.setenv("ARKOPS_NOW", iso(moment))
+        result = cli("leads", "scan")
+        assert result.code == 0, result.err
+        assert cli("mail", "flush").code == 0
+        return result.err
+
+    out = scan(at + timedelta(minutes=15))
+    assert "1 demo request(s) added" in out and "2 new lead(s) (signups, demo requests) in a new digest" in out
+    new = [m for m in digests(smtp_server) if "new lead" in m["Subject"]]
+    (digest,) = new
+    assert digest["To"] == "owner@example.com"
+    assert digest["Subject"] == "2 new lead(s) in the last 15 minutes: trial signups and demo requests"
+    body = digest.get_body(("plain",)).get_content()
+    assert "- ana@example.com: trial signup, plan Pro at 2026-10-15 10:00 UTC" in body
+    assert (
+        "first saw: pricing, trial (from 2026-10-15 09:40 UTC)" in body
+        and "more: arkops leads show ana@example.com" in body
+    )
+    assert "- lea@bigcorp.example (Lea, BigCorp): demo request at 2026-10-15 10:00 UTC" in body
+    hot = [m for m in digests(smtp_server) if "hot lead" in m["Subject"]]
+    assert len(hot) == 1 and "lea@bigcorp" not in hot[0].get_body(("plain",)).get_content()  # no longer a hot lead
+
+    assert "new lead" not in scan(at + timedelta(minutes=30)) and len(digests(smtp_server)) == 2
+
+
+def test_digests_name_at_most_digest_max_and_share_the_hourly_cap(cli, workspace, monkeypatch, smtp_server):
+    write_config(workspace, '[leads]\nsources = ["access.log"]\ndigest_max = 2\nmax_alerts_per_hour = 1\n')
+    log = workspace / "access.log"
+    append(log, *(line(NOW - timedelta(minutes=m), f"198.51.100.{m}", "/pricing") for m in (1, 2, 3)))
+    monkeypatch.setenv("ARKOPS_NOW", iso(NOW - timedelta(minutes=1)))
+    for n in (1, 2, 3):
+        assert cli("trials", "signup", f"user{n}@example.com", "--plan", "pro").code == 0
+    monkeypatch.setenv("ARKOPS_NOW", iso(NOW))
+    out = cli("leads", "scan").err
+    assert "3 new lead(s)" in out and "3 waiting: the hourly digest cap is reached" in out
+    assert cli("mail", "flush").code == 0
+    (first,) = digests(smtp_server)  # the new leads go first; the hot leads wait for the next hour
+    body = first.get_body(("plain",)).get_content()
+    assert first["Subject"].startswith("3 new lead(s)") and body.count("trial signup") == 2
+    assert "and 1 more: `arkops trials list` and `arkops leads list`" in body
+    monkeypatch.setenv("ARKOPS_NOW", iso(NOW + timedelta(minutes=61)))
+    assert "3 in a new digest" in cli("leads", "scan").err and cli("mail", "flush").code == 0
+    second = digests(smtp_server)[1]
+    assert second["Subject"] == "3 hot lead(s) in the last 64 minutes"
+    assert "and 1 more: `arkops leads list --hot`" in second.get_body(("plain",)).get_content()

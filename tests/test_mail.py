@@ -182,10 +182,11 @@ def test_550_fails_without_retry_and_retry_command_resends(cli, smtp_server, mon
     monkeypatch.setenv("ARKOPS_NOW", "2026-03-05T10:00:00Z")
     cli("mail", "flush")
     [message] = outbox(cli)
-    assert message["state"] == "failed" and message["attempts"] == 0
+    assert message["state"] == "failed" and message["attempts"] == 1  # the refused attempt counts
     smtp_server.data_reply = None
     assert cli("mail", "retry", message["id"]).code == 0
     assert outbox(cli)[0]["state"] == "sent" and len(smtp_server.received) == 1
+    assert outbox(cli)[0]["attempts"] == 2  # ... and so does the one that sent it
 
 
 def test_connection_dropped_after_data_is_unknown_and_not_resent(cli, smtp_server, monkeypatch):
@@ -300,6 +301,51 @@ def test_operator_alert_reaches_the_chat_webhook_once(cli, workspace, smtp_serve
         assert len(smtp_server.received) == 2  # operator + customer email, once each
         channels = sorted(row["channel"] for row in outbox(cli))
         assert channels == ["chat", "email", "email"]
+
+
+@pytest.fixture
+def chat_receiver():
+    """A local HTTP server standing in for a Slack or Mattermost incoming webhook; what it received."""
+    ChatHandler.received = []
+    server = HTTPServer(("127.0.0.1", free_port()), ChatHandler)
+    with serving(server):
+        yield f"http://127.0.0.1:{server.server_port}/hooks/x", ChatHandler.received
+
+
+def test_chat_only_operator_alerts_go_to_the_webhook_as_block_kit(cli, workspace, monkeypatch, chat_receiver):
+    url, received = chat_receiver
+    monkeypatch.delenv("ARKOPS_ALERT_TO")  # a Slack-only operator: no SMTP server, no alert address
+    write_config(workspace, f'[mail]\nalert_webhook_url = "{url}"\n')
+    doctor = json.loads(cli("doctor", "--format", "json").out)
+    statuses = {c["check"]: c["status"] for c in doctor}
+    assert statuses["smtp settings"] == "ok" and statuses["ARKOPS_ALERT_TO"] == "ok"
+    assert cli("promo", "create", "LAUNCH30", "--discount", "pro=30").code == 0
+    counters = workspace / "site"
+    counters.mkdir()
+    assert cli("promo", "remaining", "LAUNCH30", "--write", str(counters / "launch30.json")).code == 0
+    (counters / "launch30.json").unlink()
+    counters.rmdir()  # the landing page's folder is gone: promo-sync fails until it is back
+    for tick in range(3):
+        monkeypatch.setenv("ARKOPS_NOW", f"2026-03-02T10:{tick * 10:02d}:00Z")
+        assert cli("run").code == 1
+    (alert,) = received
+    assert alert["text"].startswith("Job failing: promo-sync\nThe job promo-sync failed 3 time(s) in a row.")
+    header, section, fields = alert["blocks"]
+    assert header == {
+        "type": "header",
+        "text": {"type": "plain_text", "text": "Job failing: promo-sync", "emoji": False},
+    }
+    assert section["type"] == "section" and "counter file" in section["text"]["text"]
+    assert [f["text"] for f in fields["fields"]][:2] == ["*job*\npromo-sync", "*failures*\n3"]
+    assert [row["channel"] for row in outbox(cli)] == ["chat"]  # no email copy that could never go
+    assert cli("mail", "flush").code == 0
+    assert len(received) == 1
+
+    # Customer mail still needs a server: the flush says so (exit 3) and the email waits in the outbox.
+    customer = cli("mail", "send", "test", "--to", "ana@example.com")
+    assert customer.code == 3 and "SMTP_HOST: not set" in customer.err
+    assert cli("mail", "flush").code == 3
+    assert [row["state"] for row in outbox(cli)] == ["sent", "pending"]
 
 
 def test_missing_smtp_host_keeps_messages_queued(cli, monkeypatch):

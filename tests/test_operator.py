@@ -228,7 +228,7 @@ def test_weekly_email_goes_once_per_week_with_html_and_text(cli, smtp_server, mo
     first = cli("run", "--only", "weekly-email")
     assert first.code == 0 and "weekly report 2026-W09 queued" in first.out, first.out + first.err
     assert cli("mail", "flush").code == 0
-    again = cli("run", "--only", "weekly-email", "--force")  # the same week: the key says it is queued already
+    again = cli("run", "--only", "weekly-email", "--force", "-v")  # the same week: the key says it is queued already
     assert again.code == 0 and "weekly report 2026-W09 already queued" in again.out
     assert cli("mail", "flush").code == 0
     assert len(smtp_server.received) == 1
@@ -241,7 +241,7 @@ def test_weekly_email_goes_once_per_week_with_html_and_text(cli, smtp_server, mo
         if not part.is_multipart()
     }
     assert set(parts) == {"text/plain", "text/html"}
-    assert "New trials: 2" in parts["text/plain"] and "== Trials" in parts["text/plain"]
+    assert "Signups last week: 2" in parts["text/plain"] and "== Trials" in parts["text/plain"]
     assert "Trial cohorts by signup week" in parts["text/html"] and "2026-W09" in parts["text/html"]
     assert "<script" not in parts["text/html"]
     monkeypatch.setenv("ARKOPS_NOW", "2026-03-09T08:30:00Z")  # the next Monday (UTC: no arkops.toml)
@@ -253,7 +253,9 @@ def test_weekly_email_goes_once_per_week_with_html_and_text(cli, smtp_server, mo
 
 def test_report_refuses_a_bad_period_and_needs_a_file(cli):
     bad = cli("report", "--html", "r.html", "--since", "twelve")
-    assert bad.code == 2 and "--since 'twelve' is not a period such as 12mo or 2y" in bad.err
+    assert bad.code == 2 and "Invalid value for '--since': 'twelve' is not a span back from now" in bad.err
+    too_long = cli("report", "--html", "r.html", "--since", "15y")
+    assert too_long.code == 2 and too_long.err.count("--since") == 1 and "at most 10 years" in too_long.err
     assert cli("report").code == 2
     assert not Path("r.html").exists()
 

@@ -143,7 +143,9 @@ def test_checkout_applies_a_promotion_code_found_in_stripe_for_an_existing_custo
     fields = shop.sent("/v1/checkout/sessions")[0].fields
     assert fields["customer"] == "cus_0" and "customer_email" not in fields
     assert fields["discounts[0][promotion_code]"] == "promo_launch" and "allow_promotion_codes" not in fields
-    assert "subscription_data[trial_period_days]" not in fields and "payment_method_collection" not in fields
+    assert (
+        fields["subscription_data[trial_period_days]"] == "14" and fields["payment_method_collection"] == "if_required"
+    )
     assert ("/v1/promotion_codes", {"code": ["LAUNCH30"], "active": ["true"], "limit": ["100"]}) in shop.requests
     shop.lists["/v1/promotion_codes"] = []
     missing = cli("billing", "checkout", "ana@example.com", "--plan", "pro", "--promo", "NOPE")
@@ -177,7 +179,11 @@ def test_dry_run_prints_the_request_and_sends_nothing(cli, shop):
         "dry-run: POST /v1/checkout/sessions mode=subscription line_items[0][price]=price_prod_starter_month1"
     )
     assert "(Idempotency-Key: arkops-checkout-" in result.out
+    # By default a checkout is the origin's "14 days free, no card".
+    assert " subscription_data[trial_period_days]=14 payment_method_collection=if_required " in result.out
     assert shop.sent() == []
+    paying = cli("--dry-run", "billing", "checkout", "ana@example.com", "--plan", "starter", "--trial-days", "0")
+    assert "trial_period_days" not in paying.out and "payment_method_collection" not in paying.out
 
 
 def test_checkout_refuses_a_free_plan_and_a_missing_success_url(cli, shop, workspace):
@@ -381,7 +387,9 @@ def test_migrate_prorates_only_when_asked(cli, shop):
     bad = cli("billing", "migrate", "--map", "starter")
     assert bad.code == 2 and "expected OLD=NEW" in bad.err
     unknown = cli("billing", "migrate", "--map", "starter=gold")
-    assert unknown.code == 3 and "plan 'gold' is not a configured plan" in unknown.err
+    assert (
+        unknown.code == 2 and "Invalid value for '--map': 'gold' is not one of 'free', 'pro', 'starter'." in unknown.err
+    )
 
 
 def test_a_migrate_killed_after_stripe_answered_resends_the_same_key_and_emails_once(

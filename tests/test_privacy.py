@@ -123,6 +123,10 @@ def seed(cli, workspace, monkeypatch):
     at(monkeypatch, START + timedelta(hours=3))
     assert cli("trials", "nudge").code == 0  # the welcome emails
     assert cli("trials", "track").code == 0  # the operator's alert names her
+    assert cli("leads", "scan").code == 0  # the new-lead digest names her signup
+    # The offer announced to the trials (a follow-up due), and the operator told of the redemptions.
+    assert cli("promo", "announce", "LAUNCH30", "--segment", "trials", "--follow-up-days", "3").code == 0
+    assert cli("run", "--only", "promo-sync", "--force").code == 0
     assert (
         cli(
             "mail",

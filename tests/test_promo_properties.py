@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from arkops.clock import parse_moment
 from arkops.core.promo import Refusal
 from arkops.core.promo.codes import create, new_code, set_active
 from arkops.core.promo.redeem import Usage, redeem, refusal, release, remaining
@@ -91,6 +92,7 @@ def test_no_sequence_of_redeem_release_disable_exceeds_the_slots(workspace, slot
 
 
 def window(valid_from: str, valid_until: str):
+    """A code valid from `valid_from` through `valid_until`, read as `promo create` reads them (`parse_moment`)."""
     with tempfile.TemporaryDirectory() as tmp:
         rt = runtime(Path(tmp))
         return new_code(
@@ -103,8 +105,8 @@ def window(valid_from: str, valid_until: str):
             months=None,
             forever=False,
             slots=None,
-            valid_from=valid_from,
-            valid_until=valid_until,
+            valid_from=parse_moment(valid_from, now=NOW, tz=PARIS),
+            valid_until=parse_moment(valid_until, now=NOW, tz=PARIS, end_of_day=True),
             now=NOW,
         )
 

@@ -91,4 +91,7 @@ def test_sigkill_at_random_points_never_leaves_a_slot_half_taken(workspace, cli)
     assert cli("run", "--only", "promo-sync", "--force").code == 0
     assert counter(workspace) == doc
     outbox = json.loads(cli("mail", "outbox", "--format", "json").out)
-    assert sorted(m["to"] for m in outbox) == sorted(r["email"] for r in exported)
+    confirmations = [m["to"] for m in outbox if m["template"] == "promo_confirmation"]
+    assert sorted(confirmations) == sorted(r["email"] for r in exported)
+    # and the operator hears of the redemptions once, in one digest
+    assert [m["to"] for m in outbox if m["template"] == "promo_redemptions"] == ["owner@example.com"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -169,3 +170,89 @@ def test_from_seconds_takes_only_seconds_between_1970_and_2100(value):
     else:
         assert isinstance(value, (int, float)) and not isinstance(value, bool)
         assert 1970 <= moment.year <= 2099
+
+
+# The streamed reader of every import (`sources.json_files`): whatever a file holds, each record comes back as
+# it was written, or as a DataError in its place when it is too long or too deep, and nothing else is lost.
+json_leaves = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(alphabet=st.characters(codec="utf-8"), max_size=20),  # quotes, backslashes, controls, beyond BMP
+)
+json_records = st.recursive(
+    json_leaves,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=10,
+)
+TOO_DEEP = "[" * 200 + "]" * 200
+TOO_LONG = '"' + '\\\\\\"x' * 300_000 + '"'  # 1.5 MiB of escapes: a string skipped unread
+
+
+class Trickle:
+    """A stream that hands out its bytes in reads of the given sizes (in turn), as a pipe or gzip may."""
+
+    def __init__(self, data: bytes, sizes: list[int]) -> None:
+        self.data, self.sizes, self.at, self.turn = data, sizes, 0, 0
+
+    def read(self, size: int = -1) -> bytes:
+        step = min(size, self.sizes[self.turn % len(self.sizes)])
+        self.turn += 1
+        chunk = self.data[self.at : self.at + step]
+        self.at += len(chunk)
+        return chunk
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.one_of(json_records, st.sampled_from([TOO_DEEP, TOO_LONG])), max_size=6),
+    st.lists(st.integers(min_value=1, max_value=300_000), min_size=1, max_size=5),
+)
+def test_a_streamed_list_gives_back_each_record_or_an_error_in_its_place(items, sizes):
+    from arkops.sources.json_files import TooLong, iter_array
+
+    if TOO_LONG in items:  # a 1.5 MiB string read a byte at a time would take minutes: big reads for it
+        sizes = [max(size, 64 << 10) for size in sizes]
+    text = "[" + ", ".join(i if isinstance(i, str) and i in (TOO_DEEP, TOO_LONG) else json.dumps(i) for i in items)
+    got = list(iter_array(Trickle((text + "]").encode(), sizes), what="f"))  # type: ignore[arg-type]
+    assert len(got) == len(items)
+    for item, value in zip(items, got, strict=True):
+        if item is TOO_LONG:
+            assert isinstance(value, TooLong)
+        elif item is TOO_DEEP:
+            assert isinstance(value, DataError) and "nested deeper than 64 levels" in str(value)
+        else:
+            assert value == item
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(st.one_of(json_records, st.sampled_from(["not json {", TOO_DEEP, "long"])), max_size=6),
+    st.booleans(),
+    st.booleans(),
+)
+def test_json_lines_give_back_each_line_gzipped_or_not_with_or_without_a_last_newline(
+    tmp_path_factory, items, zipped, last_newline
+):
+    import gzip
+
+    from arkops.sources.json_files import records
+
+    def line(item: object) -> str:
+        if item == "long":
+            return '"' + "a" * (1 << 20) + '"'  # over the 1 MiB record limit, under the 4 MiB line limit
+        return item if isinstance(item, str) and item in ("not json {", TOO_DEEP) else json.dumps(item)
+
+    body = ("\n".join(line(i) for i in items) + ("\n" if last_newline else "")).encode()
+    path = tmp_path_factory.mktemp("lines") / ("export.jsonl.gz" if zipped else "export.jsonl")
+    path.write_bytes(gzip.compress(body) if zipped else body)
+    if items and line(items[0]).startswith("["):
+        return  # a file whose first record is a list reads as one JSON list: covered above
+    got = list(records(path))
+    assert [r.line for r in got] == list(range(1, len(items) + 1))
+    for item, found in zip(items, got, strict=True):
+        if item in ("not json {", TOO_DEEP, "long") and isinstance(item, str):
+            assert isinstance(found.value, DataError)
+        else:
+            assert found.value == item

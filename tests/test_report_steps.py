@@ -17,6 +17,7 @@ from arkops.core.billing.report import (
     Ledger,
     MonthGrid,
     MonthMovement,
+    customer_kinds,
     month_grid,
     month_movement,
     movements,
@@ -67,12 +68,13 @@ def test_each_customer_moves_mrr_in_one_way_a_month():
         "down": [40, 25],
         "flat": [20, 20],
     }
-    ever_paid = {"back", "gone", "up", "down", "flat"}
-    row = month_movement("2026-01", 0, snapshots, ever_paid, revenue=123.4)
+    kinds = {"new": "new", "back": "reactivation", "gone": "churn", "up": "expansion", "down": "contraction"}
+    moves = {customer: (kind, snapshots[customer][1] - snapshots[customer][0]) for customer, kind in kinds.items()}
+    before, after = zip(*snapshots.values(), strict=True)
+    row = month_movement("2026-01", before, after, moves, revenue=123.4)
     assert (row.new, row.reactivation, row.churn, row.expansion, row.contraction) == (100, 50, -70, 20, -15)
     assert (row.mrr, row.paying_customers, row.churned_customers, row.paying_before) == (225, 5, 1, 4)
     assert row.logo_churn_rate == 0.25
-    assert "new" in ever_paid
     assert row.as_row() == {
         "month": "2026-01",
         "mrr": 225,
@@ -84,8 +86,22 @@ def test_each_customer_moves_mrr_in_one_way_a_month():
         "paying_customers": 5,
         "churned_customers": 1,
         "logo_churn_rate": 0.25,
+        "revenue_churn_rate": 0.6071,  # (70 + 15) lost of the 140 the month began with
         "revenue": 123,
+        "customers": 5,
+        "new_customers": 1,
+        # start MRR: 70 + 10 + 40 + 20 = 140 (new and back paid nothing at the end of the month before)
+        "nrr": 0.5357,  # (140 + 20 - 15 - 70) / 140 = 75 / 140
+        "grr": 0.3929,  # (140 - 15 - 70) / 140 = 55 / 140
+        "mrr_churn_rate": 0.6071,  # (70 + 15) / 140 = 85 / 140
+        "net_mrr_churn_rate": 0.1071,  # (70 + 15 - 20 - 50) / 140 = 15 / 140
+        "quick_ratio": 2.0,  # (100 + 20 + 50) / (70 + 15) = 170 / 85
     }
+
+
+def test_customer_kinds_follow_each_customer_from_the_first_month():
+    snapshots = {"new": [0, 100, 100], "back": [30, 0, 50], "gone": [70, 0, 0]}
+    assert customer_kinds(snapshots, 2) == [{"new": "new", "back": "churn", "gone": "churn"}, {"back": "reactivation"}]
 
 
 def test_paying_again_after_stopping_is_a_reactivation():
@@ -124,6 +140,8 @@ def test_summary_takes_arpu_from_the_last_month_and_ltv_from_six_months_of_churn
         "paying_customers": 2,
         "arpu": 1500,
         "ltv": 18000,  # 1500 / (0.5 / 6): the 0.25 churn of months 1 and 2 is older than six months
+        "nrr_ttm": None,  # given by `report_of` from each customer's MRR
+        "grr_ttm": None,
     }
     assert [m["month"] for m in report["months"]] == ["2026-06", "2026-07", "2026-08"]
     without_churn = [replace(row, churned_customers=0) for row in rows]

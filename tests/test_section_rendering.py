@@ -5,6 +5,7 @@ for the same data."""
 from __future__ import annotations
 
 import email
+import itertools
 import json
 import re
 import subprocess
@@ -45,7 +46,17 @@ def sample_section(extra: str = "") -> Section:
                 f"MRR from €10.00 to €15.00{text}",
                 currency="EUR",
                 line="mrr",
-            )
+            ),
+            Chart(
+                "by_plan",
+                f"MRR by plan{text}",
+                "area",
+                ["2026-01", "2026-02"],
+                {"Starter": [300, 400], f"Pro{text}": [700, 1100]},
+                "money",
+                f"Pro grows{text}",
+                currency="EUR",
+            ),
         ],
         tables=[
             table(
@@ -57,6 +68,14 @@ def sample_section(extra: str = "") -> Section:
                 red=[0],
             ),
             Table("nothing", f"Nothing{text}", ["x"], ["X"], [], [], empty=f"none yet{text}"),
+            table(
+                "cohorts",
+                f"Cohorts{text}",
+                [("cohort", "Cohort"), ("m0", "M0"), ("m1", "M1")],
+                [{"cohort": f"2026-01{text}", "m0": 1.0, "m1": 0.5}, {"cohort": "2026-02", "m0": 1.0, "m1": None}],
+                {"m0": FORMATS.percent, "m1": FORMATS.percent},
+                heat=["m0", "m1"],
+            ),
         ],
         note=f"a note{text}",
     )
@@ -67,7 +86,17 @@ def report_of(*sections: Section) -> str:
 
 
 def weekly_of(*sections: Section, locale: str = "en"):
-    variables = {"period": "2026-W10", "mrr": "€1.00", "revenue": "€2.00", "new_trials": 1, "conversions": 0}
+    variables = {
+        "period": "2026-W10",
+        "headline": [],
+        "mrr": "€1.00",
+        "revenue": "€2.00",
+        "new_trials": 1,
+        "conversions": 0,
+        "retention_month": "2026-03",
+        "nrr": "98.5 %",
+        "quick_ratio": "3.20",
+    }
     context = {"recipient": "owner@example.com", "product": "Acme", **variables, "sections": list(sections)}
     return render("weekly_report", context, locale=locale)
 
@@ -94,6 +123,14 @@ def test_report_and_weekly_email_share_one_markup_for_a_section():
         '<section id="sample" class="red">' in report and '<div class="red">' in report and '<tr class="red">' in report
     )
     assert '<th class="num">Amount</th>' in report and '<td class="num">€29.00</td>' in report  # numbers right
+    # a heat table's cells are shaded by level: a class in the report, the same class and its colour in the email
+    assert '<td class="num heat5">100.0 %</td><td class="num heat2">50.0 %</td>' in report  # round(0.5 x 5) = 2
+    assert '<td class="num heat5" style="text-align:right;padding:4px 8px;border-bottom:1px solid #eef0f3;' in mail
+    assert '<td class="num">-</td></tr>' in report  # a month still to come is not shaded
+    # stacked areas: Starter from zero up, Pro above it, each a closed band
+    (starter, pro) = re.findall(r'<polygon class="area (s\d)" points="([^"]+)"/>', report)
+    assert (starter[0], pro[0]) == ("s0", "s1")
+    assert len(starter[1].split()) == len(pro[1].split()) == 4  # two points along the top, two back along the bottom
 
 
 def test_report_and_email_show_every_figure_chart_and_table_of_a_section():
@@ -174,7 +211,7 @@ def test_a_lead_source_from_an_access_log_is_escaped_in_the_report_and_the_weekl
     mail = parts(eml)
     for page in (report, mail["text/html"]):
         assert "<script" not in page and f">{ESCAPED}</td>" in page
-    assert f"  {HOSTILE} | 1 | 0" in mail["text/plain"]  # the text part: the source as it came
+    assert f"  {HOSTILE} | 1 | 1" in mail["text/plain"]  # the text part: the source as it came (/pricing: hot)
     # the same sections, in the same order, in both
     sections = re.findall(r'<section id="([^"]+)"', report)
     assert sections == re.findall(r'<section id="([^"]+)"', mail["text/html"]) and "leads" in sections
@@ -210,3 +247,57 @@ def test_status_renders_without_jinja_and_the_report_imports_it_when_it_renders(
     assert imported_after(workspace, "status") == []
     assert imported_after(workspace, "status", "--format", "json") == []
     assert imported_after(workspace, "report", "--html", "report.html") == ["jinja2"]  # the check can see it
+
+
+def drawn(labels: list[str]):
+    from arkops.core.operator.charts import draw
+
+    chart = Chart("c", "C", "bars", labels, {"a": [1.0] * len(labels), "b": [2.0] * len(labels)}, "count", "alt")
+    return draw(chart, FORMATS).plot
+
+
+def test_x_labels_never_overlap_side_by_side_or_turned():
+    from arkops.core.operator.charts import CHAR_WIDTH, TICK_GAP, TURNED_PITCH
+
+    months = drawn([f"2026-{m:02d}" for m in range(1, 13)])
+    assert months.tick_angle == 0  # short labels stand side by side, each clear of the next
+    xs = [float(t.x) for t in months.ticks]
+    widest = max(len(t.label) for t in months.ticks) * CHAR_WIDTH
+    assert all(b - a >= widest + TICK_GAP for a, b in itertools.pairwise(xs))
+    assert months.ticks[-1].label == "2026-12"  # the last is always named
+    angles = []
+    for count in (3, 8, 12, 40):
+        sources = drawn([f"news{n}.ycombinator.example" for n in range(count)])
+        xs = [float(t.x) for t in sources.ticks]
+        widest = max(len(t.label) for t in sources.ticks) * CHAR_WIDTH
+        angles.append(sources.tick_angle)
+        if sources.tick_angle:  # turned: a line apart, and inside the drawing
+            assert all(b - a >= TURNED_PITCH for a, b in itertools.pairwise(xs))
+            assert sources.tick_y + widest * 0.7072 <= sources.height
+        else:
+            assert all(b - a >= widest + TICK_GAP for a, b in itertools.pairwise(xs))
+        assert all(len(t.label) <= 12 for t in sources.ticks) and sources.ticks[0].label.endswith("…")
+    assert angles == [0, -45, -45, -45]
+
+
+def test_backticks_become_code_in_html_and_stay_in_the_text():
+    section = Section(
+        "leads", "Leads", [Figure("hot", "Hot", 3, "3", note="see `arkops leads list --hot` & <more>")], note="`x`"
+    )
+    page = report_of(section)
+    assert "see <code>arkops leads list --hot</code> &amp; &lt;more&gt;" in page and "<code>x</code>" in page
+    mail = weekly_of(section)
+    assert "see <code>arkops leads list --hot</code>" in mail.html
+    assert "(see `arkops leads list --hot` & <more>)" in mail.text
+
+
+def test_the_report_has_arr_ltv_and_churn_cards_and_local_times(cli, workspace, monkeypatch):
+    monkeypatch.setenv("ARKOPS_NOW", "2026-03-02T08:30:00Z")
+    (workspace / "arkops.toml").write_text('timezone = "Europe/Paris"\n')
+    assert cli("run", "--only", "trials-track", "--force").code == 0
+    assert cli("report", "--html", "report.html").code == 0
+    page = (workspace / "report.html").read_text()
+    for label in ("ARR", "LTV", "Revenue churn 2026-03", "Logo churn 2026-03"):
+        assert f">{label}</dt>" in page, label
+    assert "2026-03-02 09:30 CET" in page  # the jobs' last run, in the configured zone with its name
+    assert "2026-03-02T08:30:00Z</td>" not in page

@@ -54,6 +54,14 @@ def raw_exchange(port: int, data: bytes) -> bytes:
         return received
 
 
+def raw_answer(port: int, data: bytes) -> tuple[str, dict[str, str], dict]:
+    """(status line, headers, JSON body) of the server's answer to raw bytes."""
+    head, _, body = raw_exchange(port, data).partition(b"\r\n\r\n")
+    status, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+    return status, headers, json.loads(body)
+
+
 def test_errors_are_json_with_a_code_and_a_request_id(server):
     missing = server.request("GET", "/nowhere")
     assert missing.status == 404 and missing.json == {"error": "no route /nowhere", "code": "not_found"}
@@ -89,8 +97,11 @@ def test_bad_json_too_big_and_too_deep_are_refused(server):
     assert deep.status == 400 and "nested deeper than 64 levels" in deep.json["error"]
     big = server.request("POST", "/api/events", raw=b"[" + b" " * (1 << 20) + b"]")
     assert big.status == 413 and big.json == {"error": "the body is over 1,048,576 bytes", "code": "too_large"}
-    huge = b"POST /api/events HTTP/1.1\r\nContent-Length: 3145728\r\n\r\n"  # refused before a byte is read
-    assert raw_exchange(server.port, huge).startswith(b"HTTP/1.1 413 Request Entity Too Large")
+    huge = b"POST /api/events HTTP/1.1\r\nX-Request-Id: big-1\r\nContent-Length: 3145728\r\n\r\n"
+    status, headers, body = raw_answer(server.port, huge)  # refused by waitress before a byte of the body is read
+    assert status == "HTTP/1.1 413 Content Too Large"
+    assert headers["content-type"] == "application/json" and headers["x-request-id"] == "big-1"
+    assert body == {"error": "exceeds max_body of 2097152", "code": "too_large"}
     too_many = server.request("POST", "/api/events", [{"type": "signup"}] * 1001)
     assert too_many.status == 400 and too_many.json["error"] == "1,001 events in one request; at most 1,000"
 
@@ -135,13 +146,19 @@ def test_webhooks_are_applied_once_and_bad_ones_refused(server, workspace):
 
 
 def test_malformed_requests_and_vanishing_clients_leave_no_traceback(server):
-    assert raw_exchange(server.port, b"POST /webhooks/stripe HTTP/1.1\r\nContent-Length: abc\r\n\r\n").startswith(
-        b"HTTP/1.1 400 Bad Request"
-    )
+    status, headers, body = raw_answer(server.port, b"POST /webhooks/stripe HTTP/1.1\r\nContent-Length: abc\r\n\r\n")
+    assert status == "HTTP/1.1 400 Bad Request" and headers["content-type"] == "application/json"
+    assert body == {"error": "Content-Length is invalid", "code": "bad_request"}
+    assert len(headers["x-request-id"]) == 16
+    status, _, body = raw_answer(server.port, b"G@T /healthz HTTP/1.1\r\n\r\n")
+    assert status == "HTTP/1.0 400 Bad Request"  # refused at its first line: its HTTP version is unknown
+    assert body == {"error": "Start line is invalid", "code": "bad_request"}
     with socket.create_connection(("127.0.0.1", server.port)) as conn:  # goes away mid-body
         conn.sendall(b'POST /webhooks/stripe HTTP/1.1\r\nContent-Length: 500\r\n\r\n{"id": ')
     assert post_webhook(server, paid()) == 200
-    assert "Traceback" not in server.stop()
+    err = server.stop()
+    assert "Traceback" not in err
+    assert '"POST /webhooks/stripe HTTP/1.1" 400 ' in err  # waitress's refusals are in the access log too
 
 
 def test_a_port_in_use_is_a_usage_error(server, workspace):
@@ -348,3 +365,73 @@ def test_event_ids_and_idempotency_keys_replay_the_first_answer(server, workspac
         "POST", "/api/events", {"type": "signup", "id": "s9", "email": "x@example.com", "plan": "pro"}
     )
     assert fixed.json["results"][0]["status"] == "stored" and "replay" not in fixed.json["results"][0]
+
+
+def visit_event(event_id: str) -> dict:
+    return {
+        "type": "visit",
+        "id": event_id,
+        "timestamp": "2026-02-28T10:00:00Z",
+        "page": "/pricing",
+        "ip": "203.0.113.9",
+        "user_agent": "Mozilla/5.0",
+    }
+
+
+def test_two_servers_on_one_data_directory_share_event_ids_and_keys(server, workspace):
+    """Each server reads what the other appended since it last looked: a replay to either is known as one."""
+    other = Server(workspace, env={"ARKOPS_NOW": "2026-03-01T00:01:00Z"})
+    try:
+        assert server.request("POST", "/api/events", visit_event("v1")).json["results"][0].get("replay") is None
+        on_other = other.request("POST", "/api/events", [visit_event("v1"), visit_event("v2")]).json["results"]
+        assert [(r["id"], r["status"], r.get("replay")) for r in on_other] == [
+            ("v1", "stored", True),
+            ("v2", "stored", None),
+        ]
+        back = server.request("POST", "/api/events", visit_event("v2")).json["results"]
+        assert back == [{"index": 0, "id": "v2", "type": "visit", "status": "stored", "replay": True}]
+        keyed = {"Idempotency-Key": "k-1"}
+        first = other.request("POST", "/api/events", visit_event("v3"), headers=keyed)
+        again = server.request("POST", "/api/events", visit_event("v4"), headers=keyed)
+        assert again.headers["Idempotent-Replayed"] == "true" and again.json == first.json
+    finally:
+        other.stop()
+    visits = [line for f in (workspace / "data").glob("visits/**/*.jsonl") for line in f.open()]
+    assert len(visits) == 3  # v1, v2, v3 once each; v4 never ran
+    # Each id is one line in the day's file, written once: a batch appends its own records and nothing else.
+    day = workspace / "data" / "serve-events" / "2026-03-01.jsonl"
+    assert [json.loads(line)["key"] for line in day.open()] == ["v1", "v2", "v3"]
+    assert not (workspace / "data" / "serve.json").exists()
+
+
+def test_retention_drops_day_files_past_the_window_and_the_id_is_new_again(workspace):
+    running = Server(workspace, env={"ARKOPS_NOW": "2026-03-01T00:01:00Z"})
+    try:
+        assert running.request("POST", "/api/events", visit_event("v1")).status == 202
+        too_soon = run_arkops("retention", cwd=workspace, env={"ARKOPS_NOW": "2026-03-03T23:00:00Z"})  # 71 h on
+        assert too_soon.code == 0 and "event ids dropped" not in too_soon.out, too_soon.out
+        assert running.request("POST", "/api/events", visit_event("v1")).json["results"][0]["replay"] is True
+        later = run_arkops("retention", cwd=workspace, env={"ARKOPS_NOW": "2026-03-04T00:30:00Z"})
+        assert later.code == 0 and "1 event ids dropped" in later.out, later.out
+        assert not (workspace / "data" / "serve-events" / "2026-03-01.jsonl").exists()
+        fresh = running.request("POST", "/api/events", visit_event("v1")).json["results"][0]
+        assert fresh["status"] == "stored" and "replay" not in fresh  # past the window: a new event
+    finally:
+        running.stop()
+
+
+def test_privacy_forget_reaches_the_kept_answers_and_the_server_notices(server, workspace):
+    """An answer kept for its Idempotency-Key names the person; forget rewrites its day file, and the running
+    server reads the file again: the key is free, nothing of the person is replayed."""
+    keyed = {"Idempotency-Key": "batch-ana"}
+    batch = [{"type": "activity", "email": "ana@example.com", "kind": "login"}, visit_event("v1")]
+    first = server.request("POST", "/api/events", batch, headers=keyed)
+    assert first.json["results"][0]["reason"] == "no trial for ana@example.com; record the signup first"
+    assert server.request("POST", "/api/events", batch, headers=keyed).headers["Idempotent-Replayed"] == "true"
+    forgot = run_arkops("privacy", "forget", "ana@example.com", "--yes", cwd=workspace)
+    assert forgot.code == 0 and "serve-answers records" in forgot.err + forgot.out, forgot.err + forgot.out
+    answers = (workspace / "data" / "serve-answers" / "2026-03-01.jsonl").read_text()
+    assert "ana@example.com" not in answers
+    again = server.request("POST", "/api/events", batch, headers=keyed)
+    assert again.headers["Idempotent-Replayed"] == "false"  # the key's answer is gone: the batch ran again
+    assert [r.get("replay") for r in again.json["results"]] == [None, True]  # v1's id is still known

@@ -3,13 +3,16 @@ docs/openapi.json, and CORS headers appear only where they are allowed."""
 
 from __future__ import annotations
 
+import http.client
 import json
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from conftest import ROOT, run_arkops, write_config
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_spec
 from serve_client import Answer, Server
+from stripe_server import stripe_server  # noqa: F401  (a fixture)
 
 OPENAPI = json.loads((ROOT / "docs" / "openapi.json").read_text())
 LANDING = "https://www.example.com"
@@ -23,6 +26,9 @@ def conforms(answer: Answer, path: str, method: str) -> None:
     spec = responses[str(answer.status)]
     if "$ref" in spec:
         spec = OPENAPI["components"]["responses"][spec["$ref"].rsplit("/", 1)[1]]
+    if "content" not in spec:  # a redirect: headers only
+        assert answer.raw == b""
+        return
     media, content = next(iter(spec["content"].items()))
     if media != "application/json":
         assert answer.headers["Content-Type"].startswith(media)
@@ -203,3 +209,103 @@ def test_doctor_checks_the_token_and_the_port(server, workspace):
         "status": "ok",
         "detail": f"127.0.0.1:{server.port} is free for `arkops serve`",
     }
+
+
+def test_behind_a_trusted_proxy_the_rate_limit_counts_the_forwarded_clients(workspace):
+    write_config(workspace, '[serve]\nrate_per_minute = 2\ntrusted_proxy = "127.0.0.1"\n')
+    assert run_arkops("promo", "create", "LAUNCH30", "--discount", "pro=30", "--slots", "2", cwd=workspace).code == 0
+    running = Server(workspace)
+    try:
+
+        def remaining(client: str) -> int:
+            return running.request(
+                "GET", "/api/promo/LAUNCH30/remaining", token=None, headers={"X-Forwarded-For": client}
+            ).status
+
+        assert [remaining("198.51.100.1") for _ in range(3)] == [200, 200, 429]
+        assert remaining("198.51.100.2") == 200  # another visitor behind the same proxy has their own bucket
+    finally:
+        err = running.stop()
+    assert "198.51.100.2 - - [" in err  # the access log names the client, not the proxy
+
+
+def test_without_a_trusted_proxy_x_forwarded_for_is_ignored(workspace):
+    write_config(workspace, "[serve]\nrate_per_minute = 2\n")
+    assert run_arkops("promo", "create", "LAUNCH30", "--discount", "pro=30", "--slots", "2", cwd=workspace).code == 0
+    running = Server(workspace)
+    try:
+        statuses = [
+            running.request(
+                "GET", "/api/promo/LAUNCH30/remaining", token=None, headers={"X-Forwarded-For": f"198.51.100.{n}"}
+            ).status
+            for n in range(3)
+        ]
+    finally:
+        err = running.stop()
+    assert statuses == [200, 200, 429]  # a client cannot take a new bucket by naming another address
+    assert "198.51.100." not in err
+
+
+def test_the_trial_emails_upgrade_link_opens_a_fresh_checkout_through_serve(
+    cli,
+    workspace,
+    stripe_server,  # noqa: F811  (the fixture imported above)
+):
+    from stripe_shapes import fixture
+
+    write_config(
+        workspace,
+        '[serve]\npublic_url = "https://ops.example.com/"\n'
+        '[billing]\ncheckout_success_url = "https://app.example.com/welcome"\n'
+        '[plans.pro]\nname = "Pro"\nprice = 2900\nstripe_price = "price_pro"\n'
+        '[plans.starter]\nname = "Starter"\nprice = 900\n',  # no Stripe price: no link through serve
+    )
+
+    def session(params: dict) -> dict:
+        return {
+            **fixture("checkout.session"),
+            "id": "cs_test_up",
+            "url": "https://checkout.stripe.com/c/pay/cs_test_up",
+        }
+
+    stripe_server.responders["/v1/checkout/sessions"] = session
+    for who, plan in (("ana@example.com", "pro"), ("bo@example.com", "starter")):
+        assert cli("trials", "signup", who, "--plan", plan, "--at", "2026-03-02T10:00:00Z").code == 0
+    running = Server(workspace, env={"ARKOPS_NOW": "2026-03-14T09:00:00Z"})
+    try:
+        assert run_arkops("trials", "nudge", cwd=workspace, env={"ARKOPS_NOW": "2026-03-14T09:00:00Z"}).code == 0
+        assert stripe_server.sent("/v1/checkout/sessions") == []  # no session until the link is clicked
+        sent = {m["to"]: m["text"] for m in json.loads(cli("mail", "outbox", "--format", "json").out)}
+        (link,) = [word for word in sent["ana@example.com"].split() if word.startswith("https://ops.example.com/")]
+        assert link.startswith("https://ops.example.com/upgrade?email=ana%40example.com&plan=pro&sig=")
+        assert "mailto:ops@example.com" in sent["bo@example.com"]
+
+        def click(path: str) -> Answer:
+            connection = http.client.HTTPConnection("127.0.0.1", running.port, timeout=15)
+            try:
+                connection.request("GET", path)
+                response = connection.getresponse()
+                return Answer(response.status, response.msg, response.read())
+            finally:
+                connection.close()
+
+        target = urlsplit(link)
+        opened = click(f"{target.path}?{target.query}")
+        conforms(opened, "/upgrade", "GET")
+        assert opened.status == 302 and opened.headers["Location"] == "https://checkout.stripe.com/c/pay/cs_test_up"
+        (made,) = stripe_server.sent("/v1/checkout/sessions")
+        assert made.fields["customer_email"] == "ana@example.com" and made.fields["line_items[0][price]"] == "price_pro"
+        assert "subscription_data[trial_period_days]" not in made.fields  # the trial is ending: pay now
+
+        query = parse_qs(target.query)
+        for forged in (
+            f"/upgrade?email=bo%40example.com&plan=pro&sig={query['sig'][0]}",  # another address, the same signature
+            f"/upgrade?email=ana%40example.com&plan=pro&sig={'0' * 32}",
+            "/upgrade?email=ana%40example.com&plan=pro",
+        ):
+            refused = click(forged)
+            conforms(refused, "/upgrade", "GET")
+            assert refused.status == 400 and refused.json["code"] == "bad_data", forged
+        assert len(stripe_server.sent("/v1/checkout/sessions")) == 1
+    finally:
+        running.stop()

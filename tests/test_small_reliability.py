@@ -14,8 +14,10 @@ def test_a_promo_valid_until_the_year_9999_is_a_clear_refusal(cli, workspace):
     for day in ("9999-12-31", "0001-01-01", "2100-01-01"):
         for option in ("--valid-until", "--valid-from"):
             result = cli("promo", "create", "X", "--discount", "pro=10", option, day)
-            assert result.code in (2, 3), (day, option, result.err)
-            assert result.err == f"arkops: error: {option}: '{day}' is out of range (1970-2099)\n", result.err
+            assert result.code == 2, (day, option, result.err)  # the time options' one grammar: a usage error
+            assert result.err.startswith(
+                f"arkops: error: Invalid value for '{option}': '{day}' is out of range (1970-2099)"
+            )
     assert cli("promo", "create", "X", "--discount", "pro=10", "--valid-until", "2099-12-30").code == 0
 
 

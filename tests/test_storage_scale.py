@@ -52,6 +52,7 @@ def test_a_run_that_changes_nothing_leaves_every_file_untouched(cli, workspace, 
     history(workspace, 60, 60)
     assert cli("trials", "import", "signups.json", "activity.json").code == 0
     assert cli("run", "--force").code == 0  # tracks, nudges, archives, flushes: everything there is to do
+    assert cli("mail", "flush").code == 0  # ... and sends the weekly report, queued by the tick's last job
     assert len(smtp_server.received) > 0
     data = workspace / "data"
     before = snapshot(data)
@@ -401,7 +402,8 @@ def test_settled_invoices_move_to_the_archive_and_every_figure_stays(cli, worksp
         apply_events(Runtime(Path(folder), Path("arkops.toml"), Path(".env")), events, now=NOW)
     report = ("payments", "report", "--format", "json")
     before = cli(*report).out
-    assert cli("retention").out.strip() == "21 Stripe event ids folded, 16 invoices archived"
+    retention = "21 Stripe event ids folded, 16 invoices archived, 8 ledger archive summaries written"
+    assert cli("retention").out.strip() == retention
     data = workspace / "data"
     hot = json.loads((data / "ledger.json").read_text())["invoices"]
     assert sorted(hot) == ["in_a9", "in_b9", "in_open"]  # paid since Aug 16, and the open one
@@ -416,6 +418,7 @@ def test_settled_invoices_move_to_the_archive_and_every_figure_stays(cli, worksp
         "2026-07.json",
         "2026-08.json",
         "index.json",
+        "summaries",
     ]
     assert cli(*report).out == before
     assert cli("retention").out.strip() == "nothing past its age"

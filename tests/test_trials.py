@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import write_config
+from stripe_server import stripe_server  # noqa: F401  (a fixture)
 from stripe_shapes import event, invoice
 
 from arkops.clock import iso
@@ -144,16 +145,16 @@ def test_emails_are_normalised_to_one_trial(cli, workspace):
     ("args", "code", "message"),
     [
         (["trials", "signup", "not-an-email", "--plan", "pro"], 3, "not a valid email address"),
-        (["trials", "signup", "ana@example.com", "--plan", "gold"], 3, "plan 'gold' is not a configured plan"),
+        (["trials", "signup", "ana@example.com", "--plan", "gold"], 2, "'gold' is not one of 'business', 'pro'"),
         (
             ["trials", "signup", "ana@example.com", "--plan", "pro", "--at", "next tuesday"],
             2,
-            "Invalid value for '--at': time: 'next tuesday' is not an ISO 8601 date",
+            "Invalid value for '--at': 'next tuesday' is not a span back from now",
         ),
         (
             ["trials", "activity", "ana@example.com", "--kind", "x", "--at", "2026-13-01"],
             2,
-            "Invalid value for '--at': time: '2026-13-01' is not an ISO 8601 date",
+            "Invalid value for '--at': '2026-13-01' is not a date",
         ),
     ],
 )
@@ -267,3 +268,57 @@ def test_importing_120_days_of_history_alerts_only_the_last_day_in_one_email(cli
     operator = [m for m in json.loads(cli("mail", "outbox", "--format", "json").out) if m["to"] == "owner@example.com"]
     assert [m["subject"] for m in operator] == ["Trials: 1 activated, 0 converted"]
     assert "t119@example.org" in operator[0]["text"] and "t118@example.org" not in operator[0]["text"]
+
+
+def test_lifecycle_content_key_activity_case_study_offer_and_checkout_link(
+    cli,
+    workspace,
+    monkeypatch,
+    stripe_server,  # noqa: F811  (the fixture imported above)
+):
+    from stripe_shapes import fixture
+
+    write_config(
+        workspace,
+        '[trials]\nkey_activity = "watch_created"\ndemo_activity_threshold = 1\n'
+        'case_study_url = "https://example.com/customers/acme"\n'
+        'case_study_text = "How Acme caught 30 price drops in a week:"\nearly_offer = "LAUNCH30"\n'
+        '[billing]\ncheckout_success_url = "https://app.example.com/welcome"\n'
+        '[plans.pro]\nname = "Pro"\nprice = 2900\nstripe_price = "price_pro"\n'
+        '[plans.starter]\nname = "Starter"\nprice = 900\n',  # no Stripe price: no checkout link for it
+    )
+
+    def session(params: dict) -> dict:
+        found = fixture("checkout.session")
+        found.update(id="cs_test_day12", url="https://checkout.stripe.com/c/pay/cs_test_day12")
+        return found
+
+    stripe_server.responders["/v1/checkout/sessions"] = session
+    monkeypatch.setenv("ARKOPS_NOW", SIGNUP.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    for who, plan in (("ana@example.com", "pro"), ("bo@example.com", "starter")):
+        assert cli("trials", "signup", who, "--plan", plan).code == 0
+    # ana logs in a lot but creates one watch; bo creates two: only watches count for day 1 and activation
+    assert cli("trials", "activity", "ana@example.com", "--kind", "login", "--count", "9").code == 0
+    assert cli("trials", "activity", "bo@example.com", "--kind", "watch_created", "--count", "2").code == 0
+    rows = {t["email"]: t for t in json.loads(cli("trials", "list", "--format", "json").out)}
+    assert rows["ana@example.com"]["activated_at"] is None and rows["bo@example.com"]["activated_at"] is not None
+    for day in (1, 7, 12, 14):
+        monkeypatch.setenv("ARKOPS_NOW", at(day))
+        assert cli("trials", "nudge").code == 0
+    sent = {(m["to"], m["template"]): m["text"] for m in json.loads(cli("mail", "outbox", "--format", "json").out)}
+    assert ("ana@example.com", "trial_day1_help") in sent  # nine logins, no watch: the help email
+    assert "2 actions on your first day" in sent[("bo@example.com", "trial_day1_demo")]
+    assert (
+        "How Acme caught 30 price drops in a week: https://example.com/customers/acme"
+        in sent[("ana@example.com", "trial_day7")]
+    )
+    day12 = sent[("ana@example.com", "trial_day12")]
+    assert "https://checkout.stripe.com/c/pay/cs_test_day12" in day12 and "enter the code LAUNCH30" in day12
+    assert "mailto:ops@example.com" in sent[("bo@example.com", "trial_day12")]  # starter has no Stripe price
+    assert (
+        "Upgrade here: https://checkout.stripe.com/c/pay/cs_test_day12"
+        in sent[("ana@example.com", "trial_day14_ended")]
+    )
+    (first, *_) = stripe_server.sent("/v1/checkout/sessions")
+    assert first.fields["customer_email"] == "ana@example.com" and first.fields["line_items[0][price]"] == "price_pro"
+    assert "subscription_data[trial_period_days]" not in first.fields  # the trial is ending: pay now

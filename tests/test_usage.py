@@ -226,3 +226,24 @@ FRENCH = (
     "--var", "next_plan=Pro", "--var", "next_price=2900", "--var", "currency=EUR",
     "--var", "upgrade_url=https://app.example.com/upgrade",
 )  # fmt: skip
+
+
+def test_export_is_one_row_per_customer_metric_and_period(cli, shop):
+    cli("usage", "record", ANA, "watches", "4", "--at", "2026-10-20T10:00:00Z")  # the period before
+    cli("usage", "record", ANA, "watches", "8")
+    cli("usage", "record", ANA, "exports", "3")  # a metric the plan sets no limit for
+    cli("usage", "record", FREE, "watches", "6")  # the free plan: 3 watches
+    rows = json.loads(cli("usage", "export", "--format", "json").out)
+    assert [(r["email"], r["metric"], r["period_start"], r["limit"], r["used"], r["percent"]) for r in rows] == [
+        (ANA, "exports", "2026-11-05T00:00:00Z", None, 3, None),
+        (ANA, "watches", "2026-10-01T00:00:00Z", 10, 4, 40.0),
+        (ANA, "watches", "2026-11-05T00:00:00Z", 10, 8, 80.0),
+        (FREE, "watches", "2026-11-01T00:00:00Z", 3, 6, 200.0),
+    ]
+    assert rows[2]["plan"] == "starter" and rows[2]["period_end"] == "2026-12-05T00:00:00Z"
+    csv_lines = cli("usage", "export", "--since", "2026-11-01").out.splitlines()
+    assert csv_lines[0] == "email,plan,metric,period_start,period_end,limit,used,percent,updated_at"
+    assert len(csv_lines) == 4 and csv_lines[2].startswith(f"{ANA},starter,watches,2026-11-05T00:00:00Z,")
+    before = json.loads(cli("usage", "export", "--until", "2026-10-31", "--format", "json").out)
+    assert [(r["metric"], r["used"]) for r in before] == [("watches", 4)]
+    assert cli("usage", "export", "--until", "October").code == 2

@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from arkops import __version__
-from arkops.cli._output import SETTINGS
+from arkops.cli._output import SETTINGS, add_global_options, load_env
 from arkops.errors import ArkopsError, ExitCode, Interrupted, redact, stop_on_signals
 from arkops.runtime import Runtime
 
@@ -52,8 +52,22 @@ class LazyGroup(TyperGroup):
                 for name, sub in other.commands.items():
                     first.add_command(sub, name)
             first.name = cmd_name
-            self.commands[cmd_name] = first
+            self.commands[cmd_name] = add_global_options(first)
         return self.commands.get(cmd_name)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        """As click resolves it; a mistyped name gets the closest commands (`arkops trails`: did you mean 'trials'?)."""
+        from arkops.cli._click import UsageError
+
+        try:
+            return super().resolve_command(ctx, args)
+        except UsageError as exc:
+            from arkops.cli._output import closest
+
+            hint = closest(args[0], self.list_commands(ctx)) if args else ""
+            if hint and "Did you mean" not in exc.message:
+                exc.message = f"{exc.message.rstrip('.')}.{hint}"
+            raise
 
     def invoke(self, ctx: Any) -> Any:
         """Run the command; then, for one that changes data (`Domain.audited`), append its audit line."""
@@ -121,16 +135,14 @@ def _audit(ctx: Any, exit_code: int) -> None:
         print(f"arkops: warning: audit line not written: {exc}", file=sys.stderr)
 
 
+COMPLETE_VAR = "_ARKOPS_COMPLETE"
+
 app = typer.Typer(
     cls=LazyGroup,
     name="arkops",
     help="arkops: trials, leads, funnel, promo codes and payments for a small SaaS, from one command line.",
     **SETTINGS,
 )
-
-
-# init and demo write their own config; doctor reports a bad one as a failed check instead of stopping.
-CONFIG_OPTIONAL = {"init", "doctor", "demo"}
 
 
 def _version(value: bool) -> None:
@@ -161,26 +173,41 @@ def root(
     ] = None,
 ) -> None:
     """arkops: trials, leads, funnel, promo codes and payments for a small SaaS, from one command line."""
-    from arkops.config import load_env_file
+    from arkops.cli._click import given_on_command_line
 
-    load_env_file(env_file)
+    load_env(env_file, required=given_on_command_line(ctx, _param(ctx, "env_file")))
+    # The configuration and the data directory are checked when the command starts (`_output.runtime`),
+    # once the global options given after the command's name are known too.
     ctx.obj = Runtime(
         data_dir=data_dir, config_path=config, env_file=env_file, dry_run=dry_run, quiet=quiet, verbose=verbose
     )
-    if ctx.invoked_subcommand not in CONFIG_OPTIONAL:
-        loaded = ctx.obj.config  # a bad arkops.toml stops every command up front (exit 3), never half-way
-        if not loaded.exists and not quiet and sys.stderr.isatty():  # a person at a terminal, not cron or a pipe
-            print(
-                f"arkops: note: no {loaded.path} here; using the defaults (`arkops init` writes one)", file=sys.stderr
-            )
+
+
+def _param(ctx: typer.Context, name: str) -> Any:
+    return next(param for param in ctx.command.params if param.name == name)
 
 
 def usage_message(exc: Exception) -> str:
     """A usage error on one line, worded the same whichever option or layer noticed it."""
     message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
     message = " ".join(message.replace("Value error, ", "").split())  # Typer's pydantic coercion prefixes this
+    message = _with_closest_choice(message)
     ctx = getattr(exc, "ctx", None)
     return f"{message} (see '{ctx.command_path} --help')" if ctx is not None else message
+
+
+def _with_closest_choice(message: str) -> str:
+    """Typer's refusal of a fixed choice (`'actv' is not one of 'signed_up', 'active', ...`) with the closest
+    values, as our own refusals (`_output.not_one_of`) give them, whichever Typer worded it."""
+    import re
+
+    refused = re.search(r"'([^']*)' is not one of ((?:'[^']*'(?:, )?)+)\.", message)
+    if refused is None or "Did you mean" in message:
+        return message
+    from arkops.cli._output import closest
+
+    hint = closest(refused[1], re.findall(r"'([^']*)'", refused[2]))
+    return message[: refused.end()] + hint + message[refused.end() :] if hint else message
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -190,11 +217,15 @@ def main(argv: list[str] | None = None) -> None:
     from arkops.cli._click import ClickException, UsageError, install_fast_coercion
 
     install_fast_coercion()
+    if os.environ.get(COMPLETE_VAR):  # the shell asks for completions (`arkops completion SHELL`)
+        from typer.completion import completion_init
+
+        completion_init()
     args = sys.argv[1:] if argv is None else argv
     verbose = "-v" in args or "--verbose" in args
     try:
         with stop_on_signals():
-            result = app(args=args, prog_name="arkops", standalone_mode=False)
+            result = app(args=args, prog_name="arkops", complete_var=COMPLETE_VAR, standalone_mode=False)
     except UsageError as exc:
         print(f"arkops: error: {usage_message(exc)}", file=sys.stderr)
         sys.exit(ExitCode.USAGE)

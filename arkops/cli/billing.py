@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from arkops.cli._output import FORMAT_HELP, Format, emit_rows, group, runtime
+from arkops.cli._output import FORMAT_HELP, ColumnsOption, Format, emit_rows, group, runtime
 from arkops.core.billing import SubscriptionStatus
 
 app = group("Billing: subscriptions, plans, checkout and portal links, cancel, plan migration.")
@@ -24,6 +24,7 @@ def billing_subscriptions(
         SubscriptionStatus | None, typer.Option(help="Only subscriptions with this Stripe status.")
     ] = None,
     format: Annotated[Format, typer.Option("--format", help=FORMAT_HELP)] = Format.table,
+    columns: ColumnsOption = None,
 ) -> None:
     """Subscriptions with their current MRR, paused collection, and what Stripe has not told yet (run `stripe sync`).
 
@@ -49,4 +50,6 @@ def billing_subscriptions(
             "ended",
         ],
         money=("mrr",),
+        drop=("subscription", "unresolved", "paused", "cancel_at_period_end", "ended", "currency", "started"),
+        chosen=columns,
     )

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import typer
 
-from arkops.cli._output import FORMAT_HELP, Format, checked, emit_json, emit_rows, group, progress, runtime, say
+from arkops.cli._output import (
+    FORMAT_HELP,
+    TIME_FORMS,
+    Format,
+    Moment,
+    emit_json,
+    emit_rows,
+    group,
+    progress,
+    runtime,
+    say,
+)
 from arkops.errors import ExitCode
 
 app = group("CRM: push trials, hot leads and customers to HubSpot or Pipedrive.")
@@ -32,11 +44,12 @@ def crm_push(
     ctx: typer.Context,
     *,
     since: Annotated[
-        str | None,
+        datetime | None,
         typer.Option(
             "--since",
-            help="Also send again everyone whose records moved since: 90m, 24h, 7d or a date YYYY-MM-DD.",
-            parser=checked("arkops.clock:since_text"),
+            metavar="TIME",
+            help=f"Also send again everyone whose records moved since: {TIME_FORMS}.",
+            parser=Moment(),
         ),
     ] = None,
     dry_run: Annotated[

@@ -19,7 +19,7 @@ def _print_status(workspace: Path, as_of: str) -> None:
 
     demo = Runtime(data_dir=workspace / "data", config_path=workspace / "arkops.toml", env_file=workspace / ".env")
     now = parse_iso(as_of)
-    render_sections(build_status(demo, now=now), as_of=f"{local_time(now, demo.config.tz)} ({as_of})")
+    render_sections(build_status(demo, now=now), as_of=local_time(now, demo.config.tz))
 
 
 def demo(

@@ -4,15 +4,42 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 
-from arkops.cli._output import FORMAT_HELP, Format, checked, emit_json, emit_rows, group, runtime, say
+from arkops.cli._output import (
+    FORMAT_HELP,
+    Format,
+    SinceOption,
+    UntilOption,
+    check_window,
+    emit_json,
+    emit_rows,
+    group,
+    runtime,
+    say,
+)
 from arkops.errors import ExitCode
 
 app = group("Funnel: visitors -> demo -> trial -> active -> paid, rate alerts and the no-data alarm.")
 BAR_WIDTH = 40
+
+
+class By(StrEnum):
+    week = "week"
+    source = "source"
+
+
+class VisitorsFrom(StrEnum):
+    logs = "logs"
+    analytics = "analytics"
+
+
+class CheckFormat(StrEnum):
+    table = "table"
+    json = "json"
 
 
 def _flat(name: str, stages: list[dict], rates: list[dict]) -> dict:
@@ -27,40 +54,45 @@ def _flat(name: str, stages: list[dict], rates: list[dict]) -> dict:
 def funnel_report(
     ctx: typer.Context,
     *,
-    since: Annotated[
-        str,
-        typer.Option(
-            "--since",
-            help="A duration back from now (90m, 24h, 30d) or a date YYYY-MM-DD in the configured time zone.",
-            parser=checked("arkops.clock:since_text"),
-        ),
-    ] = "30d",
+    since: SinceOption = None,
+    until: UntilOption = None,
     by: Annotated[
-        str | None, typer.Option("--by", help="Also per ISO week (local time) or per source: week or source.")
+        By | None, typer.Option("--by", help="Also per ISO week (local time) or per source: week or source.")
     ] = None,
     cohort: Annotated[
         bool,
         typer.Option("--cohort", help="Follow the people who entered each earlier stage in the window instead."),
     ] = False,
     visitors_from: Annotated[
-        str,
+        VisitorsFrom,
         typer.Option(
             "--visitors-from",
             help="Count visitors from the access logs, or from the web analytics' aggregates: logs or analytics.",
         ),
-    ] = "logs",
+    ] = VisitorsFrom.logs,
     format: Annotated[Format, typer.Option("--format", help=FORMAT_HELP)] = Format.table,
 ) -> None:
     """Counts per stage and the rate of each stage pair with its 95 % Wilson interval, by week or source.
+
+    Without --since, the last 30 days.
 
     Example: arkops funnel report --since 30d --by source
     """
     from arkops.core.funnel.stages import report
     from arkops.core.sections import formats
 
+    check_window(since, until)
     rt = runtime(ctx)
     percent = formats(rt).percent
-    document = report(rt, now=rt.now(), since=since, by=by, cohort=cohort, visitors_from=visitors_from)
+    document = report(
+        rt,
+        now=rt.now(),
+        since=since,
+        until=until,
+        by=by.value if by else None,
+        cohort=cohort,
+        visitors_from=visitors_from.value,
+    )
     if format is Format.json:
         emit_json(document)
         return
@@ -105,6 +137,9 @@ def funnel_check(
     check: Annotated[
         bool, typer.Option("--check", help="Exit 1 when a rule fails or visits stopped arriving (CI, monitoring).")
     ] = False,
+    format: Annotated[
+        CheckFormat, typer.Option("--format", help="Output format: table (lines on stderr) or json (stdout).")
+    ] = CheckFormat.table,
 ) -> None:
     """Check the conversion-rate rules and that visits still arrive; queue alerts (cron: daily at 09:00).
 
@@ -115,6 +150,9 @@ def funnel_check(
 
     rt = runtime(ctx)
     report = check_now(rt, now=rt.now())
+    if format is CheckFormat.json:
+        emit_json(report.as_json())
+        raise typer.Exit(ExitCode.CHECK_FAILED if check and report.failed else ExitCode.OK)
     for line in report.lines(formats(rt)):
         print(line, file=sys.stderr)  # under --check, the lines are the point: --quiet does not hide them
     say(rt, f"funnel check: {report.summary()}")

@@ -2,25 +2,39 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from arkops.cli._output import FORMAT_HELP, Format, checked, emit_json, emit_rows, group, progress, runtime, say
+from arkops.cli._output import (
+    FORMAT_HELP,
+    ColumnsOption,
+    Format,
+    SinceOption,
+    UntilOption,
+    check_window,
+    emit_json,
+    emit_line,
+    emit_rows,
+    group,
+    progress,
+    runtime,
+    say,
+)
 from arkops.errors import ExitCode
 from arkops.text import counted
 
 app = group("Hot leads: visits from access logs and the app, bot filtering, scoring and digests.")
 FormatOption = Annotated[Format, typer.Option("--format", help=FORMAT_HELP)]
-SinceOption = Annotated[
-    str | None,
-    typer.Option(
-        "--since",
-        help="A duration back from now (90m, 24h, 7d) or a date YYYY-MM-DD in the configured time zone.",
-        parser=checked("arkops.clock:since_text"),
-    ),
-]
+
+
+class LogFormat(StrEnum):
+    auto = "auto"
+    combined = "combined"
+    jsonl = "jsonl"
+    json = "json"
 
 
 def _ingest_lines(rt, report) -> None:
@@ -41,8 +55,9 @@ def leads_ingest(
     ] = None,
     *,
     format: Annotated[
-        str, typer.Option("--format", help="auto, combined (nginx/Apache), jsonl (app visit log) or json (array).")
-    ] = "auto",
+        LogFormat,
+        typer.Option("--format", help="auto, combined (nginx/Apache), jsonl (app visit log) or json (array)."),
+    ] = LogFormat.auto,
 ) -> None:
     """Read the new lines of access logs and visit logs; store the visits to tracked pages (bots left out).
 
@@ -52,7 +67,7 @@ def leads_ingest(
 
     rt = runtime(ctx)
     with progress(rt) as shown:
-        report = ingest(rt, paths or None, fmt=format, now=rt.now(), progress=shown)
+        report = ingest(rt, paths or None, fmt=format.value, now=rt.now(), progress=shown)
     _ingest_lines(rt, report)
     say(rt, f"leads ingest: {report.summary()}")
 
@@ -102,22 +117,27 @@ def leads_list(
     ctx: typer.Context,
     *,
     since: SinceOption = None,
+    until: UntilOption = None,
     min_score: Annotated[float | None, typer.Option("--min-score", help="Only leads with at least this score.")] = None,
     hot: Annotated[bool, typer.Option("--hot", help="Only hot leads.")] = False,
     format: FormatOption = Format.table,
+    columns: ColumnsOption = None,
 ) -> None:
-    """Leads with their score, visits, last page and source, hottest first.
+    """Leads with their score, visits, last page and source, hottest first (--since/--until: by the last visit).
 
     Example: arkops leads list --hot --since 7d
     """
     from arkops.core.leads.scoring import list_leads
 
+    check_window(since, until)
     rt = runtime(ctx)
-    rows = list_leads(rt, now=rt.now(), since=since, min_score=min_score, hot=hot)
+    rows = list_leads(rt, now=rt.now(), since=since, until=until, min_score=min_score, hot=hot)
     emit_rows(
         rows,
         format,
         ["lead", "email", "score", "hot", "visits", "first_visit", "last_visit", "last_page", "source", "referrer"],
+        drop=("email", "first_visit", "referrer", "source", "last_page"),
+        chosen=columns,
     )
 
 
@@ -127,6 +147,7 @@ def leads_show(
     who: Annotated[str, typer.Argument(metavar="VISITOR|EMAIL", help="A visitor id (v...) or an email.")],
     *,
     format: FormatOption = Format.table,
+    columns: ColumnsOption = None,
 ) -> None:
     """One lead's visit timeline: pages, times, sources, referrers.
 
@@ -140,8 +161,28 @@ def leads_show(
         emit_json(lead)
         return
     if format is Format.table:
-        print(f"{lead['lead']}: score {lead['score']}{' (hot)' if lead['hot'] else ''}, {lead['visits']} visit(s)")
-    emit_rows(lead["timeline"], format, ["at", "page", "path", "source", "campaign", "referrer", "user_agent"])
+        hot = f" (hot: {lead['hot_rule']})" if lead["hot"] else ""
+        emit_line(f"{lead['lead']}: score {lead['score']}{hot}, {lead['visits']} visit(s)")
+    emit_rows(
+        lead["timeline"],
+        format,
+        ["at", "page", "path", "source", "campaign", "referrer", "user_agent"],
+        drop=("user_agent", "campaign", "path"),
+        chosen=columns,
+    )
+
+
+@app.command("rebuild")
+def leads_rebuild(ctx: typer.Context) -> None:
+    """Make the kept scores again from the stored visits (after restoring day files by hand, say).
+
+    Example: arkops leads rebuild
+    """
+    from arkops.core.leads.state import refresh
+
+    rt = runtime(ctx)
+    done = refresh(rt, rebuild=True)
+    say(rt, f"leads rebuild: {counted(done.visitors, 'visitor')} kept from the stored visits")
 
 
 @app.command("stats")
@@ -149,25 +190,28 @@ def leads_stats(
     ctx: typer.Context,
     *,
     since: SinceOption = None,
+    until: UntilOption = None,
     compare: Annotated[
         bool,
         typer.Option("--compare", help="Beside each page, the web analytics' visitors and pageviews ([analytics])."),
     ] = False,
     format: FormatOption = Format.table,
+    columns: ColumnsOption = None,
 ) -> None:
     """Per tracked page: hits, visitors, last hour, top referrer domains and UTM sources (default: the last 7 days).
 
     Example: arkops leads stats --since 24h --format json
     """
+    check_window(since, until)
     rt = runtime(ctx)
     if compare:
         from arkops.core.analytics.aggregates import compare_pages
 
-        stats = compare_pages(rt, now=rt.now(), since=since)
+        stats = compare_pages(rt, now=rt.now(), since=since, until=until)
     else:
         from arkops.core.leads.scoring import page_stats
 
-        stats = page_stats(rt, now=rt.now(), since=since)
+        stats = page_stats(rt, now=rt.now(), since=since, until=until)
     if format is Format.json:
         emit_json({"pages": stats["pages"]} | ({"provider": stats["provider"]} if compare else {}))
         return
@@ -179,11 +223,8 @@ def leads_stats(
         }
         for page in stats["pages"]
     ]
-    columns = ["path", "label", "hits", "visitors", "last_hour", "referrers", "sources"]
+    shown = ["path", "label", "hits", "visitors", "last_hour", "referrers", "sources"]
     if compare:
-        columns = ["path", "label", "hits", "visitors", "provider_visitors", "provider_pageviews", "difference"]
-    if format is Format.csv:
-        emit_rows(rows, format, columns)
-        return
+        shown = ["path", "label", "hits", "visitors", "provider_visitors", "provider_pageviews", "difference"]
     title = f"tracked pages since {stats['since']}" + (f" (logs beside {stats['provider']})" if compare else "")
-    emit_rows(rows, format, columns, title=title)
+    emit_rows(rows, format, shown, title=title if format is Format.table else None, chosen=columns)

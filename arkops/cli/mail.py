@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from arkops.cli._output import FORMAT_HELP, Format, emit_rows, group, runtime, say
+from arkops.cli._output import FORMAT_HELP, ColumnsOption, Format, emit_rows, group, one_of, runtime, say
 from arkops.core.messaging import MessageState
 from arkops.errors import ExitCode
 from arkops.text import Locale
@@ -18,6 +18,12 @@ if TYPE_CHECKING:
 
 app = group("Email: preview templates, send, work the outbox, and the suppression list.")
 
+TemplateArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="TEMPLATE", help="Template name, e.g. trial_day7.", **one_of("arkops.cli._output:template_names")
+    ),
+]
 VarOption = Annotated[
     list[str] | None,
     typer.Option("--var", metavar="KEY=VALUE", help="A template variable, key=value (repeatable)."),
@@ -37,7 +43,7 @@ def _report(rt: Runtime, report: FlushReport, *, each: bool = False) -> int:
 @app.command("preview")
 def mail_preview(
     ctx: typer.Context,
-    template: Annotated[str, typer.Argument(metavar="TEMPLATE", help="Template name, e.g. trial_day7.")],
+    template: TemplateArgument,
     *,
     var: VarOption = None,
     locale: Annotated[Locale | None, typer.Option(help="Language (default: the configured locale).")] = None,
@@ -61,7 +67,7 @@ def mail_preview(
 @app.command("send")
 def mail_send(
     ctx: typer.Context,
-    template: Annotated[str, typer.Argument(metavar="TEMPLATE", help="Template name.")],
+    template: TemplateArgument,
     *,
     to: Annotated[str, typer.Option("--to", metavar="ADDR", help="Recipient address.")],
     var: VarOption = None,
@@ -112,6 +118,7 @@ def mail_outbox(
         bool, typer.Option("--archived", help="Include messages finished over a week ago (archive/outbox/).")
     ] = False,
     format: Annotated[Format, typer.Option("--format", help=FORMAT_HELP)] = Format.table,
+    columns: ColumnsOption = None,
 ) -> None:
     """List messages in the outbox: pending, and finished within the last week (--archived: all).
 
@@ -121,7 +128,7 @@ def mail_outbox(
 
     rt = runtime(ctx)
     rows = list_outbox(rt, state, archived=archived)
-    columns = [
+    shown = [
         "id",
         "state",
         "template",
@@ -135,7 +142,13 @@ def mail_outbox(
     ]
     if format is Format.json:
         rows = [{k: v for k, v in row.items() if k not in ("html", "claimed_by")} for row in rows]
-    emit_rows(rows, format, None if format is Format.json else columns)
+    emit_rows(
+        rows,
+        format,
+        None if format is Format.json else shown,
+        drop=("next_attempt_at", "last_error", "created_at", "subject", "attempts", "to"),
+        chosen=columns,
+    )
 
 
 @app.command("flush")

@@ -3,15 +3,57 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from arkops.cli._output import FORMAT_HELP, Format, checked, emit_json, emit_rows, group, runtime, say
-from arkops.core.billing import PaymentStatus
+from arkops.cli._output import (
+    FORMAT_HELP,
+    ColumnsOption,
+    Format,
+    SinceOption,
+    UntilOption,
+    check_combinations,
+    check_window,
+    checked,
+    emit_json,
+    emit_line,
+    emit_rows,
+    group,
+    runtime,
+    say,
+)
+from arkops.core.billing import CohortMetric, PaymentStatus, ReportBy
+
+if TYPE_CHECKING:
+    from arkops.runtime import Runtime
 
 app = group("Payments: revenue, MRR and its movements, churn, failed payments.")
 FormatOption = Annotated[Format, typer.Option("--format", help=FORMAT_HELP)]
+
+
+REPORT_COLUMNS = [
+    "month",
+    "mrr",
+    "new",
+    "expansion",
+    "contraction",
+    "churn",
+    "reactivation",
+    "paying_customers",
+    "new_customers",
+    "churned_customers",
+    "logo_churn_rate",
+    "revenue_churn_rate",
+    "nrr",
+    "grr",
+    "mrr_churn_rate",
+    "net_mrr_churn_rate",
+    "quick_ratio",
+    "revenue",
+]
+MOVEMENT_COLUMNS = ["mrr", "new", "expansion", "contraction", "churn", "reactivation"]
+RATE_COLUMNS = ["logo_churn_rate", "nrr", "grr", "mrr_churn_rate", "net_mrr_churn_rate"]
 
 
 @app.command("report")
@@ -23,51 +65,175 @@ def payments_report(
         str | None,
         typer.Option(help="Report in this currency (rates from [fx]).", parser=checked("arkops.money:currency_code")),
     ] = None,
+    by: Annotated[
+        ReportBy | None,
+        typer.Option(
+            help="Split by plan (the plans of arkops.toml; 'other' for prices no plan names) "
+            "or by the currency billed (each in its own currency)."
+        ),
+    ] = None,
     format: FormatOption = Format.table,
+    columns: ColumnsOption = None,
 ) -> None:
-    """MRR, ARR, ARPU, LTV and month-by-month movements, churn and revenue.
+    """MRR, ARR, ARPU, LTV, retention (NRR, GRR, quick ratio) and month-by-month movements, churn and revenue.
 
     Example: arkops payments report --months 6 --format json
     """
+    check_combinations(
+        ctx, [(by is ReportBy.currency and currency is not None, "--currency does not go with --by currency")]
+    )
+    rt = runtime(ctx)
+    if by is not None:
+        _segments(rt, by, months=months, currency=currency, format=format)
+        return
     from arkops.core.billing.report import build_report
 
-    rt = runtime(ctx)
     report = build_report(rt, now=rt.now(), months=months, currency=currency)
     if format is Format.json:
         emit_json(report)
         return
-    if format is Format.table:
-        from arkops.money import format_money
+    cur = report["currency"]
+    rows = report["months"]
+    if report["not_converted"]:
+        from arkops.core.billing.sections import not_converted_text
 
-        cur = report["currency"]
-        ltv = format_money(report["ltv"], cur) if report["ltv"] is not None else "n/a (no churn)"
-        print(
-            f"as of {report['as_of']}: MRR {format_money(report['mrr'], cur)}, ARR {format_money(report['arr'], cur)}, "
-            f"{report['paying_customers']} paying, ARPU {format_money(report['arpu'], cur)}, LTV {ltv}"
-        )
+        text = not_converted_text(report["not_converted"], rt.config.operator_locale)
+        say(rt, f"not converted (no [fx] rate, see `arkops doctor`): {text}")
+    if format is Format.csv:
+        emit_csv(rows, list(rows[0]), [*MOVEMENT_COLUMNS, "revenue"], cur)
+        return
     from arkops.core.sections import formats
     from arkops.money import format_money
 
+    fmt = formats(rt)
+    ltv = format_money(report["ltv"], cur) if report["ltv"] is not None else "n/a (no churn)"
+    emit_line(
+        f"as of {report['as_of']}: MRR {format_money(report['mrr'], cur)}, ARR {format_money(report['arr'], cur)}, "
+        f"{report['paying_customers']} paying, ARPU {format_money(report['arpu'], cur)}, LTV {ltv}; "
+        f"trailing 12 months: NRR {fmt.percent(report['nrr_ttm'])}, GRR {fmt.percent(report['grr_ttm'])}"
+    )
+    money = {col: (lambda v: format_money(v, cur)) for col in [*MOVEMENT_COLUMNS, "revenue"]}
+    rates = dict.fromkeys([*RATE_COLUMNS, "revenue_churn_rate"], fmt.percent)
+    emit_rows(
+        rows,
+        format,
+        REPORT_COLUMNS,
+        display={**money, **rates, "quick_ratio": fmt.ratio},
+        # a narrow terminal leaves these out first (--columns chooses); CSV and JSON have every column
+        drop=(
+            "reactivation",
+            "contraction",
+            "expansion",
+            "churned_customers",
+            "new_customers",
+            "mrr_churn_rate",
+            "net_mrr_churn_rate",
+            "revenue_churn_rate",
+            "grr",
+        ),
+        chosen=columns,
+    )
+
+
+def _segments(rt: Runtime, by: ReportBy, *, months: int, currency: str | None, format: Format) -> None:
+    """`payments report --by plan|currency`: one document in JSON, one row per segment and month otherwise."""
+    if by is ReportBy.plan:
+        from arkops.core.plans.revenue import by_plan
+
+        report = by_plan(rt, now=rt.now(), months=months, currency=currency)
+    else:
+        from arkops.core.billing.segments import by_currency
+
+        report = by_currency(rt, now=rt.now(), months=months)
+    if format is Format.json:
+        emit_json(report)
+        return
+    rows = [
+        {"segment": s["segment"], "name": s["name"], **month, "currency": s["currency"]}
+        for s in report["segments"]
+        for month in s["months"]
+    ]
+    revenue = ["revenue"] if by is ReportBy.currency else []
+    columns = ["segment", "name", "month", "mrr", "customers", "arpu", *MOVEMENT_COLUMNS[1:], *revenue, "currency"]
+    money = [*MOVEMENT_COLUMNS, "arpu", *revenue]
+    if format is Format.csv:
+        emit_csv(rows, columns, money, None if by is ReportBy.currency else report["currency"])
+        return
+    emit_rows(rows, format, columns, money=money)
+
+
+def emit_csv(rows: list[dict[str, Any]], columns: list[str], money: list[str], currency: str | None) -> None:
+    """CSV for a spreadsheet: a header row that says amounts are integer minor units, and of which currency
+    (`mrr (EUR minor units)`; `mrr (minor units of currency)` when each row names its own)."""
+    unit = f"{currency} minor units" if currency else "minor units of currency"
+    named = {column: f"{column} ({unit})" for column in money}
+    emit_rows(
+        [{named.get(k, k): v for k, v in row.items()} for row in rows], Format.csv, [named.get(c, c) for c in columns]
+    )
+
+
+@app.command("cohorts")
+def payments_cohorts(
+    ctx: typer.Context,
+    *,
+    metric: Annotated[
+        CohortMetric, typer.Option(help="What a cell counts: customers still paying, or their MRR.")
+    ] = CohortMetric.customers,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Customers by the month they first paid, and how many of them (or how much MRR) remain each month after.
+
+    Rows are cohorts, columns months since the first (0, 1, 2, ...), cells the
+    customers still paying (or their MRR) and their share of month 0. A
+    customer who left and came back counts again from their return.
+
+    Example: arkops payments cohorts --metric mrr --since 2026-01-01 --format csv
+    """
+    from arkops.core.billing.cohorts import cohort_report
+
+    check_window(since, until)
+    rt = runtime(ctx)
+    report = cohort_report(rt, now=rt.now(), metric=metric, since=since, until=until)
+    if format is Format.json:
+        emit_json(report)
+        return
     cur = report["currency"]
-    money = {
-        col: (lambda v: format_money(v, cur))
-        for col in ("mrr", "new", "expansion", "contraction", "churn", "reactivation", "revenue")
-    }
-    emit_rows(report["months"], format, display={**money, "logo_churn_rate": formats(rt).percent})
+    if format is Format.csv:
+        value = "customers" if metric is CohortMetric.customers else "mrr"
+        rows = [
+            {"cohort": c["cohort"], **{k: v for k, v in m.items() if k != "value"}, value: m["value"]}
+            for c in report["cohorts"]
+            for m in c["months"]
+        ]
+        columns = ["cohort", "months_since", "month", value, "percent"]
+        emit_csv(rows, columns, [value] if value == "mrr" else [], cur)
+        return
+    from arkops.core.sections import formats
+    from arkops.money import format_money
+
+    fmt = formats(rt)
+    size = "customers" if metric is CohortMetric.customers else "mrr"
+    width = max((len(c["months"]) for c in report["cohorts"]), default=0)
+    rows = [
+        {"cohort": c["cohort"], size: c[size], **{str(m["months_since"]): m["percent"] for m in c["months"]}}
+        for c in report["cohorts"]
+    ]
+    display: dict[str, Any] = dict.fromkeys((str(k) for k in range(width)), fmt.percent)
+    if size == "mrr":
+        display["mrr"] = lambda v: format_money(v, cur)
+    emit_rows(rows, format, ["cohort", size, *(str(k) for k in range(width))], display=display)
 
 
 @app.command("movements")
 def payments_movements(
     ctx: typer.Context,
     *,
-    since: Annotated[
-        str | None,
-        typer.Option(
-            help="Only changes from this day on, YYYY-MM-DD (configured time zone).",
-            parser=checked("arkops.clock:parse_day"),
-        ),
-    ] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
     format: FormatOption = Format.table,
+    columns: ColumnsOption = None,
 ) -> None:
     """Each MRR change as it happened (new, expansion, contraction, churn, reactivation), not netted by month.
 
@@ -75,12 +241,15 @@ def payments_movements(
     """
     from arkops.core.billing.changes import mrr_changes
 
+    check_window(since, until)
     rt = runtime(ctx)
     emit_rows(
-        mrr_changes(rt, now=rt.now(), since=since),
+        mrr_changes(rt, now=rt.now(), since=since, until=until),
         format,
         ["date", "customer", "customer_email", "kind", "from", "to", "change", "currency"],
         money=("from", "to", "change"),
+        drop=("customer", "currency", "from", "to"),
+        chosen=columns,
     )
 
 
@@ -96,34 +265,53 @@ def payments_list(
     ] = None,
     status: Annotated[PaymentStatus | None, typer.Option(help="Only invoices in this state.")] = None,
     format: FormatOption = Format.table,
+    columns: ColumnsOption = None,
 ) -> None:
     """Invoices in the ledger.
 
     Example: arkops payments list --month 2026-03 --status paid
     """
+    from arkops.core.billing.refunds import unlinked_note
     from arkops.core.billing.report import payment_rows
 
+    rt = runtime(ctx)
     emit_rows(
-        payment_rows(runtime(ctx), month=month, status=status),
+        payment_rows(rt, month=month, status=status),
         format,
         ["invoice", "customer_email", "status", "amount", "refunded", "credited", "disputed", "currency", "paid_at"],
         money=("amount", "refunded", "credited", "disputed"),
+        drop=("currency", "credited", "disputed", "refunded", "invoice"),
+        chosen=columns,
     )
+    if note := unlinked_note(rt):
+        say(rt, note)
 
 
 @app.command("failed")
-def payments_failed(ctx: typer.Context, *, format: FormatOption = Format.table) -> None:
-    """Open dunning cases: unpaid invoices whose payment failed.
+def payments_failed(
+    ctx: typer.Context,
+    *,
+    old: Annotated[
+        bool, typer.Option("--old", help="Also the old failures (last failed over [billing] failed_open_days ago).")
+    ] = False,
+    format: FormatOption = Format.table,
+    columns: ColumnsOption = None,
+) -> None:
+    """Open dunning cases: unpaid invoices whose payment failed within [billing] failed_open_days (60).
 
     Example: arkops payments failed --format csv
     """
     from arkops.core.billing.report import failed_rows
 
+    rt = runtime(ctx)
     emit_rows(
-        failed_rows(runtime(ctx)),
+        failed_rows(rt, now=rt.now(), old=old),
         format,
-        ["invoice", "customer_email", "amount", "currency", "attempts", "next_attempt"],
+        ["invoice", "customer_email", "amount", "currency", "attempts", "failed_at", "next_attempt"]
+        + (["old"] if old else []),
         money=("amount",),
+        drop=("currency", "invoice", "next_attempt"),
+        chosen=columns,
     )
 
 

@@ -10,7 +10,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from arkops.cli._output import FORMAT_HELP, Format, emit_json, emit_rows, group, runtime, say
+from arkops.cli._output import (
+    FORMAT_HELP,
+    ColumnsOption,
+    Format,
+    PlanOption,
+    emit_json,
+    emit_rows,
+    group,
+    one_of,
+    runtime,
+    say,
+)
 from arkops.errors import ExitCode, UsageError
 from arkops.money import format_money
 from arkops.runtime import Runtime
@@ -50,6 +61,7 @@ def billing_plans(
     *,
     live: LiveOption = False,
     format: FormatOption = Format.table,
+    columns: ColumnsOption = None,
 ) -> None:
     """The plans with their price, Stripe price id, limits and customers; `push` creates the missing prices in Stripe.
 
@@ -68,6 +80,8 @@ def billing_plans(
         format,
         ["plan", "name", "price", "currency", "interval", "stripe_price", "limits", "customers"],
         money=("price",),
+        drop=("currency", "name", "limits"),
+        chosen=columns,
     )
 
 
@@ -76,7 +90,7 @@ def billing_checkout(
     ctx: typer.Context,
     email: EmailArgument,
     *,
-    plan: Annotated[str, typer.Option("--plan", help="A plan id from arkops.toml.")],
+    plan: PlanOption,
     trial_days: Annotated[
         int | None,
         typer.Option(help="Trial days without card (default: [billing] checkout_trial_days).", min=0, max=730),
@@ -194,6 +208,7 @@ def billing_subscription(
     *,
     refresh: Annotated[bool, typer.Option("--refresh", help="Read Stripe first and update the ledger.")] = False,
     format: FormatOption = Format.table,
+    columns: ColumnsOption = None,
 ) -> None:
     """A customer's subscription: status, plan, period end, cancel at period end, discount.
 
@@ -206,20 +221,28 @@ def billing_subscription(
     if format is Format.json:
         emit_json(info)
     else:
-        emit_rows([info], format, list(info))
+        emit_rows([info], format, list(info), chosen=columns)
 
 
 @app.command("migrate")
 def billing_migrate(
     ctx: typer.Context,
     *,
-    map: Annotated[list[str], typer.Option("--map", help="OLD=NEW plan ids, e.g. starter=pro (repeatable).")],
+    map: Annotated[
+        list[str],
+        typer.Option(
+            "--map",
+            help="OLD=NEW plan ids, e.g. starter=pro (repeatable).",
+            **one_of("arkops.cli._output:plan_ids", split="=", parts=2),
+        ),
+    ],
     apply: Annotated[bool, typer.Option("--apply", help="Move the subscriptions in Stripe (else only the plan).")] = (
         False
     ),
     prorate: Annotated[bool, typer.Option("--prorate", help="Let Stripe prorate the change (default: none).")] = False,
     live: LiveOption = False,
     format: FormatOption = Format.table,
+    columns: ColumnsOption = None,
 ) -> None:
     """Move existing customers to another plan: the plan of changes with MRR before and after; --apply does it.
 
@@ -242,5 +265,7 @@ def billing_migrate(
             format,
             ["customer_email", "subscription", "old_plan", "new_plan", "mrr_before", "mrr_after", "currency", "state"],
             money=("mrr_before", "mrr_after"),
+            drop=("currency", "subscription"),
+            chosen=columns,
         )
         say(rt, f"MRR change: {format_money(result.mrr_change, result.currency)} ({result.summary()})")

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 
-from arkops.cli._output import FORMAT_HELP, Format, checked, emit_json, emit_rows, group, runtime, say
+from arkops.cli._output import (
+    FORMAT_HELP,
+    ColumnsOption,
+    Format,
+    SinceOption,
+    UntilOption,
+    check_window,
+    emit_json,
+    emit_rows,
+    group,
+    runtime,
+    say,
+)
 
 app = group("Personal data: export or forget a person, purge what is past its age.")
+
+
+class ExportFormat(StrEnum):
+    json = "json"  # an export is one JSON document
+
 
 PersonArgument = Annotated[str, typer.Argument(metavar="EMAIL|IP", help="An email address or an IP address.")]
 
@@ -18,7 +36,9 @@ def privacy_export(
     ctx: typer.Context,
     person: PersonArgument,
     *,
-    format: Annotated[str, typer.Option("--format", help="Output format: json (the only one).")] = "json",
+    format: Annotated[ExportFormat, typer.Option("--format", help="Output format: json (the only one).")] = (
+        ExportFormat.json
+    ),
 ) -> None:
     """Everything arkops holds about one person, from every store, as one JSON document.
 
@@ -28,10 +48,7 @@ def privacy_export(
     Example: arkops privacy export ana@example.com --format json
     """
     from arkops.core.privacy.service import export
-    from arkops.errors import UsageError
 
-    if format != "json":
-        raise UsageError(f"--format {format!r}: an export is one JSON document (--format json)")
     rt = runtime(ctx)
     emit_json(export(rt, person, now=rt.now()))
 
@@ -79,14 +96,11 @@ def privacy_purge(ctx: typer.Context) -> None:
 def audit(
     ctx: typer.Context,
     *,
-    since: Annotated[
-        str | None,
-        typer.Option(
-            "--since", help="Only lines from this time on, ISO 8601.", parser=checked("arkops.clock:iso_text")
-        ),
-    ] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
     command: Annotated[str | None, typer.Option("--command", help="Only this command, e.g. 'privacy forget'.")] = None,
     format: Annotated[Format, typer.Option("--format", help=FORMAT_HELP)] = Format.table,
+    columns: ColumnsOption = None,
 ) -> None:
     """The audit log: who ran which command that changes data, when, and its outcome (addresses hashed).
 
@@ -94,8 +108,15 @@ def audit(
     """
     from arkops.core.privacy.audit import read
 
+    check_window(since, until)
     rt = runtime(ctx)
-    rows = read(rt, since=since, command=command)
+    rows = read(rt, since=since, until=until, command=command)
     if not rows:
-        say(rt, "no audit lines" + (" since " + since if since else ""))
-    emit_rows(rows, format, ["at", "user", "command", "arguments", "dry_run", "outcome"])
+        say(rt, "no audit lines in this window" if since or until else "no audit lines")
+    emit_rows(
+        rows,
+        format,
+        ["at", "user", "command", "arguments", "dry_run", "outcome"],
+        drop=("dry_run", "user"),
+        chosen=columns,
+    )

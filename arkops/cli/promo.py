@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from arkops.cli._output import FORMAT_HELP, Format, check_combinations, emit_json, emit_rows, group, runtime, say
+from arkops.cli._output import (
+    FORMAT_HELP,
+    ColumnsOption,
+    Format,
+    Moment,
+    PlanOption,
+    check_combinations,
+    emit_json,
+    emit_line,
+    emit_rows,
+    group,
+    one_of,
+    runtime,
+    say,
+)
 from arkops.errors import ExitCode
 from arkops.text import Locale
 
@@ -26,7 +42,12 @@ def promo_create(
     code: Annotated[str, typer.Argument(metavar="CODE", help="Letters, digits, - and _ (stored upper-case).")],
     *,
     discount: Annotated[
-        list[str] | None, typer.Option("--discount", help="PLAN=PERCENT off, once per plan it covers (e.g. pro=33).")
+        list[str] | None,
+        typer.Option(
+            "--discount",
+            help="PLAN=PERCENT off, once per plan it covers (e.g. pro=33).",
+            **one_of("arkops.cli._output:plan_ids", split="=", rest="arkops.core.promo.codes:percent_text"),
+        ),
     ] = None,
     amount_off: Annotated[
         int | None,
@@ -40,7 +61,11 @@ def promo_create(
     currency: Annotated[str | None, typer.Option("--currency", help="The currency of --amount-off (ISO 4217).")] = None,
     plan: Annotated[
         list[str] | None,
-        typer.Option("--plan", help="With --amount-off: a plan it covers (default: every plan in its currency)."),
+        typer.Option(
+            "--plan",
+            help="With --amount-off: a plan it covers (default: every plan in its currency).",
+            **one_of("arkops.cli._output:plan_ids"),
+        ),
     ] = None,
     months: Annotated[
         # a launch offer discounted for more than three years is a typo
@@ -54,15 +79,21 @@ def promo_create(
         int | None, typer.Option("--slots", help="Maximum redemptions (default: unlimited).", min=1, max=1_000_000)
     ] = None,
     valid_from: Annotated[
-        str | None,
+        datetime | None,
         typer.Option(
-            "--valid-from", help="First day (YYYY-MM-DD) or time (YYYY-MM-DDTHH:MM), in the configured time zone."
+            "--valid-from",
+            metavar="TIME",
+            help="First day (YYYY-MM-DD) or time (YYYY-MM-DDTHH:MM) in the configured time zone, or a span (7d).",
+            parser=Moment(),
         ),
     ] = None,
     valid_until: Annotated[
-        str | None,
+        datetime | None,
         typer.Option(
-            "--valid-until", help="Last day (valid through its end) or the time it stops, in the configured time zone."
+            "--valid-until",
+            metavar="TIME",
+            help="Last day (valid through its end) or the time it stops, in the configured time zone.",
+            parser=Moment(end_of_day=True),
         ),
     ] = None,
 ) -> None:
@@ -86,6 +117,10 @@ def promo_create(
                 "--amount-off needs --currency (the amount is in its minor units)",
             ),
             (sum((months is not None, once, forever)) > 1, "give one duration: --months N, --once or --forever"),
+            (
+                valid_from is not None and valid_until is not None and valid_until <= valid_from,
+                "--valid-until must be after --valid-from",
+            ),
         ],
     )
     from arkops.core.promo.codes import create, new_code
@@ -142,7 +177,7 @@ def promo_enable(ctx: typer.Context, code: CodeArgument) -> None:
 
 
 @app.command("list")
-def promo_list(ctx: typer.Context, *, format: FormatOption = Format.table) -> None:
+def promo_list(ctx: typer.Context, *, format: FormatOption = Format.table, columns: ColumnsOption = None) -> None:
     """Promo codes with their discount, duration, slots, validity and counts.
 
     Example: arkops promo list --format json
@@ -165,11 +200,15 @@ def promo_list(ctx: typer.Context, *, format: FormatOption = Format.table) -> No
             "active",
             "stripe",
         ],
+        drop=("stripe", "plans", "valid_from", "valid_until", "duration"),
+        chosen=columns,
     )
 
 
 @app.command("show")
-def promo_show(ctx: typer.Context, code: CodeArgument, *, format: FormatOption = Format.table) -> None:
+def promo_show(
+    ctx: typer.Context, code: CodeArgument, *, format: FormatOption = Format.table, columns: ColumnsOption = None
+) -> None:
     """One code: its settings, counts by plan, and every redemption.
 
     Example: arkops promo show LAUNCH30
@@ -186,12 +225,18 @@ def promo_show(ctx: typer.Context, code: CodeArgument, *, format: FormatOption =
             if result["slots"] is None
             else f"{result['used']} of {result['slots']} used, {result['remaining']} left"
         )
-        print(
+        emit_line(
             f"{result['code']}: {result['discount']} for {result['duration']}, {slots}, "
             f"{'active' if result['active'] else 'disabled'}, valid {result['valid_from'] or '-'} to {result['valid_until'] or '-'}"
         )
-        print("by plan: " + (", ".join(f"{p} {n}" for p, n in result["by_plan"].items()) or "none"))
-    emit_rows(result["redemptions"], format, ["email", "plan", "state", "source", "redeemed_at", "released_at"])
+        emit_line("by plan: " + (", ".join(f"{p} {n}" for p, n in result["by_plan"].items()) or "none"))
+    emit_rows(
+        result["redemptions"],
+        format,
+        ["email", "plan", "state", "source", "redeemed_at", "released_at"],
+        drop=("released_at", "source"),
+        chosen=columns,
+    )
 
 
 def _verdict_out(verdict: Verdict, format: Format) -> None:
@@ -213,7 +258,7 @@ def promo_validate(
     ctx: typer.Context,
     code: CodeArgument,
     *,
-    plan: Annotated[str, typer.Option("--plan", help="A plan id from arkops.toml.")],
+    plan: PlanOption,
     email: Annotated[str | None, typer.Option("--email", help="Also check this email has not used it.")] = None,
     format: Annotated[Format, typer.Option("--format", help="Output format: table (one line) or json.")] = Format.table,
 ) -> None:
@@ -229,13 +274,77 @@ def promo_validate(
     raise typer.Exit(ExitCode.OK if verdict.valid else ExitCode.CHECK_FAILED)
 
 
+class Segment(StrEnum):
+    trials = "trials"
+    leads = "leads"
+    customers = "customers"
+
+
+@app.command("announce")
+def promo_announce(
+    ctx: typer.Context,
+    code: CodeArgument,
+    *,
+    to: Annotated[
+        Path | None,
+        typer.Option("--to", help="A CSV of recipients: an `email` column (and `locale`), or one address a line."),
+    ] = None,
+    segment: Annotated[
+        Segment | None,
+        typer.Option(
+            "--segment",
+            help="trials (not converted), leads (with an email) or customers (a current subscription).",
+        ),
+    ] = None,
+    when: Annotated[
+        datetime | None,
+        typer.Option(
+            "--when",
+            metavar="TIME",
+            help="When it goes out (default: now): a day (its start) or YYYY-MM-DDTHH:MM, in the configured time zone.",
+            parser=Moment(),
+        ),
+    ] = None,
+    follow_up_days: Annotated[
+        int | None,
+        typer.Option(
+            "--follow-up-days",
+            help="N days later, a reminder to those who have not redeemed (sent by the promo-sync job).",
+            min=1,
+            max=60,
+        ),
+    ] = None,
+) -> None:
+    """Queue the announcement of a code to a CSV's addresses or a segment, and optionally its follow-up.
+
+    Example: arkops promo announce LAUNCH30 --segment trials --follow-up-days 3
+    """
+    check_combinations(ctx, [((to is None) == (segment is None), "give one of --to FILE.csv or --segment")])
+    from arkops.core.promo.announce import announce
+
+    rt = runtime(ctx)
+    report = announce(
+        rt,
+        code,
+        to_file=to,
+        segment=segment.value if segment else None,
+        when=when,
+        follow_up_days=follow_up_days,
+        now=rt.now(),
+    )
+    for line in report.skipped:
+        say(rt, f"skipped {line}")
+    say(rt, f"promo announce: {report.summary()}")
+    raise typer.Exit(ExitCode.BAD_DATA if report.skipped else ExitCode.OK)
+
+
 @app.command("redeem")
 def promo_redeem(
     ctx: typer.Context,
     code: CodeArgument,
     *,
     email: EmailOption,
-    plan: Annotated[str, typer.Option("--plan", help="A plan id from arkops.toml.")],
+    plan: PlanOption,
     locale: Annotated[Locale | None, typer.Option(help="The customer's language for the confirmation email.")] = None,
     format: Annotated[Format, typer.Option("--format", help="Output format: table (one line) or json.")] = Format.table,
 ) -> None:
@@ -320,6 +429,7 @@ def promo_stats(
     code: Annotated[str | None, typer.Argument(metavar="CODE", help="One code (default: every code).")] = None,
     *,
     format: FormatOption = Format.table,
+    columns: ColumnsOption = None,
 ) -> None:
     """Redemptions by plan and day, slots left, revenue after discount, and from the ledger who pays and who left.
 
@@ -348,6 +458,8 @@ def promo_stats(
             "churned_at_discount_end",
         ],
         money=("monthly_revenue_after_discount", "paid"),
+        drop=("by_day", "by_plan", "churned_at_discount_end", "paid", "churned"),
+        chosen=columns,
     )
 
 
@@ -389,6 +501,7 @@ def promo_export(
     format: Annotated[
         Format, typer.Option("--format", help="Output format: csv (default), json or table.")
     ] = Format.csv,
+    columns: ColumnsOption = None,
 ) -> None:
     """Every redemption of every code (through arkops and seen at Stripe).
 
@@ -396,4 +509,10 @@ def promo_export(
     """
     from arkops.core.promo.queries import export
 
-    emit_rows(export(runtime(ctx)), format, ["code", "email", "plan", "state", "source", "redeemed_at", "released_at"])
+    emit_rows(
+        export(runtime(ctx)),
+        format,
+        ["code", "email", "plan", "state", "source", "redeemed_at", "released_at"],
+        drop=("released_at", "source"),
+        chosen=columns,
+    )

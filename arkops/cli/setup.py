@@ -1,8 +1,9 @@
-"""`arkops init`."""
+"""`arkops init` and `arkops completion`."""
 
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -51,3 +52,27 @@ def init(
     say(rt, f"data directory {rt.data_dir} (mode 0700)")
     if not product["name"] and rt.config_path in result.written:
         say(rt, f"set [product] name in {rt.config_path}: customers read it in every email (doctor checks it)")
+
+
+class Shell(StrEnum):
+    bash = "bash"
+    zsh = "zsh"
+    fish = "fish"
+
+
+def completion(
+    shell: Annotated[Shell, typer.Argument(metavar="SHELL", help="bash, zsh or fish.")],
+) -> None:
+    """Print the shell completion script: commands, options, plan ids, job names and template names.
+
+    bash: add `eval "$(arkops completion bash)"` to ~/.bashrc; zsh: the same
+    line with zsh in ~/.zshrc; fish: `arkops completion fish | source` in
+    ~/.config/fish/config.fish. It needs no workspace.
+
+    Example: arkops completion bash
+    """
+    from typer.completion import get_completion_script
+
+    from arkops.cli import COMPLETE_VAR
+
+    print(get_completion_script(prog_name="arkops", complete_var=COMPLETE_VAR, shell=shell.value))

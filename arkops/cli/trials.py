@@ -7,7 +7,20 @@ from typing import Annotated
 
 import typer
 
-from arkops.cli._output import FORMAT_HELP, Format, checked, emit_json, emit_rows, group, progress, runtime, say
+from arkops.cli._output import (
+    FORMAT_HELP,
+    AtOption,
+    ColumnsOption,
+    Format,
+    PlanOption,
+    emit_json,
+    emit_line,
+    emit_rows,
+    group,
+    progress,
+    runtime,
+    say,
+)
 from arkops.core.trials import TrialState
 from arkops.errors import ExitCode
 from arkops.text import Locale, counted
@@ -16,18 +29,12 @@ app = group("Trials: signups, activity, activation, conversion and lifecycle ema
 FormatOption = Annotated[Format, typer.Option("--format", help=FORMAT_HELP)]
 
 
-AtOption = Annotated[
-    str | None,
-    typer.Option("--at", help="When it happened, ISO 8601 (default: now).", parser=checked("arkops.clock:iso_text")),
-]
-
-
 @app.command("signup")
 def trials_signup(
     ctx: typer.Context,
     email: Annotated[str, typer.Argument(metavar="EMAIL", help="The trial's email address.")],
     *,
-    plan: Annotated[str, typer.Option("--plan", help="A plan id from arkops.toml.")],
+    plan: PlanOption,
     source: Annotated[str | None, typer.Option(help="utm source or referrer.")] = None,
     locale: Annotated[Locale | None, typer.Option(help="The customer's language for emails.")] = None,
     at: AtOption = None,
@@ -107,6 +114,7 @@ def trials_list(
         bool, typer.Option("--archived", help="Include finished trials moved to archive/trials/ by retention.")
     ] = False,
     format: FormatOption = Format.table,
+    columns: ColumnsOption = None,
 ) -> None:
     """Trials with their state, dates, days left and activity (finished ones with --archived).
 
@@ -118,7 +126,9 @@ def trials_list(
     emit_rows(
         list_trials(rt, state=state, now=rt.now(), archived=archived),
         format,
-        [
+        chosen=columns,
+        drop=("source", "activated_at", "converted_at", "trial_ends_at", "activity"),
+        columns=[
             "email",
             "plan",
             "source",
@@ -139,6 +149,7 @@ def trials_show(
     email: Annotated[str, typer.Argument(metavar="EMAIL", help="The trial's email address.")],
     *,
     format: FormatOption = Format.table,
+    columns: ColumnsOption = None,
 ) -> None:
     """One trial's timeline: signup, activity, emails, conversion.
 
@@ -153,8 +164,8 @@ def trials_show(
         return
     trial = result["trial"]
     if format is Format.table:
-        print(f"{trial['email']}: {trial['state']}, plan {trial['plan']}, {trial['days_left']} days left")
-    emit_rows(result["timeline"], format, ["at", "what", "detail"])
+        emit_line(f"{trial['email']}: {trial['state']}, plan {trial['plan']}, {trial['days_left']} days left")
+    emit_rows(result["timeline"], format, ["at", "what", "detail"], chosen=columns)
 
 
 @app.command("track")

@@ -7,7 +7,19 @@ from typing import Annotated
 
 import typer
 
-from arkops.cli._output import FORMAT_HELP, Format, checked, emit_rows, group, runtime, say
+from arkops.cli._output import (
+    FORMAT_HELP,
+    AtOption,
+    ColumnsOption,
+    Format,
+    SinceOption,
+    UntilOption,
+    check_window,
+    emit_rows,
+    group,
+    runtime,
+    say,
+)
 from arkops.errors import ExitCode
 from arkops.text import counted
 
@@ -24,10 +36,7 @@ def usage_record(
     metric: Annotated[str, typer.Argument(metavar="METRIC", help="What is counted, e.g. watches or api_calls.")],
     value: Annotated[int, typer.Argument(metavar="VALUE", help="The value now (or with --add, how much more).", min=0)],
     *,
-    at: Annotated[
-        str | None,
-        typer.Option("--at", help="When, ISO 8601 (default: now).", parser=checked("arkops.clock:iso_text")),
-    ] = None,
+    at: AtOption = None,
     add: Annotated[bool, typer.Option("--add", help="Add VALUE to the period's value instead of setting it.")] = False,
 ) -> None:
     """Record a customer's usage of a metric in the current billing period (set, or --add).
@@ -70,7 +79,9 @@ def usage_import(
 
 
 @app.command("show")
-def usage_show(ctx: typer.Context, email: EmailArgument, *, format: FormatOption = Format.table) -> None:
+def usage_show(
+    ctx: typer.Context, email: EmailArgument, *, format: FormatOption = Format.table, columns: ColumnsOption = None
+) -> None:
     """A customer's usage against their plan's limits this period, in percent.
 
     Example: arkops usage show ana@example.com --format json
@@ -78,7 +89,14 @@ def usage_show(ctx: typer.Context, email: EmailArgument, *, format: FormatOption
     from arkops.core.plans.usage import show
 
     rt = runtime(ctx)
-    emit_rows(show(rt, email, now=rt.now()), format, COLUMNS, display={"percent": lambda p: f"{p} %"})
+    emit_rows(
+        show(rt, email, now=rt.now()),
+        format,
+        COLUMNS,
+        display={"percent": lambda p: f"{p} %"},
+        drop=("updated_at", "email", "plan", "period_start"),
+        chosen=columns,
+    )
 
 
 @app.command("check")
@@ -93,8 +111,32 @@ def usage_check(ctx: typer.Context) -> None:
     say(rt, f"usage check: {check(rt, now=rt.now()).summary()}")
 
 
+@app.command("export")
+def usage_export(
+    ctx: typer.Context,
+    *,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    format: Annotated[
+        Format, typer.Option("--format", help="Output format: csv (default), json or table.")
+    ] = Format.csv,
+) -> None:
+    """Every customer's usage per metric and billing period, with the limit and percent (for a spreadsheet or a BI tool).
+
+    Example: arkops usage export --since 2026-01-01 --until 2026-03-31 --format csv
+    """
+    from arkops.core.plans.usage import export
+
+    check_window(since, until)
+    rt = runtime(ctx)
+    emit_rows(export(rt, since=since, until=until), format, EXPORT_COLUMNS, display={"percent": lambda p: f"{p} %"})
+
+
+EXPORT_COLUMNS = ["email", "plan", "metric", "period_start", "period_end", "limit", "used", "percent", "updated_at"]
+
+
 @app.command("report")
-def usage_report(ctx: typer.Context, *, format: FormatOption = Format.table) -> None:
+def usage_report(ctx: typer.Context, *, format: FormatOption = Format.table, columns: ColumnsOption = None) -> None:
     """Per plan and metric: customers, total and average use, how many above 80 % and 100 % (upgrade candidates).
 
     Example: arkops usage report --format csv
@@ -106,4 +148,5 @@ def usage_report(ctx: typer.Context, *, format: FormatOption = Format.table) -> 
         report(rt, now=rt.now()),
         format,
         ["plan", "metric", "limit", "customers", "total", "average", "over_80", "over_100"],
+        chosen=columns,
     )

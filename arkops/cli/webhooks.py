@@ -24,15 +24,16 @@ def webhooks_ingest(
 
     Example: arkops webhooks ingest event.json --signature "t=1700000000,v1=..."
     """
-    from arkops.core.billing.service import ingest_webhook
+    from arkops.core.billing.service import ingest_webhook, read_payload
     from arkops.errors import DataError
 
     rt = runtime(ctx)
     if source == "-":
-        payload = sys.stdin.buffer.read()
+        payload = read_payload(sys.stdin.buffer)
     else:
         try:
-            payload = Path(source).read_bytes()
+            with Path(source).open("rb") as handle:
+                payload = read_payload(handle)
         except OSError as exc:
             raise DataError(f"{source}: {exc.strerror}") from None
     result = ingest_webhook(rt, payload, signature, now=rt.now())

@@ -1,13 +1,16 @@
 """The one way any domain tells someone something: render, validate, enqueue.
 
 Operator alerts go to ARKOPS_ALERT_TO in the operator's locale, and also to
-the chat webhook when `[mail] alert_webhook_url` is set. Customer messages
-go to the customer in their locale (or the configured default) and never to
-the chat webhook.
+the chat webhook when `[mail] alert_webhook_url` is set; with a webhook and
+no SMTP_HOST (a chat-only installation) they go to the webhook alone and
+ARKOPS_ALERT_TO is not needed. Customer messages go to the customer in
+their locale (or the configured default) and never to the chat webhook.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -133,6 +136,29 @@ def queue_sender() -> str:
         return PLACEHOLDER_SENDER
 
 
+def chat_only(rt: Runtime) -> bool:
+    """Operator alerts go to the chat webhook alone: one is configured and no SMTP server is."""
+    return bool(rt.config["mail"]["alert_webhook_url"]) and not env("SMTP_HOST")
+
+
+FACT_LIMIT = 200  # a variable longer than this is left to the message's text, not shown as a chat field
+
+
+def chat_facts(variables: dict[str, Any]) -> tuple[list[tuple[str, str]], str | None]:
+    """The chat card's fields (each short one-line variable, by its name) and its link (the first URL variable)."""
+    fields: list[tuple[str, str]] = []
+    link = None
+    for name, value in variables.items():
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            continue
+        text = str(value)
+        if re.match(r"https?://\S+$", text):
+            link = link or text
+        elif text and "\n" not in text and len(text) <= FACT_LIMIT:
+            fields.append((name.replace("_", " "), text))
+    return fields, link
+
+
 def operator_address() -> str:
     address = env("ARKOPS_ALERT_TO")
     if not address:
@@ -157,7 +183,12 @@ def notify(
     """
     message = declared(template)
     operator = message.for_operator and to is None
-    recipient = operator_address() if operator else normalize_address(to or "", field="to")
+    webhook = rt.config["mail"]["alert_webhook_url"]
+    by_email = not (operator and chat_only(rt))
+    if operator:
+        recipient = operator_address() if by_email else env("ARKOPS_ALERT_TO") or "chat"
+    else:
+        recipient = normalize_address(to or "", field="to")
     chosen_locale = rt.config.operator_locale if operator else (locale or rt.config.locale)
     category = "operator" if operator else message.category
     links: tuple[str | None, str | None] = (None, None)
@@ -176,27 +207,25 @@ def notify(
     check_header(rendered.subject, "subject")
     sender = queue_sender()
     from_name = check_header(sender_name(rt), "[mail] from_name")
-    drafts = [
-        Draft(
-            key,
-            EMAIL,
-            template,
-            chosen_locale,
-            recipient,
-            rendered.subject,
-            rendered.text,
-            rendered.html,
-            from_name,
-            category,
-            message_headers(rt, category, links),
+    drafts = []
+    if by_email:
+        drafts.append(
+            Draft(
+                key,
+                EMAIL,
+                template,
+                chosen_locale,
+                recipient,
+                rendered.subject,
+                rendered.text,
+                rendered.html,
+                from_name,
+                category,
+                message_headers(rt, category, links),
+            )
         )
-    ]
-    webhook = rt.config["mail"]["alert_webhook_url"]
     if operator and webhook:
-        text = f"{rendered.subject}\n{rendered.text.strip()}"
-        if len(text) > CHAT_TEXT_LIMIT:
-            text = text[: CHAT_TEXT_LIMIT - 1] + "…"
-        drafts.append(Draft(f"{key}#chat", CHAT, template, chosen_locale, webhook, rendered.subject, text))
+        drafts.append(_chat_draft(f"{key}#chat", template, chosen_locale, webhook, rendered, variables))
     if rt.pending_mail is not None:
         for draft in drafts:
             check_draft(draft)
@@ -207,6 +236,20 @@ def notify(
         Queued(doc["id"], draft.key, created, doc["state"], doc["to"] if draft.channel == EMAIL else "chat")
         for draft, (doc, created) in zip(drafts, stored, strict=True)
     ]
+
+
+def _chat_draft(
+    key: str, template: str, locale: str, webhook: str, rendered: Rendered, variables: dict[str, Any]
+) -> Draft:
+    """The chat copy: the plain text fallback, and the Block Kit blocks kept (as JSON) where an email keeps HTML."""
+    from arkops.mail.webhook import blocks
+
+    text = f"{rendered.subject}\n{rendered.text.strip()}"
+    if len(text) > CHAT_TEXT_LIMIT:
+        text = text[: CHAT_TEXT_LIMIT - 1] + "…"
+    fields, link = chat_facts(variables)
+    card = json.dumps(blocks(rendered.subject, rendered.text, fields, link), ensure_ascii=False)
+    return Draft(key, CHAT, template, locale, webhook, rendered.subject, text, card)
 
 
 @contextmanager

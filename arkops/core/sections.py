@@ -16,13 +16,15 @@ units with `currency`, rates as fractions, times ISO 8601 UTC with `Z`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from arkops.money import format_money
 
-ChartKind = Literal["line", "bars", "stacked"]
+ChartKind = Literal["line", "bars", "stacked", "area"]
 Unit = Literal["money", "count", "percent"]
+HEAT_LEVELS = 5  # a heat table's shades, besides none (templates/_sections.html, report.css)
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,8 @@ class Figure:
 
 @dataclass(frozen=True)
 class Chart:
-    """Series over labelled points: a line, bars side by side, or bars stacked above and below zero.
+    """Series over labelled points: a line, bars side by side, bars stacked above and below zero, or areas
+    stacked from zero (`area`: parts of a whole over time, such as MRR by plan; values at or above zero).
 
     `line` (optional) names one series drawn as a line over bars (MRR over
     its movements). `alt` is the chart's text alternative, one sentence;
@@ -73,7 +76,11 @@ class Chart:
 
 @dataclass(frozen=True)
 class Table:
-    """Rows as raw values (for JSON) and as text cells (for people), with the rows that need attention."""
+    """Rows as raw values (for JSON) and as text cells (for people), with the rows that need attention.
+
+    `heat` (optional) shades cells as a heat table does: for each row and column a level from 0 (none) to
+    HEAT_LEVELS, or None for a cell left plain.
+    """
 
     key: str
     title: str
@@ -83,6 +90,8 @@ class Table:
     cells: list[list[str]]
     red_rows: list[int] = field(default_factory=list)
     empty: str = "none"
+    heat: list[list[int | None]] | None = None
+    drop: list[str] = field(default_factory=list)  # headers a narrow terminal leaves out first (least useful first)
 
     @property
     def numeric(self) -> list[bool]:
@@ -92,6 +101,16 @@ class Table:
 
     def as_json(self) -> dict[str, Any]:
         return {"title": self.title, "rows": self.rows, "red_rows": self.red_rows}
+
+    def without(self, column: str, value: Any) -> Table:
+        """The same table without the rows whose `column` holds `value`."""
+        kept = [i for i, row in enumerate(self.rows) if row.get(column) != value]
+        return replace(
+            self,
+            rows=[self.rows[i] for i in kept],
+            cells=[self.cells[i] for i in kept],
+            red_rows=[n for n, i in enumerate(kept) if i in self.red_rows],
+        )
 
 
 @dataclass(frozen=True)
@@ -146,6 +165,14 @@ class Formats:
 
         return format_percent(round(fraction * 100, 1) / 100, "#,##0.0 %", locale=self.locale)
 
+    def ratio(self, value: float | None) -> str:
+        """A ratio that is not a share, such as the quick ratio: `3.25` (`3,25` in French), or `n/a`."""
+        if value is None:
+            return "n/a"
+        from babel.numbers import format_decimal
+
+        return format_decimal(round(value, 2), "#,##0.00", locale=self.locale)
+
     def axis(self, value: float, unit: Unit) -> str:
         """A short label for a chart's axis: whole units, thousands as k."""
         if unit == "percent":
@@ -175,14 +202,23 @@ def table(
     *,
     red: list[int] | None = None,
     empty: str = "none",
+    heat: Iterable[str] = (),
+    drop: list[str] | None = None,
 ) -> Table:
-    """A Table from raw rows; `show` maps a column to a function that formats its value for people."""
+    """A Table from raw rows; `show` maps a column to a function that formats its value for people. The
+    `heat` columns hold fractions (0 to 1, more is capped) that shade their cells, darker for more."""
     show = show or {}
+    shaded = set(heat)
 
     def cell(column: str, value: Any) -> str:
         if value is None:
             return "-"
         return str(show[column](value)) if column in show else str(value)
+
+    def level(column: str, value: Any) -> int | None:
+        if column not in shaded or not isinstance(value, (int, float)):
+            return None
+        return round(min(max(value, 0.0), 1.0) * HEAT_LEVELS)
 
     return Table(
         key=key,
@@ -193,6 +229,8 @@ def table(
         cells=[[cell(c, row.get(c)) for c, _ in columns] for row in rows],
         red_rows=red or [],
         empty=empty,
+        heat=[[level(c, row.get(c)) for c, _ in columns] for row in rows] if shaded else None,
+        drop=[h for c, h in columns if c in (drop or [])],
     )
 
 

@@ -30,6 +30,7 @@ from arkops.mail.address import check_header
 from arkops.mail.smtp import FAILED, NOT_TRIED, RETRY, SENT, SUPPRESSED, UNKNOWN, Outcome
 from arkops.store import Db, Store, atomic_write_bytes, ensure_dir
 from arkops.store.archive import Archive
+from arkops.store.files import remove_file
 from arkops.store.tables import Table
 
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=6))
@@ -50,10 +51,10 @@ class OutboxMessage(TypedDict):
     from_name: str
     subject: str
     text: str
-    html: str
+    html: str  # the HTML part; a chat message keeps its Block Kit blocks here, as JSON
     message_id: str  # the Message-ID header
     state: str  # one of STATES
-    attempts: int  # failed attempts so far
+    attempts: int  # delivery attempts so far, the one that sent it included
     created_at: str
     next_attempt_at: str
     sent_at: str | None
@@ -84,7 +85,7 @@ class Draft:
     to: str  # an address, or the webhook URL for chat
     subject: str
     text: str
-    html: str = ""
+    html: str = ""  # for chat: the Block Kit blocks, as JSON
     from_name: str = ""
     category: str = ""
     headers: dict[str, str] = field(default_factory=dict)
@@ -359,7 +360,7 @@ def _prune_dry_run_files(store: Store, cutoff: datetime, dry_run: bool) -> int:
     for path in folder.iterdir():
         if path.is_file() and path.name.endswith((".eml", ".chat.txt")) and path.stat().st_mtime < cutoff.timestamp():
             if not dry_run:
-                path.unlink(missing_ok=True)
+                remove_file(path)
             removed += 1
     return removed
 
@@ -416,11 +417,11 @@ def _next(
 def _record(current: OutboxMessage, outcome: Outcome, now: datetime, report: FlushReport) -> None:
     current["claimed_by"] = None
     current["last_error"] = None if outcome.kind == SENT else one_line(outcome.detail)
+    current["attempts"] = current.get("attempts", 0) + 1  # every attempt counts; before a retry all of them failed
     if outcome.kind == SENT:
         current.update({"state": "sent", "sent_at": iso(now)})
         report.sent += 1
     elif outcome.kind == RETRY:
-        current["attempts"] = current.get("attempts", 0) + 1
         if current["attempts"] > len(BACKOFF):
             current["state"] = "dead"
             report.dead += 1
@@ -473,24 +474,25 @@ def flush(
     send_chat: Callable[[Any], Outcome],
     only: set[str] | None = None,
     deadline: float | None = None,
+    channels: tuple[str, ...] = (EMAIL, CHAT),
 ) -> FlushReport:
     """Send what is due, one message at a time: claim it, send it outside the lock, record it with the claim
     of the next (`_next`). Safe to run concurrently, and to stop at any point.
 
     When a server cannot be reached, no further message of that channel is tried in this flush, and the
     report says so (`unreachable`, exit 4) whatever the other messages did. `deadline` (seconds) stops
-    claiming new messages.
+    claiming new messages; `channels` limits the flush to messages of these channels.
     """
     report = FlushReport()
     started = time.monotonic()
-    channels = {EMAIL, CHAT}
+    open_channels = set(channels)
     senders = {EMAIL: send_email, CHAT: send_chat}
     done: tuple[OutboxMessage, Outcome] | None = None
     while True:
         if deadline is not None and time.monotonic() - started >= deadline:
-            channels.clear()
+            open_channels.clear()
         with finishing():  # a stop between two messages lands after the record, never inside it
-            doc = _next(store, now, only, channels, report, done)
+            doc = _next(store, now, only, open_channels, report, done)
             if doc is not None and stop_requested():
                 _put_back(store, doc, Outcome(NOT_TRIED, "not tried"), now, report)
         if doc is None:
@@ -514,7 +516,7 @@ def flush(
         done = (doc, outcome)
         if not outcome.reached:
             report.unreachable = True
-            channels.discard(doc["channel"])  # unreachable: the others wait for the next flush
+            open_channels.discard(doc["channel"])  # unreachable: the others wait for the next flush
 
 
 def _put_back(store: Store, doc: OutboxMessage, outcome: Outcome, now: datetime, report: FlushReport) -> None:

@@ -48,7 +48,7 @@ def _environments(override: str) -> tuple[Environment, Environment]:
     loader = ChoiceLoader([FileSystemLoader(folder) for folder in folders])
 
     def environment(*, html: bool) -> Environment:
-        env = Environment(
+        made = Environment(
             loader=loader,
             undefined=StrictUndefined,
             keep_trailing_newline=False,
@@ -56,8 +56,9 @@ def _environments(override: str) -> tuple[Environment, Environment]:
             trim_blocks=not html,
             lstrip_blocks=not html,
         )
-        env.filters.update(_filters())
-        return env
+        made.filters.update(_filters())
+        made.filters["code"] = code_spans if html else str
+        return made
 
     return environment(html=False), environment(html=True)
 
@@ -114,6 +115,16 @@ def _filters() -> dict[str, Any]:
 
     chosen: dict[str, Callable[..., str]] = {"money": _money, "day": _day, "number": _number, "plural": _plural}
     return {name: pass_context(function) for name, function in chosen.items()}
+
+
+def code_spans(text: Any) -> Any:
+    """Text with `backticks` (a command in a note: "see `arkops payments failed`") as <code> in HTML, the rest
+    escaped; the text parts keep the backticks, which read as they are."""
+    import re
+
+    from markupsafe import Markup, escape
+
+    return Markup(re.sub(r"`([^`]+)`", lambda match: f"<code>{match[1]}</code>", str(escape(text))))
 
 
 @contextmanager

@@ -336,6 +336,20 @@ def billing_portal_link(rt: Runtime, request: Request) -> Response:
     return Response(303, None, {"Location": link.url, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
 
 
+def billing_upgrade(rt: Runtime, request: Request) -> Response:
+    """GET /upgrade?email=&plan=&sig=: the signed link of a day-12 or day-14 email; a fresh Checkout for that
+    email and plan, to which the browser is sent (302)."""
+    from arkops.core.plans.upgrade import open_link
+
+    wanted = {name: request.query.get(name) for name in ("email", "plan", "sig")}
+    if missing := [name for name, value in wanted.items() if not value]:
+        raise HttpError(400, "bad_data", f"{', '.join(missing)}: required (the link of a trial email)")
+    link = open_link(rt, str(wanted["email"]), str(wanted["plan"]), str(wanted["sig"]), now=rt.now())
+    if link.url is None:
+        return _link(link)
+    return Response(302, None, {"Location": link.url, "Cache-Control": "no-store"})
+
+
 def build(app: App) -> list[Route]:
     """Every route, in matching order."""
     return [
@@ -352,6 +366,7 @@ def build(app: App) -> list[Route]:
         route("GET", "/u/{token}", unsubscribe_page, "link"),
         route("POST", "/u/{token}", unsubscribe_post, "link"),
         route("GET", "/billing/portal/{token}", billing_portal_link, "link"),
+        route("GET", "/upgrade", billing_upgrade, "public"),
         route("GET", "/healthz", healthz, "open"),
         route("GET", "/metrics", metrics(app), "token"),
     ]

@@ -5,8 +5,10 @@ before a worker thread sees it: a client that drips its headers, or stalls
 mid-body, holds a socket, not a worker, so the real requests beside it are
 answered at once (`[serve] threads` workers; `channel_timeout` closes an
 idle connection). Bodies over twice `[serve] max_body_bytes` are refused by
-waitress itself before they are read; the application answers a JSON 413
-for anything over the limit it is handed.
+waitress itself before they are read, and a request it cannot parse gets a
+400 from it: both answered by the application's `refused_by_server`, JSON
+as every error; the application answers a JSON 413 for anything over the
+limit it is handed.
 
 The stop: the first SIGTERM or SIGINT closes the listening socket's door
 (no new connection is accepted) and lets the requests in flight finish and
@@ -43,6 +45,45 @@ def _in_flight(server: Any) -> int:
     return busy
 
 
+def _proxy_settings(proxy: str) -> dict[str, Any]:
+    """Behind the reverse proxy `[serve] trusted_proxy`, the client is the one its X-Forwarded-For names (the
+    rate limit and the access log count clients, not the proxy); from anyone else the header is dropped."""
+    if not proxy:
+        return {}
+    return {"trusted_proxy": proxy, "trusted_proxy_headers": {"x-forwarded-for"}, "trusted_proxy_count": 1}
+
+
+def _json_refusals(app: App) -> type:
+    """waitress's connection class, its own refusals (before the app runs) answered by the app as JSON errors."""
+    from waitress.channel import HTTPChannel
+    from waitress.task import ErrorTask
+
+    class JsonRefusal(ErrorTask):
+        def execute(self) -> None:
+            parsed, error = self.request, self.request.error
+            # a request refused at its first line has no method, path or version yet
+            environ = {
+                "REQUEST_METHOD": getattr(parsed, "command", None) or "-",
+                "PATH_INFO": getattr(parsed, "path", None) or "-",
+                "QUERY_STRING": getattr(parsed, "query", None) or "",
+                "REMOTE_ADDR": self.channel.addr[0] if self.channel.addr else "-",
+                "SERVER_PROTOCOL": f"HTTP/{getattr(parsed, 'version', None) or '1.0'}",
+            }
+            if "X_REQUEST_ID" in parsed.headers:
+                environ["HTTP_X_REQUEST_ID"] = parsed.headers["X_REQUEST_ID"]
+            status, headers, body = app.refused_by_server(environ, error.code, error.body)
+            self.status = status
+            self.response_headers.extend(headers)
+            self.set_close_on_finish()
+            self.content_length = len(body)
+            self.write(body)
+
+    class JsonRefusingChannel(HTTPChannel):
+        error_task_class = JsonRefusal
+
+    return JsonRefusingChannel
+
+
 def serve(
     rt: Runtime,
     *,
@@ -76,7 +117,9 @@ def serve(
             expose_tracebacks=False,
             ident="arkops",
             clear_untrusted_proxy_headers=True,
+            **_proxy_settings(rt.config["serve"]["trusted_proxy"]),
         )
+        server.channel_class = _json_refusals(app)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise UsageError(f"{host}:{port} is already in use; choose another --port") from None

@@ -49,10 +49,20 @@ REASONS = {
     405: "Method Not Allowed",
     409: "Conflict",
     413: "Content Too Large",
+    431: "Request Header Fields Too Large",
     429: "Too Many Requests",
     500: "Internal Server Error",
     502: "Bad Gateway",
+    501: "Not Implemented",
     503: "Service Unavailable",
+}
+# The codes of waitress's own refusals (`App.refused_by_server`), by status
+SERVER_REFUSALS = {
+    400: "bad_request",
+    413: "too_large",
+    431: "headers_too_large",
+    500: "internal",
+    501: "not_implemented",
 }
 RETRY_AFTER = "5"  # seconds: with a 503 (a busy lock, a data file to repair) and a 429
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -230,18 +240,7 @@ class App:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.monotonic()
-        given = environ.get("HTTP_X_REQUEST_ID") or ""
-        request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
-        query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING") or "", keep_blank_values=True).items()}
-        request = Request(
-            environ,
-            environ.get("REQUEST_METHOD", "GET").upper(),
-            environ.get("PATH_INFO") or "/",
-            query,
-            _client(environ),
-            request_id,
-            self.max_body,
-        )
+        request = self._request(environ)
         found, name = None, "unmatched"
         try:
             found = self._match(request)
@@ -251,14 +250,40 @@ class App:
             response = Response(exc.status, {"error": exc.message, "code": exc.code}, dict(exc.headers))
         if found is not None and found.access == "public":
             self._cors(request, response)
-        response.headers["X-Request-Id"] = request_id
+        status, headers, payload = self._finish(request, response, name, started)
+        start_response(status, headers)
+        return [payload]
+
+    def refused_by_server(self, environ: dict[str, Any], status: int, message: str) -> tuple[str, list, bytes]:
+        """waitress's own refusals, before the application runs (a malformed request, a body declared over
+        twice `max_body_bytes`, headers over 64 KiB), answered as every error is: JSON with a code, a request
+        id, an access log line. (status line, headers, body)"""
+        request = self._request(environ)
+        code = SERVER_REFUSALS.get(status, "bad_request")
+        return self._finish(request, Response(status, {"error": message, "code": code}), "unparsed", time.monotonic())
+
+    def _request(self, environ: dict[str, Any]) -> Request:
+        given = environ.get("HTTP_X_REQUEST_ID") or ""
+        request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
+        query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING") or "", keep_blank_values=True).items()}
+        return Request(
+            environ,
+            environ.get("REQUEST_METHOD", "GET").upper(),
+            environ.get("PATH_INFO") or "/",
+            query,
+            _client(environ),
+            request_id,
+            self.max_body,
+        )
+
+    def _finish(self, request: Request, response: Response, name: str, started: float) -> tuple[str, list, bytes]:
+        response.headers["X-Request-Id"] = request.request_id
         payload = b"" if request.method == "HEAD" else response.payload()
         headers = [("Content-Type", response.content_type), ("Content-Length", str(len(payload)))]
         headers += list(response.headers.items())
-        start_response(f"{response.status} {REASONS.get(response.status, 'Unknown')}", headers)
         self.metrics.request(name, response.status)
         self._access_log(request, response.status, len(payload), time.monotonic() - started)
-        return [payload]
+        return f"{response.status} {REASONS.get(response.status, 'Unknown')}", headers, payload
 
     def _match(self, request: Request) -> Route:
         allowed = []

@@ -32,6 +32,7 @@ from typing import Any
 CHUNK = 4 << 20
 MAX_LINE = CHUNK  # a longer line is unreadable: counted and skipped, never held in memory
 FORMATS = ("auto", "combined", "jsonl", "json")
+EVERY_LINE = (b"\n",)  # `read_lines` needles that every complete line holds
 
 # host? ip ident user [time] "request" status size ("referrer" "agent" (anything appended: request time...)?)?
 _QUOTED = r'(?:[^"\\]*(?:\\.[^"\\]*)*)'  # a quoted field's inside, with \" and \\ escapes
@@ -293,15 +294,18 @@ class Chunk:
     skipping: bool = False  # `end` is inside an over-long line: resume by skipping to its end
 
 
-def read_lines(path: Path, offset: int, needles: tuple[bytes, ...], *, skipping: bool = False) -> Iterator[Chunk]:
-    """The complete lines after `offset` that contain any needle, chunk by chunk.
+def read_lines(
+    path: Path, offset: int, needles: tuple[bytes, ...], *, skipping: bool = False, whole: bool = False
+) -> Iterator[Chunk]:
+    """The complete lines after `offset` that contain any needle (`EVERY_LINE`: all), chunk by chunk.
 
     A last line without its newline (still being written, or cut by a
-    crash) is left for a later run. Memory stays at one chunk, whatever the
-    file holds: a line longer than a chunk (`MAX_LINE`) is never buffered
-    whole; it is counted (`Chunk.overlong`) and skipped to its newline, and a
-    file ending inside one says so (`Chunk.skipping`, with `skipping=True`
-    the next read starts by skipping the rest of it).
+    crash) is left for a later run; with `whole` (a file read once, such as
+    an import) it is a line like the others. Memory stays at one chunk,
+    whatever the file holds: a line longer than a chunk (`MAX_LINE`) is never
+    buffered whole; it is counted (`Chunk.overlong`) and skipped to its
+    newline, and a file ending inside one says so (`Chunk.skipping`, with
+    `skipping=True` the next read starts by skipping the rest of it).
     """
     find = _finder(needles)
     with open_log(path) as handle:
@@ -313,6 +317,9 @@ def read_lines(path: Path, offset: int, needles: tuple[bytes, ...], *, skipping:
         while True:
             with memoryview(buffer) as view:
                 got = handle.readinto(view[filled:])
+            if not got and whole and filled and not skipping:
+                buffer[filled] = ord("\n")  # the last line ends with the file (a full buffer was an over-long line)
+                got, whole = 1, False
             if not got:
                 if skipping or overlong:
                     yield Chunk([], start, 0, overlong, skipping)

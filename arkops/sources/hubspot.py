@@ -153,7 +153,9 @@ class HubSpot:
         for start in range(0, len(contacts), BATCH):
             chunk = contacts[start : start + BATCH]
             inputs = [
-                SimplePublicObjectBatchInputUpsert(id=c.email, id_property="email", properties=self._properties(c))
+                SimplePublicObjectBatchInputUpsert(
+                    id=c.email, id_property="email", object_write_trace_id=c.email, properties=self._properties(c)
+                )
                 for c in chunk
             ]
             answer = self._call(
@@ -277,8 +279,10 @@ def _seconds(headers: dict[str, str]) -> str | None:
 
 
 def _error_ids(error: Any) -> list[str]:
+    """The people a 207 (multi-status) error is about: a write names them by the `objectWriteTraceId` each input
+    carries (its email), a read by `ids`."""
     context = getattr(error, "context", None) or {}
-    return [str(v).lower() for v in context.get("ids", []) or []]
+    return [str(v).lower() for key in ("objectWriteTraceId", "ids") for v in context.get(key, []) or []]
 
 
 def _message(body: Any) -> str:

@@ -15,17 +15,22 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from arkops.config import env
+from arkops.config import env, stripe_key_problem
 from arkops.errors import ConfigError, DataError, ServiceError, redact
 
 
 def client(*, timeout: float) -> Any:
-    """The Stripe client; `timeout` bounds each request (the library's own default is 80 s)."""
+    """The Stripe client; `timeout` bounds each request (the library's own default is 80 s).
+
+    A key that is not set, still `.env.example`'s or not a secret key's shape is refused here (exit 3),
+    before any request: Stripe would only refuse it after the retries.
+    """
+    key = env("STRIPE_SECRET_KEY")
+    problem = stripe_key_problem(key)
+    if problem:
+        raise ConfigError("environment", "STRIPE_SECRET_KEY", problem.removeprefix("STRIPE_SECRET_KEY "))
     import stripe
 
-    key = env("STRIPE_SECRET_KEY")
-    if not key:
-        raise ConfigError("environment", "STRIPE_SECRET_KEY", "not set")
     http = stripe.new_default_http_client(timeout=timeout)
     base = env("STRIPE_API_BASE")
     if base:  # a local Stripe-compatible server (tests, localstripe)
@@ -105,7 +110,10 @@ def iter_list(client: Any, path: str, params: dict, *, what: str, delays: Sequen
     params = {"limit": 100, **params}
     while True:
         page = call(partial(client.raw_request, "get", path, **params), what=what, delays=delays).data
-        items = page.get("data") or []
+        if not isinstance(page, dict) or not isinstance(page.get("data"), list):
+            # read as an empty list, an answer that is not one would say "nothing there"
+            raise DataError(f"Stripe answered {path} with {str(page)[:200]}, not a list")
+        items = page["data"]
         yield from items
         if not page.get("has_more") or not items:
             return

@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 SCHEME = "v1"
 TOLERANCE_SECONDS = 300  # Stripe's libraries' default
+MAX_PAYLOAD = 1 << 20  # Stripe events are far smaller; a larger payload is refused unread
 
 
 class SignatureError(ValueError):

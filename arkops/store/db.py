@@ -34,6 +34,9 @@ from arkops.store.locking import DATA_LOCK_WAIT, exclusive
 from arkops.store.schema import SCHEMAS, DatabaseName, Schema, database_name
 
 META = "_meta"
+# Written by `arkops init` (and the demo) into the data directory: what makes it one.
+MARKER = ".arkops"
+MARKER_TEXT = b"This folder is an arkops data directory (see docs/architecture.md, Storage).\n"
 
 
 def read_json_file(path: Path) -> Any:
@@ -254,13 +257,35 @@ class Store:
 
     def ensure(self) -> None:
         """The data directory must exist (`arkops init` creates it); its `locks/` folder is made on demand."""
+        self._exists()
+        if not self.read_only:
+            ensure_dir(self.lock_dir)
+
+    def check_initialised(self) -> None:
+        """DataError (exit 3) unless this is an arkops data directory: `arkops init` marked it, or arkops
+        wrote in it before the mark existed (its `locks/`). A wrong or empty `--data-dir` is told, never
+        shown as an empty business."""
+        self._exists()
+        if not (self.data_dir / MARKER).is_file() and not self.lock_dir.is_dir():
+            raise DataError(
+                f"{self.data_dir} is not an arkops data directory (empty or not initialised): run `arkops init` "
+                "here, or point --data-dir / ARKOPS_DATA_DIR at it"
+            )
+
+    def _exists(self) -> None:
         if not self.data_dir.is_dir():
             raise DataError(
                 f"no arkops data directory at {self.data_dir}: run `arkops init` here, "
                 "or point --data-dir / ARKOPS_DATA_DIR at it"
             )
-        if not self.read_only:
-            ensure_dir(self.lock_dir)
+
+    def initialise(self) -> None:
+        """Make the data directory (0700) and mark it as arkops' (`check_initialised`)."""
+        ensure_dir(self.data_dir)
+        self.data_dir.chmod(0o700)
+        marker = self.data_dir / MARKER
+        if not marker.is_file():
+            atomic_write_bytes(marker, MARKER_TEXT)
 
     @contextmanager
     def lock(self, name: DatabaseName, *, wait: float = DATA_LOCK_WAIT, what: str | None = None) -> Iterator[None]:

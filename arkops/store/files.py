@@ -12,6 +12,28 @@ from arkops.errors import DataError
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 
+# Files this process wrote, appended to or removed: a job that changed none did nothing (`arkops run` is quiet
+# about it). Every write goes through here (no write without a change), so the count is the work done.
+_changes = [0]
+
+
+def changes() -> int:
+    return _changes[0]
+
+
+def count_change() -> None:
+    _changes[0] += 1
+
+
+def remove_file(path: Path) -> bool:
+    """Remove a file (retention, purges); whether it was there."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    count_change()
+    return True
+
 
 def ensure_dir(path: Path) -> Path:
     """Make a folder and any missing parent, each 0700 (`mkdir(parents=True)` would give parents the umask's mode)."""
@@ -87,6 +109,7 @@ def _write_and_replace(path: Path, data: bytes, mode: int) -> None:
     os.close(fd)
     os.replace(tmp_name, path)
     fsync_dir(folder)
+    count_change()
 
 
 def remove_stale_temps(path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 
 from arkops.errors import CorruptFileError
-from arkops.store.files import FILE_MODE, atomic_write_bytes
+from arkops.store.files import FILE_MODE, atomic_write_bytes, count_change
 
 
 def json_line(record: dict) -> bytes:
@@ -58,6 +58,7 @@ class JsonLines:
             os.fsync(fd)
         finally:
             os.close(fd)
+        count_change()
         return len(lines)
 
     def rewrite(self, records: Iterable[dict]) -> None:

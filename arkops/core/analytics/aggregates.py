@@ -80,7 +80,7 @@ def page_counts(rt: Runtime, *, start: datetime, end: datetime) -> dict[str, dic
     return counts
 
 
-def compare_pages(rt: Runtime, *, now: datetime, since: str | None) -> dict:
+def compare_pages(rt: Runtime, *, now: datetime, since: datetime | None, until: datetime | None = None) -> dict:
     """`leads stats --compare`: per tracked page, arkops' counts from the logs beside the provider's.
 
     `difference` is the provider's visitors minus arkops' (both distinct per day, summed): positive where
@@ -90,8 +90,8 @@ def compare_pages(rt: Runtime, *, now: datetime, since: str | None) -> dict:
     from arkops.clock import parse_iso
     from arkops.core.leads.scoring import page_stats
 
-    stats = page_stats(rt, now=now, since=since)
-    theirs = page_counts(rt, start=parse_iso(stats["since"]), end=now)
+    stats = page_stats(rt, now=now, since=since, until=until)
+    theirs = page_counts(rt, start=parse_iso(stats["since"]), end=until or now)
     pages = []
     for page in stats["pages"]:
         counted = theirs.get(page["path"], {"visitors": 0, "pageviews": 0})

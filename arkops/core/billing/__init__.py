@@ -20,6 +20,20 @@ class PaymentStatus(StrEnum):
     uncollectible = "uncollectible"
 
 
+class ReportBy(StrEnum):
+    """How `payments report --by` splits the ledger."""
+
+    plan = "plan"
+    currency = "currency"
+
+
+class CohortMetric(StrEnum):
+    """What a cell of `payments cohorts` counts."""
+
+    customers = "customers"
+    mrr = "mrr"
+
+
 class SubscriptionStatus(StrEnum):
     """Stripe's subscription statuses."""
 
@@ -44,7 +58,8 @@ LEDGER_DB = Database(
     "ledger",
     version=3,
     # Only customers and invoices name a person; the other tables hold Stripe ids, amounts and dates
-    # (events: applied event ids; sync: cursors; flags: one-time alerts; unresolved: ids still unknown).
+    # (events: applied event ids; sync: cursors; flags: one-time alerts; unresolved: ids still unknown;
+    # skipped_fields: the fields an event was applied without, by object id and field name, never their values).
     personal={
         "customers": ("email", "name"),
         "invoices": ("customer_email",),
@@ -64,6 +79,7 @@ LEDGER_DB = Database(
                 "sync",
                 "flags",
                 "unresolved",
+                "skipped_fields",
             ),
             (),
         ),
@@ -105,6 +121,9 @@ DOMAIN = Domain(
         DoctorCheck("arkops.core.billing.checks:stripe_settings", order=30),
         DoctorCheck("arkops.core.billing.checks:ledger_unresolved", order=31),
         DoctorCheck("arkops.core.billing.checks:invoice_amounts", order=32),
+        DoctorCheck("arkops.core.billing.checks:exchange_rates", order=33),
+        DoctorCheck("arkops.core.billing.checks:skipped_fields", order=34),
+        DoctorCheck("arkops.core.billing.checks:refunds_unlinked", order=35),
         DoctorCheck("arkops.core.billing.checks:stripe_api", order=92, needs="stripe"),
     ),
     demo=DemoPart("arkops.core.billing.demo:build", order=20),
@@ -112,6 +131,7 @@ DOMAIN = Domain(
     retention=(
         Retention("arkops.core.billing.retention:fold_event_ids", order=30),
         Retention("arkops.core.billing.retention:archive_settled_invoices", order=31),
+        Retention("arkops.core.billing.summaries:refresh_summaries", order=32),
     ),
     status=SectionPart("arkops.core.billing.sections:status", order=10),
     report=SectionPart("arkops.core.billing.sections:report", order=10),

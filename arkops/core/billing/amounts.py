@@ -112,29 +112,61 @@ def subscription_mrr(
     Item-level discounts apply to their item; subscription-level ones to the whole invoice; the
     customer's discount only when the subscription has none of its own (Stripe's precedence).
     """
+    return _worth(sub, at, convert, customer_discounts, tax_rates)[0]
+
+
+def item_mrrs(
+    sub: Subscription,
+    at: int,
+    convert: Convert,
+    *,
+    customer_discounts: Iterable[Discount] = (),
+    tax_rates: Mapping[str, TaxRate] | None = None,
+) -> list[float]:
+    """Each item's part of `subscription_mrr` (they add up to it), in the order of `sub["items"]`.
+
+    A fixed amount off the whole invoice has no item of its own: each item bears it in proportion to its
+    amount after its own discounts.
+    """
+    total, nets = _worth(sub, at, convert, customer_discounts, tax_rates)
+    gross = sum(nets)
+    return [net * total / gross if gross > 0 else 0.0 for net in nets]
+
+
+def _worth(
+    sub: Subscription | None,
+    at: int,
+    convert: Convert,
+    customer_discounts: Iterable[Discount],
+    tax_rates: Mapping[str, TaxRate] | None,
+) -> tuple[float, list[float]]:
+    """The subscription's MRR, and each item's monthly amount after its own and the invoice's percentage
+    discounts (before a fixed amount off the invoice)."""
+    items = sub.get("items", []) if sub else []
+    nothing = (0.0, [0.0] * len(items))
     if not sub or sub.get("status") not in MRR_STATUSES or sub.get("pause_collection"):
-        return 0.0
+        return nothing
     ended_at = sub.get("ended_at")
-    if ended_at and ended_at <= at:
-        return 0.0
-    items = sub.get("items", [])
-    if not items:
-        return 0.0
+    if (ended_at and ended_at <= at) or not items:
+        return nothing
     own = sub.get("discounts", [])
     invoice_discounts = list(own) if own else list(customer_discounts)
-    total = 0.0
+    nets = []
     for item in items:
         gross = item_amount(item, tax_rates)
         net = _discounted(gross, item.get("discounts", []), at, amounts=True)  # item level: once per invoice line
         net = _discounted(net, invoice_discounts, at, amounts=False)
-        total += convert(monthly(net, item["interval"], item["interval_count"]), item["currency"])
+        nets.append(convert(monthly(net, item["interval"], item["interval_count"]), item["currency"]))
+    total = 0.0
+    for net in nets:
+        total += net
     # a fixed amount off applies once per invoice: normalise it by the subscription's billing interval
     first = items[0]
     for discount in invoice_discounts:
         if (amount_off := discount.get("amount_off")) and discount_active(discount, at):
             off = monthly(amount_off, first["interval"], first["interval_count"])
             total -= convert(off, discount.get("currency") or first["currency"])
-    return max(total, 0.0)
+    return max(total, 0.0), nets
 
 
 def unresolved(sub: Subscription, customer_discounts: Iterable[Discount] = ()) -> list[str]:

@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from arkops.clock import from_unix, iso, parse_day
+from arkops.clock import from_unix, iso
 from arkops.core.billing.records import Discount, Subscription
-from arkops.core.billing.report import histories_by_customer, load, movement_kind, mrr_snapshots
-from arkops.errors import DataError
-from arkops.money import Converter
+from arkops.core.billing.report import histories_by_customer, load, movement_kind, mrr_snapshots, unrated_currency
+from arkops.money import Converter, only_in
 from arkops.runtime import Runtime
 
 
@@ -37,19 +36,17 @@ def change_points(subscriptions: Iterable[list[Subscription]], customer_discount
     return sorted(points)
 
 
-def mrr_changes(rt: Runtime, *, now: datetime, since: str | None = None) -> list[dict]:
-    """Each change of a customer's MRR up to `now` (from `since`, a local day YYYY-MM-DD), oldest first.
+def mrr_changes(
+    rt: Runtime, *, now: datetime, since: datetime | None = None, until: datetime | None = None
+) -> list[dict]:
+    """Each change of a customer's MRR in [since, until) (until: up to `now`), oldest first.
 
     A change is classified as in the report (new, expansion, contraction, churn, reactivation), against
     the customer's whole history: a customer who left before `since` and returns after is a reactivation.
     """
     config = rt.config
-    start = None
-    if since is not None:
-        try:
-            start = int(datetime.strptime(parse_day(since), "%Y-%m-%d").replace(tzinfo=config.tz).timestamp())
-        except DataError as exc:
-            raise DataError(f"--since {exc}") from None
+    start = None if since is None else since.timestamp()
+    end = None if until is None else until.timestamp()
     convert = Converter(config.currency, config["fx"])
     ledger = load(rt)
     now_ts = int(now.timestamp())
@@ -57,10 +54,11 @@ def mrr_changes(rt: Runtime, *, now: datetime, since: str | None = None) -> list
     for customer, subscriptions in histories_by_customer(ledger).items():
         extra = ledger.customer_discounts.get(customer, [])
         points = [at for at in change_points(subscriptions, extra) if at <= now_ts]
+        unconverted = unrated_currency([version for versions in subscriptions for version in versions], convert)
         series = mrr_snapshots(
             {customer: subscriptions},
             points,
-            convert,
+            only_in(unconverted) if unconverted else convert,
             customer_discounts=ledger.customer_discounts,
             tax_rates=ledger.tax_rates,
         ).get(customer, [])
@@ -70,7 +68,7 @@ def mrr_changes(rt: Runtime, *, now: datetime, since: str | None = None) -> list
             kind = movement_kind(before, after, ever_paid=ever_paid)
             if kind is None:
                 continue
-            if start is None or at >= start:
+            if (start is None or at >= start) and (end is None or at < end):
                 found.append(
                     (
                         at,
@@ -83,7 +81,7 @@ def mrr_changes(rt: Runtime, *, now: datetime, since: str | None = None) -> list
                             "from": before,
                             "to": after,
                             "change": after - before,
-                            "currency": convert.reporting,
+                            "currency": unconverted or convert.reporting,
                         },
                     )
                 )

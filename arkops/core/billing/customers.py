@@ -25,9 +25,9 @@ def apply_customer(db: Db, obj: dict, at: int, deleted: bool) -> None:
     previous: Customer | dict[str, Any] = CUSTOMERS.get(db, customer_id) or {}
     state: Customer = {
         "id": customer_id,
-        "email": F.text(obj, "email") or previous.get("email"),
-        "name": F.text(obj, "name") or previous.get("name"),
-        "created": F.moment(obj, "created") or previous.get("created"),
+        "email": F.optional(F.text, obj, "email") or previous.get("email"),
+        "name": F.optional(F.text, obj, "name") or previous.get("name"),
+        "created": F.optional(F.moment, obj, "created") or previous.get("created"),
         "deleted": deleted,
     }
     store_newest(db, CUSTOMERS, customer_id, at, state)
@@ -38,13 +38,13 @@ def apply_customer(db: Db, obj: dict, at: int, deleted: bool) -> None:
 def apply_checkout(db: Db, session: dict, at: int) -> None:
     """checkout.session.completed: the email the customer typed, for a customer the ledger has none for yet."""
     customer_id = F.ident(session, "customer")
-    details = F.table(session, "customer_details")
-    email = F.text(details, "email") or F.text(session, "customer_email")
+    details = F.optional(F.table, session, "customer_details")
+    email = F.optional(F.text, details, "email") or F.optional(F.text, session, "customer_email")
     if customer_id and email and not customer_email(db, customer_id):
         state: Customer = {
             "id": customer_id,
             "email": email,
-            "name": F.text(details, "name"),
+            "name": F.optional(F.text, details, "name"),
             "created": at,
             "deleted": False,
         }

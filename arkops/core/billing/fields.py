@@ -1,29 +1,91 @@
 """Reading Stripe objects: every field the ledger keeps is checked once, here, as it comes in.
 
 Stripe sends well-formed objects, but webhooks, imports and local test
-servers may not: a field of the wrong type or out of range is a DataError
-naming the object and the field (the event is refused, exit 3 or HTTP 400),
-never a crash later in a report.
+servers may not. A field a figure needs (an amount, a currency, a status, a
+price's terms, when money moved) of the wrong type or outside Stripe's own
+bounds is a `BadField` naming the object and the field: the event is refused
+(exit 3 or HTTP 400), never a crash later in a report. A field no figure
+needs (a name, an email, an attempt count, a display date) is read through
+`optional`: a bad value is skipped and recorded, and the event is applied
+without it (`skipping` collects what was skipped while one event is applied).
+
+Bounds are Stripe's own (its OpenAPI specification): strings of at most
+5,000 characters, integers in int64, `percent_off` above 0 up to 100.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
 from arkops.clock import from_seconds
 from arkops.errors import DataError
-from arkops.money import MAX_AMOUNT, currency_code
+from arkops.money import currency_code
 
-MAX_TEXT = 500
-# Stripe's integers (quantities, package sizes, tier bounds, attempt counts) are int64 in its API reference,
-# with no smaller bound published: metered bytes billed per GB divide by 1,000,000,000.
+MAX_TEXT = 5000  # Stripe's maxLength on the strings of its objects (ids, emails, names, statuses)
+# Stripe's integers (amounts, quantities, package sizes, tier bounds, attempt counts) are int64 in its API
+# reference, with no smaller bound published: metered bytes billed per GB divide by 1,000,000,000.
 MAX_COUNT = 2**63 - 1
+MAX_AMOUNT = MAX_COUNT  # minor units
+
+T = TypeVar("T")
+
+
+class BadField(DataError):
+    """A field of a Stripe object that cannot be read: `where` (object and field) and `reason`, without the
+    value, which may be personal data (what `skipping` records)."""
+
+    def __init__(self, obj: dict, key: str, value: object, reason: str) -> None:
+        self.where, self.reason = _where(obj, key), reason
+        super().__init__(f"{self.where}: {value!r} {reason}")
+
+
+_skipped: ContextVar[list[str] | None] = ContextVar("skipped_fields", default=None)
+
+
+@contextmanager
+def skipping() -> Iterator[list[str]]:
+    """Collect, as `object id: field (reason)`, the optional fields skipped inside the block (`optional`)."""
+    found: list[str] = []
+    token = _skipped.set(found)
+    try:
+        yield found
+    finally:
+        _skipped.reset(token)
+
+
+def optional(read: Callable[..., T], obj: dict, key: str, *args: Any) -> T:
+    """`read(obj, key, ...)` of a field no figure needs: a bad value is recorded (see `skipping`) and the field
+    reads as missing, so it never stops the event that carries it."""
+    try:
+        return read(obj, key, *args)
+    except BadField as exc:
+        _record(exc)
+        return read({**obj, key: None}, key, *args)
+
+
+def optional_part(read: Callable[[], T], default: T) -> T:
+    """`read()` of a part of an object no figure needs (an invoice's lines): a bad field in it is recorded (see
+    `skipping`) and the part reads as `default`."""
+    try:
+        return read()
+    except BadField as exc:
+        _record(exc)
+        return default
+
+
+def _record(exc: BadField) -> None:
+    found = _skipped.get()
+    if found is not None:
+        found.append(f"{exc.where} ({exc.reason})")
 
 
 def _where(obj: dict, key: str) -> str:
     kind = obj.get("object") if isinstance(obj.get("object"), str) else "object"
-    name = obj.get("id") if isinstance(obj.get("id"), str) else "?"
+    name = obj.get("id") if isinstance(obj.get("id"), str) and len(obj["id"]) <= 255 else "?"
     return f"{kind} {name}: {key}"
 
 
@@ -33,7 +95,7 @@ def table(obj: dict, key: str) -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise DataError(f"{_where(obj, key)}: {value!r} is not an object")
+        raise BadField(obj, key, value, "is not an object")
     return value
 
 
@@ -45,7 +107,7 @@ def listing(obj: dict, key: str) -> list[dict]:
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise DataError(f"{_where(obj, key)}: {value!r} is not a list of objects")
+        raise BadField(obj, key, value, "is not a list of objects")
     return value
 
 
@@ -55,7 +117,7 @@ def text(obj: dict, key: str) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or len(value) > MAX_TEXT or not value.isprintable():
-        raise DataError(f"{_where(obj, key)}: {value!r} is not text on one line")
+        raise BadField(obj, key, value, "is not text on one line")
     return value
 
 
@@ -73,7 +135,7 @@ def amount(obj: dict, key: str) -> int:
     if value is None:
         return 0
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_AMOUNT:
-        raise DataError(f"{_where(obj, key)}: {value!r} is not an amount in minor units")
+        raise BadField(obj, key, value, "is not an amount in minor units")
     return value
 
 
@@ -84,7 +146,7 @@ def count(obj: dict, key: str, default: int) -> int:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
-        raise DataError(f"{_where(obj, key)}: {value!r} is not a count")
+        raise BadField(obj, key, value, "is not a count")
     return value
 
 
@@ -98,7 +160,7 @@ def percent(obj: dict, key: str) -> float | None:
         or not math.isfinite(value)
         or not 0 <= value <= 100
     ):
-        raise DataError(f"{_where(obj, key)}: {value!r} is not a percentage")
+        raise BadField(obj, key, value, "is not a percentage")
     return float(value)
 
 
@@ -107,7 +169,10 @@ def currency(obj: dict, key: str, fallback: str = "") -> str:
     value = obj.get(key)
     if value is None or value == "":
         return fallback
-    return currency_code(value, what=f"{_where(obj, key)}: currency")
+    try:
+        return currency_code(value)
+    except DataError:
+        raise BadField(obj, key, value, "is not an ISO 4217 code of a currency") from None
 
 
 def moment(obj: dict, key: str) -> int | None:
@@ -115,13 +180,16 @@ def moment(obj: dict, key: str) -> int | None:
     value = obj.get(key)
     if value is None:
         return None
-    return int(from_seconds(value, what=_where(obj, key)).timestamp())
+    try:
+        return int(from_seconds(value, what="").timestamp())
+    except DataError as exc:
+        raise BadField(obj, key, value, str(exc).partition(f"{value!r} ")[2]) from None
 
 
 def choice(obj: dict, key: str, allowed: tuple[str, ...], default: str) -> str:
     value = text(obj, key) or default
     if value not in allowed:
-        raise DataError(f"{_where(obj, key)}: {value!r} is not one of {', '.join(allowed)}")
+        raise BadField(obj, key, value, f"is not one of {', '.join(allowed)}")
     return value
 
 
@@ -130,7 +198,7 @@ def flag(obj: dict, key: str) -> bool:
     if value is None:
         return False
     if not isinstance(value, bool):
-        raise DataError(f"{_where(obj, key)}: {value!r} is not true or false")
+        raise BadField(obj, key, value, "is not true or false")
     return value
 
 
@@ -152,13 +220,13 @@ def decimal_amount(obj: dict, key: str) -> str | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise DataError(f"{_where(obj, key)}: {value!r} is not a decimal amount in minor units")
+        raise BadField(obj, key, value, "is not a decimal amount in minor units")
     try:
         number = Decimal(str(value))
     except InvalidOperation:
-        raise DataError(f"{_where(obj, key)}: {value!r} is not a decimal amount in minor units") from None
+        raise BadField(obj, key, value, "is not a decimal amount in minor units") from None
     if not number.is_finite() or not 0 <= number <= MAX_AMOUNT or -number.as_tuple().exponent > 12:  # type: ignore[operator]
-        raise DataError(f"{_where(obj, key)}: {value!r} is not a decimal amount in minor units")
+        raise BadField(obj, key, value, "is not a decimal amount in minor units")
     return format(number.normalize(), "f")
 
 
@@ -168,7 +236,7 @@ def signed_amount(obj: dict, key: str) -> int:
     if value is None:
         return 0
     if isinstance(value, bool) or not isinstance(value, int) or not -MAX_AMOUNT <= value <= MAX_AMOUNT:
-        raise DataError(f"{_where(obj, key)}: {value!r} is not an amount in minor units")
+        raise BadField(obj, key, value, "is not an amount in minor units")
     return value
 
 
@@ -180,7 +248,7 @@ def ident_list(obj: dict, key: str) -> list[str | dict]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise DataError(f"{_where(obj, key)}: {value!r} is not a list")
+        raise BadField(obj, key, value, "is not a list")
     out: list[str | dict] = []
     for entry in value:
         if isinstance(entry, dict):
@@ -189,5 +257,5 @@ def ident_list(obj: dict, key: str) -> list[str | dict]:
         elif isinstance(entry, str) and entry and len(entry) <= MAX_TEXT and entry.isprintable():
             out.append(entry)
         else:
-            raise DataError(f"{_where(obj, key)}: {entry!r} is not an id or an object")
+            raise BadField(obj, key, entry, "is not an id or an object")
     return out

@@ -9,6 +9,7 @@ the payment links kept here (`PAYMENT_LINKS`) are how refunds and disputes find 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from arkops.core.billing import fields as F
@@ -56,66 +57,90 @@ def _link_payments(db: Db, obj: dict, invoice: Invoice) -> None:
     since, its `payments` do), so refunds and disputes that name only a charge find their invoice."""
     link = {"invoice": invoice["id"], "customer": invoice["customer"]}
     for key in ("charge", "payment_intent"):
-        if found := F.ident(obj, key):
+        if found := F.optional(F.ident, obj, key):
             PAYMENT_LINKS.put(db, found, link)  # type: ignore[arg-type]
-    for payment in F.listing(obj, "payments"):
-        details = F.table(payment, "payment")
+    for payment in F.optional(F.listing, obj, "payments"):
+        details = F.optional(F.table, payment, "payment")
         for key in ("charge", "payment_intent"):
-            if found := F.ident(details, key):
+            if found := F.optional(F.ident, details, key):
                 PAYMENT_LINKS.put(db, found, link)  # type: ignore[arg-type]
 
 
-def apply_invoice_payment(db: Db, obj: dict) -> None:
-    """invoice_payment.paid (since 2025-03-31): the payment intent or charge that paid an invoice."""
+def apply_invoice_payment(db: Db, obj: dict) -> dict[str, str]:
+    """invoice_payment.paid (since 2025-03-31): the payment intent or charge that paid an invoice. Returns
+    them (id -> invoice id), for the refunds that were waiting for it (`refunds.link_refunds`)."""
     invoice_id = F.ident(obj, "invoice")
     if not invoice_id:
-        return
+        return {}
     invoice = INVOICES.get(db, invoice_id)
     details = F.table(obj, "payment")
+    linked = {}
     for key in ("charge", "payment_intent"):
         if found := F.ident(details, key):
             PAYMENT_LINKS.put(db, found, {"invoice": invoice_id, "customer": invoice["customer"] if invoice else None})
+            linked[found] = invoice_id
+    return linked
 
 
 def _learn_tax_rates(db: Db, obj: dict, at: int) -> None:
     """The rate of tax included in each price, from the latest paid invoice's lines: `tax_amounts` before
-    2025-03-31, `taxes` since."""
-    for line in F.listing(obj, "lines"):
-        price = F.ident(line, "price") or F.ident(F.table(F.table(line, "pricing"), "price_details"), "price")
-        inclusive = [t for t in F.listing(line, "tax_amounts") if F.flag(t, "inclusive")] + [
-            t for t in F.listing(line, "taxes") if F.text(t, "tax_behavior") == "inclusive"
-        ]
-        taxable = max((F.amount(t, "taxable_amount") for t in inclusive), default=0)  # each rate names the same base
-        if not price or not inclusive or not taxable:
-            continue
-        known = TAX_RATES.get(db, price)
-        if known is None or known["at"] <= at:
-            TAX_RATES.put(db, price, {"rate": sum(F.amount(t, "amount") for t in inclusive) / taxable, "at": at})
+    2025-03-31, `taxes` since. A line that cannot be read teaches nothing (the rate stays as an earlier
+    invoice showed it): the payment itself must not be refused for it."""
+    for line in F.optional(F.listing, obj, "lines"):
+        if (learned := F.optional_part(partial(_tax_rate, line), None)) is not None:
+            price, rate = learned
+            known = TAX_RATES.get(db, price)
+            if known is None or known["at"] <= at:
+                TAX_RATES.put(db, price, {"rate": rate, "at": at})
+
+
+def _tax_rate(line: dict) -> tuple[str, float] | None:
+    """(price, rate of the tax it includes) of an invoice line, None when it includes none."""
+    price = F.ident(line, "price") or F.ident(F.table(F.table(line, "pricing"), "price_details"), "price")
+    inclusive = [t for t in F.listing(line, "tax_amounts") if F.flag(t, "inclusive")] + [
+        t for t in F.listing(line, "taxes") if F.text(t, "tax_behavior") == "inclusive"
+    ]
+    taxable = max((F.amount(t, "taxable_amount") for t in inclusive), default=0)  # each rate names the same base
+    if not price or not inclusive or not taxable:
+        return None
+    return price, sum(F.amount(t, "amount") for t in inclusive) / taxable
 
 
 def _invoice_state(db: Db, obj: dict, at: int, paid: bool, previous: Invoice | None) -> Invoice:
     """The invoice as this event shows it, keeping what only earlier events told (email, paid time, attempts, refunds)."""
     known: Invoice | dict[str, Any] = previous or {}
     transitions = F.table(obj, "status_transitions")
-    customer = F.ident(obj, "customer")
+    customer = F.optional(F.ident, obj, "customer")
     return {
         "id": F.require_id(obj, "invoice"),
         "customer": customer,
-        "customer_email": F.text(obj, "customer_email") or customer_email(db, customer) or known.get("customer_email"),
-        "subscription": F.ident(obj, "subscription")
-        or F.ident(F.table(F.table(obj, "parent"), "subscription_details"), "subscription"),
+        "customer_email": F.optional(F.text, obj, "customer_email")
+        or customer_email(db, customer)
+        or known.get("customer_email"),
+        "subscription": F.optional_part(partial(_subscription_of, obj), None),
         "status": "paid" if paid else (F.text(obj, "status") or "open"),
         "currency": F.currency(obj, "currency"),
         "amount_paid": F.amount(obj, "amount_paid"),
         "amount_due": F.amount(obj, "amount_due"),
-        "billing_reason": F.text(obj, "billing_reason"),
+        "billing_reason": F.optional(F.text, obj, "billing_reason"),
         "paid_at": (F.moment(transitions, "paid_at") or at) if paid else known.get("paid_at"),
-        "attempt_count": F.count(obj, "attempt_count", 0) or known.get("attempt_count") or 0,
-        "next_payment_attempt": None if paid else F.moment(obj, "next_payment_attempt"),
+        "attempt_count": F.optional(F.count, obj, "attempt_count", 0) or known.get("attempt_count") or 0,
+        "next_payment_attempt": None if paid else F.optional(F.moment, obj, "next_payment_attempt"),
         "payment_failed": (not paid) or known.get("payment_failed", False),
         "refunded": known.get("refunded", 0),
-        "lines": subscription_lines(obj) if paid else known.get("lines"),
-    } | _promotion_codes(db, obj, known)  # type: ignore[return-value]
+        # only `reconcile` (doctor's invoices vs MRR) reads the lines: unreadable, they are as if not all sent
+        "lines": F.optional_part(partial(subscription_lines, obj), None) if paid else known.get("lines"),
+    } | F.optional_part(  # type: ignore[return-value]
+        partial(_promotion_codes, db, obj, known),
+        {"promotion_codes": known["promotion_codes"]} if known.get("promotion_codes") else {},
+    )
+
+
+def _subscription_of(obj: dict) -> str | None:
+    """The subscription an invoice bills: named on it before 2025-03-31, under `parent` since."""
+    return F.ident(obj, "subscription") or F.ident(
+        F.table(F.table(obj, "parent"), "subscription_details"), "subscription"
+    )
 
 
 def _promotion_codes(db: Db, obj: dict, known: Invoice | dict[str, Any]) -> dict[str, list[str]]:
@@ -142,10 +167,10 @@ def _keep_paid(state: Invoice, previous: Invoice) -> None:
 def invoice_of(db: Db, obj: dict) -> str | None:
     """The invoice a charge, refund or dispute belongs to: named on it (before 2025-03-31), or through the
     charge or payment intent the ledger saw paying it."""
-    if invoice_id := F.ident(obj, "invoice"):
+    if invoice_id := F.optional(F.ident, obj, "invoice"):
         return invoice_id
     for key in ("charge", "payment_intent", "id"):
-        found = F.ident(obj, key)
+        found = F.optional(F.ident, obj, key)
         if found and (link := PAYMENT_LINKS.get(db, found)):
             return link["invoice"]
     return None

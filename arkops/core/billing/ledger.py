@@ -24,12 +24,19 @@ from functools import partial
 from typing import Any, cast
 
 from arkops.clock import iso
+from arkops.core.billing import fields as F
 from arkops.core.billing.alerts import Alert, Money
 from arkops.core.billing.customers import apply_checkout, apply_customer
 from arkops.core.billing.discounts import apply_discount_event
 from arkops.core.billing.invoices import apply_invoice, apply_invoice_payment, link_charge
 from arkops.core.billing.records import CUSTOMERS, INVOICES, SUBSCRIPTIONS_HISTORY, Invoice
-from arkops.core.billing.refunds import apply_credit_note, apply_dispute, apply_refund, apply_refund_object
+from arkops.core.billing.refunds import (
+    apply_credit_note,
+    apply_dispute,
+    apply_refund,
+    apply_refund_object,
+    link_refunds,
+)
 from arkops.core.billing.subscriptions import apply_subscription
 from arkops.store import Db
 from arkops.text import counted
@@ -76,6 +83,7 @@ REFUND_EVENTS = ("refund.created", "refund.updated", "refund.failed", "charge.re
 
 @dataclass
 class ApplyResult:
+    fetched: int = 0  # events read (listed by the sync, or given): each is applied, already seen or ignored
     applied: int = 0
     duplicates: int = 0
     ignored: int = 0  # unknown event types, recorded as seen
@@ -83,9 +91,11 @@ class ApplyResult:
     undeliverable: list[str] = field(default_factory=list)  # customer emails not queued (bad address in Stripe)
     quiet: int = 0  # alerts about events older than the alert window (history): recorded, not sent
     notes: list[str] = field(default_factory=list)  # for the operator: what was resolved or is still unresolved
+    skipped_fields: int = 0  # fields no figure needs that could not be read: left out, the events applied
 
     def counts(self) -> dict[str, int]:
         return {
+            "fetched": self.fetched,
             "applied": self.applied,
             "duplicates": self.duplicates,
             "ignored": self.ignored,
@@ -95,9 +105,10 @@ class ApplyResult:
 
     def summary(self) -> str:
         older = f" ({self.quiet} about older events not sent)" if self.quiet else ""
+        skipped = f", {counted(self.skipped_fields, 'unreadable field')} left out" if self.skipped_fields else ""
         return (
-            f"{self.applied} applied, {self.duplicates} already seen, {self.ignored} ignored, "
-            f"{counted(len(self.alerts) - self.quiet, 'alert')}{older}"
+            f"{self.fetched} fetched: {self.applied} applied, {self.duplicates} already seen, {self.ignored} ignored, "
+            f"{counted(len(self.alerts) - self.quiet, 'alert')}{older}{skipped}"
         )
 
 
@@ -168,11 +179,35 @@ def apply_event(
     if event_type not in HANDLED:
         result.ignored += 1
         return
-    alerts = _apply(db, event_type, obj, event.get("data") or {}, at, settings, money)
+    with F.skipping() as skipped:
+        alerts = _apply(db, event_type, obj, event.get("data") or {}, at, settings, money)
+    if skipped:
+        _remember_skipped(db, event_id, event_type, at, skipped)
+        result.skipped_fields += len(skipped)
+        result.notes.append(
+            f"event {event_id} applied without {', '.join(skipped)}: not needed for a figure (see `arkops doctor`)"
+        )
     for alert in alerts:
         alert.at = at
     result.alerts += alerts
     result.applied += 1
+
+
+SKIPPED_FIELDS = "skipped_fields"  # event id -> the fields its event was applied without (the newest events)
+KEEP_SKIPPED = 100
+
+
+def _remember_skipped(db: Db, event_id: str, event_type: str, at: int, skipped: list[str]) -> None:
+    """Keep which fields an event was applied without, for `doctor`: the newest `KEEP_SKIPPED` events' only."""
+    db.put(SKIPPED_FIELDS, event_id, {"type": event_type, "created": at, "fields": skipped})
+    kept = db.items(SKIPPED_FIELDS)
+    for key, _ in sorted(kept, key=lambda item: (item[1]["created"], item[0]))[: max(len(kept) - KEEP_SKIPPED, 0)]:
+        db.delete(SKIPPED_FIELDS, key)
+
+
+def skipped_fields(db: Db) -> list[tuple[str, dict]]:
+    """(event id, {"type", "created", "fields"}) of the events applied without some field, newest first."""
+    return sorted(db.items(SKIPPED_FIELDS), key=lambda item: (-item[1]["created"], item[0]))
 
 
 def _apply(
@@ -186,7 +221,7 @@ def _apply(
     elif event_type.startswith("customer."):
         apply_customer(db, obj, at, deleted=event_type == "customer.deleted")
     elif event_type == "invoice_payment.paid":
-        apply_invoice_payment(db, obj)
+        link_refunds(db, apply_invoice_payment(db, obj))
     elif event_type.startswith("invoice."):
         return apply_invoice(db, obj, at, event_type, settings, money)
     elif event_type == "charge.refunded":

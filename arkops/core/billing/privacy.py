@@ -44,10 +44,14 @@ def forget(rt: Runtime, who: Person, *, now: datetime) -> dict[str, int]:
                 db.put("invoices", invoice_id, invoice)
                 invoices += 1
     # Settled invoices move to the monthly archives (customers stay hot): they name the person as much.
-    invoices += rewrite_archived(
+    archived = rewrite_archived(
         rt, LEDGER_DB, lambda table, _, doc: table == "invoices" and _pseudonymise_invoice(who, ids, doc)
     )
-    return {"ledger customers pseudonymised": customers, "ledger invoices pseudonymised": invoices}
+    if archived:  # the months rewritten no longer match their summaries (which hold ids and amounts, no email)
+        from arkops.core.billing.summaries import refresh_summaries
+
+        refresh_summaries(rt, now=now)
+    return {"ledger customers pseudonymised": customers, "ledger invoices pseudonymised": invoices + archived}
 
 
 def _pseudonymise_invoice(who: Person, customer_ids: set[str], invoice: dict) -> bool:

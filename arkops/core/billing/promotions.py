@@ -157,5 +157,6 @@ def _ended_at(versions: list[Subscription]) -> int | None:
 
 
 def load_ledger(rt: Runtime) -> Ledger:
-    """The ledger's current states (`arkops.core.billing.report.load`), for readers outside billing."""
-    return load(rt)
+    """The ledger's current states with every invoice (`arkops.core.billing.report.load`), for readers outside
+    billing."""
+    return load(rt, archived=True)

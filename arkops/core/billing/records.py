@@ -126,6 +126,10 @@ class Refund(TypedDict):
     created: int
     status: NotRequired[str]  # pending, succeeded, failed, canceled (absent: succeeded)
     synthetic: NotRequired[bool]  # made from a charge's amount_refunded before the refund itself was seen
+    payment_intent: NotRequired[str | None]  # what paid the refunded charge: how its invoice is found since 2025-03-31
+    # with `invoice` None: "none" when Stripe has no invoice payment for its payment intent (not an invoice's
+    # money); absent while nobody asked (no key, or Stripe unreachable)
+    invoice_lookup: NotRequired[str]
 
 
 class Dispute(TypedDict):

@@ -14,6 +14,7 @@ from typing import Literal
 from arkops.core.billing import fields as F
 from arkops.core.billing.invoices import invoice_of, link_charge, link_of
 from arkops.core.billing.records import CREDIT_NOTES, DISPUTES, INVOICES, REFUNDS, CreditNote, Dispute, Refund
+from arkops.runtime import Runtime
 from arkops.store import Db
 
 REFUND_STAGE = {"pending": 0, "requires_action": 0, "succeeded": 1, "failed": 2, "canceled": 2}
@@ -42,16 +43,25 @@ def _keep_refund(db: Db, record: Refund) -> None:
 
 def _refund_record(db: Db, refund: dict, charge: dict, at: int) -> Refund:
     charge_id = F.ident(refund, "charge") or F.require_id(charge, "charge")
-    return {
+    known = REFUNDS.get(db, F.require_id(refund, "refund"))
+    record: Refund = {
         "id": F.require_id(refund, "refund"),
         "charge": charge_id,
         "invoice": invoice_of(db, refund) or invoice_of(db, charge) if charge else invoice_of(db, refund),
-        "customer": F.ident(charge, "customer") if charge else None,
+        "customer": F.optional(F.ident, charge, "customer") if charge else None,
         "amount": F.amount(refund, "amount"),
         "currency": F.currency(refund, "currency", F.currency(charge, "currency") if charge else ""),
         "created": F.moment(refund, "created") or at,
         "status": F.choice(refund, "status", REFUND_STATUSES, "succeeded"),
+        "payment_intent": F.optional(F.ident, refund, "payment_intent")
+        or (F.optional(F.ident, charge, "payment_intent") if charge else None)
+        or (known.get("payment_intent") if known else None),
     }
+    if record["invoice"] is None and known is not None:  # what a lookup or a later link told stays
+        record["invoice"] = known["invoice"]
+        if "invoice_lookup" in known:
+            record["invoice_lookup"] = known["invoice_lookup"]
+    return record
 
 
 def apply_refund(db: Db, charge: dict, at: int) -> None:
@@ -80,6 +90,38 @@ def apply_refund_object(db: Db, refund: dict, at: int) -> None:
         return  # a refund of no charge (e.g. a customer balance) does not touch invoice revenue
     _keep_refund(db, record)
     _total_refunds(db, record["invoice"])
+
+
+def link_refunds(db: Db, payments: dict[str, str]) -> None:
+    """Refunds not linked to an invoice yet whose charge or payment intent is among `payments` (charge or
+    payment intent id -> the invoice it paid) are linked to it, and that invoice's refunds totalled again."""
+    touched = set()
+    for refund in REFUNDS.values(db):
+        if refund["invoice"] is not None:
+            continue
+        invoice_id = payments.get(refund["charge"]) or payments.get(refund.get("payment_intent") or "")
+        if invoice_id:
+            refund.pop("invoice_lookup", None)
+            REFUNDS.put(db, refund["id"], {**refund, "invoice": invoice_id})
+            touched.add(invoice_id)
+    for invoice_id in touched:
+        _total_refunds(db, invoice_id)
+
+
+def unlinked_refunds(db: Db) -> list[Refund]:
+    """Refunds that count and are not linked to an invoice, though one may have paid their charge: their payment
+    intent names no invoice the ledger knows of, and Stripe was not asked (no key) or could not be reached.
+    That invoice shows unrefunded. Oldest first."""
+    found = [
+        r
+        for r in REFUNDS.values(db)
+        if r["invoice"] is None
+        and r["amount"]  # a stand-in the refund itself has replaced takes nothing
+        and r.get("payment_intent")
+        and r.get("status") not in NOT_REFUNDED
+        and r.get("invoice_lookup") != "none"
+    ]
+    return sorted(found, key=lambda r: (r["created"], r["id"]))
 
 
 def _total_refunds(db: Db, invoice_id: str | None) -> None:
@@ -124,11 +166,12 @@ def apply_dispute(db: Db, event_type: str, obj: dict, at: int) -> None:
         reinstated = max(reinstated or at, at)
     if known and known["status"] in ("won", "lost") and event_type != "charge.dispute.closed":
         status = known["status"]  # closed is final, whatever arrives after
+    charge = F.optional(F.ident, obj, "charge")
     record: Dispute = {
         "id": dispute_id,
-        "charge": F.ident(obj, "charge"),
+        "charge": charge,
         "invoice": invoice_of(db, obj),
-        "customer": (known["customer"] if known else None) or link_of(db, F.ident(obj, "charge") or "").get("customer"),
+        "customer": (known["customer"] if known else None) or link_of(db, charge or "").get("customer"),
         "amount": F.amount(obj, "amount"),
         "currency": F.currency(obj, "currency"),
         "status": status,
@@ -170,3 +213,22 @@ def apply_credit_note(db: Db, event_type: str, obj: dict, at: int) -> None:
     CREDIT_NOTES.put(db, note_id, record)
     issued = (n for n in CREDIT_NOTES.values(db) if n["voided_at"] is None)
     _total_on_invoice(db, record["invoice"], "credited", issued)
+
+
+def unlinked_note(rt: Runtime) -> str | None:
+    """What `payments list` adds when some refunds are not linked to their invoice (`unlinked_refunds`)."""
+    from arkops.core.billing import LEDGER_DB
+    from arkops.money import format_money
+    from arkops.text import counted, first_few
+
+    with rt.store.transaction(LEDGER_DB) as db:
+        found = unlinked_refunds(db)
+    if not found:
+        return None
+    shown = first_few(
+        [f"{r['id']}: {format_money(r['amount'], r['currency'])} of {r.get('payment_intent')}" for r in found]
+    )
+    return (
+        f"{counted(len(found), 'refund')} not linked to an invoice ({shown}): its invoice is shown unrefunded "
+        "(see `arkops doctor`)"
+    )

@@ -193,3 +193,73 @@ def reread_if_ambiguous(rt: Runtime, event: dict, *, now: datetime, delays: Sequ
     reread = {"id": f"reread:{sub_id}:{event['id']}", "type": "customer.subscription.updated", "created": stamp}
     apply_events(rt, [{**reread, "data": {"object": sub}}], now=now)
     return True
+
+
+@dataclass
+class RefundLinks:
+    linked: int = 0  # refunds now linked to the invoice their payment intent paid
+    not_invoiced: int = 0  # payment intents Stripe knows no invoice payment of: not an invoice's money
+
+    def summary(self) -> str:
+        apart = f", {self.not_invoiced} not an invoice's payment" if self.not_invoiced else ""
+        return f"{self.linked} linked to their invoice{apart}"
+
+
+def find_refund_invoices(
+    rt: Runtime, *, delays: Sequence[float] | None = None, charges: Collection[str] | None = None
+) -> RefundLinks:
+    """Since API 2025-03-31 a charge no longer names its invoice: for each refund not linked to one (of the
+    `charges` given, or all), ask Stripe which invoice its payment intent paid (`GET /v1/invoice_payments` with
+    `payment[type]=payment_intent&payment[payment_intent]=pi_...`) and link it. ServiceError when Stripe cannot
+    be reached (what was found before is kept); the refunds left stay unlinked for the next sync."""
+
+    from arkops.core.billing.records import INVOICES, PAYMENT_LINKS, REFUNDS
+    from arkops.core.billing.refunds import link_refunds, unlinked_refunds
+    from arkops.sources import stripe_api
+
+    with rt.store.transaction(LEDGER_DB) as db:
+        intents = sorted(
+            {
+                intent
+                for r in unlinked_refunds(db)
+                if (intent := r.get("payment_intent")) and (charges is None or r["charge"] in charges)
+            }
+        )
+    if not intents:
+        return RefundLinks()
+    billing = rt.config["billing"]
+    waits = billing["stripe_retry_seconds"] if delays is None else delays
+    client = stripe_api.client(timeout=billing["stripe_timeout_seconds"])
+    found: dict[str, str | None] = {}
+
+    def invoice_paid_by(intent: str) -> str | None:
+        params = {"payment": {"type": "payment_intent", "payment_intent": intent}}
+        listed = stripe_api.iter_list(
+            client, "/v1/invoice_payments", params, what=f"looking up the invoice paid by {intent}", delays=waits
+        )
+        for payment in listed:
+            if isinstance(payment, dict) and F.text(payment, "status") == "paid":
+                return F.ident(payment, "invoice")
+        return None
+
+    result = RefundLinks()
+    try:
+        for intent in intents:
+            found[intent] = invoice_paid_by(intent)
+    finally:
+        if found:
+            with rt.store.transaction(LEDGER_DB) as db:
+                for intent, invoice_id in found.items():
+                    if invoice_id is None:
+                        result.not_invoiced += 1
+                        for refund in REFUNDS.values(db):
+                            if refund.get("payment_intent") == intent and refund["invoice"] is None:
+                                REFUNDS.put(db, refund["id"], {**refund, "invoice_lookup": "none"})
+                        continue
+                    invoice = INVOICES.get(db, invoice_id)
+                    link = {"invoice": invoice_id, "customer": invoice["customer"] if invoice else None}
+                    PAYMENT_LINKS.put(db, intent, link)  # type: ignore[arg-type]
+                    before = len(unlinked_refunds(db))
+                    link_refunds(db, {intent: invoice_id})
+                    result.linked += before - len(unlinked_refunds(db))
+    return result

@@ -5,14 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from arkops.core.billing.report import MOVEMENT_KINDS, build_report, failed_rows, load
-from arkops.core.sections import Chart, Figure, Formats, Section, formats, table
+from arkops.clock import local_time, parse_iso
+from arkops.core.billing import CohortMetric
+from arkops.core.billing.cohorts import cohort_rows
+from arkops.core.billing.report import MOVEMENT_KINDS, History, failed_rows, history, report_of
+from arkops.core.sections import Chart, Figure, Formats, Section, Table, formats, table
+from arkops.money import format_money
 from arkops.runtime import Runtime
 
 GRAPH_MONTHS = 12
+STATUS_COHORTS = 6  # status: the cohorts of the last six months, months 0 to 5; the report: twelve, 0 to 11
 
 
-def _figures(rt: Runtime, report: dict[str, Any], failed: list[dict], fmt: Formats) -> list[Figure]:
+def _figures(rt: Runtime, report: dict[str, Any], failures: list[dict], fmt: Formats) -> list[Figure]:
     cur = report["currency"]
     month = report["months"][-1]
     moved = {kind: month[kind] for kind in MOVEMENT_KINDS}
@@ -27,6 +32,9 @@ def _figures(rt: Runtime, report: dict[str, Any], failed: list[dict], fmt: Forma
             fmt.money(sum(moved.values()), signed=True),
             currency=cur,
         ),
+        Figure(
+            "revenue_month", f"Revenue {month['month']}", month["revenue"], fmt.money(month["revenue"]), currency=cur
+        ),
     ]
     goal = rt.config["goals"]["mrr"]
     if goal:
@@ -34,6 +42,8 @@ def _figures(rt: Runtime, report: dict[str, Any], failed: list[dict], fmt: Forma
         figures.append(
             Figure("goal", "Towards the MRR goal", round(progress, 4), f"{fmt.percent(progress)} of {fmt.money(goal)}")
         )
+    failed = [row for row in failures if not row["old"]]
+    old = [row for row in failures if row["old"]]
     owed = sum(row["amount"] for row in failed if row["currency"].upper() == cur)
     figures += [
         Figure(
@@ -55,7 +65,57 @@ def _figures(rt: Runtime, report: dict[str, Any], failed: list[dict], fmt: Forma
             note="see `arkops payments failed`" if failed else "",
         ),
     ]
+    if old:
+        days = rt.config["billing"]["failed_open_days"]
+        figures.append(
+            Figure(
+                "old_failures", "Old failures", len(old), fmt.number(len(old)), note=f"last failed over {days} days ago"
+            )
+        )
+    if report["not_converted"]:
+        figures.append(
+            Figure(
+                "not_converted",
+                "Not converted",
+                report["not_converted"],
+                not_converted_text(report["not_converted"], fmt.locale),
+                note="no [fx] rate: add it to arkops.toml (see `arkops doctor`)",
+            )
+        )
     return figures
+
+
+def _yearly_figures(report: dict[str, Any], fmt: Formats) -> list[Figure]:
+    """The report's cards beside status's: ARR, LTV, and the month's revenue churn (logo churn is status's)."""
+    cur = report["currency"]
+    month = report["months"][-1]
+    ltv = report["ltv"]
+    return [
+        Figure("arr", "ARR", report["arr"], fmt.money(report["arr"]), currency=cur, note="12 x MRR"),
+        Figure(
+            "ltv",
+            "LTV",
+            ltv,
+            fmt.money(ltv) if ltv is not None else "n/a",
+            currency=cur,
+            note="ARPU / average logo churn of the last 6 months" if ltv is not None else "no churn yet",
+        ),
+        Figure(
+            "revenue_churn_rate",
+            f"Revenue churn {month['month']}",
+            month["revenue_churn_rate"],
+            fmt.percent(month["revenue_churn_rate"]),
+            note="MRR lost to churn and contraction, of the month's opening MRR",
+        ),
+    ]
+
+
+def not_converted_text(amounts: list[dict[str, Any]], locale: str) -> str:
+    """`revenue JPY 1,000, MRR JPY 500`: what `report.not_converted` leaves out of the figures."""
+    names = {"mrr": "MRR", "revenue": "revenue"}
+    return ", ".join(
+        f"{names[a['figure']]} {format_money(a['amount_minor'], a['currency'], locale, code=True)}" for a in amounts
+    )
 
 
 def _mrr_chart(report: dict[str, Any], fmt: Formats, *, movements: bool) -> Chart:
@@ -83,27 +143,73 @@ def _mrr_chart(report: dict[str, Any], fmt: Formats, *, movements: bool) -> Char
     )
 
 
+def _retention_figures(report: dict[str, Any], fmt: Formats) -> list[Figure]:
+    """This month's NRR, GRR and quick ratio, then the trailing twelve months' NRR and GRR (docs/billing.md)."""
+    month = report["months"][-1]
+    name = month["month"]
+    quick = month["quick_ratio"]
+    return [
+        Figure("nrr", f"NRR {name}", month["nrr"], fmt.percent(month["nrr"])),
+        Figure("grr", f"GRR {name}", month["grr"], fmt.percent(month["grr"])),
+        Figure(
+            "quick_ratio",
+            f"Quick ratio {name}",
+            quick,
+            fmt.ratio(quick) if quick is not None else "n/a (nothing lost)",
+            note="MRR gained / MRR lost",
+        ),
+        Figure("nrr_ttm", "NRR, 12 months", report["nrr_ttm"], fmt.percent(report["nrr_ttm"])),
+        Figure("grr_ttm", "GRR, 12 months", report["grr_ttm"], fmt.percent(report["grr_ttm"])),
+    ]
+
+
+def _cohort_table(built: History, fmt: Formats, count: int) -> Table:
+    """The cohorts of the last `count` months: customers still paying, month 0 to `count` - 1, as a heat table."""
+    rows = cohort_rows(built, CohortMetric.customers, last=count)
+    months = [f"m{k}" for k in range(count)]
+    shown = [
+        {
+            "cohort": row["cohort"],
+            "customers": row["customers"],
+            **{f"m{cell['months_since']}": cell["percent"] for cell in row["months"][:count]},
+        }
+        for row in rows
+    ]
+    return table(
+        "retention_cohorts",
+        "Customers still paying, by month of first payment",
+        [("cohort", "Cohort"), ("customers", "Customers"), *((m, m.upper()) for m in months)],
+        shown,
+        {**dict.fromkeys(months, fmt.percent), "customers": fmt.number},
+        empty="nobody has paid yet",
+        heat=months,
+    )
+
+
 def status(rt: Runtime, *, now: datetime) -> list[Section]:
-    ledger = load(rt)
-    report = build_report(rt, now=now, months=GRAPH_MONTHS, ledger=ledger)
+    built = history(rt, now=now, months=GRAPH_MONTHS)
+    report = report_of(built, shown=GRAPH_MONTHS, now=now)
     fmt = formats(rt)
     return [
         Section(
             "revenue",
             "Revenue",
-            _figures(rt, report, failed_rows(rt, ledger), fmt),
+            _figures(rt, report, failed_rows(rt, built.ledger, now=now, old=True), fmt)
+            + _retention_figures(report, fmt),
             charts=[_mrr_chart(report, fmt, movements=False)],
+            tables=[_cohort_table(built, fmt, STATUS_COHORTS)],
         )
     ]
 
 
 def report(rt: Runtime, *, now: datetime, months: int) -> list[Section]:
-    ledger = load(rt)
-    built = build_report(rt, now=now, months=months, ledger=ledger)
-    failed = failed_rows(rt, ledger)
+    built = history(rt, now=now, months=months)
+    report = report_of(built, shown=months, now=now)
+    failures = failed_rows(rt, built.ledger, now=now, old=True)
+    failed = [row for row in failures if not row["old"]]
     fmt = formats(rt)
-    cur = built["currency"]
-    rows = built["months"]
+    cur = report["currency"]
+    rows = report["months"]
     revenue = Chart(
         "revenue",
         "Revenue per month",
@@ -115,7 +221,11 @@ def report(rt: Runtime, *, now: datetime, months: int) -> list[Section]:
         f"{fmt.money(rows[-1]['revenue'])} in {rows[-1]['month']}.",
         currency=cur,
     )
-    money = dict.fromkeys(("amount",), fmt.money)
+
+    def local(moment: str) -> str:
+        return local_time(parse_iso(moment), rt.config.tz)
+
+    shown = {"amount": fmt.money, "failed_at": local, "next_attempt": local}
     failed_table = table(
         "failed_payments",
         "Failed payments open",
@@ -123,10 +233,11 @@ def report(rt: Runtime, *, now: datetime, months: int) -> list[Section]:
             ("customer_email", "Customer"),
             ("amount", "Amount"),
             ("attempts", "Attempts"),
+            ("failed_at", "Last failed"),
             ("next_attempt", "Next attempt"),
         ],
         failed,
-        money,
+        shown,
         red=list(range(len(failed))),
         empty="no failed payment open",
     )
@@ -134,8 +245,8 @@ def report(rt: Runtime, *, now: datetime, months: int) -> list[Section]:
         Section(
             "revenue",
             "Revenue",
-            _figures(rt, built, failed, fmt),
-            charts=[_mrr_chart(built, fmt, movements=True), revenue],
-            tables=[failed_table],
+            [*_figures(rt, report, failures, fmt), *_yearly_figures(report, fmt), *_retention_figures(report, fmt)],
+            charts=[_mrr_chart(report, fmt, movements=True), revenue],
+            tables=[_cohort_table(built, fmt, GRAPH_MONTHS), failed_table],
         )
     ]

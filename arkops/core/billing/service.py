@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import BinaryIO
 
 from arkops.clock import from_seconds, iso, parse_iso
 from arkops.core.billing import LEDGER_DB
+from arkops.core.billing.fields import MAX_TEXT
 from arkops.core.billing.ledger import ApplyResult, ArchiveReach, apply_event
 from arkops.core.billing.privacy import scrub_events
 from arkops.core.links import portal_link
@@ -98,6 +100,7 @@ def apply_events(
     total = len(events) if isinstance(events, list) else None
     done = 0
     for event in events:
+        result.fetched += 1
         batch.append(check_event(event))
         if batch_size is not None and len(batch) >= batch_size:
             commit(batch)
@@ -129,7 +132,7 @@ def check_event(event: object) -> dict:
     if not isinstance(event, dict):
         raise DataError("an event must be a JSON object")
     event_id = event.get("id")
-    if not isinstance(event_id, str) or not event_id or len(event_id) > 255 or not event_id.isprintable():
+    if not isinstance(event_id, str) or not event_id or len(event_id) > MAX_TEXT or not event_id.isprintable():
         raise DataError(f"event id {event_id!r} is not an id")
     if not isinstance(event.get("type"), str):
         raise DataError(f"event {event_id}: type {event.get('type')!r} is not text")
@@ -138,7 +141,7 @@ def check_event(event: object) -> dict:
     if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
         raise DataError(f"event {event_id}: data.object is not an object")
     obj_id = data["object"].get("id")
-    if obj_id is not None and (not isinstance(obj_id, str) or not obj_id.isprintable() or len(obj_id) > 255):
+    if obj_id is not None and (not isinstance(obj_id, str) or not obj_id.isprintable() or len(obj_id) > MAX_TEXT):
         raise DataError(f"event {event_id}: object id {obj_id!r} is not an id")
     return event
 
@@ -157,12 +160,16 @@ def sync(rt: Runtime, *, now: datetime, full: bool = False, progress: Progress =
 
 
 def resolve_unresolved(rt: Runtime, result: ApplyResult) -> None:
-    """After a sync: ask Stripe for the discounts, coupons and tiers that events named by id only."""
-    from arkops.core.billing.resolve import resolve_pending
+    """After a sync: ask Stripe for the discounts, coupons and tiers that events named by id only, and for the
+    invoices of refunds whose charge does not name one."""
+    from arkops.core.billing.resolve import find_refund_invoices, resolve_pending
 
     resolution = resolve_pending(rt)
     if resolution.resolved or resolution.remaining:
         result.notes.append(f"discounts and price tiers sent by id: {resolution.summary()}")
+    links = find_refund_invoices(rt)
+    if links.linked or links.not_invoiced:
+        result.notes.append(f"refunds whose charge names no invoice: {links.summary()}")
 
 
 def _sync(rt: Runtime, *, now: datetime, full: bool, progress: Progress) -> ApplyResult:
@@ -207,8 +214,10 @@ def _sync(rt: Runtime, *, now: datetime, full: bool, progress: Progress) -> Appl
     fresh = [e for e in events if not cursor or e.get("id") != cursor["event"]]
     progress(f"fetched {len(events)} events; applying")
     if not fresh:
-        return ApplyResult(duplicates=len(events))
-    return apply_events(rt, fresh, now=now, cursor=True, progress=progress)
+        return ApplyResult(fetched=len(events), duplicates=len(events))
+    result = apply_events(rt, fresh, now=now, cursor=True, progress=progress)
+    result.fetched, result.duplicates = len(events), result.duplicates + len(events) - len(fresh)  # the cursor's own
+    return result
 
 
 def iso_from(seconds: int) -> str:
@@ -240,13 +249,15 @@ def _full_rebuild(rt: Runtime, *, now: datetime, progress: Progress) -> ApplyRes
 def verify_webhook(payload: bytes, signature: str | None) -> dict:
     """Check the Stripe-Signature header (300 s tolerance) and parse the event; DataError otherwise."""
     from arkops.config import env
-    from arkops.sources.stripe_webhook import SignatureError, verify_signature
+    from arkops.sources.stripe_webhook import MAX_PAYLOAD, SignatureError, verify_signature
 
     secret = env("STRIPE_WEBHOOK_SECRET")
     if not secret:
         raise ConfigError("environment", "STRIPE_WEBHOOK_SECRET", "not set; cannot verify webhooks")
     if not signature:
         raise DataError("webhook refused: no Stripe-Signature header")
+    if len(payload) > MAX_PAYLOAD:
+        raise DataError(f"webhook refused: payload larger than {MAX_PAYLOAD >> 20} MiB")
     try:
         payload.decode("utf-8")
     except UnicodeDecodeError:
@@ -264,6 +275,14 @@ def verify_webhook(payload: bytes, signature: str | None) -> dict:
         raise DataError(f"webhook refused: {exc}") from None
 
 
+def read_payload(stream: BinaryIO) -> bytes:
+    """A webhook's raw payload from a file or stdin, never more than one byte past what `verify_webhook` takes:
+    a larger one is refused without being read."""
+    from arkops.sources.stripe_webhook import MAX_PAYLOAD
+
+    return stream.read(MAX_PAYLOAD + 1)
+
+
 def ingest_webhook(rt: Runtime, payload: bytes, signature: str | None, *, now: datetime) -> ApplyResult:
     """Verify and apply one webhook; with a key, read what it named by id only (discounts, tiers) at once,
     and the subscription itself when its state after this event's second is ambiguous. Stripe unreachable
@@ -274,6 +293,8 @@ def ingest_webhook(rt: Runtime, payload: bytes, signature: str | None, *, now: d
 
     event = verify_webhook(payload, signature)
     result = apply_events(rt, [event], now=now)
+    if result.applied and (charge := refunded_charge(event)):
+        link_refund(rt, charge, result)
     key = key_of(event)
     if result.applied and key and env("STRIPE_SECRET_KEY"):
         try:
@@ -288,14 +309,57 @@ def ingest_webhook(rt: Runtime, payload: bytes, signature: str | None, *, now: d
     return result
 
 
-def import_payments(rt: Runtime, path: Path, *, now: datetime) -> ApplyResult:
-    """The legacy payments.json: [{invoice_id, customer_email, amount (major units), currency, status, paid_at}]."""
-    from arkops.sources.json_files import read_json_list
+def refunded_charge(event: dict) -> str | None:
+    """The charge a refund event is about (`charge.refunded`, `refund.*`), whose invoice may need looking up."""
+    from arkops.core.billing import fields as F
+    from arkops.core.billing.ledger import REFUND_EVENTS
 
-    records = read_json_list(path, items="payments")
+    obj = event["data"]["object"]
+    if event["type"] == "charge.refunded":
+        return F.optional(F.text, obj, "id")
+    return F.optional(F.ident, obj, "charge") if event["type"] in REFUND_EVENTS else None
+
+
+def link_refund(rt: Runtime, charge: str, result: ApplyResult) -> None:
+    """A refund the ledger cannot link to its invoice (API 2025-03-31+: the charge does not name it, and no
+    `invoice_payment.paid` came first): with a key, Stripe is asked at once; without one, or when Stripe does
+    not answer, it stays unlinked (doctor lists it) until an `invoice_payment.paid` or a `stripe sync` links it."""
+    from arkops.config import env
+    from arkops.core.billing.refunds import unlinked_refunds
+    from arkops.core.billing.resolve import find_refund_invoices
+    from arkops.errors import ServiceError
+
+    with rt.store.transaction(LEDGER_DB) as db:
+        waiting = [r for r in unlinked_refunds(db) if r["charge"] == charge]
+    if not waiting:
+        return
+    # a stand-in made from the charge's amount_refunded has no id of Stripe's: it is the charge's refund
+    who = ", ".join(r["id"] for r in waiting if not r.get("synthetic")) or f"of {charge}"
+    if env("STRIPE_SECRET_KEY"):
+        try:
+            found = find_refund_invoices(rt, delays=(), charges={charge})
+        except (ServiceError, DataError) as exc:
+            result.notes.append(f"refund {who} not linked to its invoice until the next stripe sync: {exc}")
+            return
+        if found.linked or found.not_invoiced:
+            result.notes.append(f"refund {who}: {found.summary()} (asked Stripe)")
+            return
+    result.notes.append(
+        f"refund {who} not linked to an invoice: its charge names none and no invoice payment was "
+        "seen for it (see `arkops doctor`)"
+    )
+
+
+def import_payments(rt: Runtime, path: Path, *, now: datetime) -> ApplyResult:
+    """The legacy payments.json: [{invoice_id, customer_email, amount (major units), currency, status, paid_at}],
+    gzipped or not, streamed: the first bad record stops the import before anything is applied."""
+    from arkops.sources.json_files import records
+
     events = []
-    for index, record in enumerate(records):
-        where = f"{path}[{index}]"
+    for found in records(path, lines=False, items="payments"):
+        where, record = f"{path}[{found.index}]", found.value
+        if isinstance(record, DataError):
+            raise DataError(f"{where}: {record}")
         if not isinstance(record, dict):
             raise DataError(f"{where}: not an object")
         invoice_id = _record_id(record.get("invoice_id"), f"{where}.invoice_id")

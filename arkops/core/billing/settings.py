@@ -34,6 +34,13 @@ CONFIG: dict[str, Spec] = {
             "alert_window_hours": Field(
                 int, 24, at_least(1), doc="older payments and failures (a first sync or import) are not alerted"
             ),
+            "failed_open_days": Field(
+                int,
+                60,
+                at_least(1),
+                doc="a failed payment whose last attempt is older is an old failure: out of `status` and "
+                "`payments failed` (`--old` lists it)",
+            ),
             "archive_invoices_after_days": Field(
                 int,
                 60,
@@ -56,7 +63,10 @@ CONFIG: dict[str, Spec] = {
                 str, "", http_url, doc="where Checkout sends a customer who turned back (empty: the success URL)"
             ),
             "checkout_trial_days": Field(
-                int, 0, at_least(0), doc="trial days of a checkout without card (0: the customer pays at once)"
+                int,
+                14,
+                at_least(0),
+                doc="trial days of a checkout, no card asked (payment_method_collection=if_required; 0: pay at once)",
             ),
             "portal_return_url": Field(
                 str, "", http_url, doc="the billing portal's return link (empty: the one set in Stripe's dashboard)"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 
 from arkops.clock import months_later
 from arkops.core.billing import SubscriptionStatus
@@ -66,7 +67,7 @@ def read_discount(entry: str | dict, known: Known = lambda _: None) -> Discount:
     What the payload and the ledger's cache do not tell is kept as unresolved, never dropped. The promotion
     code a customer redeemed (`promotion_code`, an id or an expanded object) is kept when the payload names it."""
     discount = _read_discount(entry, known)
-    if isinstance(entry, dict) and (promotion_code := F.ident(entry, "promotion_code")):
+    if isinstance(entry, dict) and (promotion_code := F.optional(F.ident, entry, "promotion_code")):
         discount = {**discount, "promotion_code": promotion_code}
     return discount
 
@@ -150,9 +151,9 @@ def read_item(item: dict, fallback: str, known: Known) -> SubscriptionItem:
     legacy_amount = "unit_amount" not in price
     unit_amount = price.get("amount") if legacy_amount else price.get("unit_amount")
     return {
-        "id": F.text(item, "id"),
+        "id": F.optional(F.text, item, "id"),
         "price": F.text(price, "id"),
-        "product": F.ident(price, "product"),
+        "product": F.optional(F.ident, price, "product"),
         "unit_amount": F.amount(price, "amount" if legacy_amount else "unit_amount"),
         "unit_amount_decimal": F.decimal_amount(price, "amount_decimal" if legacy_amount else "unit_amount_decimal")
         if unit_amount is None
@@ -185,20 +186,20 @@ def normalize_subscription(sub: dict, known: Known = lambda _: None) -> Subscrip
         "status": F.choice(sub, "status", SUBSCRIPTION_STATUSES, "incomplete"),
         "items": [read_item(item, fallback, known) for item in F.listing(sub, "items")],
         "discounts": read_discounts(sub, known),
-        "trial_start": F.moment(sub, "trial_start"),
-        "trial_end": F.moment(sub, "trial_end"),
-        "cancel_at_period_end": F.flag(sub, "cancel_at_period_end"),
-        "canceled_at": F.moment(sub, "canceled_at"),
+        "trial_start": F.optional(F.moment, sub, "trial_start"),
+        "trial_end": F.optional(F.moment, sub, "trial_end"),
+        "cancel_at_period_end": F.optional(F.flag, sub, "cancel_at_period_end"),
+        "canceled_at": F.optional(F.moment, sub, "canceled_at"),
         "ended_at": F.moment(sub, "ended_at"),
-        "start_date": F.moment(sub, "start_date") or F.moment(sub, "created"),
+        "start_date": F.optional(F.moment, sub, "start_date") or F.optional(F.moment, sub, "created"),
         "pause_collection": {
-            "behavior": F.text(pause, "behavior"),
-            "resumes_at": F.moment(pause, "resumes_at"),
+            "behavior": F.optional(F.text, pause, "behavior"),
+            "resumes_at": F.optional(F.moment, pause, "resumes_at"),
         }
         if pause
         else None,
-        "current_period_start": _period(sub, "current_period_start"),
-        "current_period_end": _period(sub, "current_period_end"),
+        "current_period_start": F.optional_part(partial(_period, sub, "current_period_start"), None),
+        "current_period_end": F.optional_part(partial(_period, sub, "current_period_end"), None),
     }
     return state
 

@@ -98,7 +98,7 @@ def _digests(rt: Runtime, now: datetime, person: Any) -> None:
     for entry in sorted(digest_entries(rt), key=lambda e: e["alerted_at"]):
         who = person(entry["email"])
         if entry["key"].startswith("import:"):
-            text = f"Demo request ({entry['page'] or 'demo request'}) named in the hot-leads digest"
+            text = f"Demo request ({entry['page'] or 'demo request'}) named in the new-lead digest"
         else:
             text = f"Hot lead: score {entry['score']:g}, last page {entry['page'] or '?'} at {entry['last_visit']}"
             who.values.update(

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from arkops.clock import iso, since_moment
+from arkops.clock import iso
 from arkops.config import env
 from arkops.core.crm import CRM_DB
 from arkops.core.crm.people import Person, gather
@@ -145,7 +145,7 @@ def _check_setup(rt: Runtime, *, dry_run: bool) -> None:
 
 
 def push(
-    rt: Runtime, *, now: datetime, since: str | None = None, dry_run: bool = False, progress: Progress = silent
+    rt: Runtime, *, now: datetime, since: datetime | None = None, dry_run: bool = False, progress: Progress = silent
 ) -> PushReport:
     """Send what changed since the last push (see the module); `dry_run` only counts, with no token needed."""
     report = PushReport(dry_run=dry_run)
@@ -168,7 +168,7 @@ def push(
     with rt.store.transaction(CRM_DB) as db:
         sent = {key: dict(doc) for key, doc in db.items(PEOPLE)}
         noted = {key for key, _ in db.items(NOTES)}
-    start = iso(since_moment(since, now=now, tz=rt.config.tz)) if since else None
+    start = iso(since) if since else None
     # Finished trials sit in the archive: read until one complete push has sent them, and under --since.
     archived = since is not None or not cursor.get("full")
     people = gather(rt, now=now, archived=archived)
@@ -314,7 +314,7 @@ def _recover(rt: Runtime, provider: Provider, inflight: dict[str, dict], report:
     report.notes_found = len(found)
 
 
-def push_now(rt: Runtime, *, now: datetime, since: str | None, dry_run: bool, progress: Progress) -> PushReport:
+def push_now(rt: Runtime, *, now: datetime, since: datetime | None, dry_run: bool, progress: Progress) -> PushReport:
     """`arkops crm push`: the job's work under its lock (a scheduled run in progress: exit 75)."""
     if dry_run:
         return push(rt, now=now, since=since, dry_run=True, progress=progress)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 import shutil
 from pathlib import Path
@@ -10,9 +11,9 @@ from arkops.clock import iso
 from arkops.core.demo import DEMO_CONFIG, DEMO_ENV, DEMO_NOW, MARKER, SEED, World, make_people
 from arkops.errors import DataError
 from arkops.runtime import Runtime
-from arkops.store import atomic_write_bytes, ensure_dir
+from arkops.store import Store, atomic_write_bytes, ensure_dir
 
-CREATED = (MARKER, "arkops.toml", ".env", "data", "app", "report.html")
+CREATED = (MARKER, "arkops.toml", ".env", "data", "logs", "app", "report.html")
 
 
 def _remove_demo(folder: Path) -> None:
@@ -42,7 +43,13 @@ def create_workspace(folder: Path, *, force: bool) -> None:
         (".env", DEMO_ENV.format(now=stamp)),
     ):
         atomic_write_bytes(folder / name, content.encode("utf-8"))
-    ensure_dir(folder / "data").chmod(0o700)
+    Store(folder / "data").initialise()
+    # as `arkops init` makes it: `arkops cron print` in the demo gives a line whose log folder exists
+    ensure_dir(folder / "logs").chmod(0o700)
+    # A fixed installation key: visitor ids (keyed hashes) come out the same on every run. The demo's
+    # people are made up, so a key anyone can recompute protects nothing here; a real one is random.
+    demo_key = hashlib.sha256(f"arkops demo {SEED}".encode()).hexdigest()
+    atomic_write_bytes(folder / "data" / "privacy.key", (demo_key + "\n").encode())
 
 
 def run_demo(folder: Path, *, force: bool = False) -> dict:

@@ -97,6 +97,18 @@ class CheckReport:
             "no_visits": int(self.no_visits_alerted),
         }
 
+    def as_json(self) -> dict[str, Any]:
+        """`funnel check --format json`: each rule's verdict and figures, and whether visits still arrive."""
+        return {
+            "failed": self.failed,
+            "rules": [
+                {"rule": r.name, "status": r.status, **r.current, "min_rate": r.rule["min_rate"], "sources": r.sources}
+                for r in self.results
+            ],
+            "visits": {"last": self.last_visit, "silent": self.silent, "no_data_hours": self.no_data_hours},
+            "counts": self.counts(),
+        }
+
     def summary(self) -> str:
         n = self.counts()
         parts = [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from arkops.clock import local_time
 from arkops.core.funnel.rules import FAILING, THIN, evaluate
 from arkops.core.sections import Figure, Section, formats
 from arkops.runtime import Runtime
@@ -44,7 +45,7 @@ def status(rt: Runtime, *, now: datetime) -> list[Section]:
             "last_visit",
             "Last visit stored",
             None if last is None else last.isoformat().replace("+00:00", "Z"),
-            "none yet" if last is None else last.astimezone(rt.config.tz).strftime("%Y-%m-%d %H:%M"),
+            "none yet" if last is None else local_time(last, rt.config.tz),
             red=silent and last is not None,
             note=f"data missing after {hours} h",
         )

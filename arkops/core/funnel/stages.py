@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from arkops.clock import iso, parse_iso, since_moment
+from arkops.clock import iso, parse_iso
 from arkops.core.funnel.settings import FUNNEL_STAGES as STAGES
 from arkops.core.funnel.wilson import wilson
 from arkops.errors import ConfigError, UsageError
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 GROUPINGS = ("week", "source")
 VISITOR_SOURCES = ("logs", "analytics")
-DEFAULT_SINCE = "30d"
+DEFAULT_WINDOW = timedelta(days=30)  # `funnel report` without --since
 
 
 @dataclass
@@ -189,20 +189,18 @@ def week_of(at: datetime, tz: Any) -> str:
     return f"{year}-W{week:02d}"
 
 
-def window_start(rt: Runtime, since: str | None, now: datetime) -> datetime:
-    return since_moment(since or DEFAULT_SINCE, now=now, tz=rt.config.tz)
-
-
 def report(
     rt: Runtime,
     *,
     now: datetime,
-    since: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
     by: str | None = None,
     cohort: bool = False,
     visitors_from: str = "logs",
 ) -> dict:
-    """`funnel report`: each stage's count, each pair's rate and interval, and the same per week or source.
+    """`funnel report` of [since, until) (default: the last 30 days): each stage's count, each pair's rate and
+    interval, and the same per week or source.
 
     With `visitors_from="analytics"` the visitors stage, and the demo page's visitors, are the analytics
     provider's unique visitors (`arkops.core.analytics`); demo requests, trials and payments stay events.
@@ -214,17 +212,18 @@ def report(
     if cohort and visitors_from == "analytics":
         raise UsageError("--cohort follows people, and analytics aggregates have none: use --visitors-from logs")
     check_rules(rt)
-    start = window_start(rt, since, now)
-    window = gather(rt, start=start, end=now, trials=read_trials(rt, now))
+    end = until or now
+    start = since or end - DEFAULT_WINDOW
+    window = gather(rt, start=start, end=end, trials=read_trials(rt, now))
     wanted = pairs(rt)
     aggregates = None
     if visitors_from == "analytics":
         from arkops.core.analytics.aggregates import funnel_visitors
 
-        aggregates = funnel_visitors(rt, start=start, end=now, by=by)
+        aggregates = funnel_visitors(rt, start=start, end=end, by=by)
     sizes = _sizes(window.entries, window.requesters, (aggregates.visitors, aggregates.demo) if aggregates else None)
     document: dict[str, Any] = {
-        "window": {"start": iso(start), "end": iso(now)},
+        "window": {"start": iso(start), "end": iso(end)},
         "cohort": cohort,
         "by": by,
         "visitors_from": visitors_from,

@@ -20,8 +20,18 @@ def arkops_executable() -> Path:
 
 
 def cron_line(rt: Runtime, *, log: Path, every: int) -> str:
+    """The crontab line: every `every` minutes, `arkops run` in this folder, its output appended to `log`,
+    whose folder must exist and be writable (else DataError: cron would not start arkops at all)."""
+    import os
+
     folder = Path.cwd().resolve()
     rt.store.output_path(log, what="--log")  # cron would append its output to a data file
+    log = log.resolve()
+    if not log.parent.is_dir() or not os.access(log.parent, os.W_OK | os.X_OK):
+        raise DataError(
+            f"{log.parent} does not exist or is not writable, so cron could not write {log.name} and would not "
+            f"start arkops: create it (mkdir -m 700 {log.parent}; `arkops init` makes logs/) or give --log"
+        )
     parts = [
         str(arkops_executable()),
         "--env-file",

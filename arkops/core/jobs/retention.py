@@ -41,7 +41,28 @@ def run(rt: Runtime, *, now: datetime) -> RetentionReport:
     return report
 
 
-def run_now(rt: Runtime, *, now: datetime) -> RetentionReport:
-    """`arkops retention`: the same rules under the job's lock (a scheduled run in progress: exit 75)."""
+def run_now(rt: Runtime, *, now: datetime, rebuild_summaries: bool = False) -> RetentionReport:
+    """`arkops retention`: the same rules under the job's lock (a scheduled run in progress: exit 75).
+
+    `rebuild_summaries` first drops every archive's month summaries (`arkops.store.archive`); the rules that
+    keep them make them again from the month files.
+    """
     with rt.store.job_lock("retention"):
-        return run(rt, now=now)
+        dropped = drop_summaries(rt) if rebuild_summaries and not rt.dry_run else 0
+        report = run(rt, now=now)
+        if dropped:
+            report.done = {"archive summaries dropped": dropped, **report.done}
+        return report
+
+
+def drop_summaries(rt: Runtime) -> int:
+    """Delete the month summaries of every archived database, each under its database's lock."""
+    from arkops.core.registry import databases
+    from arkops.store.archive import Archive
+
+    dropped = 0
+    for name, (_, database) in databases().items():
+        if database.archive:
+            with rt.store.lock(name):
+                dropped += Archive(rt.store, name).drop_summaries()
+    return dropped

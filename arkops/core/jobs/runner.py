@@ -21,6 +21,7 @@ from arkops.core.domain import Job, JobOutcome, resolve
 from arkops.core.jobs import JOBS_DB
 from arkops.errors import ArkopsError, ConfigError, Interrupted, LockBusyError, redact
 from arkops.runtime import Runtime
+from arkops.store.files import changes
 
 ALERT_AFTER_FAILURES = 3
 
@@ -105,6 +106,27 @@ class JobResult:
     status: str  # ok, failed, skipped
     detail: str
     seconds: float = 0.0
+    counts: dict[str, int] = field(default_factory=dict)
+    changed: bool = False  # it wrote, appended to or removed a file (data, outbox, a counter file)
+
+    @property
+    def locked(self) -> bool:
+        return self.status == "skipped" and self.detail.startswith("locked")
+
+    @property
+    def did_something(self) -> bool:
+        """Failed, or ran and changed a file (what it queued, sent, recorded or archived): what a quiet cron log
+        shows. A job with nothing to do writes nothing (no write without a change), whatever its counts say."""
+        return self.status == "failed" or (self.status == "ok" and self.changed)
+
+    def as_dict(self) -> dict:
+        return {
+            "job": self.name,
+            "status": self.status,
+            "detail": self.detail,
+            "seconds": round(self.seconds, 3),
+            "counts": self.counts,
+        }
 
 
 @dataclass
@@ -118,7 +140,7 @@ class RunReport:
         if any(r.status == "failed" for r in self.results):
             return ExitCode.CHECK_FAILED
         ran = [r for r in self.results if r.status == "ok"]
-        locked = [r for r in self.results if r.status == "skipped" and r.detail.startswith("locked")]
+        locked = [r for r in self.results if r.locked]
         if locked and not ran:
             return ExitCode.LOCKED
         return ExitCode.OK
@@ -160,18 +182,46 @@ def run_due(rt: Runtime, *, now: datetime, only: str | None = None, force: bool 
     return report
 
 
-def _run_one(rt: Runtime, job: Job, last: dict, *, now: datetime, force: bool) -> JobResult:
-    schedule = schedule_of(rt, job)
+def why_not(rt: Runtime, job: Job, schedule: Schedule, last: dict, *, now: datetime, force: bool) -> str | None:
+    """Why a tick at `now` would not run the job (disabled, what it needs missing, not due), or None: it runs."""
     if not schedule.enabled and not force:
-        return JobResult(job.name, "skipped", "disabled in arkops.toml")
+        return "disabled in arkops.toml"
     reason = resolve(job.skip_reason)(rt) if job.skip_reason else None
     if reason:
-        return JobResult(job.name, "skipped", reason)
+        return str(reason)
     due_at = None if force else next_due(rt, schedule, last.get("last_start"), now)
     if due_at is not None:
-        return JobResult(
-            job.name, "skipped", f"not due until {due_at.astimezone(rt.config.tz).strftime('%Y-%m-%d %H:%M')}"
-        )
+        return f"not due until {due_at.astimezone(rt.config.tz).strftime('%Y-%m-%d %H:%M')}"
+    return None
+
+
+def why_due(rt: Runtime, schedule: Schedule, last: dict, now: datetime) -> str:
+    """Why a due job runs: it never ran, or its slot or its time came since its last run."""
+    started = last.get("last_start")
+    if started is None:
+        return f"never ran ({schedule.describe()})"
+    when = parse_iso(started).astimezone(rt.config.tz).strftime("%Y-%m-%d %H:%M")
+    return f"{schedule.describe()}, last ran {when}"
+
+
+def next_tick(rt: Runtime, *, now: datetime) -> list[dict]:
+    """What `arkops run` at `now` would run, and why, without running anything (`arkops jobs --next`)."""
+    jobs = load_jobs()
+    check_job_names(rt, jobs)
+    states = job_states(rt)
+    rows = []
+    for job in jobs:
+        schedule, last = schedule_of(rt, job), states.get(job.name, {})
+        reason = why_not(rt, job, schedule, last, now=now, force=False)
+        rows.append({"job": job.name, "runs": reason is None, "why": reason or why_due(rt, schedule, last, now)})
+    return rows
+
+
+def _run_one(rt: Runtime, job: Job, last: dict, *, now: datetime, force: bool) -> JobResult:
+    schedule = schedule_of(rt, job)
+    reason = why_not(rt, job, schedule, last, now=now, force=force)
+    if reason is not None:
+        return JobResult(job.name, "skipped", reason)
     try:
         with rt.store.job_lock(job.name):
             return _execute(rt, job, schedule, now, force)
@@ -191,12 +241,12 @@ def _execute(rt: Runtime, job: Job, schedule: Schedule, now: datetime, force: bo
     state = _record(rt, job.name, start)
     if not due[0]:
         return JobResult(job.name, "skipped", "ran meanwhile in an overlapping tick")
-    started = time.monotonic()
+    started, writes = time.monotonic(), changes()
     try:
         outcome = resolve(job.run)(rt, now=now)
         if not isinstance(outcome, JobOutcome):
             raise TypeError(f"job {job.name}: {job.run} returned {type(outcome).__name__}, not a JobOutcome")
-        summary, counts = outcome.summary(), outcome.counts()
+        summary, counts, changed = outcome.summary(), outcome.counts(), changes() > writes
     except (Interrupted, KeyboardInterrupt) as exc:  # SIGTERM or Ctrl-C: say so in the job's record, then stop
         stopped = str(exc) if isinstance(exc, Interrupted) else "stopped by SIGINT"
         _record(
@@ -251,7 +301,7 @@ def _execute(rt: Runtime, job: Job, schedule: Schedule, now: datetime, force: bo
             last_success=iso(now),
         ),
     )
-    return JobResult(job.name, "ok", summary, seconds)
+    return JobResult(job.name, "ok", summary, seconds, counts, changed=changed)
 
 
 def job_states(rt: Runtime) -> dict[str, dict]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from arkops.clock import iso, parse_iso
+from arkops.clock import iso, local_time, parse_iso
 from arkops.core.domain import resolve
 from arkops.core.jobs.runner import Schedule, job_states, load_jobs, next_due, schedule_of, scheduled_time
 from arkops.core.sections import Section, table
@@ -48,7 +48,7 @@ def status(rt: Runtime, *, now: datetime) -> list[Section]:
 
     def local(moment: str | None) -> str | None:
         # arkops' own times (a next run computed past 2099 at the end of the range), not input to check
-        return datetime.fromisoformat(moment).astimezone(tz).strftime("%Y-%m-%d %H:%M") if moment else None
+        return local_time(datetime.fromisoformat(moment), tz) if moment else None
 
     for job in load_jobs():
         schedule = schedule_of(rt, job)
@@ -82,7 +82,8 @@ def status(rt: Runtime, *, now: datetime) -> list[Section]:
     show = {"last_start": local, "next_due": lambda v: "now" if v == "now" else local(v)}
     columns = [("job", "Job"), ("last_start", "Last run"), ("outcome", "Outcome"), ("next_due", "Next run")]
     columns.append(("problem", "Problem"))
-    return [Section("jobs", "Jobs", tables=[table("jobs", "Jobs", columns, rows, show, red=red)])]
+    jobs_table = table("jobs", "Jobs", columns, rows, show, red=red, drop=["last_start", "next_due"])
+    return [Section("jobs", "Jobs", tables=[jobs_table])]
 
 
 def report(rt: Runtime, *, now: datetime, months: int) -> list[Section]:

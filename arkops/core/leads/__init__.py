@@ -22,12 +22,14 @@ VISITS_DB = Database(
 LEADS_DB = Database(
     "leads",
     version=1,
-    # imports: demo requests and lead lists; alerts: keyed by visitor id or email; sources: how far each log
-    # was read (paths and offsets); meta: the ingest journal and the digests' times.
+    # imports: demo requests and lead lists; alerts: keyed by visitor id, email or "trial:<email>"; sources and
+    # watched: how far each log and each demo request file was read (paths and offsets); meta: the ingest
+    # journal and the digests' times.
     personal={
         "imports": ("_key", "email", "name", "company", "ip", "user_agent", "visitor"),
         "alerts": ("_key",),
         "sources": (),
+        "watched": (),
         "meta": (),
     },
 )
@@ -46,7 +48,10 @@ DOMAIN = Domain(
             order=25,
         ),
     ),
-    checks=(DoctorCheck("arkops.core.leads.checks:sources", order=45),),
+    checks=(
+        DoctorCheck("arkops.core.leads.checks:sources", order=45),
+        DoctorCheck("arkops.core.leads.checks:demo_request_files", order=45),
+    ),
     demo=DemoPart("arkops.core.leads.demo:build", order=30),
     templates="arkops.core.leads.messages:TEMPLATES",
     retention=(Retention("arkops.core.leads.retention:drop_old_visits", order=30),),

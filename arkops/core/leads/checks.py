@@ -33,3 +33,11 @@ def sources(rt: Runtime) -> Check:
     if rt.now() - parse_iso(last) > STALE_AFTER:
         return Check("lead sources", WARN, f"{len(files)} file(s) readable; last ingest {last}, over an hour ago")
     return Check("lead sources", OK, f"{len(files)} file(s) readable, last ingest {last}")
+
+
+def demo_request_files(rt: Runtime) -> list[Check]:
+    """The app's demo request files `leads scan` follows: readable, and written lately."""
+    from arkops.core.watch import freshness_checks
+
+    config = rt.config["leads"]
+    return freshness_checks(rt, {"demo request files": config["demo_request_files"]}, config["files_stale_hours"])

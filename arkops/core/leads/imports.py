@@ -12,8 +12,7 @@ erased address is left out of another person's lead.
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,11 +20,14 @@ from typing import Any
 
 from arkops.clock import from_seconds, iso, parse_iso
 from arkops.core.leads import LEADS_DB
-from arkops.core.leads.visits import email_in, visitor_id
+from arkops.core.leads.visits import VisitorIds, email_in, visitor_key
 from arkops.core.privacy.addresses import store_ip
 from arkops.core.privacy.person import erased_check
+from arkops.core.watch import WatchReport
 from arkops.errors import DataError, UsageError
 from arkops.runtime import Runtime
+from arkops.store import Db
+from arkops.text import Skipped
 
 IMPORTS = "imports"
 FIELDS = {"email", "name", "company", "source", "created_at", "timestamp", "ip", "user_agent", "kind"}
@@ -35,33 +37,24 @@ FIELDS = {"email", "name", "company", "source", "created_at", "timestamp", "ip",
 class ImportReport:
     added: int = 0
     duplicates: int = 0
-    skipped: list[str] = field(default_factory=list)
+    skipped: Skipped = field(default_factory=Skipped)
     erased: int = 0  # leads of erased people, not recorded
 
 
-def _records(path: Path) -> list[tuple[str, Any]]:
-    """(where, record) pairs of a JSON list or JSON Lines file; a line that is not JSON is a record to skip."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot be read ({exc})") from None
-    if text.lstrip().startswith("["):
-        try:
-            records = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}: not JSON ({exc})") from None
-        return [(f"{path.name} record {n}", r) for n, r in enumerate(records, 1)]
-    found: list[tuple[str, Any]] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            found.append((f"{path.name} line {number}", json.loads(line)))
-        except json.JSONDecodeError:
-            found.append((f"{path.name} line {number}", None))
-    return found
+def _records(path: Path) -> Iterator[tuple[str, Any]]:
+    """(where, record) pairs of a JSON list or JSON Lines file (gzipped or not), streamed; a record that cannot
+    be read (not JSON, too long, too deep) comes as its DataError, to skip and report."""
+    from arkops.sources.json_files import records
+
+    if not path.exists():
+        raise UsageError(f"{path}: no such file")
+    for found in records(path):
+        if isinstance(found.value, DataError):
+            yield path.name, found.value
+        elif found.line is None:
+            yield f"{path.name} record {found.index + 1}", found.value
+        else:
+            yield f"{path.name} line {found.line}", found.value
 
 
 def _text(record: dict, key: str, limit: int = 200) -> str:
@@ -73,7 +66,9 @@ def _text(record: dict, key: str, limit: int = 200) -> str:
     return value.strip()[:limit]
 
 
-def _lead(record: Any, full_ip: bool, now: datetime, erased: Callable[[str], bool] | None) -> dict | None:
+def _lead(
+    record: Any, full_ip: bool, ids: VisitorIds, now: datetime, erased: Callable[[str], bool] | None
+) -> dict | None:
     """The lead to store, None for an erased person's (DataError when the record cannot be used)."""
     if not isinstance(record, dict):
         raise DataError("not a JSON object")
@@ -105,66 +100,83 @@ def _lead(record: Any, full_ip: bool, now: datetime, erased: Callable[[str], boo
     if ip and agent and not (erased is not None and erased(ip)):
         stored = store_ip(ip, full_ip)
         if stored:
-            lead["ip"], lead["user_agent"], lead["visitor"] = stored, agent, visitor_id(stored, agent)
+            lead["ip"], lead["user_agent"] = stored, agent
+            lead["visitor"] = ids(store_ip(ip, True), agent)
     return lead
 
 
 def import_files(rt: Runtime, paths: list[Path], *, now: datetime) -> ImportReport:
     """Read every file, then store the new leads in one transaction (nothing is written if a file is unreadable)."""
-    full_ip = rt.config["leads"]["ip_storage"] == "full"
     report = ImportReport()
-    leads: list[dict] = []
-    erased = erased_check(rt)
-    for path in paths:
-        for where, record in _records(path):
-            try:
-                lead = _lead(record, full_ip, now, erased)
-            except DataError as exc:
-                report.skipped.append(f"{where}: {exc}")
-                continue
-            if lead is None:
-                report.erased += 1
-            else:
-                leads.append(lead)
-    for added in _store(rt, leads):
-        report.added += added
-        report.duplicates += not added
+    with rt.store.transaction(LEADS_DB) as db:  # written only if every file reads to its end
+        _import_batch(rt, db, (item for path in paths for item in _records(path)), report, now)
     return report
-
-
-def _store(rt: Runtime, leads: list[dict]) -> list[bool]:
-    """Store the leads in one transaction: for each, whether it was new (one per email and created_at)."""
-    added = []
-    with rt.store.transaction(LEADS_DB) as db:
-        for lead in leads:
-            key = hashlib.sha256(f"{lead['email']}\0{lead['created_at']}".encode()).hexdigest()[:20]
-            added.append(db.insert_new(IMPORTS, key, lead))
-    rt.memo.pop("leads:imports", None)
-    return added
 
 
 def take(rt: Runtime, records: list[Any], *, now: datetime) -> list[tuple[str, str | None]]:
     """Demo requests posted by the web app (`arkops serve`'s /api/events): the checks of `leads import`, one
     transaction, one outcome per record in order ("stored", "duplicate", "ignored", "refused", and why)."""
     full_ip = rt.config["leads"]["ip_storage"] == "full"
+    ids = VisitorIds(visitor_key(rt))
     erased = erased_check(rt)
     outcomes: list[tuple[str, str | None]] = []
-    leads: list[tuple[int, dict]] = []
-    for record in records:
+    with rt.store.transaction(LEADS_DB) as db:
+        for record in records:
+            try:
+                lead = _lead(record, full_ip, ids, now, erased)
+            except DataError as exc:
+                outcomes.append(("refused", str(exc)))
+                continue
+            if lead is None:
+                outcomes.append(("ignored", "erased by privacy forget: not recorded"))
+            else:
+                outcomes.append(("stored", None) if _insert(db, lead) else ("duplicate", None))
+    rt.memo.pop("leads:imports", None)
+    return outcomes
+
+
+def follow_files(rt: Runtime, *, now: datetime) -> tuple[ImportReport, WatchReport]:
+    """What the web app added to `[leads] demo_request_files` since the last run (`leads scan` calls it)."""
+    from arkops.core.watch import follow_files as follow
+
+    report = ImportReport()
+    watched = follow(
+        rt,
+        LEADS_DB,
+        rt.config["leads"]["demo_request_files"],
+        lambda db, records: _import_batch(rt, db, records, report, now),
+        now=now,
+    )
+    return report, watched
+
+
+def _import_batch(rt: Runtime, db: Db, records: Iterable[tuple[str, Any]], report: ImportReport, now: datetime) -> None:
+    """Store the new leads of `records` (where, record; a DataError for a line that is not JSON)."""
+    full_ip = rt.config["leads"]["ip_storage"] == "full"
+    ids = VisitorIds(visitor_key(rt))
+    erased = erased_check(rt)
+    for where, record in records:
         try:
-            lead = _lead(record, full_ip, now, erased)
+            if isinstance(record, DataError):
+                raise record
+            lead = _lead(record, full_ip, ids, now, erased)
         except DataError as exc:
-            outcomes.append(("refused", str(exc)))
+            report.skipped.append(f"{where}: {exc}")
             continue
         if lead is None:
-            outcomes.append(("ignored", "erased by privacy forget: not recorded"))
+            report.erased += 1
+            continue
+        if _insert(db, lead):
+            report.added += 1
         else:
-            leads.append((len(outcomes), lead))
-            outcomes.append(("stored", None))
-    for (index, _), added in zip(leads, _store(rt, [lead for _, lead in leads]), strict=True):
-        if not added:
-            outcomes[index] = ("duplicate", None)
-    return outcomes
+            report.duplicates += 1
+    rt.memo.pop("leads:imports", None)
+
+
+def _insert(db: Db, lead: dict) -> bool:
+    """Store a lead unless it is there already: one per email and created_at."""
+    key = hashlib.sha256(f"{lead['email']}\0{lead['created_at']}".encode()).hexdigest()[:20]
+    return db.insert_new(IMPORTS, key, lead)
 
 
 def imported(rt: Runtime) -> list[dict]:

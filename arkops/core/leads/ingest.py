@@ -1,13 +1,9 @@
 """`leads ingest`: new lines of access logs and visit logs become stored visits, each exactly once.
 
-Where to resume is remembered per log content, not per file name: the
-fingerprint of a file's first line (`access_log.fingerprint`) keys its
-offset, with the device and inode seen last. A log renamed, copied or
-gzipped by logrotate keeps its fingerprint and resumes where it stopped; a
-truncated or new file has another and starts at 0. For each configured
-path, the rotated siblings (`access.log.1`, `access.log.2.gz`,
-`access.log-20261014`) are read too, so lines written just before a
-rotation are never lost.
+Which files, and where to resume in each, is the follower's
+(`arkops.sources.follow`, which the watched app files of `arkops.core.watch`
+use too): offsets keyed by the fingerprint of a file's first line, rotated
+siblings read too, a last line without its newline left for later.
 
 Exactly once: the offsets live in the `leads` database; before visits are
 appended, the day files' sizes are written there as a journal, and cleared
@@ -18,36 +14,35 @@ sizes before reading again.
 
 from __future__ import annotations
 
-import glob
 import os
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from arkops.clock import iso
 from arkops.core.leads import LEADS_DB
 from arkops.core.leads.bots import is_bot
 from arkops.core.leads.visits import (
     TRACKED_METHODS,
     Page,
     VisitLines,
+    VisitorIds,
     day_file,
     folder,
     make_visit,
     match_page,
     tracked_pages,
+    visitor_key,
 )
 from arkops.core.privacy.person import erased_check
 from arkops.core.progress import Progress
 from arkops.errors import DataError, UsageError, one_line
 from arkops.runtime import Runtime
-from arkops.sources import access_log
+from arkops.sources import access_log, follow
 from arkops.sources.access_log import BadLine, Hit
 from arkops.store import JsonLines, ensure_dir
 from arkops.store.jsonl import json_line
@@ -202,30 +197,12 @@ def source_files(rt: Runtime, paths: list[str] | None) -> tuple[list[Path], list
     """The files to read, oldest first, and the patterns that matched nothing.
 
     Explicit paths must exist (a usage error otherwise); configured sources
-    may be globs; each path brings its rotated siblings.
+    may be globs, relative to arkops.toml's folder; each path brings its
+    rotated siblings.
     """
-    explicit = paths is not None
-    base = rt.config.path.parent  # configured relative sources are relative to arkops.toml's folder
-    patterns = (
-        list(paths) if paths is not None else [str(base / os.path.expanduser(p)) for p in rt.config["leads"]["sources"]]
-    )
-    found: dict[Path, None] = {}
-    missing = []
-    for pattern in patterns:
-        matches = sorted(glob.glob(os.path.expanduser(pattern))) if glob.has_magic(pattern) else [pattern]
-        matches = [m for m in matches if Path(m).is_file()]
-        if not matches:
-            if explicit:
-                raise UsageError(f"{pattern}: no such file")
-            missing.append(os.path.relpath(pattern, base) if pattern.startswith(str(base)) else pattern)
-            continue
-        for name in matches:
-            path = Path(name)
-            for sibling in access_log.rotated_siblings(path):
-                found.setdefault(sibling)
-            found.setdefault(path)
-    files = list(found)
-    return sorted(files, key=lambda p: p.stat().st_mtime_ns), missing
+    if paths is not None:
+        return follow.matching_files(rt.config.path.parent, list(paths), explicit=True)
+    return follow.matching_files(rt.config.path.parent, rt.config["leads"]["sources"], explicit=False)
 
 
 def ingest(
@@ -302,7 +279,8 @@ class _Reader:
         self.targets = _Targets(pages)
         self.keep_bots = rt.config["leads"]["keep_bots"]
         self.full_ip = rt.config["leads"]["ip_storage"] == "full"
-        self.lines = VisitLines(full_ip=self.full_ip)
+        self.ids = VisitorIds(visitor_key(rt))
+        self.lines = VisitLines(full_ip=self.full_ip, ids=self.ids)
         self.report, self.batch, self.path = report, batch, path
         self.erased: Callable[[str], bool] | None = None  # `erased_check`, taken again for each chunk
 
@@ -318,7 +296,7 @@ class _Reader:
         if not self.keep_bots and is_bot(hit.user_agent):
             report.bots += 1
             return
-        visit = make_visit(hit, path, query, full_ip=self.full_ip)
+        visit = make_visit(hit, path, query, full_ip=self.full_ip, ids=self.ids)
         erased = self.erased
         if erased is not None and (erased(hit.ip) or erased(visit.get("email", ""))):
             report.erased += 1
@@ -380,53 +358,6 @@ def _bad(report: IngestReport, path: Path, line: bytes, why: str) -> None:
         report.bad_examples.append(f"{path.name}: {why}: {text[:100]}")
 
 
-@dataclass
-class _Resume:
-    """Where reading one file resumes: its format, its fingerprint (the key of its offset), and the offset."""
-
-    path: Path
-    kind: str  # combined or jsonl (offset in bytes), or json: one JSON array (offset in records)
-    key: str
-    entry: dict  # its stored state, updated as reading moves on
-    offset: int
-    size: int | None  # bytes of a plain log; None for a gzipped log or a JSON array (read to its end)
-    identity: tuple[int, int]  # device and inode when reading began
-
-    def mark(self, state: dict[str, dict], position: int, now: datetime, *, skipping: bool = False) -> dict:
-        """The file's state once read up to `position`, to commit with the visits read so far."""
-        dev, ino = self.identity
-        self.entry.update(offset=position, path=str(self.path), dev=dev, ino=ino, format=self.kind, seen=iso(now))
-        if skipping:  # `position` is inside an over-long line: the next run skips to its end first
-            self.entry["skipping"] = True
-        else:
-            self.entry.pop("skipping", None)
-        state[self.key] = self.entry
-        return {self.key: self.entry}
-
-
-def _resume(path: Path, fmt: str, state: dict[str, dict]) -> _Resume | None:
-    """Where to start reading `path`; None when it has nothing new (or not even one complete line yet)."""
-    kind = access_log.detect_format(path) if fmt == "auto" else fmt
-    if kind == "json":
-        with _open_array(path) as records:
-            first = next(records, None)
-        key = None if first is None else access_log.record_fingerprint(first)
-    else:
-        key = access_log.fingerprint(path)
-    if key is None:
-        return None
-    entry = state.get(key) or {"offset": 0}
-    offset = entry["offset"]
-    identity = access_log.file_identity(path)
-    size = None if kind == "json" or path.name.endswith(".gz") else path.stat().st_size
-    if size is not None and size < offset:
-        offset = 0  # the same first line, but shorter than what was read: rewritten in place
-        entry = {"offset": 0}
-    if size == offset:
-        return None
-    return _Resume(path, kind, key, entry, offset, size, identity)
-
-
 def _ingest_file(
     rt: Runtime,
     path: Path,
@@ -438,7 +369,7 @@ def _ingest_file(
     now: datetime,
     progress: Progress | None,
 ) -> None:
-    resume = _resume(path, fmt, state)
+    resume = follow.position(path, fmt, state)
     if resume is None:
         return
     batch = _Batch(rt)
@@ -472,16 +403,7 @@ def _ingest_file(
             batch.commit(resume.mark(state, offset, now, skipping=skipping))
 
 
-@contextmanager
-def _open_array(path: Path) -> Iterator[Iterator[Any]]:
-    """The records of a JSON-array visit file (gzipped or not), streamed."""
-    from arkops.sources.json_files import iter_array
-
-    with access_log.open_log(path) as handle:
-        yield iter_array(handle, what=str(path))
-
-
-def _ingest_array(reader: _Reader, resume: _Resume, state: dict[str, dict], *, now: datetime) -> None:
+def _ingest_array(reader: _Reader, resume: follow.Position, state: dict[str, dict], *, now: datetime) -> None:
     """The older `page_visits_YYYYMMDD.json` files: a JSON list, streamed; the offset counts records.
 
     A file with fewer records than were read from it was rewritten: it is read again from its start.
@@ -493,11 +415,13 @@ def _ingest_array(reader: _Reader, resume: _Resume, state: dict[str, dict], *, n
         reader.batch.commit(resume.mark(state, count, now))
 
 
-def _read_records(reader: _Reader, resume: _Resume, state: dict[str, dict], start: int, *, now: datetime) -> int:
+def _read_records(
+    reader: _Reader, resume: follow.Position, state: dict[str, dict], start: int, *, now: datetime
+) -> int:
     """Read the records after the first `start`; how many the file holds."""
     report = reader.report
     count = 0
-    with _open_array(resume.path) as records:
+    with follow.open_array(resume.path) as records:
         for count, record in enumerate(records, 1):
             if count <= start:
                 continue

@@ -19,6 +19,7 @@ from arkops.core.leads import LEADS_DB
 from arkops.core.leads.imports import imported
 from arkops.core.leads.ingest import VISITS_LOCK
 from arkops.core.leads.scan import ALERTS
+from arkops.core.leads.state import forget_state
 from arkops.core.leads.visits import day_files
 from arkops.runtime import Runtime
 from arkops.store import JsonLines
@@ -63,6 +64,8 @@ def forget(rt: Runtime, who: Person, *, now: datetime) -> dict[str, int]:
             if len(kept) != len(visits):
                 JsonLines(path).rewrite(kept)
                 removed += len(visits) - len(kept)
+        if removed:
+            forget_state(rt)  # it holds their address and email too; the next reader makes it again without them
     if linked and rt.store.path(LEADS_DB).exists():
         with rt.store.transaction(LEADS_DB) as db:
             alerts = sum(db.delete(ALERTS, visitor) for visitor in linked)

@@ -85,7 +85,8 @@ def last_visit_at(rt: Runtime) -> datetime | None:
 
 
 def digest_entries(rt: Runtime) -> list[dict]:
-    """The hot leads with an email and the demo requests the digests named, each as last alerted (the CRM push).
+    """The hot leads with an email and the demo requests the digests named, each as last alerted (the CRM push);
+    the trial signups the new-lead digest named are left out (the trials themselves say more).
 
     Each: `key` (the alert's: the email, or `import:...` for a demo request), `email`, `alerted_at`, `score`
     (at the alert), `last_visit`, `page` (the last page's label, or the request's kind), `utm_source`,
@@ -109,5 +110,7 @@ def digest_entries(rt: Runtime) -> list[dict]:
             "utm_campaign": alert.get("utm_campaign"),
         }
         for key, alert in alerts
-        if alert.get("alerted") and (email := requests.get(key) or (key if "@" in key else None))
+        if alert.get("alerted")
+        and not key.startswith("trial:")  # a trial signup named in the new-lead digest: the trial tells it
+        and (email := requests.get(key) or (key if "@" in key else None))
     ]

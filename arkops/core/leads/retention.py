@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from arkops.core.leads.state import forget_state
 from arkops.core.leads.visits import day_files
 from arkops.runtime import Runtime
+from arkops.store.files import remove_file
 
 
 def drop_old_visits(rt: Runtime, *, now: datetime) -> dict[str, int]:
@@ -15,5 +17,7 @@ def drop_old_visits(rt: Runtime, *, now: datetime) -> dict[str, int]:
     if not rt.dry_run:
         with rt.store.lock("leads-ingest", what="leads ingest"):
             for path in old:
-                path.unlink(missing_ok=True)
+                remove_file(path)
+        if old:
+            forget_state(rt)  # made again by the next reader without them (a day file may come back later)
     return {"visit day files deleted": len(old)}

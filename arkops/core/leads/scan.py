@@ -1,13 +1,20 @@
-"""`leads scan`, every 15 minutes: ingest, find new hot leads and demo requests, queue ONE digest.
+"""`leads scan`, every 15 minutes: ingest, then queue a digest of new leads and one of new hot leads.
 
-Each lead alerted is recorded in the `leads` database (table `alerts`, by
-lead key) in the same transaction that queues the digest, so a scan run
-twice, or two at once, alerts once. A lead is alerted again only after
-`realert_hours` and only if its score grew since; at most
-`max_alerts_per_hour` digests go out an hour, and leads found when the cap
-is reached wait for the next scan. A hot lead whose last visit is older
-than `realert_hours` when first seen (history ingested for the first time)
-is recorded without an alert, and so is a demo request that old.
+New leads are trial signups (the trials domain) and demo requests (`leads
+import`, and `[leads] demo_request_files` followed here): each is named
+once in a `new_leads` digest, with its plan, source, and the tracked pages
+its visitor saw first. Hot leads are visitors who opened a hot page or whose
+score reached `hot_score` (`scoring`): a `hot_leads` digest names each new
+one, and one alerted before again only after `realert_hours` and only if its
+score grew since. Each lead alerted is recorded in the `leads` database
+(table `alerts`, by lead key) in the same transaction that queues its
+digest, so a scan run twice, or two at once, alerts once. At most
+`max_alerts_per_hour` digests go out an hour, both kinds together (new leads
+first); leads found when the cap is reached wait for the next scan. A
+digest names at most `digest_max` leads, the hottest (or earliest) first,
+and counts the rest. A hot lead whose last visit is older than
+`realert_hours` when first seen (history ingested for the first time) is
+recorded without an alert; a signup or demo request that old is never news.
 """
 
 from __future__ import annotations
@@ -19,9 +26,12 @@ from typing import Any
 
 from arkops.clock import iso, local_time, parse_iso
 from arkops.core.leads import LEADS_DB
+from arkops.core.leads.imports import ImportReport
 from arkops.core.leads.ingest import IngestReport, ingest
-from arkops.core.leads.scoring import Lead, collect, horizon
+from arkops.core.leads.scoring import Glance, Lead, kept_leads
+from arkops.core.leads.state import refresh
 from arkops.core.notify import batched, notify
+from arkops.core.watch import WatchReport
 from arkops.runtime import Runtime
 from arkops.store import Db
 
@@ -29,35 +39,50 @@ ALERTS = "alerts"
 META = "meta"
 DIGESTS = "digests"
 HISTORY_SHOWN = 8
+FIRST_PAGES = 5  # the tracked pages a new lead's visitor saw first, as the digest shows them
 
 
 @dataclass
 class ScanReport:
     ingested: IngestReport | None = None
+    requests: ImportReport | None = None  # from `[leads] demo_request_files`
+    watched: WatchReport | None = None
     hot: int = 0
-    alerted: list[str] = field(default_factory=list)
+    alerted: list[str] = field(default_factory=list)  # hot leads in a new digest
+    new_leads: list[str] = field(default_factory=list)  # signups and demo requests in a new digest
     quiet: int = 0
     waiting: int = 0
     digest: bool = False
 
     def counts(self) -> dict[str, int]:
         counts = self.ingested.counts() if self.ingested else {}
+        if self.requests is not None:
+            counts |= {"demo_requests": self.requests.added, "skipped_records": len(self.requests.skipped)}
         return {
             **counts,
             "hot": self.hot,
             "alerted": len(self.alerted),
+            "new_leads": len(self.new_leads),
             "not_alerted": self.quiet,
             "waiting": self.waiting,
         }
 
     def summary(self) -> str:
         parts = [f"ingest: {self.ingested.summary()}"] if self.ingested else []
+        if self.requests is not None and self.watched is not None and (self.watched.files or self.watched.waiting):
+            found = self.requests
+            parts.append(
+                f"{self.watched.summary()}: {found.added} demo request(s) added, {found.duplicates} already "
+                f"present, {len(found.skipped)} skipped" + "".join(f" ({why})" for why in found.skipped[:3])
+            )
         line = (
             f"{self.hot} hot lead(s), {len(self.alerted)} in a new digest"
-            if self.digest
+            if self.alerted
             else f"{self.hot} hot lead(s), nothing new"
         )
         parts.append(line)
+        if self.new_leads:
+            parts.append(f"{len(self.new_leads)} new lead(s) (signups, demo requests) in a new digest")
         if self.quiet:
             parts.append(f"{self.quiet} older than the re-alert window recorded, not alerted")
         if self.waiting:
@@ -72,36 +97,57 @@ def _local(rt: Runtime, moment: str) -> str:
 def _describe(rt: Runtime, lead: Lead) -> dict[str, Any]:
     last = lead.last
     who = lead.email or f"{last.get('ip') or 'unknown address'} ({lead.key})"
-    days = sorted({v["at"][:10] for v in lead.visits})
     return {
         "visitor": who,
         "score": round(lead.score, 1),
-        "pages": sorted({v["label"] for v in lead.visits}),
-        "page": last["label"],
+        "hot_page": lead.hot_visit["label"] if lead.hot_visit else "",  # "": hot by its score
+        "pages": sorted(lead.pages),
+        "page": last.get("label", ""),
         "time": _local(rt, last["at"]),
         "source": lead.source(),
         "referrer": last.get("referrer") or "direct",
         "user_agent": last.get("user_agent") or "",
-        "visits": len(lead.visits),
-        "days": len(days),
-        "history": [f"{_local(rt, v['at'])} {v['label']}" for v in lead.visits[-HISTORY_SHOWN:]],
+        "visits": lead.count,
+        "days": len(lead.days),
+        "history": [f"{_local(rt, at)} {label}" for at, label in lead.history[-HISTORY_SHOWN:]],
     }
 
 
-def _describe_request(rt: Runtime, request: dict) -> dict[str, Any]:
+def _first_pages(rt: Runtime, lead: Lead | None) -> tuple[list[str], str]:
+    """The tracked pages a lead's visitor saw first (each once, in order) and when, or nothing unknown."""
+    if lead is None:
+        return [], ""
+    return lead.pages[:FIRST_PAGES], _local(rt, lead.first_at)
+
+
+def _describe_signup(rt: Runtime, signup: dict, lead: Lead | None) -> dict[str, Any]:
+    pages, first_seen = _first_pages(rt, lead)
+    return {
+        "who": signup["email"],
+        "kind": "trial",
+        "plan": signup["plan"],
+        "source": signup["utm_source"] or signup["source"] or (lead.source() if lead else "direct"),
+        "campaign": signup["utm_campaign"] or "",
+        "time": _local(rt, signup["signed_up_at"]),
+        "pages": pages,
+        "first_seen": first_seen,
+        "show": f"arkops leads show {signup['email']}",
+    }
+
+
+def _describe_request(rt: Runtime, request: dict, lead: Lead | None) -> dict[str, Any]:
+    pages, first_seen = _first_pages(rt, lead)
     who = request["email"] + (f" ({request['name']}, {request['company']})" if request.get("company") else "")
     return {
-        "visitor": who,
-        "score": 0,
-        "pages": [request["kind"].replace("_", " ")],
-        "page": request["kind"].replace("_", " "),
+        "who": who,
+        "kind": request["kind"].replace("_", " "),
+        "plan": "",
+        "source": request.get("source") or (lead.source() if lead else "direct"),
+        "campaign": "",
         "time": _local(rt, request["created_at"]),
-        "source": request.get("source") or "direct",
-        "referrer": "",
-        "user_agent": "",
-        "visits": 0,
-        "days": 0,
-        "history": [],
+        "pages": pages,
+        "first_seen": first_seen,
+        "show": f"arkops leads show {request['email']}",
     }
 
 
@@ -109,27 +155,61 @@ News = list[tuple[str, dict, dict[str, Any]]]  # (alert key, alert record, diges
 
 
 def scan(rt: Runtime, *, now: datetime) -> ScanReport:
-    """Ingest the configured sources, then queue one digest of what is newly hot (see the module)."""
-    from arkops.core.leads.imports import imported
+    """Ingest the configured sources, then queue the digests of what is new (see the module)."""
+    from arkops.core.leads.imports import follow_files, imported
+    from arkops.core.trials.queries import recent_signups
 
     report = ScanReport()
-    if rt.config["leads"]["sources"]:
-        report.ingested = ingest(rt, None, now=now)
     config = rt.config["leads"]
+    if config["sources"]:
+        report.ingested = ingest(rt, None, now=now)
+    if config["demo_request_files"]:
+        report.requests, report.watched = follow_files(rt, now=now)
     realert = timedelta(hours=config["realert_hours"])
-    leads = [lead for lead in collect(rt, since=horizon(rt, now), now=now).values() if lead.hot(config["hot_score"])]
-    report.hot = len(leads)
-    with rt.store.transaction(LEADS_DB) as db:
-        sent = [t for t in (db.get(META, DIGESTS) or {}).get("at", []) if now - parse_iso(t) < timedelta(hours=1)]
-        news = _hot_news(rt, db, leads, now, realert, report) + _request_news(
-            rt, db, imported(rt), now, realert, report
+    signups = recent_signups(rt, since=now - realert)
+    requests = imported(rt)
+    wanted = {s["email"] for s in signups} | {r["email"] for r in requests}
+    leads: list[Lead] = []
+    collected: dict[str | None, Lead] = {}
+    threshold = config["hot_score"]
+    touched = refresh(rt)
+    recent = iso(now - realert) or ""
+
+    def news_possible(glance: Glance) -> bool:
+        """A hot lead can be news only with a visit in the re-alert window, or one this scan brought (history
+        recorded quietly); the leads the new leads name are read too. The others are only counted."""
+        if not glance.hot(threshold):
+            return glance.email in wanted
+        report.hot += 1
+        return (
+            glance.last >= recent
+            or touched.rebuilt
+            or any(v in touched.updated for v in glance.visitors)
+            or glance.email in wanted
         )
-        if not news:
-            return report
-        if len(sent) >= config["max_alerts_per_hour"]:
-            report.waiting = len(news)
-            return report
-        _queue_digest(rt, db, news, sent, now, report)
+
+    for lead in kept_leads(rt, now=now, wanted=news_possible):  # streamed: only those leads' records are read
+        if lead.hot(threshold):
+            leads.append(lead)
+        if lead.email in wanted:
+            collected[lead.email] = lead
+    with rt.store.transaction(LEADS_DB) as db, batched(rt):
+        sent = [t for t in (db.get(META, DIGESTS) or {}).get("at", []) if now - parse_iso(t) < timedelta(hours=1)]
+        digests = (
+            ("new_leads", _new_leads(rt, db, signups, requests, collected, now, realert), report.new_leads),
+            ("hot_leads", _hot_news(rt, db, leads, now, realert, report), report.alerted),
+        )
+        for template, news, named in digests:
+            if not news:
+                continue
+            if len(sent) >= config["max_alerts_per_hour"]:
+                report.waiting += len(news)
+                continue
+            _queue_digest(rt, db, template, news, now, config["digest_max"])
+            named.extend(key for key, _, _ in news)
+            sent.append(iso(now) or "")
+            db.put(META, DIGESTS, {"at": sent})
+            report.digest = True
     return report
 
 
@@ -154,50 +234,56 @@ def _hot_news(rt: Runtime, db: Db, leads: list[Lead], now: datetime, realert: ti
 def _seen(lead: Lead) -> dict[str, str]:
     """What the CRM push (`arkops.core.crm`) tells of a digest entry: the last page, the first UTM source and
     campaign the lead came with."""
-    seen = {"page": lead.last["label"]}
-    for name in ("utm_source", "utm_campaign"):
-        value = next((v[name] for v in lead.visits if v.get(name)), None)
+    seen = {"page": lead.last.get("label", "")}
+    for name, value in (("utm_source", lead.first_utm_source), ("utm_campaign", lead.first_campaign)):
         if value:
             seen[name] = value
     return seen
 
 
-def _request_news(
-    rt: Runtime, db: Db, requests: list[dict], now: datetime, realert: timedelta, report: ScanReport
+def _new_leads(
+    rt: Runtime,
+    db: Db,
+    signups: list[dict],
+    requests: list[dict],
+    collected: dict[str | None, Lead],
+    now: datetime,
+    realert: timedelta,
 ) -> News:
-    """Imported demo requests not alerted yet; one older than the re-alert window is recorded, not alerted."""
+    """Trial signups and demo requests not named yet, from the last `realert_hours` (older ones are history)."""
     news: News = []
+    for signup in signups:
+        key = "trial:" + signup["email"]
+        if db.get(ALERTS, key) is None:
+            record = {"score": 0, "at": iso(now), "last_visit": signup["signed_up_at"], "alerted": True}
+            news.append((key, record, _describe_signup(rt, signup, collected.get(signup["email"]))))
     for request in requests:
-        key = "import:" + request["key"]
-        if db.get(ALERTS, key) is not None:
-            continue
-        record = {"score": 0, "at": iso(now), "last_visit": request["created_at"], "page": request["kind"]}
-        if now - parse_iso(request["created_at"]) > realert:
-            db.put(ALERTS, key, {**record, "alerted": False})
-            report.quiet += 1
-        else:
-            news.append((key, {**record, "alerted": True}, _describe_request(rt, request)))
+        key = "import:" + request["key"]  # the key the hot-lead digest used for demo requests: none named twice
+        if db.get(ALERTS, key) is None and now - parse_iso(request["created_at"]) <= realert:
+            record = {"score": 0, "at": iso(now), "last_visit": request["created_at"], "alerted": True}
+            record["page"] = request["kind"]  # what the CRM push (`arkops.core.crm`) tells of the request
+            news.append((key, record, _describe_request(rt, request, collected.get(request["email"]))))
     return news
 
 
-def _queue_digest(rt: Runtime, db: Db, news: News, sent: list[str], now: datetime, report: ScanReport) -> None:
-    """One digest of `news`, highest score first, keyed by what it names (queued once); each lead recorded."""
-    news.sort(key=lambda item: (-item[2]["score"], item[0]))
+def _queue_digest(rt: Runtime, db: Db, template: str, news: News, now: datetime, most: int) -> None:
+    """One digest of `news` (hot leads highest score first, new leads earliest first), keyed by what it names
+    (queued once), naming at most `most` of them; each lead recorded."""
+    if template == "hot_leads":
+        news.sort(key=lambda item: (-item[2]["score"], item[0]))
+    else:
+        news.sort(key=lambda item: (item[1]["last_visit"], item[0]))
     names = "\n".join(f"{key}:{record['last_visit']}" for key, record, _ in news)
-    digest_key = "leads:digest:" + hashlib.sha256(names.encode()).hexdigest()[:16]
-    with batched(rt):
-        notify(
-            rt,
-            "hot_leads",
-            {"window": _window(now, news), "leads": [e for _, _, e in news]},
-            key=digest_key,
-            now=now,
-        )
+    prefix = "leads:digest:" if template == "hot_leads" else "leads:new:"
+    digest_key = prefix + hashlib.sha256(names.encode()).hexdigest()[:16]
+    variables = {
+        "window": _window(now, news),
+        "leads": [e for _, _, e in news[:most]],
+        "more": max(len(news) - most, 0),
+    }
+    notify(rt, template, variables, key=digest_key, now=now)
     for key, record, _ in news:
         db.put(ALERTS, key, record)
-        report.alerted.append(key)
-    db.put(META, DIGESTS, {"at": [*sent, iso(now)]})
-    report.digest = True
 
 
 def _window(now: datetime, news: News) -> str:

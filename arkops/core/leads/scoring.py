@@ -1,60 +1,62 @@
 """Visitors, their scores, and the listings built on them (`leads list`, `show`, `stats`).
 
-A lead is a visitor (stored IP and user agent, `visits.visitor_id`) or,
+A lead is a visitor (whole IP and user agent, `visits.VisitorIds`) or,
 once linked, an email: a visit that carried `?email=` (or an email as
 `ref`), or an imported demo request with the visitor's IP and user agent,
 links every visit of that visitor to the email. The score is the sum of
 the visits' page weights, each halved every `half_life_days` since the
 visit; a lead is hot when the score reaches `hot_score` or they opened
-/trial. Visits older than eight half-lives (each worth less than 1/256 of
-its weight) are not read.
+a hot page. Every stored visit counts: the scores are kept state
+(`state`), brought up to date from the new visits only, so listing leads
+costs the number of visitors, never the history's visits.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from arkops.clock import iso, parse_iso, since_moment
+from arkops.clock import iso, parse_iso
+from arkops.core.leads.state import HISTORY_KEPT, groups, score_at
 from arkops.core.leads.visits import match_page, read_visits, tracked_pages
 from arkops.errors import DataError
 from arkops.runtime import Runtime
 
-VERY_HOT_PATH = "/trial"
-HALF_LIVES_READ = 8
-
 
 @dataclass
 class Lead:
+    """A lead as its kept visitor records make it (`state`): scored at the moment it was read for."""
+
     key: str  # the email when linked, else the visitor id
     email: str | None
     visitors: set[str] = field(default_factory=set)
-    visits: list[dict] = field(default_factory=list)  # oldest first, each with "label" and "weight"
     score: float = 0.0
-    trial: bool = False
+    count: int = 0  # visits
+    first_at: str = ""
+    last: dict = field(default_factory=dict)  # the last visit: at, label, ip, user_agent, referrer(_domain)
+    hot_visit: dict | None = None  # the first visit to a hot page: label, at
+    first_source: str = ""  # the first UTM source, else the first referrer domain, else ""
+    first_campaign: str = ""
+    first_utm_source: str = ""
+    pages: list[str] = field(default_factory=list)  # tracked pages by their first visit
+    days: set[str] = field(default_factory=set)  # UTC days with a visit
+    history: list[tuple[str, str]] = field(default_factory=list)  # the last visits (at, label), oldest first
 
     def hot(self, threshold: float) -> bool:
-        return self.trial or self.score >= threshold
+        return self.hot_visit is not None or self.score >= threshold
 
-    @property
-    def last(self) -> dict:
-        return self.visits[-1]
+    def hot_rule(self, threshold: float) -> str:
+        """Which rule makes the lead hot ("" when neither): the hot page (it fires first), or the score."""
+        if self.hot_visit is not None:
+            return f"hot page {self.hot_visit['label']} at {self.hot_visit['at']}"
+        if self.score >= threshold:
+            return f"score {self.score:.2f} >= hot_score {threshold:g}"
+        return ""
 
     def source(self) -> str:
-        for visit in self.visits:
-            if visit.get("utm_source"):
-                return visit["utm_source"]
-        for visit in self.visits:
-            if visit.get("referrer_domain"):
-                return visit["referrer_domain"]
-        return "direct"
-
-
-def horizon(rt: Runtime, now: datetime) -> datetime:
-    config = rt.config["leads"]
-    days = min(config["half_life_days"] * HALF_LIVES_READ, config["retention_days"])
-    return now - timedelta(days=days)
+        return self.first_source or "direct"
 
 
 def links(rt: Runtime, visits: list[dict]) -> dict[str, str]:
@@ -68,28 +70,92 @@ def links(rt: Runtime, visits: list[dict]) -> dict[str, str]:
     return found
 
 
-def collect(rt: Runtime, *, since: datetime, now: datetime) -> dict[str, Lead]:
-    """Every lead with a visit to a tracked page in [since, now), scored at `now`."""
-    pages = tracked_pages(rt)
-    half_life = rt.config["leads"]["half_life_days"]
-    visits = sorted(read_visits(rt, since, now + timedelta(seconds=1)), key=lambda v: v["at"])
-    linked = links(rt, visits)
-    leads: dict[str, Lead] = {}
-    stamp_cache: dict[str, datetime] = {}
-    for visit in visits:
-        page = match_page(pages, visit["path"])
-        if page is None:
-            continue  # a page no longer tracked
-        email = linked.get(visit["visitor"])
-        key = email or visit["visitor"]
-        lead = leads.get(key) or leads.setdefault(key, Lead(key, email))
-        lead.visitors.add(visit["visitor"])
-        lead.visits.append({**visit, "label": page.label, "weight": page.weight})
-        at = stamp_cache.get(visit["at"]) or stamp_cache.setdefault(visit["at"], parse_iso(visit["at"]))
-        age_days = max((now - at).total_seconds(), 0) / 86_400
-        lead.score += page.weight * 0.5 ** (age_days / half_life)
-        lead.trial = lead.trial or page.path == VERY_HOT_PATH
-    return leads
+def _lead(group: list[dict], email: str | None, now_seconds: float, half_life_seconds: float) -> Lead:
+    last = max(group, key=lambda r: r["l"])
+    hot = min((r for r in group if "ha" in r), key=lambda r: (r["ha"], r["hp"]), default=None)
+
+    def first_of(key: str) -> str:
+        return min((r[key] for r in group if key in r), default=["", ""])[1]
+
+    pages: dict[str, str] = {}
+    for at, label in sorted(item for r in group for item in r.get("pg", [])):
+        pages.setdefault(label, at)
+    return Lead(
+        key=email or group[0]["v"],
+        email=email,
+        visitors={r["v"] for r in group},
+        score=sum(score_at(r, now_seconds, half_life_seconds) for r in group),
+        count=sum(r["n"] for r in group),
+        first_at=min(r["f"] for r in group),
+        last={**last.get("lp", {}), "at": last["l"]},
+        hot_visit={"label": hot["hp"], "at": hot["ha"]} if hot else None,
+        first_source=first_of("us") or first_of("rd"),
+        first_utm_source=first_of("us"),
+        first_campaign=first_of("uc"),
+        pages=list(pages),
+        days={day for r in group for day in r.get("d", [])},
+        history=[(at, label) for at, label in sorted(item for r in group for item in r.get("h", []))][-HISTORY_KEPT:],
+    )
+
+
+@dataclass(frozen=True)
+class Glance:
+    """What the kept summaries tell of a lead before its records are read."""
+
+    key: str
+    email: str | None
+    visitors: tuple[str, ...]
+    score: float
+    last: str
+    hot_page: bool
+    count: int
+
+    def hot(self, threshold: float) -> bool:
+        return self.hot_page or self.score >= threshold
+
+
+def _glance(rows: list[list], email: str | None, now_seconds: float, half_life_seconds: float) -> Glance:
+    if len(rows) == 1:  # most leads: one visitor
+        visitor, score, last, hot_page, _, count, seconds = rows[0]
+        score *= 0.5 ** (max(now_seconds - seconds, 0.0) / half_life_seconds)
+        return Glance(email or visitor, email, (visitor,), score, last, hot_page, count)
+    return Glance(
+        key=email or rows[0][0],
+        email=email,
+        visitors=tuple(row[0] for row in rows),
+        score=sum(row[1] * 0.5 ** (max(now_seconds - row[6], 0.0) / half_life_seconds) for row in rows),
+        last=max(row[2] for row in rows),
+        hot_page=any(row[3] for row in rows),
+        count=sum(row[5] for row in rows),
+    )
+
+
+def kept_leads(rt: Runtime, *, now: datetime, wanted: Callable[[Glance], bool] | None = None) -> Iterator[Lead]:
+    """The leads of the kept state (brought up to date with the stored visits) that `wanted` accepts (every one
+    without it), scored at `now`; streamed, and only the accepted leads' records are read."""
+    from arkops.core.leads.imports import linked_visitors
+
+    links = linked_visitors(rt)
+    half_life = rt.config["leads"]["half_life_days"] * 86_400
+    moment = now.timestamp()
+
+    for group in groups(rt, links):
+        rows = [row for row, _ in group]
+        email = rows[0][4] or links.get(rows[0][0])
+        if wanted is None or wanted(_glance(rows, email, moment, half_life)):
+            yield _lead([read() for _, read in group], email, moment, half_life)
+
+
+def glances(rt: Runtime, *, now: datetime) -> Iterator[Glance]:
+    """Every lead's glance (score, last visit, hot page, visits), no record read: the cheapest reading."""
+    from arkops.core.leads.imports import linked_visitors
+
+    links = linked_visitors(rt)
+    half_life = rt.config["leads"]["half_life_days"] * 86_400
+    moment = now.timestamp()
+    for group in groups(rt, links):
+        rows = [row for row, _ in group]
+        yield _glance(rows, rows[0][4] or links.get(rows[0][0]), moment, half_life)
 
 
 def lead_row(lead: Lead, threshold: float) -> dict:
@@ -99,57 +165,79 @@ def lead_row(lead: Lead, threshold: float) -> dict:
         "email": lead.email,
         "score": round(lead.score, 2),
         "hot": lead.hot(threshold),
-        "visits": len(lead.visits),
-        "first_visit": lead.visits[0]["at"],
+        "visits": lead.count,
+        "first_visit": lead.first_at,
         "last_visit": last["at"],
-        "last_page": last["label"],
+        "last_page": last.get("label", ""),
         "source": lead.source(),
         "referrer": last.get("referrer_domain") or "",
     }
 
 
 def list_leads(
-    rt: Runtime, *, now: datetime, since: str | None = None, min_score: float | None = None, hot: bool = False
+    rt: Runtime,
+    *,
+    now: datetime,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    min_score: float | None = None,
+    hot: bool = False,
 ) -> list[dict]:
-    """Leads with visits since `since` (default: the scoring horizon), hottest first."""
-    start = since_moment(since, now=now, tz=rt.config.tz) if since else horizon(rt, now)
+    """Leads whose last visit is in [since, until) (default: every lead kept), hottest first; scores count every
+    stored visit (the kept state knows a lead's last visit, not every visit's time)."""
+    start, end = iso(since) if since else "", iso(until) if until else ""
     threshold = rt.config["leads"]["hot_score"]
-    rows = [lead_row(lead, threshold) for lead in collect(rt, since=start, now=now).values()]
-    if min_score is not None:
-        rows = [r for r in rows if r["score"] >= min_score]
-    if hot:
-        rows = [r for r in rows if r["hot"]]
+
+    def wanted(glance: Glance) -> bool:
+        return not (
+            (hot and not glance.hot(threshold))
+            or (min_score is not None and glance.score < min_score)
+            or (start and glance.last < start)
+            or (end and glance.last >= end)
+        )
+
+    rows = [lead_row(lead, threshold) for lead in kept_leads(rt, now=now, wanted=wanted)]
     return sorted(rows, key=lambda r: (-r["score"], r["lead"]))
 
 
 def show_lead(rt: Runtime, who: str, *, now: datetime) -> dict:
     """One lead (visitor id or email) with its visit timeline over the retention period."""
-    since = now - timedelta(days=rt.config["leads"]["retention_days"])
-    leads = collect(rt, since=since, now=now)
     wanted = who.strip().lower() if "@" in who else who.strip()
-    lead = leads.get(wanted) or next((lead for lead in leads.values() if wanted in lead.visitors), None)
+    chosen = kept_leads(rt, now=now, wanted=lambda glance: wanted == glance.key or wanted in glance.visitors)
+    lead = next(chosen, None)
     if lead is None:
         raise DataError(f"no visits from {who!r} in the last {rt.config['leads']['retention_days']} days")
-    row = lead_row(lead, rt.config["leads"]["hot_score"])
+    threshold = rt.config["leads"]["hot_score"]
+    row = lead_row(lead, threshold)
+    row["hot_rule"] = lead.hot_rule(threshold)
     row["visitors"] = sorted(lead.visitors)
-    row["timeline"] = [
-        {
-            "at": v["at"],
-            "page": v["label"],
-            "path": v["path"],
-            "source": v.get("utm_source") or "",
-            "campaign": v.get("utm_campaign") or "",
-            "referrer": v.get("referrer_domain") or "",
-            "user_agent": v.get("user_agent") or "",
-        }
-        for v in lead.visits
-    ]
+    pages = tracked_pages(rt)
+    first, last = parse_iso(lead.first_at), parse_iso(lead.last["at"])
+    timeline = []
+    for visit in read_visits(rt, first, last + timedelta(seconds=1)):  # only the days the lead visited in
+        page = match_page(pages, visit["path"])
+        if page is None or visit["visitor"] not in lead.visitors:
+            continue
+        timeline.append(
+            {
+                "at": visit["at"],
+                "page": page.label,
+                "path": visit["path"],
+                "source": visit.get("utm_source") or "",
+                "campaign": visit.get("utm_campaign") or "",
+                "referrer": visit.get("referrer_domain") or "",
+                "user_agent": visit.get("user_agent") or "",
+            }
+        )
+    row["timeline"] = sorted(timeline, key=lambda v: v["at"])
     return row
 
 
-def page_stats(rt: Runtime, *, now: datetime, since: str | None = None) -> dict:
-    """Per tracked page: hits, visitors (distinct per day, summed), last hour, top referrers and sources."""
-    start = since_moment(since, now=now, tz=rt.config.tz) if since else now - timedelta(days=7)
+def page_stats(rt: Runtime, *, now: datetime, since: datetime | None = None, until: datetime | None = None) -> dict:
+    """Per tracked page in [since, until) (default: the last 7 days): hits, visitors (distinct per day,
+    summed), last hour, top referrers and sources."""
+    start = since or now - timedelta(days=7)
+    end = until or now + timedelta(seconds=1)
     pages = sorted(tracked_pages(rt), key=lambda p: p.path)
     tz = rt.config.tz
     hour_ago = iso(now - timedelta(hours=1)) or ""
@@ -158,7 +246,7 @@ def page_stats(rt: Runtime, *, now: datetime, since: str | None = None) -> dict:
     daily: dict[str, set[tuple[str, str]]] = {p.path: set() for p in pages}
     referrers: dict[str, Counter[str]] = {p.path: Counter() for p in pages}
     sources: dict[str, Counter[str]] = {p.path: Counter() for p in pages}
-    for visit in read_visits(rt, start, now + timedelta(seconds=1)):
+    for visit in read_visits(rt, start, end):
         page = match_page(pages, visit["path"])
         if page is None:
             continue
@@ -173,7 +261,7 @@ def page_stats(rt: Runtime, *, now: datetime, since: str | None = None) -> dict:
             sources[page.path][visit["utm_source"]] += 1
     return {
         "since": iso(start),
-        "until": iso(now),
+        "until": iso(until or now),
         "pages": [
             {
                 "path": p.path,

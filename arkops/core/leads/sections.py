@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from arkops.clock import iso
-from arkops.core.leads.scoring import collect, horizon, list_leads
+from arkops.core.leads.scoring import glances, kept_leads
 from arkops.core.sections import Chart, Figure, Section, formats, table
 from arkops.runtime import Runtime
 
@@ -15,14 +15,18 @@ TOP_SOURCES = 8
 
 
 def status(rt: Runtime, *, now: datetime) -> list[Section]:
-    """Leads seen in the last 24 h, and how many of them are hot (scored over the usual horizon)."""
+    """Leads seen in the last 24 h, and how many of them are hot (scored over every stored visit)."""
     fmt = formats(rt)
     since = iso(now - DAY) or ""
-    recent = [row for row in list_leads(rt, now=now) if row["last_visit"] >= since]
-    hot = [row for row in recent if row["hot"]]
+    threshold = rt.config["leads"]["hot_score"]
+    recent = hot = 0
+    for glance in glances(rt, now=now):  # no record read: the summaries say enough
+        if glance.last >= since:
+            recent += 1
+            hot += glance.hot(threshold)
     figures = [
-        Figure("hot_24h", "Hot leads, 24 h", len(hot), fmt.number(len(hot)), note="see `arkops leads list --hot`"),
-        Figure("leads_24h", "Leads seen, 24 h", len(recent), fmt.number(len(recent))),
+        Figure("hot_24h", "Hot leads, 24 h", hot, fmt.number(hot), note="see `arkops leads list --hot`"),
+        Figure("leads_24h", "Leads seen, 24 h", recent, fmt.number(recent)),
     ]
     return [Section("leads", "Leads", figures)]
 
@@ -32,10 +36,10 @@ def report(rt: Runtime, *, now: datetime, months: int) -> list[Section]:
     fmt = formats(rt)
     since = max(now - timedelta(days=round(months * 30.44)), now - timedelta(days=rt.config["leads"]["retention_days"]))
     threshold = rt.config["leads"]["hot_score"]
-    leads = collect(rt, since=min(since, horizon(rt, now)), now=now).values()
+    start = iso(since) or ""
     counts: Counter[str] = Counter()
     hot: Counter[str] = Counter()
-    for lead in leads:
+    for lead in kept_leads(rt, now=now, wanted=lambda glance: glance.last >= start):
         source = lead.source()
         counts[source] += 1
         hot[source] += lead.hot(threshold)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from arkops.clock import parse_iso
-from arkops.config import LOCALES, env
+from arkops.config import LOCALES, env, placeholder_problem
 from arkops.core.doctor import FAIL, OK, WARN, Check
 from arkops.core.messaging import OUTBOX_DB
 from arkops.errors import ArkopsError, mask, redact
@@ -11,11 +11,24 @@ from arkops.runtime import Runtime
 
 
 def mail_settings(rt: Runtime) -> list[Check]:
+    from arkops.core.notify import chat_only
     from arkops.mail.address import normalize_address
 
     checks = []
-    if not env("SMTP_HOST"):
+    chat_alone = chat_only(rt)
+    if chat_alone:
+        checks.append(
+            Check(
+                "smtp settings",
+                OK,
+                "SMTP_HOST not set: operator alerts go to the chat webhook alone; "
+                "customer emails stay in the outbox until it is set",
+            )
+        )
+    elif not env("SMTP_HOST"):
         checks.append(Check("smtp settings", WARN, "SMTP_HOST not set: emails stay in the outbox until it is"))
+    elif placeholder_problem("SMTP_HOST"):
+        checks.append(Check("smtp settings", FAIL, str(placeholder_problem("SMTP_HOST"))))
     else:
         security = env("SMTP_SECURITY", "starttls")
         problem = (
@@ -34,8 +47,15 @@ def mail_settings(rt: Runtime) -> list[Check]:
     }
     for name, (status, why) in required.items():
         value = env(name)
+        if not value and chat_alone:
+            checks.append(Check(name, OK, "not set: not needed while operator alerts go to the chat webhook alone"))
+            continue
         if not value:
             checks.append(Check(name, status, f"not set: {why}"))
+            continue
+        example = placeholder_problem(name)
+        if example:
+            checks.append(Check(name, FAIL, example))
             continue
         try:
             checks.append(Check(name, OK, normalize_address(value, field=name)))
@@ -110,6 +130,9 @@ def outbox(rt: Runtime) -> Check:
 def smtp(rt: Runtime) -> Check:
     from arkops.core.messaging.service import smtp_check
 
+    example = placeholder_problem("SMTP_HOST")
+    if example:
+        return Check("smtp", FAIL, f"not connected: {example}")
     try:
         return Check("smtp", OK, smtp_check(rt))
     except ArkopsError as exc:

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from arkops.config import env
 from arkops.core.links import unsubscribe_links
 from arkops.core.messaging import OUTBOX_DB
 from arkops.core.messaging.consent import SuppressionList, record_bounce
@@ -17,7 +18,7 @@ from arkops.mail.address import check_domain, is_local_domain, normalize_address
 from arkops.mail.outbox import FlushReport
 from arkops.mail.render import Rendered
 from arkops.mail.smtp import SUPPRESSED, Outcome, SmtpSession, SmtpSettings
-from arkops.mail.webhook import post_chat
+from arkops.mail.webhook import payload, post_chat
 from arkops.runtime import Runtime
 
 
@@ -129,9 +130,9 @@ def flush(rt: Runtime, *, now: datetime, only: set[str] | None = None) -> FlushR
         return outcome
 
     def send_chat(doc: outbox.OutboxMessage) -> Outcome:
-        return post_chat(doc["to"], doc["text"], timeout=timeout)
+        return post_chat(doc["to"], payload(doc["text"], doc["html"]), timeout=timeout)
 
-    try:
+    def flush_channels(channels: tuple[str, ...]) -> FlushReport:
         return outbox.flush(
             rt.store,
             now=now,
@@ -139,7 +140,17 @@ def flush(rt: Runtime, *, now: datetime, only: set[str] | None = None) -> FlushR
             send_chat=send_chat,
             only=only,
             deadline=mail["flush_deadline_seconds"],
+            channels=channels,
         )
+
+    try:
+        if env("SMTP_HOST"):
+            return flush_channels((outbox.EMAIL, outbox.CHAT))
+        # No SMTP server: the chat webhook's messages go first, so an operator who uses chat alone hears
+        # everything; then an email due stops the flush with the missing setting (exit 3), still queued.
+        chat = flush_channels((outbox.CHAT,))
+        chat.recovered += flush_channels((outbox.EMAIL,)).recovered  # sends nothing: no email is due
+        return chat
     finally:
         if session is not None:
             session.close()

@@ -30,7 +30,7 @@ DOMAIN = Domain(
             "arkops.core.operator.weekly:send_weekly",
             daily_at="08:00",
             weekday=0,
-            order=85,
+            order=95,  # last of a tick: its jobs section shows the others done; the next tick's mail-flush sends it
             skip_reason="arkops.core.operator:nothing_to_report",
         ),
     ),

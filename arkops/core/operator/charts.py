@@ -8,15 +8,21 @@ the page is the same bytes for the same data.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from arkops.core.sections import Chart, Formats, Table, table
 
 WIDTH, HEIGHT = 640, 260
 LEFT, RIGHT, TOP, BOTTOM = 84, 30, 12, 28
 PLOT_WIDTH, PLOT_HEIGHT = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-LABEL_CHARS = 10  # an x-axis label longer than this is cut (the data table has it whole)
+LABEL_CHARS = 12  # an x-axis label longer than this is cut (the data table has it whole)
 X_LABELS = 8  # at most about this many labels on the x axis
+# A label's size in the viewBox's units at the largest font the stylesheet gives (18px, on a phone): how wide
+# a character is at most on average, and how far apart two labels turned by 45° must stand not to touch.
+CHAR_WIDTH = 11.0
+TICK_GAP = 8.0
+TURNED_PITCH = 32.0
+TURNED = -45
 PALETTE = 6  # series colours, .s0 to .s5, set for light and dark in the report's stylesheet
 
 
@@ -53,6 +59,12 @@ class Polyline:
 
 
 @dataclass(frozen=True)
+class Area:
+    css: str
+    points: str  # the polygon: along the top of the band left to right, then its bottom right to left
+
+
+@dataclass(frozen=True)
 class Swatch:
     css: str
     name: str
@@ -67,12 +79,14 @@ class Plot:
     ticks: list[Tick]
     bars: list[Bar]
     lines: list[Polyline]
+    areas: list[Area] = field(default_factory=list)
     width: int = WIDTH
     height: int = HEIGHT
     left: int = LEFT
     right: int = WIDTH - RIGHT
     axis_x: int = LEFT - 6  # where the y axis' labels end
     tick_y: int = HEIGHT - 8
+    tick_angle: int = 0  # the x labels' rotation: 0, or -45 when side by side they would overlap
 
 
 @dataclass(frozen=True)
@@ -90,22 +104,27 @@ def nice_step(raw: float, unit: float) -> float:
 
 
 def bar_series(chart: Chart) -> list[str]:
-    return [] if chart.kind == "line" else [name for name in chart.series if name != chart.line]
+    return [] if chart.kind in ("line", "area") else [name for name in chart.series if name != chart.line]
+
+
+def area_series(chart: Chart) -> list[str]:
+    return [name for name in chart.series if name != chart.line] if chart.kind == "area" else []
 
 
 def line_series(chart: Chart) -> list[str]:
     if chart.line and chart.kind != "bars":
         return [chart.line]
-    return [] if bar_series(chart) else list(chart.series)
+    return [] if bar_series(chart) or area_series(chart) else list(chart.series)
 
 
 def plotted_values(chart: Chart) -> list[float]:
-    """Every value the y axis must reach: each point, or for stacked bars each column's totals above and below zero."""
-    if chart.kind != "stacked":
+    """Every value the y axis must reach: each point, or for stacked bars and areas each column's totals above
+    and below zero."""
+    if chart.kind not in ("stacked", "area"):
         return [v for series in chart.series.values() for v in series]
-    bars = bar_series(chart)
-    ups = [sum(max(chart.series[n][i], 0) for n in bars) for i in range(len(chart.labels))]
-    downs = [sum(min(chart.series[n][i], 0) for n in bars) for i in range(len(chart.labels))]
+    stacked = bar_series(chart) or area_series(chart)
+    ups = [sum(max(chart.series[n][i], 0) for n in stacked) for i in range(len(chart.labels))]
+    downs = [sum(min(chart.series[n][i], 0) for n in stacked) for i in range(len(chart.labels))]
     return ups + downs + (chart.series[chart.line] if chart.line else [])
 
 
@@ -146,15 +165,29 @@ def gridlines(frame: Frame, chart: Chart, fmt: Formats) -> list[Gridline]:
     return lines
 
 
-def ticks(frame: Frame, labels: list[str]) -> list[Tick]:
-    """Every label, or every n-th counted back from the last (which is always named), cut when long."""
+def ticks(frame: Frame, labels: list[str]) -> tuple[list[Tick], int]:
+    """The x axis' labels and their angle (0, or turned by 45°), so that no two overlap.
+
+    Every label, or every n-th counted back from the last (which is always named), cut when long. Labels
+    that are too wide for their column side by side are turned; turned labels stand at least a line apart,
+    fewer of them when the columns are narrow.
+    """
+    shown = [label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…" for label in labels]
     count = max(len(labels), 1)
     every = max(1, -(-count // X_LABELS))
-    return [
-        Tick(coordinate(frame.middle(i)), label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…")
-        for i, label in enumerate(labels)
-        if (count - 1 - i) % every == 0
-    ]
+    widest = max((len(label) for label in shown), default=0) * CHAR_WIDTH
+    angle = 0 if widest + TICK_GAP <= frame.step * every else TURNED
+    if angle:
+        every = max(every, math.ceil(TURNED_PITCH / frame.step))
+    chosen = [Tick(coordinate(frame.middle(i)), label) for i, label in enumerate(shown) if (count - 1 - i) % every == 0]
+    return chosen, angle
+
+
+def label_room(labels: list[Tick], angle: int) -> int:
+    """The height below the plot that the labels need: a line, or the reach of the longest turned label."""
+    if not angle:
+        return BOTTOM
+    return BOTTOM + math.ceil(max((len(t.label) for t in labels), default=0) * CHAR_WIDTH * math.sin(math.pi / 4))
 
 
 def colour(chart: Chart, name: str) -> str:
@@ -201,6 +234,19 @@ def side_by_side_bars(frame: Frame, chart: Chart) -> list[Bar]:
     return bars
 
 
+def stacked_areas(frame: Frame, chart: Chart) -> list[Area]:
+    """Each series a band over the ones before it, from zero up, through the middle of each label's column."""
+    below = [0.0] * len(chart.labels)
+    areas = []
+    for name in area_series(chart):
+        above = [low + max(value, 0.0) for low, value in zip(below, chart.series[name], strict=True)]
+        top = [f"{coordinate(frame.middle(i))},{coordinate(frame.y(v))}" for i, v in enumerate(above)]
+        bottom = [f"{coordinate(frame.middle(i))},{coordinate(frame.y(v))}" for i, v in enumerate(below)]
+        areas.append(Area(colour(chart, name), " ".join(top + bottom[::-1])))
+        below = above
+    return areas
+
+
 def polylines(frame: Frame, chart: Chart) -> list[Polyline]:
     def points(values: list[float]) -> str:
         return " ".join(f"{coordinate(frame.middle(i))},{coordinate(frame.y(v))}" for i, v in enumerate(values))
@@ -209,15 +255,21 @@ def polylines(frame: Frame, chart: Chart) -> list[Polyline]:
 
 
 def plot(chart: Chart, fmt: Formats) -> Plot:
-    """Axes and gridlines, bars (side by side or stacked) and an optional line."""
+    """Axes and gridlines, bars (side by side or stacked) or stacked areas, and an optional line."""
     frame = Frame.of(chart)
     bars = stacked_bars(frame, chart) if chart.kind == "stacked" else side_by_side_bars(frame, chart)
+    labels, angle = ticks(frame, chart.labels)
+    height = TOP + PLOT_HEIGHT + label_room(labels, angle)
     return Plot(
         gridlines=gridlines(frame, chart, fmt),
         zero=coordinate(frame.y(0)),
-        ticks=ticks(frame, chart.labels),
+        ticks=labels,
         bars=bars,
         lines=polylines(frame, chart),
+        areas=stacked_areas(frame, chart),
+        height=height,
+        tick_y=TOP + PLOT_HEIGHT + 16 if angle else height - 8,
+        tick_angle=angle,
     )
 
 

@@ -12,25 +12,12 @@ description, followed by its data as a table.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from pathlib import Path
 
 from arkops.clock import iso, local_time
 from arkops.core.sections import Formats, Section, collect, formats
-from arkops.errors import DataError
 from arkops.runtime import Runtime
-
-SINCE = re.compile(r"^(\d{1,3})(mo|y)$")
-
-
-def parse_period(text: str) -> int:
-    """`12mo`, `6mo`, `2y`: how many months the report covers (1 to 120), or DataError."""
-    match = SINCE.match(text.strip().lower()) if isinstance(text, str) else None
-    months = (int(match[1]) * (12 if match[2] == "y" else 1)) if match else 0
-    if not 1 <= months <= 120:
-        raise DataError(f"--since {text!r} is not a period such as 12mo or 2y (1 month to 10 years)")
-    return months
 
 
 def render_report(

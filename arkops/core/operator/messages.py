@@ -42,10 +42,18 @@ TEMPLATES = {
         "operator",
         {
             "period": "2026-W10",
+            # the headline: figures of the sections, as `arkops status` shows them
+            "headline": [
+                Figure("mrr", "MRR", 123400, "€1,234.00", currency="EUR"),
+                Figure("signups_last_week", "Signups last week", 12, "12", note="2026-W10"),
+            ],
             "mrr": "€1,234.00",
             "revenue": "€310.00",
             "new_trials": 12,
             "conversions": 2,
+            "retention_month": "2026-03",  # the month of the week's last day
+            "nrr": "98.5 %",  # its net MRR retention
+            "quick_ratio": "3.20",  # its quick ratio, "n/a" when it lost nothing
             "sections": [SAMPLE_SECTION],  # every domain's report sections (`arkops.core.sections.Section`)
         },
     ),

@@ -9,8 +9,11 @@ from arkops.core.domain import Database, DemoPart, DoctorCheck, Domain, Job, Ret
 
 # prices: the Stripe ids `billing plans push` created; migrations: subscriptions moved by `billing migrate`
 PLANS_DB = Database("plans", version=1, personal={"prices": (), "migrations": ("email",)})
-# usage: one value per customer, metric and period (keyed by them); quota: thresholds emailed, likewise
-USAGE_DB = Database("usage", version=1, personal={"usage": ("_key", "email"), "quota": ("_key", "email")})
+# usage: one value per customer, metric and period (keyed by them); quota: thresholds emailed, likewise;
+# watched: how far each of the app's usage files was read (paths and offsets)
+USAGE_DB = Database(
+    "usage", version=1, personal={"usage": ("_key", "email"), "quota": ("_key", "email"), "watched": ()}
+)
 
 DOMAIN = Domain(
     name="plans",
@@ -28,6 +31,7 @@ DOMAIN = Domain(
     ),
     checks=(
         DoctorCheck("arkops.core.plans.checks:usage_data", order=45),
+        DoctorCheck("arkops.core.plans.checks:usage_files", order=45),
         DoctorCheck("arkops.core.plans.checks:stripe_prices", order=93, needs="stripe"),
     ),
     demo=DemoPart("arkops.core.plans.demo:build", order=40),

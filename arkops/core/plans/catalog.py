@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import TypedDict
 
-from arkops.core.billing.records import Subscription
+from arkops.core.billing.records import Subscription, SubscriptionItem
 from arkops.core.plans import PLANS_DB
 from arkops.errors import DataError
 from arkops.runtime import Runtime
@@ -93,12 +93,21 @@ def free_plan(known: dict[str, Plan]) -> Plan | None:
 
 
 def plan_of(sub: Subscription, known: dict[str, Plan]) -> Plan | None:
+    """The plan of the subscription's first item that belongs to one."""
     for item in sub.get("items", []):
-        for plan in known.values():
-            if plan.stripe_price and item.get("price") == plan.stripe_price:
-                return plan
-            if plan.stripe_product and item.get("product") == plan.stripe_product:
-                return plan
+        plan = plan_of_item(item, known)
+        if plan is not None:
+            return plan
+    return None
+
+
+def plan_of_item(item: SubscriptionItem, known: dict[str, Plan]) -> Plan | None:
+    """The plan whose price (or pushed product) the item bills, or None."""
+    for plan in known.values():
+        if plan.stripe_price and item.get("price") == plan.stripe_price:
+            return plan
+        if plan.stripe_product and item.get("product") == plan.stripe_product:
+            return plan
     return None
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 from functools import partial
 
 from arkops.clock import parse_iso
-from arkops.config import env
+from arkops.config import env, stripe_key_problem
 from arkops.core.doctor import FAIL, OK, WARN, Check
 from arkops.core.plans import USAGE_DB
 from arkops.errors import ArkopsError
@@ -59,6 +59,9 @@ def stripe_prices(rt: Runtime) -> Check:
 
     if not env("STRIPE_SECRET_KEY"):
         return Check("stripe prices", WARN, "STRIPE_SECRET_KEY not set: plan prices not checked")
+    problem = stripe_key_problem(env("STRIPE_SECRET_KEY"))
+    if problem:
+        return Check("stripe prices", FAIL, f"not checked: {problem}")
     settings = rt.config["billing"]
     stripe = client(timeout=settings["stripe_timeout_seconds"])
     problems, checked = [], 0
@@ -90,3 +93,11 @@ def stripe_prices(rt: Runtime) -> Check:
     if problems:
         return Check("stripe prices", FAIL, first_few(problems))
     return Check("stripe prices", OK, f"{checked} plan prices match arkops.toml")
+
+
+def usage_files(rt: Runtime) -> list[Check]:
+    """The app's usage files `usage-check` follows: readable, and written lately."""
+    from arkops.core.watch import freshness_checks
+
+    config = rt.config["usage"]
+    return freshness_checks(rt, {"usage files": config["files"]}, config["stale_hours"])

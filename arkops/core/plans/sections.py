@@ -1,4 +1,5 @@
-"""Plans and usage's part of `arkops status`, the HTML report and the weekly email (`arkops.core.sections`)."""
+"""Plans and usage's part of `arkops status`, the HTML report and the weekly email (`arkops.core.sections`):
+MRR by plan, and customers near their quotas."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import datetime
 
 from arkops.core.plans import USAGE_DB
 from arkops.core.plans.usage import current_usage
-from arkops.core.sections import Figure, Section, formats, table
+from arkops.core.sections import Chart, Figure, Section, formats, table
 from arkops.runtime import Runtime
 
 
@@ -15,10 +16,52 @@ def _over(row: dict, percent: int) -> bool:
     return bool(row["limit"]) and row["used"] * 100 >= percent * row["limit"]
 
 
+GRAPH_MONTHS = 12
+
+
 def status(rt: Runtime, *, now: datetime) -> list[Section]:
-    if not rt.store.path(USAGE_DB).exists():
+    sections = _plans(rt, now=now, months=GRAPH_MONTHS, with_table=False)
+    if rt.store.path(USAGE_DB).exists():
+        sections.append(_section(rt, current_usage(rt, now=now), with_table=False))
+    return sections
+
+
+def _plans(rt: Runtime, *, now: datetime, months: int, with_table: bool) -> list[Section]:
+    """MRR by plan as stacked areas (and, in the report, each plan's figures now); none without a ledger."""
+    from arkops.core.billing import LEDGER_DB
+    from arkops.core.plans.revenue import by_plan
+
+    if not rt.store.path(LEDGER_DB).exists():
         return []
-    return [_section(rt, current_usage(rt, now=now), with_table=False)]
+    report = by_plan(rt, now=now, months=months)
+    segments = [s for s in report["segments"] if any(m["mrr"] for m in s["months"])]
+    if not segments:
+        return []
+    fmt = formats(rt)
+    labels = [m["month"] for m in segments[0]["months"]]
+    now_text = ", ".join(f"{s['name']} {fmt.money(s['mrr'])}" for s in segments)
+    chart = Chart(
+        "mrr_by_plan",
+        "MRR by plan",
+        "area",
+        labels,
+        {s["name"]: [m["mrr"] for m in s["months"]] for s in segments},
+        "money",
+        f"MRR by plan from {labels[0]} to {labels[-1]}, stacked; in {labels[-1]}: {now_text}.",
+        currency=report["currency"],
+    )
+    tables = []
+    if with_table:
+        tables.append(
+            table(
+                "plans",
+                f"Plans in {labels[-1]}",
+                [("name", "Plan"), ("mrr", "MRR"), ("customers", "Customers"), ("arpu", "ARPU")],
+                segments,
+                {"mrr": fmt.money, "arpu": fmt.money, "customers": fmt.number},
+            )
+        )
+    return [Section("plans", "Plans", charts=[chart], tables=tables)]
 
 
 def _section(rt: Runtime, rows: list[dict], *, with_table: bool) -> Section:
@@ -53,6 +96,7 @@ def _section(rt: Runtime, rows: list[dict], *, with_table: bool) -> Section:
 
 
 def report(rt: Runtime, *, now: datetime, months: int) -> list[Section]:
-    if not rt.store.path(USAGE_DB).exists():
-        return []
-    return [_section(rt, current_usage(rt, now=now), with_table=True)]
+    sections = _plans(rt, now=now, months=months, with_table=True)
+    if rt.store.path(USAGE_DB).exists():
+        sections.append(_section(rt, current_usage(rt, now=now), with_table=True))
+    return sections

@@ -5,7 +5,7 @@ Named by the domain's declaration (`Domain.config`); `arkops.config` reads, chec
 
 from __future__ import annotations
 
-from arkops.config import Field, MapOf, Spec, Table, at_least, currency_code, http_url, one_of, slug
+from arkops.config import Field, MapOf, Spec, Table, at_least, currency_code, http_url, one_of, path_list, slug
 
 PLAN = Table(
     {
@@ -32,7 +32,14 @@ CONFIG: dict[str, Spec] = {
                 str, "", http_url, doc="link in the quota emails (empty: [trials] upgrade_url, else a reply)"
             ),
             "stale_hours": Field(
-                int, 48, at_least(1), doc="doctor warns when no usage was recorded for this many hours"
+                int, 48, at_least(1), doc="doctor warns when no usage was recorded (or no usage file written) this long"
+            ),
+            "files": Field(
+                list,
+                [],
+                path_list,
+                doc="the app's usage exports (`usage import`'s format), followed by `usage-check` (globs, relative "
+                "to arkops.toml)",
             ),
             "labels": MapOf(
                 Field(str, ""),

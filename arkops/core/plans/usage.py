@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import islice
 from pathlib import Path
 from typing import Any, TypedDict, cast
 
@@ -21,10 +23,12 @@ from arkops.clock import from_seconds, iso, parse_iso
 from arkops.core.plans import USAGE_DB
 from arkops.core.plans.catalog import Account, Plan, accounts, free_plan, plans
 from arkops.core.privacy import refuse_erased
+from arkops.core.watch import WatchReport
 from arkops.errors import DataError, ErasedError
 from arkops.mail.address import normalize_email
 from arkops.runtime import Runtime
 from arkops.store.tables import Table
+from arkops.text import Skipped
 
 THRESHOLDS = (80, 100)
 MAX_VALUE = 10**12
@@ -124,11 +128,11 @@ def _store(db: Any, ctx: Context, email: str, metric: str, value: int, at: datet
     return True
 
 
-def record(rt: Runtime, email: str, metric: str, value: int, *, at: str | None, add: bool, now: datetime) -> Usage:
-    """Set (or with `add`, add to) the customer's value of `metric` in the period holding `at`."""
+def record(rt: Runtime, email: str, metric: str, value: int, *, at: datetime | None, add: bool, now: datetime) -> Usage:
+    """Set (or with `add`, add to) the customer's value of `metric` in the period holding `at` (default: now)."""
     email, metric, value = normalize_email(email), _metric(metric), _value(value)
     refuse_erased(rt, email)
-    moment = _moment(at, now)
+    moment = at or now
     ctx = context(rt)
     with rt.store.transaction(USAGE_DB) as db:
         _store(db, ctx, email, metric, value, moment, add=add)
@@ -140,62 +144,67 @@ def record(rt: Runtime, email: str, metric: str, value: int, *, at: str | None, 
 class ImportReport:
     recorded: int = 0
     unchanged: int = 0
-    skipped: list[str] = field(default_factory=list)
+    skipped: Skipped = field(default_factory=Skipped)
     erased: int = 0  # values of people `privacy forget` erased: not recorded
 
 
-def read_export(path: Path) -> list[Any]:
-    """The app's export: a JSON list, or JSON Lines (one object a line); a line that does not parse is kept
-    as an error to report, not a reason to refuse the file."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a folder, not a JSON file") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc})") from None
-    if text.lstrip().startswith("["):
-        try:
-            records = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}: not JSON ({exc})") from None
-        if not isinstance(records, list):
-            raise DataError(f"{path}: expected a list of usage records")
-        return records
-    out: list[Any] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            out.append(DataError(f"line {number}: not JSON ({exc.msg})"))
-    return out
+def read_export(path: Path) -> Iterator[Any]:
+    """The app's export, streamed: a JSON list, or JSON Lines (one object a line), gzipped or not; a record
+    that cannot be read (not JSON, too long, too deep) comes as the DataError to report, not a reason to refuse
+    the file."""
+    from arkops.sources.json_files import records
+
+    return (found.value for found in records(path, items="usage records"))
 
 
 def import_file(rt: Runtime, path: Path, *, now: datetime) -> ImportReport:
-    """Each {email, metric, value, timestamp} sets that value in its period; malformed records are skipped."""
-    records = read_export(path)
+    """Each {email, metric, value, timestamp} sets that value in its period; malformed records are skipped.
+
+    The file is read through once before anything is written (a list that breaks off writes nothing), then
+    again in batches of `BATCH`, one transaction each."""
+    for _ in read_export(path):
+        pass
     report = ImportReport()
     ctx = context(rt)
-    for begin in range(0, len(records), BATCH):
+    exported = enumerate(read_export(path))
+    while batch := list(islice(exported, BATCH)):
         with rt.store.transaction(USAGE_DB) as db:
-            for index, item in enumerate(records[begin : begin + BATCH], begin):
-                where = f"{path}[{index}]"
-                try:
-                    email, metric, value, moment = _checked(rt, item, now)
-                except ErasedError:
-                    report.erased += 1
-                    continue
-                except DataError as exc:
-                    report.skipped.append(f"{where}: {exc}")
-                    continue
-                if _store(db, ctx, email, metric, value, moment, add=False):
-                    report.recorded += 1
-                else:
-                    report.unchanged += 1
+            _import_batch(rt, db, ctx, [(f"{path}[{index}]", item) for index, item in batch], report, now)
     return report
+
+
+def follow_files(rt: Runtime, *, now: datetime) -> tuple[ImportReport, WatchReport]:
+    """What the web app added to `[usage] files` since the last run (the `usage-check` job calls it)."""
+    from arkops.core.watch import follow_files as follow
+
+    report = ImportReport()
+    ctx = context(rt)
+    watched = follow(
+        rt,
+        USAGE_DB,
+        rt.config["usage"]["files"],
+        lambda db, records: _import_batch(rt, db, ctx, records, report, now),
+        now=now,
+    )
+    return report, watched
+
+
+def _import_batch(
+    rt: Runtime, db: Any, ctx: Context, records: list[tuple[str, Any]], report: ImportReport, now: datetime
+) -> None:
+    for where, item in records:
+        try:
+            email, metric, value, moment = _checked(rt, item, now)
+        except ErasedError:
+            report.erased += 1
+            continue
+        except DataError as exc:
+            report.skipped.append(f"{where}: {exc}")
+            continue
+        if _store(db, ctx, email, metric, value, moment, add=False):
+            report.recorded += 1
+        else:
+            report.unchanged += 1
 
 
 def _checked(rt: Runtime, item: Any, now: datetime) -> tuple[str, str, int, datetime]:
@@ -286,15 +295,27 @@ class CheckResult:
     checked: int = 0  # customer-metric pairs with a limit
     queued: dict[int, int] = field(default_factory=lambda: {80: 0, 100: 0})
     reached: list[dict] = field(default_factory=list)  # newly at 100 %: the operator's digest
+    imported: ImportReport | None = None  # what `[usage] files` brought (the job only)
+    watched: WatchReport | None = None
 
     def summary(self) -> str:
-        return (
+        text = (
             f"{self.checked} quotas checked, {self.queued[80]} at 80 % and {self.queued[100]} at 100 % emailed, "
             f"operator {'told' if self.reached else 'not told'}"
         )
+        if self.imported is not None and self.watched is not None and (self.watched.files or self.watched.waiting):
+            found = self.imported
+            text = (
+                f"{self.watched.summary()}: {found.recorded} recorded, {found.unchanged} unchanged, "
+                f"{len(found.skipped)} skipped" + "".join(f" ({why})" for why in found.skipped[:3]) + "; " + text
+            )
+        return text
 
     def counts(self) -> dict[str, int]:
-        return {"checked": self.checked, "quota_80": self.queued[80], "quota_100": self.queued[100]}
+        counts = {"checked": self.checked, "quota_80": self.queued[80], "quota_100": self.queued[100]}
+        if self.imported is not None:
+            counts |= {"recorded": self.imported.recorded, "skipped_records": len(self.imported.skipped)}
+        return counts
 
 
 def upgrade_url(rt: Runtime) -> str:
@@ -396,7 +417,13 @@ def check(rt: Runtime, *, now: datetime) -> CheckResult:
 
 
 def check_job(rt: Runtime, *, now: datetime) -> CheckResult:
-    return check(rt, now=now)
+    """The `usage-check` job: the app's usage files first (`[usage] files`), then the quota check."""
+    imported = watched = None
+    if rt.config["usage"]["files"]:
+        imported, watched = follow_files(rt, now=now)
+    result = check(rt, now=now)
+    result.imported, result.watched = imported, watched
+    return result
 
 
 def current_usage(rt: Runtime, *, now: datetime) -> list[dict]:
@@ -429,6 +456,37 @@ def report(rt: Runtime, *, now: datetime) -> list[dict]:
                 }
             )
     return out
+
+
+def export(rt: Runtime, *, since: datetime | None, until: datetime | None) -> list[dict]:
+    """One row per customer, metric and billing period kept, those overlapping [since, until), by customer.
+
+    The limit and plan are the customer's plan now (the ledger keeps no plan history per period); percent
+    is of that limit, None without one.
+    """
+    ctx = context(rt)
+    low, high = (iso(since) or "") if since else "", (iso(until) or "~") if until else "~"
+    with rt.store.transaction(USAGE_DB) as db:
+        values = [u for u in USAGE.values(db) if u["period_start"] < high and u["period_end"] > low]
+    values.sort(key=lambda u: (u["email"], u["metric"], u["period_start"]))
+    rows = []
+    for usage in values:
+        found = ctx.account(usage["email"])
+        limit = found.plan.limits.get(usage["metric"]) if found.plan else None
+        rows.append(
+            {
+                "email": usage["email"],
+                "plan": found.plan.id if found.plan else None,
+                "metric": usage["metric"],
+                "period_start": usage["period_start"],
+                "period_end": usage["period_end"],
+                "limit": limit,
+                "used": usage["value"],
+                "percent": round(usage["value"] * 100 / limit, 1) if limit else None,
+                "updated_at": usage["at"],
+            }
+        )
+    return rows
 
 
 KEEP_PERIODS = timedelta(days=400)  # a year of past periods stays for `usage show --at`-style questions and reports

@@ -31,3 +31,17 @@ def store_ip(ip: str, full: bool) -> str:
         return str(address)
     prefix = 24 if address.version == 4 else 48
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+
+
+@lru_cache(maxsize=8_192)
+def whole_and_stored(ip: str, full: bool) -> tuple[str, str]:
+    """(`store_ip(ip, True)`, `store_ip(ip, full)`) in one reading: the visitor id hashes the whole address,
+    the visit keeps the stored one (the ingest's hot path)."""
+    v4 = _IPV4.fullmatch(ip)
+    if v4:
+        a, b, c, d = map(int, v4.groups())
+        if a > 255 or b > 255 or c > 255 or d > 255:
+            return "", ""
+        whole = f"{a}.{b}.{c}.{d}"
+        return whole, whole if full else f"{a}.{b}.{c}.0"
+    return store_ip(ip, True), store_ip(ip, full)

@@ -82,11 +82,14 @@ def record(rt: Runtime, command: str, arguments: dict[str, Any], exit_code: int,
     rt.store.append(LOG, [line])
 
 
-def read(rt: Runtime, *, since: str | None = None, command: str | None = None) -> list[dict]:
-    start = parse_iso(since, what="--since") if since else None
+def read(
+    rt: Runtime, *, since: datetime | None = None, until: datetime | None = None, command: str | None = None
+) -> list[dict]:
+    """The audit lines of [since, until), of the commands starting with `command` when given."""
     rows = []
     for line in rt.store.jsonl(LOG).read():
-        if start is not None and parse_iso(line["at"]) < start:
+        at = parse_iso(line["at"])
+        if (since is not None and at < since) or (until is not None and at >= until):
             continue
         if command is not None and not line["command"].startswith(command):
             continue

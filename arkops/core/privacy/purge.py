@@ -13,6 +13,7 @@ import re
 from datetime import datetime, timedelta
 
 from arkops.runtime import Runtime
+from arkops.store.files import remove_file
 
 DAY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.jsonl$")
 
@@ -37,7 +38,7 @@ def day_files(rt: Runtime, *, now: datetime) -> dict[str, int]:
                 match = DAY_FILE.match(path.name)
                 if match and match.group(1) < cutoff:
                     if not rt.dry_run:
-                        path.unlink(missing_ok=True)
+                        remove_file(path)
                     removed += 1
         done[f"{name} day files removed"] = removed
     return done
@@ -52,6 +53,6 @@ def temp_files(rt: Runtime, *, now: datetime) -> dict[str, int]:
     for path in rt.data_dir.rglob(".*.tmp"):
         if path.is_file() and path.stat().st_mtime < cutoff:
             if not rt.dry_run:
-                path.unlink(missing_ok=True)
+                remove_file(path)
             removed += 1
     return {"temp files removed": removed}

@@ -23,10 +23,17 @@ class Refusal(StrEnum):
 
 # A redemption's key is "<CODE>:<email>", so the key holds the email too. `privacy forget` keeps an
 # erased person's redemption under their pseudonym: the slot stays taken (see `promo.privacy`).
+# announcements: who was told of a code and their follow-up ("<CODE>:<email>"); reported: the redemptions
+# the operator's digest named ("<CODE>:<email>").
 PROMO_DB = Database(
     "promo",
     version=1,
-    personal={"codes": (), "redemptions": ("_key", "email")},
+    personal={
+        "codes": (),
+        "redemptions": ("_key", "email"),
+        "announcements": ("_key", "email"),
+        "reported": ("_key",),
+    },
     forget="arkops.core.promo.privacy:forget",
 )
 
@@ -38,7 +45,7 @@ DOMAIN = Domain(
     jobs=(
         Job(
             "promo-sync",
-            "refresh the promo counter files (Stripe Checkout redemptions, a killed redemption's file)",
+            "refresh the promo counter files, queue due follow-ups, tell the operator of new redemptions",
             "arkops.core.promo.redeem:refresh_job",
             every_minutes=10,
             order=85,  # after stripe-sync (Checkout redemptions) and before mail-flush (confirmations)
@@ -59,5 +66,6 @@ DOMAIN = Domain(
         "promo release",
         "promo remaining",
         "promo push",
+        "promo announce",
     ),
 )

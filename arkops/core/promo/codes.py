@@ -8,11 +8,11 @@ A code is stored upper-case (letters, digits, - and _), with a percentage per pl
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, NotRequired, TypedDict, cast
 
-from arkops.clock import EARLIEST, LATEST, iso, parse_iso
+from arkops.clock import iso
 from arkops.core.promo import PROMO_DB
 from arkops.errors import DataError
 from arkops.money import currency_code, format_money
@@ -100,6 +100,11 @@ def parse_percent(text: str, what: str) -> float:
     return float(value)
 
 
+def percent_text(text: str) -> float:
+    """A discount's percentage as an option gives it (`--discount pro=20`), or DataError."""
+    return parse_percent(text, "percent")
+
+
 def parse_discounts(rt: Runtime, given: list[str]) -> dict[str, float]:
     """`starter=25` pairs: each plan once, each a configured plan."""
     out: dict[str, float] = {}
@@ -114,39 +119,6 @@ def parse_discounts(rt: Runtime, given: list[str]) -> dict[str, float]:
     return out
 
 
-def local_moment(text: str, tz: tzinfo, *, end_of_day: bool, what: str) -> datetime:
-    """A day (YYYY-MM-DD: its first instant, or with `end_of_day` the first instant of the next day) or a
-    time in the configured zone (an explicit offset or Z wins) as UTC. A local time that a daylight-saving
-    change skips does not exist and is refused; one it repeats is taken at its first occurrence."""
-    value = text.strip()
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        try:
-            day = date.fromisoformat(value)
-        except ValueError:
-            raise DataError(f"{what}: {text!r} is not a date") from None
-        if not EARLIEST.year <= day.year < LATEST.year:  # 9999-12-31 has no next day to end at
-            raise DataError(f"{what}: {text!r} is out of range (1970-2099)")
-        if end_of_day:
-            day += timedelta(days=1)
-        # fold=0 in a gap maps to the first instant that exists after it: the day's real start
-        return _checked(datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC), text, what)
-    try:
-        moment = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value)
-    except ValueError:
-        raise DataError(f"{what}: {text!r} is not a date (YYYY-MM-DD) or a time (YYYY-MM-DDTHH:MM)") from None
-    if moment.tzinfo is None:
-        local = moment.replace(tzinfo=tz)
-        if local.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != moment:
-            raise DataError(f"{what}: {text!r} does not exist in {tz} (a daylight-saving change skips it)")
-        moment = local
-    return _checked(moment.astimezone(UTC), text, what)
-
-
-def _checked(moment: datetime, text: str, what: str) -> datetime:
-    parse_iso(iso(moment) or "", what=what)  # the shared 1970-2099 range
-    return moment
-
-
 def new_code(
     rt: Runtime,
     code: str,
@@ -158,8 +130,8 @@ def new_code(
     months: int | None,
     forever: bool,
     slots: int | None,
-    valid_from: str | None,
-    valid_until: str | None,
+    valid_from: datetime | None,
+    valid_until: datetime | None,
     now: datetime,
 ) -> Code:
     """A code record from the options of `promo create`, or DataError (one line) for the first value that does not
@@ -172,7 +144,8 @@ def new_code(
         covered, code_currency = sorted(percent), None
     else:
         covered, code_currency = _amount_plans(rt, currency or "", plans)
-    start, end = _validity(rt.config.tz, valid_from, valid_until)
+    if valid_from and valid_until and valid_until <= valid_from:
+        raise DataError("--valid-until must be after --valid-from")
     return {
         "code": name,
         "discounts": percent or None,
@@ -182,8 +155,8 @@ def new_code(
         "duration": "repeating" if months is not None else "forever" if forever else "once",
         "months": months,
         "slots": slots,
-        "valid_from": iso(start),
-        "valid_until": iso(end),
+        "valid_from": iso(valid_from),
+        "valid_until": iso(valid_until),
         "active": True,
         "created_at": cast(str, iso(now)),
         "counter_files": [],
@@ -203,15 +176,6 @@ def _amount_plans(rt: Runtime, currency: str, plans: list[str]) -> tuple[list[st
     if not covered:
         raise DataError(f"no plan is priced in {code_currency}")
     return covered, code_currency
-
-
-def _validity(tz: tzinfo, valid_from: str | None, valid_until: str | None) -> tuple[datetime | None, datetime | None]:
-    """The validity window in UTC: from the first instant of `valid_from`, until the end of `valid_until`."""
-    start = local_moment(valid_from, tz, end_of_day=False, what="--valid-from") if valid_from else None
-    end = local_moment(valid_until, tz, end_of_day=True, what="--valid-until") if valid_until else None
-    if start and end and end <= start:
-        raise DataError("--valid-until must be after --valid-from")
-    return start, end
 
 
 def create(rt: Runtime, record: Code) -> None:

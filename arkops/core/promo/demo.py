@@ -12,6 +12,7 @@ import json
 import random
 from datetime import datetime, timedelta
 
+from arkops.clock import parse_moment
 from arkops.core.billing.service import apply_events
 from arkops.core.demo import World
 from arkops.core.promo.codes import StripeGroup, create, new_code
@@ -137,8 +138,10 @@ def build(world: World) -> None:
         months=MONTHS,
         forever=False,
         slots=30,
-        valid_from=opens.astimezone(tz).date().isoformat(),
-        valid_until=(now + timedelta(days=20)).astimezone(tz).date().isoformat(),
+        valid_from=parse_moment(opens.astimezone(tz).date().isoformat(), now=now, tz=tz),
+        valid_until=parse_moment(
+            (now + timedelta(days=20)).astimezone(tz).date().isoformat(), now=now, tz=tz, end_of_day=True
+        ),
         now=opens - timedelta(days=1),
     )
     create(rt, code)

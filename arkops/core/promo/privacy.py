@@ -7,7 +7,9 @@ discount. So the redemption keeps its code, plan, language, dates and
 events; its email, and the key built from it, become the person's stable
 pseudonym (`erased-<hex>@erased.invalid`, the one the ledger gives the same
 person, so a Checkout redemption seen in the ledger still pairs with it).
-The confirmation email was queued already and is never sent again.
+The confirmation email was queued already and is never sent again. Who was
+told of a code (`announcements`, and the follow-up not sent yet) and which
+redemptions the operator's digest named (`reported`) are removed.
 """
 
 from __future__ import annotations
@@ -34,4 +36,9 @@ def forget(rt: Runtime, who: Person, *, now: datetime) -> dict[str, int]:
                 pseudonym = who.pseudonym_email
                 REDEMPTIONS.put(db, redemption_key(redemption["code"], pseudonym), {**redemption, "email": pseudonym})
                 changed += 1
-    return {"promo redemptions pseudonymised": changed}
+        removed = 0
+        for table in ("announcements", "reported"):
+            for key, document in db.items(table):
+                if who.found_in(key) or who.found_in(document.get("email")):
+                    removed += db.delete(table, key)
+    return {"promo redemptions pseudonymised": changed, "promo announcement records": removed}

@@ -130,6 +130,9 @@ class Verdict:
     remaining: int | None
     email: str | None = None
     warnings: list[str] = field(default_factory=list)
+    percent: float | None = None  # the plan's percent off; None for an amount off or an unknown code
+    months: int | None = None  # how many months the discount lasts (a repeating coupon); None: once or forever
+    valid_until: str | None = None  # ISO 8601 UTC, the first moment it no longer applies
 
     @property
     def valid(self) -> bool:
@@ -146,6 +149,9 @@ class Verdict:
             "currency": self.currency,
             "interval": self.interval,
             "remaining": self.remaining,
+            "percent": self.percent,
+            "months": self.months,
+            "valid_until": self.valid_until,
         }
 
 
@@ -162,6 +168,9 @@ def _verdict(rt: Runtime, name: str, code: Code | None, plan: str, reason: Refus
         currency,
         interval,
         remaining,
+        percent=(code["discounts"] or {}).get(plan) if code else None,
+        months=code["months"] if code and code["duration"] == "repeating" else None,
+        valid_until=code["valid_until"] if code else None,
     )
 
 
@@ -348,25 +357,44 @@ def remaining(rt: Runtime, code: str, *, write: Path | None = None) -> tuple[dic
 class RefreshOutcome:
     confirmations: int
     problems: list[str]
+    follow_ups: int = 0
+    redemptions: int = 0  # named in the operator's digest
 
     def summary(self) -> str:
         text = f"{counted(self.confirmations, 'late confirmation')} queued, counter files refreshed"
+        if self.follow_ups:
+            text += f", {counted(self.follow_ups, 'follow-up')} queued"
+        if self.redemptions:
+            text += f", {counted(self.redemptions, 'redemption')} told to the operator"
         return text + (f", {counted(len(self.problems), 'file')} not written" if self.problems else "")
 
     def counts(self) -> dict[str, int]:
-        return {"confirmations": self.confirmations, "problems": len(self.problems)}
+        return {
+            "confirmations": self.confirmations,
+            "follow_ups": self.follow_ups,
+            "redemptions": self.redemptions,
+            "problems": len(self.problems),
+        }
 
 
 def refresh_job(rt: Runtime, *, now: datetime) -> RefreshOutcome:
-    """Cron: confirmations a killed redemption did not queue, and counter files (Checkout redemptions
-    seen by `stripe sync`, a redemption killed before its refresh)."""
+    """Cron: confirmations a killed redemption did not queue, the announcements' follow-ups that are due, the
+    operator's digest of new redemptions (`promo.announce`), and counter files (Checkout redemptions seen by
+    `stripe sync`, a redemption killed before its refresh)."""
+    from arkops.core.promo.announce import follow_ups, redemptions_digest
+
     if not rt.store.path(PROMO_DB).exists():
         return RefreshOutcome(0, [])
     confirmations = confirm_pending(rt, now=now)
-    problems = refresh_counters(rt, None, ledger_uses(rt))
-    if problems:
-        raise DataError("; ".join(problems))
-    return RefreshOutcome(confirmations, problems)
+    ledger = ledger_uses(rt)
+    with rt.store.transaction(PROMO_DB) as db, batched(rt):
+        outcome = RefreshOutcome(
+            confirmations, [], follow_ups(rt, db, ledger, now), redemptions_digest(rt, db, ledger, now)
+        )
+    outcome.problems = refresh_counters(rt, None, ledger)
+    if outcome.problems:
+        raise DataError("; ".join(outcome.problems))
+    return outcome
 
 
 def offer(rt: Runtime, code: str, plan: str, *, now: datetime) -> dict[str, Any]:

@@ -11,19 +11,17 @@ whether the installation is fit to serve.
 
 from arkops.core.domain import Database, DoctorCheck, Domain, Retention
 
-# answers: the first response to an Idempotency-Key (its body may name the people it stored);
-# events: each app event's id, its type and outcome (the reason can quote the event's email).
-SERVE_DB = Database(
-    "serve",
-    version=1,
-    personal={"answers": ("answer",), "events": ("reason",)},
-)
+# JSON Lines day files of keyed records (`idempotency`): serve-answers holds the first response to an
+# Idempotency-Key (its body may name the people it stored); serve-events each app event's id, its type and
+# outcome (the reason can quote the event's email).
+ANSWERS_DB = Database("serve-answers", version=1, kind="jsonl", personal={"answers": ("answer",)})
+EVENTS_DB = Database("serve-events", version=1, kind="jsonl", personal={"events": ("reason",)})
 
 DOMAIN = Domain(
     name="serve",
     summary="Serve: the HTTP endpoint for the web app, the landing page, Stripe and email recipients.",
     commands={"serve": "arkops.cli.serve:serve"},
-    databases=(SERVE_DB,),
+    databases=(ANSWERS_DB, EVENTS_DB),
     checks=(DoctorCheck("arkops.core.serve.checks:serve", order=70),),
     retention=(Retention("arkops.core.serve.idempotency:drop_old", order=70),),
     order=95,

@@ -19,6 +19,10 @@ def _port(value: int) -> str | None:
     return None if 1 <= value <= 65535 else f"{value} is not a port (1-65535)"
 
 
+def _proxy(value: str) -> str | None:
+    return None if value == "" else _host(value)
+
+
 def _origins(value: list) -> str | None:
     ok = all(isinstance(v, str) and re.fullmatch(r"https?://[^/\s]+", v) for v in value)
     return None if ok else 'must be a list of origins, scheme and host without a path (e.g. ["https://example.com"])'
@@ -33,7 +37,7 @@ CONFIG: dict[str, Spec] = {
                 str,
                 "",
                 http_url,
-                doc="the address the outside world reaches `arkops serve` at (links in emails: unsubscribe, portal)",
+                doc="the address the outside world reaches `arkops serve` at (links in emails: unsubscribe, portal, the trials' upgrade)",
             ),
             "threads": Field(int, 8, at_least(1), doc="requests handled at once; slow clients never hold one"),
             "max_body_bytes": Field(
@@ -42,6 +46,13 @@ CONFIG: dict[str, Spec] = {
             "cors_origins": Field(
                 list, [], _origins, doc="origins (the landing page's) allowed to call the public promo routes"
             ),
+            "trusted_proxy": Field(
+                str,
+                "",
+                _proxy,
+                doc="address of the reverse proxy in front (e.g. 127.0.0.1) whose X-Forwarded-For names the client; "
+                "empty: the header is ignored and the connection's address is the client's",
+            ),
             "rate_per_minute": Field(
                 int, 60, at_least(1), doc="requests a minute one client address may make to the public routes"
             ),
@@ -49,7 +60,10 @@ CONFIG: dict[str, Spec] = {
                 int, 15, at_least(1), doc="/healthz answers 503 when `arkops run` last ran longer ago than this"
             ),
             "idempotency_hours": Field(
-                int, 48, at_least(1), doc="how long a replayed event id or Idempotency-Key gets its first answer"
+                int,
+                48,
+                at_least(1),
+                doc="how long, at least, a replayed event id or Idempotency-Key gets its first answer (kept in day files: up to a day more)",
             ),
         },
         doc="`arkops serve`: the HTTP endpoint (the bearer token is ARKOPS_SERVE_TOKEN in the environment)",

@@ -22,7 +22,13 @@ class TrialState(StrEnum):
 TRIALS_DB = Database(
     "trials",
     version=2,
-    personal={"trials": ("email", "source", "extra"), "activity": ("email", "extra"), "steps": ("email",)},
+    # watched: how far each of the app's files was read (`arkops.core.watch`): paths and offsets, nobody in it
+    personal={
+        "trials": ("email", "source", "extra"),
+        "activity": ("email", "extra"),
+        "steps": ("email",),
+        "watched": (),
+    },
     migrations="arkops.core.trials.state:MIGRATIONS",
     archive=True,
 )
@@ -48,7 +54,10 @@ DOMAIN = Domain(
             order=30,
         ),
     ),
-    checks=(DoctorCheck("arkops.core.trials.checks:trial_links", order=40),),
+    checks=(
+        DoctorCheck("arkops.core.trials.checks:trial_links", order=40),
+        DoctorCheck("arkops.core.trials.checks:watched_files", order=41),
+    ),
     demo=DemoPart("arkops.core.trials.demo:build", order=10),
     templates="arkops.core.trials.messages:TEMPLATES",
     retention=(Retention("arkops.core.trials.retention:archive_finished", order=20),),

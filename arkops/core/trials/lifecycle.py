@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from arkops.clock import iso, local_time, parse_iso
 from arkops.core.notify import notify, queue_sender
+from arkops.core.trials.records import ImportReport, follow_files
 from arkops.core.trials.state import (
     STEP_RECORDS,
     TRIALS,
@@ -24,6 +25,7 @@ from arkops.core.trials.state import (
     plan_name,
     refresh,
 )
+from arkops.core.watch import WatchReport
 from arkops.runtime import Runtime
 from arkops.text import counted
 
@@ -34,18 +36,32 @@ class TrackReport:
     converted: list[str] = field(default_factory=list)
     expired: list[str] = field(default_factory=list)
     quiet: int = 0  # transitions older than the alert window: recorded, not alerted
+    imported: ImportReport | None = None  # what the watched app files brought (`[trials] signup_files`, ...)
+    watched: WatchReport | None = None
 
     def counts(self) -> dict[str, int]:
-        return {
+        counts = {
             "activated": len(self.activated),
             "converted": len(self.converted),
             "expired": len(self.expired),
             "not_alerted": self.quiet,
         }
+        if self.imported is not None:
+            counts |= {"signups": self.imported.signups, "activities": self.imported.activities}
+            counts["skipped_records"] = len(self.imported.skipped)
+        return counts
 
     def summary(self) -> str:
         line = f"{len(self.activated)} activated, {len(self.converted)} converted, {len(self.expired)} expired"
-        return line + (f" ({self.quiet} older than the alert window, not alerted)" if self.quiet else "")
+        line += f" ({self.quiet} older than the alert window, not alerted)" if self.quiet else ""
+        if self.imported is not None and self.watched is not None and (self.watched.files or self.watched.waiting):
+            found = self.imported
+            line = (
+                f"{self.watched.summary()}: {counted(found.signups, 'signup')}, "
+                f"{counted(found.activities, 'activity', 'activities')}, {found.duplicates} already known, "
+                f"{len(found.skipped)} skipped" + "".join(f" ({why})" for why in found.skipped[:3]) + "; " + line
+            )
+        return line
 
 
 def track(rt: Runtime, *, now: datetime) -> TrackReport:
@@ -54,12 +70,15 @@ def track(rt: Runtime, *, now: datetime) -> TrackReport:
     Each transition is recorded once per trial, in the same transaction as the
     digest that names it, so overlapping runs never alert twice. Transitions
     older than `[trials] alert_window_hours` when first seen (an import of
-    history) are recorded without an alert. Trials are worked through in
+    history) are recorded without an alert. The app's files (`[trials]
+    signup_files`, `activity_files`) are followed first. Trials are worked through in
     batches of 2,000 (`state.in_batches`); a run with more than 2,000 recent
     transitions sends one digest per batch.
     """
-    paid = conversions(rt)
     report = TrackReport()
+    if rt.config["trials"]["signup_files"] or rt.config["trials"]["activity_files"]:
+        report.imported, report.watched = follow_files(rt, now=now)
+    paid = conversions(rt)
     stamp = cast(str, iso(now))
     window = timedelta(hours=rt.config["trials"]["alert_window_hours"])
     transitions = (("activated", "activated_at", _activation), ("converted", "converted_at", _conversion))
@@ -134,11 +153,12 @@ def _step_message(rt: Runtime, step: str, trial: Trial, now: datetime) -> tuple[
         ends = parse_iso(trial["trial_ends_at"]).astimezone(rt.config.tz).strftime("%Y-%m-%d")
         return "trial_welcome", {"plan": plan, "trial_days": config["length_days"], "ends_on": ends}
     if step == "day1":
-        if trial["activity_total"] == 0:
+        count = key_activity_count(rt, trial)
+        if count == 0:
             return "trial_day1_help", {"plan": plan}
-        if trial["activity_total"] > config["demo_activity_threshold"]:
+        if count > config["demo_activity_threshold"]:
             return "trial_day1_demo", {
-                "activity_count": trial["activity_total"],
+                "activity_count": count,
                 "demo_url": config["demo_url"] or "mailto:" + queue_sender(),
             }
         return None
@@ -147,16 +167,57 @@ def _step_message(rt: Runtime, step: str, trial: Trial, now: datetime) -> tuple[
             "plan": plan,
             "activity_count": trial["activity_total"],
             "days_left": days_left(trial, now, rt.config.tz),
+            "case_study_url": config["case_study_url"],
+            "case_study_text": config["case_study_text"],
         }
     if step == "day12":
         return "trial_day12", {
             "plan": plan,
             "days_left": days_left(trial, now, rt.config.tz),
-            "upgrade_url": config["upgrade_url"] or "mailto:" + queue_sender(),
+            "upgrade_url": upgrade_link(rt, trial, now),
+            "offer_code": config["early_offer"],
         }
     if trial["state"] == "converted":
         return "trial_day14_converted", {"plan": plan}
-    return "trial_day14_ended", {"plan": plan}
+    return "trial_day14_ended", {"plan": plan, "upgrade_url": upgrade_link(rt, trial, now)}
+
+
+def key_activity_count(rt: Runtime, trial: Trial) -> int:
+    """The activity that counts for day 1: of `[trials] key_activity`'s kind, or of any kind when it is empty."""
+    kind = rt.config["trials"]["key_activity"]
+    return trial["activity"].get(kind, 0) if kind else trial["activity_total"]
+
+
+def upgrade_link(rt: Runtime, trial: Trial, now: datetime) -> str:
+    """Where day 12 and day 14 send the customer: `[trials] upgrade_url`; else the signed `arkops serve` link
+    that opens a Checkout of the trial's plan when clicked (`[serve] public_url` set); else a Stripe Checkout
+    link made now (`billing checkout`'s, no trial days: the trial is ending), when Stripe is set up for it,
+    which lives 24 hours (Stripe's limit); else a reply to the sender."""
+    configured = rt.config["trials"]["upgrade_url"]
+    if configured:
+        return configured
+    from arkops.core.plans.stripe_ops import checkout
+    from arkops.core.plans.upgrade import serve_link
+
+    if served := serve_link(rt, trial["email"], trial["plan"]):
+        return served
+    from arkops.errors import ArkopsError
+
+    try:
+        link = checkout(
+            rt,
+            trial["email"],
+            trial["plan"],
+            trial_days=0,
+            promo=None,
+            success_url=None,
+            cancel_url=None,
+            live=False,
+            now=now,
+        )
+    except ArkopsError:  # no Stripe key, no price for the plan, a live key not allowed, Stripe down: reply instead
+        link = None
+    return (link.url if link is not None else None) or "mailto:" + queue_sender()
 
 
 def nudge(rt: Runtime, *, now: datetime) -> NudgeReport:

@@ -38,11 +38,22 @@ TEMPLATES = {
     ),
     "trial_day7": Message(
         "lifecycle",
-        {"plan": "Growth", "activity_count": 42, "days_left": 7},
+        {
+            "plan": "Growth",
+            "activity_count": 42,
+            "days_left": 7,
+            "case_study_url": "https://example.com/sample-case-study",  # [trials] case_study_url; "" for none
+            "case_study_text": "How Acme caught 30 price drops in their first week.",
+        },
     ),
     "trial_day12": Message(
         "lifecycle",
-        {"plan": "Growth", "days_left": 2, "upgrade_url": "https://example.com/sample-upgrade"},
+        {
+            "plan": "Growth",
+            "days_left": 2,
+            "upgrade_url": "https://example.com/sample-upgrade",
+            "offer_code": "LAUNCH30",  # [trials] early_offer; "" for none
+        },
     ),
     "trial_day14_converted": Message(
         "lifecycle",
@@ -50,6 +61,6 @@ TEMPLATES = {
     ),
     "trial_day14_ended": Message(
         "lifecycle",
-        {"plan": "Growth"},
+        {"plan": "Growth", "upgrade_url": "https://example.com/sample-upgrade"},
     ),
 }

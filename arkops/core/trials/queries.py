@@ -44,6 +44,37 @@ def _row(trial: Trial, now: datetime, tz: tzinfo) -> dict[str, Any]:
     }
 
 
+def recent_signups(rt: Runtime, *, since: datetime) -> list[dict[str, Any]]:
+    """Trials signed up at `since` or later, oldest first (for the leads domain's new-lead digest).
+
+    Each: `email`, `plan` (the plan's name), `source`, `utm_source`, `utm_campaign` (from the signup's
+    other fields, when the app passed them) and `signed_up_at`.
+    """
+    from arkops.core.trials.state import plan_name
+
+    if not rt.store.path(TRIALS_DB).exists():
+        return []
+    stamp = iso(since) or ""
+    with rt.store.transaction(TRIALS_DB) as db:
+        recent = [t for _, t in TRIALS.items(db) if t["signed_up_at"] >= stamp]
+    recent.sort(key=lambda t: (t["signed_up_at"], t["email"]))
+    return [
+        {
+            "email": t["email"],
+            "plan": plan_name(rt, t["plan"]),
+            "source": t["source"],
+            "utm_source": _text(t["extra"].get("utm_source")),
+            "utm_campaign": _text(t["extra"].get("utm_campaign")),
+            "signed_up_at": t["signed_up_at"],
+        }
+        for t in recent
+    ]
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
 def list_trials(rt: Runtime, *, state: str | None, now: datetime, archived: bool = False) -> list[dict[str, Any]]:
     """Trials still in their lifecycle; with `archived`, the finished ones from archive/trials/ too."""
     if state is not None and state not in STATES:

@@ -19,10 +19,12 @@ from arkops.core.privacy import refuse_erased
 from arkops.core.progress import Progress, silent
 from arkops.core.trials import TRIALS_DB
 from arkops.core.trials.state import ACTIVITY, TRIALS, Trial, archived_month
+from arkops.core.watch import WatchReport
 from arkops.errors import DataError, ErasedError
 from arkops.mail.address import normalize_email
 from arkops.runtime import Runtime
 from arkops.store import Db
+from arkops.text import Skipped
 
 SIGNUP_FIELDS = {"email", "plan", "source", "created_at", "timestamp", "utm_source", "referrer", "locale"}
 ACTIVITY_FIELDS = {"email", "kind", "action", "count", "timestamp", "created_at"}
@@ -147,7 +149,8 @@ def _activity(db: Db, rt: Runtime, record: dict, now: datetime) -> bool:
         return False
     trial["activity"][kind] = trial["activity"].get(kind, 0) + count
     trial["activity_total"] += count
-    if trial["activated_at"] is None or parse_iso(trial["activated_at"]) > at:
+    counts = rt.config["trials"]["key_activity"] in ("", kind)  # activation is the product's key action
+    if counts and (trial["activated_at"] is None or parse_iso(trial["activated_at"]) > at):
         trial["activated_at"], trial["activated_kind"] = stamp, kind
     TRIALS.put(db, email, trial)
     return True
@@ -159,19 +162,19 @@ def signup(
     plan: str,
     *,
     source: str | None,
-    at: str | None,
+    at: datetime | None,
     locale: str | None,
     now: datetime,
     force: bool = False,
 ) -> bool:
     """One signup from the command line; `force` takes an address that looks mistyped (the operator checked it)."""
-    record = {"email": email, "plan": plan, "source": source, "created_at": iso(_at(at, now, "--at")), "locale": locale}
+    record = {"email": email, "plan": plan, "source": source, "created_at": iso(at or now), "locale": locale}
     with rt.store.transaction(TRIALS_DB) as db:  # invalid input raises before any write: nothing is committed
         return _signup(db, rt, {k: v for k, v in record.items() if v is not None}, now, force=force)
 
 
-def activity(rt: Runtime, email: str, kind: str, *, count: int, at: str | None, now: datetime) -> bool:
-    record = {"email": email, "kind": kind, "count": count, "timestamp": iso(_at(at, now, "--at"))}
+def activity(rt: Runtime, email: str, kind: str, *, count: int, at: datetime | None, now: datetime) -> bool:
+    record = {"email": email, "kind": kind, "count": count, "timestamp": iso(at or now)}
     with rt.store.transaction(TRIALS_DB) as db:
         return _activity(db, rt, {k: v for k, v in record.items() if v is not None}, now)
 
@@ -183,29 +186,51 @@ class ImportReport:
     duplicates: int = 0
     after_archive: int = 0  # activity of trials already archived: not recorded, not an error
     erased: int = 0  # records of people erased by `privacy forget`: not recorded, not an error
-    skipped: list[str] = field(default_factory=list)
+    skipped: Skipped = field(default_factory=Skipped)
 
 
 def import_files(rt: Runtime, paths: list[Path], *, now: datetime, progress: Progress = silent) -> ImportReport:
-    """The web app's JSON files: signups and activity lists. Malformed records are skipped and reported.
+    """The web app's JSON files (gzipped or not): signups and activity lists. Malformed records are skipped and
+    reported.
 
-    `progress` hears each batch ("importing records", done, total)."""
-    from arkops.sources.json_files import read_json_list
+    Files are streamed, never held: read through once first, so that a file that is not a JSON list to its
+    end writes nothing, then the signups of every file (so activity in the same import finds its trial), then
+    the rest. `progress` hears each batch ("importing records", done, total)."""
+    from arkops.sources.json_files import records
 
     report = ImportReport()
-    batches = [(path, read_json_list(path)) for path in paths]  # every file readable before anything is written
-    # signups first, so activity in the same import finds its trial
-    ordered = sorted(
-        ((path, i, r) for path, records in batches for i, r in enumerate(records)),
-        key=lambda item: 0 if isinstance(item[2], dict) and "plan" in item[2] else 1,
-    )
-    # Bounded transactions: signups from the web app get the lock between them. A kill mid-import
-    # keeps what was committed; running the import again adds only the rest (records are idempotent).
-    for start in range(0, len(ordered), IMPORT_BATCH):
-        with rt.store.transaction(TRIALS_DB) as db:
-            _import_batch(db, rt, ordered[start : start + IMPORT_BATCH], report, now)
-        progress("importing records", min(start + IMPORT_BATCH, len(ordered)), len(ordered))
+    total = sum(1 for path in paths for _ in records(path, lines=False))
+    done = 0
+    for signups in (True, False):
+        batch: list[tuple[str, Any]] = []
+        for path in paths:
+            for found in records(path, lines=False):
+                if (isinstance(found.value, dict) and "plan" in found.value) != signups:
+                    continue
+                batch.append((f"{path}[{found.index}]", found.value))
+                if len(batch) == IMPORT_BATCH:
+                    done = _commit_batch(rt, batch, report, now, progress, done, total)
+                    batch = []
+        if batch:
+            done = _commit_batch(rt, batch, report, now, progress, done, total)
     return report
+
+
+def _commit_batch(
+    rt: Runtime,
+    batch: list[tuple[str, Any]],
+    report: ImportReport,
+    now: datetime,
+    progress: Progress,
+    done: int,
+    total: int,
+) -> int:
+    """One bounded transaction: signups from the web app get the lock between them. A kill mid-import keeps
+    what was committed; running the import again adds only the rest (records are idempotent)."""
+    with rt.store.transaction(TRIALS_DB) as db:
+        _import_batch(db, rt, batch, report, now)
+    progress("importing records", done + len(batch), total)
+    return done + len(batch)
 
 
 IMPORT_BATCH = 2000
@@ -232,11 +257,29 @@ def take(rt: Runtime, kind: str, records: list[Any], *, now: datetime) -> list[t
     return outcomes
 
 
-def _import_batch(
-    db: Db, rt: Runtime, records: list[tuple[Path, int, Any]], report: ImportReport, now: datetime
-) -> None:
-    for path, index, record in records:
+def follow_files(rt: Runtime, *, now: datetime) -> tuple[ImportReport, WatchReport]:
+    """What the web app added to `[trials] signup_files`, then to `activity_files`, since the last run."""
+    from arkops.core.watch import follow_files as follow
+
+    report = ImportReport()
+    watched = WatchReport()
+    config = rt.config["trials"]
+    for patterns in (config["signup_files"], config["activity_files"]):
+        found = follow(
+            rt, TRIALS_DB, patterns, lambda db, records: _import_batch(db, rt, records, report, now), now=now
+        )
+        watched.files += found.files
+        watched.records += found.records
+        watched.waiting += found.waiting
+        watched.missing += found.missing
+    return report, watched
+
+
+def _import_batch(db: Db, rt: Runtime, records: list[tuple[str, Any]], report: ImportReport, now: datetime) -> None:
+    for where, record in records:
         try:
+            if isinstance(record, DataError):  # too long, too deep
+                raise record
             if not isinstance(record, dict):
                 raise DataError("not an object")
             if "plan" in record:
@@ -253,4 +296,4 @@ def _import_batch(
         except ErasedError:
             report.erased += 1
         except DataError as exc:
-            report.skipped.append(f"{path}[{index}]: {exc}")
+            report.skipped.append(f"{where}: {exc}")

@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from arkops.clock import iso, parse_iso
+from arkops.clock import parse_iso
 from arkops.core.sections import Chart, Figure, Section, formats, table
 from arkops.core.trials.queries import list_trials
 from arkops.core.trials.state import STATES
@@ -27,28 +27,34 @@ def iso_week(moment: datetime, tz: tzinfo) -> str:
 def status(rt: Runtime, *, now: datetime) -> list[Section]:
     trials = list_trials(rt, state=None, now=now)
     fmt = formats(rt)
+    tz = rt.config.tz
     states = Counter(t["state"] for t in trials)
-    monday = week_start(now, rt.config.tz)
+    monday = week_start(now, tz)
+    last_monday = week_start(monday - timedelta(days=1), tz)
 
-    def this_week(moment: str | None) -> bool:
-        return moment is not None and monday <= parse_iso(moment) <= now
+    def count(field: str, start: datetime, end: datetime) -> int:
+        return sum(t[field] is not None and start <= parse_iso(t[field]) < end for t in trials)
 
-    activations = sum(this_week(t["activated_at"]) for t in trials)
-    signups = sum(this_week(t["signed_up_at"]) for t in trials)
+    def weekly(key: str, label: str, value: int, start: datetime) -> Figure:
+        return Figure(key, label, value, fmt.number(value), note=f"{iso_week(start, tz)}, from {local_day(start, tz)}")
+
     figures = [
         Figure(f"state_{s}", s.replace("_", " "), states.get(s, 0), fmt.number(states.get(s, 0))) for s in STATES
     ]
+    later = now + timedelta(seconds=1)
     figures += [
-        Figure("signups_this_week", "Signups this week", signups, fmt.number(signups), note=f"since {iso(monday)}"),
-        Figure(
-            "activations_this_week",
-            "Activations this week",
-            activations,
-            fmt.number(activations),
-            note=f"since {iso(monday)}",
+        weekly("signups_this_week", "Signups this week", count("signed_up_at", monday, later), monday),
+        weekly("activations_this_week", "Activations this week", count("activated_at", monday, later), monday),
+        weekly("signups_last_week", "Signups last week", count("signed_up_at", last_monday, monday), last_monday),
+        weekly(
+            "conversions_last_week", "Conversions last week", count("converted_at", last_monday, monday), last_monday
         ),
     ]
     return [Section("trials", "Trials", figures, note=f"{len(trials)} trials in their lifecycle")]
+
+
+def local_day(moment: datetime, tz: tzinfo) -> str:
+    return moment.astimezone(tz).strftime("%a %Y-%m-%d")
 
 
 def cohorts(trials: list[dict[str, Any]], tz: tzinfo, since: datetime) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ Named by the domain's declaration (`Domain.config`); `arkops.config` reads, chec
 
 from __future__ import annotations
 
-from arkops.config import Field, Spec, Table, at_least, http_url
+from arkops.config import Field, Spec, Table, at_least, http_url, path_list
 
 CONFIG: dict[str, Spec] = {
     "trials": Table(
@@ -15,10 +15,41 @@ CONFIG: dict[str, Spec] = {
             "demo_activity_threshold": Field(
                 int, 3, at_least(0), doc="day 1: more activities than this -> offer a demo"
             ),
-            "upgrade_url": Field(str, "", http_url, doc="link in the day-12 email (empty: a mailto reply)"),
+            "upgrade_url": Field(
+                str,
+                "",
+                http_url,
+                doc="link in the day-12 and day-14 emails (empty: `arkops serve`'s upgrade link for the trial's plan "
+                "when [serve] public_url is set, else a Checkout link, else a reply)",
+            ),
+            "key_activity": Field(
+                str,
+                "",
+                doc="the activity kind that counts for day 1 and for activation, e.g. watch_created (empty: any)",
+            ),
+            "case_study_url": Field(
+                str, "", http_url, doc="a customer story linked from the day-7 email (empty: none)"
+            ),
+            "case_study_text": Field(str, "", doc="one sentence introducing that story in the day-7 email"),
+            "early_offer": Field(
+                str, "", doc="a promo code offered in the day-12 email, e.g. LAUNCH30 (empty: no offer)"
+            ),
             "demo_url": Field(str, "", http_url, doc="link in the day-1 demo offer (empty: a mailto reply)"),
             "alert_window_hours": Field(
                 int, 24, at_least(1), doc="older activations and conversions (an import of history) are not alerted"
+            ),
+            "signup_files": Field(
+                list,
+                [],
+                path_list,
+                doc="the app's signup files (`trials import`'s format), followed by `trials-track` (globs, relative "
+                "to arkops.toml)",
+            ),
+            "activity_files": Field(
+                list, [], path_list, doc="the app's activity files, followed by `trials-track` after the signups"
+            ),
+            "files_stale_hours": Field(
+                int, 48, at_least(1), doc="doctor warns when no signup or activity file was written for this long"
             ),
             "archive_after_days": Field(
                 int,

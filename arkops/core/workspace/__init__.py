@@ -1,4 +1,4 @@
-"""The workspace: `init` (config, .env.example, data directory), `doctor`, and the `demo`.
+"""The workspace: `init` (config, .env.example, data directory), `doctor`, the `demo` and shell `completion`.
 
 `init` writes the config template generated from `arkops.config.schema()`;
 `checks` holds the workspace's own doctor checks; the demo and its registry
@@ -14,6 +14,7 @@ DOMAIN = Domain(
         "init": "arkops.cli.setup:init",
         "doctor": "arkops.cli.doctor:doctor",
         "demo": "arkops.cli.demo:demo",
+        "completion": "arkops.cli.setup:completion",
     },
     checks=(
         DoctorCheck("arkops.core.workspace.checks:data_dir", order=50),

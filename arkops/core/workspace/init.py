@@ -5,29 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from arkops.config import config_template, parse_config
+from arkops.config import ENV_EXAMPLE, config_template, parse_config
 from arkops.errors import DataError
-from arkops.store import atomic_write_bytes, ensure_dir
-
-ENV_TEMPLATE = """\
-# Copy to .env (chmod 600). Variables already set in the environment win.
-STRIPE_SECRET_KEY=sk_test_...
-STRIPE_WEBHOOK_SECRET=whsec_...
-# STRIPE_API_BASE=http://127.0.0.1:8420   # a local Stripe-compatible server, for tests
-SMTP_HOST=smtp.example.com
-SMTP_PORT=587
-SMTP_USER=
-SMTP_PASSWORD=
-SMTP_SECURITY=starttls                     # starttls, ssl or none
-MAIL_FROM=ops@example.com
-ARKOPS_ALERT_TO=you@example.com
-# Optional integrations (docs/crm.md, docs/analytics.md), for [crm] and [analytics] in arkops.toml:
-# HUBSPOT_TOKEN=pat-...                    # or PIPEDRIVE_TOKEN=...
-# HUBSPOT_API_BASE= / PIPEDRIVE_API_BASE=  # another endpoint (regional, company domain, a local stand-in)
-# PLAUSIBLE_API_KEY=...                    # PLAUSIBLE_API_BASE=https://plausible.example.com when self-hosted
-# GOOGLE_APPLICATION_CREDENTIALS=/path/to/service-account.json
-# ARKOPS_SERVE_TOKEN=                      # `arkops serve`'s bearer token, 32+ characters (secrets.token_urlsafe(32))
-"""
+from arkops.store import Store, atomic_write_bytes, ensure_dir
 
 
 @dataclass
@@ -44,7 +24,7 @@ def init_workspace(
     template = config_template({"product": {key: value for key, value in (product or {}).items() if value}})
     parse_config(template, config_path)  # the generated file must always be valid
     result = InitResult([], [])
-    for path, content in ((config_path, template), (env_example, ENV_TEMPLATE)):
+    for path, content in ((config_path, template), (env_example, ENV_EXAMPLE)):
         if path.exists() and not force:
             result.kept.append(path)
             continue
@@ -53,6 +33,7 @@ def init_workspace(
         ensure_dir(path.parent)
         atomic_write_bytes(path, content.encode("utf-8"))
         result.written.append(path)
-    ensure_dir(data_dir)
-    data_dir.chmod(0o700)
+    Store(data_dir).initialise()
+    # cron appends its output here (`arkops cron print`): a folder the installation's user owns
+    ensure_dir(config_path.parent / "logs").chmod(0o700)
     return result

@@ -1,0 +1,394 @@
+"""The kept state of every visitor: score, visit count, first and last visit, hot page, sources, pages, days.
+
+`leads scan`, `leads list`, `status` and the report read this state, not the
+visits: their cost follows the number of visitors, not the history stored.
+It lives in `lead_state.tsv` beside the databases: a header line (how far
+each day file was applied, and the settings the scores depend on), then one
+line per visitor: a short JSON summary (what readers decide on), a tab, the
+whole record as JSON, read only for the visitors a reader keeps. It is not
+a JSON Lines database (`doctor` does not read it as one); it is derived
+from the visits and made again whenever in doubt.
+
+Exponential decay makes the kept score exact: a visitor's score is kept as
+its value at their last visit `l`, so a visit at `t` of weight `w` adds
+`w * 2^((t - l) / half_life)` to it (and a visit after `l` first decays the
+kept value to `t`); the score at any later moment is the kept value halved
+every half-life since `l`. Only the day files' new bytes are read
+(`refresh`): a day file that shrank, was replaced or vanished (privacy
+forget, retention), a changed page weight or half-life, or no state at all
+makes the state be rebuilt from the day files (`rebuild`, `leads rebuild`).
+Reading keeps memory bounded by the new visits, not by the history: the
+state file is streamed and rewritten a line at a time.
+
+`status` runs read-only: it applies the new visits in memory and writes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+
+import orjson
+
+from arkops.core.leads.visits import Page, day_files, match_page, tracked_pages
+from arkops.errors import CorruptFileError
+from arkops.runtime import Runtime
+from arkops.store import ensure_dir
+from arkops.store.files import FILE_MODE, fsync_dir
+
+STATE_FILE = "lead_state.tsv"
+STATE_LOCK = "lead-state"
+VERSION = 3  # 2: the summary holds the last visit's epoch seconds; 3: each day file's last applied bytes
+TAIL = 64
+HISTORY_KEPT = 8  # the last visits a digest shows
+READ_CHUNK = 1 << 20
+
+
+def state_path(rt: Runtime) -> Path:
+    return rt.data_dir / STATE_FILE
+
+
+def _settings(rt: Runtime) -> str:
+    """What the kept scores depend on: the tracked pages (weights, labels, hot) and the half-life."""
+    pages = sorted((p.path, p.weight, p.label, p.hot) for p in tracked_pages(rt))
+    text = orjson.dumps([VERSION, rt.config["leads"]["half_life_days"], pages])
+    return hashlib.sha256(text).hexdigest()[:16]
+
+
+_EPOCHS: dict[str, float] = {}
+
+
+def epoch(at: str) -> float:
+    """Seconds since 1970 of a stored visit's `at` (`YYYY-MM-DDTHH:MM:SSZ`); a log repeats its seconds."""
+    seconds = _EPOCHS.get(at)
+    if seconds is None:
+        if len(_EPOCHS) >= 65_536:
+            _EPOCHS.clear()
+        seconds = _EPOCHS[at] = datetime.fromisoformat(at[:19]).replace(tzinfo=UTC).timestamp()
+    return seconds
+
+
+def _first(current: list | None, at: str, value: str | None) -> list | None:
+    """An `[at, value]` pair kept for its earliest `at`."""
+    if not value or (current is not None and current[0] <= at):
+        return current
+    return [at, value]
+
+
+def apply_visit(record: dict, visit: dict, page: Page, half_life_seconds: float) -> None:
+    """Fold one visit into a visitor's record (see the module for the score)."""
+    at = visit["at"]
+    if record["n"] == 0:
+        record.update(s=page.weight, f=at, l=at)
+    elif at >= record["l"]:
+        record["s"] = record["s"] * 0.5 ** ((epoch(at) - epoch(record["l"])) / half_life_seconds) + page.weight
+        record["l"] = at
+    else:
+        record["s"] += page.weight * 0.5 ** ((epoch(record["l"]) - epoch(at)) / half_life_seconds)
+    record["n"] += 1
+    record["f"] = min(record["f"], at)
+    if record["l"] == at:
+        record["lp"] = {
+            key: value
+            for key, value in (
+                ("label", page.label),
+                ("ip", visit.get("ip")),
+                ("user_agent", visit.get("user_agent")),
+                ("referrer", visit.get("referrer")),
+                ("referrer_domain", visit.get("referrer_domain")),
+            )
+            if value
+        }
+    if page.hot and ("ha" not in record or (at, page.label) < (record["ha"], record["hp"])):
+        record["ha"], record["hp"] = at, page.label
+    if visit.get("email") and at >= record.get("ea", ""):
+        record["ea"], record["e"] = at, visit["email"]
+    for key, name in (("us", "utm_source"), ("uc", "utm_campaign"), ("rd", "referrer_domain")):
+        kept = _first(record.get(key), at, visit.get(name))
+        if kept is not None:
+            record[key] = kept
+    pages = record.setdefault("pg", [])
+    seen = next((item for item in pages if item[1] == page.label), None)
+    if seen is None:
+        pages.append([at, page.label])
+    elif at < seen[0]:
+        seen[0] = at
+    pages.sort()
+    day = at[:10]
+    days = record.setdefault("d", [])
+    if day not in days:
+        days.append(day)
+        days.sort()
+    history = record.setdefault("h", [])
+    history.append([at, page.label])
+    history.sort()
+    del history[:-HISTORY_KEPT]
+
+
+def new_record(visitor: str) -> dict:
+    return {"v": visitor, "s": 0.0, "n": 0}
+
+
+@dataclass
+class Header:
+    settings: str = ""
+    applied: dict[str, list] = field(default_factory=dict)  # day -> [bytes applied, inode, their last bytes]
+
+    def line(self) -> bytes:
+        return orjson.dumps({"version": VERSION, "settings": self.settings, "applied": self.applied}) + b"\n"
+
+
+def _read_header(path: Path) -> Header | None:
+    try:
+        with open(path, "rb") as handle:
+            first = handle.readline()
+    except FileNotFoundError:
+        return None
+    try:
+        data = orjson.loads(first)
+    except orjson.JSONDecodeError:
+        raise CorruptFileError(path, "line 1 is not JSON") from None
+    if not isinstance(data, dict) or data.get("version") != VERSION:
+        return None  # another layout: rebuilt
+    return Header(data.get("settings", ""), data.get("applied", {}))
+
+
+def summary(record: dict) -> list:
+    """What a reader decides on before it reads a whole record: [visitor, score at the last visit, last
+    visit, opened a hot page, email, visits, the last visit in seconds since 1970]."""
+    return [record["v"], record["s"], record["l"], "ha" in record, record.get("e"), record["n"], epoch(record["l"])]
+
+
+def state_line(record: dict) -> bytes:
+    # The summary, a tab, the record: JSON escapes tabs, so the first one ends the summary.
+    return orjson.dumps(summary(record)) + b"\t" + orjson.dumps(record) + b"\n"
+
+
+def _lines(path: Path) -> Iterator[tuple[list, bytes]]:
+    """(summary, the record's JSON) of each visitor in a state file, streamed (the header skipped)."""
+    if not path.exists():
+        return
+    with open(path, "rb") as handle:
+        handle.readline()
+        for number, line in enumerate(handle, 2):
+            head, tab, rest = line.partition(b"\t")
+            try:
+                yield orjson.loads(head), rest
+            except orjson.JSONDecodeError:
+                tab = b""
+            if not tab:
+                raise CorruptFileError(path, f"line {number} is not a kept visitor")
+
+
+def _record(path: Path, raw: bytes) -> dict:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise CorruptFileError(path, "a kept visitor is not JSON") from None
+
+
+def _new_lines(path: Path, start: int) -> Iterator[tuple[int, list[bytes]]]:
+    """Complete lines of a day file after byte `start`, a chunk at a time, each with the offset after it."""
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        offset, rest = start, b""
+        while chunk := handle.read(READ_CHUNK):
+            data = rest + chunk
+            cut = data.rfind(b"\n") + 1
+            rest = data[cut:]
+            if cut:
+                offset += cut
+                yield offset, data[:cut].split(b"\n")[:-1]
+
+
+@dataclass
+class Pending:
+    """What the day files hold beyond the kept state: the visitors' updated records and the new header."""
+
+    header: Header
+    updated: dict[str, dict]
+    rebuilt: bool  # the state was (or must be) made again from every day file
+
+
+def _tail(path: Path, offset: int) -> str:
+    """A digest of the file's first line and the bytes just before `offset`: with the size and the inode, what
+    tells a day file that grew from one removed and written again (an inode number is reused)."""
+    start = max(offset - TAIL, 0)
+    with open(path, "rb") as handle:
+        first = handle.readline(min(offset, TAIL * 4))
+        return hashlib.sha256(first + os.pread(handle.fileno(), offset - start, start)).hexdigest()[:32]
+
+
+def _same_file(path: Path, stat: os.stat_result, mark: list) -> bool:
+    """The day file the state applied up to `mark` ([bytes, inode, tail]), grown or as it was."""
+    done, inode, tail = mark
+    return stat.st_size >= done and stat.st_ino == inode and _tail(path, done) == tail
+
+
+def _pending(rt: Runtime, kept: Header | None) -> Pending:
+    settings = _settings(rt)
+    files = {day.isoformat(): path for day, path in day_files(rt)}
+    stats = {day: os.stat(path) for day, path in files.items()}
+    rebuild = (
+        kept is None
+        or kept.settings != settings
+        or any(day not in files or not _same_file(files[day], stats[day], mark) for day, mark in kept.applied.items())
+    )
+    header = Header(settings, {} if rebuild or kept is None else dict(kept.applied))
+    pages = tracked_pages(rt)
+    half_life = rt.config["leads"]["half_life_days"] * 86_400
+    updated: dict[str, dict] = {}
+    for day, path in sorted(files.items()):
+        done = header.applied.get(day, [0])[0]
+        if stats[day].st_size <= done:
+            continue
+        for offset, lines in _new_lines(path, done):
+            for number, line in enumerate(lines):
+                if not line.strip():
+                    continue
+                try:
+                    visit = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    raise CorruptFileError(path, f"a line near byte {offset} (#{number}) is not JSON") from None
+                page = match_page(pages, visit.get("path", ""))
+                visitor = visit.get("visitor")
+                if page is None or not visitor:
+                    continue
+                record = updated.get(visitor)
+                if record is None:
+                    record = updated[visitor] = new_record(visitor)
+                apply_visit(record, visit, page, half_life)
+            header.applied[day] = [offset, stats[day].st_ino, _tail(path, offset)]
+    return Pending(header, updated, rebuild)
+
+
+def merge_records(into: dict, extra: dict, half_life_seconds: float) -> dict:
+    """Two records of one visitor (the kept one, and the new visits') as one, exactly."""
+    if into["n"] == 0:
+        return extra
+    if extra["n"] == 0:
+        return into
+    later, earlier = (into, extra) if into["l"] >= extra["l"] else (extra, into)
+    merged = dict(later)
+    merged["s"] = later["s"] + earlier["s"] * 0.5 ** ((epoch(later["l"]) - epoch(earlier["l"])) / half_life_seconds)
+    merged["n"] = into["n"] + extra["n"]
+    merged["f"] = min(into["f"], extra["f"])
+    hot = [r for r in (into, extra) if "ha" in r]
+    if hot:
+        first_hot = min(hot, key=lambda r: (r["ha"], r["hp"]))
+        merged["ha"], merged["hp"] = first_hot["ha"], first_hot["hp"]
+    emails = [r for r in (into, extra) if "ea" in r]
+    if emails:
+        last_email = max(emails, key=lambda r: r["ea"])
+        merged["ea"], merged["e"] = last_email["ea"], last_email["e"]
+    for key in ("us", "uc", "rd"):
+        pairs = [r[key] for r in (into, extra) if key in r]
+        if pairs:
+            merged[key] = min(pairs)
+    pages: dict[str, str] = {}
+    for at, label in sorted(into.get("pg", []) + extra.get("pg", [])):
+        pages.setdefault(label, at)
+    merged["pg"] = sorted([at, label] for label, at in pages.items())
+    merged["d"] = sorted(set(into.get("d", [])) | set(extra.get("d", [])))
+    merged["h"] = sorted(into.get("h", []) + extra.get("h", []))[-HISTORY_KEPT:]
+    return merged
+
+
+Entry = tuple[list, Callable[[], dict]]  # a visitor's summary, and how to read their whole record
+
+
+def entries(rt: Runtime) -> Iterator[Entry]:
+    """Every visitor's summary and record, up to date with the day files (brought up to date first, unless
+    read-only: then the new visits are added in memory). The record is parsed only when asked for."""
+    path = state_path(rt)
+    if not rt.store.read_only and rt.data_dir.is_dir():
+        refresh(rt)
+        for row, raw in _lines(path):
+            yield row, partial(_record, path, raw)
+        return
+    pending = _pending(rt, _read_header(path))
+    half_life = rt.config["leads"]["half_life_days"] * 86_400
+    updated = dict(pending.updated)
+    if not pending.rebuilt:
+        for row, raw in _lines(path):
+            extra = updated.pop(row[0], None)
+            if extra is None:
+                yield row, partial(_record, path, raw)
+            else:
+                record = merge_records(_record(path, raw), extra, half_life)
+                yield summary(record), partial(dict, record)
+    for record in updated.values():
+        yield summary(record), partial(dict, record)
+
+
+@dataclass
+class Refreshed:
+    visitors: int  # in the state written (0: nothing new, nothing written)
+    rebuilt: bool
+    updated: set[str]  # the visitors whose records changed
+
+
+def refresh(rt: Runtime, *, rebuild: bool = False) -> Refreshed:
+    """Apply the day files' new visits to the kept state (or make it again from them all); what was done."""
+    path = state_path(rt)
+    with rt.store.lock(STATE_LOCK, what="the leads' kept state"):
+        pending = _pending(rt, None if rebuild else _read_header(path))
+        half_life = rt.config["leads"]["half_life_days"] * 86_400
+        if not pending.updated and not pending.rebuilt and path.exists():
+            return Refreshed(0, False, set())
+        ensure_dir(path.parent)
+        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        visitors = 0
+        try:
+            with open(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb") as out:
+                out.write(pending.header.line())
+                updated = dict(pending.updated)
+                if not pending.rebuilt:
+                    for row, raw in _lines(path):  # a visitor without new visits: their line as it was
+                        extra = updated.pop(row[0], None)
+                        if extra is None:
+                            out.write(orjson.dumps(row) + b"\t" + raw)
+                        else:
+                            out.write(state_line(merge_records(_record(path, raw), extra, half_life)))
+                        visitors += 1
+                for record in updated.values():
+                    out.write(state_line(record))
+                    visitors += 1
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp, path)
+        finally:
+            temp.unlink(missing_ok=True)
+        fsync_dir(path.parent)
+    return Refreshed(visitors, pending.rebuilt, set(pending.updated))
+
+
+def forget_state(rt: Runtime) -> None:
+    """Drop the kept state (privacy forget rewrote day files): the next reader makes it again without them."""
+    with rt.store.lock(STATE_LOCK, what="the leads' kept state"):
+        state_path(rt).unlink(missing_ok=True)
+
+
+def score_at(record: dict, now_seconds: float, half_life_seconds: float) -> float:
+    age = max(now_seconds - epoch(record["l"]), 0.0)
+    return float(record["s"] * 0.5 ** (age / half_life_seconds))
+
+
+def groups(rt: Runtime, links: dict[str, str]) -> Iterator[list[Entry]]:
+    """The visitors grouped by lead: a visitor alone, or every visitor linked to one email (by a visit's email
+    or an imported lead). Unlinked visitors stream; linked ones are held until the end (they are few)."""
+    linked: dict[str, list[Entry]] = defaultdict(list)
+    for entry in entries(rt):
+        row = entry[0]
+        email = row[4] or links.get(row[0])  # a visit's own email wins, as it always did
+        if email:
+            linked[email].append(entry)
+        else:
+            yield [entry]
+    yield from linked.values()
