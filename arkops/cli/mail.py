@@ -214,7 +214,10 @@ def mail_resubscribe(ctx: typer.Context, email: EmailArgument) -> None:
 
 @app.command("suppressed")
 def mail_suppressed(
-    ctx: typer.Context, *, format: Annotated[Format, typer.Option("--format", help=FORMAT_HELP)] = Format.table
+    ctx: typer.Context,
+    *,
+    format: Annotated[Format, typer.Option("--format", help=FORMAT_HELP)] = Format.table,
+    columns: ColumnsOption = None,
 ) -> None:
     """List the suppression list: each address, what it blocks (lifecycle or all customer mail), why and when.
 
@@ -223,4 +226,10 @@ def mail_suppressed(
     from arkops.core.messaging.consent import suppressed
 
     rt = runtime(ctx)
-    emit_rows(suppressed(rt), format, ["email", "scope", "reason", "at", "via", "detail"])
+    emit_rows(
+        suppressed(rt),
+        format,
+        ["email", "scope", "reason", "at", "via", "detail"],
+        drop=("detail", "via"),
+        chosen=columns,
+    )

@@ -45,6 +45,7 @@ TEMPLATES = {
             "case_study_url": "https://example.com/sample-case-study",  # [trials] case_study_url; "" for none
             "case_study_text": "How Acme caught 30 price drops in their first week.",
         },
+        {"case_study_url": "", "case_study_text": ""},
     ),
     "trial_day12": Message(
         "lifecycle",
@@ -54,6 +55,7 @@ TEMPLATES = {
             "upgrade_url": "https://example.com/sample-upgrade",
             "offer_code": "LAUNCH30",  # [trials] early_offer; "" for none
         },
+        {"offer_code": ""},
     ),
     "trial_day14_converted": Message(
         "lifecycle",
