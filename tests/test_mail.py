@@ -329,7 +329,7 @@ def test_chat_only_operator_alerts_go_to_the_webhook_as_block_kit(cli, workspace
         monkeypatch.setenv("ARKOPS_NOW", f"2026-03-02T10:{tick * 10:02d}:00Z")
         assert cli("run").code == 1
     (alert,) = received
-    assert alert["text"].startswith("Job failing: promo-sync\nThe job promo-sync failed 3 time(s) in a row.")
+    assert alert["text"].startswith("Job failing: promo-sync\nThe job promo-sync failed 3 times in a row.")
     header, section, fields = alert["blocks"]
     assert header == {
         "type": "header",
