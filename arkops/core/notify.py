@@ -166,6 +166,13 @@ def operator_address() -> str:
     return normalize_address(address, field="ARKOPS_ALERT_TO")
 
 
+def _recipient(*, operator: bool, by_email: bool, to: str | None) -> str:
+    """The customer's address; for an operator alert, ARKOPS_ALERT_TO (not required when it goes to chat alone)."""
+    if not operator:
+        return normalize_address(to or "", field="to")
+    return operator_address() if by_email else env("ARKOPS_ALERT_TO") or "chat"
+
+
 def notify(
     rt: Runtime,
     template: str,
@@ -185,10 +192,7 @@ def notify(
     operator = message.for_operator and to is None
     webhook = rt.config["mail"]["alert_webhook_url"]
     by_email = not (operator and chat_only(rt))
-    if operator:
-        recipient = operator_address() if by_email else env("ARKOPS_ALERT_TO") or "chat"
-    else:
-        recipient = normalize_address(to or "", field="to")
+    recipient = _recipient(operator=operator, by_email=by_email, to=to)
     chosen_locale = rt.config.operator_locale if operator else (locale or rt.config.locale)
     category = "operator" if operator else message.category
     links: tuple[str | None, str | None] = (None, None)
