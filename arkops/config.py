@@ -419,10 +419,10 @@ def _table_lines(fields: dict[str, Spec], values: dict, *, comments: bool) -> tu
     return lines, later
 
 
-def _section(name: str, spec: Spec) -> list[str]:
+def _section(name: str, spec: Spec, values: dict[str, Any] | None = None) -> list[str]:
     comment = [f"# {spec.doc}"] if spec.doc else []
     if isinstance(spec, Table):
-        lines, later = _table_lines(spec.fields, {}, comments=True)
+        lines, later = _table_lines(spec.fields, values or {}, comments=True)
         out = ["", *comment, f"[{name}]", *lines]
         for key, sub in later:
             out += _section(f"{name}.{key}", sub)
@@ -445,12 +445,14 @@ def _section(name: str, spec: Spec) -> list[str]:
     return ["", *comment, f"[{name}]", *(entries or example)]
 
 
-def config_template() -> str:
-    """The commented arkops.toml of `arkops init`: every key with its default and its meaning."""
+def config_template(values: dict[str, dict[str, Any]] | None = None) -> str:
+    """The commented arkops.toml of `arkops init`: every key with its default (or, in `values`, the value given
+    for a key of a top-level table, `{"product": {"name": "Acme"}}`) and its meaning."""
+    given = values or {}
     lines = [_line(key, spec.default, spec.doc) for key, spec in schema().items() if isinstance(spec, Field)]
     for key, spec in schema().items():
         if not isinstance(spec, Field):
-            lines += _section(key, spec)
+            lines += _section(key, spec, given.get(key, {}))
     return TEMPLATE_HEADER + "\n" + "\n".join(lines) + "\n"
 
 

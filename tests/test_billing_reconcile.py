@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import write_config
 from stripe_server import stripe_server  # noqa: F401  (a fixture)
 from stripe_shapes import VERSIONS, event, invoice, shape, shaped_coupon, shaped_discount, shaped_subscription, ts
 from test_billing import signed  # noqa: F401  (a fixture)
@@ -109,6 +110,7 @@ def test_a_discount_the_ledger_could_not_read_shows_until_sync_reads_it(
     cli, workspace, signed, monkeypatch, stripe_server
 ):
     monkeypatch.delenv("STRIPE_SECRET_KEY")  # offline: the discount stays an id
+    write_config(workspace, '[product]\nname = "Acme Watch"\n')  # doctor's customer-mail check passes
     version = "2025-09-30"
     sub = shaped_subscription(version, "sub_1", "cus_1", amount=5000, discounts=["di_1"])
     paid = paid_with(sub, [line(version, sub, 5000, discounts={"di_1": 1250})], "2026-02-01")

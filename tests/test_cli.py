@@ -98,6 +98,7 @@ def test_doctor_json_and_secrets_never_printed(cli, workspace, monkeypatch):
     monkeypatch.setenv("SMTP_HOST", "mail.example.com")
     monkeypatch.setenv("SMTP_USER", "ops")
     monkeypatch.setenv("SMTP_PASSWORD", "hunter2-very-secret")
+    write_config(workspace, '[product]\nname = "Acme Watch"\n')
     result = cli("doctor", "--format", "json")
     assert result.code == 0, result.out
     checks = {c["check"]: c for c in json.loads(result.out)}

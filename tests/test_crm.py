@@ -28,7 +28,7 @@ def hubspot(workspace, monkeypatch):
     monkeypatch.setenv("HUBSPOT_TOKEN", TOKEN)
     monkeypatch.setenv("HUBSPOT_API_BASE", server.base)
     monkeypatch.setenv("ARKOPS_NOW", iso(NOW))
-    write_config(workspace, '[crm]\nprovider = "hubspot"\n')
+    write_config(workspace, '[product]\nname = "Acme Watch"\n[crm]\nprovider = "hubspot"\n')
     with serving(server):
         yield server, state
 

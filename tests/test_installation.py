@@ -34,13 +34,14 @@ def test_without_mail_from_a_failed_payment_webhook_is_applied_and_its_alert_que
 
 def test_without_mail_from_nudge_renders_in_dry_run_with_a_placeholder_sender(cli, workspace, monkeypatch):
     monkeypatch.delenv("MAIL_FROM")
+    write_config(workspace, '[product]\nname = "Acme Watch"\n')
     monkeypatch.setenv("ARKOPS_NOW", "2026-03-02T09:00:00Z")
     assert cli("trials", "signup", "ana@example.com", "--plan", "pro").code == 0
     result = cli("--dry-run", "trials", "nudge")
     assert (result.code, result.err.strip()) == (0, "trials nudge: 1 email queued")
     (eml,) = (workspace / "data" / "outbox").glob("*.eml")
-    assert "From: arkops <mail-from-not-set@arkops.invalid>" in eml.read_text()
-    assert "Your Pro trial is open until 2026-03-16" in eml.read_text()  # the plan by its name, not its id
+    assert "From: Acme Watch <mail-from-not-set@arkops.invalid>" in eml.read_text()
+    assert "Your Pro trial is open until March 16, 2026" in eml.read_text()  # the plan by its name, not its id
 
 
 def test_doctor_fails_when_smtp_is_set_without_a_sender(cli, monkeypatch):
@@ -104,7 +105,7 @@ def test_a_welcome_email_names_the_plan_as_arkops_toml_does(cli, workspace):
 
     write_config(
         workspace,
-        '[billing]\nnotify_subscription_welcome = true\n[plans.pro]\nname = "Pro"\nprice = 2900\n'
+        '[product]\nname = "Acme Watch"\n[billing]\nnotify_subscription_welcome = true\n[plans.pro]\nname = "Pro"\nprice = 2900\n'
         'stripe_price = "price_prod_pro_month1"\n',
     )
     apply_all(
@@ -120,4 +121,34 @@ def test_a_welcome_email_names_the_plan_as_arkops_toml_does(cli, workspace):
         ],
     )
     (welcome,) = [m for m in outbox(cli) if m["template"] == "subscription_welcome"]
-    assert welcome["subject"] == "Welcome to arkops Pro"
+    assert welcome["subject"] == "Welcome to Acme Watch Pro"
+
+
+def test_trial_will_end_asks_a_trial_without_a_payment_method_to_add_one_once(cli, workspace):
+    from stripe_shapes import customer, subscription
+    from test_billing import apply_all
+
+    write_config(
+        workspace,
+        '[product]\nname = "Acme Watch"\n[serve]\npublic_url = "https://acme.example/ops"\n'
+        '[plans.pro]\nname = "Pro"\nprice = 2900\nstripe_price = "price_prod_pro_month1"\n',
+    )
+    items = [(2900, "eur", "month", 1, 1, "prod_pro")]
+    trialing = subscription("sub_1", "cus_1", items, status="trialing", start="2026-03-01", trial_end=ts("2026-03-15"))
+    trialing["default_payment_method"] = None
+    with_card = subscription("sub_2", "cus_2", items, status="trialing", start="2026-03-01", trial_end=ts("2026-03-15"))
+    with_card["default_payment_method"] = "pm_1"
+    events = [
+        event("e1", "customer.created", customer("cus_1", "ana@example.com"), ts("2026-03-01")),
+        event("e2", "customer.created", customer("cus_2", "bo@example.com"), ts("2026-03-01")),
+        event("e3", "customer.subscription.created", trialing, ts("2026-03-01")),
+        event("e4", "customer.subscription.created", with_card, ts("2026-03-01")),
+        event("e5", "customer.subscription.trial_will_end", trialing, ts("2026-03-12")),
+        event("e6", "customer.subscription.trial_will_end", with_card, ts("2026-03-12")),
+        event("e7", "customer.subscription.trial_will_end", trialing, ts("2026-03-12") + 5),  # Stripe resends
+    ]
+    apply_all(workspace, events)
+    (reminder,) = [m for m in outbox(cli) if m["template"] == "trial_payment_method"]
+    assert reminder["to"] == "ana@example.com"
+    assert reminder["subject"] == "Your Pro trial ends on March 15, 2026: add a payment method"
+    assert "Add a payment method: https://acme.example/ops/billing/portal/" in reminder["text"]

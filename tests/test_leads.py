@@ -226,7 +226,7 @@ def test_scan_sends_one_digest_then_only_what_grew_within_the_hourly_cap(cli, wo
     out = scan(NOW)
     assert "4 hot lead(s), 3 in a new digest; 1 older than the re-alert window recorded, not alerted" in out
     (first,) = digests(smtp_server)
-    assert first["To"] == "owner@example.com" and first["Subject"] == "3 hot lead(s) in the last 12 minutes"
+    assert first["To"] == "owner@example.com" and first["Subject"] == "3 hot leads in the last 12 minutes"
     body = first.get_body(("plain",)).get_content()
     assert "ana@example.com: score 5.0 (hot page trial), last page trial at 2026-10-15 08:48 UTC" in body
     assert "203.0.113.0 (v" in body and "198.51.100.0 (v" in body and "source: newsletter" in body
@@ -362,7 +362,7 @@ def test_one_hot_page_visit_is_a_hot_lead_and_two_people_behind_one_network_are_
     assert cli("mail", "flush").code == 0
     (digest,) = digests(smtp_server)
     body = digest.get_body(("plain",)).get_content()
-    assert digest["Subject"] == "2 hot lead(s) in the last 5 minutes"
+    assert digest["Subject"] == "2 hot leads in the last 5 minutes"
     assert body.count("198.51.100.0 (v") == 2 and "score 3.0 (hot page pricing)" in body
     rows = json.loads(cli("leads", "list", "--format", "json").out)
     assert len({r["lead"] for r in rows}) == 3 and [r["hot"] for r in rows] == [True, True, False]
@@ -447,5 +447,5 @@ def test_digests_name_at_most_digest_max_and_share_the_hourly_cap(cli, workspace
     monkeypatch.setenv("ARKOPS_NOW", iso(NOW + timedelta(minutes=61)))
     assert "3 in a new digest" in cli("leads", "scan").err and cli("mail", "flush").code == 0
     second = digests(smtp_server)[1]
-    assert second["Subject"] == "3 hot lead(s) in the last 64 minutes"
+    assert second["Subject"] == "3 hot leads in the last 64 minutes"
     assert "and 1 more: `arkops leads list --hot`" in second.get_body(("plain",)).get_content()

@@ -377,7 +377,7 @@ def test_migrate_plans_then_applies_once_per_customer_and_resumes_after_an_inter
     assert json.loads(third.out)["changes"] == []  # the ledger has them on pro now
     assert cli("mail", "flush").code == 0
     emails = [m.decode() if isinstance(m, bytes) else m for m in smtp_server.received]
-    assert len(emails) == 3 and all("Your plan changes on 2026-11-20" in m for m in emails)
+    assert len(emails) == 3 and all("Your plan changes on November 20, 2026" in m for m in emails)
     assert json.loads(cli("billing", "subscription", "ana@example.com", "--format", "json").out)["plan"] == "pro"
 
 
@@ -425,3 +425,44 @@ def test_a_migrate_killed_after_stripe_answered_resends_the_same_key_and_emails_
     assert answers["n"] == 1  # the second request got Stripe's first answer back: moved once
     assert cli("mail", "flush").code == 0
     assert len(smtp_server.received) == 1
+
+
+def test_the_portal_link_of_an_email_opens_a_fresh_session_by_redirect(cli, workspace, shop):
+    import http.client
+    from datetime import timedelta
+
+    from serve_client import Server
+
+    from arkops.clock import parse_iso
+    from arkops.core.links import portal_link
+
+    write_config(workspace, CONFIG + '[serve]\npublic_url = "https://acme.example"\n')
+    shop.responders["/v1/billing_portal/sessions"] = lambda params: {
+        **fixture("billing_portal.session"),
+        "id": "bps_2",
+        "url": "https://billing.stripe.com/p/session/bps_2",
+        "customer": params["customer"],
+    }
+    rt = Runtime(workspace / "data", workspace / "arkops.toml", workspace / ".env")
+    link = portal_link(rt, "bo@example.com", now=parse_iso(NOW))
+    stale = portal_link(rt, "bo@example.com", now=parse_iso(NOW) - timedelta(days=46))
+    assert link is not None and stale is not None and link.startswith("https://acme.example/billing/portal/")
+    server = Server(workspace, env={"ARKOPS_NOW": NOW})
+    try:
+
+        def get(path: str) -> http.client.HTTPResponse:  # no redirect followed: the answer itself
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=15)
+            connection.request("GET", path)
+            return connection.getresponse()
+
+        answer = get(link.removeprefix("https://acme.example"))
+        assert answer.status == 303 and answer.headers["Location"] == "https://billing.stripe.com/p/session/bps_2"
+        (sent,) = shop.sent("/v1/billing_portal/sessions")
+        assert sent.form == [("customer", "cus_1")]
+        expired = get(stale.removeprefix("https://acme.example"))
+        assert expired.status == 400 and b"expired" in expired.read()
+        forged = get(link.removeprefix("https://acme.example").replace(".", "x.", 1))
+        assert forged.status == 400 and b"not valid" in forged.read()
+    finally:
+        server.stop()
+    assert len(shop.sent("/v1/billing_portal/sessions")) == 1

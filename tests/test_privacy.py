@@ -127,7 +127,22 @@ def seed(cli, workspace, monkeypatch):
     # The offer announced to the trials (a follow-up due), and the operator told of the redemptions.
     assert cli("promo", "announce", "LAUNCH30", "--segment", "trials", "--follow-up-days", "3").code == 0
     assert cli("run", "--only", "promo-sync", "--force").code == 0
-    assert cli("mail", "send", "trial_day12", "--to", EMAIL, "--var", "days_left=2").code == 0
+    assert (
+        cli(
+            "mail",
+            "send",
+            "trial_day12",
+            "--to",
+            EMAIL,
+            "--var",
+            "days_left=2",
+            "--var",
+            "plan=Pro",
+            "--var",
+            "upgrade_url=https://example.com/up",
+        ).code
+        == 0
+    )
     assert cli("mail", "flush").code == 0
     for evt in (
         event("evt_cus_ana", "customer.created", {**customer("cus_ana", EMAIL), "name": "Ana Lopez"}, ts("2026-03-05")),
@@ -152,7 +167,23 @@ def seed(cli, workspace, monkeypatch):
     assert "trials archived" in cli("retention").out
     assert (workspace / "data" / "archive" / "trials").is_dir()
     # And a dry-run message to her, rendered to an .eml file, in the hot outbox.
-    assert cli("--dry-run", "mail", "send", "trial_day7", "--to", EMAIL, "--var", "days_left=7").code == 0
+    assert (
+        cli(
+            "--dry-run",
+            "mail",
+            "send",
+            "trial_day7",
+            "--to",
+            EMAIL,
+            "--var",
+            "days_left=7",
+            "--var",
+            "plan=Pro",
+            "--var",
+            "activity_count=3",
+        ).code
+        == 0
+    )
     assert cli("trials", "list", "--archived").code == 0  # the conversions cache names her
     assert any((workspace / "data" / "cache").glob("*.json"))
     # Both in the CRM, with a note for each digest entry (her hot visits, the two demo requests).

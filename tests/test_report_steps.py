@@ -210,7 +210,13 @@ def test_a_failed_attempt_alerts_the_operator_and_optionally_the_customer(worksp
         assert [(a.template, a.key, a.to) for a in customer] == [
             ("payment_failed_customer", "invoice:in_2:failed-customer:3", "bob@example.com")
         ]
-        assert customer[0].variables == {"amount": "€29.00", "invoice_id": "in_2", "next_attempt": "2026-03-09"}
+        # minor units and currency: the customer's template writes the amount in the customer's locale
+        assert customer[0].variables == {
+            "amount": 2900,
+            "currency": "EUR",
+            "invoice_id": "in_2",
+            "next_attempt": "2026-03-09",
+        }
     else:
         assert customer == []
 

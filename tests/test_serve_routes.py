@@ -276,7 +276,9 @@ def test_the_trial_emails_upgrade_link_opens_a_fresh_checkout_through_serve(
         assert run_arkops("trials", "nudge", cwd=workspace, env={"ARKOPS_NOW": "2026-03-14T09:00:00Z"}).code == 0
         assert stripe_server.sent("/v1/checkout/sessions") == []  # no session until the link is clicked
         sent = {m["to"]: m["text"] for m in json.loads(cli("mail", "outbox", "--format", "json").out)}
-        (link,) = [word for word in sent["ana@example.com"].split() if word.startswith("https://ops.example.com/")]
+        (link,) = [
+            word for word in sent["ana@example.com"].split() if word.startswith("https://ops.example.com/upgrade")
+        ]
         assert link.startswith("https://ops.example.com/upgrade?email=ana%40example.com&plan=pro&sig=")
         assert "mailto:ops@example.com" in sent["bo@example.com"]
 

@@ -58,6 +58,7 @@ LISTINGS = [
     "funnel report --by week --cohort",
     "mail outbox",
     "mail outbox --archived",
+    "mail suppressed",
     "audit",
     "crm status",
 ]

@@ -66,7 +66,9 @@ def pay(workspace, address: str, when: str) -> None:
 @pytest.mark.slow
 def test_whole_life_both_branches_each_message_once(cli, workspace, smtp_server, monkeypatch):
     write_config(
-        workspace, '[trials]\nupgrade_url = "https://example.com/upgrade"\ndemo_url = "https://example.com/demo"\n'
+        workspace,
+        '[product]\nname = "Acme Watch"\n'
+        '[trials]\nupgrade_url = "https://example.com/upgrade"\ndemo_url = "https://example.com/demo"\n',
     )
     monkeypatch.setenv("ARKOPS_NOW", SIGNUP.strftime("%Y-%m-%dT%H:%M:%SZ"))
     for address in ("idle@example.com", "busy@example.com"):
@@ -83,15 +85,15 @@ def test_whole_life_both_branches_each_message_once(cli, workspace, smtp_server,
     customer = sorted((to, subject) for to, subject in got if to != "owner@example.com")
     assert customer == sorted(
         [
-            ("idle@example.com", "Welcome to your arkops trial"),
+            ("idle@example.com", "Welcome to your Acme Watch trial"),
             ("idle@example.com", "Need a hand getting started?"),
             ("idle@example.com", "Halfway through your trial"),
             ("idle@example.com", "2 days left in your trial"),
             ("idle@example.com", "Your trial has ended"),
-            ("busy@example.com", "Welcome to your arkops trial"),
+            ("busy@example.com", "Welcome to your Acme Watch trial"),
             ("busy@example.com", "You are off to a great start"),
             ("busy@example.com", "Halfway through your trial"),
-            ("busy@example.com", "Thank you for choosing arkops"),  # converted on day 10: no day-12 reminder
+            ("busy@example.com", "Thank you for choosing Acme Watch"),  # converted on day 10: no day-12 reminder
         ]
     )
     operator = sorted(subject for to, subject in got if to == "owner@example.com")
@@ -105,6 +107,7 @@ def test_whole_life_both_branches_each_message_once(cli, workspace, smtp_server,
 
 
 def test_a_missed_day_still_sends_once_and_a_long_gap_skips(cli, workspace, smtp_server, monkeypatch):
+    write_config(workspace, '[product]\nname = "Acme Watch"\n')
     monkeypatch.setenv("ARKOPS_NOW", SIGNUP.strftime("%Y-%m-%dT%H:%M:%SZ"))
     cli("trials", "signup", "ana@example.com", "--plan", "starter")
     cron_day(cli, monkeypatch, 0)
@@ -112,7 +115,7 @@ def test_a_missed_day_still_sends_once_and_a_long_gap_skips(cli, workspace, smtp
     cron_day(cli, monkeypatch, 3)
     cron_day(cli, monkeypatch, 11)  # days 4-10 missed: day 7 is 4 days late (> 2 days grace): skipped
     got = [subject for to, subject in subjects(smtp_server) if to == "ana@example.com"]
-    assert got == ["Welcome to your arkops trial", "Need a hand getting started?"]
+    assert got == ["Welcome to your Acme Watch trial", "Need a hand getting started?"]
     timeline = json.loads(cli("trials", "show", "ana@example.com", "--format", "json").out)["timeline"]
     assert {"what": "step day7", "detail": "skipped"} in [{k: e[k] for k in ("what", "detail")} for e in timeline]
 

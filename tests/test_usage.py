@@ -3,6 +3,7 @@ again in the next period, never for a metric without a limit, one email for a cu
 
 from __future__ import annotations
 
+import email.policy
 import json
 from email import message_from_bytes
 
@@ -45,8 +46,9 @@ def test_80_and_100_percent_each_once_per_period_and_again_in_the_next(cli, shop
         (ANA, "Your watches limit is reached"),
         ("owner@example.com", f"Quota reached: {ANA} (watches)"),
     ]
-    body = shop.received[0].decode() if isinstance(shop.received[0], bytes) else shop.received[0]
-    assert "You have used 8 of 10 watches this period" in body and "https://app.example.com/upgrade" in body
+    body = message_from_bytes(shop.received[0], policy=email.policy.default).get_body(("plain",)).get_content()
+    assert "You have used 8 of 10 watches this period on your Starter plan" in body
+    assert "Pro (€29.00 a month) gives you more room: https://app.example.com/upgrade" in body
 
     # the subscription's period ended on 2026-12-05: usage starts again, and so do the emails
     monkeypatch.setenv("ARKOPS_NOW", "2026-12-10T08:00:00Z")
@@ -110,7 +112,7 @@ def test_an_import_past_100_percent_is_one_email_and_bad_records_are_skipped(cli
     assert "1 at 80 % and 1 at 100 % emailed" in cli("usage", "check").err
     assert delivered(cli, shop) == [
         (ANA, "Your watches limit is reached"),  # 14 of 10: one email, not the 80 % one too
-        ("bo@example.com", "80 % of your api_calls used"),
+        ("bo@example.com", "80 % of your api calls used"),
         ("owner@example.com", f"Quota reached: {ANA} (watches)"),
     ]
     older = workspace / "older.json"
@@ -190,6 +192,40 @@ def test_two_checks_at_once_queue_each_email_once(shop, workspace):
     assert sorted("1 at 100 % emailed" in out for out in outputs) == [False, True]
     outbox = json.loads(run_arkops("mail", "outbox", "--format", "json").out)
     assert sorted(m["template"] for m in outbox) == ["quota_100", "quota_reached"]
+
+
+def test_the_top_plan_is_pointed_to_support_and_french_numbers_and_prices_are_localised(cli, workspace, shop):
+    write_config(
+        workspace,
+        CONFIG + '\n[usage]\nupgrade_url = "https://app.example.com/upgrade"\n'
+        '[usage.labels]\nwatches = "monitors"\n'
+        '[product]\nname = "Acme Watch"\nsupport_email = "help@acme.example"\n',
+    )
+    assert cli("usage", "record", "bo@example.com", "watches", "50").code == 0  # Pro, the top plan: 50 of 50
+    assert cli("usage", "record", ANA, "api_calls", "8500").code == 0  # Starter: 8,500 of 10,000
+    assert cli("usage", "check").code == 0
+    assert cli("mail", "flush").code == 0
+    bodies = {}
+    for raw in shop.received:
+        message = message_from_bytes(raw if isinstance(raw, bytes) else raw.encode(), policy=email.policy.default)
+        bodies[message["To"]] = message.get_body(("plain",)).get_content()
+    top = bodies["bo@example.com"]
+    assert "You are on our largest plan: reply to this email or write to help@acme.example" in top
+    assert "pgrade" not in top and "app.example.com/upgrade" not in top
+    assert "You have used 8,500 of 10,000 api calls" in bodies[ANA] and "Pro (€29.00 a month)" in bodies[ANA]
+    assert "You have used all 50 monitors of your Pro plan (50)" in top  # the metric as [usage.labels] names it
+
+    assert cli("mail", "send", "quota_80", "--to", "leo@example.fr", "--locale", "fr", *FRENCH).code == 0
+    french = message_from_bytes(shop.received[-1], policy=email.policy.default).get_body(("plain",)).get_content()
+    assert "Vous avez utilisé 8\u202f500 sur 10\u202f000 watches" in french
+    assert "Pro (29,00\xa0€ par mois)" in french
+
+
+FRENCH = (
+    "--var", "metric=watches", "--var", "used=8500", "--var", "limit=10000", "--var", "plan=Starter",
+    "--var", "next_plan=Pro", "--var", "next_price=2900", "--var", "currency=EUR",
+    "--var", "upgrade_url=https://app.example.com/upgrade",
+)  # fmt: skip
 
 
 def test_export_is_one_row_per_customer_metric_and_period(cli, shop):

@@ -1,4 +1,4 @@
-"""`arkops mail ...`: preview, send, test, outbox, flush, retry."""
+"""`arkops mail ...`: preview, send, test, outbox, flush, retry, and the suppression list."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from arkops.core.messaging.service import FlushReport
     from arkops.runtime import Runtime
 
-app = group("Email: preview templates, send, and work the outbox.")
+app = group("Email: preview templates, send, work the outbox, and the suppression list.")
 
 TemplateArgument = Annotated[
     str,
@@ -26,9 +26,7 @@ TemplateArgument = Annotated[
 ]
 VarOption = Annotated[
     list[str] | None,
-    typer.Option(
-        "--var", metavar="KEY=VALUE", help="A template variable, key=value (repeatable); unset ones use sample values."
-    ),
+    typer.Option("--var", metavar="KEY=VALUE", help="A template variable, key=value (repeatable)."),
 ]
 
 
@@ -51,7 +49,7 @@ def mail_preview(
     locale: Annotated[Locale | None, typer.Option(help="Language (default: the configured locale).")] = None,
     html: Annotated[Path | None, typer.Option(help="Write the HTML part to this file.")] = None,
 ) -> None:
-    """Render a template with sample values: subject and text to stdout.
+    """Render a template, with sample values for the variables not given: subject and text to stdout.
 
     Example: arkops mail preview trial_day7 --locale fr --var days_left=3 --html /tmp/day7.html
     """
@@ -77,17 +75,20 @@ def mail_send(
     key: Annotated[
         str | None, typer.Option(help="Idempotency key: a second send with the same key does nothing.")
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Send to an address that looks mistyped (did you mean ...?) as it is.")
+    ] = False,
 ) -> None:
-    """Queue a message and send it now.
+    """Queue a message with exactly the variables given (every required one; exit 2 otherwise) and send it now.
 
-    Example: arkops mail send trial_day12 --to ana@example.com --var days_left=2
+    Example: arkops mail send trial_day12 --to ana@example.com --var plan=Pro --var days_left=2
     """
     from arkops.core.messaging.service import parse_vars, send
 
     if var is None:
         var = []
     rt = runtime(ctx)
-    queued, report = send(rt, template, to, parse_vars(var), now=rt.now(), locale=locale, key=key)
+    queued, report = send(rt, template, to, parse_vars(var), now=rt.now(), locale=locale, key=key, force=force)
     for item in queued:
         say(rt, f"message {item.id} to {item.to}: {'queued' if item.created else 'already queued'} ({item.state})")
     raise typer.Exit(_report(rt, report, each=True))
@@ -174,3 +175,61 @@ def mail_retry(
 
     rt = runtime(ctx)
     raise typer.Exit(_report(rt, retry(rt, message_id, now=rt.now()), each=True))
+
+
+EmailArgument = Annotated[str, typer.Argument(metavar="EMAIL", help="The email address.")]
+
+
+@app.command("unsubscribe")
+def mail_unsubscribe(ctx: typer.Context, email: EmailArgument) -> None:
+    """Put an address on the suppression list: no more lifecycle mail (transactional mail still goes).
+
+    Example: arkops mail unsubscribe ana@example.com
+    """
+    from arkops.core.messaging.consent import LIFECYCLE, suppress
+
+    rt = runtime(ctx)
+    record, changed = suppress(rt, email, scope=LIFECYCLE, reason="unsubscribed", now=rt.now(), via="operator")
+    if changed:
+        say(rt, f"{email}: suppressed ({record['scope']} mail)")
+    else:
+        say(rt, f"{email}: already suppressed ({record['scope']} mail, {record['reason']} {record['at'][:10]})")
+
+
+@app.command("resubscribe")
+def mail_resubscribe(ctx: typer.Context, email: EmailArgument) -> None:
+    """Take an address off the suppression list (an unsubscription or a bounce alike).
+
+    Example: arkops mail resubscribe ana@example.com
+    """
+    from arkops.core.messaging.consent import resubscribe
+
+    rt = runtime(ctx)
+    record = resubscribe(rt, email)
+    if record is None:
+        say(rt, f"{email}: not on the suppression list")
+    else:
+        say(rt, f"{email}: off the suppression list (was {record['reason']} {record['at'][:10]})")
+
+
+@app.command("suppressed")
+def mail_suppressed(
+    ctx: typer.Context,
+    *,
+    format: Annotated[Format, typer.Option("--format", help=FORMAT_HELP)] = Format.table,
+    columns: ColumnsOption = None,
+) -> None:
+    """List the suppression list: each address, what it blocks (lifecycle or all customer mail), why and when.
+
+    Example: arkops mail suppressed --format csv
+    """
+    from arkops.core.messaging.consent import suppressed
+
+    rt = runtime(ctx)
+    emit_rows(
+        suppressed(rt),
+        format,
+        ["email", "scope", "reason", "at", "via", "detail"],
+        drop=("detail", "via"),
+        chosen=columns,
+    )

@@ -225,7 +225,15 @@ def messages_table() -> str:
         if domain.templates is None:
             continue
         for name, message in resolve(domain.templates).items():
-            variables = ", ".join(f"`{variable}`" for variable in message.sample) or "-"
+            variables = (
+                ", ".join(
+                    f"`{name}` (optional, default {message.optional[name]!r})"
+                    if name in message.optional
+                    else f"`{name}`"
+                    for name in message.sample
+                )
+                or "-"
+            )
             rows.append(f"| `{name}` | {message.category} | [{domain.name}]({domain.name}.md) | {variables} |")
     return "\n".join(rows) + "\n"
 

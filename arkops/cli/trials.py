@@ -38,6 +38,9 @@ def trials_signup(
     source: Annotated[str | None, typer.Option(help="utm source or referrer.")] = None,
     locale: Annotated[Locale | None, typer.Option(help="The customer's language for emails.")] = None,
     at: AtOption = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Take an address that looks mistyped (did you mean ...?) as it is.")
+    ] = False,
 ) -> None:
     """Record a trial signup (idempotent: the first signup of an email wins).
 
@@ -46,7 +49,7 @@ def trials_signup(
     from arkops.core.trials.records import signup
 
     rt = runtime(ctx)
-    created = signup(rt, email, plan, source=source, at=at, locale=locale, now=rt.now())
+    created = signup(rt, email, plan, source=source, at=at, locale=locale, now=rt.now(), force=force)
     say(rt, "trial recorded" if created else "trial already recorded")
 
 

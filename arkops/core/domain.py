@@ -147,19 +147,34 @@ class Message(NamedTuple):
 
     `category` says who reads it and what they agreed to: "operator" (alerts
     to you), "transactional" (what a customer's own action or account
-    needs: receipts, failed payments, quota reached), "lifecycle" (trial
-    nudges, quota warnings). `sample` holds a value for every variable the
-    template uses: `doctor`, `mail preview` and the tests render with it,
-    and it documents the variables (every template also receives
-    `recipient`, `locale`, `product` and, in HTML, `subject`).
+    needs: receipts, failed payments, quota reached: sent whatever their
+    marketing consent), "lifecycle" (trial nudges, quota warnings,
+    announcements: never to an address on the suppression list, and with
+    an unsubscribe link). `sample` holds a value for every variable the
+    template takes: `doctor`, `mail preview` and the tests render with it,
+    never a send. `optional` names the variables a sender may leave out,
+    with the default they then take; every other variable of `sample` is
+    required, and a variable not in `sample` is refused. Every template
+    also receives `recipient`, `locale`, `product`, `product_url`,
+    `support_email`, `postal_address`, `unsubscribe_url` and, in HTML,
+    `subject`.
     """
 
     category: str
     sample: dict[str, Any]
+    optional: dict[str, Any] = {}  # noqa: RUF012 (never mutated)
 
     @property
     def for_operator(self) -> bool:
         return self.category == "operator"
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(name for name in self.sample if name not in self.optional)
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        return tuple(self.sample)
 
 
 class Domain(NamedTuple):

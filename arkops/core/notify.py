@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from arkops.config import LOCALES, env
+from arkops.core.domain import Message
 from arkops.core.registry import messages
 from arkops.errors import ConfigError, DataError
 from arkops.mail.address import check_header, normalize_address
@@ -37,13 +38,89 @@ class Queued:
     to: str
 
 
-def render_message(rt: Runtime, template: str, variables: dict[str, Any], *, locale: str, recipient: str) -> Rendered:
-    if template not in messages():
-        raise DataError(f"unknown template {template!r}")
+def product_name(rt: Runtime) -> str:
+    """The product's name as customers read it (`[product] name`)."""
+    return rt.config["product"]["name"].strip()
+
+
+def sender_name(rt: Runtime) -> str:
+    """The From display name: `[mail] from_name`, else the product's name."""
+    return rt.config["mail"]["from_name"].strip() or product_name(rt)
+
+
+def declared(template: str) -> Message:
+    known = messages()
+    if template not in known:
+        raise DataError(f"unknown template {template!r} (known: {', '.join(sorted(known))})")
+    return known[template]
+
+
+def variable_problems(template: str, given: dict[str, Any]) -> list[str]:
+    """What is wrong with the variables a send gives a template: unknown ones, missing required ones."""
+    message = declared(template)
+    unknown = [name for name in given if name not in message.sample]
+    missing = [name for name in message.required if name not in given]
+    problems = [f"unknown variable {name!r}" for name in unknown]
+    problems += [f"missing required variable {name!r}" for name in missing]
+    return problems
+
+
+def describe_variables(template: str) -> str:
+    """`plan, days_left (required); upgrade_url (optional, default "")`: a template's variables, for errors and docs."""
+    message = declared(template)
+    required = ", ".join(message.required) or "none"
+    optional = ", ".join(f"{name} (default {value!r})" for name, value in message.optional.items())
+    return f"required: {required}" + (f"; optional: {optional}" if optional else "")
+
+
+def send_variables(template: str, given: dict[str, Any]) -> dict[str, Any]:
+    """The variables of a real send: exactly the declared ones, optional ones defaulted; never a sample value."""
+    problems = variable_problems(template, given)
+    if problems:
+        raise DataError(f"template {template}: {'; '.join(problems)} ({describe_variables(template)})")
+    return {**declared(template).optional, **given}
+
+
+def render_message(
+    rt: Runtime,
+    template: str,
+    variables: dict[str, Any],
+    *,
+    locale: str,
+    recipient: str,
+    unsubscribe_url: str = "",
+) -> Rendered:
+    message = declared(template)
     if locale not in LOCALES:
         raise DataError(f"locale {locale!r} is not one of {', '.join(LOCALES)}")
-    context = {"recipient": recipient, "product": rt.config["mail"]["from_name"], **variables}
+    product = rt.config["product"]
+    context = {
+        "recipient": recipient,
+        "product": product_name(rt),
+        "product_url": product["url"],
+        "support_email": product["support_email"],
+        "postal_address": product["postal_address"],
+        "category": message.category,
+        "unsubscribe_url": unsubscribe_url if message.category == "lifecycle" else "",
+        **variables,
+    }
     return render(template, context, locale=locale, templates_dir=rt.config["mail"]["templates_dir"])
+
+
+def message_headers(rt: Runtime, category: str, links: tuple[str | None, str | None]) -> dict[str, str]:
+    """Reply-To for customer mail, Auto-Submitted for operator alerts, List-Unsubscribe for lifecycle mail."""
+    if category == "operator":
+        return {"Auto-Submitted": "auto-generated"}
+    headers = {}
+    if support := rt.config["product"]["support_email"]:
+        headers["Reply-To"] = support
+    if category == "lifecycle":
+        url, mailto = links
+        if url or mailto:
+            headers["List-Unsubscribe"] = ", ".join(f"<{link}>" for link in (url, mailto) if link)
+        if url:
+            headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058: one click, no page
+    return headers
 
 
 # Names the Message-ID domain and the From of dry-run .eml files when MAIL_FROM is unset or unusable;
@@ -89,6 +166,13 @@ def operator_address() -> str:
     return normalize_address(address, field="ARKOPS_ALERT_TO")
 
 
+def _recipient(*, operator: bool, by_email: bool, to: str | None) -> str:
+    """The customer's address; for an operator alert, ARKOPS_ALERT_TO (not required when it goes to chat alone)."""
+    if not operator:
+        return normalize_address(to or "", field="to")
+    return operator_address() if by_email else env("ARKOPS_ALERT_TO") or "chat"
+
+
 def notify(
     rt: Runtime,
     template: str,
@@ -104,19 +188,29 @@ def notify(
     Inside `batched(rt)` the message is checked now and stored when the
     block ends, with the others, and nothing is returned.
     """
-    declared = messages().get(template)  # an unknown name is refused by render_message below
-    operator = declared is not None and declared.for_operator and to is None
+    message = declared(template)
+    operator = message.for_operator and to is None
     webhook = rt.config["mail"]["alert_webhook_url"]
     by_email = not (operator and chat_only(rt))
-    if operator:
-        recipient = operator_address() if by_email else env("ARKOPS_ALERT_TO") or "chat"
-    else:
-        recipient = normalize_address(to or "", field="to")
+    recipient = _recipient(operator=operator, by_email=by_email, to=to)
     chosen_locale = rt.config.operator_locale if operator else (locale or rt.config.locale)
-    rendered = render_message(rt, template, variables, locale=chosen_locale, recipient=recipient)
+    category = "operator" if operator else message.category
+    links: tuple[str | None, str | None] = (None, None)
+    if category == "lifecycle":
+        from arkops.core.links import unsubscribe_links
+
+        links = unsubscribe_links(rt, recipient)
+    rendered = render_message(
+        rt,
+        template,
+        send_variables(template, variables),
+        locale=chosen_locale,
+        recipient=recipient,
+        unsubscribe_url=links[0] or links[1] or "",
+    )
     check_header(rendered.subject, "subject")
     sender = queue_sender()
-    from_name = check_header(rt.config["mail"]["from_name"], "[mail] from_name")
+    from_name = check_header(sender_name(rt), "[mail] from_name")
     drafts = []
     if by_email:
         drafts.append(
@@ -130,6 +224,8 @@ def notify(
                 rendered.text,
                 rendered.html,
                 from_name,
+                category,
+                message_headers(rt, category, links),
             )
         )
     if operator and webhook:

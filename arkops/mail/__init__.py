@@ -15,3 +15,4 @@ class MessageState(StrEnum):
     dead = "dead"
     unknown = "unknown"
     dry_run = "dry-run"
+    suppressed = "suppressed"  # the recipient is on the suppression list for its category: never sent

@@ -2,8 +2,10 @@
 
 States: pending -> sending -> sent | pending (retry later) | failed (5xx) |
 dead (gave up after the backoff schedule) | unknown (cut off after the body
-went out: never resent blindly, `arkops mail retry ID` resends). Dry runs
-store `dry-run` messages and write them as .eml files.
+went out: never resent blindly, `arkops mail retry ID` resends) |
+suppressed (the recipient is on the suppression list for the message's
+category: never sent). Dry runs store `dry-run` messages and write them as
+.eml files.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from arkops.clock import iso, parse_iso
 from arkops.errors import ArkopsError, DataError, finishing, one_line, stop_requested
 from arkops.mail import OUTBOX, MessageState
 from arkops.mail.address import check_header
-from arkops.mail.smtp import FAILED, NOT_TRIED, RETRY, SENT, UNKNOWN, Outcome
+from arkops.mail.smtp import FAILED, NOT_TRIED, RETRY, SENT, SUPPRESSED, UNKNOWN, Outcome
 from arkops.store import Db, Store, atomic_write_bytes, ensure_dir
 from arkops.store.archive import Archive
 from arkops.store.files import remove_file
@@ -59,6 +61,8 @@ class OutboxMessage(TypedDict):
     last_error: str | None
     claimed_by: str | None  # host:pid of the process sending it
     claimed_at: NotRequired[str]  # when it was last claimed
+    category: NotRequired[str]  # operator, transactional or lifecycle (older messages: from their template)
+    headers: NotRequired[dict[str, str]]  # Reply-To, List-Unsubscribe, Auto-Submitted, ...
 
 
 MESSAGES = Table[OutboxMessage]("messages")
@@ -82,7 +86,9 @@ class Draft:
     subject: str
     text: str
     html: str = ""  # for chat: the Block Kit blocks, as JSON
-    from_name: str = "arkops"
+    from_name: str = ""
+    category: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -92,12 +98,13 @@ class FlushReport:
     failed: int = 0
     dead: int = 0
     unknown: int = 0
+    suppressed: int = 0  # not sent: the recipient is on the suppression list
     recovered: int = 0  # stale 'sending' claims turned to unknown
     unreachable: bool = False  # a server (SMTP, the chat webhook) could not be reached
     errors: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
-        return {k: getattr(self, k) for k in ("sent", "retry", "failed", "dead", "unknown", "recovered")}
+        return {k: getattr(self, k) for k in ("sent", "retry", "failed", "dead", "unknown", "suppressed", "recovered")}
 
     def summary(self) -> str:
         return ", ".join(f"{v} {k}" for k, v in self.counts().items() if v or k == "sent")
@@ -132,6 +139,8 @@ def build_email(doc: Mapping[str, Any], sender: str) -> EmailMessage:
     message["Date"] = format_datetime(parse_iso(doc["created_at"]))
     message["Message-ID"] = doc["message_id"]
     message["X-Arkops-Key"] = doc["key"]
+    for name, value in (doc.get("headers") or {}).items():
+        message[name] = value
     message.set_content(doc["text"], charset="utf-8")
     message.add_alternative(doc["html"], subtype="html", charset="utf-8")
     return message
@@ -153,6 +162,8 @@ def check_draft(draft: Draft) -> None:
     check_key(draft.key)
     for value, what in ((draft.to, "to"), (draft.subject, "subject"), (draft.from_name, "from name")):
         check_header(value, what)
+    for name, value in draft.headers.items():
+        check_header(value, name)
 
 
 def enqueue_many(
@@ -220,6 +231,8 @@ def _document(draft: Draft, message_id: str, state: str, stamp: str, domain: str
         "sent_at": None,
         "last_error": None,
         "claimed_by": None,
+        "category": draft.category,
+        "headers": draft.headers,
     }
 
 
@@ -261,7 +274,7 @@ def archive_settled(store: Store, *, now: datetime, keep_bodies: timedelta, dry_
             due = [
                 doc
                 for doc in MESSAGES.values(db)
-                if (doc["state"] in ("sent", "dry-run") and now - parse_iso(_settled_at(doc)) > RECENT)
+                if (doc["state"] in ("sent", "dry-run", "suppressed") and now - parse_iso(_settled_at(doc)) > RECENT)
                 or (doc["state"] in ("failed", "dead", "unknown") and now - parse_iso(_settled_at(doc)) > keep_bodies)
             ]
             stale_keys = [
@@ -421,10 +434,13 @@ def _record(current: OutboxMessage, outcome: Outcome, now: datetime, report: Flu
         report.failed += 1
     elif outcome.kind == NOT_TRIED:
         current["state"] = "pending"  # never reached a server: back in line as it was
+    elif outcome.kind == SUPPRESSED:
+        current.update({"state": "suppressed", "last_error": one_line(outcome.detail)})
+        report.suppressed += 1
     else:
         current["state"] = "unknown"
         report.unknown += 1
-    if outcome.kind not in (SENT, NOT_TRIED):
+    if outcome.kind not in (SENT, NOT_TRIED, SUPPRESSED):
         where = current["to"] if current["channel"] == EMAIL else "chat"
         report.errors.append(
             one_line(f"message {current['id']} ({current['template']} to {where}): {outcome.kind}: {outcome.detail}")

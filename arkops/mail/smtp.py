@@ -2,7 +2,9 @@
 
 Each send ends in one of four outcomes: sent; retry (4xx or a network error
 before the message body went out); failed (5xx, permanent); unknown (the
-connection died after the body was sent, so the server may have it).
+connection died after the body was sent, so the server may have it). A
+failure that is a hard bounce (550, 551 or 553 to RCPT: the mailbox does
+not exist or takes no mail) says so, for the suppression list.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from arkops.errors import ConfigError, redact
 
 SENT, RETRY, FAILED, UNKNOWN = "sent", "retry", "failed", "unknown"
 NOT_TRIED = "not tried"  # stopped before anything reached a server (a configuration error): still pending
+SUPPRESSED = "suppressed"  # not sent: the recipient is on the suppression list for this kind of message
+HARD_BOUNCE_CODES = (550, 551, 553)
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,7 @@ class Outcome:
     kind: str
     detail: str = ""
     reached: bool = True  # False when the server (or webhook) could not be reached at all
+    hard_bounce: bool = False  # RCPT refused with 550/551/553: the address cannot receive mail
 
 
 @dataclass(frozen=True)
@@ -149,7 +154,8 @@ class SmtpSession:
             code, reply = smtp.rcpt(recipient)
             if code not in (250, 251):
                 smtp.rset()
-                return _reply_outcome(code, reply, "RCPT TO")
+                refused = _reply_outcome(code, reply, "RCPT TO")
+                return Outcome(refused.kind, refused.detail, hard_bounce=code in HARD_BOUNCE_CODES)
             smtp.putcmd("data")
             code, reply = smtp.getreply()
             if code != 354:

@@ -282,6 +282,60 @@ def usage_show(rt: Runtime, request: Request) -> Response:
     return Response(200, {"email": email, "usage": show(rt, email, now=rt.now())})
 
 
+# --- links in customers' emails (signed per recipient: `arkops.core.messaging.consent`) ---
+
+
+def _page(status: int, title: str, text: str, form: str = "") -> Response:
+    """A small HTML page for a person who opened a link from an email in a browser."""
+    from html import escape
+
+    body = (
+        '<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">'
+        f"<title>{escape(title)}</title></head>"
+        '<body style="font-family:Helvetica,Arial,sans-serif;max-width:32em;margin:3em auto;padding:0 1em">'
+        f'<h1 style="font-size:1.3em">{escape(title)}</h1><p>{escape(text)}</p>{form}</body></html>'
+    )
+    headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    return Response(status, body.encode(), headers, content_type="text/html; charset=utf-8")
+
+
+def unsubscribe_page(rt: Runtime, request: Request) -> Response:
+    """GET /u/{token}: the address the link names and a button; nothing changes (mail scanners open links)."""
+    from arkops.core.messaging.consent import unsubscribe_preview
+    from arkops.core.notify import product_name
+
+    email = unsubscribe_preview(rt, request.params["token"], now=rt.now())
+    form = (
+        '<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">'
+        '<button type="submit">Unsubscribe</button></form>'
+    )
+    text = f"Stop {product_name(rt) or 'our'} lifecycle emails to {email}? Receipts and account notices still come."
+    return _page(200, "Unsubscribe", text, form)
+
+
+def unsubscribe_post(rt: Runtime, request: Request) -> Response:
+    """POST /u/{token}: the one-click unsubscribe (RFC 8058, or the page's button): the address goes on the
+    suppression list for lifecycle mail. Doing it twice is doing it once."""
+    from arkops.core.messaging.consent import unsubscribe_token
+
+    request.body()  # "List-Unsubscribe=One-Click" (RFC 8058); read to honour the body limit, the token decides
+    email = unsubscribe_token(rt, request.params["token"], now=rt.now())
+    return _page(200, "Unsubscribed", f"{email} will get no more of these emails.")
+
+
+def billing_portal_link(rt: Runtime, request: Request) -> Response:
+    """GET /billing/portal/{token}: a fresh billing-portal session for the customer the link names, by redirect
+    (a session lives minutes, an email for days: the session is made on the click)."""
+    from arkops.core.links import portal_email
+    from arkops.core.plans.stripe_ops import portal
+
+    email = portal_email(rt, request.params["token"], now=rt.now())
+    link = portal(rt, email, live=False, now=rt.now())
+    if link.url is None:  # --dry-run: what would have been asked of Stripe
+        return Response(200, {**link.as_dict(), "planned": link.planned})
+    return Response(303, None, {"Location": link.url, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
 def billing_upgrade(rt: Runtime, request: Request) -> Response:
     """GET /upgrade?email=&plan=&sig=: the signed link of a day-12 or day-14 email; a fresh Checkout for that
     email and plan, to which the browser is sent (302)."""
@@ -309,6 +363,9 @@ def build(app: App) -> list[Route]:
         route("POST", "/api/billing/cancel", billing_cancel, "token"),
         route("GET", "/api/billing/subscription", billing_subscription, "token"),
         route("GET", "/api/usage", usage_show, "token"),
+        route("GET", "/u/{token}", unsubscribe_page, "link"),
+        route("POST", "/u/{token}", unsubscribe_post, "link"),
+        route("GET", "/billing/portal/{token}", billing_portal_link, "link"),
         route("GET", "/upgrade", billing_upgrade, "public"),
         route("GET", "/healthz", healthz, "open"),
         route("GET", "/metrics", metrics(app), "token"),

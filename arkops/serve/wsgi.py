@@ -168,7 +168,9 @@ class Route:
     pattern: re.Pattern[str]
     handler: Handler
     name: str  # the route as documented (/api/promo/{code}): the metrics' label
-    access: str  # "token" (Authorization: Bearer), "public" (rate-limited, CORS) or "open" (own checks)
+    # "token" (Authorization: Bearer), "public" (rate-limited, CORS), "link" (rate-limited: a link in an email,
+    # its signed token is the authority) or "open" (own checks)
+    access: str
 
 
 def route(method: str, template: str, handler: Handler, access: str) -> Route:
@@ -304,7 +306,7 @@ class App:
     def _run(self, found: Route, request: Request) -> Response:
         if found.access == "token":
             self._check_token(request)
-        elif found.access == "public" and not self.buckets.take(request.client, time.monotonic()):
+        elif found.access in ("public", "link") and not self.buckets.take(request.client, time.monotonic()):
             raise HttpError(429, "rate_limited", "too many requests; slow down", {"Retry-After": RETRY_AFTER})
         rt = Runtime(
             data_dir=self.rt.data_dir,

@@ -109,6 +109,13 @@ DOMAIN = Domain(
             order=10,
             skip_reason="arkops.core.billing:no_stripe_key",
         ),
+        Job(
+            "dunning",
+            "remind customers of failed payments while the invoice stays open",
+            "arkops.core.billing.dunning:run",
+            every_minutes=60,
+            order=80,  # after the jobs that fill the ledger, before mail-flush sends what it queued
+        ),
     ),
     checks=(
         DoctorCheck("arkops.core.billing.checks:stripe_settings", order=30),

@@ -41,6 +41,22 @@ def welcome_alert(subscription: Subscription, email: str) -> Alert:
     )
 
 
+def trial_will_end_alert(subscription: Subscription, obj: Mapping[str, Any], email: str) -> Alert | None:
+    """`customer.subscription.trial_will_end` (three days before a Stripe trial ends): "add a payment method",
+    to a trial that has none; once per subscription and trial end."""
+    if subscription["status"] != "trialing" or obj.get("default_payment_method") or obj.get("default_source"):
+        return None
+    item = subscription["items"][0] if subscription["items"] else None
+    plan = (item["price"] or item["product"] or "") if item else ""  # named as arkops.toml does by `service`
+    trial_end = subscription["trial_end"]
+    return Alert(
+        "trial_payment_method",
+        {"plan": plan or "your plan", "trial_end": iso_day(trial_end) if trial_end else ""},
+        f"subscription:{subscription['id']}:trial_will_end:{trial_end}",
+        to=email,
+    )
+
+
 def paid_alerts(db: Db, invoice: Invoice, amount: str, settings: Mapping[str, Any]) -> list[Alert]:
     """The operator's first-revenue alert (once per ledger), and the customer's receipt when enabled."""
     invoice_id, email = invoice["id"], invoice["customer_email"]
@@ -56,8 +72,8 @@ def paid_alerts(db: Db, invoice: Invoice, amount: str, settings: Mapping[str, An
     if settings.get("notify_payment_received") and email:
         alerts.append(
             Alert(
-                "payment_received",
-                {"amount": amount, "invoice_id": invoice_id},
+                "payment_received",  # the amount in minor units: the template writes it the customer's way
+                {"amount": invoice["amount_paid"], "currency": invoice["currency"], "invoice_id": invoice_id},
                 f"invoice:{invoice_id}:received",
                 to=email,
             )
@@ -78,7 +94,10 @@ def failed_alerts(invoice: Invoice, amount: str, settings: Mapping[str, Any]) ->
     }
     alerts = [Alert("payment_failed", variables, f"invoice:{invoice_id}:failed:{attempt}")]
     if settings.get("notify_payment_failed_customer") and email:
-        customer_vars = {k: variables[k] for k in ("amount", "invoice_id", "next_attempt")}
+        customer_vars: dict[str, Any] = {"amount": invoice["amount_due"], "currency": invoice["currency"]}
+        customer_vars["invoice_id"] = invoice_id
+        if invoice["next_payment_attempt"]:
+            customer_vars["next_attempt"] = iso_day(invoice["next_payment_attempt"])
         alerts.append(
             Alert(
                 "payment_failed_customer",

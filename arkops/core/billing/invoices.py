@@ -37,6 +37,10 @@ def apply_invoice(
         state["next_payment_attempt"] = None
     if previous and previous.get("status") == "paid" and not paid:
         _keep_paid(state, previous)
+    if previous and previous.get("failed_at"):  # when the dunning sequence started: its first failure
+        state["failed_at"] = previous["failed_at"]
+    elif event_type == "invoice.payment_failed":
+        state["failed_at"] = at
     store_newest(db, INVOICES, state["id"], at, state)
     _link_payments(db, obj, state)
     if paid:

@@ -104,6 +104,7 @@ class Invoice(TypedDict):
     # a paid invoice's subscription lines for the period (no prorations), when Stripe sent all its lines
     lines: NotRequired[list[InvoiceLine] | None]
     promotion_codes: NotRequired[list[str]]  # promo_... of its discounts, when any was redeemed through one
+    failed_at: NotRequired[int]  # its first failed payment: when the dunning sequence started
     _at: NotRequired[int]
 
 

@@ -12,6 +12,7 @@ from arkops.core.billing import LEDGER_DB
 from arkops.core.billing.fields import MAX_TEXT
 from arkops.core.billing.ledger import ApplyResult, ArchiveReach, apply_event
 from arkops.core.billing.privacy import scrub_events
+from arkops.core.links import portal_link
 from arkops.core.notify import batched, notify
 from arkops.core.privacy.person import PSEUDONYM_DOMAIN
 from arkops.core.progress import Progress, silent
@@ -76,6 +77,8 @@ def apply_events(
                 variables = alert.variables
                 if "plan" in variables:  # a Stripe price id: the customer knows the plan by its name
                     variables = {**variables, "plan": plan_names.get(variables["plan"], variables["plan"])}
+                if alert.template in ("payment_failed_customer", "trial_payment_method") and alert.to:
+                    variables = {**variables, "portal_url": portal_link(rt, alert.to, now=now) or ""}
                 try:
                     to = alert.to and normalize_customer_address(
                         alert.to, field="customer email", allow_local_domains=local

@@ -7,12 +7,30 @@ from __future__ import annotations
 
 from arkops.config import Field, Spec, Table, at_least, http_url, retry_delays
 
+
+def _dunning_days(value: list) -> str | None:
+    ok = all(isinstance(day, int) and not isinstance(day, bool) and 0 <= day <= 60 for day in value)
+    return None if ok and len(set(value)) == len(value) else "must be a list of distinct whole days from 0 to 60"
+
+
 CONFIG: dict[str, Spec] = {
     "billing": Table(
         {
             "notify_payment_received": Field(bool, False, doc="email customers a receipt note"),
             "notify_payment_failed_customer": Field(bool, False, doc="email customers when a payment fails"),
             "notify_subscription_welcome": Field(bool, False, doc="welcome email when a subscription starts"),
+            "dunning_days": Field(
+                list,
+                [0, 3, 7],
+                _dunning_days,
+                doc="days after a failed payment the customer is reminded, with the portal link, while the invoice "
+                "stays open (the `dunning` job); [] turns dunning off",
+            ),
+            "notify_trial_will_end": Field(
+                bool,
+                True,
+                doc="email a Stripe trial without a payment method to add one, when Stripe says it ends in 3 days",
+            ),
             "alert_window_hours": Field(
                 int, 24, at_least(1), doc="older payments and failures (a first sync or import) are not alerted"
             ),

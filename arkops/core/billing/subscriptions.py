@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from itertools import permutations
 from typing import Any
 
-from arkops.core.billing.alerts import Alert, welcome_alert
+from arkops.core.billing.alerts import Alert, trial_will_end_alert, welcome_alert
 from arkops.core.billing.customers import customer_email
 from arkops.core.billing.discounts import known_in, learn_from, track_unresolved
 from arkops.core.billing.records import SUBSCRIPTIONS, SUBSCRIPTIONS_HISTORY, Subscription
@@ -33,6 +33,10 @@ def apply_subscription(
     learn_from(db, state)
     was_active = (db.get("flags", f"active:{state['id']}") or {}).get("value")
     current = _store_version(db, state, at, event_type, state_before(event_type, obj, data, known))
+    if event_type == "customer.subscription.trial_will_end":
+        email = customer_email(db, state["customer"])
+        found = trial_will_end_alert(state, obj, email) if email and settings.get("notify_trial_will_end") else None
+        return [found] if found else []
     if current["status"] != "active" or was_active:
         return []
     db.put("flags", f"active:{state['id']}", {"value": True})

@@ -31,8 +31,10 @@ locale = "en"
 upgrade_url = "https://demo.example/upgrade"
 demo_url = "https://demo.example/book-a-call"
 
-[mail]
-from_name = "Acme Watch"
+[product]
+name = "Acme Watch"
+url = "https://demo.example"
+support_email = "help@demo.example"
 
 [fx]
 USD = 0.92

@@ -1,4 +1,5 @@
-"""Messaging: the outbox and its delivery (`service`), and the mail settings' `doctor` checks (`checks`).
+"""Messaging: the outbox and its delivery (`service`), consent (`consent`: the suppression list and the signed
+unsubscribe and portal links), and the mail settings' `doctor` checks (`checks`).
 
 Rendering, the outbox file and the SMTP and chat transports live one layer
 down, in `arkops.mail`; `arkops.core.notify` is how every domain queues a message.
@@ -24,11 +25,20 @@ OUTBOX_DB = Database(
     forget="arkops.core.messaging.privacy:forget",
 )
 
+# addresses: each suppressed address (the key) with its scope, reason, when, and a bounce's reply (which may quote
+# the address); hashes: addresses forgotten by `privacy forget`, under their keyed hash only.
+SUPPRESSIONS_DB = Database(
+    "suppressions",
+    version=1,
+    personal={"addresses": ("_key", "detail"), "hashes": ()},
+    forget="arkops.core.messaging.consent:forget",
+)
+
 DOMAIN = Domain(
     name="messaging",
     summary="Email: templates, the idempotent outbox, SMTP delivery and chat alerts.",
     commands={"mail": "arkops.cli.mail:app"},
-    databases=(OUTBOX_DB,),
+    databases=(OUTBOX_DB, SUPPRESSIONS_DB),
     jobs=(
         Job(
             "mail-flush",
@@ -40,6 +50,7 @@ DOMAIN = Domain(
     ),
     checks=(
         DoctorCheck("arkops.core.messaging.checks:mail_settings", order=20),
+        DoctorCheck("arkops.core.messaging.checks:customer_mail", order=21),
         DoctorCheck("arkops.core.messaging.checks:templates", order=70),
         DoctorCheck("arkops.core.messaging.checks:outbox", order=80),
         DoctorCheck("arkops.core.messaging.checks:smtp", order=91, needs="smtp"),
@@ -49,6 +60,6 @@ DOMAIN = Domain(
     status=SectionPart("arkops.core.messaging.sections:status", order=80),
     report=SectionPart("arkops.core.messaging.sections:report", order=80),
     order=40,
-    audited=("mail send", "mail test", "mail flush", "mail retry"),
+    audited=("mail send", "mail test", "mail flush", "mail retry", "mail unsubscribe", "mail resubscribe"),
     config="arkops.core.messaging.settings:CONFIG",
 )

@@ -64,6 +64,28 @@ def mail_settings(rt: Runtime) -> list[Check]:
     return checks
 
 
+def customer_mail(rt: Runtime) -> Check:
+    """Customers read `[product] name` in every email: empty, or left as "arkops", it is not ready to send."""
+    from arkops.core.notify import product_name, sender_name
+
+    name = product_name(rt)
+    if not name or name.lower() == "arkops":
+        shown = "empty" if not name else repr(name)
+        return Check(
+            "customer mail",
+            FAIL,
+            f"[product] name is {shown}: set your product's name in {rt.config_path} (customers read it in every email)",
+        )
+    product = rt.config["product"]
+    missing = [key for key in ("support_email", "postal_address") if not product[key]]
+    detail = f"emails from {sender_name(rt)!r}" + (f"; [product] {', '.join(missing)} not set" if missing else "")
+    if not rt.config["serve"]["public_url"] and not rt.config["mail"]["unsubscribe_mailbox"]:
+        # Gmail and Yahoo want one-click unsubscribe (RFC 8058) on bulk mail: without it lifecycle mail risks spam
+        unsubscribe = "lifecycle mail has no unsubscribe link: set [serve] public_url (or [mail] unsubscribe_mailbox)"
+        return Check("customer mail", WARN, f"{detail}; {unsubscribe}")
+    return Check("customer mail", OK, detail)
+
+
 def templates(rt: Runtime) -> Check:
     from arkops.core.notify import render_message
     from arkops.core.registry import messages

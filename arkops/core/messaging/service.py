@@ -7,15 +7,17 @@ from pathlib import Path
 from typing import Any
 
 from arkops.config import env
+from arkops.core.links import unsubscribe_links
 from arkops.core.messaging import OUTBOX_DB
-from arkops.core.notify import Queued, notify, render_message
+from arkops.core.messaging.consent import SuppressionList, record_bounce
+from arkops.core.notify import Queued, declared, notify, render_message
 from arkops.core.registry import messages
-from arkops.errors import DataError
+from arkops.errors import DataError, UsageError
 from arkops.mail import outbox
-from arkops.mail.address import normalize_address
+from arkops.mail.address import check_domain, is_local_domain, normalize_address
 from arkops.mail.outbox import FlushReport
 from arkops.mail.render import Rendered
-from arkops.mail.smtp import Outcome, SmtpSession, SmtpSettings
+from arkops.mail.smtp import SUPPRESSED, Outcome, SmtpSession, SmtpSettings
 from arkops.mail.webhook import payload, post_chat
 from arkops.runtime import Runtime
 
@@ -30,23 +32,35 @@ def parse_vars(pairs: list[str]) -> dict[str, Any]:
     return values
 
 
-def with_samples(template: str, overrides: dict[str, Any]) -> dict[str, Any]:
-    known = messages()
-    if template not in known:
-        raise DataError(f"unknown template {template!r} (known: {', '.join(sorted(known))})")
-    return {**known[template].sample, **overrides}
+def check_send_variables(template: str, given: dict[str, Any]) -> None:
+    """UsageError (exit 2) naming each unknown or missing variable and listing the template's own."""
+    from arkops.core.notify import describe_variables, variable_problems
+
+    problems = variable_problems(template, given)
+    if problems:
+        raise UsageError(f"{template}: {'; '.join(problems)}; its variables are {describe_variables(template)}")
 
 
 def preview(
     rt: Runtime, template: str, variables: dict[str, Any], *, locale: str | None, html_path: Path | None = None
 ) -> Rendered:
-    """Render with sample values; optionally write the HTML part to a file."""
+    """Render with sample values for what is not given (a preview only: sends never use samples); optionally
+    write the HTML part to a file."""
+    message = declared(template)
+    unknown = [name for name in variables if name not in message.sample]
+    if unknown:
+        check_send_variables(template, {**message.sample, **variables})
+    chosen_locale = locale or rt.config.locale
+    links: tuple[str | None, str | None] = (None, None)
+    if message.category == "lifecycle":
+        links = unsubscribe_links(rt, "preview@example.com")
     rendered = render_message(
         rt,
         template,
-        with_samples(template, variables),
-        locale=locale or rt.config.locale,
+        {**message.sample, **variables},
+        locale=chosen_locale,
         recipient="preview@example.com",
+        unsubscribe_url=links[0] or links[1] or "",
     )
     if html_path is not None:
         rt.store.write_output(html_path, rendered.html.encode("utf-8"), what="--html")
@@ -62,12 +76,19 @@ def send(
     now: datetime,
     locale: str | None,
     key: str | None,
+    force: bool = False,
 ) -> tuple[list[Queued], FlushReport]:
+    """Queue one message with exactly the variables given (no sample value ever) and send it now."""
+    message = declared(template)
+    check_send_variables(template, variables)
     address = normalize_address(to, field="--to")
+    domain = address.rpartition("@")[2]
+    if not message.for_operator and not force and not is_local_domain(domain):
+        check_domain(domain, "--to", address)  # a customer's address: a typo or a made-up TLD is refused
     queued = notify(
         rt,
         template,
-        with_samples(template, variables),
+        variables,
         key=key or f"manual:{template}:{address}:{now.isoformat()}",
         now=now,
         to=address,
@@ -88,14 +109,25 @@ def flush(rt: Runtime, *, now: datetime, only: set[str] | None = None) -> FlushR
     timeout = mail["timeout_seconds"]
     session: SmtpSession | None = None
     sender = ""
+    suppressions: SuppressionList | None = None
+    known = messages()
 
     def send_email(doc: outbox.OutboxMessage) -> Outcome:
-        nonlocal session, sender
+        nonlocal session, sender, suppressions
+        category = doc.get("category") or (known[doc["template"]].category if doc["template"] in known else "")
+        if suppressions is None:  # the list as it is when this flush sends its first email
+            suppressions = SuppressionList(rt)
+        if category != "operator" and (why := suppressions.blocks(doc["to"], category)):
+            return Outcome(SUPPRESSED, why)
         if session is None:  # settings are read only when an email is due
             settings = SmtpSettings.from_env(timeout)
             sender = normalize_address(settings.mail_from, field="MAIL_FROM")
             session = SmtpSession(settings)
-        return session.send(outbox.build_email(doc, sender), sender, doc["to"])
+        outcome = session.send(outbox.build_email(doc, sender), sender, doc["to"])
+        if outcome.hard_bounce and category != "operator":
+            record_bounce(rt, doc["to"], outcome.detail, now=now)
+            suppressions = None  # read again: the next message to this address is suppressed too
+        return outcome
 
     def send_chat(doc: outbox.OutboxMessage) -> Outcome:
         return post_chat(doc["to"], payload(doc["text"], doc["html"]), timeout=timeout)

@@ -1,4 +1,4 @@
-"""The messaging domain's keys of arkops.toml: `[mail]`.
+"""The messaging domain's keys of arkops.toml: `[product]` (who the customer's emails come from) and `[mail]`.
 
 Named by the domain's declaration (`Domain.config`); `arkops.config` reads, checks and documents them.
 """
@@ -7,7 +7,48 @@ from __future__ import annotations
 
 from arkops.config import LOCALES, Field, Spec, Table, at_least, http_url
 
+
+def _address(value: str) -> str | None:
+    if not value:
+        return None
+    from arkops.errors import DataError
+    from arkops.mail.address import normalize_address
+
+    try:
+        normalize_address(value, field="address")
+    except DataError:
+        return f"{value!r} is not an email address"
+    return None
+
+
+def _one_line(value: str) -> str | None:
+    return "must be one line (it is an email header)" if "\n" in value or "\r" in value else None
+
+
 CONFIG: dict[str, Spec] = {
+    "product": Table(
+        {
+            "name": Field(
+                str,
+                "",
+                _one_line,
+                doc="your product's name: customers read it in every email (doctor fails while empty)",
+            ),
+            "url": Field(str, "", http_url, doc="your product's web address, linked in the emails' footer"),
+            "support_email": Field(
+                str,
+                "",
+                _address,
+                doc="where customers' replies go (Reply-To) and where the top plan's quota email points",
+            ),
+            "postal_address": Field(
+                str,
+                "",
+                doc="your postal address, in every customer email's footer (required for marketing mail in many countries)",
+            ),
+        },
+        doc="the product customers' emails come from: one place for its name and contacts",
+    ),
     "mail": Table(
         {
             "templates_dir": Field(str, "", doc="a folder whose templates override the built-in ones"),
@@ -24,7 +65,13 @@ CONFIG: dict[str, Spec] = {
                 lambda v: None if v in ("", *LOCALES) else f"{v!r} is not one of {', '.join(LOCALES)}",
                 doc="language of operator alerts (empty: locale)",
             ),
-            "from_name": Field(str, "arkops", doc="the sender's display name"),
+            "from_name": Field(str, "", _one_line, doc="the sender's display name (empty: [product] name)"),
+            "unsubscribe_mailbox": Field(
+                str,
+                "",
+                _address,
+                doc="an address whose mail you read: lifecycle emails also offer unsubscribing by mail to it",
+            ),
             "keep_bodies_days": Field(
                 int,
                 30,

@@ -41,6 +41,14 @@ CONFIG: dict[str, Spec] = {
                 doc="the app's usage exports (`usage import`'s format), followed by `usage-check` (globs, relative "
                 "to arkops.toml)",
             ),
+            "labels": MapOf(
+                Field(str, ""),
+                {},
+                slug,
+                doc='metric = what customers call it in the quota emails (watches = "monitors"); '
+                "unset: the metric's name with spaces for underscores",
+                example='watches = "monitors"\napi_calls = "API calls"',
+            ),
         },
         doc="usage against the plans' limits and the 80 %/100 % quota emails",
     ),

@@ -324,6 +324,21 @@ def upgrade_url(rt: Runtime) -> str:
     return rt.config["usage"]["upgrade_url"] or rt.config["trials"]["upgrade_url"] or "mailto:" + queue_sender()
 
 
+def metric_label(rt: Runtime, metric: str) -> str:
+    """What customers call a metric: `[usage.labels]`, else its name with spaces ("api_calls": "api calls")."""
+    return rt.config["usage"]["labels"].get(metric) or metric.replace("_", " ")
+
+
+def next_plan(known: dict[str, Plan], current: Plan) -> dict[str, Any]:
+    """The quota emails' offer: the cheapest plan above `current` on the same billing interval, with its price;
+    none (`next_plan` empty) on the top plan, whose emails point to support instead."""
+    above = [p for p in known.values() if p.interval == current.interval and p.price > current.price]
+    if not above:
+        return {"next_plan": ""}
+    offer = min(above, key=lambda p: (p.price, p.id))
+    return {"next_plan": offer.name, "next_price": offer.price, "currency": offer.currency, "interval": offer.interval}
+
+
 def check(rt: Runtime, *, now: datetime) -> CheckResult:
     """Queue each quota email that is due, once per customer, metric, period and threshold (job: hourly).
 
@@ -354,11 +369,12 @@ def check(rt: Runtime, *, now: datetime) -> CheckResult:
                 if template:
                     normalize_customer_address(row["email"], field="customer email", allow_local_domains=local)
                     variables = {
-                        "metric": row["metric"],
+                        "metric": metric_label(rt, row["metric"]),
                         "used": row["used"],
                         "limit": row["limit"],
                         "upgrade_url": link,
                         "plan": ctx.known[row["plan"]].name,
+                        **next_plan(ctx.known, ctx.known[row["plan"]]),
                     }
                     notify(rt, template, variables, key=key, now=now, to=row["email"])
                     result.queued[threshold] += 1

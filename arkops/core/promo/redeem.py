@@ -188,7 +188,8 @@ def validate(rt: Runtime, code: str, plan: str, email: str | None, *, now: datet
 def redeem(rt: Runtime, code: str, email: str, plan: str, *, locale: str | None, now: datetime) -> Verdict:
     """Take a slot for this email and plan, or say why not; the checks and the count in one transaction."""
     local = rt.config["mail"]["allow_local_domains"]
-    name, plan, address = normalize_code(code), check_plan(rt, plan), normalize_email(email, allow_local_domains=local)
+    name, plan = normalize_code(code), check_plan(rt, plan)
+    address = normalize_email(email, allow_local_domains=local, intake=True)
     refuse_erased(rt, address)
     ledger = ledger_uses(rt)
     stamp = cast(str, iso(now))

@@ -26,41 +26,43 @@ TEMPLATES = {
     ),
     "trial_welcome": Message(
         "lifecycle",
-        {"plan": "pro", "trial_days": 14, "ends_on": "2026-03-15"},
+        {"plan": "Growth", "trial_days": 14, "ends_on": "2026-03-15"},
     ),
     "trial_day1_help": Message(
         "lifecycle",
-        {"plan": "pro"},
+        {"plan": "Growth"},
     ),
     "trial_day1_demo": Message(
         "lifecycle",
-        {"activity_count": 5, "demo_url": "https://example.com/demo"},
+        {"activity_count": 5, "demo_url": "https://example.com/sample-demo"},
     ),
     "trial_day7": Message(
         "lifecycle",
         {
-            "plan": "pro",
+            "plan": "Growth",
             "activity_count": 42,
             "days_left": 7,
-            "case_study_url": "https://example.com/customers/acme",  # [trials] case_study_url; "" for none
+            "case_study_url": "https://example.com/sample-case-study",  # [trials] case_study_url; "" for none
             "case_study_text": "How Acme caught 30 price drops in their first week.",
         },
+        {"case_study_url": "", "case_study_text": ""},
     ),
     "trial_day12": Message(
         "lifecycle",
         {
-            "plan": "pro",
+            "plan": "Growth",
             "days_left": 2,
-            "upgrade_url": "https://example.com/upgrade",
+            "upgrade_url": "https://example.com/sample-upgrade",
             "offer_code": "LAUNCH30",  # [trials] early_offer; "" for none
         },
+        {"offer_code": ""},
     ),
     "trial_day14_converted": Message(
         "lifecycle",
-        {"plan": "pro"},
+        {"plan": "Growth"},
     ),
     "trial_day14_ended": Message(
         "lifecycle",
-        {"plan": "pro", "upgrade_url": "https://example.com/upgrade"},
+        {"plan": "Growth", "upgrade_url": "https://example.com/sample-upgrade"},
     ),
 }

@@ -104,8 +104,9 @@ def _new_trial(rt: Runtime, email: str, plan: str, source: str | None, at: datet
     }
 
 
-def _signup(db: Db, rt: Runtime, record: dict, now: datetime) -> bool:
-    email = normalize_email(record.get("email"), allow_local_domains=rt.config["mail"]["allow_local_domains"])
+def _signup(db: Db, rt: Runtime, record: dict, now: datetime, *, force: bool = False) -> bool:
+    local = rt.config["mail"]["allow_local_domains"]
+    email = normalize_email(record.get("email"), allow_local_domains=local, intake=True, force=force)
     plan = _check_plan(rt, record.get("plan"))
     at = _at(record.get("created_at", record.get("timestamp")), now, "created_at")
     source = record.get("source") or record.get("utm_source") or record.get("referrer")
@@ -156,11 +157,20 @@ def _activity(db: Db, rt: Runtime, record: dict, now: datetime) -> bool:
 
 
 def signup(
-    rt: Runtime, email: str, plan: str, *, source: str | None, at: datetime | None, locale: str | None, now: datetime
+    rt: Runtime,
+    email: str,
+    plan: str,
+    *,
+    source: str | None,
+    at: datetime | None,
+    locale: str | None,
+    now: datetime,
+    force: bool = False,
 ) -> bool:
+    """One signup from the command line; `force` takes an address that looks mistyped (the operator checked it)."""
     record = {"email": email, "plan": plan, "source": source, "created_at": iso(at or now), "locale": locale}
     with rt.store.transaction(TRIALS_DB) as db:  # invalid input raises before any write: nothing is committed
-        return _signup(db, rt, {k: v for k, v in record.items() if v is not None}, now)
+        return _signup(db, rt, {k: v for k, v in record.items() if v is not None}, now, force=force)
 
 
 def activity(rt: Runtime, email: str, kind: str, *, count: int, at: datetime | None, now: datetime) -> bool:

@@ -16,8 +16,12 @@ class InitResult:
     kept: list[Path]
 
 
-def init_workspace(config_path: Path, env_example: Path, data_dir: Path, *, force: bool) -> InitResult:
-    template = config_template()
+def init_workspace(
+    config_path: Path, env_example: Path, data_dir: Path, *, force: bool, product: dict[str, str] | None = None
+) -> InitResult:
+    """`product` holds the `[product]` keys given (name, url, support_email, postal_address), written into
+    arkops.toml and checked like any value of it."""
+    template = config_template({"product": {key: value for key, value in (product or {}).items() if value}})
     parse_config(template, config_path)  # the generated file must always be valid
     result = InitResult([], [])
     for path, content in ((config_path, template), (env_example, ENV_EXAMPLE)):
