@@ -50,9 +50,16 @@ def test_customer_mail_names_the_product_and_one_click_unsubscribe_stops_lifecyc
     for moment in (0, 1, 7):
         day(cli, monkeypatch, moment)
     assert cli("mail", "send", "payment_received", "--to", "ana@example.com", *RECEIPT).code == 0
+    quota = ("--var", "metric=watches", "--var", "used=80", "--var", "limit=100", "--var", "plan=Pro")
+    assert cli("mail", "send", "quota_80", "--to", "ana@example.com", *quota).code == 0
+    reminder = ("--var", "amount=2900", "--var", "currency=EUR", "--var", "invoice_id=in_9", "--var", "days=3")
+    assert cli("mail", "send", "payment_reminder", "--to", "ana@example.com", *reminder).code == 0
     messages = delivered(smtp_server)
     by_subject = {m["Subject"]: m for m in messages}
     assert {"Welcome to your Acme Watch trial", "Payment received: €29.00"} <= set(by_subject)
+    assert "Reminder: your payment of €29.00 is still due" in by_subject  # dunning: transactional
+    quota_80 = by_subject["80 % of your watches used"]
+    assert quota_80["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"  # quota 80 %: lifecycle
     assert any(m["X-Arkops-Key"] == "trial:ana@example.com:day7" for m in messages)
     for message in messages:
         assert message["From"] == "Acme Watch <ops@example.com>" and message["Reply-To"] == "help@acme.example"
@@ -298,3 +305,31 @@ def test_the_day_7_reminder_goes_while_the_invoice_is_open_and_the_operator_hear
     assert "- carol@example.com: €49.00 (invoice in_3), €49.00 MRR, paid 7 days after the first failure" in digests[1]
     assert "Recovered in 2026-03 so far: €99.00 MRR over 2 invoices." in digests[1]
     assert "dan@example.com" not in digests[1]  # each recovery once
+    report = json.loads(cli("payments", "report", "--format", "json").out)
+    assert report["recovered"] == {"month": "2026-03", "invoices": 2, "mrr": 9900, "revenue": 64900}
+    header = " ".join(cli("payments", "report").out.split("\n\n")[0].split())  # the line as the terminal wraps it
+    assert "; recovered this month: €99.00 MRR (2 invoices)" in header
+
+
+def test_privacy_export_shows_a_suppression_and_forget_keeps_the_address_suppressed_by_its_hash_only(
+    cli, workspace, smtp_server
+):
+    write_config(workspace, PRODUCT)
+    assert cli("mail", "unsubscribe", "ana@example.com").code == 0
+    exported = json.loads(cli("privacy", "export", "ana@example.com").out)
+    entry = exported["stores"]["suppressions"]["addresses"]["ana@example.com"]
+    assert (entry["scope"], entry["reason"], entry["via"]) == ("lifecycle", "unsubscribed", "operator")
+    assert json.loads(cli("privacy", "export", "bo@example.com").out)["stores"] == {}  # nobody else's
+
+    assert cli("privacy", "forget", "ana@example.com", "--yes").code == 0
+    stored = (workspace / "data" / "suppressions.json").read_text()
+    assert "ana@example.com" not in stored and '"hashes"' in stored
+    assert json.loads(cli("privacy", "export", "ana@example.com").out)["stores"] == {}  # nothing kept to show
+    nudge = ("--var", "plan=Pro", "--var", "activity_count=3", "--var", "days_left=7")
+    assert cli("mail", "send", "trial_day7", "--to", "ana@example.com", *nudge).code == 0
+    assert [m["state"] for m in outbox(cli) if m["template"] == "trial_day7"] == ["suppressed"]
+    assert cli("mail", "send", "payment_received", "--to", "ana@example.com", *RECEIPT).code == 0
+    assert [m["Subject"] for m in delivered(smtp_server)] == ["Payment received: €29.00"]  # transactional goes
+    assert cli("mail", "resubscribe", "ana@example.com").code == 0  # the operator can still lift it
+    assert cli("mail", "send", "trial_day7", "--to", "ana@example.com", *nudge, "--key", "n2").code == 0
+    assert [m["state"] for m in outbox(cli) if m["key"] == "n2"] == ["sent"]

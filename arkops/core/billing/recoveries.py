@@ -44,14 +44,14 @@ class Recovery:
         return max(0, (self.paid_at - self.failed_at) // DAY)
 
 
-def recoveries(rt: Runtime, *, since: int, until: int) -> list[Recovery]:
+def recoveries(rt: Runtime, *, since: int, until: int, currency: str | None = None) -> list[Recovery]:
     """The invoices recovered with a payment in [since, until), oldest payment first (hot and archived)."""
     from arkops.core.billing.amounts import subscription_mrr
     from arkops.core.billing.reconcile import version_at
     from arkops.core.billing.report import load, reporting_converter
 
     ledger = load(rt)
-    convert = reporting_converter(rt, None)
+    convert = reporting_converter(rt, currency)
     found = []
     for invoice in _paid_since(rt, ledger.invoices, since):
         paid_at, failed_at = invoice["paid_at"] or 0, invoice.get("failed_at") or 0
@@ -103,12 +103,13 @@ def day_start(moment: datetime, tz: tzinfo) -> datetime:
     return moment.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def month_to_date(rt: Runtime, *, now: datetime) -> dict[str, Any]:
-    """This month's recoveries so far: `{"month", "invoices", "mrr", "revenue"}` (minor units, report currency)."""
+def month_to_date(rt: Runtime, *, now: datetime, currency: str | None = None) -> dict[str, Any]:
+    """This month's recoveries so far: `{"month", "invoices", "mrr", "revenue"}` (minor units of the report's
+    currency: `currency`, else the configured one)."""
     from arkops.core.billing.summaries import month_start
 
     stamp = int(now.timestamp())
-    found = recoveries(rt, since=month_start(stamp, rt.config.tz), until=stamp + 1)
+    found = recoveries(rt, since=month_start(stamp, rt.config.tz), until=stamp + 1, currency=currency)
     return {
         "month": now.astimezone(rt.config.tz).strftime("%Y-%m"),
         "invoices": len(found),
