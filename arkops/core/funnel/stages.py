@@ -60,7 +60,7 @@ def _enter(stage: dict[str, datetime], person: str, at: datetime) -> None:
 
 
 def gather(rt: Runtime, *, start: datetime, end: datetime, trials: list[dict]) -> Window:
-    """Every stage's people in `[start, end)`; `trials` is `list_trials(archived=True)` read once by the caller.
+    """Every stage's people in `[start, end)`; `trials` is `read_trials` read once by the caller.
 
     A person's source is their first visit's utm_source in the window, else
     their first referrer domain, else what their trial signup or demo
@@ -108,9 +108,11 @@ def gather(rt: Runtime, *, start: datetime, end: datetime, trials: list[dict]) -
 
 
 def read_trials(rt: Runtime, now: datetime) -> list[dict]:
-    from arkops.core.trials.queries import list_trials
+    """Every trial, running or archived, with what `gather` reads of it (archived ones from their month's
+    summary: the cost does not grow with the archive's activity records)."""
+    from arkops.core.trials.summaries import funnel_trials
 
-    return list_trials(rt, state=None, now=now, archived=True)
+    return funnel_trials(rt, now)
 
 
 def pairs(rt: Runtime) -> list[tuple[str, str]]:
