@@ -330,3 +330,23 @@ def test_archived_trials_give_the_funnel_the_same_figures_from_their_month_summa
     assert cli("retention").code == 0
     assert "old1@example.com" not in (summaries / "2026-01.json").read_text()
     reference(3)
+
+
+def test_trial_moments_are_placed_in_the_window_as_parsed_times_whatever_their_text():
+    from arkops.core.funnel.stages import Window, _enter_trials
+
+    start = datetime(2026, 3, 10, 9, 0, 0, 500000, tzinfo=UTC)
+    end = datetime(2026, 3, 11, 9, 0, 0, 500000, tzinfo=UTC)
+
+    def trial(email: str, signed_up_at: str) -> dict:
+        return {"email": email, "source": "", "signed_up_at": signed_up_at, "activated_at": None, "converted_at": None}
+
+    trials = [
+        trial("before@example.com", "2026-03-10T09:00:00Z"),  # half a second before the start
+        trial("last@example.com", "2026-03-11T09:00:00Z"),  # the end's second, before its half
+        trial("offset@example.com", "2026-03-10T11:00:00+01:00"),  # not iso()'s form: parsed
+        trial("after@example.com", "2026-03-11T09:00:01Z"),
+    ]
+    window = Window(start, end)
+    _enter_trials(window, trials, {})
+    assert sorted(window.entries["trial"]) == ["last@example.com", "offset@example.com"]

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 GROUPINGS = ("week", "source")
 VISITOR_SOURCES = ("logs", "analytics")
 DEFAULT_WINDOW = timedelta(days=30)  # `funnel report` without --since
+ISO_LENGTH = len("2026-03-15T09:00:00Z")  # a moment as `arkops.clock.iso` writes it
 
 
 @dataclass
@@ -95,16 +96,28 @@ def gather(rt: Runtime, *, start: datetime, end: datetime, trials: list[dict]) -
         _enter(entries["demo"], person, parse_iso(request["created_at"]))
         if request["source"]:
             said.setdefault(person, request["source"])
-    for trial in trials:
-        for stage, moment in (("trial", "signed_up_at"), ("active", "activated_at"), ("paid", "converted_at")):
-            if trial[moment] and start <= (at := parse_iso(trial[moment])) < end:
-                entries[stage][trial["email"]] = at
-        if trial["source"]:
-            said.setdefault(trial["email"], trial["source"])
+    _enter_trials(window, trials, said)
     for people in entries.values():
         for person in people:
             window.sources[person] = utm.get(person) or referrer.get(person) or said.get(person) or "direct"
     return window
+
+
+def _enter_trials(window: Window, trials: list[dict], said: dict[str, str]) -> None:
+    """The trial, active and paid stages of the window, and what each trial's signup said of its source."""
+    start, end, entries = window.start, window.end, window.entries
+    # iso()'s form sorts as time does: a moment outside the window is passed over without being parsed (the
+    # bounds are widened to whole seconds, so the strings never pass over one inside; the parse decides)
+    bounds = (iso(start) or "", iso(end + timedelta(seconds=1)) or "")
+    for trial in trials:
+        for stage, moment in (("trial", "signed_up_at"), ("active", "activated_at"), ("paid", "converted_at")):
+            text = trial[moment]
+            if not text or (len(text) == ISO_LENGTH and not bounds[0] <= text < bounds[1]):
+                continue
+            if start <= (at := parse_iso(text)) < end:
+                entries[stage][trial["email"]] = at
+        if trial["source"]:
+            said.setdefault(trial["email"], trial["source"])
 
 
 def read_trials(rt: Runtime, now: datetime) -> list[dict]:
