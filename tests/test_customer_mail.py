@@ -50,9 +50,16 @@ def test_customer_mail_names_the_product_and_one_click_unsubscribe_stops_lifecyc
     for moment in (0, 1, 7):
         day(cli, monkeypatch, moment)
     assert cli("mail", "send", "payment_received", "--to", "ana@example.com", *RECEIPT).code == 0
+    quota = ("--var", "metric=watches", "--var", "used=80", "--var", "limit=100", "--var", "plan=Pro")
+    assert cli("mail", "send", "quota_80", "--to", "ana@example.com", *quota).code == 0
+    reminder = ("--var", "amount=2900", "--var", "currency=EUR", "--var", "invoice_id=in_9", "--var", "days=3")
+    assert cli("mail", "send", "payment_reminder", "--to", "ana@example.com", *reminder).code == 0
     messages = delivered(smtp_server)
     by_subject = {m["Subject"]: m for m in messages}
     assert {"Welcome to your Acme Watch trial", "Payment received: €29.00"} <= set(by_subject)
+    assert "Reminder: your payment of €29.00 is still due" in by_subject  # dunning: transactional
+    quota_80 = by_subject["80 % of your watches used"]
+    assert quota_80["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"  # quota 80 %: lifecycle
     assert any(m["X-Arkops-Key"] == "trial:ana@example.com:day7" for m in messages)
     for message in messages:
         assert message["From"] == "Acme Watch <ops@example.com>" and message["Reply-To"] == "help@acme.example"
@@ -236,3 +243,93 @@ def test_a_failed_invoice_gets_the_dunning_emails_of_days_0_and_3_and_none_once_
     first = next(m for m in delivered(smtp_server) if m["To"] == "ana@example.com")
     assert "We will try again on March 8, 2026." in bodies(first)
     assert f"Update your payment method: {PUBLIC}/billing/portal/" in bodies(first)
+
+
+def test_the_day_7_reminder_goes_while_the_invoice_is_open_and_the_operator_hears_of_each_recovery_once(
+    cli, workspace, smtp_server, monkeypatch
+):
+    from stripe_shapes import customer, event, invoice, subscription, ts
+    from test_billing import apply_all
+
+    write_config(workspace, PRODUCT + f'[serve]\npublic_url = "{PUBLIC}"\n')
+    failed_at = ts("2026-03-05T10:00:00")
+    monthly = subscription("sub_3", "cus_3", [(4900, "eur", "month", 1, 1, "prod_pro")])
+    yearly = subscription("sub_4", "cus_4", [(60000, "eur", "year", 1, 1, "prod_pro")])
+    open_3 = invoice("in_3", "cus_3", 4900, email="carol@example.com", subscription="sub_3")
+    open_4 = invoice("in_4", "cus_4", 60000, email="dan@example.com", subscription="sub_4")
+    apply_all(
+        workspace,
+        [
+            event("e1", "customer.created", customer("cus_3", "carol@example.com"), ts("2026-01-01")),
+            event("e2", "customer.created", customer("cus_4", "dan@example.com"), ts("2026-01-01")),
+            event("e3", "customer.subscription.created", monthly, ts("2026-01-01")),
+            event("e4", "customer.subscription.created", yearly, ts("2026-01-01")),
+            event("e5", "invoice.payment_failed", open_3, failed_at),
+            event("e6", "invoice.payment_failed", open_4, failed_at),
+        ],
+    )
+
+    def dunning_on(day: float) -> str:
+        monkeypatch.setenv("ARKOPS_NOW", at(day, 11))
+        result = cli("run", "--only", "dunning", "--force")
+        assert result.code == 0, result.err
+        assert cli("mail", "flush").code == 0
+        return result.out + result.err
+
+    def paid(invoice_id: str, customer_id: str, amount: int, sub: str, when: str) -> None:
+        bill = invoice(invoice_id, customer_id, amount, paid_at=ts(when), subscription=sub)
+        apply_all(workspace, [event(f"paid_{invoice_id}", "invoice.paid", bill, ts(when))])
+
+    monkeypatch.setattr("test_trials.SIGNUP", datetime(2026, 3, 5, 10, 0, tzinfo=UTC))
+    assert "recovery digest" not in dunning_on(0)  # the first run looks back one day only: nothing recovered
+    paid("in_4", "cus_4", 60000, "sub_4", "2026-03-06T09:00:00")  # the next day, within 24 hours
+    assert "1 recovery digest" in dunning_on(3)
+    assert "recovery digest" not in dunning_on(3.1)  # once a day, and nothing twice
+    dunning_on(7)
+    paid("in_3", "cus_3", 4900, "sub_3", "2026-03-12T15:00:00")
+    assert "1 recovery digest" in dunning_on(8)
+    dunning_on(10)
+    sent = [(m["To"], m["Subject"]) for m in delivered(smtp_server) if "Payment failed" not in m["Subject"]]
+    assert sent == [
+        ("carol@example.com", "Your payment of €49.00 did not go through"),
+        ("dan@example.com", "Your payment of €600.00 did not go through"),
+        ("owner@example.com", "First revenue: €600.00"),
+        ("carol@example.com", "Reminder: your payment of €49.00 is still due"),  # day 3
+        ("owner@example.com", "1 payment recovered: €50.00 MRR saved"),  # the yearly plan's 600/12
+        ("carol@example.com", "Reminder: your payment of €49.00 is still due"),  # day 7, still open
+        ("owner@example.com", "1 payment recovered: €49.00 MRR saved"),
+    ]
+    digests = [bodies(m) for m in delivered(smtp_server) if "recovered" in m["Subject"]]
+    assert "- dan@example.com: €600.00 (invoice in_4), €50.00 MRR, paid 0 days after the first failure" in digests[0]
+    assert "Recovered in 2026-03 so far: €50.00 MRR over 1 invoice." in digests[0]
+    assert "- carol@example.com: €49.00 (invoice in_3), €49.00 MRR, paid 7 days after the first failure" in digests[1]
+    assert "Recovered in 2026-03 so far: €99.00 MRR over 2 invoices." in digests[1]
+    assert "dan@example.com" not in digests[1]  # each recovery once
+    report = json.loads(cli("payments", "report", "--format", "json").out)
+    assert report["recovered"] == {"month": "2026-03", "invoices": 2, "mrr": 9900, "revenue": 64900}
+    header = " ".join(cli("payments", "report").out.split("\n\n")[0].split())  # the line as the terminal wraps it
+    assert "; recovered this month: €99.00 MRR (2 invoices)" in header
+
+
+def test_privacy_export_shows_a_suppression_and_forget_keeps_the_address_suppressed_by_its_hash_only(
+    cli, workspace, smtp_server
+):
+    write_config(workspace, PRODUCT)
+    assert cli("mail", "unsubscribe", "ana@example.com").code == 0
+    exported = json.loads(cli("privacy", "export", "ana@example.com").out)
+    entry = exported["stores"]["suppressions"]["addresses"]["ana@example.com"]
+    assert (entry["scope"], entry["reason"], entry["via"]) == ("lifecycle", "unsubscribed", "operator")
+    assert json.loads(cli("privacy", "export", "bo@example.com").out)["stores"] == {}  # nobody else's
+
+    assert cli("privacy", "forget", "ana@example.com", "--yes").code == 0
+    stored = (workspace / "data" / "suppressions.json").read_text()
+    assert "ana@example.com" not in stored and '"hashes"' in stored
+    assert json.loads(cli("privacy", "export", "ana@example.com").out)["stores"] == {}  # nothing kept to show
+    nudge = ("--var", "plan=Pro", "--var", "activity_count=3", "--var", "days_left=7")
+    assert cli("mail", "send", "trial_day7", "--to", "ana@example.com", *nudge).code == 0
+    assert [m["state"] for m in outbox(cli) if m["template"] == "trial_day7"] == ["suppressed"]
+    assert cli("mail", "send", "payment_received", "--to", "ana@example.com", *RECEIPT).code == 0
+    assert [m["Subject"] for m in delivered(smtp_server)] == ["Payment received: €29.00"]  # transactional goes
+    assert cli("mail", "resubscribe", "ana@example.com").code == 0  # the operator can still lift it
+    assert cli("mail", "send", "trial_day7", "--to", "ana@example.com", *nudge, "--key", "n2").code == 0
+    assert [m["state"] for m in outbox(cli) if m["key"] == "n2"] == ["sent"]

@@ -261,3 +261,92 @@ def test_old_config_form_and_bad_rules(cli, workspace):
     assert not (workspace / "data" / "funnel.json").exists()  # nothing written
     result = cli("funnel", "report", "--by", "month")
     assert result.code == 2 and "'month' is not one of 'week', 'source'" in result.err
+
+
+def test_archived_trials_give_the_funnel_the_same_figures_from_their_month_summaries(cli, workspace, monkeypatch):
+    from stripe_shapes import customer, event, invoice
+    from test_billing import apply_all
+
+    from arkops.core.trials.queries import list_trials
+    from arkops.core.trials.summaries import FIELDS, funnel_trials
+    from arkops.runtime import Runtime
+
+    start = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    now = start + timedelta(days=120)
+    people = [("old1", 0, "podcast"), ("old2", 10, "ads"), ("old3", 40, ""), ("new1", 115, "newsletter")]
+    records = [
+        {"email": f"{who}@example.com", "plan": "pro", "source": source, "created_at": iso(start + timedelta(days=d))}
+        for who, d, source in people
+    ]
+    (workspace / "signups.json").write_text(json.dumps(records), encoding="utf-8")
+    monkeypatch.setenv("ARKOPS_NOW", iso(start + timedelta(days=41)))
+    assert cli("trials", "import", "signups.json").code == 0
+    assert cli("trials", "activity", "old3@example.com", "--kind", "login").code == 0
+    # old1 comes back now from nowhere (no utm_source, no referrer): their archived trial's source names them
+    back = {**visit(now - timedelta(days=2), 1, "/pricing", email="old1@example.com"), "referrer": ""}
+    ingest(cli, workspace, "visits.jsonl", [back, visit(now - timedelta(days=2), 2, "/demo")])
+    # old2 pays long after the archive: converted now, as the billing ledger says
+    paid = invoice("in_1", "cus_2", 2900, email="old2@example.com", paid_at=int((now - timedelta(days=3)).timestamp()))
+    created = int((now - timedelta(days=4)).timestamp())
+    apply_all(
+        workspace,
+        [
+            event("e1", "customer.created", customer("cus_2", "old2@example.com"), created),
+            event("e2", "invoice.paid", paid, paid["status_transitions"]["paid_at"]),
+        ],
+    )
+    monkeypatch.setenv("ARKOPS_NOW", iso(now))
+    assert cli("trials", "track").code == 0
+    assert "3 trials archived, 2 trials archive summaries written" in cli("retention").out
+    summaries = workspace / "data" / "archive" / "trials" / "summaries"
+    assert sorted(p.name for p in summaries.glob("*.json")) == ["2026-01.json", "2026-02.json"]
+
+    def reports() -> list[dict]:
+        return [
+            json.loads(cli("funnel", "report", *args, "--format", "json").out)
+            for args in (("--since", "7d"), ("--since", "150d"), ("--since", "7d", "--by", "source"))
+        ]
+
+    def reference(trials: int) -> None:  # what the funnel reads equals every trial read whole, archive included
+        rt = Runtime(Path("data"), Path("arkops.toml"), Path(".env"))
+        whole = [{k: t[k] for k in FIELDS} for t in list_trials(rt, state=None, now=now, archived=True)]
+        assert funnel_trials(rt, now) == whole and len(whole) == trials
+
+    with_summaries = reports()
+    reference(4)
+    count = lambda stages, name: next(s["count"] for s in stages if s["name"] == name)  # noqa: E731
+    by_source = {g["group"]: g["stages"] for g in with_summaries[2]["groups"]}
+    assert count(by_source["podcast"], "visitors") == 1  # old1, named by their archived trial
+    recent = with_summaries[0]["stages"]
+    assert count(recent, "paid") == 1 and count(recent, "trial") == 1  # old2's late payment; new1
+    for path in summaries.glob("*.json"):
+        path.unlink()
+    assert reports() == with_summaries  # the month files, read whole, say the same
+
+    assert cli("retention").code == 0
+    assert cli("privacy", "forget", "old1@example.com", "--yes").code == 0
+    assert not (summaries / "2026-01.json").exists()  # its month was rewritten: a summary naming them goes too
+    reference(3)
+    assert cli("retention").code == 0
+    assert "old1@example.com" not in (summaries / "2026-01.json").read_text()
+    reference(3)
+
+
+def test_trial_moments_are_placed_in_the_window_as_parsed_times_whatever_their_text():
+    from arkops.core.funnel.stages import Window, _enter_trials
+
+    start = datetime(2026, 3, 10, 9, 0, 0, 500000, tzinfo=UTC)
+    end = datetime(2026, 3, 11, 9, 0, 0, 500000, tzinfo=UTC)
+
+    def trial(email: str, signed_up_at: str) -> dict:
+        return {"email": email, "source": "", "signed_up_at": signed_up_at, "activated_at": None, "converted_at": None}
+
+    trials = [
+        trial("before@example.com", "2026-03-10T09:00:00Z"),  # half a second before the start
+        trial("last@example.com", "2026-03-11T09:00:00Z"),  # the end's second, before its half
+        trial("offset@example.com", "2026-03-10T11:00:00+01:00"),  # not iso()'s form: parsed
+        trial("after@example.com", "2026-03-11T09:00:01Z"),
+    ]
+    window = Window(start, end)
+    _enter_trials(window, trials, {})
+    assert sorted(window.entries["trial"]) == ["last@example.com", "offset@example.com"]

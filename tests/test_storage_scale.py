@@ -81,7 +81,9 @@ def test_signups_and_activity_meet_the_archive(cli, workspace, monkeypatch):
     assert cli("trials", "signup", "new@example.com", "--plan", "pro").code == 0
     monkeypatch.setenv("ARKOPS_NOW", iso(NOW))
     assert cli("trials", "track").code == 0
-    assert cli("retention").out.strip() == "1 trials archived"  # its welcome email, never sent, stays in line
+    assert (
+        cli("retention").out.strip() == "1 trials archived, 1 trials archive summaries written"
+    )  # its welcome email, never sent, stays in line
     hot = json.loads((workspace / "data" / "trials.json").read_text())
     assert list(hot["trials"]) == ["new@example.com"]
     assert [r["email"] for r in json.loads(cli("trials", "list", "--format", "json").out)] == ["new@example.com"]
@@ -147,7 +149,7 @@ def test_retention_removes_only_what_is_past_its_age(cli, workspace, monkeypatch
     assert snapshot(data) == before
     done = cli("retention")
     assert done.out.strip() == (
-        "1 trials archived, 1 Stripe event ids folded, 2 messages archived, "
+        "1 trials archived, 1 trials archive summaries written, 1 Stripe event ids folded, 2 messages archived, "
         "1 message bodies dropped, 1 dry-run files removed"
     )
     hot = json.loads((data / "trials.json").read_text())["trials"]

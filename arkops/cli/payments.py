@@ -111,6 +111,7 @@ def payments_report(
         f"as of {report['as_of']}: MRR {format_money(report['mrr'], cur)}, ARR {format_money(report['arr'], cur)}, "
         f"{report['paying_customers']} paying, ARPU {format_money(report['arpu'], cur)}, LTV {ltv}; "
         f"trailing 12 months: NRR {fmt.percent(report['nrr_ttm'])}, GRR {fmt.percent(report['grr_ttm'])}"
+        + _recovered_text(report["recovered"], cur)
     )
     money = {col: (lambda v: format_money(v, cur)) for col in [*MOVEMENT_COLUMNS, "revenue"]}
     rates = dict.fromkeys([*RATE_COLUMNS, "revenue_churn_rate"], fmt.percent)
@@ -329,3 +330,14 @@ def payments_import(
     rt = runtime(ctx)
     result = import_payments(rt, file, now=rt.now())
     say(rt, f"payments import: {result.applied} imported, {result.duplicates} already present")
+
+
+def _recovered_text(recovered: dict, currency: str) -> str:
+    """The report line's account of this month's recovered payments (nothing while there is none)."""
+    from arkops.money import format_money
+    from arkops.text import counted
+
+    if not recovered["invoices"]:
+        return ""
+    invoices = counted(recovered["invoices"], "invoice")
+    return f"; recovered this month: {format_money(recovered['mrr'], currency)} MRR ({invoices})"

@@ -91,6 +91,9 @@ class Archive:
         ensure_dir(path.parent)
         if not path.exists() or path.read_bytes() != payload:
             atomic_write_bytes(path, payload)
+            # A summary of what the month held is stale now; a summary may name people (trials' do), so one
+            # of a month `privacy forget` rewrote must not outlive it: it is made again by its retention rule.
+            self.summary_path(month).unlink(missing_ok=True)
 
     def find(self, table: str, key: str, index: ArchiveIndex) -> dict[str, Any] | None:
         """One archived document, by the month `index` gives its key (None when never archived)."""

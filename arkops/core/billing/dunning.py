@@ -7,7 +7,8 @@ voided: the ledger has it from the webhook or the sync). When Stripe gives up (t
 uncollectible, or its subscription cancelled), `payment_final_notice` goes once. Every email is
 transactional and keyed `dunning:<invoice>:<step>`, so a job run twice, or late, sends each step once;
 a late run sends only the newest step due, and nothing for an invoice that failed longer ago than the
-sequence lasts (a first sync of history tells nobody).
+sequence lasts (a first sync of history tells nobody). The same job sends the operator's daily digest of
+recovered payments (`recoveries`).
 """
 
 from __future__ import annotations
@@ -29,13 +30,16 @@ FINAL_WITHIN_DAYS = 7  # a final notice only for an invoice that Stripe gave up 
 
 @dataclass
 class DunningResult:
-    queued: dict[str, int] = field(default_factory=lambda: {"reminders": 0, "final": 0})
+    queued: dict[str, int] = field(default_factory=lambda: {"reminders": 0, "final": 0, "recoveries": 0})
     undeliverable: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (
+        text = (
             f"{counted(self.queued['reminders'], 'payment reminder')}, {counted(self.queued['final'], 'final notice')}"
         )
+        if self.queued["recoveries"]:
+            text += f", {counted(self.queued['recoveries'], 'recovery digest')}"
+        return text
 
     def counts(self) -> dict[str, int]:
         return dict(self.queued)
@@ -83,15 +87,25 @@ def _due_message(
 
 
 def run(rt: Runtime, *, now: datetime) -> DunningResult:
-    """Queue the dunning emails due now (the `dunning` job)."""
+    """Queue the dunning emails due now, and the operator's digest of recovered payments (the `dunning` job)."""
+    from arkops.core.billing.recoveries import send_digest
+
+    result = DunningResult()
+    if not rt.store.path(LEDGER_DB).exists():
+        return result
+    if rt.config["billing"]["dunning_days"]:
+        _remind(rt, result, now=now)
+    result.queued["recoveries"] = send_digest(rt, now=now)
+    return result
+
+
+def _remind(rt: Runtime, result: DunningResult, *, now: datetime) -> None:
+    """Queue each failed invoice's email due now into `result`."""
     from arkops.core.links import portal_link
     from arkops.core.notify import notify
     from arkops.errors import ConfigError, DataError
 
     days = rt.config["billing"]["dunning_days"]
-    result = DunningResult()
-    if not days or not rt.store.path(LEDGER_DB).exists():
-        return result
     stamp = int(now.timestamp())
     with rt.store.transaction(LEDGER_DB) as db:
         failed = [i for i in INVOICES.values(db) if i.get("failed_at") and i["customer_email"]]
@@ -113,4 +127,3 @@ def run(rt: Runtime, *, now: datetime) -> DunningResult:
             result.undeliverable.append(f"{template} to {email!r}: {exc}")
             continue
         result.queued["final" if step == "final" else "reminders"] += sum(1 for item in queued if item.created)
-    return result

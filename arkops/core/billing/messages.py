@@ -17,6 +17,19 @@ TEMPLATES = {
             "next_attempt": "2026-03-15",
         },
     ),
+    # the `dunning` job's daily digest of invoices paid after a failed payment (`recoveries`): amounts written
+    "payment_recoveries": Message(
+        "operator",
+        {
+            "recoveries": [
+                {"email": "ana@example.com", "invoice_id": "in_123", "amount": "€29.00", "mrr": "€29.00", "days": 3}
+            ],
+            "mrr": "€29.00",
+            "month": "2026-03",
+            "month_mrr": "€129.00",
+            "month_count": 4,
+        },
+    ),
     # customer messages: amounts in minor units with their currency, dates YYYY-MM-DD, written the customer's way
     "payment_received": Message(
         "transactional",

@@ -563,8 +563,12 @@ def history(
 def build_report(
     rt: Runtime, *, now: datetime, months: int, currency: str | None = None, ledger: Ledger | None = None
 ) -> dict[str, Any]:
-    """`payments report`: the headline figures and the last `months` months (docs/billing.md)."""
-    return report_of(history(rt, now=now, months=months, currency=currency, ledger=ledger), shown=months, now=now)
+    """`payments report`: the headline figures, this month's recovered payments and the last `months` months
+    (docs/billing.md)."""
+    from arkops.core.billing.recoveries import month_to_date
+
+    report = report_of(history(rt, now=now, months=months, currency=currency, ledger=ledger), shown=months, now=now)
+    return report | {"recovered": month_to_date(rt, now=now, currency=currency)}
 
 
 def unrated_currency(subscriptions: list[Subscription], convert: Converter) -> str | None:

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 GROUPINGS = ("week", "source")
 VISITOR_SOURCES = ("logs", "analytics")
 DEFAULT_WINDOW = timedelta(days=30)  # `funnel report` without --since
+ISO_LENGTH = len("2026-03-15T09:00:00Z")  # a moment as `arkops.clock.iso` writes it
 
 
 @dataclass
@@ -60,7 +61,7 @@ def _enter(stage: dict[str, datetime], person: str, at: datetime) -> None:
 
 
 def gather(rt: Runtime, *, start: datetime, end: datetime, trials: list[dict]) -> Window:
-    """Every stage's people in `[start, end)`; `trials` is `list_trials(archived=True)` read once by the caller.
+    """Every stage's people in `[start, end)`; `trials` is `read_trials` read once by the caller.
 
     A person's source is their first visit's utm_source in the window, else
     their first referrer domain, else what their trial signup or demo
@@ -95,22 +96,36 @@ def gather(rt: Runtime, *, start: datetime, end: datetime, trials: list[dict]) -
         _enter(entries["demo"], person, parse_iso(request["created_at"]))
         if request["source"]:
             said.setdefault(person, request["source"])
-    for trial in trials:
-        for stage, moment in (("trial", "signed_up_at"), ("active", "activated_at"), ("paid", "converted_at")):
-            if trial[moment] and start <= (at := parse_iso(trial[moment])) < end:
-                entries[stage][trial["email"]] = at
-        if trial["source"]:
-            said.setdefault(trial["email"], trial["source"])
+    _enter_trials(window, trials, said)
     for people in entries.values():
         for person in people:
             window.sources[person] = utm.get(person) or referrer.get(person) or said.get(person) or "direct"
     return window
 
 
-def read_trials(rt: Runtime, now: datetime) -> list[dict]:
-    from arkops.core.trials.queries import list_trials
+def _enter_trials(window: Window, trials: list[dict], said: dict[str, str]) -> None:
+    """The trial, active and paid stages of the window, and what each trial's signup said of its source."""
+    start, end, entries = window.start, window.end, window.entries
+    # iso()'s form sorts as time does: a moment outside the window is passed over without being parsed (the
+    # bounds are widened to whole seconds, so the strings never pass over one inside; the parse decides)
+    bounds = (iso(start) or "", iso(end + timedelta(seconds=1)) or "")
+    for trial in trials:
+        for stage, moment in (("trial", "signed_up_at"), ("active", "activated_at"), ("paid", "converted_at")):
+            text = trial[moment]
+            if not text or (len(text) == ISO_LENGTH and not bounds[0] <= text < bounds[1]):
+                continue
+            if start <= (at := parse_iso(text)) < end:
+                entries[stage][trial["email"]] = at
+        if trial["source"]:
+            said.setdefault(trial["email"], trial["source"])
 
-    return list_trials(rt, state=None, now=now, archived=True)
+
+def read_trials(rt: Runtime, now: datetime) -> list[dict]:
+    """Every trial, running or archived, with what `gather` reads of it (archived ones from their month's
+    summary: the cost does not grow with the archive's activity records)."""
+    from arkops.core.trials.summaries import funnel_trials
+
+    return funnel_trials(rt, now)
 
 
 def pairs(rt: Runtime) -> list[tuple[str, str]]:

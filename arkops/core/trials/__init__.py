@@ -60,7 +60,10 @@ DOMAIN = Domain(
     ),
     demo=DemoPart("arkops.core.trials.demo:build", order=10),
     templates="arkops.core.trials.messages:TEMPLATES",
-    retention=(Retention("arkops.core.trials.retention:archive_finished", order=20),),
+    retention=(
+        Retention("arkops.core.trials.retention:archive_finished", order=20),
+        Retention("arkops.core.trials.summaries:refresh_summaries", order=21),
+    ),
     status=SectionPart("arkops.core.trials.sections:status", order=20),
     report=SectionPart("arkops.core.trials.sections:report", order=20),
     order=60,

@@ -77,10 +77,18 @@ def conversions(rt: Runtime) -> dict[str, int]:
     return rt.store.derived("first-payments", LEDGER_DB, first_payment_by_email) or {}
 
 
+def converted_at(
+    email: str, signed_up_at: str, recorded: str | None, paid: dict[str, int], now: datetime
+) -> str | None:
+    """A trial's conversion: the one recorded, else its email's first payment by `now` (never before the signup)."""
+    paid_at = paid.get(email)
+    if paid_at and paid_at <= now.timestamp() and not recorded:
+        return iso(from_unix(max(paid_at, int(parse_iso(signed_up_at).timestamp()))))
+    return recorded
+
+
 def refresh(trial: Trial, now: datetime, paid: dict[str, int]) -> Trial:
-    paid_at = paid.get(trial["email"])
-    if paid_at and paid_at <= now.timestamp() and not trial["converted_at"]:
-        trial["converted_at"] = iso(from_unix(max(paid_at, int(parse_iso(trial["signed_up_at"]).timestamp()))))
+    trial["converted_at"] = converted_at(trial["email"], trial["signed_up_at"], trial["converted_at"], paid, now)
     if trial["converted_at"]:
         trial["state"] = "converted"
     elif now >= parse_iso(trial["trial_ends_at"]):

@@ -1,0 +1,67 @@
+"""What the funnel needs of each archived trial, kept per archive month so `status` and `funnel report` do not
+parse every finished trial's activity and step records as history grows.
+
+An archive month's summary (`archive/trials/summaries/<month>.json`, the store's archive-summary mechanism,
+as the ledger's revenue summaries) holds, per trial: its email, source, signup, activation and the conversion
+recorded when it was archived. It is written by the retention rule `refresh_summaries` (after
+`archive_finished`) and by `arkops retention --rebuild-summaries`; it is trusted only while the month file is
+the one it was made from (size and modification time, else its SHA-256), so a `privacy forget` that rewrites
+a month makes its summary stale and the month file is read until the next retention run makes it again.
+A conversion after the archive comes from the billing ledger when read, as for a hot trial (`state.refresh`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from arkops.core.trials import TRIALS_DB
+from arkops.core.trials.state import TRIALS, conversions, converted_at
+from arkops.runtime import Runtime
+from arkops.store.archive import Archive
+
+RECIPE = "trials funnel v1"
+FIELDS = ("email", "source", "signed_up_at", "activated_at", "converted_at")
+
+
+def summarize_month(tables: dict[str, dict[str, Any]]) -> list[list[Any]]:
+    """One archive month's trials as rows of `FIELDS`."""
+    return [[trial.get(name) for name in FIELDS] for trial in tables.get(TRIALS.name, {}).values()]
+
+
+def refresh_summaries(rt: Runtime, *, now: datetime) -> dict[str, int]:
+    """Retention rule: make the summary of every trials archive month that has none, or a stale one."""
+    archive = Archive(rt.store, TRIALS_DB)
+    stale = [month for month in archive.months() if archive.summary(month, RECIPE) is None]
+    if rt.dry_run or not stale:
+        return {"trials archive summaries written": len(stale)} if stale else {}
+    with rt.store.lock(TRIALS_DB.name, what="database trials.json"):
+        for month in stale:
+            archive.summarize(month, RECIPE, summarize_month)
+    return {"trials archive summaries written": len(stale)}
+
+
+def funnel_trials(rt: Runtime, now: datetime) -> list[dict[str, Any]]:
+    """Every trial, running or archived, as the funnel reads it: `FIELDS`, the conversion derived as
+    `list_trials` derives it, in `list_trials(archived=True)`'s order (signup, then email).
+
+    Hot trials are read whole; archived ones from their month's summary, or the month file when it has none.
+    """
+    paid = conversions(rt)
+    rows: dict[str, list[Any]] = {}
+    if rt.store.path(TRIALS_DB).exists():
+        with rt.store.transaction(TRIALS_DB) as db:
+            for trial in TRIALS.values(db):
+                rows[trial["email"]] = [trial.get(name) for name in FIELDS]
+    archive = Archive(rt.store, TRIALS_DB)
+    for month in archive.months():
+        kept = archive.summary(month, RECIPE)
+        archived = kept if isinstance(kept, list) else summarize_month(archive.read(month))
+        for row in archived:
+            rows.setdefault(row[0], row)  # the hot copy wins: a copy left by an interrupted archive run
+    found: list[dict[str, Any]] = []
+    for row in rows.values():
+        seen = dict(zip(FIELDS, row, strict=True))
+        seen["converted_at"] = converted_at(seen["email"], seen["signed_up_at"], seen["converted_at"], paid, now)
+        found.append(seen)
+    return sorted(found, key=lambda t: (t["signed_up_at"], t["email"]))
