@@ -137,6 +137,6 @@ def test_leads_rebuild_makes_the_same_state_from_the_day_files(cli, workspace, m
     listed = cli("leads", "list", "--format", "json")
     assert listed.code == 0 and (workspace / "data" / "lead_state.tsv").exists()
     rebuilt = cli("leads", "rebuild")
-    assert rebuilt.code == 0 and "leads rebuild: 2 visitors kept from the stored visits" in rebuilt.err
+    assert rebuilt.code == 0 and "leads rebuild: 2 visitors kept from the stored visits, 2 days of aggregates" in rebuilt.err
     assert cli("leads", "list", "--format", "json").out == listed.out
     assert [row["lead"] for row in json.loads(listed.out)] == ["shared@example.com", "v00000000003"]

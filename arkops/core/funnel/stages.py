@@ -71,21 +71,12 @@ def gather(rt: Runtime, *, start: datetime, end: datetime, trials: list[dict]) -
     window = Window(start, end)
     entries = window.entries
     demo_page = rt.config["funnel"]["demo_page"]
-    utm: dict[str, str] = {}
-    referrer: dict[str, str] = {}
+    seen = query.people(rt, since=start, until=end, page=demo_page)
+    window.visits, window.demo_visits = seen.visits, seen.page_visits
+    entries["visitors"].update(seen.first)
+    entries["demo"].update(seen.page_first)
+    utm, referrer = seen.utm_source, seen.referrer_domain
     said: dict[str, str] = {}
-    for visit in query.visits(rt, since=start, until=end):
-        person = (visit["email"] or "").lower() or visit["visitor"]
-        at = parse_iso(visit["at"])
-        window.visits += 1
-        _enter(entries["visitors"], person, at)
-        if visit["page"] == demo_page:
-            window.demo_visits += 1
-            _enter(entries["demo"], person, at)
-        if visit["utm_source"]:
-            utm.setdefault(person, visit["utm_source"])
-        if visit["referrer_domain"]:
-            referrer.setdefault(person, visit["referrer_domain"])
     for request in query.demo_requests(rt, since=start, until=end):
         if request["kind"] != "demo_request":
             continue
