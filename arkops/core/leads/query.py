@@ -7,7 +7,6 @@ datetimes and returns plain dicts with ISO 8601 UTC times, oldest first.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -15,41 +14,8 @@ from itertools import compress
 
 from arkops.clock import parse_iso
 from arkops.core.leads import daily
-from arkops.core.leads.visits import day_files, match_page, read_visits, tracked_pages
+from arkops.core.leads.visits import day_files
 from arkops.runtime import Runtime
-
-
-def visits(rt: Runtime, *, since: datetime, until: datetime) -> Iterator[dict]:
-    """Visits to tracked pages with `since <= at < until`, oldest first (bots already left out at ingest).
-
-    Each: `visitor` (id), `path` (request path), `page` (the tracked prefix),
-    `label`, `at` (ISO 8601 UTC), `utm_source`, `utm_medium`, `utm_campaign`,
-    `ref`, `referrer_domain` (None when absent), and `email`: the email linked
-    to the visitor (by this visit, another of theirs, or an imported demo
-    request), or None.
-    """
-    from arkops.core.leads.scoring import links
-
-    pages = tracked_pages(rt)
-    window = sorted(read_visits(rt, since, until), key=lambda v: v["at"])
-    linked = links(rt, window)
-    for visit in window:
-        page = match_page(pages, visit["path"])
-        if page is None:
-            continue
-        yield {
-            "visitor": visit["visitor"],
-            "path": visit["path"],
-            "page": page.path,
-            "label": page.label,
-            "at": visit["at"],
-            "utm_source": visit.get("utm_source"),
-            "utm_medium": visit.get("utm_medium"),
-            "utm_campaign": visit.get("utm_campaign"),
-            "ref": visit.get("ref"),
-            "referrer_domain": visit.get("referrer_domain"),
-            "email": linked.get(visit["visitor"]),
-        }
 
 
 @dataclass
