@@ -22,6 +22,7 @@ window's last days, whose people have had less time to move on.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from arkops.core.analytics.aggregates import FunnelVisitors
 
 GROUPINGS = ("week", "source")
+Entries = dict[str, MutableMapping[Any, datetime]]  # stage -> its people and when they entered it
 VISITOR_SOURCES = ("logs", "analytics")
 DEFAULT_WINDOW = timedelta(days=30)  # `funnel report` without --since
 
@@ -46,15 +48,33 @@ class Window:
 
     start: datetime
     end: datetime
-    entries: dict[str, dict[str, datetime]] = field(default_factory=lambda: {s: {} for s in STAGES})
-    sources: dict[str, str] = field(default_factory=dict)
+    # each stage's people (an email, or a visitor's number: `leads.query.people`) and when they entered it
+    entries: Entries = field(default_factory=lambda: {s: {} for s in STAGES})
+    sources: Mapping[Any, str] = field(default_factory=dict)
     visits: int = 0  # visits to tracked pages (`leads stats` hits, summed over pages)
     demo_visits: int = 0  # visits to the demo page (its `leads stats` hits)
     demo_requests: int = 0
     requesters: set[str] = field(default_factory=set)  # people in the demo stage by a demo request
 
 
-def _enter(stage: dict[str, datetime], person: str, at: datetime) -> None:
+class Sources(Mapping[Any, str]):
+    """A person's source, found when asked (most reports never ask): their first utm_source in the window, else
+    their first referrer domain, else what their trial signup or demo request said, else "direct"."""
+
+    def __init__(self, *found: Mapping[Any, str]) -> None:
+        self.found = found
+
+    def __getitem__(self, person: Any) -> str:
+        return next((source for kept in self.found if (source := kept.get(person))), "direct")
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(())  # only asked person by person
+
+    def __len__(self) -> int:
+        return 0
+
+
+def _enter(stage: MutableMapping[Any, datetime], person: str, at: datetime) -> None:
     if person not in stage or at < stage[person]:
         stage[person] = at
 
@@ -73,9 +93,7 @@ def gather(rt: Runtime, *, start: datetime, end: datetime, trials: list[dict]) -
     demo_page = rt.config["funnel"]["demo_page"]
     seen = query.people(rt, since=start, until=end, page=demo_page)
     window.visits, window.demo_visits = seen.visits, seen.page_visits
-    entries["visitors"].update(seen.first)
-    entries["demo"].update(seen.page_first)
-    utm, referrer = seen.utm_source, seen.referrer_domain
+    entries["visitors"], entries["demo"] = seen.first, seen.page_first
     said: dict[str, str] = {}
     for request in query.demo_requests(rt, since=start, until=end):
         if request["kind"] != "demo_request":
@@ -92,9 +110,7 @@ def gather(rt: Runtime, *, start: datetime, end: datetime, trials: list[dict]) -
                 entries[stage][trial["email"]] = at
         if trial["source"]:
             said.setdefault(trial["email"], trial["source"])
-    for people in entries.values():
-        for person in people:
-            window.sources[person] = utm.get(person) or referrer.get(person) or said.get(person) or "direct"
+    window.sources = Sources(seen.utm_source, seen.referrer_domain, said)
     return window
 
 
@@ -159,12 +175,12 @@ def rate(src: str, dst: str, counts: tuple[int, int]) -> dict[str, Any]:
 
 
 def counts(
-    entries: dict[str, dict[str, datetime]],
+    entries: Entries,
     src: str,
     dst: str,
     *,
     cohort: bool,
-    followed: dict[str, dict[str, datetime]] | None = None,
+    followed: Entries | None = None,
 ) -> tuple[int, int]:
     """(earlier, later) for one pair: the later stage's entries, or with `cohort` the earlier stage's people
     found in the later stage (of `followed`, default the same entries) at or after their entry."""
@@ -239,7 +255,7 @@ def _groups(
 ) -> list[dict[str, Any]]:
     """`--by week` or `--by source`: each group's stages and rates (with the analytics' groups when given)."""
     tz = rt.config.tz
-    groups: dict[str, dict[str, dict[str, datetime]]] = {}
+    groups: dict[str, Entries] = {}
     for stage, people in window.entries.items():
         for person, at in people.items():
             key = week_of(at, tz) if by == "week" else window.sources[person]
@@ -268,9 +284,7 @@ def _groups(
     ]
 
 
-def _sizes(
-    entries: dict[str, dict[str, datetime]], requesters: set[str], aggregates: tuple[int, int] | None
-) -> dict[str, int]:
+def _sizes(entries: Entries, requesters: set[str], aggregates: tuple[int, int] | None) -> dict[str, int]:
     """Each stage's count: its people, or for visitors and the demo page's visitors the analytics aggregates
     (plus the demo requests, which are events)."""
     sizes = {stage: len(people) for stage, people in entries.items()}
@@ -281,13 +295,13 @@ def _sizes(
 
 
 def _pair(
-    entries: dict[str, dict[str, datetime]],
+    entries: Entries,
     sizes: dict[str, int],
     src: str,
     dst: str,
     *,
     cohort: bool,
-    followed: dict[str, dict[str, datetime]] | None = None,
+    followed: Entries | None = None,
 ) -> tuple[int, int]:
     if cohort:
         return counts(entries, src, dst, cohort=True, followed=followed)
