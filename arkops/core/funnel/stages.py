@@ -22,7 +22,7 @@ window's last days, whose people have had less time to move on.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -57,21 +57,24 @@ class Window:
     requesters: set[str] = field(default_factory=set)  # people in the demo stage by a demo request
 
 
-class Sources(Mapping[Any, str]):
-    """A person's source, found when asked (most reports never ask): their first utm_source in the window, else
-    their first referrer domain, else what their trial signup or demo request said, else "direct"."""
+class Sources(dict[Any, str]):
+    """A person's source, read as `sources[person]`: their first utm_source in the window, else their first
+    referrer domain, else what their trial signup or demo request said, else "direct". Made on the first
+    lookup that misses (most reports never ask), then a plain dict's lookups (a failing rule asks for
+    every person of two windows)."""
 
     def __init__(self, *found: Mapping[Any, str]) -> None:
-        self.found = found
+        super().__init__()
+        self.found: tuple[Mapping[Any, str], ...] | None = found
 
-    def __getitem__(self, person: Any) -> str:
-        return next((source for kept in self.found if (source := kept.get(person))), "direct")
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(())  # only asked person by person
-
-    def __len__(self) -> int:
-        return 0
+    def __missing__(self, person: Any) -> str:
+        if self.found is not None:
+            found, self.found = self.found, None
+            for kept in reversed(found):  # the first mapping given wins
+                self.update(kept.items())
+            if person in self:
+                return self[person]
+        return "direct"
 
 
 def _enter(stage: MutableMapping[Any, datetime], person: str, at: datetime) -> None:
