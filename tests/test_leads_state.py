@@ -219,6 +219,7 @@ step_strategy = st.one_of(
     st.tuples(st.just("status"), st.integers(0, 22)),
     st.tuples(st.just("retention"), st.integers(8, 22)),
     st.tuples(st.just("forget"), st.just(0)),
+    st.tuples(st.just("cut"), st.integers(0, 19)),  # an ingest's recovery cuts a day file back
 )
 
 
@@ -238,6 +239,14 @@ def _append(rt: Runtime, visits: list[tuple]) -> None:
         JsonLines(day_file(rt, at.date())).append([visit])
     if not rt.store.read_only:
         daily.refresh(rt)
+
+
+def _cut(path: Path) -> None:
+    """Cut a day file back by its last line, in place (same inode), as `ingest.recover` does."""
+    if path.exists():
+        lines = path.read_bytes().splitlines(keepends=True)
+        with open(path, "r+b") as handle:
+            handle.truncate(sum(map(len, lines[:-1])))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -267,6 +276,8 @@ def test_kept_state_and_aggregates_equal_a_computation_from_scratch(workspace, s
                 assert before == after
             elif kind == "retention":
                 drop_old_visits(rt, now=now)
+            elif kind == "cut":
+                _cut(day_file(rt, (START + timedelta(days=argument)).date()))
             else:
                 forget(rt, "shared@example.com", now=now)
         now = max(START + timedelta(days=21), latest)

@@ -216,11 +216,7 @@ def _read_index(rt: Runtime) -> _Index | None:
 
 def _load(rt: Runtime, day: str, size: int) -> Day:
     path = folder(rt) / f"{day}.agg"
-    with open(path, "rb") as handle:
-        data = handle.read(size)
-    if len(data) != size:
-        raise CorruptFileError(path, f"it holds {len(data)} bytes, its index says {size}")
-    return _parse(path, data, day)[0]
+    return _parse(path, _read_all(path, size), day)[0]
 
 
 def _new_rows(day: Day, path: Path, start: int, pages: list[Page]) -> tuple[_Builder, int]:
@@ -290,49 +286,51 @@ def refresh(rt: Runtime, *, rebuild: bool = False) -> int:
                 continue
             ensure_dir(base)
             target = base / f"{day}.agg"
-            current = _load(rt, day, entry["size"]) if entry else Day(day)
+            data = _read_all(target, entry["size"]) if entry else b""
+            current, chunks, _ = _parse(target, data, day)
             builder, end = _new_rows(current, path, done, pages)
             if entry is not None and end == done:
                 continue
-            chunk = builder.chunk()
             if entry is None:
+                chunk = builder.chunk()
                 atomic_write_bytes(target, chunk)
                 size = len(chunk)
             else:
-                size = _append(target, entry, current, builder, chunk)
+                size = _append(target, data, chunks, current, builder)
             plan.index.days[day] = {"applied": [end, plan.stats[day].st_ino, _tail(path, end)], "size": size}
             written += 1
             changed = True
-        if changed or not (base / INDEX).exists():
+        if changed:  # nothing written when nothing changed
             ensure_dir(base)
             document = {"version": VERSION, "settings": plan.index.settings, "days": plan.index.days}
             atomic_write_bytes(base / INDEX, orjson.dumps(document))
     return written
 
 
-def _append(target: Path, entry: dict, current: Day, builder: _Builder, chunk: bytes) -> int:
-    """Add a chunk to a day's aggregate: appended when it keeps the time order, else the day written sorted."""
-    rows = builder.rows
-    in_order = not len(current) or not len(rows) or min(rows.ats) >= current.ats[-1]
-    with open(target, "rb") as handle:
-        chunks = _parse(target, handle.read(entry["size"]), current.day)[1]
-    if in_order and chunks < MAX_CHUNKS:
+def _append(target: Path, data: bytes, chunks: int, current: Day, builder: _Builder) -> int:
+    """Add the new rows to a day's aggregate (`data`, `chunks` long): a chunk appended when it keeps the time
+    order, else the day written again as one sorted chunk; the aggregate's whole size."""
+    rows, chunk = builder.rows, builder.chunk()
+    if (not len(current) or not len(rows) or min(rows.ats) >= current.ats[-1]) and chunks < MAX_CHUNKS:
         with open(target, "r+b") as handle:
-            handle.truncate(entry["size"])  # a torn append of a killed run
-            handle.seek(entry["size"])
+            handle.truncate(len(data))  # a torn append of a killed run
+            handle.seek(len(data))
             handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
-        return int(entry["size"]) + len(chunk)
-    merged, _, _ = _parse(target, _read_all(target, entry["size"]) + chunk, current.day)
-    whole = _sorted(merged)
+        return len(data) + len(chunk)
+    whole = _sorted(_parse(target, data + chunk, current.day)[0])
     atomic_write_bytes(target, whole)
     return len(whole)
 
 
 def _read_all(path: Path, size: int) -> bytes:
+    """The first `size` bytes of an aggregate: those its index says are whole."""
     with open(path, "rb") as handle:
-        return handle.read(size)
+        data = handle.read(size)
+    if len(data) != size:
+        raise CorruptFileError(path, f"it holds {len(data)} bytes, its index says {size}")
+    return data
 
 
 def days(rt: Runtime, since: datetime, until: datetime) -> Iterator[tuple[Day, int, int]]:
