@@ -277,8 +277,8 @@ def test_import_links_demo_requests_and_skips_bad_records(cli, workspace, monkey
     from arkops.runtime import Runtime
 
     rt = Runtime(data_dir=workspace / "data", config_path=workspace / "arkops.toml", env_file=workspace / ".env")
-    visits = list(query.visits(rt, since=NOW - timedelta(days=2), until=NOW))
-    assert [v["email"] for v in visits] == ["lea@bigcorp.example"] * 2 and visits[0]["label"] == "pricing"
+    seen = query.people(rt, since=NOW - timedelta(days=2), until=NOW, page="/pricing")  # linked by the import
+    assert list(seen.first) == list(seen.page_first) == ["lea@bigcorp.example"] and seen.page_visits == 2
     assert [r["company"] for r in query.demo_requests(rt, since=NOW - timedelta(days=1), until=NOW)] == ["BigCorp"]
     assert query.last_visit_at(rt) == NOW - timedelta(hours=2)
 

@@ -1,21 +1,25 @@
-"""The leads' kept state (`arkops.core.leads.state`) against a from-scratch computation over the day files."""
+"""The leads' kept state (`state`) and the days' aggregates (`daily`) against a from-scratch computation over the
+day files."""
 
 from __future__ import annotations
 
 import json
+import random
 import tempfile
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from conftest import write_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from arkops.clock import iso
+from arkops.clock import iso, parse_iso
+from arkops.core.leads import daily, query
 from arkops.core.leads.retention import drop_old_visits
-from arkops.core.leads.scoring import kept_leads
-from arkops.core.leads.visits import day_file, match_page, tracked_pages
+from arkops.core.leads.scoring import kept_leads, links, page_stats
+from arkops.core.leads.visits import day_file, match_page, read_visits, tracked_pages
 from arkops.core.privacy.service import forget
 from arkops.runtime import Runtime
 from arkops.store import JsonLines, ensure_dir
@@ -72,39 +76,184 @@ def same(found: dict[str, dict], expected: dict[str, dict]) -> None:
         }, key
 
 
+def stored_rows(rt: Runtime) -> dict[str, list[tuple]]:
+    """Each day's rows as the aggregates must hold them: the day file's visits in time order (equal seconds in
+    the file's order), each (visitor, second, page, utm_source, referrer domain, email)."""
+    pages = [p.path for p in daily.page_order(rt)]
+    found = {}
+    for path in sorted((rt.data_dir / "visits").glob("*.jsonl")):
+        visits = sorted((json.loads(line) for line in path.open()), key=lambda v: v["at"])
+        found[path.stem] = [
+            (
+                v["visitor"],
+                int(parse_iso(v["at"]).timestamp()),
+                page.path if (page := match_page(tracked_pages(rt), v["path"])) else None,
+                v.get("utm_source"),
+                v.get("referrer_domain"),
+                v.get("email"),
+            )
+            for v in visits
+        ]
+    assert pages == sorted(pages)
+    return {day: rows for day, rows in found.items() if rows}  # a day file left empty (forget) has no rows
+
+
+def kept_rows(rt: Runtime) -> dict[str, list[tuple]]:
+    pages = [p.path for p in daily.page_order(rt)]
+    found: dict[str, list[tuple]] = {}
+    for day, lo, hi in daily.days(rt, START - timedelta(days=2), START + timedelta(days=40)):
+        assert (lo, hi) == (0, len(day))
+        found[day.day] = [
+            (
+                day.name(day.visitors[row]),
+                day.ats[row],
+                None if day.pages[row] == daily.NO_PAGE else pages[day.pages[row]],
+                day.strings[day.sources[row]],
+                day.strings[day.referrers[row]],
+                day.strings[day.emails[row]],
+            )
+            for row in range(lo, hi)
+        ]
+    return found
+
+
+def scanned_people(rt: Runtime, since: datetime, until: datetime, page: str) -> dict[str, Any]:
+    """The funnel's people of a window as it computed them before the aggregates: every visit line read (a
+    visitor without an email by its number, as `query.people` names them)."""
+    pages = tracked_pages(rt)
+    window = sorted(read_visits(rt, since, until), key=lambda v: v["at"])
+    linked = links(rt, window)
+    found: dict[str, Any] = {"visits": 0, "page_visits": 0, "first": {}, "page_first": {}, "utm": {}, "referrer": {}}
+    for visit in window:
+        matched = match_page(pages, visit["path"])
+        if matched is None:
+            continue
+        person = (linked.get(visit["visitor"]) or "").lower() or daily.visitor_number(visit["visitor"])
+        at = parse_iso(visit["at"])
+        found["visits"] += 1
+        found["first"][person] = min(at, found["first"].get(person, at))
+        if matched.path == page:
+            found["page_visits"] += 1
+            found["page_first"][person] = min(at, found["page_first"].get(person, at))
+        if visit.get("utm_source"):
+            found["utm"].setdefault(person, visit["utm_source"])
+        if visit.get("referrer_domain"):
+            found["referrer"].setdefault(person, visit["referrer_domain"])
+    return found
+
+
+def kept_people(rt: Runtime, since: datetime, until: datetime, page: str) -> dict[str, Any]:
+    seen = query.people(rt, since=since, until=until, page=page)
+    return {
+        "visits": seen.visits,
+        "page_visits": seen.page_visits,
+        "first": dict(seen.first),
+        "page_first": dict(seen.page_first),
+        "utm": dict(seen.utm_source),
+        "referrer": dict(seen.referrer_domain),
+    }
+
+
+def scanned_stats(rt: Runtime, now: datetime, since: datetime, until: datetime) -> list[dict]:
+    """`leads stats`' pages as computed before the aggregates: every visit line of the window read."""
+    pages = sorted(tracked_pages(rt), key=lambda p: p.path)
+    hour_ago = iso(now - timedelta(hours=1)) or ""
+    rows = {p.path: {"hits": 0, "visitors": set(), "last_hour": 0, "referrers": {}, "sources": {}} for p in pages}
+    for visit in read_visits(rt, since, until):
+        page = match_page(pages, visit["path"])
+        if page is None:
+            continue
+        row = rows[page.path]
+        row["hits"] += 1
+        row["last_hour"] += visit["at"] >= hour_ago
+        row["visitors"].add((parse_iso(visit["at"]).astimezone(rt.config.tz).date(), visit["visitor"]))
+        for key, name in (("referrers", "referrer_domain"), ("sources", "utm_source")):
+            if visit.get(name):
+                row[key][visit[name]] = row[key].get(visit[name], 0) + 1
+    return [
+        {
+            "path": path,
+            "hits": row["hits"],
+            "visitors": len(row["visitors"]),
+            "last_hour": row["last_hour"],
+            "referrers": sorted(row["referrers"].items(), key=lambda item: (-item[1], item[0]))[:5],
+            "sources": sorted(row["sources"].items(), key=lambda item: (-item[1], item[0]))[:5],
+        }
+        for path, row in rows.items()
+    ]
+
+
+def same_figures(rt: Runtime, now: datetime, seconds: int) -> None:
+    """The aggregates' rows, the funnel's people and `leads stats` against the visit lines, for a window
+    whose edges fall inside days."""
+    assert kept_rows(rt) == stored_rows(rt)
+    since = START + timedelta(seconds=seconds)
+    for start, end in ((since, now), (START, since), (since, since + timedelta(days=3, hours=5))):
+        assert kept_people(rt, start, end, "/demo") == scanned_people(rt, start, end, "/demo")
+        stats = page_stats(rt, now=end, since=start, until=end)["pages"]
+        assert [
+            {
+                "path": p["path"],
+                "hits": p["hits"],
+                "visitors": p["visitors"],
+                "last_hour": p["last_hour"],
+                "referrers": [(r["domain"], r["hits"]) for r in p["referrers"]],
+                "sources": [(s["source"], s["hits"]) for s in p["sources"]],
+            }
+            for p in stats
+        ] == scanned_stats(rt, end, start, end)
+
+
 visit_strategy = st.tuples(
     st.integers(0, 5),  # visitor
     st.integers(0, 20 * 86_400 - 1),  # seconds after START
     st.sampled_from(PATHS),
     st.booleans(),  # carries the visitor's email, if they have one
     st.sampled_from(("", "newsletter", "hn")),
+    st.sampled_from(("", "news.example", "search.example")),  # referrer domain
 )
 step_strategy = st.one_of(
     st.tuples(st.just("ingest"), st.lists(visit_strategy, min_size=1, max_size=12)),
     st.tuples(st.just("scan"), st.integers(0, 22)),
+    st.tuples(st.just("figures"), st.integers(0, 20 * 86_400)),
     st.tuples(st.just("status"), st.integers(0, 22)),
     st.tuples(st.just("retention"), st.integers(8, 22)),
     st.tuples(st.just("forget"), st.just(0)),
+    st.tuples(st.just("cut"), st.integers(0, 19)),  # an ingest's recovery cuts a day file back
 )
 
 
-def _append(rt: Runtime, visits: list[tuple[int, int, str, bool, str]]) -> None:
-    """Visits as `leads ingest` stores them, in the order given (a log may hold days out of order)."""
+def _append(rt: Runtime, visits: list[tuple]) -> None:
+    """Visits as `leads ingest` stores them, in the order given (a log may hold days out of order); the days'
+    aggregates follow, as `leads ingest` makes them follow."""
     ensure_dir(rt.data_dir / "visits")
-    for visitor, second, path, with_email, source in visits:
+    for visitor, second, path, with_email, source, *referrer in visits:
         at = START + timedelta(seconds=second)
         visit: dict = {"at": iso(at), "visitor": f"v{visitor:011x}", "ip": f"203.0.113.{visitor}", "path": path}
         if with_email and visitor in EMAILS:
             visit["email"] = EMAILS[visitor]
         if source:
             visit["utm_source"] = source
+        if referrer and referrer[0]:
+            visit["referrer_domain"] = referrer[0]
         JsonLines(day_file(rt, at.date())).append([visit])
+    if not rt.store.read_only:
+        daily.refresh(rt)
+
+
+def _cut(path: Path) -> None:
+    """Cut a day file back by its last line, in place (same inode), as `ingest.recover` does."""
+    if path.exists():
+        lines = path.read_bytes().splitlines(keepends=True)
+        with open(path, "r+b") as handle:
+            handle.truncate(sum(map(len, lines[:-1])))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(step_strategy, min_size=1, max_size=10))
-def test_kept_state_equals_a_computation_from_scratch(workspace, steps):
-    write_config(workspace, "[leads]\nretention_days = 10\nhalf_life_days = 3\n")
+def test_kept_state_and_aggregates_equal_a_computation_from_scratch(workspace, steps):
+    # A zone whose days are not UTC days: `leads stats` counts visitors per local day.
+    write_config(workspace, 'timezone = "America/New_York"\n[leads]\nretention_days = 10\nhalf_life_days = 3\n')
     with tempfile.TemporaryDirectory(dir=workspace) as folder:
         data = Path(folder)
         rt = Runtime(data_dir=data, config_path=workspace / "arkops.toml", env_file=workspace / ".env")
@@ -117,6 +266,9 @@ def test_kept_state_equals_a_computation_from_scratch(workspace, steps):
                 latest = max(latest, START + timedelta(seconds=max(second for _, second, *_ in argument)))
             elif kind == "scan":
                 same(kept(rt, now), from_scratch(rt, now))
+            elif kind == "figures":
+                same_figures(rt, latest + timedelta(hours=1), argument)
+                same_figures(replace(rt, read_only=True), latest + timedelta(hours=1), argument)
             elif kind == "status":  # read-only: the new visits are added in memory, nothing is written
                 before = (data / "lead_state.tsv").read_bytes() if (data / "lead_state.tsv").exists() else None
                 same(kept(replace(rt, read_only=True), now), from_scratch(rt, now))
@@ -124,10 +276,13 @@ def test_kept_state_equals_a_computation_from_scratch(workspace, steps):
                 assert before == after
             elif kind == "retention":
                 drop_old_visits(rt, now=now)
+            elif kind == "cut":
+                _cut(day_file(rt, (START + timedelta(days=argument)).date()))
             else:
                 forget(rt, "shared@example.com", now=now)
         now = max(START + timedelta(days=21), latest)
         same(kept(rt, now), from_scratch(rt, now))
+        same_figures(rt, now, 5 * 86_400 + 3_600)
 
 
 def test_leads_rebuild_makes_the_same_state_from_the_day_files(cli, workspace, monkeypatch):
@@ -137,6 +292,56 @@ def test_leads_rebuild_makes_the_same_state_from_the_day_files(cli, workspace, m
     listed = cli("leads", "list", "--format", "json")
     assert listed.code == 0 and (workspace / "data" / "lead_state.tsv").exists()
     rebuilt = cli("leads", "rebuild")
-    assert rebuilt.code == 0 and "leads rebuild: 2 visitors kept from the stored visits" in rebuilt.err
+    assert (
+        rebuilt.code == 0
+        and "leads rebuild: 2 visitors kept from the stored visits, 2 days of aggregates" in rebuilt.err
+    )
     assert cli("leads", "list", "--format", "json").out == listed.out
     assert [row["lead"] for row in json.loads(listed.out)] == ["shared@example.com", "v00000000003"]
+
+
+def test_funnel_report_and_check_count_the_visits_as_a_scan_of_the_day_files(cli, workspace, monkeypatch):
+    """`funnel report` and `funnel check` read the aggregates; their figures are those of the old full scan."""
+    write_config(
+        workspace,
+        '[[funnel.rules]]\nfrom = "demo"\nto = "trial"\nmin_rate = 0.5\nwindow_days = 7\nmin_sample = 1\n',
+    )
+    now = START + timedelta(days=19, hours=13, minutes=7)
+    monkeypatch.setenv("ARKOPS_NOW", iso(now))
+    rt = Runtime(data_dir=workspace / "data", config_path=workspace / "arkops.toml", env_file=workspace / ".env")
+    rng = random.Random(35)
+    sources, referrers = ("", "newsletter", "hn"), ("", "news.example", "search.example")
+    _append(
+        rt,
+        [
+            (
+                rng.randrange(6),
+                rng.randrange(20 * 86_400),
+                rng.choice(PATHS),
+                rng.random() < 0.2,
+                rng.choice(sources),
+                rng.choice(referrers),
+            )
+            for _ in range(400)
+        ],
+    )
+    report = json.loads(cli("funnel", "report", "--by", "source", "--format", "json").out)
+    scanned = scanned_people(rt, now - timedelta(days=30), now, "/demo")
+    assert [(s["name"], s["count"]) for s in report["stages"][:2]] == [
+        ("visitors", len(scanned["first"])),
+        ("demo", len(scanned["page_first"])),
+    ]
+    visits = (report["stages"][0]["visits"], report["stages"][1]["visits"])
+    assert visits == (scanned["visits"], scanned["page_visits"])
+    by_source: dict[str, int] = {}
+    for person in scanned["first"]:
+        source = scanned["utm"].get(person) or scanned["referrer"].get(person) or "direct"
+        by_source[source] = by_source.get(source, 0) + 1
+    assert {g["group"]: g["stages"][0]["count"] for g in report["groups"]} == by_source
+    check = json.loads(cli("funnel", "check", "--format", "json").out)
+    week = scanned_people(rt, now - timedelta(days=7), now, "/demo")
+    rule = check["rules"][0]
+    assert (rule["count_from"], rule["count_to"]) == (len(week["page_first"]), 0)  # no trial
+    assert len(week["page_first"]) > 1 and rule["status"] == "failing" and rule["sources"]  # the sources read too
+    last = max(line for path in (workspace / "data" / "visits").glob("*.jsonl") for line in path.open())
+    assert check["visits"]["last"] == json.loads(last)["at"]

@@ -174,15 +174,21 @@ def leads_show(
 
 @app.command("rebuild")
 def leads_rebuild(ctx: typer.Context) -> None:
-    """Make the kept scores again from the stored visits (after restoring day files by hand, say).
+    """Make the kept scores and the days' aggregates again from the stored visits (after restoring day files by hand, say).
 
     Example: arkops leads rebuild
     """
+    from arkops.core.leads import daily
     from arkops.core.leads.state import refresh
 
     rt = runtime(ctx)
     done = refresh(rt, rebuild=True)
-    say(rt, f"leads rebuild: {counted(done.visitors, 'visitor')} kept from the stored visits")
+    days = daily.refresh(rt, rebuild=True)
+    say(
+        rt,
+        f"leads rebuild: {counted(done.visitors, 'visitor')} kept from the stored visits, "
+        f"{counted(days, 'day')} of aggregates",
+    )
 
 
 @app.command("stats")

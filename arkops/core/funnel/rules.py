@@ -17,6 +17,7 @@ is the newest visit's time, which changes only when visits come back.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -131,8 +132,8 @@ def _shortfalls(rule: dict, now: Window, before: Window, percent: Callable[[floa
     def by_source(window: Window) -> dict[str, tuple[int, int]]:
         found: dict[str, list[int]] = {}
         for stage, index in ((src, 0), (dst, 1)):
-            for person in window.entries[stage]:
-                found.setdefault(window.sources[person], [0, 0])[index] += 1
+            for source, people in Counter(map(window.sources.__getitem__, window.entries[stage])).items():
+                found.setdefault(source, [0, 0])[index] += people
         return {source: (n, k) for source, (n, k) in found.items()}
 
     current, earlier = by_source(now), by_source(before)

@@ -22,6 +22,7 @@ window's last days, whose people have had less time to move on.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from arkops.core.analytics.aggregates import FunnelVisitors
 
 GROUPINGS = ("week", "source")
+Entries = dict[str, MutableMapping[Any, datetime]]  # stage -> its people and when they entered it
 VISITOR_SOURCES = ("logs", "analytics")
 DEFAULT_WINDOW = timedelta(days=30)  # `funnel report` without --since
 ISO_LENGTH = len("2026-03-15T09:00:00Z")  # a moment as `arkops.clock.iso` writes it
@@ -47,15 +49,36 @@ class Window:
 
     start: datetime
     end: datetime
-    entries: dict[str, dict[str, datetime]] = field(default_factory=lambda: {s: {} for s in STAGES})
-    sources: dict[str, str] = field(default_factory=dict)
+    # each stage's people (an email, or a visitor's number: `leads.query.people`) and when they entered it
+    entries: Entries = field(default_factory=lambda: {s: {} for s in STAGES})
+    sources: Mapping[Any, str] = field(default_factory=dict)
     visits: int = 0  # visits to tracked pages (`leads stats` hits, summed over pages)
     demo_visits: int = 0  # visits to the demo page (its `leads stats` hits)
     demo_requests: int = 0
     requesters: set[str] = field(default_factory=set)  # people in the demo stage by a demo request
 
 
-def _enter(stage: dict[str, datetime], person: str, at: datetime) -> None:
+class Sources(dict[Any, str]):
+    """A person's source, read as `sources[person]`: their first utm_source in the window, else their first
+    referrer domain, else what their trial signup or demo request said, else "direct". Made on the first
+    lookup that misses (most reports never ask), then a plain dict's lookups (a failing rule asks for
+    every person of two windows)."""
+
+    def __init__(self, *found: Mapping[Any, str]) -> None:
+        super().__init__()
+        self.found: tuple[Mapping[Any, str], ...] | None = found
+
+    def __missing__(self, person: Any) -> str:
+        if self.found is not None:
+            found, self.found = self.found, None
+            for kept in reversed(found):  # the first mapping given wins
+                self.update(kept.items())
+            if person in self:
+                return self[person]
+        return "direct"
+
+
+def _enter(stage: MutableMapping[Any, datetime], person: str, at: datetime) -> None:
     if person not in stage or at < stage[person]:
         stage[person] = at
 
@@ -72,21 +95,10 @@ def gather(rt: Runtime, *, start: datetime, end: datetime, trials: list[dict]) -
     window = Window(start, end)
     entries = window.entries
     demo_page = rt.config["funnel"]["demo_page"]
-    utm: dict[str, str] = {}
-    referrer: dict[str, str] = {}
+    seen = query.people(rt, since=start, until=end, page=demo_page)
+    window.visits, window.demo_visits = seen.visits, seen.page_visits
+    entries["visitors"], entries["demo"] = seen.first, seen.page_first
     said: dict[str, str] = {}
-    for visit in query.visits(rt, since=start, until=end):
-        person = (visit["email"] or "").lower() or visit["visitor"]
-        at = parse_iso(visit["at"])
-        window.visits += 1
-        _enter(entries["visitors"], person, at)
-        if visit["page"] == demo_page:
-            window.demo_visits += 1
-            _enter(entries["demo"], person, at)
-        if visit["utm_source"]:
-            utm.setdefault(person, visit["utm_source"])
-        if visit["referrer_domain"]:
-            referrer.setdefault(person, visit["referrer_domain"])
     for request in query.demo_requests(rt, since=start, until=end):
         if request["kind"] != "demo_request":
             continue
@@ -97,9 +109,7 @@ def gather(rt: Runtime, *, start: datetime, end: datetime, trials: list[dict]) -
         if request["source"]:
             said.setdefault(person, request["source"])
     _enter_trials(window, trials, said)
-    for people in entries.values():
-        for person in people:
-            window.sources[person] = utm.get(person) or referrer.get(person) or said.get(person) or "direct"
+    window.sources = Sources(seen.utm_source, seen.referrer_domain, said)
     return window
 
 
@@ -183,12 +193,12 @@ def rate(src: str, dst: str, counts: tuple[int, int]) -> dict[str, Any]:
 
 
 def counts(
-    entries: dict[str, dict[str, datetime]],
+    entries: Entries,
     src: str,
     dst: str,
     *,
     cohort: bool,
-    followed: dict[str, dict[str, datetime]] | None = None,
+    followed: Entries | None = None,
 ) -> tuple[int, int]:
     """(earlier, later) for one pair: the later stage's entries, or with `cohort` the earlier stage's people
     found in the later stage (of `followed`, default the same entries) at or after their entry."""
@@ -263,7 +273,7 @@ def _groups(
 ) -> list[dict[str, Any]]:
     """`--by week` or `--by source`: each group's stages and rates (with the analytics' groups when given)."""
     tz = rt.config.tz
-    groups: dict[str, dict[str, dict[str, datetime]]] = {}
+    groups: dict[str, Entries] = {}
     for stage, people in window.entries.items():
         for person, at in people.items():
             key = week_of(at, tz) if by == "week" else window.sources[person]
@@ -292,9 +302,7 @@ def _groups(
     ]
 
 
-def _sizes(
-    entries: dict[str, dict[str, datetime]], requesters: set[str], aggregates: tuple[int, int] | None
-) -> dict[str, int]:
+def _sizes(entries: Entries, requesters: set[str], aggregates: tuple[int, int] | None) -> dict[str, int]:
     """Each stage's count: its people, or for visitors and the demo page's visitors the analytics aggregates
     (plus the demo requests, which are events)."""
     sizes = {stage: len(people) for stage, people in entries.items()}
@@ -305,13 +313,13 @@ def _sizes(
 
 
 def _pair(
-    entries: dict[str, dict[str, datetime]],
+    entries: Entries,
     sizes: dict[str, int],
     src: str,
     dst: str,
     *,
     cohort: bool,
-    followed: dict[str, dict[str, datetime]] | None = None,
+    followed: Entries | None = None,
 ) -> tuple[int, int]:
     if cohort:
         return counts(entries, src, dst, cohort=True, followed=followed)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from arkops.core.leads import LEADS_DB
+from arkops.core.leads import LEADS_DB, daily
 from arkops.core.leads.bots import is_bot
 from arkops.core.leads.visits import (
     TRACKED_METHODS,
@@ -226,6 +226,8 @@ def ingest(
                 # One bad file (a .gz cut short, a file that is not what its name says) is reported and the
                 # others are read; what it held before the fault is kept, and it is tried again next run.
                 report.unreadable.append(f"{path}: {one_line(str(exc) or type(exc).__name__)}")
+        if report.visits:
+            daily.refresh(rt)  # the days' aggregates follow the day files: only the bytes just appended are read
     return report
 
 
@@ -260,6 +262,7 @@ def take_visits(rt: Runtime, records: list[Any]) -> list[tuple[str, str | None]]
         rt.store.ensure()
         recover(rt)  # a torn append of a killed writer is cut first, as `leads ingest` does
         batch.commit({})
+        daily.refresh(rt)
     return outcomes
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from arkops.core.leads import LEADS_DB
+from arkops.core.leads import LEADS_DB, daily
 from arkops.core.leads.imports import imported
 from arkops.core.leads.ingest import VISITS_LOCK
 from arkops.core.leads.scan import ALERTS
@@ -66,6 +66,8 @@ def forget(rt: Runtime, who: Person, *, now: datetime) -> dict[str, int]:
                 removed += len(visits) - len(kept)
         if removed:
             forget_state(rt)  # it holds their address and email too; the next reader makes it again without them
+    if removed:
+        daily.refresh(rt)  # the rewritten days' aggregates (their emails too) made again now
     if linked and rt.store.path(LEADS_DB).exists():
         with rt.store.transaction(LEADS_DB) as db:
             alerts = sum(db.delete(ALERTS, visitor) for visitor in linked)

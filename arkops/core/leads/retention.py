@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from arkops.core.leads import daily
 from arkops.core.leads.state import forget_state
 from arkops.core.leads.visits import day_files
 from arkops.runtime import Runtime
@@ -19,5 +20,6 @@ def drop_old_visits(rt: Runtime, *, now: datetime) -> dict[str, int]:
             for path in old:
                 remove_file(path)
         if old:
+            daily.refresh(rt)  # their days' aggregates go with them
             forget_state(rt)  # made again by the next reader without them (a day file may come back later)
     return {"visit day files deleted": len(old)}

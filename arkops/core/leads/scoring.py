@@ -13,10 +13,13 @@ costs the number of visitors, never the history's visits.
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta, tzinfo
+from itertools import compress, repeat
 
 from arkops.clock import iso, parse_iso
 from arkops.core.leads.state import HISTORY_KEPT, groups, score_at
@@ -236,29 +239,35 @@ def show_lead(rt: Runtime, who: str, *, now: datetime) -> dict:
 def page_stats(rt: Runtime, *, now: datetime, since: datetime | None = None, until: datetime | None = None) -> dict:
     """Per tracked page in [since, until) (default: the last 7 days): hits, visitors (distinct per day,
     summed), last hour, top referrers and sources."""
+    from arkops.core.leads import daily
+
     start = since or now - timedelta(days=7)
     end = until or now + timedelta(seconds=1)
-    pages = sorted(tracked_pages(rt), key=lambda p: p.path)
+    pages = daily.page_order(rt)  # sorted by path, as the aggregates number them
     tz = rt.config.tz
-    hour_ago = iso(now - timedelta(hours=1)) or ""
+    hour_ago = int((now - timedelta(hours=1)).timestamp())
     hits: Counter[str] = Counter()
     last_hour: Counter[str] = Counter()
-    daily: dict[str, set[tuple[str, str]]] = {p.path: set() for p in pages}
+    daily_visitors: dict[str, set[tuple[str, int]]] = {p.path: set() for p in pages}
     referrers: dict[str, Counter[str]] = {p.path: Counter() for p in pages}
     sources: dict[str, Counter[str]] = {p.path: Counter() for p in pages}
-    for visit in read_visits(rt, start, end):
-        page = match_page(pages, visit["path"])
-        if page is None:
-            continue
-        hits[page.path] += 1
-        if visit["at"] >= hour_ago:
-            last_hour[page.path] += 1
-        day = parse_iso(visit["at"]).astimezone(tz).date().isoformat()
-        daily[page.path].add((day, visit["visitor"]))
-        if visit.get("referrer_domain"):
-            referrers[page.path][visit["referrer_domain"]] += 1
-        if visit.get("utm_source"):
-            sources[page.path][visit["utm_source"]] += 1
+    masks = [daily.only(number) for number in range(len(pages))]
+    for rows, lo, hi in daily.days(rt, start, end):
+        recent = max(bisect_left(rows.ats, hour_ago, lo, hi), lo)
+        for a, b, local_day in _local_days(rows.ats, lo, hi, tz):
+            on_pages = rows.pages[a:b]
+            for number, page in enumerate(pages):
+                mask = on_pages.translate(masks[number])
+                if not mask.count(1):
+                    continue
+                hits[page.path] += mask.count(1)
+                daily_visitors[page.path].update(zip(repeat(local_day), compress(rows.visitors[a:b], mask)))
+                for column, into in ((rows.referrers, referrers), (rows.sources, sources)):
+                    for index, count in Counter(compress(column[a:b], mask)).items():
+                        if index:
+                            into[page.path][rows.strings[index] or ""] += count
+        for number, page in enumerate(pages):
+            last_hour[page.path] += rows.pages.count(number, recent, hi)
     return {
         "since": iso(start),
         "until": iso(until or now),
@@ -267,7 +276,7 @@ def page_stats(rt: Runtime, *, now: datetime, since: datetime | None = None, unt
                 "path": p.path,
                 "label": p.label,
                 "hits": hits[p.path],
-                "visitors": len(daily[p.path]),
+                "visitors": len(daily_visitors[p.path]),
                 "last_hour": last_hour[p.path],
                 "referrers": [{"domain": d, "hits": n} for d, n in _top(referrers[p.path])],
                 "sources": [{"source": s, "hits": n} for s, n in _top(sources[p.path])],
@@ -275,6 +284,16 @@ def page_stats(rt: Runtime, *, now: datetime, since: datetime | None = None, unt
             for p in pages
         ],
     }
+
+
+def _local_days(ats: array, lo: int, hi: int, tz: tzinfo) -> Iterator[tuple[int, int, str]]:
+    """The rows `[lo, hi)` of one UTC day (in time order) cut at the local midnights: (from, to, local day)."""
+    while lo < hi:
+        day = datetime.fromtimestamp(ats[lo], tz).date()
+        midnight = datetime.combine(day + timedelta(days=1), time(), tzinfo=tz)
+        cut = bisect_left(ats, int(midnight.timestamp()), lo, hi)
+        yield lo, cut, day.isoformat()
+        lo = cut
 
 
 def _top(counter: Counter[str], limit: int = 5) -> list[tuple[str, int]]:
