@@ -247,3 +247,18 @@ def test_export_is_one_row_per_customer_metric_and_period(cli, shop):
     before = json.loads(cli("usage", "export", "--until", "2026-10-31", "--format", "json").out)
     assert [(r["metric"], r["used"]) for r in before] == [("watches", 4)]
     assert cli("usage", "export", "--until", "October").code == 2
+
+
+def test_a_refused_address_gets_no_quota_email_and_neither_stops_the_check_nor_returns_every_hour(cli, shop):
+    assert cli("usage", "record", "bob@gmial.con", "watches", "3").code == 0  # the app's id, kept as it came
+    assert cli("usage", "record", FREE, "watches", "3").code == 0
+    first = cli("usage", "check")
+    assert first.code == 0, first.err
+    assert "1 at 100 % emailed" in first.err  # fay's, in the same run
+    assert "1 not emailed (quota_100 to 'bob@gmial.con': " in first.err and "did you mean gmail.com?" in first.err
+    assert delivered(cli, shop) == [
+        (FREE, "Your watches limit is reached"),
+        ("owner@example.com", "Quota reached: bob@gmial.con (watches) and 1 more"),
+    ]
+    again = cli("usage", "check")
+    assert again.code == 0 and "not emailed" not in again.err  # recorded: not tried again each hour

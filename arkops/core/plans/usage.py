@@ -295,6 +295,7 @@ class CheckResult:
     checked: int = 0  # customer-metric pairs with a limit
     queued: dict[int, int] = field(default_factory=lambda: {80: 0, 100: 0})
     reached: list[dict] = field(default_factory=list)  # newly at 100 %: the operator's digest
+    undeliverable: list[str] = field(default_factory=list)  # quota emails not queued: the address is refused
     imported: ImportReport | None = None  # what `[usage] files` brought (the job only)
     watched: WatchReport | None = None
 
@@ -303,6 +304,8 @@ class CheckResult:
             f"{self.checked} quotas checked, {self.queued[80]} at 80 % and {self.queued[100]} at 100 % emailed, "
             f"operator {'told' if self.reached else 'not told'}"
         )
+        if self.undeliverable:
+            text += f"; {len(self.undeliverable)} not emailed (" + "; ".join(self.undeliverable[:3]) + ")"
         if self.imported is not None and self.watched is not None and (self.watched.files or self.watched.waiting):
             found = self.imported
             text = (
@@ -316,6 +319,20 @@ class CheckResult:
         if self.imported is not None:
             counts |= {"recorded": self.imported.recorded, "skipped_records": len(self.imported.skipped)}
         return counts
+
+
+def _refused(email: str, *, allow_local_domains: bool) -> str | None:
+    """Why a customer address gets no quota email (not a real top-level domain, a likely typo), or None."""
+    from arkops.errors import ConfigError, DataError
+    from arkops.mail.address import normalize_customer_address
+
+    try:
+        normalize_customer_address(email, field="customer email", allow_local_domains=allow_local_domains)
+    except ConfigError:
+        raise
+    except DataError as exc:
+        return str(exc)
+    return None
 
 
 def upgrade_url(rt: Runtime) -> str:
@@ -346,7 +363,6 @@ def check(rt: Runtime, *, now: datetime) -> CheckResult:
     turns, and the second finds every threshold already recorded.
     """
     from arkops.core.notify import batched, notify
-    from arkops.mail.address import normalize_customer_address
 
     result = CheckResult()
     ctx = context(rt)
@@ -366,8 +382,13 @@ def check(rt: Runtime, *, now: datetime) -> CheckResult:
                 if QUOTA.get(db, key) is not None:
                     continue
                 template = f"quota_{threshold}" if threshold == top else None
+                refused = _refused(row["email"], allow_local_domains=local) if template else None
+                if refused:  # recorded all the same: one bad address neither stops the run nor comes back hourly
+                    result.undeliverable.append(f"{template} to {row['email']!r}: {refused}")
+                    if threshold == 100:
+                        result.reached.append(row)  # the operator still hears of it
+                    template = None
                 if template:
-                    normalize_customer_address(row["email"], field="customer email", allow_local_domains=local)
                     variables = {
                         "metric": metric_label(rt, row["metric"]),
                         "used": row["used"],
