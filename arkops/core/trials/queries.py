@@ -21,6 +21,7 @@ from arkops.core.trials.state import (
     archived_month,
     conversions,
     days_left,
+    hot_trials,
     refresh,
 )
 from arkops.errors import DataError
@@ -80,8 +81,7 @@ def list_trials(rt: Runtime, *, state: str | None, now: datetime, archived: bool
     if state is not None and state not in STATES:
         raise DataError(f"state {state!r} is not one of {', '.join(STATES)}")
     paid = conversions(rt)
-    with rt.store.transaction(TRIALS_DB) as db:
-        trials = {t["email"]: t for t in TRIALS.values(db)}
+    trials = {t["email"]: t for t in hot_trials(rt)}
     if archived:
         for trial in Archive(rt.store, TRIALS_DB).values(TRIALS.name):
             trials.setdefault(trial["email"], cast(Trial, trial))  # a copy left by an interrupted archive run

@@ -77,6 +77,24 @@ def conversions(rt: Runtime) -> dict[str, int]:
     return rt.store.derived("first-payments", LEDGER_DB, first_payment_by_email) or {}
 
 
+def hot_trials(rt: Runtime) -> list[Trial]:
+    """The trials in `trials.json`, read once per invocation while the file is unchanged (`status`'s trials and
+    funnel sections share them, as its billing sections share the ledger)."""
+    path = rt.store.path(TRIALS_DB)
+    try:
+        stat = path.stat()
+        signature: tuple[int, ...] | None = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    except FileNotFoundError:
+        signature = None
+    cached = rt.memo.get("trials-hot")
+    if cached is not None and signature is not None and cached[0] == signature:
+        return cached[1]
+    with rt.store.transaction(TRIALS_DB) as db:
+        found = list(TRIALS.values(db))
+    rt.memo["trials-hot"] = (signature, found)
+    return found
+
+
 def converted_at(
     email: str, signed_up_at: str, recorded: str | None, paid: dict[str, int], now: datetime
 ) -> str | None:

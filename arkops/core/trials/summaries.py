@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from arkops.core.trials import TRIALS_DB
-from arkops.core.trials.state import TRIALS, conversions, converted_at
+from arkops.core.trials.state import TRIALS, conversions, converted_at, hot_trials
 from arkops.runtime import Runtime
 from arkops.store.archive import Archive
 
@@ -50,9 +50,8 @@ def funnel_trials(rt: Runtime, now: datetime) -> list[dict[str, Any]]:
     paid = conversions(rt)
     rows: dict[str, list[Any]] = {}
     if rt.store.path(TRIALS_DB).exists():
-        with rt.store.transaction(TRIALS_DB) as db:
-            for trial in TRIALS.values(db):
-                rows[trial["email"]] = [trial.get(name) for name in FIELDS]
+        for trial in hot_trials(rt):
+            rows[trial["email"]] = [trial.get(name) for name in FIELDS]
     archive = Archive(rt.store, TRIALS_DB)
     for month in archive.months():
         kept = archive.summary(month, RECIPE)
