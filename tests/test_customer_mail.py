@@ -7,6 +7,7 @@ import email
 import email.policy
 import json
 from datetime import UTC, datetime
+from functools import partial
 from urllib.parse import urlsplit
 
 from conftest import write_config
@@ -35,6 +36,15 @@ def day(cli, monkeypatch, days: float) -> None:
     assert cli("trials", "track").code == 0
     assert cli("trials", "nudge").code == 0
     assert cli("mail", "flush").code == 0
+
+
+def run_dunning(cli, monkeypatch, day: float) -> str:
+    """The `dunning` job at 11:00 on `day` after the signup moment, then a flush; what it said."""
+    monkeypatch.setenv("ARKOPS_NOW", at(day, 11))
+    result = cli("run", "--only", "dunning", "--force")
+    assert result.code == 0, result.err
+    assert cli("mail", "flush").code == 0
+    return result.out + result.err
 
 
 def outbox(cli) -> list[dict]:
@@ -209,12 +219,7 @@ def test_a_failed_invoice_gets_the_dunning_emails_of_days_0_and_3_and_none_once_
         ],
     )
 
-    def dunning_on(day: float) -> str:
-        monkeypatch.setenv("ARKOPS_NOW", at(day, 11))
-        result = cli("run", "--only", "dunning", "--force")
-        assert result.code == 0, result.err
-        assert cli("mail", "flush").code == 0
-        return result.out + result.err
+    dunning_on = partial(run_dunning, cli, monkeypatch)
 
     monkeypatch.setattr("test_trials.SIGNUP", datetime(2026, 3, 5, 10, 0, tzinfo=UTC))
     assert "2 payment reminders" in dunning_on(0)
@@ -269,12 +274,7 @@ def test_the_day_7_reminder_goes_while_the_invoice_is_open_and_the_operator_hear
         ],
     )
 
-    def dunning_on(day: float) -> str:
-        monkeypatch.setenv("ARKOPS_NOW", at(day, 11))
-        result = cli("run", "--only", "dunning", "--force")
-        assert result.code == 0, result.err
-        assert cli("mail", "flush").code == 0
-        return result.out + result.err
+    dunning_on = partial(run_dunning, cli, monkeypatch)
 
     def paid(invoice_id: str, customer_id: str, amount: int, sub: str, when: str) -> None:
         bill = invoice(invoice_id, customer_id, amount, paid_at=ts(when), subscription=sub)

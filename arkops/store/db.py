@@ -353,6 +353,18 @@ class Store:
             version += 1
             db.set_schema_version(version)
 
+    def memoized(self, memo: dict[str, Any], key: str, source: DatabaseName, read: Callable[[], Any]) -> Any:
+        """`read()`, kept in `memo` (one invocation's) under `key` while database `source`'s file is unchanged:
+        what one process's readers share (status's sections read the ledger and the trials once), where `derived`
+        is what processes share. Its identity is taken before `read`, so a write meanwhile makes it read again."""
+        signature = _signature(self.path(source))
+        cached = memo.get(key)
+        if cached is not None and signature is not None and cached[0] == signature:
+            return cached[1]
+        value = read()
+        memo[key] = (signature, value)
+        return value
+
     def derived(self, name: str, source: DatabaseName, compute: Callable[[Db], Any]) -> Any:
         """A small value computed from database `source`, kept in `cache/<name>.json` while that file is unchanged.
 

@@ -163,21 +163,17 @@ def load(rt: Runtime, *, archived: bool = False) -> Ledger:
     """The ledger, read once per invocation while its file is unchanged (status and the report's sections share
     it). `archived`: with every archived invoice (`payments list`, doctor, promo outcomes); without, the
     archive's revenue comes from its monthly summaries (`summaries`), and the cost does not grow with it."""
-    path = rt.store.path(LEDGER_DB)
-    try:
-        stat = path.stat()
-        signature: tuple[int, ...] | None = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
-    except FileNotFoundError:
-        signature = None
-    key = f"billing-ledger:{'all' if archived else 'hot'}"
-    cached = rt.memo.get(key)
-    if cached is not None and signature is not None and cached[0] == signature:
-        return cached[1]
+    return rt.store.memoized(
+        rt.memo, f"billing-ledger:{'all' if archived else 'hot'}", LEDGER_DB, lambda: _read(rt, archived=archived)
+    )
+
+
+def _read(rt: Runtime, *, archived: bool) -> Ledger:
     from arkops.core.billing.summaries import archived_revenue
 
     with rt.store.transaction(LEDGER_DB) as db:
         hot = dict(INVOICES.items(db))
-        ledger = Ledger(
+        return Ledger(
             customers=dict(CUSTOMERS.items(db)),
             subscriptions=dict(SUBSCRIPTIONS.items(db)),
             history=dict(SUBSCRIPTIONS_HISTORY.items(db)),
@@ -189,8 +185,6 @@ def load(rt: Runtime, *, archived: bool = False) -> Ledger:
             tax_rates=dict(TAX_RATES.items(db)),
             archived_revenue=None if archived else archived_revenue(rt, hot),
         )
-    rt.memo[key] = (signature, ledger)
-    return ledger
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import orjson
 
-from arkops.core.leads.state import _new_lines, _same_file, _tail, epoch
+from arkops.core.leads.state import _same_file, _tail, epoch, new_visits
 from arkops.core.leads.visits import Page, day_files, match_page, tracked_pages
 from arkops.errors import CorruptFileError
 from arkops.runtime import Runtime
@@ -224,16 +224,9 @@ def _new_rows(day: Day, path: Path, start: int, pages: list[Page]) -> tuple[_Bui
     builder = _Builder(day)
     index = {page.path: number for number, page in enumerate(sorted(pages, key=lambda p: p.path))}
     end = start
-    for offset, lines in _new_lines(path, start):
-        for number, line in enumerate(lines):
-            if not line.strip():
-                continue
-            try:
-                visit = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                raise CorruptFileError(path, f"a line near byte {offset} (#{number}) is not JSON") from None
-            if isinstance(visit, dict):
-                builder.add(visit, pages, index)
+    for offset, visits in new_visits(path, start):
+        for visit in visits:
+            builder.add(visit, pages, index)
         end = offset
     return builder, end
 

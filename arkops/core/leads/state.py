@@ -207,6 +207,23 @@ def _new_lines(path: Path, start: int) -> Iterator[tuple[int, list[bytes]]]:
                 yield offset, data[:cut].split(b"\n")[:-1]
 
 
+def new_visits(path: Path, start: int) -> Iterator[tuple[int, list[dict]]]:
+    """The stored visits of a day file after byte `start`, a chunk at a time, each with the offset after it (a
+    blank line or one that is not an object is passed over; one that is not JSON is a corrupt file)."""
+    for offset, lines in _new_lines(path, start):
+        visits = []
+        for number, line in enumerate(lines):
+            if not line.strip():
+                continue
+            try:
+                visit = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                raise CorruptFileError(path, f"a line near byte {offset} (#{number}) is not JSON") from None
+            if isinstance(visit, dict):
+                visits.append(visit)
+        yield offset, visits
+
+
 @dataclass
 class Pending:
     """What the day files hold beyond the kept state: the visitors' updated records and the new header."""
@@ -248,14 +265,8 @@ def _pending(rt: Runtime, kept: Header | None) -> Pending:
         done = header.applied.get(day, [0])[0]
         if stats[day].st_size <= done:
             continue
-        for offset, lines in _new_lines(path, done):
-            for number, line in enumerate(lines):
-                if not line.strip():
-                    continue
-                try:
-                    visit = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    raise CorruptFileError(path, f"a line near byte {offset} (#{number}) is not JSON") from None
+        for offset, visits in new_visits(path, done):
+            for visit in visits:
                 page = match_page(pages, visit.get("path", ""))
                 visitor = visit.get("visitor")
                 if page is None or not visitor:

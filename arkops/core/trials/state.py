@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, tzinfo
-from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, cast
 
 from arkops.clock import from_unix, iso, parse_iso
 from arkops.core.trials import TRIALS_DB, TrialState
@@ -80,19 +80,12 @@ def conversions(rt: Runtime) -> dict[str, int]:
 def hot_trials(rt: Runtime) -> list[Trial]:
     """The trials in `trials.json`, read once per invocation while the file is unchanged (`status`'s trials and
     funnel sections share them, as its billing sections share the ledger)."""
-    path = rt.store.path(TRIALS_DB)
-    try:
-        stat = path.stat()
-        signature: tuple[int, ...] | None = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
-    except FileNotFoundError:
-        signature = None
-    cached = rt.memo.get("trials-hot")
-    if cached is not None and signature is not None and cached[0] == signature:
-        return cached[1]
-    with rt.store.transaction(TRIALS_DB) as db:
-        found = list(TRIALS.values(db))
-    rt.memo["trials-hot"] = (signature, found)
-    return found
+
+    def read() -> list[Trial]:
+        with rt.store.transaction(TRIALS_DB) as db:
+            return list(TRIALS.values(db))
+
+    return cast(list[Trial], rt.store.memoized(rt.memo, "trials-hot", TRIALS_DB, read))
 
 
 def converted_at(
