@@ -324,12 +324,22 @@ def test_archived_trials_give_the_funnel_the_same_figures_from_their_month_summa
     assert reports() == with_summaries  # the month files, read whole, say the same
 
     assert cli("retention").code == 0
+    assert "old1@example.com" in (summaries / "2026-01.json").read_text()
+    before = reports()
     assert cli("privacy", "forget", "old1@example.com", "--yes").code == 0
-    assert not (summaries / "2026-01.json").exists()  # its month was rewritten: a summary naming them goes too
+    # the month they were archived in was rewritten and its summary made again at once, without them
+    from arkops.core.trials.summaries import RECIPE
+    from arkops.store.archive import Archive
+
+    rt = Runtime(Path("data"), Path("arkops.toml"), Path(".env"))
+    kept = Archive(rt.store, "trials").summary("2026-01", RECIPE)
+    assert kept is not None and [row[0] for row in kept] == ["old2@example.com"]
     reference(3)
-    assert cli("retention").code == 0
-    assert "old1@example.com" not in (summaries / "2026-01.json").read_text()
-    reference(3)
+    after = reports()
+    by_source = {g["group"]: g["stages"] for g in after[2]["groups"]}
+    assert "podcast" not in by_source  # nothing held names old1 or the source their trial gave
+    assert count(after[1]["stages"], "trial") == count(before[1]["stages"], "trial") - 1
+    assert "trials archive summaries written" not in cli("retention").out  # nothing was left stale
 
 
 def test_trial_moments_are_placed_in_the_window_as_parsed_times_whatever_their_text():

@@ -114,7 +114,7 @@ def retention(
         bool,
         typer.Option(
             "--rebuild-summaries",
-            help="Make every archive month's summary again from its month file (the reports read summaries).",
+            help="Make every archive month's summary again from its month file (reports and the funnel read them).",
         ),
     ] = False,
 ) -> None:

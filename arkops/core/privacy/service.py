@@ -178,14 +178,16 @@ def forget(rt: Runtime, text: str, *, now: datetime) -> ForgetReport:
         elif database.kind == "jsonl":
             counts = _forget_jsonl(rt, database, who)
         else:
-            counts = _forget_tinydb(rt, database, who)
+            counts = forget_documents(rt, database, who)
         for what, count in counts.items():
             report.done[what] = report.done.get(what, 0) + count
     report.done["cache files removed"] = _drop_caches(rt, who)
     return report
 
 
-def _forget_tinydb(rt: Runtime, database: Database, who: Person) -> dict[str, int]:
+def forget_documents(rt: Runtime, database: Database, who: Person) -> dict[str, int]:
+    """Delete the person's documents from a TinyDB store and its archive months: the erasure of a store without
+    its own (`Database.forget`), and the part of one that adds to it (trials make their summaries again)."""
     from arkops.store.archive import Archive, ArchiveIndex
 
     if not rt.store.path(database.name).exists():

@@ -31,6 +31,7 @@ TRIALS_DB = Database(
     },
     migrations="arkops.core.trials.state:MIGRATIONS",
     archive=True,
+    forget="arkops.core.trials.summaries:forget",
 )
 
 DOMAIN = Domain(

@@ -5,20 +5,24 @@ An archive month's summary (`archive/trials/summaries/<month>.json`, the store's
 as the ledger's revenue summaries) holds, per trial: its email, source, signup, activation and the conversion
 recorded when it was archived. It is written by the retention rule `refresh_summaries` (after
 `archive_finished`) and by `arkops retention --rebuild-summaries`; it is trusted only while the month file is
-the one it was made from (size and modification time, else its SHA-256), so a `privacy forget` that rewrites
-a month makes its summary stale and the month file is read until the next retention run makes it again.
+the one it was made from (size and modification time, else its SHA-256): a month rewritten by hand reads
+whole until the next retention run. `privacy forget` makes the summaries of the months it rewrote again at
+once (`forget`), so none names the person and the funnel's cost does not jump until then.
 A conversion after the archive comes from the billing ledger when read, as for a hot trial (`state.refresh`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arkops.core.trials import TRIALS_DB
 from arkops.core.trials.state import TRIALS, conversions, converted_at, hot_trials
 from arkops.runtime import Runtime
 from arkops.store.archive import Archive
+
+if TYPE_CHECKING:
+    from arkops.core.privacy.person import Person
 
 RECIPE = "trials funnel v1"
 FIELDS = ("email", "source", "signed_up_at", "activated_at", "converted_at")
@@ -39,6 +43,16 @@ def refresh_summaries(rt: Runtime, *, now: datetime) -> dict[str, int]:
         for month in stale:
             archive.summarize(month, RECIPE, summarize_month)
     return {"trials archive summaries written": len(stale)}
+
+
+def forget(rt: Runtime, who: Person, *, now: datetime) -> dict[str, int]:
+    """`privacy forget` of trials: the person's trials, activity and steps deleted from `trials.json` and its
+    archive months, then the summaries of the months that changed made again (writing a month drops its own)."""
+    from arkops.core.privacy.service import forget_documents
+
+    erased = forget_documents(rt, TRIALS_DB, who)
+    refresh_summaries(rt, now=now)
+    return erased
 
 
 def funnel_trials(rt: Runtime, now: datetime) -> list[dict[str, Any]]:
