@@ -17,8 +17,10 @@ from hypothesis import strategies as st
 
 from arkops.clock import iso, parse_iso
 from arkops.core.leads import daily, query
+from arkops.core.leads.imports import linked_visitors
 from arkops.core.leads.retention import drop_old_visits
 from arkops.core.leads.scoring import kept_leads, links, page_stats
+from arkops.core.leads.state import links_digest
 from arkops.core.leads.visits import day_file, match_page, read_visits, tracked_pages
 from arkops.core.privacy.service import forget
 from arkops.runtime import Runtime
@@ -38,6 +40,8 @@ def from_scratch(rt: Runtime, now: datetime) -> dict[str, dict]:
         key=lambda v: v["at"],
     )
     emails = {v["visitor"]: v["email"] for v in visits if v.get("email")}
+    for visitor, email in linked_visitors(rt).items():
+        emails.setdefault(visitor, email)  # a visit's own email wins over an imported lead's
     leads: dict[str, dict] = {}
     for visit in visits:
         page = match_page(pages, visit["path"])
@@ -54,7 +58,8 @@ def from_scratch(rt: Runtime, now: datetime) -> dict[str, dict]:
     return leads
 
 
-def kept(rt: Runtime, now: datetime) -> dict[str, dict]:
+def kept(rt: Runtime, now: datetime, since: str = "") -> dict[str, dict]:
+    """The kept leads; with `since`, those last seen since then (read as `status` reads them, stopping early)."""
     return {
         lead.key: {
             "score": lead.score,
@@ -63,8 +68,47 @@ def kept(rt: Runtime, now: datetime) -> dict[str, dict]:
             "last": lead.last["at"],
             "hot": (lead.hot_visit["label"], lead.hot_visit["at"]) if lead.hot_visit else None,
         }
-        for lead in kept_leads(rt, now=now)
+        for lead in kept_leads(rt, now=now, wanted=lambda glance: glance.last >= since, since=since)
     }
+
+
+def recent(leads: dict[str, dict], since: str) -> dict[str, dict]:
+    return {key: lead for key, lead in leads.items() if lead["last"] >= since}
+
+
+def ordered(rt: Runtime) -> None:
+    """The state file's lines in the readers' order: linked visitors first, then the others by last visit,
+    most recent first (what lets a reader of recent leads stop early)."""
+    path = rt.data_dir / "lead_state.tsv"
+    if not path.exists():
+        return
+    lines = path.read_bytes().splitlines()
+    header = json.loads(lines[0])
+    rows = [json.loads(line.partition(b"\t")[0]) for line in lines[1:]]
+    links = linked_visitors(rt)
+    if header["links"] != links_digest(links):
+        return  # the links changed since it was written: readers read every line until the next writer
+    first, rest = rows[: header["linked"]], rows[header["linked"] :]
+    assert all(row[4] or row[0] in links for row in first)
+    assert not any(row[4] or row[0] in links for row in rest)
+    assert [(row[2], row[0]) for row in rest] == sorted(((row[2], row[0]) for row in rest), reverse=True)
+    assert len({row[0] for row in rows}) == len(rows)
+
+
+def link(rt: Runtime, visitor: int) -> None:
+    """An imported demo request linking a visitor to an email (as `leads import` stores one with its visitor),
+    or, for a visitor linked already, the request taken away."""
+    from arkops.core.leads import LEADS_DB
+    from arkops.core.leads.imports import IMPORTS
+
+    with rt.store.transaction(LEADS_DB) as db:
+        key = f"request{visitor}"
+        if db.get(IMPORTS, key) is None:
+            lead = {"email": f"req{visitor}@example.com", "created_at": iso(START), "visitor": f"v{visitor:011x}"}
+            db.insert_new(IMPORTS, key, lead | {"kind": "demo_request"})
+        else:
+            db.delete(IMPORTS, key)
+    rt.memo.pop("leads:imports", None)
 
 
 def same(found: dict[str, dict], expected: dict[str, dict]) -> None:
@@ -220,6 +264,8 @@ step_strategy = st.one_of(
     st.tuples(st.just("retention"), st.integers(8, 22)),
     st.tuples(st.just("forget"), st.just(0)),
     st.tuples(st.just("cut"), st.integers(0, 19)),  # an ingest's recovery cuts a day file back
+    st.tuples(st.just("link"), st.sampled_from((1, 3, 4))),  # an imported lead links (or stops linking) a visitor
+    st.tuples(st.just("recent"), st.integers(0, 30 * 24)),  # the leads seen in the last N hours
 )
 
 
@@ -278,11 +324,52 @@ def test_kept_state_and_aggregates_equal_a_computation_from_scratch(workspace, s
                 drop_old_visits(rt, now=now)
             elif kind == "cut":
                 _cut(day_file(rt, (START + timedelta(days=argument)).date()))
+            elif kind == "link":
+                link(rt, argument)
+            elif kind == "recent":
+                now = latest + timedelta(hours=1)
+                since = iso(now - timedelta(hours=argument)) or ""
+                expected = recent(from_scratch(rt, now), since)
+                same(kept(replace(rt, read_only=True), now, since), expected)  # new visits in memory
+                same(kept(rt, now, since), expected)
             else:
                 forget(rt, "shared@example.com", now=now)
+            ordered(rt)
         now = max(START + timedelta(days=21), latest)
         same(kept(rt, now), from_scratch(rt, now))
         same_figures(rt, now, 5 * 86_400 + 3_600)
+
+
+def test_a_reader_of_recent_leads_stops_early_but_keeps_each_linked_lead_whole(workspace):
+    """`status`' last 24 hours read the linked visitors, then the others down to the first seen before then."""
+    write_config(workspace, "[leads]\nretention_days = 10\nhalf_life_days = 3\n")
+    rt = Runtime(data_dir=workspace / "data", config_path=workspace / "arkops.toml", env_file=workspace / ".env")
+    day = 86_400
+    # shared@ is two visitors, one seen 3 days ago; v4 (seen 3 days ago) is linked by an imported request
+    # and seen again in memory only (read-only) below; v3 is recent, v5 old.
+    visits = [(0, 3_600, "/pricing", True, ""), (1, 3 * day, "/demo", True, ""), (3, 3 * day, "/demo", False, "")]
+    _append(rt, [*visits, (4, 100, "/demo", False, ""), (5, 200, "/trial", False, "")])
+    now = START + timedelta(days=3, hours=1)
+    since = iso(now - timedelta(hours=24)) or ""
+    assert kept(rt, now).keys() == {"shared@example.com", "v00000000003", "v00000000004", "v00000000005"}
+    ordered(rt)
+    found = kept(rt, now, since)
+    assert found.keys() == {"shared@example.com", "v00000000003"}
+    same(found, recent(from_scratch(rt, now), since))
+    assert found["shared@example.com"]["visits"] == 2  # the old visitor of the lead is read too
+
+    link(rt, 4)  # the links changed: the next writer orders the lines again, a read-only reader reads them all
+    _append(replace(rt, read_only=True), [(4, 3 * day + 60, "/demo", False, "")])
+    same(kept(replace(rt, read_only=True), now, since), recent(from_scratch(rt, now), since))
+    assert "req4@example.com" in kept(replace(rt, read_only=True), now, since)
+    same(kept(rt, now, since), recent(from_scratch(rt, now), since))
+    ordered(rt)
+
+    link(rt, 5)  # no new visit of v5: its line still moves to the linked ones, so readers may stop early again
+    same(kept(rt, now, since), recent(from_scratch(rt, now), since))
+    header = json.loads((rt.data_dir / "lead_state.tsv").read_bytes().partition(b"\n")[0])
+    assert header["links"] == links_digest(linked_visitors(rt)) and header["linked"] == 4
+    ordered(rt)
 
 
 def test_leads_rebuild_makes_the_same_state_from_the_day_files(cli, workspace, monkeypatch):

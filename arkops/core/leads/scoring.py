@@ -133,30 +133,34 @@ def _glance(rows: list[list], email: str | None, now_seconds: float, half_life_s
     )
 
 
-def kept_leads(rt: Runtime, *, now: datetime, wanted: Callable[[Glance], bool] | None = None) -> Iterator[Lead]:
+def kept_leads(
+    rt: Runtime, *, now: datetime, wanted: Callable[[Glance], bool] | None = None, since: str = ""
+) -> Iterator[Lead]:
     """The leads of the kept state (brought up to date with the stored visits) that `wanted` accepts (every one
-    without it), scored at `now`; streamed, and only the accepted leads' records are read."""
+    without it), scored at `now`; streamed, and only the accepted leads' records are read. With `since` (an
+    `iso` moment), leads last seen before it may be left out unread: `wanted` must refuse them anyway."""
     from arkops.core.leads.imports import linked_visitors
 
     links = linked_visitors(rt)
     half_life = rt.config["leads"]["half_life_days"] * 86_400
     moment = now.timestamp()
 
-    for group in groups(rt, links):
+    for group in groups(rt, links, since):
         rows = [row for row, _ in group]
         email = rows[0][4] or links.get(rows[0][0])
         if wanted is None or wanted(_glance(rows, email, moment, half_life)):
             yield _lead([read() for _, read in group], email, moment, half_life)
 
 
-def glances(rt: Runtime, *, now: datetime) -> Iterator[Glance]:
-    """Every lead's glance (score, last visit, hot page, visits), no record read: the cheapest reading."""
+def glances(rt: Runtime, *, now: datetime, since: str = "") -> Iterator[Glance]:
+    """Every lead's glance (score, last visit, hot page, visits), no record read: the cheapest reading. With
+    `since`, leads last seen before it may be left out (as `kept_leads`)."""
     from arkops.core.leads.imports import linked_visitors
 
     links = linked_visitors(rt)
     half_life = rt.config["leads"]["half_life_days"] * 86_400
     moment = now.timestamp()
-    for group in groups(rt, links):
+    for group in groups(rt, links, since):
         rows = [row for row, _ in group]
         yield _glance(rows, rows[0][4] or links.get(rows[0][0]), moment, half_life)
 
@@ -199,7 +203,7 @@ def list_leads(
             or (end and glance.last >= end)
         )
 
-    rows = [lead_row(lead, threshold) for lead in kept_leads(rt, now=now, wanted=wanted)]
+    rows = [lead_row(lead, threshold) for lead in kept_leads(rt, now=now, wanted=wanted, since=start)]
     return sorted(rows, key=lambda r: (-r["score"], r["lead"]))
 
 

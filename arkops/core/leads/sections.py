@@ -20,7 +20,7 @@ def status(rt: Runtime, *, now: datetime) -> list[Section]:
     since = iso(now - DAY) or ""
     threshold = rt.config["leads"]["hot_score"]
     recent = hot = 0
-    for glance in glances(rt, now=now):  # no record read: the summaries say enough
+    for glance in glances(rt, now=now, since=since):  # no record read, only the last day's: the summaries say enough
         if glance.last >= since:
             recent += 1
             hot += glance.hot(threshold)
@@ -39,7 +39,7 @@ def report(rt: Runtime, *, now: datetime, months: int) -> list[Section]:
     start = iso(since) or ""
     counts: Counter[str] = Counter()
     hot: Counter[str] = Counter()
-    for lead in kept_leads(rt, now=now, wanted=lambda glance: glance.last >= start):
+    for lead in kept_leads(rt, now=now, wanted=lambda glance: glance.last >= start, since=start):
         source = lead.source()
         counts[source] += 1
         hot[source] += lead.hot(threshold)

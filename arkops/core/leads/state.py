@@ -20,6 +20,17 @@ makes the state be rebuilt from the day files (`rebuild`, `leads rebuild`).
 Reading keeps memory bounded by the new visits, not by the history: the
 state file is streamed and rewritten a line at a time.
 
+The lines are in an order readers can stop early in: first every linked
+visitor (one whose visits carried an email, or an imported lead's visitor:
+the header keeps a digest of those links and how many lines they are), then
+the others, most recent last visit first. A reader that wants the leads seen
+since a moment (`status`' last 24 hours, `leads scan`'s re-alert window,
+`leads list --since`) reads the linked lines, then stops at the first line
+older than that moment: its cost follows the recent visitors, not everyone
+kept. When the imported leads' links changed since the state was written,
+the next writer puts the lines in order again, and a read-only reader reads
+every line.
+
 `status` runs read-only: it applies the new visits in memory and writes nothing.
 """
 
@@ -33,6 +44,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import BinaryIO
 
 import orjson
 
@@ -44,7 +56,8 @@ from arkops.store.files import FILE_MODE, fsync_dir
 
 STATE_FILE = "lead_state.tsv"
 STATE_LOCK = "lead-state"
-VERSION = 3  # 2: the summary holds the last visit's epoch seconds; 3: each day file's last applied bytes
+VERSION = 4  # 2: the summary holds the last visit's epoch seconds; 3: each day file's last applied bytes;
+# 4: linked visitors first, then the others by last visit, most recent first
 TAIL = 64
 HISTORY_KEPT = 8  # the last visits a digest shows
 READ_CHUNK = 1 << 20
@@ -139,9 +152,26 @@ def new_record(visitor: str) -> dict:
 class Header:
     settings: str = ""
     applied: dict[str, list] = field(default_factory=dict)  # day -> [bytes applied, inode, their last bytes]
+    links: str = ""  # `links_digest` of the imported leads' visitors the lines were ordered with
+    linked: int = 0  # the linked visitors' lines, first
 
     def line(self) -> bytes:
-        return orjson.dumps({"version": VERSION, "settings": self.settings, "applied": self.applied}) + b"\n"
+        data = {"version": VERSION, "settings": self.settings, "applied": self.applied}
+        return orjson.dumps(data | {"links": self.links, "linked": self.linked}) + b"\n"
+
+
+def links_digest(links: dict[str, str]) -> str:
+    """What the lines' order depends on besides the records: which visitors an imported lead links."""
+    return hashlib.sha256(orjson.dumps(sorted(links.items()))).hexdigest()[:16]
+
+
+def _linked(row: list, links: dict[str, str]) -> bool:
+    return bool(row[4]) or row[0] in links
+
+
+def _recency(row: list) -> tuple[str, str]:
+    """The unlinked lines' order, most recent first: this, descending (last visit, then visitor)."""
+    return row[2], row[0]
 
 
 def _read_header(path: Path) -> Header | None:
@@ -156,7 +186,7 @@ def _read_header(path: Path) -> Header | None:
         raise CorruptFileError(path, "line 1 is not JSON") from None
     if not isinstance(data, dict) or data.get("version") != VERSION:
         return None  # another layout: rebuilt
-    return Header(data.get("settings", ""), data.get("applied", {}))
+    return Header(data.get("settings", ""), data.get("applied", {}), data.get("links", ""), data.get("linked", 0))
 
 
 def summary(record: dict) -> list:
@@ -184,6 +214,12 @@ def _lines(path: Path) -> Iterator[tuple[list, bytes]]:
                 tab = b""
             if not tab:
                 raise CorruptFileError(path, f"line {number} is not a kept visitor")
+
+
+def _visitor(line: bytes) -> str:
+    """A state line's visitor, cut from its text (`["<visitor>",...`) unless it holds an escape (then parsed)."""
+    found = line[2 : line.find(b'"', 2)]
+    return str(orjson.loads(line.partition(b"\t")[0])[0]) if b"\\" in found else found.decode()
 
 
 def _record(path: Path, raw: bytes) -> dict:
@@ -314,26 +350,35 @@ def merge_records(into: dict, extra: dict, half_life_seconds: float) -> dict:
 Entry = tuple[list, Callable[[], dict]]  # a visitor's summary, and how to read their whole record
 
 
-def entries(rt: Runtime) -> Iterator[Entry]:
+def entries(rt: Runtime, links: dict[str, str], since: str = "") -> Iterator[Entry]:
     """Every visitor's summary and record, up to date with the day files (brought up to date first, unless
-    read-only: then the new visits are added in memory). The record is parsed only when asked for."""
+    read-only: then the new visits are added in memory). The record is parsed only when asked for. With
+    `since`, unlinked visitors whose last visit is before it may be left out (read up to the first of them)."""
     path = state_path(rt)
     if not rt.store.read_only and rt.data_dir.is_dir():
         refresh(rt)
-        for row, raw in _lines(path):
+        kept = _read_header(path)
+        cut = since if kept is not None and kept.links == links_digest(links) else ""
+        for number, (row, raw) in enumerate(_lines(path)):
+            if cut and kept is not None and number >= kept.linked and row[2] < cut:
+                return
             yield row, partial(_record, path, raw)
         return
-    pending = _pending(rt, _read_header(path))
+    kept = _read_header(path)
+    pending = _pending(rt, kept)
     half_life = rt.config["leads"]["half_life_days"] * 86_400
     updated = dict(pending.updated)
-    if not pending.rebuilt:
-        for row, raw in _lines(path):
+    if not pending.rebuilt and kept is not None:
+        cut = since if kept.links == links_digest(links) else ""
+        for number, (row, raw) in enumerate(_lines(path)):
             extra = updated.pop(row[0], None)
-            if extra is None:
-                yield row, partial(_record, path, raw)
-            else:
+            if extra is not None:
                 record = merge_records(_record(path, raw), extra, half_life)
                 yield summary(record), partial(dict, record)
+            elif not (cut and number >= kept.linked and row[2] < cut):
+                yield row, partial(_record, path, raw)
+            elif not updated:
+                return  # past the cut, and every visitor with new visits merged
     for record in updated.values():
         yield summary(record), partial(dict, record)
 
@@ -346,31 +391,24 @@ class Refreshed:
 
 
 def refresh(rt: Runtime, *, rebuild: bool = False) -> Refreshed:
-    """Apply the day files' new visits to the kept state (or make it again from them all); what was done."""
+    """Apply the day files' new visits to the kept state (or make it again from them all), in the readers'
+    order (see the module); what was done."""
+    from arkops.core.leads.imports import linked_visitors
+
     path = state_path(rt)
     with rt.store.lock(STATE_LOCK, what="the leads' kept state"):
-        pending = _pending(rt, None if rebuild else _read_header(path))
-        half_life = rt.config["leads"]["half_life_days"] * 86_400
-        if not pending.updated and not pending.rebuilt and path.exists():
+        kept = None if rebuild else _read_header(path)
+        pending = _pending(rt, kept)
+        links = linked_visitors(rt)
+        pending.header.links = links_digest(links)
+        reorder = kept is None or kept.links != pending.header.links
+        if not pending.updated and not pending.rebuilt and path.exists() and not reorder:
             return Refreshed(0, False, set())
         ensure_dir(path.parent)
         temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        visitors = 0
         try:
             with open(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb") as out:
-                out.write(pending.header.line())
-                updated = dict(pending.updated)
-                if not pending.rebuilt:
-                    for row, raw in _lines(path):  # a visitor without new visits: their line as it was
-                        extra = updated.pop(row[0], None)
-                        if extra is None:
-                            out.write(orjson.dumps(row) + b"\t" + raw)
-                        else:
-                            out.write(state_line(merge_records(_record(path, raw), extra, half_life)))
-                        visitors += 1
-                for record in updated.values():
-                    out.write(state_line(record))
-                    visitors += 1
+                visitors = _write(rt, out, pending, None if pending.rebuilt or kept is None else kept, links)
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(temp, path)
@@ -378,6 +416,66 @@ def refresh(rt: Runtime, *, rebuild: bool = False) -> Refreshed:
             temp.unlink(missing_ok=True)
         fsync_dir(path.parent)
     return Refreshed(visitors, pending.rebuilt, set(pending.updated))
+
+
+def _write(rt: Runtime, out: BinaryIO, pending: Pending, kept: Header | None, links: dict[str, str]) -> int:
+    """The state file: its header, the linked visitors' lines, then the others, most recent first. The kept lines
+    are read twice: first for the records the new visits change and the lines that change sections (links that
+    changed), then copied in order with the changed ones merged in. Returns the visitors written."""
+    path = state_path(rt)
+    half_life = rt.config["leads"]["half_life_days"] * 86_400
+    records = dict(pending.updated)  # visitor -> whole record, once merged with the kept one
+    moved: dict[str, tuple[list, bytes]] = {}  # kept lines that change sections
+    stay_linked = 0
+    if kept is not None:
+        reorder = kept.links != pending.header.links
+        for number, line in enumerate(_raw_lines(path)):
+            visitor = _visitor(line)
+            in_linked = number < kept.linked
+            if visitor in records:
+                records[visitor] = merge_records(_record(path, line.partition(b"\t")[2]), records[visitor], half_life)
+            elif reorder and (in_linked or visitor in links):
+                head, _, raw = line.partition(b"\t")
+                row = orjson.loads(head)
+                if _linked(row, links) != in_linked:
+                    moved[visitor] = row, raw
+                else:
+                    stay_linked += in_linked
+            else:
+                stay_linked += in_linked
+    lines = {visitor: (summary(record), orjson.dumps(record) + b"\n") for visitor, record in records.items()}
+    lines |= moved
+    linked = sorted((row, raw) for row, raw in lines.values() if _linked(row, links))
+    later = sorted(((row, raw) for row, raw in lines.values() if not _linked(row, links)), key=lambda e: _recency(e[0]))
+    pending.header.linked = stay_linked + len(linked)
+    out.write(pending.header.line())
+    written = 0
+    kept_lines = _lines(path) if kept is not None else iter(())
+    for number, (row, raw) in enumerate(kept_lines):
+        if row[0] in lines:
+            continue
+        if kept is not None and number >= kept.linked:
+            for new_row, new_raw in linked:  # the new linked lines go after the kept ones
+                out.write(orjson.dumps(new_row) + b"\t" + new_raw)
+            written += len(linked)
+            linked = []
+            while later and _recency(later[-1][0]) > _recency(row):
+                new_row, new_raw = later.pop()
+                out.write(orjson.dumps(new_row) + b"\t" + new_raw)
+                written += 1
+        out.write(orjson.dumps(row) + b"\t" + raw)
+        written += 1
+    for new_row, new_raw in [*linked, *reversed(later)]:
+        out.write(orjson.dumps(new_row) + b"\t" + new_raw)
+        written += 1
+    return written
+
+
+def _raw_lines(path: Path) -> Iterator[bytes]:
+    """A state file's visitor lines, unparsed (the header skipped)."""
+    with open(path, "rb") as handle:
+        handle.readline()
+        yield from handle
 
 
 def forget_state(rt: Runtime) -> None:
@@ -391,11 +489,12 @@ def score_at(record: dict, now_seconds: float, half_life_seconds: float) -> floa
     return float(record["s"] * 0.5 ** (age / half_life_seconds))
 
 
-def groups(rt: Runtime, links: dict[str, str]) -> Iterator[list[Entry]]:
+def groups(rt: Runtime, links: dict[str, str], since: str = "") -> Iterator[list[Entry]]:
     """The visitors grouped by lead: a visitor alone, or every visitor linked to one email (by a visit's email
-    or an imported lead). Unlinked visitors stream; linked ones are held until the end (they are few)."""
+    or an imported lead). Unlinked visitors stream; linked ones are held until the end (they are few). With
+    `since`, a lone visitor whose last visit is before it may be left out (`entries`)."""
     linked: dict[str, list[Entry]] = defaultdict(list)
-    for entry in entries(rt):
+    for entry in entries(rt, links, since):
         row = entry[0]
         email = row[4] or links.get(row[0])  # a visit's own email wins, as it always did
         if email:
