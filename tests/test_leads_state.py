@@ -19,7 +19,7 @@ from arkops.clock import iso, parse_iso
 from arkops.core.leads import daily, query
 from arkops.core.leads.imports import linked_visitors
 from arkops.core.leads.retention import drop_old_visits
-from arkops.core.leads.scoring import kept_leads, links, page_stats
+from arkops.core.leads.scoring import glances, kept_leads, links, page_stats
 from arkops.core.leads.state import links_digest
 from arkops.core.leads.visits import day_file, match_page, read_visits, tracked_pages
 from arkops.core.privacy.service import forget
@@ -53,8 +53,15 @@ def from_scratch(rt: Runtime, now: datetime) -> dict[str, dict]:
         lead["score"] += page.weight * 0.5 ** (age / half_life)
         lead["visits"] += 1
         lead["last"] = visit["at"]
+        for kind, name in (("utm", "utm_source"), ("referrer", "referrer_domain")):
+            if visit.get(name):
+                lead.setdefault(kind, []).append((visit["at"], visit[name]))
         if page.hot and (lead["hot"] is None or (visit["at"], page.label) < lead["hot"][::-1]):
             lead["hot"] = (page.label, visit["at"])  # the first hot visit (of two in one second, by label)
+    for lead in leads.values():  # the first UTM source, else the first referrer domain
+        pairs = lead.pop("utm", None) or lead.pop("referrer", None)
+        lead.pop("referrer", None)
+        lead["source"] = min(pairs)[1] if pairs else "direct"
     return leads
 
 
@@ -67,8 +74,31 @@ def kept(rt: Runtime, now: datetime, since: str = "") -> dict[str, dict]:
             "first": lead.first_at,
             "last": lead.last["at"],
             "hot": (lead.hot_visit["label"], lead.hot_visit["at"]) if lead.hot_visit else None,
+            "source": lead.source(),
         }
         for lead in kept_leads(rt, now=now, wanted=lambda glance: glance.last >= since, since=since)
+    }
+
+
+def glanced(rt: Runtime, now: datetime, since: str = "") -> dict[str, dict]:
+    """What the summaries alone tell (`status` and the report read no record): as `kept`, less the hot visit."""
+    return {
+        glance.key: {
+            "score": glance.score,
+            "visits": glance.count,
+            "last": glance.last,
+            "hot": glance.hot_page,
+            "source": glance.source(),
+        }
+        for glance in glances(rt, now=now, since=since)
+        if glance.last >= since
+    }
+
+
+def as_glanced(leads: dict[str, dict]) -> dict[str, dict]:
+    return {
+        key: {k: v for k, v in lead.items() if k != "first"} | {"hot": lead["hot"] is not None}
+        for key, lead in leads.items()
     }
 
 
@@ -331,7 +361,9 @@ def test_kept_state_and_aggregates_equal_a_computation_from_scratch(workspace, s
                 since = iso(now - timedelta(hours=argument)) or ""
                 expected = recent(from_scratch(rt, now), since)
                 same(kept(replace(rt, read_only=True), now, since), expected)  # new visits in memory
+                same(glanced(replace(rt, read_only=True), now, since), as_glanced(expected))
                 same(kept(rt, now, since), expected)
+                same(glanced(rt, now, since), as_glanced(expected))
             else:
                 forget(rt, "shared@example.com", now=now)
             ordered(rt)

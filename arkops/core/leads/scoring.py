@@ -112,16 +112,28 @@ class Glance:
     last: str
     hot_page: bool
     count: int
+    first_source: str  # as `Lead.first_source`
 
     def hot(self, threshold: float) -> bool:
         return self.hot_page or self.score >= threshold
 
+    def source(self) -> str:
+        return self.first_source or "direct"
+
+
+def _first_source(utm: list | None, referrer: list | None) -> str:
+    """The first UTM source, else the first referrer domain (each kept as [at, value]), else ""."""
+    pair = utm or referrer
+    return str(pair[1]) if pair else ""
+
 
 def _glance(rows: list[list], email: str | None, now_seconds: float, half_life_seconds: float) -> Glance:
     if len(rows) == 1:  # most leads: one visitor
-        visitor, score, last, hot_page, _, count, seconds = rows[0]
+        visitor, score, last, hot_page, _, count, seconds, utm, referrer = rows[0]
         score *= 0.5 ** (max(now_seconds - seconds, 0.0) / half_life_seconds)
-        return Glance(email or visitor, email, (visitor,), score, last, hot_page, count)
+        return Glance(email or visitor, email, (visitor,), score, last, hot_page, count, _first_source(utm, referrer))
+    utm = min((row[7] for row in rows if row[7]), default=None)
+    referrer = min((row[8] for row in rows if row[8]), default=None)
     return Glance(
         key=email or rows[0][0],
         email=email,
@@ -130,6 +142,7 @@ def _glance(rows: list[list], email: str | None, now_seconds: float, half_life_s
         last=max(row[2] for row in rows),
         hot_page=any(row[3] for row in rows),
         count=sum(row[5] for row in rows),
+        first_source=_first_source(utm, referrer),
     )
 
 
@@ -203,7 +216,7 @@ def list_leads(
             or (end and glance.last >= end)
         )
 
-    rows = [lead_row(lead, threshold) for lead in kept_leads(rt, now=now, wanted=wanted, since=start)]
+    rows = [lead_row(lead, threshold) for lead in kept_leads(rt, now=now, wanted=wanted, since=start or "")]
     return sorted(rows, key=lambda r: (-r["score"], r["lead"]))
 
 

@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from arkops.clock import iso
-from arkops.core.leads.scoring import glances, kept_leads
+from arkops.core.leads.scoring import glances
 from arkops.core.sections import Chart, Figure, Section, formats, table
 from arkops.runtime import Runtime
 
@@ -39,10 +39,11 @@ def report(rt: Runtime, *, now: datetime, months: int) -> list[Section]:
     start = iso(since) or ""
     counts: Counter[str] = Counter()
     hot: Counter[str] = Counter()
-    for lead in kept_leads(rt, now=now, wanted=lambda glance: glance.last >= start, since=start):
-        source = lead.source()
-        counts[source] += 1
-        hot[source] += lead.hot(threshold)
+    for glance in glances(rt, now=now, since=start):  # no record read: the summaries hold the first source
+        if glance.last >= start:
+            source = glance.source()
+            counts[source] += 1
+            hot[source] += glance.hot(threshold)
     top = sorted(counts, key=lambda s: (-counts[s], s))[:TOP_SOURCES]
     rows = [{"source": s, "leads": counts[s], "hot": hot[s]} for s in top]
     charts = []

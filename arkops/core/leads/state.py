@@ -57,7 +57,7 @@ from arkops.store.files import FILE_MODE, fsync_dir
 STATE_FILE = "lead_state.tsv"
 STATE_LOCK = "lead-state"
 VERSION = 4  # 2: the summary holds the last visit's epoch seconds; 3: each day file's last applied bytes;
-# 4: linked visitors first, then the others by last visit, most recent first
+# 4: linked visitors first, then the others by last visit, most recent first; the summary holds the first source
 TAIL = 64
 HISTORY_KEPT = 8  # the last visits a digest shows
 READ_CHUNK = 1 << 20
@@ -191,8 +191,19 @@ def _read_header(path: Path) -> Header | None:
 
 def summary(record: dict) -> list:
     """What a reader decides on before it reads a whole record: [visitor, score at the last visit, last
-    visit, opened a hot page, email, visits, the last visit in seconds since 1970]."""
-    return [record["v"], record["s"], record["l"], "ha" in record, record.get("e"), record["n"], epoch(record["l"])]
+    visit, opened a hot page, email, visits, the last visit in seconds since 1970, the first UTM source and
+    the first referrer domain (each [at, value] or null)]."""
+    return [
+        record["v"],
+        record["s"],
+        record["l"],
+        "ha" in record,
+        record.get("e"),
+        record["n"],
+        epoch(record["l"]),
+        record.get("us"),
+        record.get("rd"),
+    ]
 
 
 def state_line(record: dict) -> bytes:
