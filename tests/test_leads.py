@@ -247,6 +247,57 @@ def test_scan_sends_one_digest_then_only_what_grew_within_the_hourly_cap(cli, wo
     assert len(digests(smtp_server)) == 3
 
 
+def test_a_scan_with_nothing_new_reads_no_lead_until_something_could_make_news(
+    cli, workspace, monkeypatch, smtp_server
+):
+    write_config(workspace, '[leads]\nsources = ["access.log"]\n')  # hot_score 8, half-life 7 days
+    log = workspace / "access.log"
+    append(
+        log,
+        *(line(NOW - timedelta(minutes=m), "203.0.113.7", "/demo") for m in range(13, 4, -1)),  # 9 points: hot
+        line(NOW - timedelta(minutes=5), "198.51.100.9", "/pricing", SAFARI),  # a hot page
+    )
+
+    def scan(at: datetime) -> str:
+        monkeypatch.setenv("ARKOPS_NOW", iso(at))
+        result = cli("leads", "scan")
+        assert result.code == 0, result.err
+        return result.err
+
+    def hot(at: datetime) -> int:
+        monkeypatch.setenv("ARKOPS_NOW", iso(at))
+        return len(json.loads(cli("leads", "list", "--hot", "--format", "json").out))
+
+    assert "2 hot lead(s), 2 in a new digest" in scan(NOW)
+    unchanged = "nothing new (unchanged since the last scan)"
+    assert f"2 hot lead(s), {unchanged}" in scan(NOW + timedelta(minutes=15))
+    assert f"2 hot lead(s), {unchanged}" in scan(NOW + timedelta(days=1))
+    # 9 x 2^(-t/7 days) falls under 8 after 1.19 days: the record of the last scan ends there
+    out = scan(NOW + timedelta(days=2))
+    assert "1 hot lead(s), nothing new" in out and "unchanged" not in out and hot(NOW + timedelta(days=2)) == 1
+    assert f"1 hot lead(s), {unchanged}" in scan(NOW + timedelta(days=2, minutes=15))
+
+    monkeypatch.setenv("ARKOPS_NOW", iso(NOW + timedelta(days=2, minutes=20)))
+    assert cli("trials", "signup", "lea@example.com", "--plan", "pro").code == 0  # a new lead, no new visit
+    assert "1 new lead(s) (signups, demo requests) in a new digest" in scan(NOW + timedelta(days=2, minutes=30))
+    assert unchanged in scan(NOW + timedelta(days=2, minutes=45))
+
+    write_config(workspace, '[leads]\nsources = ["access.log"]\nhot_score = 6\n')  # the demo visitor scores 7.4
+    out = scan(NOW + timedelta(days=2, hours=1))
+    assert "2 hot lead(s), nothing new" in out and "unchanged" not in out  # hot again, but alerted at 9 before
+    assert f"2 hot lead(s), {unchanged}" in scan(NOW + timedelta(days=2, hours=1, minutes=15))
+
+    append(log, line(NOW + timedelta(days=2, hours=1, minutes=20), "192.0.2.4", "/trial"))
+    out = scan(NOW + timedelta(days=2, hours=1, minutes=30))
+    assert "3 hot lead(s), 1 in a new digest" in out and "unchanged" not in out
+    assert cli("mail", "flush").code == 0
+    assert [m["Subject"].split(" in the last")[0] for m in digests(smtp_server)] == [
+        "2 hot leads",
+        "1 new lead(s)",
+        "1 hot lead",
+    ]
+
+
 def test_import_links_demo_requests_and_skips_bad_records(cli, workspace, monkeypatch):
     monkeypatch.setenv("ARKOPS_NOW", iso(NOW))
     log = workspace / "access.log"

@@ -54,14 +54,14 @@ def from_scratch(rt: Runtime, now: datetime) -> dict[str, dict]:
         lead["visits"] += 1
         lead["last"] = visit["at"]
         for kind, name in (("utm", "utm_source"), ("referrer", "referrer_domain")):
-            if visit.get(name):
-                lead.setdefault(kind, []).append((visit["at"], visit[name]))
+            if visit.get(name):  # a visitor's first (in one second, the first stored); a lead's, their earliest
+                lead.setdefault(kind, {}).setdefault(visit["visitor"], (visit["at"], visit[name]))
         if page.hot and (lead["hot"] is None or (visit["at"], page.label) < lead["hot"][::-1]):
             lead["hot"] = (page.label, visit["at"])  # the first hot visit (of two in one second, by label)
     for lead in leads.values():  # the first UTM source, else the first referrer domain
         pairs = lead.pop("utm", None) or lead.pop("referrer", None)
         lead.pop("referrer", None)
-        lead["source"] = min(pairs)[1] if pairs else "direct"
+        lead["source"] = min(pairs.values())[1] if pairs else "direct"
     return leads
 
 

@@ -180,14 +180,16 @@ def _insert(db: Db, lead: dict) -> bool:
 
 
 def imported(rt: Runtime) -> list[dict]:
-    """Every imported lead, oldest first."""
+    """Every imported lead, oldest first: kept beside the leads database while it is unchanged, since that
+    file also holds every alert ever recorded and most readers (each scan, `status`) want only these."""
     memo = rt.memo.get("leads:imports")
     if memo is None:
-        with rt.store.transaction(LEADS_DB) as db:
-            memo = [dict(doc, key=key) for key, doc in db.items(IMPORTS)]
-        memo.sort(key=lambda d: (d["created_at"], d["email"]))
-        rt.memo["leads:imports"] = memo
+        memo = rt.memo["leads:imports"] = rt.store.derived("leads-imports", LEADS_DB, _all_imported) or []
     return memo
+
+
+def _all_imported(db: Db) -> list[dict]:
+    return sorted((dict(doc, key=key) for key, doc in db.items(IMPORTS)), key=lambda d: (d["created_at"], d["email"]))
 
 
 def linked_visitors(rt: Runtime) -> dict[str, str]:

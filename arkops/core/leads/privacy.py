@@ -4,8 +4,8 @@ A stored visit names a person by its `email` (the app passed it) or its `ip`
 (under `ip_storage = "full"`). Other visits are theirs through the visitor
 id: a visitor (stored address and user agent) whose visit carried their
 email, or whom one of their imported leads names. Export shows all of
-them; forget removes all of them, and the scan's alert records kept under
-those visitor ids. The imported leads themselves and alerts keyed by the
+them; forget removes all of them, the scan's alert records kept under
+those visitor ids, and the last scan's record of what it saw. The imported leads themselves and alerts keyed by the
 email go through the generic handling of the `leads` database, which runs
 after this one (`visits` is declared first, so the links still exist here).
 """
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from arkops.core.leads import LEADS_DB, daily
 from arkops.core.leads.imports import imported
 from arkops.core.leads.ingest import VISITS_LOCK
-from arkops.core.leads.scan import ALERTS
+from arkops.core.leads.scan import ALERTS, META, SEEN
 from arkops.core.leads.state import forget_state
 from arkops.core.leads.visits import day_files
 from arkops.runtime import Runtime
@@ -68,7 +68,8 @@ def forget(rt: Runtime, who: Person, *, now: datetime) -> dict[str, int]:
             forget_state(rt)  # it holds their address and email too; the next reader makes it again without them
     if removed:
         daily.refresh(rt)  # the rewritten days' aggregates (their emails too) made again now
-    if linked and rt.store.path(LEADS_DB).exists():
+    if rt.store.path(LEADS_DB).exists():
         with rt.store.transaction(LEADS_DB) as db:
             alerts = sum(db.delete(ALERTS, visitor) for visitor in linked)
+            db.delete(META, SEEN)  # what the last scan saw, their alerts among it: the next scan reads every lead
     return {"visits records": removed, "lead alerts by visitor": alerts}

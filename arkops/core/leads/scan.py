@@ -15,21 +15,36 @@ digest names at most `digest_max` leads, the hottest (or earliest) first,
 and counts the rest. A hot lead whose last visit is older than
 `realert_hours` when first seen (history ingested for the first time) is
 recorded without an alert; a signup or demo request that old is never news.
+
+A scan with nothing new reads no lead (the 15-minute cron run on a quiet
+site): each scan records, with its alerts, what it saw (the kept state's
+header, the settings the alerts depend on), how many leads were hot, the new
+leads it named, and until when that stays true with no new visit. Until
+then, a lead's score only decays and no lead can become news, unless it
+crosses below `hot_score` (the earliest such moment ends it), an alerted
+lead's re-alert window ends with a score above the one alerted (idem), or
+leads were left waiting for the hourly cap (then there is no such moment).
+A scan that finds the state, the links, the settings and the candidates
+for a new-leads digest unchanged before that moment reports the recorded
+count and reads nothing else.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+
+import orjson
 
 from arkops.clock import iso, local_time, parse_iso
 from arkops.core.leads import LEADS_DB
 from arkops.core.leads.imports import ImportReport
 from arkops.core.leads.ingest import IngestReport, ingest
 from arkops.core.leads.scoring import Glance, Lead, kept_leads
-from arkops.core.leads.state import refresh
+from arkops.core.leads.state import refresh, state_header
 from arkops.core.notify import batched, notify
 from arkops.core.watch import WatchReport
 from arkops.runtime import Runtime
@@ -38,6 +53,8 @@ from arkops.store import Db
 ALERTS = "alerts"
 META = "meta"
 DIGESTS = "digests"
+SEEN = "scan"  # in META: what the last scan saw, and until when a scan with nothing new need not read a lead
+SEEN_FOR = timedelta(days=7)  # the longest a scan's record stands without any change
 HISTORY_SHOWN = 8
 FIRST_PAGES = 5  # the tracked pages a new lead's visitor saw first, as the digest shows them
 
@@ -53,6 +70,8 @@ class ScanReport:
     quiet: int = 0
     waiting: int = 0
     digest: bool = False
+    leads_read: int = 0  # leads whose whole records were read
+    unchanged: bool = False  # nothing that could make news changed since the last scan: no lead was read
 
     def counts(self) -> dict[str, int]:
         counts = self.ingested.counts() if self.ingested else {}
@@ -65,6 +84,7 @@ class ScanReport:
             "new_leads": len(self.new_leads),
             "not_alerted": self.quiet,
             "waiting": self.waiting,
+            "leads_read": self.leads_read,
         }
 
     def summary(self) -> str:
@@ -78,7 +98,7 @@ class ScanReport:
         line = (
             f"{self.hot} hot lead(s), {len(self.alerted)} in a new digest"
             if self.alerted
-            else f"{self.hot} hot lead(s), nothing new"
+            else f"{self.hot} hot lead(s), nothing new" + (" (unchanged since the last scan)" if self.unchanged else "")
         )
         parts.append(line)
         if self.new_leads:
@@ -169,11 +189,21 @@ def scan(rt: Runtime, *, now: datetime) -> ScanReport:
     signups = recent_signups(rt, since=now - realert)
     requests = imported(rt)
     wanted = {s["email"] for s in signups} | {r["email"] for r in requests}
+    candidates = {"trial:" + s["email"] for s in signups}
+    candidates |= {"import:" + r["key"] for r in requests if now - parse_iso(r["created_at"]) <= realert}
     leads: list[Lead] = []
     collected: dict[str | None, Lead] = {}
     threshold = config["hot_score"]
     touched = refresh(rt)
+    basis = _basis(rt, config)
+    if not touched.visitors and not touched.rebuilt:
+        seen = last_seen(rt)
+        if seen and seen["basis"] == basis and iso(now) < seen["until"] and seen["named"] == _digest(candidates):
+            report.hot, report.unchanged = seen["hot"], True  # nothing changed that could make news: no lead read
+            return report
     recent = iso(now - realert) or ""
+    half_life = config["half_life_days"] * 86_400
+    until = [now + SEEN_FOR]
 
     def news_possible(glance: Glance) -> bool:
         """A hot lead can be news only with a visit in the re-alert window, or one this scan brought (history
@@ -181,6 +211,8 @@ def scan(rt: Runtime, *, now: datetime) -> ScanReport:
         if not glance.hot(threshold):
             return glance.email in wanted
         report.hot += 1
+        if not glance.hot_page:  # hot by its score: no longer hot once it decays below the threshold
+            until.append(now + timedelta(seconds=half_life * math.log2(glance.score / threshold)))
         return (
             glance.last >= recent
             or touched.rebuilt
@@ -189,6 +221,7 @@ def scan(rt: Runtime, *, now: datetime) -> ScanReport:
         )
 
     for lead in kept_leads(rt, now=now, wanted=news_possible):  # streamed: only those leads' records are read
+        report.leads_read += 1
         if lead.hot(threshold):
             leads.append(lead)
         if lead.email in wanted:
@@ -210,7 +243,49 @@ def scan(rt: Runtime, *, now: datetime) -> ScanReport:
             sent.append(iso(now) or "")
             db.put(META, DIGESTS, {"at": sent})
             report.digest = True
+        until.extend(_realert_due(db, leads, now, realert, half_life))
+        seen = {
+            "basis": basis,
+            "hot": report.hot,
+            "until": iso(now if report.waiting else min(until)),  # leads waiting: the next scan reads them
+            "named": _digest({key for key in candidates if db.get(ALERTS, key) is not None}),
+        }
+        db.put(META, SEEN, seen)
     return report
+
+
+def _basis(rt: Runtime, config: dict) -> str:
+    """What a scan's record of what it saw rests on: the kept state's header (how far each day file was
+    applied, the links, the scoring settings) and the settings alerts depend on."""
+    text = orjson.dumps([state_header(rt).hex(), config["hot_score"], config["realert_hours"]])
+    return hashlib.sha256(text).hexdigest()[:16]
+
+
+def _digest(keys: set[str]) -> str:
+    """The new leads a scan named, as a digest: it says whether the candidates are the same, and names nobody."""
+    return hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()[:16]
+
+
+def last_seen(rt: Runtime) -> dict | None:
+    """The last scan's record of what it saw (`SEEN`), kept beside the leads database so that a scan with
+    nothing new does not parse it (it holds every alert ever recorded)."""
+    return rt.store.derived("leads-scan-seen", LEADS_DB, lambda db: db.get(META, SEEN))
+
+
+def _realert_due(db: Db, leads: list[Lead], now: datetime, realert: timedelta, half_life: float) -> list[datetime]:
+    """When alerted leads may be alerted again with no new visit: at their window's end, if their score, decaying
+    until then, still exceeds the one alerted."""
+    due = []
+    for lead in leads:
+        alert = db.get(ALERTS, lead.key) or next(
+            (a for v in sorted(lead.visitors) if (a := db.get(ALERTS, v)) is not None), None
+        )
+        if alert is None:
+            continue
+        moment = max(parse_iso(alert["at"]) + realert, now)
+        if lead.score * 0.5 ** ((moment - now).total_seconds() / half_life) > alert["score"] + 1e-6:
+            due.append(moment)
+    return due
 
 
 def _hot_news(rt: Runtime, db: Db, leads: list[Lead], now: datetime, realert: timedelta, report: ScanReport) -> News:

@@ -189,6 +189,15 @@ def _read_header(path: Path) -> Header | None:
     return Header(data.get("settings", ""), data.get("applied", {}), data.get("links", ""), data.get("linked", 0))
 
 
+def state_header(rt: Runtime) -> bytes:
+    """The kept state's header line as it is on disk (b"" without a state): it changes with every write."""
+    try:
+        with open(state_path(rt), "rb") as handle:
+            return handle.readline()
+    except FileNotFoundError:
+        return b""
+
+
 def summary(record: dict) -> list:
     """What a reader decides on before it reads a whole record: [visitor, score at the last visit, last
     visit, opened a hot page, email, visits, the last visit in seconds since 1970, the first UTM source and
