@@ -19,7 +19,7 @@ from arkops.clock import iso, parse_iso
 from arkops.core.leads import daily, query
 from arkops.core.leads.imports import linked_visitors
 from arkops.core.leads.retention import drop_old_visits
-from arkops.core.leads.scoring import glances, kept_leads, links, page_stats
+from arkops.core.leads.scoring import glances, kept_leads, lead_row, links, list_leads, page_stats
 from arkops.core.leads.state import links_digest
 from arkops.core.leads.visits import day_file, match_page, read_visits, tracked_pages
 from arkops.core.privacy.service import forget
@@ -80,6 +80,17 @@ def kept(rt: Runtime, now: datetime, since: str = "") -> dict[str, dict]:
     }
 
 
+def listed(rt: Runtime, now: datetime, *, hot: bool) -> list[dict]:
+    """`leads list`'s rows (from the summaries alone), and the same rows made from every lead's records."""
+    rows = list_leads(rt, now=now, hot=hot)
+    threshold = rt.config["leads"]["hot_score"]
+    from_records = [lead_row(lead, threshold) for lead in kept_leads(rt, now=now)]
+    assert rows == sorted(
+        (row for row in from_records if row["hot"] or not hot), key=lambda r: (-r["score"], r["lead"])
+    )
+    return rows
+
+
 def glanced(rt: Runtime, now: datetime, since: str = "") -> dict[str, dict]:
     """What the summaries alone tell (`status` and the report read no record): as `kept`, less the hot visit."""
     return {
@@ -107,8 +118,8 @@ def recent(leads: dict[str, dict], since: str) -> dict[str, dict]:
 
 
 def ordered(rt: Runtime) -> None:
-    """The state file's lines in the readers' order: linked visitors first, then the others by last visit,
-    most recent first (what lets a reader of recent leads stop early)."""
+    """The state file's lines in the readers' order: linked visitors first, then those who may be hot, then the
+    others, each of the last two by last visit, most recent first (what lets a reader stop early)."""
     path = rt.data_dir / "lead_state.tsv"
     if not path.exists():
         return
@@ -118,10 +129,15 @@ def ordered(rt: Runtime) -> None:
     links = linked_visitors(rt)
     if header["links"] != links_digest(links):
         return  # the links changed since it was written: readers read every line until the next writer
-    first, rest = rows[: header["linked"]], rows[header["linked"] :]
+    threshold = rt.config["leads"]["hot_score"]
+    cut = header["linked"] + header["hot"]
+    first, hot, rest = rows[: header["linked"]], rows[header["linked"] : cut], rows[cut:]
     assert all(row[4] or row[0] in links for row in first)
-    assert not any(row[4] or row[0] in links for row in rest)
-    assert [(row[2], row[0]) for row in rest] == sorted(((row[2], row[0]) for row in rest), reverse=True)
+    assert not any(row[4] or row[0] in links for row in hot + rest)
+    assert all(row[3] or row[1] >= threshold for row in hot)
+    assert not any(row[3] or row[1] >= threshold for row in rest)
+    for run in (hot, rest):
+        assert [(row[2], row[0]) for row in run] == sorted(((row[2], row[0]) for row in run), reverse=True)
     assert len({row[0] for row in rows}) == len(rows)
 
 
@@ -328,8 +344,11 @@ def _cut(path: Path) -> None:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(step_strategy, min_size=1, max_size=10))
 def test_kept_state_and_aggregates_equal_a_computation_from_scratch(workspace, steps):
-    # A zone whose days are not UTC days: `leads stats` counts visitors per local day.
-    write_config(workspace, 'timezone = "America/New_York"\n[leads]\nretention_days = 10\nhalf_life_days = 3\n')
+    # A zone whose days are not UTC days: `leads stats` counts visitors per local day. A low hot_score: leads
+    # hot by their score alone are common.
+    write_config(
+        workspace, 'timezone = "America/New_York"\n[leads]\nretention_days = 10\nhalf_life_days = 3\nhot_score = 2.5\n'
+    )
     with tempfile.TemporaryDirectory(dir=workspace) as folder:
         data = Path(folder)
         rt = Runtime(data_dir=data, config_path=workspace / "arkops.toml", env_file=workspace / ".env")
@@ -364,6 +383,8 @@ def test_kept_state_and_aggregates_equal_a_computation_from_scratch(workspace, s
                 same(glanced(replace(rt, read_only=True), now, since), as_glanced(expected))
                 same(kept(rt, now, since), expected)
                 same(glanced(rt, now, since), as_glanced(expected))
+                listed(replace(rt, read_only=True), now, hot=True)
+                listed(rt, now, hot=argument % 2 == 0)
             else:
                 forget(rt, "shared@example.com", now=now)
             ordered(rt)
@@ -374,19 +395,22 @@ def test_kept_state_and_aggregates_equal_a_computation_from_scratch(workspace, s
 
 def test_a_reader_of_recent_leads_stops_early_but_keeps_each_linked_lead_whole(workspace):
     """`status`' last 24 hours read the linked visitors, then the others down to the first seen before then."""
-    write_config(workspace, "[leads]\nretention_days = 10\nhalf_life_days = 3\n")
+    write_config(workspace, "[leads]\nretention_days = 10\nhalf_life_days = 3\nhot_score = 2.5\n")
     rt = Runtime(data_dir=workspace / "data", config_path=workspace / "arkops.toml", env_file=workspace / ".env")
     day = 86_400
     # shared@ is two visitors, one seen 3 days ago; v4 (seen 3 days ago) is linked by an imported request
     # and seen again in memory only (read-only) below; v3 is recent, v5 old.
     visits = [(0, 3_600, "/pricing", True, ""), (1, 3 * day, "/demo", True, ""), (3, 3 * day, "/demo", False, "")]
-    _append(rt, [*visits, (4, 100, "/demo", False, ""), (5, 200, "/trial", False, "")])
+    scored = [(6, 3 * day - 60 * n, "/demo", False, "") for n in range(3)]  # hot by its score alone: 3 >= 2.5
+    _append(rt, [*visits, *scored, (4, 100, "/demo", False, ""), (5, 200, "/trial", False, "")])
     now = START + timedelta(days=3, hours=1)
     since = iso(now - timedelta(hours=24)) or ""
-    assert kept(rt, now).keys() == {"shared@example.com", "v00000000003", "v00000000004", "v00000000005"}
+    assert kept(rt, now).keys() == {"shared@example.com", *(f"v0000000000{n}" for n in (3, 4, 5, 6))}
     ordered(rt)
+    hot = [row["lead"] for row in listed(rt, now, hot=True)]
+    assert hot == ["v00000000006", "shared@example.com", "v00000000005"]  # not v3 nor v4: they cannot be hot
     found = kept(rt, now, since)
-    assert found.keys() == {"shared@example.com", "v00000000003"}
+    assert found.keys() == {"shared@example.com", "v00000000003", "v00000000006"}
     same(found, recent(from_scratch(rt, now), since))
     assert found["shared@example.com"]["visits"] == 2  # the old visitor of the lead is read too
 
@@ -400,7 +424,7 @@ def test_a_reader_of_recent_leads_stops_early_but_keeps_each_linked_lead_whole(w
     link(rt, 5)  # no new visit of v5: its line still moves to the linked ones, so readers may stop early again
     same(kept(rt, now, since), recent(from_scratch(rt, now), since))
     header = json.loads((rt.data_dir / "lead_state.tsv").read_bytes().partition(b"\n")[0])
-    assert header["links"] == links_digest(linked_visitors(rt)) and header["linked"] == 4
+    assert header["links"] == links_digest(linked_visitors(rt)) and (header["linked"], header["hot"]) == (4, 1)
     ordered(rt)
 
 

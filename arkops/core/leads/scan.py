@@ -220,7 +220,7 @@ def scan(rt: Runtime, *, now: datetime) -> ScanReport:
             or glance.email in wanted
         )
 
-    for lead in kept_leads(rt, now=now, wanted=news_possible):  # streamed: only those leads' records are read
+    for lead in kept_leads(rt, now=now, wanted=news_possible, hot=True):  # only those leads' records are read
         report.leads_read += 1
         if lead.hot(threshold):
             leads.append(lead)

@@ -113,6 +113,9 @@ class Glance:
     hot_page: bool
     count: int
     first_source: str  # as `Lead.first_source`
+    first_at: str
+    last_page: str  # the last visit's page label and referrer domain
+    last_referrer: str
 
     def hot(self, threshold: float) -> bool:
         return self.hot_page or self.score >= threshold
@@ -129,57 +132,72 @@ def _first_source(utm: list | None, referrer: list | None) -> str:
 
 def _glance(rows: list[list], email: str | None, now_seconds: float, half_life_seconds: float) -> Glance:
     if len(rows) == 1:  # most leads: one visitor
-        visitor, score, last, hot_page, _, count, seconds, utm, referrer = rows[0]
+        visitor, score, last, hot_page, _, count, seconds, utm, referrer, first, page, domain = rows[0]
         score *= 0.5 ** (max(now_seconds - seconds, 0.0) / half_life_seconds)
-        return Glance(email or visitor, email, (visitor,), score, last, hot_page, count, _first_source(utm, referrer))
+        source = _first_source(utm, referrer)
+        return Glance(email or visitor, email, (visitor,), score, last, hot_page, count, source, first, page, domain)
     utm = min((row[7] for row in rows if row[7]), default=None)
     referrer = min((row[8] for row in rows if row[8]), default=None)
+    latest = max(rows, key=lambda row: row[2])
     return Glance(
         key=email or rows[0][0],
         email=email,
         visitors=tuple(row[0] for row in rows),
         score=sum(row[1] * 0.5 ** (max(now_seconds - row[6], 0.0) / half_life_seconds) for row in rows),
-        last=max(row[2] for row in rows),
+        last=latest[2],
         hot_page=any(row[3] for row in rows),
         count=sum(row[5] for row in rows),
         first_source=_first_source(utm, referrer),
+        first_at=min(row[9] for row in rows),
+        last_page=latest[10],
+        last_referrer=latest[11],
     )
 
 
 def kept_leads(
-    rt: Runtime, *, now: datetime, wanted: Callable[[Glance], bool] | None = None, since: str = ""
+    rt: Runtime,
+    *,
+    now: datetime,
+    wanted: Callable[[Glance], bool] | None = None,
+    since: str = "",
+    hot: bool = False,
 ) -> Iterator[Lead]:
     """The leads of the kept state (brought up to date with the stored visits) that `wanted` accepts (every one
     without it), scored at `now`; streamed, and only the accepted leads' records are read. With `since` (an
-    `iso` moment), leads last seen before it may be left out unread: `wanted` must refuse them anyway."""
+    `iso` moment), leads last seen before it may be left out unread, and with `hot`, leads that are not hot:
+    `wanted` must refuse them anyway."""
     from arkops.core.leads.imports import linked_visitors
 
     links = linked_visitors(rt)
     half_life = rt.config["leads"]["half_life_days"] * 86_400
     moment = now.timestamp()
 
-    for group in groups(rt, links, since):
+    for group in groups(rt, links, since, hot):
         rows = [row for row, _ in group]
         email = rows[0][4] or links.get(rows[0][0])
         if wanted is None or wanted(_glance(rows, email, moment, half_life)):
             yield _lead([read() for _, read in group], email, moment, half_life)
 
 
-def glances(rt: Runtime, *, now: datetime, since: str = "") -> Iterator[Glance]:
-    """Every lead's glance (score, last visit, hot page, visits), no record read: the cheapest reading. With
-    `since`, leads last seen before it may be left out (as `kept_leads`)."""
+def glances(rt: Runtime, *, now: datetime, since: str = "", hot: bool = False) -> Iterator[Glance]:
+    """Every lead's glance (score, last visit, hot page, visits, ...), no record read: the cheapest reading.
+    With `since` or `hot`, leads last seen before it, or not hot, may be left out (as `kept_leads`)."""
     from arkops.core.leads.imports import linked_visitors
 
     links = linked_visitors(rt)
     half_life = rt.config["leads"]["half_life_days"] * 86_400
     moment = now.timestamp()
-    for group in groups(rt, links, since):
+    for group in groups(rt, links, since, hot):
         rows = [row for row, _ in group]
         yield _glance(rows, rows[0][4] or links.get(rows[0][0]), moment, half_life)
 
 
-def lead_row(lead: Lead, threshold: float) -> dict:
-    last = lead.last
+def lead_row(lead: Lead | Glance, threshold: float) -> dict:
+    """A lead as `leads list` shows it: from its records, or from its summaries alone (the same row)."""
+    if isinstance(lead, Glance):
+        last, page, referrer = lead.last, lead.last_page, lead.last_referrer
+    else:
+        last, page, referrer = lead.last["at"], lead.last.get("label", ""), lead.last.get("referrer_domain") or ""
     return {
         "lead": lead.key,
         "email": lead.email,
@@ -187,10 +205,10 @@ def lead_row(lead: Lead, threshold: float) -> dict:
         "hot": lead.hot(threshold),
         "visits": lead.count,
         "first_visit": lead.first_at,
-        "last_visit": last["at"],
-        "last_page": last.get("label", ""),
+        "last_visit": last,
+        "last_page": page,
         "source": lead.source(),
-        "referrer": last.get("referrer_domain") or "",
+        "referrer": referrer,
     }
 
 
@@ -216,7 +234,8 @@ def list_leads(
             or (end and glance.last >= end)
         )
 
-    rows = [lead_row(lead, threshold) for lead in kept_leads(rt, now=now, wanted=wanted, since=start or "")]
+    chosen = glances(rt, now=now, since=start or "", hot=hot)  # no record read: the summaries hold the row
+    rows = [lead_row(glance, threshold) for glance in chosen if wanted(glance)]
     return sorted(rows, key=lambda r: (-r["score"], r["lead"]))
 
 

@@ -20,16 +20,21 @@ makes the state be rebuilt from the day files (`rebuild`, `leads rebuild`).
 Reading keeps memory bounded by the new visits, not by the history: the
 state file is streamed and rewritten a line at a time.
 
-The lines are in an order readers can stop early in: first every linked
+The lines are in three runs readers can stop early in: first every linked
 visitor (one whose visits carried an email, or an imported lead's visitor:
-the header keeps a digest of those links and how many lines they are), then
-the others, most recent last visit first. A reader that wants the leads seen
-since a moment (`status`' last 24 hours, `leads scan`'s re-alert window,
-`leads list --since`) reads the linked lines, then stops at the first line
-older than that moment: its cost follows the recent visitors, not everyone
-kept. When the imported leads' links changed since the state was written,
-the next writer puts the lines in order again, and a read-only reader reads
-every line.
+the header keeps a digest of those links), then the visitors who may be hot
+(they opened a hot page, or their score at their last visit reached
+`hot_score`, which no later moment exceeds without a visit), then the
+others; each of the last two by last visit, most recent first, and the
+header says how many lines each run holds. A reader of the leads seen since
+a moment (`status`' last 24 hours, the report's months, `leads list
+--since`) reads the linked lines, then each run down to its first line older
+than that moment; a reader of hot leads (`leads list --hot`, `leads scan`)
+skips the last run. Their cost follows the recent or the hot visitors, not
+everyone kept. When the imported leads' links changed since the state was
+written, the next writer puts the lines in order again, and a read-only
+reader reads every line; `hot_score` is among the settings, so a new one
+makes the state again.
 
 `status` runs read-only: it applies the new visits in memory and writes nothing.
 """
@@ -68,9 +73,11 @@ def state_path(rt: Runtime) -> Path:
 
 
 def _settings(rt: Runtime) -> str:
-    """What the kept scores depend on: the tracked pages (weights, labels, hot) and the half-life."""
+    """What the kept scores and the lines' runs depend on: the tracked pages (weights, labels, hot), the half-life
+    and `hot_score`."""
     pages = sorted((p.path, p.weight, p.label, p.hot) for p in tracked_pages(rt))
-    text = orjson.dumps([VERSION, rt.config["leads"]["half_life_days"], pages])
+    config = rt.config["leads"]
+    text = orjson.dumps([VERSION, config["half_life_days"], pages, config["hot_score"]])
     return hashlib.sha256(text).hexdigest()[:16]
 
 
@@ -154,10 +161,15 @@ class Header:
     applied: dict[str, list] = field(default_factory=dict)  # day -> [bytes applied, inode, their last bytes]
     links: str = ""  # `links_digest` of the imported leads' visitors the lines were ordered with
     linked: int = 0  # the linked visitors' lines, first
+    hot: int = 0  # then the lines of visitors who may be hot
 
     def line(self) -> bytes:
         data = {"version": VERSION, "settings": self.settings, "applied": self.applied}
-        return orjson.dumps(data | {"links": self.links, "linked": self.linked}) + b"\n"
+        return orjson.dumps(data | {"links": self.links, "linked": self.linked, "hot": self.hot}) + b"\n"
+
+    def run(self, number: int) -> int:
+        """The run of the kept state's line `number` (0 the first visitor line)."""
+        return LINKED if number < self.linked else MAY_BE_HOT if number < self.linked + self.hot else OTHERS
 
 
 def links_digest(links: dict[str, str]) -> str:
@@ -165,8 +177,15 @@ def links_digest(links: dict[str, str]) -> str:
     return hashlib.sha256(orjson.dumps(sorted(links.items()))).hexdigest()[:16]
 
 
+LINKED, MAY_BE_HOT, OTHERS = 0, 1, 2  # the runs of lines, in this order
+
+
 def _linked(row: list, links: dict[str, str]) -> bool:
     return bool(row[4]) or row[0] in links
+
+
+def _run(row: list, links: dict[str, str], threshold: float) -> int:
+    return LINKED if _linked(row, links) else MAY_BE_HOT if row[3] or row[1] >= threshold else OTHERS
 
 
 def _recency(row: list) -> tuple[str, str]:
@@ -186,7 +205,13 @@ def _read_header(path: Path) -> Header | None:
         raise CorruptFileError(path, "line 1 is not JSON") from None
     if not isinstance(data, dict) or data.get("version") != VERSION:
         return None  # another layout: rebuilt
-    return Header(data.get("settings", ""), data.get("applied", {}), data.get("links", ""), data.get("linked", 0))
+    return Header(
+        data.get("settings", ""),
+        data.get("applied", {}),
+        data.get("links", ""),
+        data.get("linked", 0),
+        data.get("hot", 0),
+    )
 
 
 def state_header(rt: Runtime) -> bytes:
@@ -199,9 +224,11 @@ def state_header(rt: Runtime) -> bytes:
 
 
 def summary(record: dict) -> list:
-    """What a reader decides on before it reads a whole record: [visitor, score at the last visit, last
-    visit, opened a hot page, email, visits, the last visit in seconds since 1970, the first UTM source and
-    the first referrer domain (each [at, value] or null)]."""
+    """What a reader decides on before it reads a whole record, and what a listing shows: [visitor, score at
+    the last visit, last visit, opened a hot page, email, visits, the last visit in seconds since 1970, the
+    first UTM source and the first referrer domain (each [at, value] or null), first visit, the last visit's
+    page label and referrer domain]."""
+    last = record.get("lp", {})
     return [
         record["v"],
         record["s"],
@@ -212,6 +239,9 @@ def summary(record: dict) -> list:
         epoch(record["l"]),
         record.get("us"),
         record.get("rd"),
+        record["f"],
+        last.get("label", ""),
+        last.get("referrer_domain") or "",
     ]
 
 
@@ -222,18 +252,20 @@ def state_line(record: dict) -> bytes:
 
 def _lines(path: Path) -> Iterator[tuple[list, bytes]]:
     """(summary, the record's JSON) of each visitor in a state file, streamed (the header skipped)."""
-    if not path.exists():
-        return
-    with open(path, "rb") as handle:
-        handle.readline()
-        for number, line in enumerate(handle, 2):
-            head, tab, rest = line.partition(b"\t")
-            try:
-                yield orjson.loads(head), rest
-            except orjson.JSONDecodeError:
-                tab = b""
-            if not tab:
-                raise CorruptFileError(path, f"line {number} is not a kept visitor")
+    for number, line in enumerate(_raw_lines(path)):
+        yield _parse(path, number, line)
+
+
+def _parse(path: Path, number: int, line: bytes) -> tuple[list, bytes]:
+    """A visitor line (`number` from 0, after the header) as its summary and its record's JSON."""
+    head, tab, rest = line.partition(b"\t")
+    try:
+        row = orjson.loads(head)
+    except orjson.JSONDecodeError:
+        tab = b""
+    if not tab:
+        raise CorruptFileError(path, f"line {number + 2} is not a kept visitor")
+    return row, rest
 
 
 def _visitor(line: bytes) -> str:
@@ -370,35 +402,43 @@ def merge_records(into: dict, extra: dict, half_life_seconds: float) -> dict:
 Entry = tuple[list, Callable[[], dict]]  # a visitor's summary, and how to read their whole record
 
 
-def entries(rt: Runtime, links: dict[str, str], since: str = "") -> Iterator[Entry]:
+def entries(rt: Runtime, links: dict[str, str], since: str = "", hot: bool = False) -> Iterator[Entry]:
     """Every visitor's summary and record, up to date with the day files (brought up to date first, unless
     read-only: then the new visits are added in memory). The record is parsed only when asked for. With
-    `since`, unlinked visitors whose last visit is before it may be left out (read up to the first of them)."""
+    `since`, unlinked visitors whose last visit is before it may be left out; with `hot`, unlinked visitors who
+    cannot be hot (see the module)."""
     path = state_path(rt)
+    updated: dict[str, dict] = {}
     if not rt.store.read_only and rt.data_dir.is_dir():
         refresh(rt)
         kept = _read_header(path)
-        cut = since if kept is not None and kept.links == links_digest(links) else ""
-        for number, (row, raw) in enumerate(_lines(path)):
-            if cut and kept is not None and number >= kept.linked and row[2] < cut:
-                return
-            yield row, partial(_record, path, raw)
-        return
-    kept = _read_header(path)
-    pending = _pending(rt, kept)
+    else:
+        kept = _read_header(path)
+        pending = _pending(rt, kept)
+        updated = dict(pending.updated)
+        if pending.rebuilt:
+            kept = None
     half_life = rt.config["leads"]["half_life_days"] * 86_400
-    updated = dict(pending.updated)
-    if not pending.rebuilt and kept is not None:
-        cut = since if kept.links == links_digest(links) else ""
-        for number, (row, raw) in enumerate(_lines(path)):
-            extra = updated.pop(row[0], None)
-            if extra is not None:
-                record = merge_records(_record(path, raw), extra, half_life)
-                yield summary(record), partial(dict, record)
-            elif not (cut and number >= kept.linked and row[2] < cut):
-                yield row, partial(_record, path, raw)
-            elif not updated:
-                return  # past the cut, and every visitor with new visits merged
+    ordered = kept is not None and kept.links == links_digest(links)
+    passed: set[int] = {OTHERS} if hot and ordered else set()  # runs read down to `since` (or not wanted)
+    for number, line in enumerate(_raw_lines(path) if kept is not None else ()):
+        run = kept.run(number) if ordered and kept is not None else LINKED
+        if run in passed:
+            if not updated:
+                if run == OTHERS:
+                    break
+                continue  # the rest of the run, unparsed
+            if _visitor(line) not in updated:
+                continue  # past the cut: only the visitors whose new visits are held are looked for
+        row, raw = _parse(path, number, line)
+        extra = updated.pop(row[0], None)
+        if extra is not None:
+            record = merge_records(_record(path, raw), extra, half_life)
+            yield summary(record), partial(dict, record)
+        elif since and run != LINKED and row[2] < since:
+            passed.add(run)
+        else:
+            yield row, partial(_record, path, raw)
     for record in updated.values():
         yield summary(record), partial(dict, record)
 
@@ -439,61 +479,76 @@ def refresh(rt: Runtime, *, rebuild: bool = False) -> Refreshed:
 
 
 def _write(rt: Runtime, out: BinaryIO, pending: Pending, kept: Header | None, links: dict[str, str]) -> int:
-    """The state file: its header, the linked visitors' lines, then the others, most recent first. The kept lines
-    are read twice: first for the records the new visits change and the lines that change sections (links that
-    changed), then copied in order with the changed ones merged in. Returns the visitors written."""
+    """The state file: its header, then its runs of lines (see the module). The kept lines are read twice:
+    first for the records the new visits change and the lines that change runs (links that changed), then
+    copied in order with the changed ones merged in. Returns the visitors written."""
     path = state_path(rt)
     half_life = rt.config["leads"]["half_life_days"] * 86_400
+    threshold = rt.config["leads"]["hot_score"]
     records = dict(pending.updated)  # visitor -> whole record, once merged with the kept one
-    moved: dict[str, tuple[list, bytes]] = {}  # kept lines that change sections
-    stay_linked = 0
+    moved: dict[str, tuple[list, bytes]] = {}  # kept lines that change runs
+    stay = [0, 0, 0]  # kept lines left in each run
     if kept is not None:
         reorder = kept.links != pending.header.links
         for number, line in enumerate(_raw_lines(path)):
             visitor = _visitor(line)
-            in_linked = number < kept.linked
+            run = kept.run(number)
             if visitor in records:
                 records[visitor] = merge_records(_record(path, line.partition(b"\t")[2]), records[visitor], half_life)
-            elif reorder and (in_linked or visitor in links):
-                head, _, raw = line.partition(b"\t")
-                row = orjson.loads(head)
-                if _linked(row, links) != in_linked:
+                continue
+            if reorder and (run == LINKED or visitor in links):
+                row, raw = _parse(path, number, line)
+                if _run(row, links, threshold) != run:
                     moved[visitor] = row, raw
-                else:
-                    stay_linked += in_linked
-            else:
-                stay_linked += in_linked
+                    continue
+            stay[run] += 1
     lines = {visitor: (summary(record), orjson.dumps(record) + b"\n") for visitor, record in records.items()}
     lines |= moved
-    linked = sorted((row, raw) for row, raw in lines.values() if _linked(row, links))
-    later = sorted(((row, raw) for row, raw in lines.values() if not _linked(row, links)), key=lambda e: _recency(e[0]))
-    pending.header.linked = stay_linked + len(linked)
+    new: list[list[tuple[list, bytes]]] = [[], [], []]  # by run; the last two oldest first, written from the end
+    for row, raw in lines.values():
+        new[_run(row, links, threshold)].append((row, raw))
+    new[LINKED].sort()
+    new[MAY_BE_HOT].sort(key=lambda line: _recency(line[0]))
+    new[OTHERS].sort(key=lambda line: _recency(line[0]))
+    pending.header.linked = stay[LINKED] + len(new[LINKED])
+    pending.header.hot = stay[MAY_BE_HOT] + len(new[MAY_BE_HOT])
     out.write(pending.header.line())
     written = 0
-    kept_lines = _lines(path) if kept is not None else iter(())
-    for number, (row, raw) in enumerate(kept_lines):
-        if row[0] in lines:
-            continue
-        if kept is not None and number >= kept.linked:
-            for new_row, new_raw in linked:  # the new linked lines go after the kept ones
-                out.write(orjson.dumps(new_row) + b"\t" + new_raw)
-            written += len(linked)
-            linked = []
-            while later and _recency(later[-1][0]) > _recency(row):
-                new_row, new_raw = later.pop()
-                out.write(orjson.dumps(new_row) + b"\t" + new_raw)
-                written += 1
+
+    def write(row: list, raw: bytes) -> None:
+        nonlocal written
         out.write(orjson.dumps(row) + b"\t" + raw)
         written += 1
-    for new_row, new_raw in [*linked, *reversed(later)]:
-        out.write(orjson.dumps(new_row) + b"\t" + new_raw)
-        written += 1
+
+    def flush(run: int) -> None:
+        for row, raw in new[run] if run == LINKED else reversed(new[run]):
+            write(row, raw)
+        new[run] = []
+
+    current = LINKED
+    for number, (row, raw) in enumerate(_lines(path) if kept is not None else ()):
+        if row[0] in lines:
+            continue
+        run = kept.run(number) if kept is not None else LINKED
+        while current < run:  # the new lines of the runs before go after the kept ones
+            flush(current)
+            current += 1
+        if run != LINKED:
+            while new[run] and _recency(new[run][-1][0]) > _recency(row):
+                write(*new[run].pop())
+        write(row, raw)
+    for run in range(current, OTHERS + 1):
+        flush(run)
     return written
 
 
 def _raw_lines(path: Path) -> Iterator[bytes]:
-    """A state file's visitor lines, unparsed (the header skipped)."""
-    with open(path, "rb") as handle:
+    """A state file's visitor lines, unparsed (the header skipped; none without a file)."""
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below, the generator may be left early
+    except FileNotFoundError:
+        return
+    with handle:
         handle.readline()
         yield from handle
 
@@ -509,12 +564,12 @@ def score_at(record: dict, now_seconds: float, half_life_seconds: float) -> floa
     return float(record["s"] * 0.5 ** (age / half_life_seconds))
 
 
-def groups(rt: Runtime, links: dict[str, str], since: str = "") -> Iterator[list[Entry]]:
+def groups(rt: Runtime, links: dict[str, str], since: str = "", hot: bool = False) -> Iterator[list[Entry]]:
     """The visitors grouped by lead: a visitor alone, or every visitor linked to one email (by a visit's email
     or an imported lead). Unlinked visitors stream; linked ones are held until the end (they are few). With
-    `since`, a lone visitor whose last visit is before it may be left out (`entries`)."""
+    `since` or `hot`, a lone visitor last seen before it, or who cannot be hot, may be left out (`entries`)."""
     linked: dict[str, list[Entry]] = defaultdict(list)
-    for entry in entries(rt, links, since):
+    for entry in entries(rt, links, since, hot):
         row = entry[0]
         email = row[4] or links.get(row[0])  # a visit's own email wins, as it always did
         if email:
