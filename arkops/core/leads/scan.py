@@ -251,6 +251,9 @@ def scan(rt: Runtime, *, now: datetime) -> ScanReport:
             "named": _digest({key for key in candidates if db.get(ALERTS, key) is not None}),
         }
         db.put(META, SEEN, seen)
+    rt.memo.pop("leads:imports", None)  # made again from the database just written, as the next readers want it:
+    imported(rt)  # the next scan (and a reader) reads these, not the leads database
+    last_seen(rt)
     return report
 
 
