@@ -421,8 +421,9 @@ def entries(rt: Runtime, links: dict[str, str], since: str = "", hot: bool = Fal
     half_life = rt.config["leads"]["half_life_days"] * 86_400
     ordered = kept is not None and kept.links == links_digest(links)
     passed: set[int] = {OTHERS} if hot and ordered else set()  # runs read down to `since` (or not wanted)
+    linked_end, hot_end = (kept.linked, kept.linked + kept.hot) if ordered and kept is not None else (1 << 62,) * 2
     for number, line in enumerate(_raw_lines(path) if kept is not None else ()):
-        run = kept.run(number) if ordered and kept is not None else LINKED
+        run = LINKED if number < linked_end else MAY_BE_HOT if number < hot_end else OTHERS  # `Header.run`, inlined
         if run in passed:
             if not updated:
                 if run == OTHERS:
@@ -431,7 +432,7 @@ def entries(rt: Runtime, links: dict[str, str], since: str = "", hot: bool = Fal
             if _visitor(line) not in updated:
                 continue  # past the cut: only the visitors whose new visits are held are looked for
         row, raw = _parse(path, number, line)
-        extra = updated.pop(row[0], None)
+        extra = updated.pop(row[0], None) if updated else None
         if extra is not None:
             record = merge_records(_record(path, raw), extra, half_life)
             yield summary(record), partial(dict, record)
