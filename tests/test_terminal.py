@@ -268,3 +268,38 @@ def test_a_mistyped_command_gets_the_closest_at_every_level(cli):
     assert job.code == 2 and "'trials_track' is not one of" in job.err and "Did you mean 'trials-track'?" in job.err
     template = cli("mail", "preview", "trial_dy7")
     assert template.code == 2 and "Did you mean 'trial_day7' or" in template.err
+
+
+def test_a_long_listing_is_laid_out_as_the_table_one_line_per_row_and_quickly():
+    """Over `LONG_TABLE` rows a listing is written a line per row with `fitted_table`'s columns, widths and gaps
+    (Rich takes 20 s to lay out 35,000 rows); where no value needs wrapping, the text is the table's."""
+    import io
+    import time
+
+    from rich.console import Console
+
+    from arkops.cli._output import fitted_table, long_table
+
+    headers = ["lead", "score", "hot", "last_page", "source"]
+    cells = [[f"v{n:011x}", f"{n * 1.37:.2f}", "yes" if n % 3 else "no", "pricing", "news.example"] for n in range(40)]
+    cells.append(["ana@example.com", "1,234.50", "yes", "trial", "–"])
+    numeric = [False, True, False, False, False]
+
+    def rendered(draw) -> list[str]:
+        out = Console(file=io.StringIO(), width=WIDTH, color_system=None, highlight=False)
+        draw(out)
+        return [line.rstrip() for line in out.file.getvalue().splitlines()]
+
+    table = rendered(lambda out: out.print(fitted_table(headers, cells, numeric=numeric, width=WIDTH)))
+    assert rendered(lambda out: long_table(out, headers, cells, numeric=numeric)) == table
+    assert table[-1].startswith("ana@example.com") and table[-1].split()[1] == "1,234.50"
+
+    narrow = rendered(lambda out: long_table(out, headers, [["x" * 90, "1", "no", "demo", "–"]], numeric=numeric))
+    assert narrow[1] == "x" * (WIDTH - 1) + "…"  # one value wider than the terminal: cut, never folded
+    assert "not shown at this width: score, hot, last_page, source" in " ".join(narrow)
+
+    many = cells * 1_000  # 41,000 rows
+    started = time.process_time()
+    lines = rendered(lambda out: long_table(out, headers, many, numeric=numeric))
+    assert len(lines) == 1 + len(many) and lines[1:42] == table[1:]
+    assert time.process_time() - started < 5  # Rich's table: about 20 s here

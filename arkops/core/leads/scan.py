@@ -44,7 +44,7 @@ from arkops.core.leads import LEADS_DB
 from arkops.core.leads.imports import ImportReport
 from arkops.core.leads.ingest import IngestReport, ingest
 from arkops.core.leads.scoring import Glance, Lead, kept_leads
-from arkops.core.leads.state import refresh, state_header
+from arkops.core.leads.state import Refreshed, refresh, state_header
 from arkops.core.notify import batched, notify
 from arkops.core.watch import WatchReport
 from arkops.runtime import Runtime
@@ -188,22 +188,47 @@ def scan(rt: Runtime, *, now: datetime) -> ScanReport:
     realert = timedelta(hours=config["realert_hours"])
     signups = recent_signups(rt, since=now - realert)
     requests = imported(rt)
-    wanted = {s["email"] for s in signups} | {r["email"] for r in requests}
     candidates = {"trial:" + s["email"] for s in signups}
     candidates |= {"import:" + r["key"] for r in requests if now - parse_iso(r["created_at"]) <= realert}
-    leads: list[Lead] = []
-    collected: dict[str | None, Lead] = {}
-    threshold = config["hot_score"]
     touched = refresh(rt)
     basis = _basis(rt, config)
-    if not touched.visitors and not touched.rebuilt:
-        seen = last_seen(rt)
-        if seen and seen["basis"] == basis and iso(now) < seen["until"] and seen["named"] == _digest(candidates):
-            report.hot, report.unchanged = seen["hot"], True  # nothing changed that could make news: no lead read
-            return report
-    recent = iso(now - realert) or ""
-    half_life = config["half_life_days"] * 86_400
+    seen = None if touched.visitors or touched.rebuilt else last_seen(rt)
+    if seen and seen["basis"] == basis and iso(now) < seen["until"] and seen["named"] == _digest(candidates):
+        report.hot, report.unchanged = seen["hot"], True  # nothing changed that could make news: no lead read
+        return report
+    wanted = {s["email"] for s in signups} | {r["email"] for r in requests}
+    leads, collected, until = _possible_news(rt, report, touched, wanted, now=now)
+    with rt.store.transaction(LEADS_DB) as db, batched(rt):
+        digests = (
+            ("new_leads", _new_leads(rt, db, signups, requests, collected, now, realert), report.new_leads),
+            ("hot_leads", _hot_news(rt, db, leads, now, realert, report), report.alerted),
+        )
+        _queue_digests(rt, db, digests, report, now)
+        until.extend(_realert_due(db, leads, now, realert, config["half_life_days"] * 86_400))
+        seen = {
+            "basis": basis,
+            "hot": report.hot,
+            "until": iso(now if report.waiting else min(until)),  # leads waiting: the next scan reads them
+            "named": _digest({key for key in candidates if db.get(ALERTS, key) is not None}),
+        }
+        db.put(META, SEEN, seen)
+    rt.memo.pop("leads:imports", None)  # made again from the database just written, as the next readers want it:
+    imported(rt)  # the next scan (and a reader) reads these, not the leads database
+    last_seen(rt)
+    return report
+
+
+def _possible_news(
+    rt: Runtime, report: ScanReport, touched: Refreshed, wanted: set[str], *, now: datetime
+) -> tuple[list[Lead], dict[str | None, Lead], list[datetime]]:
+    """The hot leads that can be news and the leads the new leads name, read whole; the hot leads counted; and
+    the moments a lead hot by its score alone stops being hot (`SEEN`)."""
+    config = rt.config["leads"]
+    threshold, half_life = config["hot_score"], config["half_life_days"] * 86_400
+    recent = iso(now - timedelta(hours=config["realert_hours"])) or ""
     until = [now + SEEN_FOR]
+    leads: list[Lead] = []
+    collected: dict[str | None, Lead] = {}
 
     def news_possible(glance: Glance) -> bool:
         """A hot lead can be news only with a visit in the re-alert window, or one this scan brought (history
@@ -226,35 +251,26 @@ def scan(rt: Runtime, *, now: datetime) -> ScanReport:
             leads.append(lead)
         if lead.email in wanted:
             collected[lead.email] = lead
-    with rt.store.transaction(LEADS_DB) as db, batched(rt):
-        sent = [t for t in (db.get(META, DIGESTS) or {}).get("at", []) if now - parse_iso(t) < timedelta(hours=1)]
-        digests = (
-            ("new_leads", _new_leads(rt, db, signups, requests, collected, now, realert), report.new_leads),
-            ("hot_leads", _hot_news(rt, db, leads, now, realert, report), report.alerted),
-        )
-        for template, news, named in digests:
-            if not news:
-                continue
-            if len(sent) >= config["max_alerts_per_hour"]:
-                report.waiting += len(news)
-                continue
-            _queue_digest(rt, db, template, news, now, config["digest_max"])
-            named.extend(key for key, _, _ in news)
-            sent.append(iso(now) or "")
-            db.put(META, DIGESTS, {"at": sent})
-            report.digest = True
-        until.extend(_realert_due(db, leads, now, realert, half_life))
-        seen = {
-            "basis": basis,
-            "hot": report.hot,
-            "until": iso(now if report.waiting else min(until)),  # leads waiting: the next scan reads them
-            "named": _digest({key for key in candidates if db.get(ALERTS, key) is not None}),
-        }
-        db.put(META, SEEN, seen)
-    rt.memo.pop("leads:imports", None)  # made again from the database just written, as the next readers want it:
-    imported(rt)  # the next scan (and a reader) reads these, not the leads database
-    last_seen(rt)
-    return report
+    return leads, collected, until
+
+
+def _queue_digests(
+    rt: Runtime, db: Db, digests: tuple[tuple[str, News, list[str]], ...], report: ScanReport, now: datetime
+) -> None:
+    """Queue each digest with news (new leads first) within the hourly cap; the rest wait for the next scan."""
+    config = rt.config["leads"]
+    sent = [t for t in (db.get(META, DIGESTS) or {}).get("at", []) if now - parse_iso(t) < timedelta(hours=1)]
+    for template, news, named in digests:
+        if not news:
+            continue
+        if len(sent) >= config["max_alerts_per_hour"]:
+            report.waiting += len(news)
+            continue
+        _queue_digest(rt, db, template, news, now, config["digest_max"])
+        named.extend(key for key, _, _ in news)
+        sent.append(iso(now) or "")
+        db.put(META, DIGESTS, {"at": sent})
+        report.digest = True
 
 
 def _basis(rt: Runtime, config: dict) -> str:

@@ -418,19 +418,28 @@ def entries(rt: Runtime, links: dict[str, str], since: str = "", hot: bool = Fal
         updated = dict(pending.updated)
         if pending.rebuilt:
             kept = None
+    if kept is not None:
+        ordered = kept.links == links_digest(links)
+        yield from _kept_entries(rt, kept if ordered else None, updated, since, hot and ordered)
+    for record in updated.values():
+        yield summary(record), partial(dict, record)
+
+
+def _kept_entries(rt: Runtime, kept: Header | None, updated: dict[str, dict], since: str, hot: bool) -> Iterator[Entry]:
+    """`entries` of the state file's lines, each run read down to `since` (every run without `kept`: lines out
+    of order), the last one skipped for `hot`; the held `updated` records merged in (and taken from it)."""
+    path = state_path(rt)
     half_life = rt.config["leads"]["half_life_days"] * 86_400
-    ordered = kept is not None and kept.links == links_digest(links)
-    passed: set[int] = {OTHERS} if hot and ordered else set()  # runs read down to `since` (or not wanted)
-    linked_end, hot_end = (kept.linked, kept.linked + kept.hot) if ordered and kept is not None else (1 << 62,) * 2
-    for number, line in enumerate(_raw_lines(path) if kept is not None else ()):
+    passed: set[int] = {OTHERS} if hot else set()  # runs read down to `since` (or not wanted)
+    linked_end, hot_end = (kept.linked, kept.linked + kept.hot) if kept is not None else (1 << 62,) * 2
+    for number, line in enumerate(_raw_lines(path)):
         run = LINKED if number < linked_end else MAY_BE_HOT if number < hot_end else OTHERS  # `Header.run`, inlined
-        if run in passed:
-            if not updated:
-                if run == OTHERS:
-                    break
-                continue  # the rest of the run, unparsed
-            if _visitor(line) not in updated:
-                continue  # past the cut: only the visitors whose new visits are held are looked for
+        if run in passed and not updated:
+            if run == OTHERS:
+                return
+            continue  # the rest of the run, unparsed
+        if run in passed and _visitor(line) not in updated:
+            continue  # past the cut: only the visitors whose new visits are held are looked for
         row, raw = _parse(path, number, line)
         extra = updated.pop(row[0], None) if updated else None
         if extra is not None:
@@ -440,8 +449,6 @@ def entries(rt: Runtime, links: dict[str, str], since: str = "", hot: bool = Fal
             passed.add(run)
         else:
             yield row, partial(_record, path, raw)
-    for record in updated.values():
-        yield summary(record), partial(dict, record)
 
 
 @dataclass
