@@ -228,3 +228,47 @@ def test_jsonl_writes_big_batches_whole_and_what_orjson_refuses_too(tmp_path):
     odd = [{"agent": "Mozilla \ud83d"}, {"big": 2**70}]
     store.append("visits", records + odd)
     assert list(store.jsonl("visits").read()) == records + odd
+
+
+def test_a_derived_value_is_computed_once_per_change_of_its_source_and_never_kept_stale(tmp_path):
+    """`derived` parses the database; `derived_from` works from what the process read already. Either is kept in
+    `cache/` while the file is the same, computed again after any write (even one during the computation),
+    and a read-only invocation or a corrupt cache file changes nothing."""
+    register_schema("source", 1)
+    store = Store(tmp_path)
+    with store.transaction("source") as db:
+        db.put("rows", "a", {"n": 1})
+    computed: list[str] = []
+
+    def count(db) -> int:
+        computed.append("derived")
+        return len(db.items("rows"))
+
+    def read_already() -> int:
+        computed.append("derived_from")
+        with store.transaction("source") as db:
+            return len(db.items("rows"))
+
+    for rows, (derive, compute) in enumerate(((store.derived, count), (store.derived_from, read_already)), 1):
+        name = derive.__name__
+        assert derive(name, "source", compute) == rows and derive(name, "source", compute) == rows
+        assert getattr(Store(tmp_path), name)(name, "source", compute) == rows  # another process: the cache
+        assert computed == [name]
+        with store.transaction("source") as db:
+            db.put("rows", f"b-{name}", {"n": 2})
+        assert derive(name, "source", compute) == rows + 1 and computed == [name, name]
+        (tmp_path / "cache" / f"{name}.json").write_text("{not json")
+        assert derive(name, "source", compute) == rows + 1 and len(computed) == 3
+        computed.clear()
+
+    def write_meanwhile() -> int:  # the source changes after its identity was taken: what is kept is stale
+        with store.transaction("source") as db:
+            db.put("rows", "c", {"n": 3})
+            return len(db.items("rows")) - 1
+
+    assert store.derived_from("late", "source", write_meanwhile) == 3
+    assert store.derived_from("late", "source", read_already) == 4  # computed again, not the value kept
+    read_only = Store(tmp_path, read_only=True)
+    assert read_only.derived_from("fresh", "source", read_already) == 4
+    assert not (tmp_path / "cache" / "fresh.json").exists()
+    assert store.derived_from("missing", "nothing", read_already) is None

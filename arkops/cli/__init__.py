@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -216,6 +217,11 @@ def main(argv: list[str] | None = None) -> None:
 
     from arkops.cli._click import ClickException, UsageError, install_fast_coercion
 
+    # The cyclic collector's default (a collection every 700 new objects) ran 280 times in one `status` of a
+    # three-year installation, 0.08-0.10 s of its 0.6 s, walking the parsed ledger and trials that hold no
+    # cycle; a run makes few cycles and is short (and `serve` frees its requests' objects by reference
+    # counting), so it collects every 200,000, as mypy does.
+    gc.set_threshold(200_000, 30, 30)
     install_fast_coercion()
     if os.environ.get(COMPLETE_VAR):  # the shell asks for completions (`arkops completion SHELL`)
         from typer.completion import completion_init

@@ -376,22 +376,43 @@ class Store:
         invalidates it. None when `source` does not exist.
         """
         path = self.path(source)
-        cache_path = self.data_dir / "cache" / f"{name}.json"
         recipe = f"{compute.__module__}.{compute.__qualname__}"
         signature = _signature(path)
         if signature is None:
             return None
-        try:
-            cached = json.loads(cache_path.read_bytes())
-        except (OSError, ValueError):
-            cached = None
-        if isinstance(cached, dict) and cached.get("source") == signature and cached.get("recipe") == recipe:
-            return cached.get("value")
+        found, value = self._cached(name, signature, recipe)
+        if found:
+            return value
         with self.transaction(source) as db:
             value = compute(db)
             signature = _signature(path)
+        return self._keep(name, signature, recipe, value)
+
+    def derived_from(self, name: str, source: DatabaseName, compute: Callable[[], Any]) -> Any:
+        """As `derived`, computed by `compute()` from what this process read of `source` already (`memoized`)
+        rather than by parsing it again. The file's identity is taken before `compute` reads anything, so a
+        write meanwhile leaves the cache stale, never wrong. None when `source` does not exist."""
+        recipe = f"{compute.__module__}.{compute.__qualname__}"
+        signature = _signature(self.path(source))
+        if signature is None:
+            return None
+        found, value = self._cached(name, signature, recipe)
+        return value if found else self._keep(name, signature, recipe, compute())
+
+    def _cached(self, name: str, signature: Any, recipe: str) -> tuple[bool, Any]:
+        try:
+            cached = json.loads((self.data_dir / "cache" / f"{name}.json").read_bytes())
+        except (OSError, ValueError):
+            return False, None
+        if isinstance(cached, dict) and cached.get("source") == signature and cached.get("recipe") == recipe:
+            return True, cached.get("value")
+        return False, None
+
+    def _keep(self, name: str, signature: Any, recipe: str, value: Any) -> Any:
+        """A derived value, written to its cache file (not by a read-only invocation); returned as JSON reads it."""
         if self.read_only:
             return value
+        cache_path = self.data_dir / "cache" / f"{name}.json"
         ensure_dir(cache_path.parent)
         atomic_write_bytes(cache_path, dump_json({"source": signature, "recipe": recipe, "value": value}))
         return value

@@ -15,32 +15,28 @@ from typing import Any
 from arkops.core.billing import LEDGER_DB
 from arkops.core.billing.amounts import Convert, subscription_mrr
 from arkops.core.billing.records import (
-    CUSTOMER_DISCOUNTS,
-    CUSTOMERS,
-    INVOICES,
-    SUBSCRIPTIONS_HISTORY,
     Discount,
     Invoice,
     Subscription,
 )
 from arkops.core.billing.report import Ledger, histories_by_customer, load
 from arkops.runtime import Runtime
-from arkops.store import Db
 
 NEAR_DISCOUNT_END = 31 * 86400  # an end within a month either side of the discount's end "came with it"
 
 
-def _subscription_discounts(version: dict) -> Iterator[Discount]:
+def _subscription_discounts(version: Subscription) -> Iterator[Discount]:
     yield from version.get("discounts", [])
     for item in version.get("items", []):
         yield from item.get("discounts", [])
 
 
-def promotion_code_uses(db: Db) -> dict[str, list[dict]]:
+def promotion_code_uses(ledger: Ledger) -> dict[str, list[dict]]:
     """promo_... -> its redeemers, one per customer (the earliest sign of it): `{"email", "customer",
     "subscription", "at", "end"}`, the email lower-cased (None when Stripe has not told it), `at` when the
-    discount started (or the invoice was paid), `end` when it ends or ended (None: not known or forever)."""
-    emails = {cid: (c.get("email") or "").strip().lower() or None for cid, c in CUSTOMERS.items(db)}
+    discount started (or the invoice was paid), `end` when it ends or ended (None: not known or forever).
+    From the ledger's subscriptions, customer discounts and hot invoices."""
+    emails = {cid: (c.get("email") or "").strip().lower() or None for cid, c in ledger.customers.items()}
     found: dict[str, dict[str, dict]] = {}
 
     def seen(code: str | None, customer: str | None, email: str | None, sub: str | None, at: int | None, end=None):
@@ -53,9 +49,9 @@ def promotion_code_uses(db: Db) -> dict[str, list[dict]]:
         if who not in uses or (at or 0) < uses[who]["at"]:
             uses[who] = use
 
-    for sub_id, history in SUBSCRIPTIONS_HISTORY.items(db):
+    for sub_id, history in ledger.history.items():
         for version in history["versions"]:
-            for discount in _subscription_discounts(version):  # type: ignore[arg-type]
+            for discount in _subscription_discounts(version):
                 customer = version.get("customer")
                 seen(
                     discount.get("promotion_code"),
@@ -65,10 +61,10 @@ def promotion_code_uses(db: Db) -> dict[str, list[dict]]:
                     discount.get("start") or version.get("_at"),
                     discount.get("end"),
                 )
-    for customer, record in CUSTOMER_DISCOUNTS.items(db):
-        for discount in record["discounts"]:
+    for customer, discounts in ledger.customer_discounts.items():
+        for discount in discounts:
             seen(discount.get("promotion_code"), customer, None, None, discount.get("start"), discount.get("end"))
-    for invoice in INVOICES.values(db):
+    for invoice in ledger.invoices:
         for code in invoice.get("promotion_codes", []):
             email = (invoice.get("customer_email") or "").strip().lower() or None
             seen(code, invoice.get("customer"), email, invoice.get("subscription"), invoice.get("paid_at"))
@@ -76,8 +72,9 @@ def promotion_code_uses(db: Db) -> dict[str, list[dict]]:
 
 
 def ledger_promotion_uses(rt: Runtime) -> dict[str, list[dict]]:
-    """`promotion_code_uses`, computed once per ledger change (kept in `DATA/cache/`); {} without a ledger."""
-    return rt.store.derived("promotion-code-uses", LEDGER_DB, promotion_code_uses) or {}
+    """`promotion_code_uses`, computed once per ledger change (kept in `DATA/cache/`), from the ledger this process
+    reads anyway (`report.load`: `status` and the report's sections share it); {} without a ledger."""
+    return rt.store.derived_from("promotion-code-uses", LEDGER_DB, lambda: promotion_code_uses(load(rt))) or {}
 
 
 @dataclass(frozen=True)
