@@ -322,3 +322,33 @@ def test_lifecycle_content_key_activity_case_study_offer_and_checkout_link(
     (first, *_) = stripe_server.sent("/v1/checkout/sessions")
     assert first.fields["customer_email"] == "ana@example.com" and first.fields["line_items[0][price]"] == "price_pro"
     assert "subscription_data[trial_period_days]" not in first.fields  # the trial is ending: pay now
+
+
+def test_a_track_with_nothing_new_reads_no_trial_until_time_or_data_changes_one(cli, workspace, monkeypatch):
+    """The 10-minute run that finds `trials.json` and the payments as the last run left them, before any running
+    trial ends, stops at once; a signup, an activity, a payment or a trial's end each make it read again."""
+
+    def track(moment: str) -> str:
+        monkeypatch.setenv("ARKOPS_NOW", moment)
+        result = cli("trials", "track")
+        assert result.code == 0, result.err
+        return result.err.strip().removeprefix("trials track: ")
+
+    monkeypatch.setenv("ARKOPS_NOW", at(0, 10))
+    assert cli("trials", "signup", "ana@example.com", "--plan", "pro").code == 0
+    nothing, unchanged = "0 activated, 0 converted, 0 expired", "(unchanged since the last run)"
+    assert track(at(0, 11)) == nothing
+    assert track(at(0, 12)) == f"{nothing} {unchanged}"
+    assert cli("trials", "signup", "bob@example.com", "--plan", "pro").code == 0  # a signup: read again
+    assert track(at(0, 13)) == nothing and track(at(0, 14)) == f"{nothing} {unchanged}"
+    assert cli("trials", "activity", "ana@example.com", "--kind", "watch_created", "--at", at(0, 14)).code == 0
+    assert track(at(0, 15)) == "1 activated, 0 converted, 0 expired"
+    assert track(at(0, 16)) == nothing  # its own write of the alert, read once
+    assert track(at(1, 9)) == f"{nothing} {unchanged}"
+    pay(workspace, "ana@example.com", at(3, 8))  # the ledger changes, trials.json does not
+    assert track(at(3, 9)) == "0 activated, 1 converted, 0 expired"
+    assert track(at(3, 10)) == nothing and track(at(13, 9)) == f"{nothing} {unchanged}"
+    assert track(at(14, 11)) == f"{nothing} {unchanged}"  # bob signed up at 12:00 on day 0
+    assert track(at(14, 12)) == "0 activated, 0 converted, 1 expired"  # his trial ended: time alone
+    states = {t["email"]: t["state"] for t in json.loads(cli("trials", "list", "--format", "json").out)}
+    assert states == {"ana@example.com": "converted", "bob@example.com": "expired"}

@@ -380,13 +380,13 @@ class Store:
         signature = _signature(path)
         if signature is None:
             return None
-        found, value = self._cached(name, signature, recipe)
+        found, value = self.cached(name, signature, recipe)
         if found:
             return value
         with self.transaction(source) as db:
             value = compute(db)
             signature = _signature(path)
-        return self._keep(name, signature, recipe, value)
+        return self.keep(name, signature, recipe, value)
 
     def derived_from(self, name: str, source: DatabaseName, compute: Callable[[], Any]) -> Any:
         """As `derived`, computed by `compute()` from what this process read of `source` already (`memoized`)
@@ -396,10 +396,17 @@ class Store:
         signature = _signature(self.path(source))
         if signature is None:
             return None
-        found, value = self._cached(name, signature, recipe)
-        return value if found else self._keep(name, signature, recipe, compute())
+        found, value = self.cached(name, signature, recipe)
+        return value if found else self.keep(name, signature, recipe, compute())
 
-    def _cached(self, name: str, signature: Any, recipe: str) -> tuple[bool, Any]:
+    def identity(self, source: DatabaseName) -> list[int] | None:
+        """A database file's identity (inode, size, modification time), None when it does not exist: take it
+        before reading, so that a write meanwhile changes it."""
+        return _signature(self.path(source))
+
+    def cached(self, name: str, signature: Any, recipe: str) -> tuple[bool, Any]:
+        """(True, the value) kept in `cache/<name>.json` for exactly this `signature` and `recipe`, else
+        (False, None)."""
         try:
             cached = json.loads((self.data_dir / "cache" / f"{name}.json").read_bytes())
         except (OSError, ValueError):
@@ -408,13 +415,15 @@ class Store:
             return True, cached.get("value")
         return False, None
 
-    def _keep(self, name: str, signature: Any, recipe: str, value: Any) -> Any:
-        """A derived value, written to its cache file (not by a read-only invocation); returned as JSON reads it."""
+    def keep(self, name: str, signature: Any, recipe: str, value: Any) -> Any:
+        """A value derived from what `signature` names, written to its cache file (not by a read-only
+        invocation; the cache is disposable: lost, it is computed again); returned as given."""
         if self.read_only:
             return value
         cache_path = self.data_dir / "cache" / f"{name}.json"
         ensure_dir(cache_path.parent)
-        atomic_write_bytes(cache_path, dump_json({"source": signature, "recipe": recipe, "value": value}))
+        # disposable: not a change a job's cron line reports
+        atomic_write_bytes(cache_path, dump_json({"source": signature, "recipe": recipe, "value": value}), change=False)
         return value
 
     def output_path(self, path: Path, *, what: str) -> Path:

@@ -55,14 +55,15 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, mode: int = FILE_MODE) -> None:
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int = FILE_MODE, change: bool = True) -> None:
     """Temp file in the same folder, fsync, os.replace, fsync the folder; mode 0600 unless told.
 
     A write that fails (disk full, permissions) leaves the old file as it was
-    and is one DataError naming the file and the reason.
+    and is one DataError naming the file and the reason. `change=False`: a
+    disposable cache, which is not a change a job reports (`changes`).
     """
     try:
-        _write_and_replace(path, data, mode)
+        _write_and_replace(path, data, mode, change)
     except OSError as exc:
         raise DataError(f"cannot write {path}: {exc.strerror or exc}; the file was left as it was") from None
 
@@ -92,7 +93,7 @@ def write_output(data_dir: Path, path: Path, data: bytes, *, what: str, mode: in
     return target
 
 
-def _write_and_replace(path: Path, data: bytes, mode: int) -> None:
+def _write_and_replace(path: Path, data: bytes, mode: int, change: bool = True) -> None:
     folder = path.parent
     fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -109,7 +110,8 @@ def _write_and_replace(path: Path, data: bytes, mode: int) -> None:
     os.close(fd)
     os.replace(tmp_name, path)
     fsync_dir(folder)
-    count_change()
+    if change:
+        count_change()
 
 
 def remove_stale_temps(path: Path) -> None:

@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from arkops.clock import iso, local_time, parse_iso
+import orjson
+
+from arkops.clock import from_unix, iso, local_time, parse_iso
 from arkops.core.notify import notify, queue_sender
+from arkops.core.trials import TRIALS_DB
 from arkops.core.trials.records import ImportReport, follow_files
 from arkops.core.trials.state import (
     STEP_RECORDS,
@@ -38,6 +41,7 @@ class TrackReport:
     quiet: int = 0  # transitions older than the alert window: recorded, not alerted
     imported: ImportReport | None = None  # what the watched app files brought (`[trials] signup_files`, ...)
     watched: WatchReport | None = None
+    unchanged: bool = False  # nothing changed since the last run: no trial was read
 
     def counts(self) -> dict[str, int]:
         counts = {
@@ -53,6 +57,7 @@ class TrackReport:
 
     def summary(self) -> str:
         line = f"{len(self.activated)} activated, {len(self.converted)} converted, {len(self.expired)} expired"
+        line += " (unchanged since the last run)" if self.unchanged else ""
         line += f" ({self.quiet} older than the alert window, not alerted)" if self.quiet else ""
         if self.imported is not None and self.watched is not None and (self.watched.files or self.watched.waiting):
             found = self.imported
@@ -74,11 +79,24 @@ def track(rt: Runtime, *, now: datetime) -> TrackReport:
     signup_files`, `activity_files`) are followed first. Trials are worked through in
     batches of 2,000 (`state.in_batches`); a run with more than 2,000 recent
     transitions sends one digest per batch.
+
+    A run with nothing to do reads no trial (the 10-minute cron run): each run
+    keeps (`cache/trials-track.json`) the identity `trials.json` had before it
+    was read, a digest of the first payments it applied, and the first moment
+    time alone changes a trial (a running trial's end; a payment dated later).
+    The next run that finds the same identity and payments before that moment
+    has nothing to record and stops there.
     """
     report = TrackReport()
     if rt.config["trials"]["signup_files"] or rt.config["trials"]["activity_files"]:
         report.imported, report.watched = follow_files(rt, now=now)
     paid = conversions(rt)
+    basis = [rt.store.identity(TRIALS_DB), hashlib.sha256(orjson.dumps(paid, option=orjson.OPT_SORT_KEYS)).hexdigest()]
+    found, seen = rt.store.cached(TRACKED, basis, TRACKED)
+    if found and cast(str, iso(now)) < seen["until"]:
+        report.unchanged = True
+        return report
+    until = [cast(str, iso(now + timedelta(days=30)))]
     stamp = cast(str, iso(now))
     window = timedelta(hours=rt.config["trials"]["alert_window_hours"])
     transitions = (("activated", "activated_at", _activation), ("converted", "converted_at", _conversion))
@@ -87,6 +105,7 @@ def track(rt: Runtime, *, now: datetime) -> TrackReport:
         for email, trial in trials:
             before = trial["state"]
             refresh(trial, now, paid)
+            until.append(_changes_at(trial, paid, now))
             changed = trial["state"] != before
             flags = trial.setdefault("alerted", {})
             for kind, moment_field, describe in transitions:
@@ -107,7 +126,23 @@ def track(rt: Runtime, *, now: datetime) -> TrackReport:
             names = sorted(f"{t['email']}:{kind}" for kind, rows in news.items() for t in rows)
             key = "trials:updates:" + hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
             notify(rt, "trial_updates", news, key=key, now=now)
+    rt.store.keep(TRACKED, basis, TRACKED, {"until": min(until)})
     return report
+
+
+TRACKED = "trials-track"  # what the last `track` saw (see `track`), in cache/
+
+
+def _changes_at(trial: Trial, paid: dict[str, int], now: datetime) -> str:
+    """The first moment after `now` when time alone changes this trial's state: its end while it runs, a payment
+    of its email dated later; far off otherwise."""
+    moments = []
+    if trial["state"] in ("signed_up", "active"):
+        moments.append(trial["trial_ends_at"])
+    paid_at = paid.get(trial["email"])
+    if paid_at and paid_at > now.timestamp() and not trial["converted_at"]:
+        moments.append(cast(str, iso(from_unix(paid_at))))
+    return min(moments, default="9999")
 
 
 def _activation(rt: Runtime, email: str, trial: Trial) -> dict[str, Any]:
