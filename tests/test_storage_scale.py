@@ -54,6 +54,9 @@ def test_a_run_that_changes_nothing_leaves_every_file_untouched(cli, workspace, 
     assert cli("run", "--force").code == 0  # tracks, nudges, archives, flushes: everything there is to do
     assert cli("mail", "flush").code == 0  # ... and sends the weekly report, queued by the tick's last job
     assert len(smtp_server.received) > 0
+    # The tick archived trials after it tracked them: the next track reads trials.json once more and records
+    # its new identity in a disposable cache (`cache/trials-track.json`); from then on nothing is written.
+    assert cli("trials", "track").code == 0
     data = workspace / "data"
     before = snapshot(data)
     assert any(name.startswith("archive/trials/") for name in before)
