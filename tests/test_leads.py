@@ -500,3 +500,27 @@ def test_digests_name_at_most_digest_max_and_share_the_hourly_cap(cli, workspace
     second = digests(smtp_server)[1]
     assert second["Subject"] == "3 hot leads in the last 64 minutes"
     assert "and 1 more: `arkops leads list --hot`" in second.get_body(("plain",)).get_content()
+
+
+def test_a_scans_record_and_the_tracks_cache_of_another_shape_are_read_again_not_trusted(cli, workspace, monkeypatch):
+    """What the last scan saw (in leads.json) and what the last track saw (cache/trials-track.json) are hints: a
+    record of another shape (hand-edited, another version) makes the run read everything, never fail."""
+    write_config(workspace, '[leads]\nsources = ["access.log"]\n')
+    append(workspace / "access.log", line(NOW - timedelta(minutes=5), "198.51.100.9", "/pricing", SAFARI))
+    monkeypatch.setenv("ARKOPS_NOW", iso(NOW))
+    assert cli("trials", "signup", "ana@example.com", "--plan", "pro").code == 0
+    assert "1 hot lead(s), 1 in a new digest" in cli("leads", "scan").err
+    assert cli("trials", "track").code == 0
+    data = workspace / "data"
+    leads = json.loads((data / "leads.json").read_text())
+    leads["meta"]["scan"] = {"basis": leads["meta"]["scan"]["basis"], "until": 5, "hot": "many"}
+    (data / "leads.json").write_text(json.dumps(leads))
+    tracked = json.loads((data / "cache" / "trials-track.json").read_text())
+    (data / "cache" / "trials-track.json").write_text(json.dumps(tracked | {"value": []}))  # its source still right
+    monkeypatch.setenv("ARKOPS_NOW", iso(NOW + timedelta(minutes=15)))
+    scan = cli("leads", "scan")
+    assert scan.code == 0 and "1 hot lead(s), nothing new" in scan.err and "unchanged" not in scan.err
+    assert "unchanged" in cli("leads", "scan").err  # the record written again, in its shape
+    track = cli("trials", "track")
+    assert track.code == 0 and "unchanged" not in track.err
+    assert "unchanged" in cli("trials", "track").err

@@ -193,7 +193,7 @@ def scan(rt: Runtime, *, now: datetime) -> ScanReport:
     touched = refresh(rt)
     basis = _basis(rt, config)
     seen = None if touched.visitors or touched.rebuilt else last_seen(rt)
-    if seen and seen["basis"] == basis and iso(now) < seen["until"] and seen["named"] == _digest(candidates):
+    if seen is not None and _still(seen, basis, iso(now) or "", _digest(candidates)):
         report.hot, report.unchanged = seen["hot"], True  # nothing changed that could make news: no lead read
         return report
     wanted = {s["email"] for s in signups} | {r["email"] for r in requests}
@@ -278,6 +278,19 @@ def _basis(rt: Runtime, config: dict) -> str:
     applied, the links, the scoring settings) and the settings alerts depend on."""
     text = orjson.dumps([state_header(rt).hex(), config["hot_score"], config["realert_hours"]])
     return hashlib.sha256(text).hexdigest()[:16]
+
+
+def _still(seen: Any, basis: str, now: str, named: str) -> bool:
+    """Whether the last scan's record (`SEEN`) still holds: the same basis and new leads, before its end (a record
+    not of this shape, written by hand or by another version, does not)."""
+    return (
+        isinstance(seen, dict)
+        and seen.get("basis") == basis
+        and isinstance(seen.get("until"), str)
+        and now < seen["until"]
+        and seen.get("named") == named
+        and isinstance(seen.get("hot"), int)
+    )
 
 
 def _digest(keys: set[str]) -> str:

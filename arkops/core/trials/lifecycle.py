@@ -93,7 +93,7 @@ def track(rt: Runtime, *, now: datetime) -> TrackReport:
     paid = conversions(rt)
     basis = [rt.store.identity(TRIALS_DB), hashlib.sha256(orjson.dumps(paid, option=orjson.OPT_SORT_KEYS)).hexdigest()]
     found, seen = rt.store.cached(TRACKED, basis, TRACKED)
-    if found and cast(str, iso(now)) < seen["until"]:
+    if found and isinstance(seen, dict) and cast(str, iso(now)) < str(seen.get("until", "")):
         report.unchanged = True
         return report
     until = [cast(str, iso(now + timedelta(days=30)))]
