@@ -428,6 +428,39 @@ def test_a_reader_of_recent_leads_stops_early_but_keeps_each_linked_lead_whole(w
     ordered(rt)
 
 
+def test_retention_takes_the_days_it_drops_out_of_the_kept_state_without_making_it_again(workspace):
+    """A visitor seen only on the days dropped leaves; one seen then and since is made again from the days kept
+    (as far as they were applied: a visit appended since is the next reader's); the others keep their lines."""
+    write_config(workspace, "[leads]\nretention_days = 10\nhalf_life_days = 3\n")
+    rt = Runtime(data_dir=workspace / "data", config_path=workspace / "arkops.toml", env_file=workspace / ".env")
+    day = 86_400
+    _append(
+        rt,
+        [
+            (3, 3_600, "/demo", False, "hn"),  # v3: day 0 and day 12
+            (3, 12 * day, "/pricing", False, ""),
+            (4, 100, "/trial", False, ""),  # v4: day 0 only
+            (5, 13 * day, "/demo", False, ""),  # v5: day 13 only
+            (0, 2 * day, "/demo", True, ""),  # shared@ (v0): day 2 and day 13
+            (0, 13 * day + 60, "/demo", False, ""),
+        ],
+    )
+    now = START + timedelta(days=13, hours=2)
+    same(kept(rt, now), from_scratch(rt, now))
+    path = rt.data_dir / "lead_state.tsv"
+    untouched = next(line for line in path.read_text().splitlines() if line.startswith('["v00000000005"'))
+    _append(rt, [(3, 13 * day + 120, "/demo", False, "")])  # stored, not applied yet
+    assert drop_old_visits(rt, now=now) == {"visit day files deleted": 2}  # days 0 and 2
+    header = json.loads(path.read_text().partition("\n")[0])
+    assert sorted(header["applied"]) == ["2026-10-13", "2026-10-14"]
+    rows = {json.loads(line.partition("\t")[0])[0]: line for line in path.read_text().splitlines()[1:]}
+    assert rows.keys() == {"v00000000000", "v00000000003", "v00000000005"} and rows["v00000000005"] == untouched
+    assert json.loads(rows["v00000000003"].partition("\t")[0])[5] == 1  # its visit on day 12 alone, so far
+    ordered(rt)
+    same(kept(rt, now), from_scratch(rt, now))  # the visit appended since is applied by this reader
+    assert kept(rt, now)["v00000000003"]["visits"] == 2 and "v00000000004" not in kept(rt, now)
+
+
 def test_leads_rebuild_makes_the_same_state_from_the_day_files(cli, workspace, monkeypatch):
     monkeypatch.setenv("ARKOPS_NOW", "2026-10-21T00:00:00Z")
     rt = Runtime(data_dir=workspace / "data", config_path=workspace / "arkops.toml", env_file=workspace / ".env")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from arkops.core.leads import daily
-from arkops.core.leads.state import forget_state
+from arkops.core.leads.state import drop_days
 from arkops.core.leads.visits import day_files
 from arkops.runtime import Runtime
 from arkops.store.files import remove_file
@@ -21,5 +21,5 @@ def drop_old_visits(rt: Runtime, *, now: datetime) -> dict[str, int]:
                 remove_file(path)
         if old:
             daily.refresh(rt)  # their days' aggregates go with them
-            forget_state(rt)  # made again by the next reader without them (a day file may come back later)
+            drop_days(rt, {path.stem for path in old})  # and their visits leave the kept scores
     return {"visit day files deleted": len(old)}

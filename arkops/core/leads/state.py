@@ -15,8 +15,10 @@ its value at their last visit `l`, so a visit at `t` of weight `w` adds
 kept value to `t`); the score at any later moment is the kept value halved
 every half-life since `l`. Only the day files' new bytes are read
 (`refresh`): a day file that shrank, was replaced or vanished (privacy
-forget, retention), a changed page weight or half-life, or no state at all
-makes the state be rebuilt from the day files (`rebuild`, `leads rebuild`).
+forget), a changed page weight, half-life or `hot_score`, or no state at
+all makes the state be rebuilt from the day files (`rebuild`, `leads
+rebuild`: it holds every visitor's record); the oldest days retention
+deletes leave it by `drop_days`, which remakes only their visitors.
 Reading keeps memory bounded by the new visits, not by the history: the
 state file is streamed and rewritten a line at a time.
 
@@ -45,7 +47,7 @@ import hashlib
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -281,12 +283,13 @@ def _record(path: Path, raw: bytes) -> dict:
         raise CorruptFileError(path, "a kept visitor is not JSON") from None
 
 
-def _new_lines(path: Path, start: int) -> Iterator[tuple[int, list[bytes]]]:
-    """Complete lines of a day file after byte `start`, a chunk at a time, each with the offset after it."""
+def _new_lines(path: Path, start: int, end: int | None = None) -> Iterator[tuple[int, list[bytes]]]:
+    """Complete lines of a day file after byte `start` (up to byte `end`), a chunk at a time, each with the
+    offset after it."""
     with open(path, "rb") as handle:
         handle.seek(start)
         offset, rest = start, b""
-        while chunk := handle.read(READ_CHUNK):
+        while chunk := handle.read(READ_CHUNK if end is None else min(READ_CHUNK, end - offset - len(rest))):
             data = rest + chunk
             cut = data.rfind(b"\n") + 1
             rest = data[cut:]
@@ -295,10 +298,11 @@ def _new_lines(path: Path, start: int) -> Iterator[tuple[int, list[bytes]]]:
                 yield offset, data[:cut].split(b"\n")[:-1]
 
 
-def new_visits(path: Path, start: int) -> Iterator[tuple[int, list[dict]]]:
-    """The stored visits of a day file after byte `start`, a chunk at a time, each with the offset after it (a
-    blank line or one that is not an object is passed over; one that is not JSON is a corrupt file)."""
-    for offset, lines in _new_lines(path, start):
+def new_visits(path: Path, start: int, end: int | None = None) -> Iterator[tuple[int, list[dict]]]:
+    """The stored visits of a day file after byte `start` (up to byte `end`), a chunk at a time, each with the
+    offset after it (a blank line or one that is not an object is passed over; one that is not JSON is a
+    corrupt file)."""
+    for offset, lines in _new_lines(path, start, end):
         visits = []
         for number, line in enumerate(lines):
             if not line.strip():
@@ -319,6 +323,8 @@ class Pending:
     header: Header
     updated: dict[str, dict]
     rebuilt: bool  # the state was (or must be) made again from every day file
+    replace: bool = False  # `updated` holds whole records, made again (`drop_days`), not new visits to merge
+    removed: set[str] = field(default_factory=set)  # visitors who leave the state
 
 
 def _tail(path: Path, offset: int) -> str:
@@ -472,18 +478,25 @@ def refresh(rt: Runtime, *, rebuild: bool = False) -> Refreshed:
         reorder = kept is None or kept.links != pending.header.links
         if not pending.updated and not pending.rebuilt and path.exists() and not reorder:
             return Refreshed(0, False, set())
-        ensure_dir(path.parent)
-        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            with open(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb") as out:
-                visitors = _write(rt, out, pending, None if pending.rebuilt or kept is None else kept, links)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temp, path)
-        finally:
-            temp.unlink(missing_ok=True)
-        fsync_dir(path.parent)
+        visitors = _rewrite(rt, pending, None if pending.rebuilt else kept, links)
     return Refreshed(visitors, pending.rebuilt, set(pending.updated))
+
+
+def _rewrite(rt: Runtime, pending: Pending, kept: Header | None, links: dict[str, str]) -> int:
+    """Write the state file again (`_write`) through a temporary file, under the caller's `STATE_LOCK`."""
+    path = state_path(rt)
+    ensure_dir(path.parent)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb") as out:
+            visitors = _write(rt, out, pending, kept, links)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+    fsync_dir(path.parent)
+    return visitors
 
 
 def _write(rt: Runtime, out: BinaryIO, pending: Pending, kept: Header | None, links: dict[str, str]) -> int:
@@ -491,25 +504,8 @@ def _write(rt: Runtime, out: BinaryIO, pending: Pending, kept: Header | None, li
     first for the records the new visits change and the lines that change runs (links that changed), then
     copied in order with the changed ones merged in. Returns the visitors written."""
     path = state_path(rt)
-    half_life = rt.config["leads"]["half_life_days"] * 86_400
     threshold = rt.config["leads"]["hot_score"]
-    records = dict(pending.updated)  # visitor -> whole record, once merged with the kept one
-    moved: dict[str, tuple[list, bytes]] = {}  # kept lines that change runs
-    stay = [0, 0, 0]  # kept lines left in each run
-    if kept is not None:
-        reorder = kept.links != pending.header.links
-        for number, line in enumerate(_raw_lines(path)):
-            visitor = _visitor(line)
-            run = kept.run(number)
-            if visitor in records:
-                records[visitor] = merge_records(_record(path, line.partition(b"\t")[2]), records[visitor], half_life)
-                continue
-            if reorder and (run == LINKED or visitor in links):
-                row, raw = _parse(path, number, line)
-                if _run(row, links, threshold) != run:
-                    moved[visitor] = row, raw
-                    continue
-            stay[run] += 1
+    records, moved, stay = _changes(rt, pending, kept, links)
     lines = {visitor: (summary(record), orjson.dumps(record) + b"\n") for visitor, record in records.items()}
     lines |= moved
     new: list[list[tuple[list, bytes]]] = [[], [], []]  # by run; the last two oldest first, written from the end
@@ -535,7 +531,7 @@ def _write(rt: Runtime, out: BinaryIO, pending: Pending, kept: Header | None, li
 
     current = LINKED
     for number, (row, raw) in enumerate(_lines(path) if kept is not None else ()):
-        if row[0] in lines:
+        if row[0] in lines or row[0] in pending.removed:
             continue
         run = kept.run(number) if kept is not None else LINKED
         while current < run:  # the new lines of the runs before go after the kept ones
@@ -550,6 +546,38 @@ def _write(rt: Runtime, out: BinaryIO, pending: Pending, kept: Header | None, li
     return written
 
 
+def _changes(
+    rt: Runtime, pending: Pending, kept: Header | None, links: dict[str, str]
+) -> tuple[dict[str, dict], dict[str, tuple[list, bytes]], list[int]]:
+    """`_write`'s first reading of the kept lines: the changed visitors' whole records (merged with their kept
+    ones), the kept lines that change runs, and how many kept lines stay in each run."""
+    path = state_path(rt)
+    half_life = rt.config["leads"]["half_life_days"] * 86_400
+    threshold = rt.config["leads"]["hot_score"]
+    records = dict(pending.updated)
+    moved: dict[str, tuple[list, bytes]] = {}
+    stay = [0, 0, 0]
+    if kept is None:
+        return records, moved, stay
+    reorder = kept.links != pending.header.links
+    for number, line in enumerate(_raw_lines(path)):
+        visitor = _visitor(line)
+        run = kept.run(number)
+        if visitor in pending.removed:
+            continue
+        if visitor in records:
+            if not pending.replace:
+                records[visitor] = merge_records(_record(path, line.partition(b"\t")[2]), records[visitor], half_life)
+            continue
+        if reorder and (run == LINKED or visitor in links):
+            row, raw = _parse(path, number, line)
+            if _run(row, links, threshold) != run:
+                moved[visitor] = row, raw
+                continue
+        stay[run] += 1
+    return records, moved, stay
+
+
 def _raw_lines(path: Path) -> Iterator[bytes]:
     """A state file's visitor lines, unparsed (the header skipped; none without a file)."""
     try:
@@ -559,6 +587,64 @@ def _raw_lines(path: Path) -> Iterator[bytes]:
     with handle:
         handle.readline()
         yield from handle
+
+
+def drop_days(rt: Runtime, days: set[str]) -> None:
+    """Retention deleted these days' files: their visits leave the kept state. A visitor seen only on them goes;
+    one seen on them and later is made again from the remaining day files (up to where each was applied); the
+    others keep their lines. Memory follows the visitors of the days dropped, not every visitor kept (a
+    rebuild holds them all)."""
+    from arkops.core.leads.imports import linked_visitors
+
+    path = state_path(rt)
+    with rt.store.lock(STATE_LOCK, what="the leads' kept state"):
+        kept = _read_header(path)
+        if kept is None or not days & kept.applied.keys():
+            return  # nothing of them kept (or no state: the next reader makes it)
+        if kept.settings != _settings(rt):
+            path.unlink()  # the settings changed meanwhile: the next reader makes it again
+            return
+        removed, seen_since = _seen_on(path, days)
+        header = replace(kept, applied={day: mark for day, mark in kept.applied.items() if day not in days})
+        records = _remade(rt, header, seen_since)
+        links = linked_visitors(rt)
+        header.links = links_digest(links)
+        pending = Pending(header, records, rebuilt=False, replace=True, removed=removed | (seen_since - records.keys()))
+        _rewrite(rt, pending, kept, links)
+
+
+def _seen_on(path: Path, days: set[str]) -> tuple[set[str], set[str]]:
+    """The kept visitors with a visit on one of `days`: those seen on no other day, and those seen since."""
+    last_day = max(days)
+    only: set[str] = set()
+    since: set[str] = set()
+    for number, line in enumerate(_raw_lines(path)):
+        row, raw = _parse(path, number, line)
+        if row[9][:10] > last_day:
+            continue  # first seen after every day dropped
+        visited = _record(path, raw).get("d", [])
+        if any(day in days for day in visited):
+            (since if any(day not in days for day in visited) else only).add(row[0])
+    return only, since
+
+
+def _remade(rt: Runtime, header: Header, visitors: set[str]) -> dict[str, dict]:
+    """The records of `visitors` made again from the day files `header` says were applied, as far as applied."""
+    pages = tracked_pages(rt)
+    half_life = rt.config["leads"]["half_life_days"] * 86_400
+    files = {day.isoformat(): path for day, path in day_files(rt)}
+    records: dict[str, dict] = {}
+    for day, mark in sorted(header.applied.items()):
+        if day not in files or not visitors:
+            continue  # gone meanwhile: the next reader finds the state stale and makes it again
+        for _, visits in new_visits(files[day], 0, mark[0]):
+            for visit in visits:
+                visitor = str(visit.get("visitor") or "")
+                page = match_page(pages, visit.get("path", "")) if visitor in visitors else None
+                if page is not None:
+                    record = records.get(visitor) or records.setdefault(visitor, new_record(visitor))
+                    apply_visit(record, visit, page, half_life)
+    return records
 
 
 def forget_state(rt: Runtime) -> None:
