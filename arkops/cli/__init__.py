@@ -211,6 +211,10 @@ def _with_closest_choice(message: str) -> str:
     return message[: refused.end()] + hint + message[refused.end() :] if hint else message
 
 
+PYTHON_GC = gc.get_threshold()  # the interpreter's collection thresholds, before `main` raises them
+SHORT_RUN_GC = (200_000, 30, 30)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the command; turn every outcome into one of the documented exit codes."""
     from typer import Abort
@@ -219,9 +223,9 @@ def main(argv: list[str] | None = None) -> None:
 
     # The cyclic collector's default (a collection every 700 new objects) ran 280 times in one `status` of a
     # three-year installation, 0.08-0.10 s of its 0.6 s, walking the parsed ledger and trials that hold no
-    # cycle; a run makes few cycles and is short (and `serve` frees its requests' objects by reference
-    # counting), so it collects every 200,000, as mypy does.
-    gc.set_threshold(200_000, 30, 30)
+    # cycle; a run makes few cycles and is short, so it collects every 200,000, as mypy does (`serve`, which
+    # runs for days, puts the default back).
+    gc.set_threshold(*SHORT_RUN_GC)
     install_fast_coercion()
     if os.environ.get(COMPLETE_VAR):  # the shell asks for completions (`arkops completion SHELL`)
         from typer.completion import completion_init

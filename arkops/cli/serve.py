@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from typing import Annotated
 
@@ -30,9 +31,11 @@ def serve(
 
     Example: arkops serve --port 8787
     """
+    from arkops.cli import PYTHON_GC
     from arkops.config import env
     from arkops.serve.server import serve as run
 
+    gc.set_threshold(*PYTHON_GC)  # a server runs for days: its requests' cycles are collected as Python does
     rt = runtime(ctx)
     rt.store.ensure()  # no data directory: exit 3 now, not a 503 on every request
     settings = rt.config["serve"]
