@@ -234,9 +234,10 @@ def list_leads(
             or (end and glance.last >= end)
         )
 
-    chosen = [g for g in glances(rt, now=now, since=start or "", hot=hot) if wanted(g)]  # the summaries hold the row
-    chosen.sort(key=lambda g: (-round(g.score, 2), g.key))
-    return [lead_row(glance, threshold) for glance in chosen]
+    chosen = glances(rt, now=now, since=start or "", hot=hot)  # no record read: the summaries hold the row
+    rows = [lead_row(glance, threshold) for glance in chosen if wanted(glance)]
+    rows.sort(key=lambda r: (-r["score"], r["lead"]))
+    return rows
 
 
 def show_lead(rt: Runtime, who: str, *, now: datetime) -> dict:
