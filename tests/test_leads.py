@@ -524,3 +524,35 @@ def test_a_scans_record_and_the_tracks_cache_of_another_shape_are_read_again_not
     track = cli("trials", "track")
     assert track.code == 0 and "unchanged" not in track.err
     assert "unchanged" in cli("trials", "track").err
+
+
+def test_retention_forgets_the_alerts_of_leads_no_kept_visit_names(cli, workspace, monkeypatch):
+    """An alert record names a visitor or an email: it goes when the lead's visits have gone and it is older than
+    `retention_days`; a lead still seen keeps its record, however old, so it is not alerted again as new."""
+    write_config(workspace, '[leads]\nsources = ["access.log"]\nretention_days = 30\n')
+    log = workspace / "access.log"
+    append(
+        log,
+        line(NOW - timedelta(minutes=5), "198.51.100.9", "/pricing", SAFARI),  # gone with its day file
+        line(NOW - timedelta(minutes=4), "203.0.113.7", "/pricing"),  # comes back on day 25
+    )
+    monkeypatch.setenv("ARKOPS_NOW", iso(NOW))
+    assert cli("trials", "signup", "ana@example.com", "--plan", "pro").code == 0
+    assert "2 hot lead(s), 2 in a new digest" in cli("leads", "scan").err
+    monkeypatch.setenv("ARKOPS_NOW", iso(NOW + timedelta(days=25)))
+    append(log, line(NOW + timedelta(days=25), "203.0.113.7", "/demo"))
+    assert "2 hot lead(s), nothing new" in cli("leads", "scan").err  # both opened /pricing within 30 days
+
+    def alerts() -> list[str]:
+        return sorted(json.loads((workspace / "data" / "leads.json").read_text())["alerts"])
+
+    assert len(alerts()) == 3 and "trial:ana@example.com" in alerts()
+    monkeypatch.setenv("ARKOPS_NOW", iso(NOW + timedelta(days=31)))
+    counted = cli("--dry-run", "retention")
+    assert counted.code == 0 and "1 lead alert records forgotten" in counted.out and len(alerts()) == 3
+    out = cli("retention").out
+    assert "1 visit day files deleted" in out and "2 lead alert records forgotten" in out
+    (kept,) = alerts()  # the visitor seen on day 25 keeps theirs; the other and the signup's are forgotten
+    assert kept.startswith("v")
+    monkeypatch.setenv("ARKOPS_NOW", iso(NOW + timedelta(days=31, minutes=15)))
+    assert "0 hot lead(s), nothing new" in cli("leads", "scan").err  # its /pricing visit went with day 0

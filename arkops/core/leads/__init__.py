@@ -54,7 +54,10 @@ DOMAIN = Domain(
     ),
     demo=DemoPart("arkops.core.leads.demo:build", order=30),
     templates="arkops.core.leads.messages:TEMPLATES",
-    retention=(Retention("arkops.core.leads.retention:drop_old_visits", order=30),),
+    retention=(
+        Retention("arkops.core.leads.retention:drop_old_visits", order=30),
+        Retention("arkops.core.leads.retention:drop_old_alerts", order=31),
+    ),
     status=SectionPart("arkops.core.leads.sections:status", order=30),
     report=SectionPart("arkops.core.leads.sections:report", order=30),
     order=65,
