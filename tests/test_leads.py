@@ -556,3 +556,26 @@ def test_retention_forgets_the_alerts_of_leads_no_kept_visit_names(cli, workspac
     assert kept.startswith("v")
     monkeypatch.setenv("ARKOPS_NOW", iso(NOW + timedelta(days=31, minutes=15)))
     assert "0 hot lead(s), nothing new" in cli("leads", "scan").err  # its /pricing visit went with day 0
+
+
+def test_an_unreadable_kept_state_is_named_left_as_it_is_and_does_not_stop_retention(cli, workspace, monkeypatch):
+    """A broken line in `lead_state.tsv` (any bytes) is exit 3 naming the file, which is left untouched; the
+    retention job's other rules still run; moved aside, the state is made again from the day files."""
+    write_config(workspace, '[leads]\nsources = ["access.log"]\n')
+    log = workspace / "access.log"
+    append(log, line(NOW - timedelta(minutes=5), "198.51.100.9", "/pricing", SAFARI))
+    monkeypatch.setenv("ARKOPS_NOW", iso(NOW))
+    assert cli("leads", "ingest").code == 0 and cli("leads", "list").code == 0
+    state = workspace / "data" / "lead_state.tsv"
+    broken = state.read_bytes() + b'["v1\xff\xfe",1\tnot a record\n'
+    state.write_bytes(broken)
+    append(log, line(NOW - timedelta(minutes=4), "203.0.113.7", "/demo"))  # the next reader has visits to add
+    assert cli("leads", "ingest").code == 0
+    for command in (("leads", "list"), ("leads", "scan"), ("status",)):
+        result = cli(*command)
+        assert result.code == 3 and result.err.count("\n") == 1 and "lead_state.tsv is not readable" in result.err
+        assert state.read_bytes() == broken
+    assert cli("retention").code == 0 and state.read_bytes() == broken
+    state.rename(workspace / "lead_state.tsv.broken")
+    listed = json.loads(cli("leads", "list", "--format", "json").out)
+    assert len(listed) == 2

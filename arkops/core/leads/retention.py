@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from arkops.core.leads import daily
 from arkops.core.leads.state import drop_days
 from arkops.core.leads.visits import day_files
+from arkops.errors import CorruptFileError
 from arkops.runtime import Runtime
 from arkops.store.files import remove_file
 
@@ -43,9 +44,14 @@ def drop_old_alerts(rt: Runtime, *, now: datetime) -> dict[str, int]:
     age = max(timedelta(days=config["retention_days"]), timedelta(hours=config["realert_hours"]))
     cutoff = iso(now - age) or ""
     seen: set[str] = set()
-    for glance in glances(rt, now=now):  # every lead kept: by its key (email or visitor) and its visitors
-        seen.add(glance.key)
-        seen.update(glance.visitors)
+    try:
+        for glance in glances(rt, now=now):  # every lead kept: by its key (email or visitor) and its visitors
+            seen.add(glance.key)
+            seen.update(glance.visitors)
+    except CorruptFileError:
+        # Which leads are still seen is unknown: forget none this run, and let the other rules run (every leads
+        # command names the unreadable file, and the next reader makes it again once it is moved aside).
+        return {"lead alert records forgotten": 0}
     with rt.store.transaction(LEADS_DB) as db:
         old = [
             key

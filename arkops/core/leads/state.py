@@ -271,9 +271,16 @@ def _parse(path: Path, number: int, line: bytes) -> tuple[list, bytes]:
 
 
 def _visitor(line: bytes) -> str:
-    """A state line's visitor, cut from its text (`["<visitor>",...`) unless it holds an escape (then parsed)."""
-    found = line[2 : line.find(b'"', 2)]
-    return str(orjson.loads(line.partition(b"\t")[0])[0]) if b"\\" in found else found.decode()
+    """A state line's visitor, cut from its text (`["<visitor>",...`) unless it holds an escape (then parsed);
+    "" for a line that is not a visitor's (the reader that parses it reports the file as corrupt)."""
+    end = line.find(b'"', 2)
+    found = line[2:end]
+    try:
+        if end < 0 or not line.startswith(b'["'):
+            return ""
+        return str(orjson.loads(line.partition(b"\t")[0])[0]) if b"\\" in found else found.decode()
+    except (orjson.JSONDecodeError, UnicodeDecodeError, IndexError, TypeError):
+        return ""
 
 
 def _record(path: Path, raw: bytes) -> dict:
