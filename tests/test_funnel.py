@@ -12,7 +12,7 @@ from statistics import NormalDist
 import pytest
 from conftest import write_config
 
-from arkops.clock import iso
+from arkops.clock import iso, parse_iso
 from arkops.core.funnel.wilson import Z95, wilson
 
 D1 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)  # a Tuesday; the default time zone is UTC
@@ -310,7 +310,14 @@ def test_archived_trials_give_the_funnel_the_same_figures_from_their_month_summa
     def reference(trials: int) -> None:  # what the funnel reads equals every trial read whole, archive included
         rt = Runtime(Path("data"), Path("arkops.toml"), Path(".env"))
         whole = [{k: t[k] for k in FIELDS} for t in list_trials(rt, state=None, now=now, archived=True)]
-        assert funnel_trials(rt, now) == whole and len(whole) == trials
+        assert funnel_trials(rt, now).rows == whole and len(whole) == trials
+        # from a moment on: the trials with a moment from then (old2's late payment, new1), every trial's source
+        since = now - timedelta(days=7)
+        read = funnel_trials(rt, now, since=since)
+        moments = ("signed_up_at", "activated_at", "converted_at")
+        assert read.rows == [t for t in whole if any(t[m] and parse_iso(t[m]) >= since for m in moments)]
+        assert [t["email"] for t in read.rows] == ["old2@example.com", "new1@example.com"]
+        assert read.sources == {t["email"]: t["source"] for t in whole if t["source"]}
 
     with_summaries = reports()
     reference(4)
@@ -358,5 +365,5 @@ def test_trial_moments_are_placed_in_the_window_as_parsed_times_whatever_their_t
         trial("after@example.com", "2026-03-11T09:00:01Z"),
     ]
     window = Window(start, end)
-    _enter_trials(window, trials, {})
+    _enter_trials(window, trials)
     assert sorted(window.entries["trial"]) == ["last@example.com", "offset@example.com"]

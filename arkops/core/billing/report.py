@@ -110,6 +110,15 @@ def version_series(
     return out
 
 
+def ended_before(state: Subscription, at: int) -> bool:
+    """Whether a version is worth nothing from `at` on whatever the measure: it has ended by then, and has no
+    discount of its own that could make the measure look at it (the caller checks the customer's)."""
+    ended_at = state.get("ended_at")
+    if not ended_at:
+        return False
+    return ended_at <= at and not _varies(state)
+
+
 def _varies(state: Subscription) -> bool:
     """Whether a version's MRR can change with time other than by ending (its discounts start and end)."""
     return any(takes_off(d) for d in state.get("discounts") or ()) or any(
@@ -405,10 +414,16 @@ def customer_kinds(snapshots: dict[str, list[float]], months: int) -> list[dict[
     return kinds
 
 
-def movements(snapshots: dict[str, list[float]], grid: MonthGrid, revenue: list[float]) -> list[MonthMovement]:
-    """Every month of the grid, netted per customer at month end."""
+def movements(
+    snapshots: dict[str, list[float]],
+    grid: MonthGrid,
+    revenue: list[float],
+    kinds: list[dict[str, str]] | None = None,
+) -> list[MonthMovement]:
+    """Every month of the grid, netted per customer at month end (`kinds`: `customer_kinds` of the snapshots,
+    when the caller has them)."""
     months = len(grid.names)
-    kinds = customer_kinds(snapshots, months)
+    kinds = kinds if kinds is not None else customer_kinds(snapshots, months)
     ends = list(zip(*snapshots.values(), strict=True)) if snapshots else [()] * (months + 1)
     rows = []
     for i, name in enumerate(grid.names):
@@ -516,6 +531,7 @@ class History:
     currency: str
     convert: Converter
     ledger: Ledger
+    kinds: list[dict[str, str]]  # each month's movers and how they moved (`customer_kinds`)
 
 
 def reporting_converter(rt: Runtime, currency: str | None) -> Converter:
@@ -548,8 +564,9 @@ def history(
         customer_discounts=ledger.customer_discounts,
         tax_rates=ledger.tax_rates,
     )
-    rows = movements(snapshots, grid, revenue_by_month(ledger, grid.boundaries, convert))
-    built = History(grid, snapshots, rows, convert.reporting, convert, ledger)
+    kinds = customer_kinds(snapshots, len(grid.names))
+    rows = movements(snapshots, grid, revenue_by_month(ledger, grid.boundaries, convert), kinds)
+    built = History(grid, snapshots, rows, convert.reporting, convert, ledger, kinds)
     rt.memo[key] = (ledger, built)
     return built
 

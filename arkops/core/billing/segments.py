@@ -26,7 +26,7 @@ from arkops.core.billing.records import Discount, Subscription, SubscriptionItem
 from arkops.core.billing.report import (
     MOVEMENT_KINDS,
     History,
-    customer_kinds,
+    ended_before,
     histories_by_customer,
     history,
     revenue_by_currency,
@@ -68,11 +68,21 @@ def segment_snapshots(
     for customer, subscriptions in histories.items():
         extra = [d for d in customer_discounts.get(customer, []) if takes_off(d)]
         for versions in subscriptions:
+            last = versions[-1]
+            if not extra and last["_at"] <= points[0] and ended_before(last, points[0]):
+                continue  # over before the first point: nothing at any (what `version_series` finds, unwalked)
             empty: dict[str, float] = {}
             series = version_series(versions, points, partial(parts, extra), empty, customer_discounts=bool(extra))
             for i, shares in enumerate(series):
                 for key, value in shares.items():
-                    found.setdefault(key, {}).setdefault(customer, [0.0] * len(points))[i] += value
+                    segment = found.get(key)
+                    if segment is None:
+                        segment = found[key] = {}  # a segment billed, even at 0 (an ended item's part)
+                    if value:  # a customer at 0 in every point moves nothing and counts nowhere: not kept
+                        row = segment.get(customer)
+                        if row is None:
+                            row = segment[customer] = [0.0] * len(points)
+                        row[i] += value
     return found
 
 
@@ -152,7 +162,7 @@ def segment_report(
         tax_rates=ledger.tax_rates,
     )
     revenue = revenue_by_currency(ledger, built.grid.boundaries) if own_currency else {}
-    kinds = customer_kinds(built.snapshots, len(built.grid.names))
+    kinds = built.kinds
     named = {segment.key: segment for segment in segments}
     others = sorted((set(snapshots) | set(revenue)) - set(named))
     shown = []

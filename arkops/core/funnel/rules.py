@@ -26,7 +26,6 @@ from typing import Any
 from arkops.clock import iso, local_time
 from arkops.core.funnel import FUNNEL_DB
 from arkops.core.funnel.stages import Window, check_rules, counts, gather, previous, rate, read_trials
-from arkops.core.notify import batched, notify
 from arkops.core.sections import Formats, formats
 from arkops.runtime import Runtime
 
@@ -154,7 +153,8 @@ def _shortfalls(rule: dict, now: Window, before: Window, percent: Callable[[floa
 def evaluate(rt: Runtime, *, now: datetime) -> list[tuple[RuleResult, Window]]:
     """Every rule over its window and the one before (period rates, as `funnel report` shows by default)."""
     check_rules(rt)
-    trials = read_trials(rt, now)
+    spans = [(now - timedelta(days=rule["window_days"]), now) for rule in rt.config["funnel"]["rules"]]
+    trials = read_trials(rt, now, since=min((previous(*span)[0] for span in spans), default=now))
     windows: dict[tuple[datetime, datetime], Window] = {}
 
     def window(start: datetime, end: datetime) -> Window:
@@ -163,8 +163,7 @@ def evaluate(rt: Runtime, *, now: datetime) -> list[tuple[RuleResult, Window]]:
         return windows[start, end]
 
     results = []
-    for rule in rt.config["funnel"]["rules"]:
-        start = now - timedelta(days=rule["window_days"])
+    for rule, (start, _) in zip(rt.config["funnel"]["rules"], spans, strict=True):
         current, before = window(start, now), window(*previous(start, now))
         pair = (rule["from"], rule["to"])
         figures = rate(*pair, counts(current.entries, *pair, cohort=False))
@@ -181,6 +180,8 @@ def evaluate(rt: Runtime, *, now: datetime) -> list[tuple[RuleResult, Window]]:
 
 
 def _alert(rt: Runtime, result: RuleResult, *, key: str, now: datetime, recovered: bool) -> None:
+    from arkops.core.notify import notify
+
     c, b, percent = result.current, result.before, formats(rt).percent
     notify(
         rt,
@@ -205,6 +206,7 @@ def _alert(rt: Runtime, result: RuleResult, *, key: str, now: datetime, recovere
 def check(rt: Runtime, *, now: datetime) -> CheckReport:
     """Evaluate every rule and the data's freshness; queue what is due (see the module)."""
     from arkops.core.leads.query import last_visit_at
+    from arkops.core.notify import batched, notify  # here: `status` evaluates the rules and sends nothing
 
     hours = rt.config["funnel"]["no_data_hours"]
     last = last_visit_at(rt)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from arkops.clock import iso, parse_iso
+from arkops.clock import ISO_LENGTH, iso, parse_iso
 from arkops.core.funnel.settings import FUNNEL_STAGES as STAGES
 from arkops.core.funnel.wilson import wilson
 from arkops.errors import ConfigError, UsageError
@@ -35,12 +35,12 @@ from arkops.runtime import Runtime
 
 if TYPE_CHECKING:
     from arkops.core.analytics.aggregates import FunnelVisitors
+    from arkops.core.trials.summaries import FunnelTrials
 
 GROUPINGS = ("week", "source")
 Entries = dict[str, MutableMapping[Any, datetime]]  # stage -> its people and when they entered it
 VISITOR_SOURCES = ("logs", "analytics")
 DEFAULT_WINDOW = timedelta(days=30)  # `funnel report` without --since
-ISO_LENGTH = len("2026-03-15T09:00:00Z")  # a moment as `arkops.clock.iso` writes it
 
 
 @dataclass
@@ -83,8 +83,9 @@ def _enter(stage: MutableMapping[Any, datetime], person: str, at: datetime) -> N
         stage[person] = at
 
 
-def gather(rt: Runtime, *, start: datetime, end: datetime, trials: list[dict]) -> Window:
-    """Every stage's people in `[start, end)`; `trials` is `read_trials` read once by the caller.
+def gather(rt: Runtime, *, start: datetime, end: datetime, trials: FunnelTrials) -> Window:
+    """Every stage's people in `[start, end)`; `trials` is `read_trials` read once by the caller, from `start`
+    or earlier.
 
     A person's source is their first visit's utm_source in the window, else
     their first referrer domain, else what their trial signup or demo
@@ -108,13 +109,13 @@ def gather(rt: Runtime, *, start: datetime, end: datetime, trials: list[dict]) -
         _enter(entries["demo"], person, parse_iso(request["created_at"]))
         if request["source"]:
             said.setdefault(person, request["source"])
-    _enter_trials(window, trials, said)
-    window.sources = Sources(seen.utm_source, seen.referrer_domain, said)
+    _enter_trials(window, trials.rows)
+    window.sources = Sources(seen.utm_source, seen.referrer_domain, said, trials.sources)
     return window
 
 
-def _enter_trials(window: Window, trials: list[dict], said: dict[str, str]) -> None:
-    """The trial, active and paid stages of the window, and what each trial's signup said of its source."""
+def _enter_trials(window: Window, trials: list[dict]) -> None:
+    """The trial, active and paid stages of the window."""
     start, end, entries = window.start, window.end, window.entries
     # iso()'s form sorts as time does: a moment outside the window is passed over without being parsed (the
     # bounds are widened to whole seconds, so the strings never pass over one inside; the parse decides)
@@ -126,16 +127,14 @@ def _enter_trials(window: Window, trials: list[dict], said: dict[str, str]) -> N
                 continue
             if start <= (at := parse_iso(text)) < end:
                 entries[stage][trial["email"]] = at
-        if trial["source"]:
-            said.setdefault(trial["email"], trial["source"])
 
 
-def read_trials(rt: Runtime, now: datetime) -> list[dict]:
-    """Every trial, running or archived, with what `gather` reads of it (archived ones from their month's
-    summary: the cost does not grow with the archive's activity records)."""
+def read_trials(rt: Runtime, now: datetime, *, since: datetime) -> FunnelTrials:
+    """The trials `gather` places in windows from `since` on, and every trial's source (archived ones from
+    their month's summary: the cost does not grow with the archive's activity records)."""
     from arkops.core.trials.summaries import funnel_trials
 
-    return funnel_trials(rt, now)
+    return funnel_trials(rt, now, since=since)
 
 
 def pairs(rt: Runtime) -> list[tuple[str, str]]:
@@ -239,7 +238,7 @@ def report(
     check_rules(rt)
     end = until or now
     start = since or end - DEFAULT_WINDOW
-    window = gather(rt, start=start, end=end, trials=read_trials(rt, now))
+    window = gather(rt, start=start, end=end, trials=read_trials(rt, now, since=start))
     wanted = pairs(rt)
     aggregates = None
     if visitors_from == "analytics":

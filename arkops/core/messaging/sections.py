@@ -14,10 +14,11 @@ STUCK_PENDING = timedelta(hours=1)  # a message still pending after this long: d
 
 
 def status(rt: Runtime, *, now: datetime) -> list[Section]:
-    from arkops.mail.outbox import list_messages
-
     fmt = formats(rt)
-    messages = list_messages(rt.store) if rt.store.path(OUTBOX_DB).exists() else []
+    messages: list[dict] = []
+    if rt.store.path(OUTBOX_DB).exists():  # read here, not through `arkops.mail.outbox`, which loads SMTP and email
+        with rt.store.transaction(OUTBOX_DB) as db:
+            messages = db.values("messages")
     states = Counter(m["state"] for m in messages)
     oldest = min((parse_iso(m["created_at"]) for m in messages if m["state"] == "pending"), default=None)
     late = oldest is not None and now - oldest > STUCK_PENDING

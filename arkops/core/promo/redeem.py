@@ -24,7 +24,6 @@ from typing import Any, cast
 
 from arkops.clock import iso, parse_iso
 from arkops.core.billing import LEDGER_DB
-from arkops.core.notify import batched, notify
 from arkops.core.privacy import refuse_erased
 from arkops.core.promo import PROMO_DB, Refusal
 from arkops.core.promo.codes import (
@@ -278,6 +277,8 @@ def confirm_pending(rt: Runtime, *, now: datetime, code: str | None = None) -> i
         ]
     if not due:
         return 0
+    from arkops.core.notify import batched, notify  # here: `status` reads the codes and sends nothing
+
     with batched(rt):
         for _, redemption, record in due:
             locale = redemption["locale"]
@@ -381,6 +382,7 @@ def refresh_job(rt: Runtime, *, now: datetime) -> RefreshOutcome:
     """Cron: confirmations a killed redemption did not queue, the announcements' follow-ups that are due, the
     operator's digest of new redemptions (`promo.announce`), and counter files (Checkout redemptions seen by
     `stripe sync`, a redemption killed before its refresh)."""
+    from arkops.core.notify import batched
     from arkops.core.promo.announce import follow_ups, redemptions_digest
 
     if not rt.store.path(PROMO_DB).exists():

@@ -13,9 +13,11 @@ A conversion after the archive comes from the billing ledger when read, as for a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from arkops.clock import ISO_LENGTH, iso
 from arkops.core.trials import TRIALS_DB
 from arkops.core.trials.state import TRIALS, conversions, converted_at, hot_trials
 from arkops.runtime import Runtime
@@ -55,11 +57,23 @@ def forget(rt: Runtime, who: Person, *, now: datetime) -> dict[str, int]:
     return erased
 
 
-def funnel_trials(rt: Runtime, now: datetime) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class FunnelTrials:
+    """The trials the funnel reads: `rows` (see `funnel_trials`), and `sources`, every trial's email to the source
+    its signup said, archive included (a person of any window may be named by a trial long finished)."""
+
+    rows: list[dict[str, Any]]
+    sources: dict[str, str]
+
+
+def funnel_trials(rt: Runtime, now: datetime, *, since: datetime | None = None) -> FunnelTrials:
     """Every trial, running or archived, as the funnel reads it: `FIELDS`, the conversion derived as
     `list_trials` derives it, in `list_trials(archived=True)`'s order (signup, then email).
 
     Hot trials are read whole; archived ones from their month's summary, or the month file when it has none.
+    With `since`, `rows` leaves out the trials none of whose moments (signup, activation, conversion) is at
+    or after it, which no window from `since` on can place in a stage: the rows to sort and place then grow
+    with the windows' trials, not with every trial ever. A moment in another text than `iso()`'s is kept.
     """
     paid = conversions(rt)
     rows: dict[str, list[Any]] = {}
@@ -72,9 +86,15 @@ def funnel_trials(rt: Runtime, now: datetime) -> list[dict[str, Any]]:
         archived = kept if isinstance(kept, list) else summarize_month(archive.read(month))
         for row in archived:
             rows.setdefault(row[0], row)  # the hot copy wins: a copy left by an interrupted archive run
+    floor = iso(since) if since is not None else ""  # iso() drops the fraction: never later than `since`
     found: list[dict[str, Any]] = []
-    for row in rows.values():
-        seen = dict(zip(FIELDS, row, strict=True))
-        seen["converted_at"] = converted_at(seen["email"], seen["signed_up_at"], seen["converted_at"], paid, now)
-        found.append(seen)
-    return sorted(found, key=lambda t: (t["signed_up_at"], t["email"]))
+    sources: dict[str, str] = {}
+    for email, source, signed_up_at, activated_at, recorded in rows.values():
+        if source:
+            sources[email] = source
+        converted = converted_at(email, signed_up_at, recorded, paid, now)
+        moments = (signed_up_at, activated_at, converted)
+        if floor and all(not m or (len(m) == ISO_LENGTH and m < floor) for m in moments):
+            continue
+        found.append(dict(zip(FIELDS, (email, source, *moments), strict=True)))
+    return FunnelTrials(sorted(found, key=lambda t: (t["signed_up_at"], t["email"])), sources)
