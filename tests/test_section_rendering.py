@@ -231,17 +231,18 @@ def test_the_report_is_the_same_bytes_for_the_same_data_and_stays_self_contained
 
 
 def imported_after(workspace: Path, *args: str) -> list[str]:
-    """Which of jinja2 and stripe one arkops command imported (in a fresh interpreter)."""
+    """Which of jinja2, stripe and smtplib one arkops command imported (in a fresh interpreter)."""
     code = (
         "import sys\nfrom arkops.cli import main\n"
         f"try:\n    main({list(args)!r})\nexcept SystemExit:\n    pass\n"
-        "print(sorted(m for m in ('jinja2', 'stripe') if m in sys.modules))"
+        "print(sorted(m for m in ('jinja2', 'stripe', 'smtplib') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=workspace, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1].replace("'", '"'))
 
 
 def test_status_renders_without_jinja_and_the_report_imports_it_when_it_renders(cli, workspace, monkeypatch):
+    # nor SMTP: the sections read the outbox and evaluate the funnel's rules without the modules that send
     monkeypatch.setenv("ARKOPS_NOW", "2026-03-02T08:30:00Z")
     assert cli("trials", "signup", "ana@example.com", "--plan", "pro").code == 0
     assert imported_after(workspace, "status") == []
