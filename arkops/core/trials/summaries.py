@@ -92,9 +92,20 @@ def funnel_trials(rt: Runtime, now: datetime, *, since: datetime | None = None) 
     for email, source, signed_up_at, activated_at, recorded in rows.values():
         if source:
             sources[email] = source
-        converted = converted_at(email, signed_up_at, recorded, paid, now)
-        moments = (signed_up_at, activated_at, converted)
-        if floor and all(not m or (len(m) == ISO_LENGTH and m < floor) for m in moments):
-            continue
-        found.append(dict(zip(FIELDS, (email, source, *moments), strict=True)))
+        converted = converted_at(email, signed_up_at, recorded, paid, now) if email in paid else recorded
+        if floor and not (
+            (signed_up_at and (len(signed_up_at) != ISO_LENGTH or signed_up_at >= floor))
+            or (activated_at and (len(activated_at) != ISO_LENGTH or activated_at >= floor))
+            or (converted and (len(converted) != ISO_LENGTH or converted >= floor))
+        ):
+            continue  # every moment before `floor` (written out: this runs once per trial ever)
+        found.append(
+            {
+                "email": email,
+                "source": source,
+                "signed_up_at": signed_up_at,
+                "activated_at": activated_at,
+                "converted_at": converted,
+            }
+        )
     return FunnelTrials(sorted(found, key=lambda t: (t["signed_up_at"], t["email"])), sources)
