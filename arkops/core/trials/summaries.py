@@ -13,6 +13,7 @@ A conversion after the archive comes from the billing ledger when read, as for a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -76,20 +77,10 @@ def funnel_trials(rt: Runtime, now: datetime, *, since: datetime | None = None) 
     with the windows' trials, not with every trial ever. A moment in another text than `iso()`'s is kept.
     """
     paid = conversions(rt)
-    rows: dict[str, list[Any]] = {}
-    if rt.store.path(TRIALS_DB).exists():
-        for trial in hot_trials(rt):
-            rows[trial["email"]] = [trial.get(name) for name in FIELDS]
-    archive = Archive(rt.store, TRIALS_DB)
-    for month in archive.months():
-        kept = archive.summary(month, RECIPE)
-        archived = kept if isinstance(kept, list) else summarize_month(archive.read(month))
-        for row in archived:
-            rows.setdefault(row[0], row)  # the hot copy wins: a copy left by an interrupted archive run
     floor = iso(since) if since is not None else ""  # iso() drops the fraction: never later than `since`
     found: list[dict[str, Any]] = []
     sources: dict[str, str] = {}
-    for email, source, signed_up_at, activated_at, recorded in rows.values():
+    for email, source, signed_up_at, activated_at, recorded in _trial_rows(rt):
         if source:
             sources[email] = source
         converted = converted_at(email, signed_up_at, recorded, paid, now) if email in paid else recorded
@@ -109,3 +100,19 @@ def funnel_trials(rt: Runtime, now: datetime, *, since: datetime | None = None) 
             }
         )
     return FunnelTrials(sorted(found, key=lambda t: (t["signed_up_at"], t["email"])), sources)
+
+
+def _trial_rows(rt: Runtime) -> Iterable[list[Any]]:
+    """One row of `FIELDS` per trial: the running ones from `trials.json`, the archived ones from their month's
+    summary (or the month file when it has none); the hot copy wins over an archived one."""
+    rows: dict[str, list[Any]] = {}
+    if rt.store.path(TRIALS_DB).exists():
+        for trial in hot_trials(rt):
+            rows[trial["email"]] = [trial.get(name) for name in FIELDS]
+    archive = Archive(rt.store, TRIALS_DB)
+    for month in archive.months():
+        kept = archive.summary(month, RECIPE)
+        archived = kept if isinstance(kept, list) else summarize_month(archive.read(month))
+        for row in archived:
+            rows.setdefault(row[0], row)  # the hot copy wins: a copy left by an interrupted archive run
+    return rows.values()
